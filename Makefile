@@ -1,0 +1,156 @@
+# lctx — build, test, demo, benchmarks.
+#
+# The build is wildcard driven: every .c file in a module folder (store/,
+# indexer/, attention/, query/) goes into the library; every cli/lctx-*.c is a
+# command linked with the other cli/*.c files; every tests/test_*.c is one
+# Criterion binary built with AddressSanitizer + UBSan; every bench/bench-*.c
+# (or .cc) is one benchmark program. Adding a file never needs a Makefile edit.
+#
+# `make demo` and `make test` work on a fresh Debian machine: they depend on
+# `deps`, which installs the Debian packages that are missing (as root, or
+# through sudo), running `apt-get update` once first.
+
+CC      ?= cc
+CXX     ?= c++
+BUILD   := build
+PKGS    := sqlite3 lmdb openblas libcurl libutf8proc libcjson
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lstemmer -lm -lpthread
+
+WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wstrict-prototypes
+DEFS    := -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64
+INCS    := -Iinclude -I.
+OPT     ?= -O3 -march=native
+CFLAGS_REL  := -std=c11 $(WARN) $(DEFS) $(INCS) $(PKG_CFLAGS) $(OPT) -g -fPIC -fvisibility=hidden -MMD -MP
+CFLAGS_SAN  := -std=c11 $(WARN) $(DEFS) $(INCS) $(PKG_CFLAGS) -O1 -g -fno-omit-frame-pointer \
+               -fsanitize=address,undefined -fno-sanitize-recover=undefined -MMD -MP
+LDFLAGS_SAN := -fsanitize=address,undefined
+
+LIB_SRC  := $(sort $(wildcard store/*.c indexer/*.c attention/*.c query/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+SAN_OBJ  := $(LIB_SRC:%.c=$(BUILD)/san/%.o)
+
+CLI_MAIN := $(sort $(wildcard cli/lctx-*.c))
+CLI_COMMON_SRC := $(filter-out $(CLI_MAIN),$(wildcard cli/*.c))
+CLI_COMMON_OBJ := $(CLI_COMMON_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_BIN  := $(CLI_MAIN:cli/%.c=$(BUILD)/%)
+
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+TEST_SUPPORT_SRC := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
+TEST_SUPPORT_OBJ := $(TEST_SUPPORT_SRC:%.c=$(BUILD)/san/%.o)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+CLI_SAN_COMMON_OBJ := $(CLI_COMMON_SRC:%.c=$(BUILD)/san/%.o)
+CLI_SAN_BIN := $(CLI_MAIN:cli/%.c=$(BUILD)/san/%)
+
+BENCH_C  := $(sort $(wildcard bench/bench-*.c))
+BENCH_CC := $(sort $(wildcard bench/bench-*.cc))
+BENCH_BIN := $(BENCH_C:bench/%.c=$(BUILD)/%) $(BENCH_CC:bench/%.cc=$(BUILD)/%)
+
+DEB_PKGS := build-essential pkg-config libsqlite3-dev liblmdb-dev libopenblas-dev \
+            libcurl4-openssl-dev libcriterion-dev libutf8proc-dev libstemmer-dev \
+            libcjson-dev libreadline-dev
+BENCH_DEB_PKGS := sqlite3 libxapian-dev libfaiss-dev libhnswlib-dev gnuplot-nox
+MODEL_DEB_PKGS := nodejs npm
+
+.PHONY: all lib cli test demo deps deps-bench deps-model bench bench-attention \
+        bench-encoders bench-vectors eval model clean install check-san
+.DEFAULT_GOAL := all
+
+all: deps lib cli
+
+# ---------------------------------------------------------------- packages
+# Install only what is missing, so the common case (everything present) costs
+# one dpkg query. Runs apt-get update once, before the first install.
+define install_missing
+	@missing=""; for p in $(1); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	fi
+endef
+
+deps:
+	$(call install_missing,$(DEB_PKGS))
+deps-bench: deps
+	$(call install_missing,$(BENCH_DEB_PKGS))
+deps-model: deps
+	@command -v npm >/dev/null 2>&1 || { $(call install_missing,$(MODEL_DEB_PKGS)) ; }
+
+# ---------------------------------------------------------------- library
+lib: $(BUILD)/liblctx.a $(BUILD)/liblctx.so
+
+$(BUILD)/obj/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_REL) -c $< -o $@
+
+$(BUILD)/san/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_SAN) -c $< -o $@
+
+$(BUILD)/liblctx.a: $(LIB_OBJ)
+	@mkdir -p $(BUILD)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/liblctx.so: $(LIB_OBJ)
+	$(CC) -shared -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/liblctx-san.a: $(SAN_OBJ)
+	@mkdir -p $(BUILD)
+	rm -f $@ && ar rcs $@ $^
+
+# ---------------------------------------------------------------- commands
+cli: $(CLI_BIN)
+
+$(BUILD)/lctx-%: $(BUILD)/obj/cli/lctx-%.o $(CLI_COMMON_OBJ) $(BUILD)/liblctx.a
+	$(CC) -o $@ $^ $(PKG_LIBS) -lreadline
+
+# Sanitized copies of the commands, used by the end-to-end tests.
+$(BUILD)/san/lctx-%: $(BUILD)/san/cli/lctx-%.o $(CLI_SAN_COMMON_OBJ) $(BUILD)/liblctx-san.a
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(PKG_LIBS) -lreadline
+
+# ---------------------------------------------------------------- tests
+$(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT_OBJ) $(BUILD)/liblctx-san.a | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_SAN) -o $@ $< $(TEST_SUPPORT_OBJ) $(BUILD)/liblctx-san.a \
+	  $(LDFLAGS_SAN) $(PKG_LIBS) -lcriterion
+
+# Every test binary runs even when an earlier one fails; the target fails if any did.
+test: deps $(TEST_BIN) $(CLI_SAN_BIN) $(CLI_BIN)
+	@failed=0; for t in $(TEST_BIN); do \
+	  echo "== $$t"; \
+	  LCTX_BUILD=$(BUILD) ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  $$t --jobs 2 || failed=$$((failed+1)); \
+	done; \
+	if [ $$failed -ne 0 ]; then echo "$$failed test binaries failed"; exit 1; fi; \
+	echo "all test binaries passed"
+
+# ---------------------------------------------------------------- benchmarks
+$(BUILD)/bench-%: bench/bench-%.c $(BUILD)/liblctx.a | deps-bench
+	$(CC) $(CFLAGS_REL) -o $@ $< $(BUILD)/liblctx.a $(PKG_LIBS)
+
+$(BUILD)/bench-%: bench/bench-%.cc $(BUILD)/liblctx.a | deps-bench
+	$(CXX) -O3 -march=native -g $(INCS) -o $@ $< $(BUILD)/liblctx.a $(PKG_LIBS) \
+	  $(shell pkg-config --libs xapian-core 2>/dev/null) -lfaiss
+
+-include bench/bench.mk
+
+# ---------------------------------------------------------------- housekeeping
+PREFIX ?= /usr/local
+install: lib cli
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \
+	           $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/lctx.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(BUILD)/liblctx.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/liblctx.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(CLI_BIN) $(DESTDIR)$(PREFIX)/bin/
+	sed -e 's|@PREFIX@|$(PREFIX)|' lctx.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/lctx.pc
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(LIB_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(CLI_COMMON_OBJ:.o=.d)

@@ -1,0 +1,206 @@
+/*
+ * lctx.h — the public C API of lctx, a long-context retrieval engine.
+ *
+ * This is the only header a user includes. Everything is reached through
+ * opaque handles:
+ *
+ *   lctx_db       an open collection (a NAME.lctx/ directory: SQLite catalog
+ *                 plus LMDB index). Open it once per process; the handle is
+ *                 safe to share between threads. Searches run concurrently;
+ *                 writes are serialized (one writer, any number of readers,
+ *                 across threads and processes).
+ *   lctx_results  the ranked hits of one search, owned by the caller.
+ *
+ * Every call returns a status (LCTX_OK == 0 on success). After a failure,
+ * lctx_errmsg(db) returns a one-line explanation naming the input and the
+ * reason. The library never exits the process and never prints, except
+ * through the warning callback the caller installs.
+ *
+ * Writes happen in batches: lctx_begin(), any number of lctx_add() /
+ * lctx_delete(), then lctx_commit() or lctx_rollback(). A batch is atomic
+ * across both stores: after a crash, the collection holds every committed
+ * batch and nothing of an uncommitted one.
+ */
+#ifndef LCTX_H
+#define LCTX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define LCTX_API __attribute__((visibility("default")))
+#else
+#define LCTX_API
+#endif
+
+#define LCTX_VERSION_STRING "0.1.0"
+/* On-disk format version written into new collections. A collection with a
+ * larger number was made by a newer lctx and is refused (LCTX_EVERSION). */
+#define LCTX_FORMAT_VERSION 1
+
+/* ------------------------------------------------------------------ status */
+enum lctx_status {
+    LCTX_OK = 0,
+    LCTX_ERROR = 1,       /* generic failure; see lctx_errmsg */
+    LCTX_ENOTFOUND = 2,   /* collection, document or model does not exist */
+    LCTX_EINVAL = 3,      /* bad argument or bad input (malformed JSON, bad UTF-8) */
+    LCTX_EIO = 4,         /* read/write failure, including a full disk */
+    LCTX_ECORRUPT = 5,    /* integrity check failed */
+    LCTX_EVERSION = 6,    /* collection made by a newer format version */
+    LCTX_ENOMEM = 7,
+    LCTX_EBUSY = 8,       /* another writer holds the collection */
+    LCTX_EUNSUPPORTED = 9,/* feature not available in this build/collection */
+    LCTX_ESTATE = 10,     /* call out of order (add without begin, ...) */
+    LCTX_ETIMEOUT = 11,   /* a remote service (generator, embeddings) timed out */
+    LCTX_EREMOTE = 12     /* a remote service answered with an error */
+};
+
+typedef struct lctx_db lctx_db;
+typedef struct lctx_results lctx_results;
+
+/* --------------------------------------------------------------- open/close */
+#define LCTX_OPEN_CREATE   0x1u  /* create the collection if it does not exist */
+#define LCTX_OPEN_READONLY 0x2u  /* searches only; never writes, never recovers */
+
+/* Settings fixed when a collection is created (ignored when it exists). */
+typedef struct lctx_config {
+    const char *language;   /* Snowball stemmer language, "english" by default; "none" disables stemming */
+    int stopwords;          /* 1: drop the language's stopwords (default 1) */
+    int chunk_words;        /* target passage length in words (default 200) */
+    double bm25_k1;         /* default 0.9 */
+    double bm25_b;          /* default 0.4 */
+    double title_weight;    /* BM25F weight of title terms relative to body terms (default set by the engine) */
+} lctx_config;
+
+/* Fills *cfg with the defaults. */
+LCTX_API void lctx_config_init(lctx_config *cfg);
+
+/* Opens (and with LCTX_OPEN_CREATE creates) the collection directory at path.
+ * cfg may be NULL for defaults. On failure *out is still set when possible so
+ * lctx_errmsg(*out) can explain; lctx_close(*out) must then be called. */
+LCTX_API int lctx_open(const char *path, unsigned flags, const lctx_config *cfg, lctx_db **out);
+LCTX_API int lctx_close(lctx_db *db);
+/* The last failure on this handle, as one line; "" when none. */
+LCTX_API const char *lctx_errmsg(const lctx_db *db);
+/* A static name for a status code. */
+LCTX_API const char *lctx_strstatus(int status);
+
+/* Warnings (skipped binary file, repaired UTF-8, skipped bad line) go here.
+ * Without a handler they are dropped. */
+typedef void (*lctx_warning_fn)(void *ctx, const char *message);
+LCTX_API void lctx_set_warning_handler(lctx_db *db, lctx_warning_fn fn, void *ctx);
+
+/* ------------------------------------------------------------------ writes */
+typedef struct lctx_doc {
+    const char *id;          /* external id, required, unique; same id replaces (upsert) */
+    const char *title;       /* may be NULL */
+    const char *text;        /* body, UTF-8; may be NULL when title is set */
+    size_t text_len;         /* bytes of text; 0 with non-NULL text means strlen(text) */
+    const char *uri;         /* where it came from; may be NULL */
+    const char *metadata;    /* a JSON object as text; may be NULL */
+} lctx_doc;
+
+LCTX_API int lctx_begin(lctx_db *db);
+/* Adds or replaces a document. Text must be valid UTF-8 (LCTX_EINVAL names
+ * the byte offset otherwise). An unchanged document (same content hash) is a
+ * no-op. */
+LCTX_API int lctx_add(lctx_db *db, const lctx_doc *doc);
+/* Deletes by external id; LCTX_ENOTFOUND when no such document. */
+LCTX_API int lctx_delete(lctx_db *db, const char *id);
+/* Commits the batch; *seq (may be NULL) receives its sequence number. */
+LCTX_API int lctx_commit(lctx_db *db, uint64_t *seq);
+LCTX_API int lctx_rollback(lctx_db *db);
+
+/* Rewrites postings without tombstoned entries. */
+LCTX_API int lctx_compact(lctx_db *db);
+/* Verifies both stores and their agreement; LCTX_ECORRUPT with a message
+ * naming the first problem. */
+LCTX_API int lctx_check(lctx_db *db);
+
+/* ------------------------------------------------------------------ ingest */
+enum lctx_format { LCTX_FORMAT_AUTO = 0, LCTX_FORMAT_TEXT, LCTX_FORMAT_JSONL, LCTX_FORMAT_BEIR };
+
+typedef struct lctx_ingest_opts {
+    enum lctx_format format;
+    int skip_bad;            /* 1: skip malformed JSONL lines with a warning instead of failing */
+    /* Called now and then with bytes done / bytes total (total 0 = unknown). */
+    void (*progress)(void *ctx, uint64_t done, uint64_t total);
+    void *progress_ctx;
+} lctx_ingest_opts;
+
+LCTX_API void lctx_ingest_opts_init(lctx_ingest_opts *opts);
+/* Adds everything at path (a file, a directory walked recursively, a JSONL
+ * file, a BEIR folder or its corpus.jsonl; "-" reads JSONL from stdin) to the
+ * current batch. Must be inside lctx_begin/lctx_commit. On failure the error
+ * names FILE:LINE and the reason; the caller then rolls back. *ndocs (may be
+ * NULL) receives the number of documents added. */
+LCTX_API int lctx_ingest(lctx_db *db, const char *path, const lctx_ingest_opts *opts, uint64_t *ndocs);
+
+/* ------------------------------------------------------------------- stats */
+typedef struct lctx_stats {
+    uint64_t documents;      /* live documents */
+    uint64_t chunks;         /* live chunks */
+    uint64_t deleted_chunks; /* tombstoned, reclaimed by compact */
+    uint64_t terms;          /* distinct terms in the dictionary */
+    uint64_t postings;       /* posting entries including tombstoned */
+    double avg_chunk_len;    /* in tokens */
+    uint64_t last_seq;       /* last committed batch */
+    uint64_t disk_bytes;     /* size of the collection directory */
+    int format_version;
+    char language[32];
+    double bm25_k1, bm25_b;
+} lctx_stats;
+
+LCTX_API int lctx_stats_get(lctx_db *db, lctx_stats *out);
+
+/* ------------------------------------------------------------------ search */
+enum lctx_mode { LCTX_MODE_DEFAULT = 0, LCTX_MODE_BM25, LCTX_MODE_VECTOR, LCTX_MODE_HYBRID };
+
+typedef struct lctx_search_opts {
+    enum lctx_mode mode;     /* DEFAULT = hybrid when the collection has vectors, else bm25 */
+    int k;                   /* number of documents to return (default 10) */
+    int snippets;            /* 1: fill hit.snippet with highlighted text */
+    const char *hl_open;     /* highlight markers, default "[" and "]" */
+    const char *hl_close;
+    int explain;             /* 1: fill hit.explain with per-term contributions (JSON) */
+    const char *filter;      /* SQLite JSON1 expression over metadata, NULL = none */
+} lctx_search_opts;
+
+LCTX_API void lctx_search_opts_init(lctx_search_opts *opts);
+
+/* Query syntax: words; "quoted phrases" (terms required, adjacent, in order);
+ * -word excludes documents containing it. An empty query, or one of only
+ * stopwords, returns zero hits and sets lctx_errmsg to say why. */
+LCTX_API int lctx_search(lctx_db *db, const char *query, const lctx_search_opts *opts,
+                         lctx_results **out);
+
+typedef struct lctx_hit {
+    const char *id;          /* external document id */
+    const char *title;
+    const char *uri;
+    double score;            /* document score = best chunk's score */
+    int64_t chunk;           /* best chunk's id */
+    uint64_t start, end;     /* best chunk's byte range in the document text */
+    const char *snippet;     /* NULL unless opts.snippets */
+    const char *explain;     /* NULL unless opts.explain: JSON */
+} lctx_hit;
+
+LCTX_API size_t lctx_results_count(const lctx_results *r);
+/* Hits are ranked by descending score, ties by ascending document id. The
+ * pointer stays valid until lctx_results_free. */
+LCTX_API const lctx_hit *lctx_results_get(const lctx_results *r, size_t i);
+/* Parsed query terms as the engine saw them (after normalisation), as JSON. */
+LCTX_API const char *lctx_results_query_json(const lctx_results *r);
+LCTX_API void lctx_results_free(lctx_results *r);
+
+/* Reads the full stored document. *text is malloc'd; free() it. */
+LCTX_API int lctx_get_text(lctx_db *db, const char *id, char **text, size_t *len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LCTX_H */

@@ -1,0 +1,143 @@
+/*
+ * indexer.h — the write path's text side: tokenizer, chunker, input readers,
+ * and (further down) the postings builder.
+ *
+ * Internal header of the indexer/ module. Symbols use the prefixes tok_,
+ * chunk_, ingest_, utf8_ and postings_build_; the public lctx_ prefix is kept
+ * for include/lctx.h.
+ *
+ * Sections are owned by different people while the project grows: add to
+ * your section, never rewrite the file whole.
+ */
+#ifndef LCTX_INDEXER_H
+#define LCTX_INDEXER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* ======================================================= UTF-8 (utf8.c) */
+
+/* Returns 1 when s[0..len) is valid UTF-8; otherwise 0 and *bad_offset is
+ * the offset of the first invalid byte. */
+int utf8_validate(const char *s, size_t len, size_t *bad_offset);
+/* Returns a malloc'd copy with each invalid sequence replaced by U+FFFD;
+ * *out_len gets its length; *n_repairs (may be NULL) counts replacements. */
+char *utf8_repair(const char *s, size_t len, size_t *out_len, size_t *n_repairs);
+/* Heuristic: 1 when the bytes look binary (NUL bytes, or mostly control
+ * characters in the first 8 KiB). */
+int utf8_looks_binary(const char *s, size_t len);
+
+/* ================================================ tokenizer (tokenize.c) */
+
+typedef struct tok_config {
+    const char *language;   /* Snowball language ("english", ...) or "none" */
+    int stopwords;          /* drop stopwords of the language (English list built in) */
+    int stem;               /* apply the stemmer (ignored when language is "none") */
+} tok_config;
+
+typedef struct tok_token {
+    uint32_t term;          /* offset of the NUL-terminated term in tok_list.terms */
+    uint32_t term_len;      /* bytes, without the NUL */
+    uint32_t start, end;    /* byte range in the original text */
+    uint32_t pos;           /* position: counts every word, stopwords included,
+                               so phrase adjacency survives stopword removal */
+} tok_token;
+
+typedef struct tok_list {
+    tok_token *tokens;
+    size_t n, cap;
+    char *terms;            /* arena of NUL-terminated terms */
+    size_t terms_len, terms_cap;
+    uint32_t n_positions;   /* positions used (>= n) */
+} tok_list;
+
+typedef struct tok_tokenizer tok_tokenizer;
+
+/* A tokenizer holds a Snowball stemmer, which is not thread-safe: use one per
+ * thread. Returns NULL and writes err on failure (unknown language). */
+tok_tokenizer *tok_new(const tok_config *cfg, char *err, size_t errlen);
+void tok_free(tok_tokenizer *t);
+
+/* Normalises (NFKC + case fold via utf8proc), splits on Unicode word
+ * boundaries (letters, marks, digits; numbers kept whole, e.g. "3.14",
+ * "2024"), emits CJK ideographs/kana/hangul as overlapping character bigrams
+ * (a lone character as a unigram), drops stopwords, stems. Appends to *out
+ * (call tok_list_reset first to reuse). The text must be valid UTF-8.
+ * Returns 0 or -1 (out of memory). */
+int tok_tokenize(tok_tokenizer *t, const char *text, size_t len, tok_list *out);
+
+/* 1 when folded_word (already normalised and case folded, not stemmed) is a
+ * stopword of the tokenizer's language and stopwords are enabled. */
+int tok_is_stopword(const tok_tokenizer *t, const char *folded_word);
+
+void tok_list_init(tok_list *l);
+void tok_list_reset(tok_list *l);
+void tok_list_free(tok_list *l);
+static inline const char *tok_term(const tok_list *l, size_t i)
+{
+    return l->terms + l->tokens[i].term;
+}
+
+/* ================================================== chunker (chunk.c) */
+
+typedef struct chunk_span {
+    uint32_t start, end;    /* byte range in the document text */
+} chunk_span;
+
+/* Splits text into passages of about target_words words, cutting only at
+ * sentence ends (., !, ?, and their CJK forms, followed by space or end) or
+ * paragraph breaks (blank line) or markdown headings, which also start a new
+ * passage. A sentence longer than 2*target_words is cut at a word boundary.
+ * Every byte of the text belongs to exactly one span except leading/trailing
+ * whitespace between spans. Empty or all-whitespace text gives zero spans.
+ * *spans is malloc'd. Returns 0 or -1 (out of memory). */
+int chunk_text(const char *text, size_t len, int target_words,
+               chunk_span **spans, size_t *n_spans);
+
+/* ================================================== input readers (ingest.c) */
+
+typedef enum ingest_format {
+    INGEST_AUTO = 0, INGEST_TEXT, INGEST_JSONL, INGEST_BEIR
+} ingest_format;
+
+/* One document as read from the input. Strings are owned by the reader and
+ * valid only during the callback. text is valid UTF-8 (repaired with a warning
+ * for plain-text files, rejected with an error for JSONL). */
+typedef struct ingest_doc {
+    const char *id;          /* JSONL: _id or id (numbers accepted, as text); files: path relative to the argument */
+    const char *title;       /* JSONL: title; markdown: first heading; else file name; may be "" */
+    const char *text;
+    size_t text_len;
+    const char *uri;         /* file path, or "FILE:LINE" for JSONL */
+    const char *metadata;    /* JSON object text or NULL */
+    const char *source;      /* file name for messages ("-" for stdin) */
+    long line;               /* 1-based line for JSONL, 0 for files */
+} ingest_doc;
+
+/* Return 0 to continue, non-zero to stop (that value is returned by ingest_path). */
+typedef int (*ingest_doc_fn)(void *ctx, const ingest_doc *doc);
+typedef void (*ingest_warn_fn)(void *ctx, const char *message);
+typedef void (*ingest_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+
+typedef struct ingest_opts {
+    ingest_format format;
+    int skip_bad;            /* skip malformed JSONL lines with a warning */
+    ingest_warn_fn warn;     /* may be NULL */
+    ingest_progress_fn progress; /* may be NULL */
+    void *ctx;               /* passed to all callbacks */
+} ingest_opts;
+
+/* Reads path: a regular file (text/markdown by extension or content, .jsonl
+ * as JSONL), a directory (recursive, sorted order, hidden entries and
+ * binary files skipped with a warning), a BEIR folder (has corpus.jsonl), or
+ * "-" for JSONL on stdin. Calls fn for each document.
+ * Returns 0 on success, the callback's non-zero value if it stopped, or -1 on
+ * an input error with err holding "FILE:LINE: reason" (or "FILE: reason"). */
+int ingest_path(const char *path, const ingest_opts *opts, ingest_doc_fn fn,
+                char *err, size_t errlen);
+
+/* ============================================ postings builder (postings_build.c)
+ * Owned by the engine work (store + BM25); see store/store.h. */
+
+#endif /* LCTX_INDEXER_H */
