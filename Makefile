@@ -26,7 +26,10 @@ CFLAGS_SAN  := -std=c11 $(WARN) $(DEFS) $(INCS) $(PKG_CFLAGS) -O1 -g -fno-omit-f
                -fsanitize=address,undefined -fno-sanitize-recover=undefined -MMD -MP
 LDFLAGS_SAN := -fsanitize=address,undefined
 
-LIB_SRC  := $(sort $(wildcard store/*.c indexer/*.c attention/*.c query/*.c))
+# MODULES lets one engineer build only the modules a test needs, in a build
+# directory of their own: make BUILD=build-me MODULES=attention build-me/tests/test_x
+MODULES  ?= store indexer attention query
+LIB_SRC  := $(sort $(wildcard $(addsuffix /*.c,$(MODULES))))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 SAN_OBJ  := $(LIB_SRC:%.c=$(BUILD)/san/%.o)
 
@@ -77,8 +80,12 @@ deps:
 	$(call install_missing,$(DEB_PKGS))
 deps-bench: deps
 	$(call install_missing,$(BENCH_DEB_PKGS))
+# npm may come from outside Debian (nodesource); only install Debian's when absent.
 deps-model: deps
-	@command -v npm >/dev/null 2>&1 || { $(call install_missing,$(MODEL_DEB_PKGS)) ; }
+	@command -v npm >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(MODEL_DEB_PKGS) >/dev/null; }
 
 # ---------------------------------------------------------------- library
 lib: $(BUILD)/liblctx.a $(BUILD)/liblctx.so
@@ -137,7 +144,10 @@ $(BUILD)/bench-%: bench/bench-%.cc $(BUILD)/liblctx.a | deps-bench
 	$(CXX) -O3 -march=native -g $(INCS) -o $@ $< $(BUILD)/liblctx.a $(PKG_LIBS) \
 	  $(shell pkg-config --libs xapian-core 2>/dev/null) -lfaiss
 
--include bench/bench.mk
+# Each benchmark family brings its own targets (bench-bm25, bench-attention, ...).
+-include $(wildcard bench/*.mk)
+
+bench: $(BENCH_TARGETS)
 
 # ---------------------------------------------------------------- housekeeping
 PREFIX ?= /usr/local

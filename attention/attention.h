@@ -101,4 +101,39 @@ int attn_forward(const attn_config *cfg, const float *q, const float *k, const f
  * (benchmarks report it as peak_bytes). */
 size_t attn_workspace_bytes(const attn_config *cfg, int n);
 
+/* ============================================== encoders (encoder.c)
+ * One interface over every embedding provider, used by the indexer (chunk
+ * vectors) and the query side (query vectors, re-ranking):
+ *   "use-lite"      the built-in Universal Sentence Encoder lite (encoder_use.c)
+ *   "bert:DIR"      a Hugging Face BERT-family model directory (encoder_bert.c)
+ *   "http:URL"      an OpenAI-compatible /v1/embeddings endpoint (encoder_http.c)
+ * An encoder is thread-safe: encode may be called from several threads. */
+
+typedef struct encoder encoder;
+
+typedef struct encoder_info {
+    char name[128];       /* "use-lite", "bert:/path", "http:..." */
+    int dim;              /* embedding dimension */
+    int max_tokens;       /* model window (0 = unbounded / remote) */
+    int is_cross_encoder; /* 1: encoder_score works, encoder_encode does not */
+} encoder_info;
+
+/* spec as above; model_dir is where built-in models live (NULL = default:
+ * $LCTX_MODEL_DIR, else ./models). On failure returns NULL with err set to one
+ * line naming the file and what is wrong. */
+encoder *encoder_open(const char *spec, const char *model_dir, char *err, size_t errlen);
+void encoder_close(encoder *e);
+const encoder_info *encoder_get_info(const encoder *e);
+/* out[n x dim] = L2-normalised embeddings of texts[0..n). Returns 0 or -1
+ * with err set. */
+int encoder_encode(encoder *e, const char *const *texts, int n, float *out,
+                   char *err, size_t errlen);
+/* Cross-encoders: scores[i] = relevance logit of (query, passages[i]). */
+int encoder_score(encoder *e, const char *query, const char *const *passages, int n,
+                  float *scores, char *err, size_t errlen);
+/* Token ids as the model's tokenizer produces them (special tokens included).
+ * *ids is malloc'd. */
+int encoder_tokenize(encoder *e, const char *text, int32_t **ids, int *n_ids,
+                     char *err, size_t errlen);
+
 #endif /* LCTX_ATTENTION_H */
