@@ -149,6 +149,17 @@ $(BUILD)/bench-%: bench/bench-%.cc $(BUILD)/liblctx.a | deps-bench
 
 bench: $(BENCH_TARGETS)
 
+# ---------------------------------------------------------------- demo
+# Builds, fetches the default model, indexes the bundled sample corpus into a
+# fresh collection and answers a sample query.
+DEMO_COLL := $(BUILD)/demo/sample.lctx
+DEMO_QUERY ?= how do I configure a network interface
+demo: deps lib cli model
+	@rm -rf $(DEMO_COLL) && mkdir -p $(dir $(DEMO_COLL))
+	$(BUILD)/lctx-index -c $(DEMO_COLL) data/sample/corpus.jsonl
+	$(BUILD)/lctx-index -c $(DEMO_COLL) --stats
+	$(BUILD)/lctx-search -c $(DEMO_COLL) -k 5 "$(DEMO_QUERY)"
+
 # ---------------------------------------------------------------- housekeeping
 PREFIX ?= /usr/local
 install: lib cli

@@ -27,6 +27,12 @@ char *utf8_repair(const char *s, size_t len, size_t *out_len, size_t *n_repairs)
 /* Heuristic: 1 when the bytes look binary (NUL bytes, or mostly control
  * characters in the first 8 KiB). */
 int utf8_looks_binary(const char *s, size_t len);
+/* Scripts written without spaces between words, which the tokenizer splits
+ * into character bigrams and the chunker counts a character as a word:
+ * UTF8_SCRIPT_CJ (Han ideographs, hiragana, katakana: bigrams run across
+ * them, as Japanese mixes them inside one word) and UTF8_SCRIPT_HANGUL. */
+enum { UTF8_SCRIPT_OTHER = 0, UTF8_SCRIPT_CJ = 1, UTF8_SCRIPT_HANGUL = 2 };
+int utf8_script(int32_t cp);
 
 /* ================================================ tokenizer (tokenize.c) */
 
@@ -63,8 +69,12 @@ void tok_free(tok_tokenizer *t);
  * boundaries (letters, marks, digits; numbers kept whole, e.g. "3.14",
  * "2024"), emits CJK ideographs/kana/hangul as overlapping character bigrams
  * (a lone character as a unigram), drops stopwords, stems. Appends to *out
- * (call tok_list_reset first to reuse). The text must be valid UTF-8.
- * Returns 0 or -1 (out of memory). */
+ * (call tok_list_reset first to reuse); positions continue from
+ * out->n_positions. The text should be valid UTF-8 (invalid bytes are
+ * treated as separators). Apostrophes between letters stay in the word
+ * ("don't"), English "'s" is stripped, hyphens split; words longer than
+ * TOK_MAX_TERM bytes are dropped (position kept). docs/tokenizer.md has the
+ * rules. Returns 0 or -1 (out of memory, or text longer than 4 GiB). */
 int tok_tokenize(tok_tokenizer *t, const char *text, size_t len, tok_list *out);
 
 /* 1 when folded_word (already normalised and case folded, not stemmed) is a
@@ -74,6 +84,19 @@ int tok_is_stopword(const tok_tokenizer *t, const char *folded_word);
 void tok_list_init(tok_list *l);
 void tok_list_reset(tok_list *l);
 void tok_list_free(tok_list *l);
+
+/* Longest term kept, in bytes after normalisation; longer words are dropped
+ * (their position still counts). */
+#define TOK_MAX_TERM 64
+
+/* Built-in stopword lists (stopwords.c): Lucene's 33-word English set, used
+ * for "english" (and its aliases) and "none"; other languages have none. */
+typedef struct tok_stoplist {
+    const char *const *words;   /* sorted */
+    size_t n;
+} tok_stoplist;
+const tok_stoplist *tok_stoplist_for(const char *language);   /* NULL: no list */
+int tok_stoplist_contains(const tok_stoplist *l, const char *w, size_t len);
 static inline const char *tok_term(const tok_list *l, size_t i)
 {
     return l->terms + l->tokens[i].term;
@@ -128,16 +151,44 @@ typedef struct ingest_opts {
     void *ctx;               /* passed to all callbacks */
 } ingest_opts;
 
-/* Reads path: a regular file (text/markdown by extension or content, .jsonl
- * as JSONL), a directory (recursive, sorted order, hidden entries and
- * binary files skipped with a warning), a BEIR folder (has corpus.jsonl), or
- * "-" for JSONL on stdin. Calls fn for each document.
+/* Reads path: a regular file (.jsonl/.ndjson as JSONL, anything else as
+ * text), a directory (recursive, sorted order; hidden entries, symlinked
+ * directories and files of other extensions passed over silently; binary
+ * and empty files skipped with a warning), a BEIR folder (has
+ * corpus.jsonl), or "-" for JSONL on stdin. opts may be NULL. Calls fn for
+ * each document. Details: docs/tokenizer.md.
  * Returns 0 on success, the callback's non-zero value if it stopped, or -1 on
  * an input error with err holding "FILE:LINE: reason" (or "FILE: reason"). */
 int ingest_path(const char *path, const ingest_opts *opts, ingest_doc_fn fn,
                 char *err, size_t errlen);
 
 /* ============================================ postings builder (postings_build.c)
- * Owned by the engine work (store + BM25); see store/store.h. */
+ * Owned by the engine work (store + BM25); see store/store.h.
+ *
+ * Accumulates one write batch in memory: for each term, the (chunk, tf_text,
+ * tf_title) postings of the batch's chunks in chunk order; the new chunk
+ * records; the chunk ids the batch tombstones. postings_build_finish exposes
+ * it as a store_batch for kv_apply_batch. */
+struct store_batch;
+struct lctx_db;
+typedef struct postings_builder postings_builder;
+
+postings_builder *postings_build_new(void);
+void postings_build_free(postings_builder *pb);
+/* Adds chunk `chunk` of document `doc` (ids must be consecutive within a
+ * batch) from its text tokens and its document's title tokens (may be NULL).
+ * *len gets the chunk length (text + title tokens). 0, or -1 out of memory. */
+int postings_build_chunk(postings_builder *pb, uint32_t chunk, uint32_t doc,
+                         const tok_list *text, const tok_list *title, uint32_t *len);
+/* Records that chunks [first, first + n) are tombstoned by the batch. */
+int postings_build_tomb(postings_builder *pb, uint32_t first, uint32_t n);
+/* Sorts the terms and fills *out (views into the builder). 0 or -1. */
+int postings_build_finish(postings_builder *pb, struct store_batch *out);
+size_t postings_build_bytes(const postings_builder *pb);
+
+/* ================================================ write path (write.c)
+ * Owned by the engine work. Replays into LMDB every batch that SQLite holds
+ * and LMDB lacks (crash between the two commits). Writer lock held. */
+int write_recover(struct lctx_db *db);
 
 #endif /* LCTX_INDEXER_H */

@@ -1,0 +1,408 @@
+/*
+ * chunk.c — splitting a document into passages.
+ *
+ * The retrieval unit is the passage ("chunk"), not the document: BM25 over
+ * 200-word passages finds the relevant part of a long document, and the
+ * reranker and context assembly work on passages anyway. A passage is a
+ * byte range of the document text, so snippets and citations point back
+ * into the original.
+ *
+ * One pass over the text, linear in its length:
+ *
+ *   words      maximal runs of non-space characters; each Han/kana/Hangul
+ *              character counts as a word of its own (those scripts have
+ *              no spaces), and runs of pure punctuation ("--", "*") count
+ *              as no word at all.
+ *   sentences  end after '.', '!' or '?' (closing quotes and brackets may
+ *              follow) before a space, except after a one-letter word ("J.
+ *              Smith"), a common abbreviation ("e.g.", "Dr.") or before a
+ *              lowercase word; after the CJK full stops; at a paragraph
+ *              break (blank line); at the end of a markdown heading line.
+ *   passages   sentences are added greedily; before adding one that would
+ *              take the passage past the target, the passage is closed if
+ *              that leaves it closer to the target than adding would. A
+ *              markdown heading always starts a new passage. A sentence
+ *              reaching 2*target words (or a text with no punctuation at
+ *              all) is cut at word boundaries into passages of about target
+ *              words, so no passage ever exceeds 2*target words.
+ *
+ * Spans exclude the whitespace around them; whitespace between two spans
+ * belongs to neither. Invalid UTF-8 bytes are treated as one-byte word
+ * characters, so the function is total on any input.
+ */
+#include "indexer/indexer.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+#define CHUNK_DEFAULT_WORDS 200
+
+typedef struct chunk_state {
+    const unsigned char *s;
+    size_t len;
+    size_t target;
+    chunk_span *spans;
+    size_t n, cap;
+    /* the open passage: committed sentences */
+    size_t p_start, p_end, p_words;
+    /* the open sentence: its extent, and the ends of its words since its
+     * start or its last cut (at most 2*target of them) */
+    int s_has;
+    size_t s_start, s_end;
+    uint32_t *w_end;
+    size_t s_words, w_cap;      /* w_end grows up to 2*target entries */
+    int failed;
+} chunk_state;
+
+static int chunk_is_space(int32_t cp)
+{
+    return cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' || cp == '\f' ||
+           cp == '\v' || cp == 0xA0 || cp == 0x3000 || cp == 0x2028 || cp == 0x2029;
+}
+
+static int chunk_is_cjk_stop(int32_t cp)
+{
+    return cp == 0x3002 || cp == 0xFF01 || cp == 0xFF1F || cp == 0xFF61;
+}
+
+/* Decodes one character; invalid bytes are returned as themselves, length 1. */
+static size_t chunk_decode(const unsigned char *s, size_t len, size_t i, int32_t *cp)
+{
+    if (s[i] < 0x80) {
+        *cp = s[i];
+        return 1;
+    }
+    size_t room = len - i < 4 ? len - i : 4;
+    utf8proc_ssize_t n = utf8proc_iterate(s + i, (utf8proc_ssize_t)room, cp);
+    if (n <= 0) {
+        *cp = s[i];     /* a Latin-1 guess; only its class matters here */
+        return 1;
+    }
+    return (size_t)n;
+}
+
+static void chunk_emit(chunk_state *st, size_t start, size_t end)
+{
+    if (st->failed || end <= start)
+        return;
+    if (st->n == st->cap) {
+        size_t cap = st->cap ? st->cap * 2 : 16;
+        chunk_span *p = realloc(st->spans, cap * sizeof *p);
+        if (!p) {
+            st->failed = 1;
+            return;
+        }
+        st->spans = p;
+        st->cap = cap;
+    }
+    st->spans[st->n].start = (uint32_t)start;
+    st->spans[st->n].end = (uint32_t)end;
+    st->n++;
+}
+
+/* Closes the open passage. One without words (a "---" rule, a lone "*")
+ * stays open to become the head of the next passage, unless this is the end
+ * of the text, where it joins the previous span. */
+static void chunk_close_passage(chunk_state *st, int at_end)
+{
+    if (st->p_end <= st->p_start)
+        return;
+    if (st->p_words == 0 && !at_end)
+        return;
+    if (st->p_words == 0 && st->n > 0)
+        st->spans[st->n - 1].end = (uint32_t)st->p_end;
+    else
+        chunk_emit(st, st->p_start, st->p_end);
+    st->p_words = 0;
+    st->p_start = st->p_end = 0;
+}
+
+/* Adds text[start..end) holding words words to the open passage. */
+static void chunk_add_to_passage(chunk_state *st, size_t start, size_t end, size_t words)
+{
+    if (st->p_end <= st->p_start)
+        st->p_start = start;
+    st->p_end = end;
+    st->p_words += words;
+}
+
+static size_t chunk_dist(size_t a, size_t b)
+{
+    return a > b ? a - b : b - a;
+}
+
+/* The open sentence is complete: put it in a passage. */
+static void chunk_end_sentence(chunk_state *st)
+{
+    if (!st->s_has)
+        return;
+    size_t w = st->s_words;
+    if (st->p_words > 0 && st->p_words + w > st->target &&
+        chunk_dist(st->p_words, st->target) <= chunk_dist(st->p_words + w, st->target))
+        chunk_close_passage(st, 0);
+    chunk_add_to_passage(st, st->s_start, st->s_end, w);
+    st->s_words = 0;
+    st->s_has = 0;
+}
+
+/* Next non-space byte at or after i (or len). */
+static size_t chunk_skip_space(const chunk_state *st, size_t i)
+{
+    while (i < st->len) {
+        int32_t cp;
+        size_t n = chunk_decode(st->s, st->len, i, &cp);
+        if (!chunk_is_space(cp))
+            break;
+        i += n;
+    }
+    return i;
+}
+
+/* The open sentence reached 2*target words: cut off its head so that the
+ * open passage plus the head make about target words, and emit that. */
+static void chunk_cut_long_sentence(chunk_state *st)
+{
+    size_t take, rest, cut;
+
+    if (st->p_words >= st->target / 2)
+        chunk_close_passage(st, 0);
+    take = st->target > st->p_words ? st->target - st->p_words : 1;
+    cut = st->w_end[take - 1];
+    chunk_add_to_passage(st, st->s_start, cut, take);
+    chunk_close_passage(st, 0);
+    rest = st->s_words - take;
+    memmove(st->w_end, st->w_end + take, rest * sizeof *st->w_end);
+    st->s_words = rest;
+    st->s_start = chunk_skip_space(st, cut);
+}
+
+static void chunk_add_word(chunk_state *st, size_t start, size_t end, int counts)
+{
+    if (!st->s_has) {
+        st->s_has = 1;
+        st->s_start = start;
+    }
+    st->s_end = end;
+    if (!counts) {
+        /* punctuation-only runs belong to the sentence but count as no word */
+        if (st->s_words > 0)
+            st->w_end[st->s_words - 1] = (uint32_t)end;
+        return;
+    }
+    if (st->s_words == st->w_cap) {
+        size_t cap = st->w_cap * 2 < 2 * st->target ? st->w_cap * 2 : 2 * st->target;
+        uint32_t *p = realloc(st->w_end, cap * sizeof *p);
+        if (!p) {
+            st->failed = 1;
+            return;
+        }
+        st->w_end = p;
+        st->w_cap = cap;
+    }
+    st->w_end[st->s_words++] = (uint32_t)end;
+    if (st->s_words >= 2 * st->target)
+        chunk_cut_long_sentence(st);
+}
+
+/* Abbreviations that end in '.' without ending a sentence (lower case,
+ * without the final '.'). */
+static const char *const chunk_abbrevs[] = {
+    "al", "approx", "cf", "co", "corp", "dept", "dr", "e.g", "eq", "est", "etc",
+    "fig", "figs", "i.e", "inc", "jr", "ltd", "mr", "mrs", "ms", "no", "nos",
+    "p", "pp", "prof", "ref", "sec", "sr", "st", "vol", "vs",
+};
+
+static int chunk_is_abbrev(const unsigned char *w, size_t n)
+{
+    size_t i, k;
+    char low[8];
+
+    if (n == 0 || n >= sizeof low)
+        return 0;
+    for (k = 0; k < n; k++) {
+        unsigned char c = w[k];
+        low[k] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    }
+    low[n] = '\0';
+    for (i = 0; i < sizeof chunk_abbrevs / sizeof chunk_abbrevs[0]; i++)
+        if (strcmp(low, chunk_abbrevs[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int chunk_is_closer(unsigned char c)
+{
+    return c == '"' || c == '\'' || c == ')' || c == ']' || c == '*' || c == '_';
+}
+
+/* Does the word s[ws..we), followed by `next` (the first byte of the next
+ * word, 0 at the end), end a sentence? */
+static int chunk_word_ends_sentence(const unsigned char *s, size_t ws, size_t we,
+                                    unsigned char next)
+{
+    size_t e = we;
+    /* closing quotes/brackets (ASCII, and ” ’ as 3-byte sequences) */
+    for (;;) {
+        if (e > ws && chunk_is_closer(s[e - 1])) {
+            e--;
+        } else if (e >= ws + 3 && s[e - 3] == 0xE2 && s[e - 2] == 0x80 &&
+                   (s[e - 1] == 0x9D || s[e - 1] == 0x99)) {
+            e -= 3;
+        } else {
+            break;
+        }
+    }
+    if (e == ws)
+        return 0;
+    unsigned char p = s[e - 1];
+    if (p == '!' || p == '?')
+        return 1;
+    if (p != '.')
+        return 0;
+    if (next >= 'a' && next <= 'z')
+        return 0;
+    /* the word before the period, without leading quotes/brackets */
+    size_t b = ws;
+    while (b < e - 1 && (s[b] == '"' || s[b] == '(' || s[b] == '[' || s[b] == '\''))
+        b++;
+    size_t n = e - 1 - b;
+    if (n == 1 && ((s[b] | 0x20) >= 'a' && (s[b] | 0x20) <= 'z'))
+        return 0;           /* an initial: "J. Smith" */
+    if (chunk_is_abbrev(s + b, n))
+        return 0;
+    return 1;
+}
+
+/* Is the word at ws a markdown heading marker ("#".."######" then space)? */
+static int chunk_is_heading(const unsigned char *s, size_t len, size_t ws, size_t we)
+{
+    size_t n = we - ws, i;
+    if (n == 0 || n > 6)
+        return 0;
+    for (i = ws; i < we; i++)
+        if (s[i] != '#')
+            return 0;
+    return we == len || s[we] == ' ' || s[we] == '\t';
+}
+
+/* Class of a non-space character: 2 = CJK (own word), 1 = counts as word
+ * content, 0 = punctuation or symbol. */
+static int chunk_char_class(int32_t cp)
+{
+    if (cp < 0x80)
+        return ((cp | 0x20) >= 'a' && (cp | 0x20) <= 'z') || (cp >= '0' && cp <= '9');
+    if (utf8_script(cp) != UTF8_SCRIPT_OTHER) {
+        utf8proc_category_t c = utf8proc_category(cp);
+        return c >= UTF8PROC_CATEGORY_LU && c <= UTF8PROC_CATEGORY_NO ? 2 : 0;
+    }
+    utf8proc_category_t c = utf8proc_category(cp);
+    return (c >= UTF8PROC_CATEGORY_LU && c <= UTF8PROC_CATEGORY_NO) ||
+           c == UTF8PROC_CATEGORY_CN || c == UTF8PROC_CATEGORY_CO;
+}
+
+static void chunk_scan(chunk_state *st)
+{
+    const unsigned char *s = st->s;
+    size_t len = st->len, i = 0;
+    size_t ws = 0;          /* start of the current non-CJK word */
+    int in_word = 0, counts = 0;
+    int newlines = 2;       /* newlines in the space run before the next word; start of text counts as a line start */
+    int in_heading = 0;
+
+    while (i <= len && !st->failed) {
+        int32_t cp = 0;
+        size_t n = i < len ? chunk_decode(s, len, i, &cp) : 0;
+        int space = i == len || chunk_is_space(cp);
+        int cls = space ? 0 : chunk_char_class(cp);
+        int stop = !space && chunk_is_cjk_stop(cp);
+
+        /* a word ends at space, at a CJK character, and at a CJK stop (which
+         * it then includes) */
+        if (in_word && (space || cls == 2)) {
+            size_t nx = chunk_skip_space(st, i);
+            unsigned char next = nx < len ? s[nx] : 0;
+            chunk_add_word(st, ws, i, counts);
+            if (chunk_word_ends_sentence(s, ws, i, next))
+                chunk_end_sentence(st);
+            in_word = 0;
+        }
+        if (i == len)
+            break;
+        if (space) {
+            if (cp == '\n') {
+                newlines++;
+                if (in_heading) {
+                    chunk_end_sentence(st);
+                    in_heading = 0;
+                }
+            }
+            i += n;
+            continue;
+        }
+        if (newlines >= 2 && !in_word)
+            chunk_end_sentence(st);         /* paragraph break */
+        if (!in_word && newlines >= 1) {
+            size_t we = i;
+            while (we < len && s[we] == '#')
+                we++;
+            if (chunk_is_heading(s, len, i, we)) {
+                chunk_end_sentence(st);
+                chunk_close_passage(st, 0);
+                in_heading = 1;
+            }
+        }
+        newlines = 0;
+        if (cls == 2) {
+            chunk_add_word(st, i, i + n, 1);
+        } else if (stop) {
+            /* 。 ends the sentence, attached to what precedes it */
+            if (in_word) {
+                chunk_add_word(st, ws, i + n, counts);
+                in_word = 0;
+            } else {
+                chunk_add_word(st, i, i + n, 0);
+            }
+            chunk_end_sentence(st);
+        } else if (!in_word) {
+            in_word = 1;
+            ws = i;
+            counts = cls;
+        } else {
+            counts |= cls;
+        }
+        i += n;
+    }
+    chunk_end_sentence(st);
+    chunk_close_passage(st, 1);
+}
+
+int chunk_text(const char *text, size_t len, int target_words,
+               chunk_span **spans, size_t *n_spans)
+{
+    chunk_state st;
+
+    if (!spans || !n_spans || (!text && len))
+        return -1;
+    *spans = NULL;
+    *n_spans = 0;
+    if (len > UINT32_MAX)
+        return -1;      /* spans are 32-bit */
+    memset(&st, 0, sizeof st);
+    st.s = (const unsigned char *)text;
+    st.len = len;
+    st.target = target_words > 0 ? (size_t)target_words : CHUNK_DEFAULT_WORDS;
+    st.w_cap = 2 * st.target < 1024 ? 2 * st.target : 1024;
+    st.w_end = malloc(st.w_cap * sizeof *st.w_end);
+    if (!st.w_end)
+        return -1;
+    chunk_scan(&st);
+    free(st.w_end);
+    if (st.failed) {
+        free(st.spans);
+        return -1;
+    }
+    *spans = st.spans;
+    *n_spans = st.n;
+    return 0;
+}

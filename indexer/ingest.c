@@ -1,0 +1,358 @@
+/*
+ * ingest.c — from a path on the command line to a stream of documents.
+ *
+ * ingest_path decides what a path is and hands each document to the
+ * caller's callback, one at a time, so memory stays flat however large the
+ * corpus:
+ *
+ *   "-"              JSONL on stdin.
+ *   a BEIR folder    a directory holding corpus.jsonl: that file is the
+ *                    corpus (queries.jsonl and qrels/ are for evaluation).
+ *   a directory      walked recursively. Entries are visited in byte order
+ *                    of their names so that two runs over the same tree
+ *                    index the same documents in the same order. Hidden
+ *                    entries (".git", ".DS_Store") are skipped silently, as
+ *                    are symlinks to directories (a link back up the tree
+ *                    would loop forever; symlinks to files are read).
+ *                    Text files (.txt .md .markdown .rst .text, or no
+ *                    extension) become one document each, with the path
+ *                    relative to the directory as id; .jsonl/.ndjson files
+ *                    are read as JSONL; anything else is not ours to read
+ *                    and is passed over without a word.
+ *   a file           .jsonl/.ndjson as JSONL, anything else as text (the
+ *                    user named it, so the extension is not second-guessed;
+ *                    binary content is still skipped with a warning). The
+ *                    id is the file name.
+ *
+ * A forced format changes the reading: TEXT reads every file as text,
+ * JSONL/BEIR read only JSONL files (and a BEIR folder's corpus.jsonl).
+ *
+ * Progress is reported in bytes. The walk first lists the files, so the
+ * total is known before the first document; for stdin it is 0 (unknown).
+ */
+#include "indexer/ingest_internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#define INGEST_MAX_DEPTH 128
+#define INGEST_PROGRESS_STEP (1u << 20)
+
+enum { KIND_SKIP = 0, KIND_TEXT, KIND_JSONL };
+
+typedef struct walk_entry {
+    char *path;     /* as opened */
+    char *id;       /* relative to the walked directory */
+    int kind;
+    uint64_t size;
+} walk_entry;
+
+typedef struct walk_list {
+    walk_entry *v;
+    size_t n, cap;
+} walk_list;
+
+/* ----------------------------------------------------------- messages */
+
+void ingest_warn(ingest_run *r, const char *fmt, ...)
+{
+    char msg[4096];
+    va_list ap;
+
+    if (!r->opts->warn)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    r->opts->warn(r->opts->ctx, msg);
+}
+
+int ingest_fail(ingest_run *r, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (r->err && r->errlen) {
+        va_start(ap, fmt);
+        vsnprintf(r->err, r->errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+void ingest_progress(ingest_run *r, uint64_t bytes, int force)
+{
+    r->done += bytes;
+    if (!r->opts->progress)
+        return;
+    if (force || r->done - r->reported >= INGEST_PROGRESS_STEP) {
+        r->reported = r->done;
+        r->opts->progress(r->opts->ctx, r->done,
+                          r->total && r->done > r->total ? r->done : r->total);
+    }
+}
+
+/* ----------------------------------------------------------- kinds */
+
+static const char *ingest_ext(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    return dot && dot != name ? dot + 1 : NULL;
+}
+
+static int ingest_is_jsonl_name(const char *name)
+{
+    const char *e = ingest_ext(name);
+    return e && (strcmp(e, "jsonl") == 0 || strcmp(e, "ndjson") == 0);
+}
+
+/* What a directory walk does with a file of this name. */
+static int ingest_kind_in_dir(const char *name, ingest_format fmt)
+{
+    static const char *const text_exts[] = { "txt", "md", "markdown", "rst", "text" };
+    const char *e = ingest_ext(name);
+    size_t i;
+
+    if (ingest_is_jsonl_name(name))
+        return fmt == INGEST_TEXT ? KIND_TEXT : KIND_JSONL;
+    if (fmt == INGEST_JSONL || fmt == INGEST_BEIR)
+        return KIND_SKIP;
+    if (!e)
+        return KIND_TEXT;
+    for (i = 0; i < sizeof text_exts / sizeof text_exts[0]; i++)
+        if (strcasecmp(e, text_exts[i]) == 0)
+            return KIND_TEXT;
+    return KIND_SKIP;
+}
+
+/* ----------------------------------------------------------- walking */
+
+static void walk_free(walk_list *l)
+{
+    size_t i;
+    for (i = 0; i < l->n; i++) {
+        free(l->v[i].path);
+        free(l->v[i].id);
+    }
+    free(l->v);
+}
+
+static char *ingest_join(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    int slash = la > 0 && a[la - 1] != '/';
+    char *p = malloc(la + slash + lb + 1);
+    if (!p)
+        return NULL;
+    memcpy(p, a, la);
+    if (slash)
+        p[la] = '/';
+    memcpy(p + la + slash, b, lb + 1);
+    return p;
+}
+
+static int walk_push(walk_list *l, char *path, char *id, int kind, uint64_t size)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        walk_entry *v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return -1;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n].path = path;
+    l->v[l->n].id = id;
+    l->v[l->n].kind = kind;
+    l->v[l->n].size = size;
+    l->n++;
+    return 0;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Lists the visible names of dir, sorted. */
+static int walk_names(ingest_run *r, const char *dir, char ***out, size_t *n_out)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+
+    if (!d)
+        return ingest_fail(r, "%s: %s", dir, strerror(errno));
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;       /* hidden, ".", ".." */
+        if (n == cap) {
+            cap = cap ? cap * 2 : 32;
+            char **p = realloc(names, cap * sizeof *p);
+            if (!p)
+                goto nomem;
+            names = p;
+        }
+        if (!(names[n] = strdup(de->d_name)))
+            goto nomem;
+        n++;
+    }
+    closedir(d);
+    if (n)
+        qsort(names, n, sizeof *names, cmp_names);
+    *out = names;
+    *n_out = n;
+    return 0;
+nomem:
+    closedir(d);
+    while (n > 0)
+        free(names[--n]);
+    free(names);
+    return ingest_fail(r, "%s: out of memory", dir);
+}
+
+static int walk_dir(ingest_run *r, const char *dir, const char *rel, int depth,
+                    walk_list *out);
+
+/* One directory entry: recurse, list, or pass over. */
+static int walk_entry_at(ingest_run *r, const char *dir, const char *rel,
+                         const char *name, int depth, walk_list *out)
+{
+    struct stat lst, st;
+    char *path = ingest_join(dir, name);
+    char *id = rel[0] ? ingest_join(rel, name) : strdup(name);
+    int rc = 0, kind;
+
+    if (!path || !id) {
+        rc = ingest_fail(r, "%s: out of memory", dir);
+        goto done;
+    }
+    if (lstat(path, &lst) != 0 || stat(path, &st) != 0) {
+        ingest_warn(r, "%s: %s, skipped", path, strerror(errno));
+        goto done;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        if (!S_ISLNK(lst.st_mode))
+            rc = walk_dir(r, path, id, depth + 1, out);
+        goto done;
+    }
+    if (!S_ISREG(st.st_mode))
+        goto done;          /* fifos, sockets, devices */
+    kind = ingest_kind_in_dir(name, r->opts->format);
+    if (kind == KIND_SKIP)
+        goto done;
+    if (walk_push(out, path, id, kind, (uint64_t)st.st_size) < 0) {
+        rc = ingest_fail(r, "%s: out of memory", dir);
+        goto done;
+    }
+    return 0;               /* the list owns path and id now */
+done:
+    free(path);
+    free(id);
+    return rc;
+}
+
+static int walk_dir(ingest_run *r, const char *dir, const char *rel, int depth,
+                    walk_list *out)
+{
+    char **names = NULL;
+    size_t n = 0, i;
+    int rc;
+
+    if (depth > INGEST_MAX_DEPTH) {
+        ingest_warn(r, "%s: nested too deep, skipped", dir);
+        return 0;
+    }
+    if ((rc = walk_names(r, dir, &names, &n)) != 0)
+        return rc;
+    for (i = 0; i < n && rc == 0; i++)
+        rc = walk_entry_at(r, dir, rel, names[i], depth, out);
+    for (i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+static int ingest_dir(ingest_run *r, const char *dir)
+{
+    walk_list l = { 0 };
+    size_t i;
+    int rc = walk_dir(r, dir, "", 0, &l);
+
+    for (i = 0; rc == 0 && i < l.n; i++)
+        r->total += l.v[i].size;
+    for (i = 0; rc == 0 && i < l.n; i++) {
+        if (l.v[i].kind == KIND_JSONL)
+            rc = ingest_jsonl_file(r, l.v[i].path);
+        else
+            rc = ingest_text_file(r, l.v[i].path, l.v[i].id);
+    }
+    walk_free(&l);
+    return rc;
+}
+
+/* ----------------------------------------------------------- entry */
+
+static const char *ingest_basename(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash && slash[1] ? slash + 1 : path;
+}
+
+int ingest_path(const char *path, const ingest_opts *opts, ingest_doc_fn fn,
+                char *err, size_t errlen)
+{
+    ingest_opts defaults;
+    ingest_run r;
+    struct stat st;
+    int rc;
+
+    if (err && errlen)
+        err[0] = '\0';
+    if (!opts) {
+        memset(&defaults, 0, sizeof defaults);
+        opts = &defaults;
+    }
+    memset(&r, 0, sizeof r);
+    r.opts = opts;
+    r.fn = fn;
+    r.err = err;
+    r.errlen = errlen;
+    if (!path || !*path || !fn)
+        return ingest_fail(&r, "ingest: no input path");
+
+    if (strcmp(path, "-") == 0) {
+        if (opts->format == INGEST_TEXT)
+            return ingest_fail(&r, "-: standard input is read as JSONL only");
+        rc = ingest_jsonl_stream(&r, stdin, "-");
+    } else if (stat(path, &st) != 0) {
+        return ingest_fail(&r, "%s: %s", path, strerror(errno));
+    } else if (S_ISDIR(st.st_mode)) {
+        char *corpus = ingest_join(path, "corpus.jsonl");
+        struct stat cst;
+        if (!corpus)
+            return ingest_fail(&r, "%s: out of memory", path);
+        if (opts->format != INGEST_TEXT && stat(corpus, &cst) == 0 && S_ISREG(cst.st_mode)) {
+            r.total = (uint64_t)cst.st_size;
+            rc = ingest_jsonl_file(&r, corpus);
+        } else {
+            rc = ingest_dir(&r, path);
+        }
+        free(corpus);
+    } else {
+        r.total = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+        int jsonl = opts->format == INGEST_JSONL || opts->format == INGEST_BEIR ||
+                    (opts->format == INGEST_AUTO && ingest_is_jsonl_name(path));
+        rc = jsonl ? ingest_jsonl_file(&r, path)
+                   : ingest_text_file(&r, path, ingest_basename(path));
+    }
+    if (rc == 0)
+        ingest_progress(&r, 0, 1);
+    return rc;
+}

@@ -1,0 +1,274 @@
+/*
+ * ingest_files.c — reading one plain-text or markdown file as a document.
+ *
+ * The whole file becomes the document text (the chunker splits it into
+ * passages later). What needs care is what a plain file lacks:
+ *
+ *   encoding  we only store UTF-8. A file that is not valid UTF-8 is most
+ *             likely Latin-1 or damaged; it is repaired (each bad sequence
+ *             becomes U+FFFD) with a warning naming the first bad byte,
+ *             rather than refused: one odd byte should not cost a document.
+ *             A UTF-8 byte order mark is dropped.
+ *   binary    images, archives and object files that happen to sit in a
+ *             directory are skipped with a warning, judged by the bytes
+ *             (utf8_looks_binary), not by the name.
+ *   title     YAML front matter's "title:" in markdown; else the first
+ *             non-empty line when it is a heading ("# Intro" gives
+ *             "Intro") or short enough to be a title; else, in markdown,
+ *             the first heading near the top; else the file name.
+ *   empty     a file with nothing but whitespace is skipped with a warning:
+ *             it would be a document nothing can ever match.
+ */
+#include "indexer/ingest_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define FILES_TITLE_MAX_LINE 120   /* a first line longer than this is prose, not a title */
+#define FILES_HEADING_MAX 300
+#define FILES_HEADING_SCAN 4096    /* markdown: look for a heading this far in */
+
+int ingest_is_markdown(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    const char *slash = strrchr(name, '/');
+    if (!dot || (slash && dot < slash))
+        return 0;
+    return strcmp(dot, ".md") == 0 || strcmp(dot, ".markdown") == 0 ||
+           strcmp(dot, ".MD") == 0;
+}
+
+/* Reads the whole file into a malloc'd, NUL-terminated buffer. Returns 0 or
+ * an errno value. */
+static int files_slurp(const char *path, char **out, size_t *out_len)
+{
+    FILE *f = fopen(path, "rb");
+    struct stat st;
+    size_t cap, len = 0;
+    char *buf;
+
+    if (!f)
+        return errno;
+    cap = fstat(fileno(f), &st) == 0 && st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
+    buf = malloc(cap);
+    if (!buf) {
+        fclose(f);
+        return ENOMEM;
+    }
+    for (;;) {
+        size_t n = fread(buf + len, 1, cap - len - 1, f);
+        len += n;
+        if (len + 1 < cap) {
+            if (ferror(f)) {
+                int e = errno ? errno : EIO;
+                free(buf);
+                fclose(f);
+                return e;
+            }
+            break;      /* EOF */
+        }
+        char *p = realloc(buf, cap * 2);   /* the file grew since fstat */
+        if (!p) {
+            free(buf);
+            fclose(f);
+            return ENOMEM;
+        }
+        buf = p;
+        cap *= 2;
+    }
+    fclose(f);
+    buf[len] = '\0';
+    *out = buf;
+    *out_len = len;
+    return 0;
+}
+
+static int files_is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+}
+
+/* Trims [*a, *b) of surrounding spaces. */
+static void files_trim(const char *s, size_t *a, size_t *b)
+{
+    while (*a < *b && files_is_space(s[*a]))
+        (*a)++;
+    while (*b > *a && files_is_space(s[*b - 1]))
+        (*b)--;
+}
+
+/* The next line [*a, *b) starting at i; returns the offset after it. */
+static size_t files_line(const char *s, size_t len, size_t i, size_t *a, size_t *b)
+{
+    const char *nl = memchr(s + i, '\n', len - i);
+    size_t e = nl ? (size_t)(nl - s) : len;
+    *a = i;
+    *b = e;
+    return nl ? e + 1 : len;
+}
+
+/* If the line is an ATX heading, narrows [*a, *b) to its text. */
+static int files_heading(const char *s, size_t *a, size_t *b)
+{
+    size_t i = *a, hashes = 0;
+    while (i < *b && s[i] == '#' && hashes < 7) {
+        i++;
+        hashes++;
+    }
+    if (hashes == 0 || hashes > 6 || i >= *b || (s[i] != ' ' && s[i] != '\t'))
+        return 0;
+    size_t e = *b;
+    while (e > i && (s[e - 1] == '#' || files_is_space(s[e - 1])))
+        e--;        /* closing "##" */
+    files_trim(s, &i, &e);
+    if (i == e || e - i > FILES_HEADING_MAX)
+        return 0;
+    *a = i;
+    *b = e;
+    return 1;
+}
+
+/* Markdown front matter ("---" ... "---") with a "title:" line. */
+static int files_front_matter_title(const char *s, size_t len, size_t *ta, size_t *tb)
+{
+    size_t i, a, b;
+    if (len < 4 || memcmp(s, "---", 3) != 0 || (s[3] != '\n' && s[3] != '\r'))
+        return 0;
+    i = files_line(s, len, 0, &a, &b);
+    while (i < len) {
+        i = files_line(s, len, i, &a, &b);
+        files_trim(s, &a, &b);
+        if (b - a == 3 && (memcmp(s + a, "---", 3) == 0 || memcmp(s + a, "...", 3) == 0))
+            return 0;
+        if (b - a > 6 && memcmp(s + a, "title:", 6) == 0) {
+            a += 6;
+            files_trim(s, &a, &b);
+            if (b - a >= 2 && (s[a] == '"' || s[a] == '\'') && s[b - 1] == s[a]) {
+                a++;
+                b--;
+            }
+            if (a == b || b - a > FILES_HEADING_MAX)
+                return 0;
+            *ta = a;
+            *tb = b;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Finds the title as a byte range of the text; 0 when the file name should
+ * be used. */
+static int files_title(const char *s, size_t len, int markdown, size_t *ta, size_t *tb)
+{
+    size_t i = 0, a = 0, b = 0;
+
+    if (markdown && files_front_matter_title(s, len, ta, tb))
+        return 1;
+    while (i < len) {   /* first non-empty line */
+        i = files_line(s, len, i, &a, &b);
+        files_trim(s, &a, &b);
+        if (a < b)
+            break;
+    }
+    if (a < b) {
+        if (files_heading(s, &a, &b) || b - a <= FILES_TITLE_MAX_LINE) {
+            *ta = a;
+            *tb = b;
+            return 1;
+        }
+    }
+    if (!markdown)
+        return 0;
+    size_t lim = len < FILES_HEADING_SCAN ? len : FILES_HEADING_SCAN;
+    for (i = 0; i < lim;) {
+        i = files_line(s, len, i, &a, &b);
+        if (files_heading(s, &a, &b)) {
+            *ta = a;
+            *tb = b;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static const char *files_basename(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash && slash[1] ? slash + 1 : path;
+}
+
+static int files_all_space(const char *s, size_t len)
+{
+    size_t i;
+    for (i = 0; i < len; i++)
+        if (!files_is_space(s[i]))
+            return 0;
+    return 1;
+}
+
+int ingest_text_file(ingest_run *r, const char *path, const char *id)
+{
+    char *buf = NULL, *text, *title = NULL;
+    size_t len = 0, bad = 0, ta = 0, tb = 0;
+    int e, rc;
+
+    if ((e = files_slurp(path, &buf, &len)) != 0)
+        return ingest_fail(r, "%s: %s", path, strerror(e));
+    ingest_progress(r, len, 0);
+    text = buf;
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
+        text += 3;
+        len -= 3;
+    }
+    if (utf8_looks_binary(text, len)) {
+        ingest_warn(r, "%s: binary file skipped", path);
+        free(buf);
+        return 0;
+    }
+    if (!utf8_validate(text, len, &bad)) {
+        size_t n = 0, nrep = 0;
+        char *fixed = utf8_repair(text, len, &n, &nrep);
+        if (!fixed) {
+            free(buf);
+            return ingest_fail(r, "%s: out of memory", path);
+        }
+        ingest_warn(r, "%s: invalid UTF-8 at byte %zu, repaired (%zu replacement%s)",
+                    path, bad + (size_t)(text - buf), nrep, nrep == 1 ? "" : "s");
+        free(buf);
+        buf = text = fixed;
+        len = n;
+    }
+    if (files_all_space(text, len)) {
+        ingest_warn(r, "%s: empty file skipped", path);
+        free(buf);
+        return 0;
+    }
+    if (files_title(text, len, ingest_is_markdown(path), &ta, &tb)) {
+        title = malloc(tb - ta + 1);
+        if (!title) {
+            free(buf);
+            return ingest_fail(r, "%s: out of memory", path);
+        }
+        memcpy(title, text + ta, tb - ta);
+        title[tb - ta] = '\0';
+    }
+
+    ingest_doc doc;
+    memset(&doc, 0, sizeof doc);
+    doc.id = id;
+    doc.title = title ? title : files_basename(path);
+    doc.text = text;
+    doc.text_len = len;
+    doc.uri = path;
+    doc.metadata = NULL;
+    doc.source = path;
+    doc.line = 0;
+    rc = r->fn(r->opts->ctx, &doc);
+    free(title);
+    free(buf);
+    return rc;
+}

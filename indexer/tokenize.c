@@ -1,0 +1,498 @@
+/*
+ * tokenize.c — the Unicode tokenizer shared by indexing and querying.
+ *
+ * Documents and queries go through this same code, so whatever it decides
+ * about a word, it decides the same way on both sides; the rules below are
+ * chosen for recall first and simplicity second. docs/tokenizer.md has the
+ * long version.
+ *
+ * 1. Segmentation works on the ORIGINAL bytes, so every token carries the
+ *    byte range of the text it came from (snippets highlight exactly that).
+ *    Characters are classed by Unicode general category (utf8proc):
+ *    letters (L*) and digits (N*) make words; marks (M*) and invisible
+ *    format characters (Cf: ZWJ, soft hyphen) continue a word but never
+ *    start one; everything else (spaces, punctuation, symbols, emoji)
+ *    separates words. Inside a word an apostrophe (' or U+2019) between two
+ *    letters is kept ("don't", "o'neill"), and '.' or ',' between two digits
+ *    is kept ("3.14", "1,000"). Hyphens, underscores and other dots split
+ *    ("state-of-the-art", "snake_case", "U.S.A").
+ * 2. Han, kana and Hangul are written without spaces; their runs become
+ *    overlapping character bigrams (a run of one character is a unigram),
+ *    each bigram's byte range covering its two characters. Han and kana form
+ *    one run (Japanese mixes them inside a word); Hangul runs separately; a
+ *    change to or from any other script ends the run ("iPhone手机").
+ * 3. Each word is normalised alone: NFKC + case fold + removal of default
+ *    ignorable characters (utf8proc), which is Unicode's NFKC_Casefold in
+ *    all but name; U+2019 becomes "'". A pure-ASCII word skips utf8proc,
+ *    since for ASCII all that reduces to lowercasing. Accents are kept.
+ * 4. English possessives lose their "'s" ("John's" -> "john"), the word is
+ *    checked against the stopword list, then stemmed with Snowball (words
+ *    without letters, i.e. numbers, are not stemmed). Stemming results are
+ *    cached, as the same few thousand words make up most of any text.
+ * 5. Words longer than TOK_MAX_TERM bytes after normalisation (base64, hex
+ *    dumps, DNA) are dropped: they are almost never searched for and each
+ *    would add a dictionary entry. Stopwords and dropped words still take a
+ *    position, so "a b c" with "b" dropped never matches the phrase "a c".
+ *
+ * Performance: no allocation per token. The token and term arrays grow by
+ * doubling, and the tokenizer keeps its scratch buffers between calls.
+ */
+#include "indexer/indexer.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+#include <libstemmer.h>
+#include <utf8proc.h>
+
+/* A word longer than this in the original text is dropped without being
+ * normalised: NFKC can shrink a character at most from 4 bytes to 1, so it
+ * could never come back under TOK_MAX_TERM (barring a pile of ignorable
+ * characters, which we do not care to honour). Keeps the cost of a 10 MB
+ * "word" linear. */
+#define TOK_MAX_RAW (TOK_MAX_TERM * 4)
+
+/* Stem cache: direct mapped, words up to TOK_CACHE_KEY bytes. */
+#define TOK_CACHE_SLOTS 4096
+#define TOK_CACHE_KEY 30
+
+#define TOK_FOLD_OPTS (UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT | \
+                       UTF8PROC_CASEFOLD | UTF8PROC_IGNORE)
+
+typedef struct tok_cache_slot {
+    unsigned char klen, vlen;       /* klen 0: empty */
+    char key[TOK_CACHE_KEY];
+    char val[TOK_CACHE_KEY];
+} tok_cache_slot;
+
+struct tok_tokenizer {
+    struct sb_stemmer *stemmer;     /* NULL: no stemming */
+    const tok_stoplist *stop;       /* NULL: no stopwords */
+    int possessive;                 /* strip English "'s" */
+    utf8proc_int32_t *cps;          /* normalisation scratch, cps_cap entries */
+    size_t cps_cap;
+    char word[TOK_MAX_RAW + 1];     /* ASCII fold output */
+    uint32_t *units;                /* start offsets of CJK characters in a run */
+    size_t units_cap;
+    tok_cache_slot *cache;
+};
+
+/* Character classes for segmentation. */
+enum {
+    TC_SEP = 0, TC_LETTER, TC_DIGIT, TC_MARK, TC_FORMAT, TC_CJ, TC_HANGUL,
+    TC_APOS, TC_NUMSEP
+};
+
+/* ----------------------------------------------------------- token lists */
+
+void tok_list_init(tok_list *l)
+{
+    memset(l, 0, sizeof *l);
+}
+
+void tok_list_reset(tok_list *l)
+{
+    l->n = 0;
+    l->terms_len = 0;
+    l->n_positions = 0;
+}
+
+void tok_list_free(tok_list *l)
+{
+    if (!l)
+        return;
+    free(l->tokens);
+    free(l->terms);
+    tok_list_init(l);
+}
+
+static int tok_list_push(tok_list *l, const char *term, size_t term_len,
+                         size_t start, size_t end, uint32_t pos)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 256;
+        tok_token *p = realloc(l->tokens, cap * sizeof *p);
+        if (!p)
+            return -1;
+        l->tokens = p;
+        l->cap = cap;
+    }
+    if (l->terms_len + term_len + 1 > l->terms_cap) {
+        size_t cap = l->terms_cap ? l->terms_cap * 2 : 2048;
+        while (cap < l->terms_len + term_len + 1)
+            cap *= 2;
+        if (cap > UINT32_MAX)
+            return -1;      /* term offsets are 32-bit */
+        char *p = realloc(l->terms, cap);
+        if (!p)
+            return -1;
+        l->terms = p;
+        l->terms_cap = cap;
+    }
+    tok_token *t = &l->tokens[l->n++];
+    t->term = (uint32_t)l->terms_len;
+    t->term_len = (uint32_t)term_len;
+    t->start = (uint32_t)start;
+    t->end = (uint32_t)end;
+    t->pos = pos;
+    memcpy(l->terms + l->terms_len, term, term_len);
+    l->terms[l->terms_len + term_len] = '\0';
+    l->terms_len += term_len + 1;
+    return 0;
+}
+
+/* ----------------------------------------------------------- lifecycle */
+
+tok_tokenizer *tok_new(const tok_config *cfg, char *err, size_t errlen)
+{
+    const char *lang = cfg && cfg->language && *cfg->language ? cfg->language : "english";
+    int use_stop = cfg ? cfg->stopwords : 1;
+    int use_stem = cfg ? cfg->stem : 1;
+    tok_tokenizer *t = calloc(1, sizeof *t);
+
+    if (!t)
+        goto nomem;
+    if (use_stem && strcmp(lang, "none") != 0) {
+        t->stemmer = sb_stemmer_new(lang, "UTF_8");
+        if (!t->stemmer) {
+            if (err && errlen)
+                snprintf(err, errlen, "unknown stemmer language '%s'", lang);
+            free(t);
+            return NULL;
+        }
+    }
+    t->stop = use_stop ? tok_stoplist_for(lang) : NULL;
+    /* The possessive rule belongs to English, like the list. */
+    t->possessive = tok_stoplist_for(lang) != NULL;
+    t->cache = t->stemmer ? calloc(TOK_CACHE_SLOTS, sizeof *t->cache) : NULL;
+    if (t->stemmer && !t->cache)
+        goto nomem;
+    return t;
+nomem:
+    if (err && errlen)
+        snprintf(err, errlen, "out of memory");
+    tok_free(t);
+    return NULL;
+}
+
+void tok_free(tok_tokenizer *t)
+{
+    if (!t)
+        return;
+    if (t->stemmer)
+        sb_stemmer_delete(t->stemmer);
+    free(t->cps);
+    free(t->units);
+    free(t->cache);
+    free(t);
+}
+
+int tok_is_stopword(const tok_tokenizer *t, const char *folded_word)
+{
+    if (!t || !folded_word || !t->stop)
+        return 0;
+    return tok_stoplist_contains(t->stop, folded_word, strlen(folded_word));
+}
+
+/* ----------------------------------------------------------- classes */
+
+static int tok_class_ascii(unsigned char c)
+{
+    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')
+        return TC_LETTER;
+    if (c >= '0' && c <= '9')
+        return TC_DIGIT;
+    if (c == '\'')
+        return TC_APOS;
+    if (c == '.' || c == ',')
+        return TC_NUMSEP;
+    return TC_SEP;
+}
+
+static int tok_class_cp(int32_t cp)
+{
+    if (cp < 0x80)
+        return tok_class_ascii((unsigned char)cp);
+    if (cp == 0x2019)
+        return TC_APOS;
+    if (cp == 0xFF9E || cp == 0xFF9F)
+        return TC_MARK;     /* halfwidth voicing marks: NFKC composes them */
+    switch (utf8proc_category(cp)) {
+    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO:
+    case UTF8PROC_CATEGORY_NL: {
+        int s = utf8_script(cp);
+        return s == UTF8_SCRIPT_CJ ? TC_CJ : s == UTF8_SCRIPT_HANGUL ? TC_HANGUL : TC_LETTER;
+    }
+    case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_NO:
+        return TC_DIGIT;
+    case UTF8PROC_CATEGORY_MN: case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ME:
+        return TC_MARK;
+    case UTF8PROC_CATEGORY_CF:
+        return TC_FORMAT;
+    default:
+        return TC_SEP;
+    }
+}
+
+/* Decodes the character at s[i]; returns its length and class. Invalid bytes
+ * (the caller promised valid UTF-8, but we do not trust promises) are
+ * one-byte separators. */
+static size_t tok_next(const unsigned char *s, size_t len, size_t i, int *cls)
+{
+    if (s[i] < 0x80) {
+        *cls = tok_class_ascii(s[i]);
+        return 1;
+    }
+    utf8proc_int32_t cp;
+    size_t room = len - i < 4 ? len - i : 4;
+    utf8proc_ssize_t n = utf8proc_iterate(s + i, (utf8proc_ssize_t)room, &cp);
+    if (n <= 0) {
+        *cls = TC_SEP;
+        return 1;
+    }
+    *cls = tok_class_cp(cp);
+    return (size_t)n;
+}
+
+/* ----------------------------------------------------------- normalising */
+
+/* NFKC + case fold of s[0..n) into t's scratch. Returns the folded bytes
+ * (NUL-terminated) and their length in *out_len, or NULL on failure. */
+static const char *tok_fold(tok_tokenizer *t, const char *s, size_t n, int ascii,
+                            size_t *out_len)
+{
+    if (ascii) {
+        size_t i;
+        for (i = 0; i < n; i++) {
+            unsigned char c = (unsigned char)s[i];
+            t->word[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+        }
+        t->word[n] = '\0';
+        *out_len = n;
+        return t->word;
+    }
+    for (;;) {
+        utf8proc_ssize_t r = utf8proc_decompose((const utf8proc_uint8_t *)s,
+                                                (utf8proc_ssize_t)n, t->cps,
+                                                (utf8proc_ssize_t)t->cps_cap,
+                                                TOK_FOLD_OPTS);
+        if (r < 0)
+            return NULL;
+        /* reencode needs one entry beyond the code points for the NUL */
+        if ((size_t)r + 1 > t->cps_cap) {
+            size_t cap = t->cps_cap ? t->cps_cap : 64;
+            while (cap < (size_t)r + 1)
+                cap *= 2;
+            utf8proc_int32_t *p = realloc(t->cps, cap * sizeof *p);
+            if (!p)
+                return NULL;
+            t->cps = p;
+            t->cps_cap = cap;
+            continue;
+        }
+        for (utf8proc_ssize_t k = 0; k < r; k++)
+            if (t->cps[k] == 0x2019)
+                t->cps[k] = '\'';
+        utf8proc_ssize_t b = utf8proc_reencode(t->cps, r, TOK_FOLD_OPTS);
+        if (b < 0)
+            return NULL;
+        *out_len = (size_t)b;
+        return (const char *)t->cps;
+    }
+}
+
+static uint32_t tok_hash(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u;
+    size_t i;
+    for (i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+/* Stems w[0..n) (cached). Returns the stem and its length in *out_len. */
+static const char *tok_stem(tok_tokenizer *t, const char *w, size_t n, size_t *out_len)
+{
+    tok_cache_slot *slot = NULL;
+
+    if (n <= TOK_CACHE_KEY) {
+        slot = &t->cache[tok_hash(w, n) & (TOK_CACHE_SLOTS - 1)];
+        if (slot->klen == n && memcmp(slot->key, w, n) == 0) {
+            *out_len = slot->vlen;
+            return slot->val;
+        }
+    }
+    const sb_symbol *s = sb_stemmer_stem(t->stemmer, (const sb_symbol *)w, (int)n);
+    if (!s) {       /* out of memory inside Snowball: index the word unstemmed */
+        *out_len = n;
+        return w;
+    }
+    size_t sl = (size_t)sb_stemmer_length(t->stemmer);
+    if (slot && sl <= TOK_CACHE_KEY) {
+        slot->klen = (unsigned char)n;
+        slot->vlen = (unsigned char)sl;
+        memcpy(slot->key, w, n);
+        memcpy(slot->val, s, sl);
+    }
+    *out_len = sl;
+    return (const char *)s;
+}
+
+/* ----------------------------------------------------------- emitting */
+
+/* One word of text[start..end): fold, filter, stem, append. */
+static int tok_emit_word(tok_tokenizer *t, const char *text, size_t start, size_t end,
+                         int ascii, int has_letter, uint32_t pos, tok_list *out)
+{
+    size_t n = end - start, flen;
+    const char *f;
+
+    if (n > TOK_MAX_RAW)
+        return 0;
+    f = tok_fold(t, text + start, n, ascii, &flen);
+    if (!f)
+        return -1;
+    if (t->possessive && flen >= 2 && f[flen - 2] == '\'' && f[flen - 1] == 's')
+        flen -= 2;
+    if (flen == 0 || flen > TOK_MAX_TERM)
+        return 0;
+    if (t->stop && tok_stoplist_contains(t->stop, f, flen))
+        return 0;
+    if (t->stemmer && has_letter) {
+        f = tok_stem(t, f, flen, &flen);
+        if (flen == 0)
+            return 0;
+    }
+    return tok_list_push(out, f, flen, start, end, pos);
+}
+
+/* A CJK term (a bigram or a lone character): folded, never stemmed. */
+static int tok_emit_cjk(tok_tokenizer *t, const char *text, size_t start, size_t end,
+                        uint32_t pos, tok_list *out)
+{
+    size_t flen;
+    const char *f = tok_fold(t, text + start, end - start, 0, &flen);
+    if (!f)
+        return -1;
+    if (flen == 0 || flen > TOK_MAX_TERM)
+        return 0;
+    return tok_list_push(out, f, flen, start, end, pos);
+}
+
+/* ----------------------------------------------------------- scanning */
+
+/* Scans the word starting at i (whose first character has class cls and
+ * length n). Returns its end; sets *ascii and *has_letter. */
+static size_t tok_scan_word(const unsigned char *s, size_t len, size_t i, size_t n,
+                            int cls, int *ascii, int *has_letter)
+{
+    size_t j = i + n;
+    int prev = cls, c, c2;
+
+    *ascii = s[i] < 0x80;
+    *has_letter = cls == TC_LETTER;
+    while (j < len) {
+        size_t m = tok_next(s, len, j, &c);
+        if (c == TC_LETTER || c == TC_DIGIT) {
+            *has_letter |= c == TC_LETTER;
+        } else if (c == TC_MARK || c == TC_FORMAT) {
+            /* continues the word; prev stays the base character's class */
+            c = prev;
+        } else if ((c == TC_APOS && prev == TC_LETTER) ||
+                   (c == TC_NUMSEP && prev == TC_DIGIT)) {
+            if (j + m >= len)
+                break;
+            tok_next(s, len, j + m, &c2);
+            if (c2 != prev)
+                break;
+            c = prev;
+        } else {
+            break;
+        }
+        if (s[j] >= 0x80)
+            *ascii = 0;
+        prev = c;
+        j += m;
+    }
+    return j;
+}
+
+static int tok_grow_units(tok_tokenizer *t, size_t need)
+{
+    if (need <= t->units_cap)
+        return 0;
+    size_t cap = t->units_cap ? t->units_cap * 2 : 64;
+    while (cap < need)
+        cap *= 2;
+    uint32_t *p = realloc(t->units, cap * sizeof *p);
+    if (!p)
+        return -1;
+    t->units = p;
+    t->units_cap = cap;
+    return 0;
+}
+
+/* A run of CJ or Hangul characters starting at i: bigrams. Returns the end
+ * of the run, or 0 on failure (a run never ends at 0). */
+static size_t tok_scan_cjk(tok_tokenizer *t, const char *text, size_t len, size_t i,
+                           int cls, tok_list *out)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t j = i, nu = 0, k;
+    int c;
+
+    while (j < len) {
+        size_t m = tok_next(s, len, j, &c);
+        if (c == cls) {
+            if (tok_grow_units(t, nu + 1) < 0)
+                return 0;
+            t->units[nu++] = (uint32_t)j;
+        } else if (!(c == TC_MARK || c == TC_FORMAT)) {
+            break;
+        }
+        j += m;
+    }
+    if (nu == 1) {
+        if (tok_emit_cjk(t, text, t->units[0], j, out->n_positions++, out) < 0)
+            return 0;
+        return j;
+    }
+    for (k = 0; k + 1 < nu; k++) {
+        size_t end = k + 2 < nu ? t->units[k + 2] : j;
+        if (tok_emit_cjk(t, text, t->units[k], end, out->n_positions++, out) < 0)
+            return 0;
+    }
+    return j;
+}
+
+int tok_tokenize(tok_tokenizer *t, const char *text, size_t len, tok_list *out)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t i = 0;
+
+    if (!t || !out || (!text && len))
+        return -1;
+    if (len > UINT32_MAX)
+        return -1;      /* byte offsets are 32-bit */
+    while (i < len) {
+        int cls;
+        size_t n = tok_next(s, len, i, &cls);
+        if (cls == TC_LETTER || cls == TC_DIGIT) {
+            int ascii, has_letter;
+            size_t end = tok_scan_word(s, len, i, n, cls, &ascii, &has_letter);
+            if (tok_emit_word(t, text, i, end, ascii, has_letter,
+                              out->n_positions++, out) < 0)
+                return -1;
+            i = end;
+        } else if (cls == TC_CJ || cls == TC_HANGUL) {
+            size_t end = tok_scan_cjk(t, text, len, i, cls, out);
+            if (end == 0)
+                return -1;
+            i = end;
+        } else {
+            i += n;
+        }
+    }
+    return 0;
+}
