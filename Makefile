@@ -125,16 +125,26 @@ $(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT_OBJ) $(BUILD)/liblctx-san.a | deps
 	$(CC) $(CFLAGS_SAN) -o $@ $< $(TEST_SUPPORT_OBJ) $(BUILD)/liblctx-san.a \
 	  $(LDFLAGS_SAN) $(PKG_LIBS) -lcriterion
 
-# Every test binary runs even when an earlier one fails; the target fails if any did.
+# Every test binary runs even when an earlier one fails; the target fails if
+# any did. The last line sums Criterion's counts over all binaries.
 test: deps $(TEST_BIN) $(CLI_SAN_BIN) $(CLI_BIN)
-	@failed=0; for t in $(TEST_BIN); do \
+	@failed=0; pass=0; fail=0; log=$(BUILD)/tests/last.log; \
+	for t in $(TEST_BIN); do \
 	  echo "== $$t"; \
 	  LCTX_BUILD=$(BUILD) ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  $$t --jobs 2 || failed=$$((failed+1)); \
+	  $$t --jobs 2 >$$log 2>&1; rc=$$?; cat $$log; \
+	  line=$$(grep -a 'Synthesis: Tested' $$log | tail -1); \
+	  p=$$(echo "$$line" | sed -n 's/.*Passing: \([0-9]*\).*/\1/p'); \
+	  f=$$(echo "$$line" | sed -n 's/.*Failing: \([0-9]*\) | Crashing: \([0-9]*\).*/\1 \2/p'); \
+	  pass=$$((pass + $${p:-0})); for x in $$f; do fail=$$((fail + x)); done; \
+	  if [ $$rc -ne 0 ] || [ -z "$$line" ]; then \
+	    failed=$$((failed+1)); echo "!! $$t exited with status $$rc"; \
+	    [ -n "$$line" ] || fail=$$((fail+1)); \
+	  fi; \
 	done; \
-	if [ $$failed -ne 0 ]; then echo "$$failed test binaries failed"; exit 1; fi; \
-	echo "all test binaries passed"
+	echo "tests: $$pass passed, $$fail failed"; \
+	[ $$failed -eq 0 ]
 
 # ---------------------------------------------------------------- benchmarks
 $(BUILD)/bench-%: bench/bench-%.c $(BUILD)/liblctx.a | deps-bench
