@@ -13,7 +13,7 @@
 CC      ?= cc
 CXX     ?= c++
 BUILD   := build
-PKGS    := sqlite3 lmdb openblas libcurl libutf8proc libcjson
+PKGS    := sqlite3 lmdb openblas libcurl libutf8proc libcjson libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lstemmer -lm -lpthread
 
@@ -51,8 +51,8 @@ BENCH_BIN := $(BENCH_C:bench/%.c=$(BUILD)/%) $(BENCH_CC:bench/%.cc=$(BUILD)/%)
 
 DEB_PKGS := build-essential pkg-config libsqlite3-dev liblmdb-dev libopenblas-dev \
             libcurl4-openssl-dev libcriterion-dev libutf8proc-dev libstemmer-dev \
-            libcjson-dev libreadline-dev
-BENCH_DEB_PKGS := sqlite3 libxapian-dev libfaiss-dev libhnswlib-dev gnuplot-nox
+            libcjson-dev libreadline-dev libssl-dev
+BENCH_DEB_PKGS := sqlite3 jq libxapian-dev libfaiss-dev libhnswlib-dev gnuplot-nox
 MODEL_DEB_PKGS := nodejs npm
 
 .PHONY: all lib cli test demo deps deps-bench deps-model bench bench-attention \
@@ -127,7 +127,7 @@ $(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT_OBJ) $(BUILD)/liblctx-san.a | deps
 
 # Every test binary runs even when an earlier one fails; the target fails if
 # any did. The last line sums Criterion's counts over all binaries.
-test: deps $(TEST_BIN) $(CLI_SAN_BIN) $(CLI_BIN)
+test: deps model $(TEST_BIN) $(CLI_SAN_BIN) $(CLI_BIN)
 	@failed=0; pass=0; fail=0; log=$(BUILD)/tests/last.log; \
 	for t in $(TEST_BIN); do \
 	  echo "== $$t"; \
@@ -184,4 +184,8 @@ install: lib cli
 clean:
 	rm -rf $(BUILD)
 
--include $(LIB_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(CLI_COMMON_OBJ:.o=.d)
+# Objects are never intermediate: keep them so rebuilds stay incremental.
+.SECONDARY:
+
+-include $(LIB_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(CLI_COMMON_OBJ:.o=.d) $(CLI_SAN_COMMON_OBJ:.o=.d)
+-include $(CLI_MAIN:%.c=$(BUILD)/obj/%.d) $(CLI_MAIN:%.c=$(BUILD)/san/%.d) $(TEST_BIN:=.d)

@@ -55,6 +55,10 @@ void tensor_tanh(float *x, size_t n);
 void tensor_softmax_rows(float *x, int rows, int cols); /* numerically stable */
 void tensor_add(float *y, const float *x, size_t n);     /* y += x */
 void tensor_l2_normalize_rows(float *x, int rows, int cols);
+/* The current OpenBLAS thread count. */
+int tensor_get_threads(void);
+/* y[rows] = A[rows x cols] * x (row-major; y overwritten). */
+void tensor_gemv(int rows, int cols, const float *A, const float *x, float *y);
 
 /* ============================================== attention (attn_*.c) */
 
@@ -77,12 +81,14 @@ typedef struct attn_config {
     int window;          /* ATTN_WINDOW: keys j with |i - j| <= window */
     const int *globals;  /* ATTN_WINDOW: global token positions, ascending */
     int n_globals;
-    int segment;         /* ATTN_INFINI: segment length */
+    int segment;         /* ATTN_INFINI: segment length (0 = whole sequence) */
     int delta_rule;      /* ATTN_INFINI: 1 = delta update, 0 = linear */
-    const float *infini_beta; /* ATTN_INFINI: per-head gate logits (heads floats) */
-    int lsh_buckets;     /* ATTN_LSH: number of buckets (even) */
+    const float *infini_beta; /* ATTN_INFINI: per-head gate logits (heads floats);
+                                 sigmoid(beta) weighs the memory; NULL = all 0 */
+    int lsh_buckets;     /* ATTN_LSH: number of buckets (even, <= 2 * head_dim
+                            rounded up to a power of two) */
     int lsh_rounds;      /* ATTN_LSH: hashing rounds */
-    int lsh_chunk;       /* ATTN_LSH: chunk length of the sorted sequence */
+    int lsh_chunk;       /* ATTN_LSH: most query rows per chunk of a sorted bucket */
     uint64_t lsh_seed;
 } attn_config;
 
@@ -92,14 +98,34 @@ void attn_config_init(attn_config *cfg, int heads, int head_dim);
 /* out[n x heads*d] = attention(q[n x heads*d], k[n x kv_heads*d],
  * v[n x kv_heads*d]). key_mask (may be NULL): n bytes, 0 = padding key that
  * no query may attend to. A query with no visible key gets zeros.
- * Returns 0, or -1 for an invalid configuration / allocation failure.
- * Thread-safe; allocates only O(n*d + tile) working memory. */
+ * out must not overlap q, k or v. Returns 0, or -1 for an invalid
+ * configuration (attn_config_check says why) / allocation failure.
+ * Thread-safe; one allocation per call, O(tile^2) for dense/window/infini,
+ * O(n) for LSH, n^2 floats for ATTN_NAIVE. Matrix products use as many
+ * OpenBLAS threads as tensor_set_threads allows. Design: docs/attention.md. */
 int attn_forward(const attn_config *cfg, const float *q, const float *k, const float *v,
                  const uint8_t *key_mask, int n, float *out);
 
 /* Working memory attn_forward allocates for these arguments, in bytes
  * (benchmarks report it as peak_bytes). */
 size_t attn_workspace_bytes(const attn_config *cfg, int n);
+
+/* NULL when cfg is valid for n tokens, else a static one-line reason (what
+ * attn_forward's -1 meant, when it was the configuration). */
+const char *attn_config_check(const attn_config *cfg, int n);
+
+/* Infini-attention memory of one KV head (attn_infini.c), exposed for tests
+ * and for callers that carry a memory across attn_forward calls. M is d x d,
+ * z is d, both zero to start; rows of k, v, q are ld floats apart.
+ * update: M += s(K)^T V, z += sum_rows s(K) (delta_rule 0), or
+ *         M += s(K)^T (V - s(K) M / (s(K) z)) (delta_rule 1), s = ELU + 1;
+ *         rows with key_mask 0 are skipped.
+ * retrieve: out[n x d] (row stride ldo) = s(Q) M / (s(Q) z); 0 where s(Q) z = 0.
+ * Both return 0, or -1 on bad arguments / allocation failure. */
+int attn_infini_update(float *M, float *z, const float *k, const float *v, int ld, int n,
+                       int d, const uint8_t *key_mask, int delta_rule);
+int attn_infini_retrieve(const float *M, const float *z, const float *q, int ld, int n,
+                         int d, float *out, int ldo);
 
 /* ============================================== encoders (encoder.c)
  * One interface over every embedding provider, used by the indexer (chunk
@@ -135,5 +161,334 @@ int encoder_score(encoder *e, const char *query, const char *const *passages, in
  * *ids is malloc'd. */
 int encoder_tokenize(encoder *e, const char *text, int32_t **ids, int *n_ids,
                      char *err, size_t errlen);
+
+/* ---------------------------------------------- encoder backends (encoder.c)
+ * encoder.c dispatches on the spec prefix; each backend returns a heap
+ * `encoder` whose vtable it fills. The struct is public inside the module so
+ * a backend can embed it as the first member of its own state, or keep its
+ * state behind `impl`. close frees everything, including the encoder itself.
+ * A NULL vtable entry means "not supported by this backend" (for example
+ * score on a bi-encoder); the dispatcher turns that into an error message. */
+
+typedef struct encoder_vtable {
+    int (*encode)(encoder *e, const char *const *texts, int n, float *out,
+                  char *err, size_t errlen);
+    int (*score)(encoder *e, const char *query, const char *const *passages, int n,
+                 float *scores, char *err, size_t errlen);
+    int (*tokenize)(encoder *e, const char *text, int32_t **ids, int *n_ids,
+                    char *err, size_t errlen);
+    void (*close)(encoder *e);
+} encoder_vtable;
+
+struct encoder {
+    const encoder_vtable *vt;
+    encoder_info info;
+    void *impl;           /* backend state */
+};
+
+/* Backends. dir / url / path are what follows the prefix of the spec. */
+encoder *encoder_use_open(const char *model_path, char *err, size_t errlen); /* encoder_use.c */
+encoder *encoder_bert_open(const char *dir, char *err, size_t errlen);       /* encoder_bert.c */
+encoder *encoder_http_open(const char *url, char *err, size_t errlen);       /* encoder_http.c */
+
+/* The built-in model directory: model_dir if non-NULL, else $LCTX_MODEL_DIR,
+ * else "./models". Writes into buf; returns buf. */
+const char *encoder_model_dir(const char *model_dir, char *buf, size_t buflen);
+
+/* ============================================== encoder backends (bert, http)
+ * Hugging Face BERT-family models and the OpenAI-compatible HTTP embedder;
+ * docs/bert.md tells the whole story. Files: safetensors.c, wordpiece.c,
+ * hf_config.c, encoder_bert.c, encoder_http.c, hub.c. */
+
+/* ---- safetensors (safetensors.c): 8-byte little-endian header length, a
+ * JSON header, then the raw tensor bytes. Everything is validated at open;
+ * afterwards a tensor's data pointer is safe to read for its byte size. */
+typedef enum safetensors_dtype {
+    SAFETENSORS_F32 = 0, SAFETENSORS_F16, SAFETENSORS_BF16
+} safetensors_dtype;
+
+#define SAFETENSORS_MAX_DIMS 8
+
+typedef struct safetensors_tensor {
+    const char *name;
+    safetensors_dtype dtype;
+    int ndim;
+    int64_t shape[SAFETENSORS_MAX_DIMS];
+    uint64_t count;        /* elements */
+    uint64_t nbytes;
+    const void *data;      /* into the mapping / caller's buffer */
+} safetensors_tensor;
+
+typedef struct safetensors safetensors;
+
+/* mmaps and validates path. NULL with err = "PATH: what is wrong". */
+safetensors *safetensors_open(const char *path, char *err, size_t errlen);
+/* Same over a caller-owned buffer (kept, not copied); the fuzzer's entry. */
+safetensors *safetensors_parse(const void *buf, size_t len, const char *name,
+                               char *err, size_t errlen);
+void safetensors_close(safetensors *st);
+int safetensors_count(const safetensors *st);
+const safetensors_tensor *safetensors_at(const safetensors *st, int i);
+const safetensors_tensor *safetensors_find(const safetensors *st, const char *name);
+const char *safetensors_dtype_name(safetensors_dtype d);
+/* A float32 copy of the tensor (f16/bf16 widened); tensor_free it. */
+float *safetensors_to_f32(const safetensors_tensor *t);
+float safetensors_f16_to_f32(uint16_t h);
+float safetensors_bf16_to_f32(uint16_t h);
+
+/* ---- WordPiece with BertNormalizer and BertPreTokenizer (wordpiece.c) */
+typedef struct wordpiece_opts {
+    int clean_text;          /* drop control characters, whitespace -> ' ' (1) */
+    int chinese_chars;       /* put spaces around CJK ideographs (1) */
+    int lowercase;           /* (1) */
+    int strip_accents;       /* -1: follow lowercase (HF's null), 0, 1 */
+    int max_chars_per_word;  /* longer words become [UNK] (100) */
+} wordpiece_opts;
+
+typedef struct wordpiece wordpiece;
+
+void wordpiece_opts_init(wordpiece_opts *o);
+/* tokens[i] is the piece with id i (vocab.txt line order). Special tokens
+ * [UNK] [CLS] [SEP] [PAD] [MASK] are found by name; [UNK], [CLS] and [SEP]
+ * are required. name is used in messages. */
+wordpiece *wordpiece_new(const char *const *tokens, int n, const wordpiece_opts *o,
+                         const char *name, char *err, size_t errlen);
+void wordpiece_free(wordpiece *w);
+int wordpiece_vocab_size(const wordpiece *w);
+int wordpiece_id(const wordpiece *w, const char *piece); /* -1 when absent */
+int wordpiece_cls(const wordpiece *w);
+int wordpiece_sep(const wordpiece *w);
+int wordpiece_pad(const wordpiece *w);                    /* 0 when absent */
+/* Ids of text without [CLS]/[SEP]; literal special tokens in the text
+ * ("[MASK]") map to their ids, as HF's added tokens do. *ids malloc'd. */
+int wordpiece_tokenize(const wordpiece *w, const char *text, size_t len,
+                       int32_t **ids, int *n_ids, char *err, size_t errlen);
+/* [CLS] a [SEP] (b [SEP]); b may be NULL. Truncated longest-first so the
+ * whole fits max_len (>= 3; 0 = no limit). *ids and *type_ids (may be NULL)
+ * are malloc'd; type ids are 0 for the first segment, 1 for the second. */
+int wordpiece_encode(const wordpiece *w, const char *a, const char *b, int max_len,
+                     int32_t **ids, int32_t **type_ids, int *n_ids,
+                     char *err, size_t errlen);
+
+/* ---- Hugging Face model directories (hf_config.c) */
+typedef enum hf_pooling { HF_POOL_CLS = 0, HF_POOL_MEAN } hf_pooling;
+
+typedef struct hf_bert_config {
+    int is_cross_encoder;    /* architectures[0] == BertForSequenceClassification */
+    int vocab_size, hidden, layers, heads, intermediate;
+    int max_positions, type_vocab;
+    int num_labels;
+    float ln_eps;
+    int gelu_tanh;           /* hidden_act gelu_new / gelu_pytorch_tanh; else erf GELU */
+    hf_pooling pooling;      /* modules.json + 1_Pooling/config.json; CLS if absent */
+    int normalize;           /* a Normalize module, or CLS-pooled default: 1 */
+    int max_seq_length;      /* sentence_bert_config.json, else max_positions */
+} hf_bert_config;
+
+/* Reads DIR/config.json and the sentence-transformers files. */
+int hf_read_bert_config(const char *dir, hf_bert_config *cfg, char *err, size_t errlen);
+/* DIR/tokenizer.json (model.vocab + normalizer) or else DIR/vocab.txt. */
+wordpiece *hf_read_tokenizer(const char *dir, char *err, size_t errlen);
+wordpiece *hf_tokenizer_json(const char *path, char *err, size_t errlen);
+wordpiece *hf_vocab_txt(const char *path, char *err, size_t errlen);
+
+/* ---- BERT encoder (encoder_bert.c): BertModel + pooling for embeddings,
+ * BertForSequenceClassification (one logit) for re-ranking. Text longer than
+ * max_seq_length tokens is truncated, as sentence-transformers does. */
+typedef struct bert_model bert_model;
+bert_model *bert_model_open(const char *dir, char *err, size_t errlen);
+void bert_model_close(bert_model *m);
+const hf_bert_config *bert_model_config(const bert_model *m);
+const wordpiece *bert_model_tokenizer(const bert_model *m);
+/* Final hidden states out[n x hidden] of one sequence. */
+int bert_model_forward(const bert_model *m, const int32_t *ids, const int32_t *type_ids,
+                       int n, float *out, char *err, size_t errlen);
+/* Several sequences at once: ids/type_ids (may be NULL) concatenated,
+ * lens[0..nseq); out[sum(lens) x hidden]. Same results as one by one. */
+int bert_model_forward_batch(const bert_model *m, const int32_t *ids, const int32_t *type_ids,
+                             const int *lens, int nseq, float *out, char *err, size_t errlen);
+
+/* ---- OpenAI-compatible embeddings over HTTP (encoder_http.c) */
+typedef struct http_embed_opts {
+    const char *url;         /* base ending in /v1, or the full .../embeddings */
+    const char *model;       /* "model" field; NULL: $LCTX_EMBED_MODEL or "text-embedding-3-small" */
+    const char *api_key;     /* NULL: $LCTX_EMBED_API_KEY (may be unset) */
+    int batch;               /* texts per request (64) */
+    long connect_timeout_ms; /* (10000) */
+    long timeout_ms;         /* whole request (60000) */
+    int max_retries;         /* on timeouts, 429 and 5xx (4) */
+    long backoff_ms;         /* first retry delay, doubled each time (500) */
+    int dim;                 /* expected dimension; 0: learn it with a probe at open */
+} http_embed_opts;
+
+void http_embed_opts_init(http_embed_opts *o);
+encoder *http_embed_open(const http_embed_opts *o, char *err, size_t errlen);
+
+/* ---- Hugging Face hub download (hub.c) */
+/* Downloads ORG/NAME's model files from $LCTX_HF_ENDPOINT (default
+ * https://huggingface.co) into dest_dir, resuming .part files, and writes
+ * dest_dir/manifest.sha256. progress (may be NULL) gets bytes done / total
+ * of the current file. 0, or -1 with a one-line err. */
+int hub_fetch(const char *org_name, const char *dest_dir,
+              void (*progress)(void *, uint64_t, uint64_t), void *ctx,
+              char *err, size_t errlen);
+/* SHA-256 of a file as 64 hex digits + NUL. 0 or -1. */
+int hub_sha256_file(const char *path, char hex[65], char *err, size_t errlen);
+void hub_sha256(const void *data, size_t len, uint8_t out[32]);
+
+/* ============================================== lctx model files (model_file.c)
+ * lctx's own single-file model format (docs/model-format.md): a header with
+ * the architecture name and numeric hyper-parameters, a vocabulary of
+ * (piece, score) pairs, and 64-byte aligned little-endian float32 tensors,
+ * all covered by a checksum. Opened files are mmap'ed read-only; tensors
+ * point straight into the mapping. */
+
+#define MODEL_MAX_DIMS 4
+#define MODEL_NAME_MAX 64
+
+typedef struct model_tensor {
+    char name[MODEL_NAME_MAX];
+    int ndim;
+    int64_t shape[MODEL_MAX_DIMS];
+    size_t count;         /* number of floats */
+    const float *data;    /* into the mapping (reader) or the caller (writer) */
+} model_tensor;
+
+typedef struct model_file model_file;
+
+/* Opens and fully validates path (bounds, alignment, checksum). On failure
+ * NULL with err = "PATH: what is wrong". */
+model_file *model_file_open(const char *path, char *err, size_t errlen);
+/* Same over a caller-owned buffer (kept, not copied); what the fuzzer drives.
+ * name is used in messages only. */
+model_file *model_file_parse(const void *buf, size_t len, const char *name,
+                             char *err, size_t errlen);
+void model_file_close(model_file *m);
+const char *model_file_arch(const model_file *m);
+const char *model_file_path(const model_file *m);
+/* A numeric hyper-parameter; returns 0, or -1 when absent. */
+int model_file_config(const model_file *m, const char *key, double *out);
+int model_file_n_config(const model_file *m);
+const char *model_file_config_key(const model_file *m, int i, double *value);
+int model_file_n_tensors(const model_file *m);
+const model_tensor *model_file_tensor_at(const model_file *m, int i);
+const model_tensor *model_file_tensor(const model_file *m, const char *name);
+/* Vocabulary: n pieces, each UTF-8 bytes (not NUL-terminated) and a score. */
+int model_file_vocab_size(const model_file *m);
+const char *model_file_piece(const model_file *m, int i, size_t *len);
+double model_file_score(const model_file *m, int i);
+/* Checksum over the whole file as stored in its header. */
+uint64_t model_file_checksum(const model_file *m);
+/* The checksum a file of these bytes must carry (its 8 bytes at
+ * MODEL_FILE_CHECKSUM_OFFSET read as zero); lets tests and the fuzzer build
+ * structurally broken files that still pass the checksum. */
+#define MODEL_FILE_CHECKSUM_OFFSET 24
+uint64_t model_file_hash(const void *buf, size_t len);
+
+typedef struct model_writer model_writer;
+model_writer *model_writer_new(const char *arch);
+void model_writer_free(model_writer *w);
+int model_writer_config(model_writer *w, const char *key, double value);
+/* data is referenced, not copied: keep it alive until save. */
+int model_writer_tensor(model_writer *w, const char *name, int ndim, const int64_t *shape,
+                        const float *data);
+int model_writer_piece(model_writer *w, const char *piece, size_t len, double score);
+/* Writes path atomically (temporary file + rename). */
+int model_writer_save(model_writer *w, const char *path, char *err, size_t errlen);
+
+/* ============================================== SentencePiece unigram (spm.c)
+ * Tokenizer of USE-lite, bit-compatible with the TensorFlow.js one: NFKC,
+ * spaces to U+2581 with one in front, Viterbi over piece scores, unknown
+ * characters as id 0 with consecutive unknowns merged. */
+
+typedef struct spm spm;
+/* pieces[i] has lens[i] bytes; the first `reserved` ids are control symbols
+ * never matched in text. */
+spm *spm_new(const char *const *pieces, const size_t *lens, const double *scores, int n,
+             int reserved, char *err, size_t errlen);
+spm *spm_from_model(const model_file *m, char *err, size_t errlen);
+void spm_free(spm *s);
+int spm_vocab_size(const spm *s);
+/* *ids is malloc'd (NULL when *n_ids is 0). Returns 0, or -1 with err set
+ * (allocation failure, text that is not UTF-8 is repaired, not refused). */
+int spm_encode(const spm *s, const char *text, size_t len, int32_t **ids, int *n_ids,
+               char *err, size_t errlen);
+
+/* ============================================== TF.js conversion (tfjs_convert.c)
+ * Converts a TensorFlow.js graph model of USE-lite (model.json + shards in
+ * dir, plus vocab.json) into an lctx model file at out_path. */
+int tfjs_convert_use(const char *dir, const char *vocab_path, const char *out_path,
+                     char *err, size_t errlen);
+
+/* ============================================== USE-lite (encoder_use.c) */
+
+typedef struct use_model use_model;
+use_model *use_model_open(const char *path, char *err, size_t errlen);
+use_model *use_model_from_file(model_file *m, char *err, size_t errlen); /* takes m */
+void use_model_close(use_model *u);
+int use_model_dim(const use_model *u);
+int use_model_max_tokens(const use_model *u);
+const spm *use_model_spm(const use_model *u);
+
+/* How sequences longer than max_tokens are handled. */
+typedef enum use_long_mode {
+    USE_LONG_WINDOW = 0,  /* default: sliding-window attention over all tokens */
+    USE_LONG_TRUNCATE,    /* what the original graph does: keep the first max_tokens */
+    USE_LONG_DENSE        /* full dense attention over all tokens (validation) */
+} use_long_mode;
+
+/* out[n x dim] from token ids: seqs[i] has lens[i] ids. Thread-safe. */
+int use_embed_ids(const use_model *u, const int32_t *const *seqs, const int *lens, int n,
+                  use_long_mode mode, float *out, char *err, size_t errlen);
+int use_embed_texts(const use_model *u, const char *const *texts, int n, use_long_mode mode,
+                    float *out, char *err, size_t errlen);
+
+/* ============================================== LSH hashing (lsh_hash.c)
+ * Signs of pseudo-random structured rotations (3 rounds of random +-1
+ * diagonal then fast Walsh-Hadamard transform, on the dimension padded to a
+ * power of two p), as FALCONN does. Shared by the vector index
+ * (query/lsh_*.c) and Reformer-style LSH attention. A hasher is immutable
+ * after creation (thread-safe); callers pass working memory. */
+
+typedef struct lsh_hasher lsh_hasher;
+
+/* dim >= 1, k_bits in 1..32 bits per table, n_tables in 1..4096. The seed
+ * fully determines the rotations. NULL with err set on failure. */
+lsh_hasher *lsh_hasher_new(int dim, int k_bits, int n_tables, uint64_t seed,
+                           char *err, size_t errlen);
+void lsh_hasher_free(lsh_hasher *h);
+int lsh_hasher_dim(const lsh_hasher *h);
+int lsh_hasher_bits(const lsh_hasher *h);
+int lsh_hasher_tables(const lsh_hasher *h);
+int lsh_hasher_padded_dim(const lsh_hasher *h);   /* p */
+int lsh_hasher_rotations(const lsh_hasher *h);    /* R = ceil(L*K / p) */
+size_t lsh_hasher_work_floats(const lsh_hasher *h); /* R * (p + 2) */
+
+/* codes[0..L): bit j of table t is 1 when rotated coordinate t*K+j (rotations
+ * laid end to end) is > 0. margins (may be NULL): L*K floats, |coordinate|,
+ * the per-bit confidence used by multi-probe. work: lsh_hasher_work_floats. */
+void lsh_hasher_hash(const lsh_hasher *h, const float *x, uint32_t *codes,
+                     float *margins, float *work);
+/* out[0..p) = rotation r (0..R-1) of x, orthonormal: out = p^-1.5 H D3 H D2 H D1 x. */
+void lsh_hasher_rotate(const lsh_hasher *h, int r, const float *x, float *out);
+/* In-place unnormalised Walsh-Hadamard transform, p a power of two. */
+void lsh_fwht(float *x, int p);
+/* Cross-polytope bucket in 0..2m-1: argmax_i |z_i|, + m when z_i < 0. */
+int lsh_argmax_signed(const float *z, int m);
+
+/* Cross-polytope family (FALCONN): each table concatenates per_table hash
+ * functions, function f of table t being the signed argmax (lsh_argmax_signed)
+ * of the first cp_dim coordinates of its own rotation t*per_table + f; a
+ * function has 2*cp_dim values, log2(2*cp_dim) bits. With this family
+ * lsh_hasher_hash's margins are the rotated coordinates (rotation r at
+ * r*cp_dim), lsh_hasher_margin_floats of them. */
+enum { LSH_HYPERPLANE = 0, LSH_CROSSPOLYTOPE = 1 };
+lsh_hasher *lsh_hasher_new_xp(int dim, int per_table, int cp_dim, int n_tables, uint64_t seed,
+                              char *err, size_t errlen);
+int lsh_hasher_family(const lsh_hasher *h);
+int lsh_hasher_per_table(const lsh_hasher *h);
+int lsh_hasher_cp_dim(const lsh_hasher *h);
+int lsh_hasher_fn_bits(const lsh_hasher *h);
+size_t lsh_hasher_margin_floats(const lsh_hasher *h);
 
 #endif /* LCTX_ATTENTION_H */

@@ -186,6 +186,25 @@ int postings_build_tomb(postings_builder *pb, uint32_t first, uint32_t n);
 int postings_build_finish(postings_builder *pb, struct store_batch *out);
 size_t postings_build_bytes(const postings_builder *pb);
 
+/* ======================================== write worker (write_worker.c)
+ * Owned by the engine work. Runs the tokenizing half of lctx_add on a second
+ * thread, in submission order (see write_worker.c). */
+typedef struct write_worker write_worker;
+/* Called on the worker thread for each document; returns 0 or a status. */
+typedef int (*write_index_fn)(void *ctx, uint32_t doc, uint32_t first_chunk, const char *title,
+                              size_t title_len, const char *text, const chunk_span *spans,
+                              size_t n_spans);
+write_worker *write_worker_start(write_index_fn fn, void *ctx);
+/* Queues a copy of title and text; takes ownership of spans (malloc'd).
+ * Blocks while the queue is full. 0, the worker's first error, or -1. */
+int write_worker_submit(write_worker *w, uint32_t doc, uint32_t first_chunk, const char *title,
+                        size_t title_len, const char *text, size_t text_len,
+                        chunk_span *spans, size_t n_spans);
+/* Processes what is queued, stops the thread, frees; the first error or 0. */
+int write_worker_finish(write_worker *w);
+/* Drops what is queued, stops the thread, frees. */
+void write_worker_abort(write_worker *w);
+
 /* ================================================ write path (write.c)
  * Owned by the engine work. Replays into LMDB every batch that SQLite holds
  * and LMDB lacks (crash between the two commits). Writer lock held. */

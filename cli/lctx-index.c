@@ -1,0 +1,466 @@
+/*
+ * lctx-index — builds and maintains a collection.
+ *
+ *   lctx-index -c COLL [--format auto|text|jsonl|beir] [--embedder none]
+ *              [--skip-bad] [--batch-docs N] [--quiet] INPUT...
+ *   lctx-index -c COLL --delete ID...
+ *   lctx-index -c COLL [--compact] [--check] [--stats [--json]]
+ *
+ * Adding is one atomic batch by default: every INPUT goes into it, and any
+ * failure (a malformed JSONL line, an unreadable file, a full disk) rolls it
+ * back, so the collection is exactly as it was before the command ran and
+ * the message says so ("nothing was committed"). That is the property that
+ * makes re-running a failed command safe. --batch-docs N trades it for
+ * bounded memory and visible progress on huge corpora: a commit whenever N
+ * documents have accumulated, each one reported; a failure then loses only
+ * the open batch.
+ *
+ * The steps of one invocation run in a fixed order: delete or add, then
+ * compact, then check, then stats — so `--stats` after adding shows the
+ * result. Exit status: 0 success, 1 a failed operation, 2 bad usage.
+ *
+ * Vector indexing (--embedder other than none) arrives with a later version
+ * of include/lctx.h; until then it is refused as bad usage with a message
+ * that says so, rather than silently building a keyword-only index.
+ */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *const PROG = "lctx-index";
+
+typedef struct index_args {
+    const char *coll;
+    enum lctx_format format;
+    int skip_bad;
+    int quiet;
+    int json;
+    int stats;
+    int check;
+    int compact;
+    int delete_ids;          /* positionals are ids to delete */
+    long batch_docs;         /* 0 = one batch */
+    char **inputs;           /* INPUTs, or ids with --delete */
+    int ninputs;
+} index_args;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: lctx-index -c COLL [options] INPUT...\n"
+        "       lctx-index -c COLL --delete ID...\n"
+        "       lctx-index -c COLL [--compact] [--check] [--stats [--json]]\n"
+        "\n"
+        "INPUT is a file, a directory (read recursively), a JSONL or BEIR corpus\n"
+        "(_id|id, title, text, metadata), or '-' for JSONL on stdin.\n"
+        "\n"
+        "  -c, --collection COLL   the collection directory (created when adding)\n"
+        "  --format F              auto (default), text, jsonl or beir\n"
+        "  --embedder E            none (default); use-lite, bert:DIR, http:URL later\n"
+        "  --skip-bad              skip malformed JSONL lines with a warning\n"
+        "  --batch-docs N          commit every N documents instead of once\n"
+        "  --delete                delete the documents named by the arguments\n"
+        "  --compact               reclaim space held by deleted documents\n"
+        "  --check                 verify the collection's integrity\n"
+        "  --stats                 print collection statistics (--json for JSON)\n"
+        "  -q, --quiet             no progress bar, commit reports or summary\n"
+        "  -h, --help  --version\n");
+}
+
+static int bad_usage(const char *msg)
+{
+    if (msg)
+        cli_error(PROG, "%s", msg);
+    fprintf(stderr, "Try 'lctx-index --help'.\n");
+    return CLI_EXIT_USAGE;
+}
+
+static int parse_format(const char *s, enum lctx_format *f)
+{
+    if (!strcmp(s, "auto")) *f = LCTX_FORMAT_AUTO;
+    else if (!strcmp(s, "text")) *f = LCTX_FORMAT_TEXT;
+    else if (!strcmp(s, "jsonl")) *f = LCTX_FORMAT_JSONL;
+    else if (!strcmp(s, "beir")) *f = LCTX_FORMAT_BEIR;
+    else return -1;
+    return 0;
+}
+
+/* Known embedder specs are recognised so the message can say "not yet"
+ * rather than "unknown". Returns an exit status, or -1 to go on. */
+static int check_embedder(const char *e)
+{
+    if (!strcmp(e, "none"))
+        return -1;
+    if (!strcmp(e, "use-lite") || !strncmp(e, "bert:", 5) || !strncmp(e, "http:", 5)) {
+        cli_error(PROG, "--embedder %s: vector indexing is not available in this build yet", e);
+        return CLI_EXIT_USAGE;
+    }
+    cli_error(PROG, "--embedder %s: expected none, use-lite, bert:DIR or http:URL", e);
+    return bad_usage(NULL);
+}
+
+enum { OPT_FORMAT = 256, OPT_EMBEDDER, OPT_SKIP_BAD, OPT_BATCH_DOCS, OPT_DELETE,
+       OPT_COMPACT, OPT_CHECK, OPT_STATS, OPT_JSON, OPT_VERSION };
+
+/* Returns -1 to go on, or an exit status. */
+static int parse_args(int argc, char **argv, index_args *a)
+{
+    static const struct option longopts[] = {
+        { "collection", required_argument, NULL, 'c' },
+        { "format", required_argument, NULL, OPT_FORMAT },
+        { "embedder", required_argument, NULL, OPT_EMBEDDER },
+        { "skip-bad", no_argument, NULL, OPT_SKIP_BAD },
+        { "batch-docs", required_argument, NULL, OPT_BATCH_DOCS },
+        { "delete", no_argument, NULL, OPT_DELETE },
+        { "compact", no_argument, NULL, OPT_COMPACT },
+        { "check", no_argument, NULL, OPT_CHECK },
+        { "stats", no_argument, NULL, OPT_STATS },
+        { "json", no_argument, NULL, OPT_JSON },
+        { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, OPT_VERSION },
+        { NULL, 0, NULL, 0 }
+    };
+    memset(a, 0, sizeof *a);
+    const char *embedder = "none";
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":c:qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c': a->coll = optarg; break;
+        case 'q': a->quiet = 1; break;
+        case 'h': usage(stdout); return CLI_EXIT_OK;
+        case OPT_VERSION: printf("lctx-index %s\n", LCTX_VERSION_STRING); return CLI_EXIT_OK;
+        case OPT_FORMAT:
+            if (parse_format(optarg, &a->format) != 0)
+                return bad_usage("--format wants auto, text, jsonl or beir");
+            break;
+        case OPT_EMBEDDER: embedder = optarg; break;
+        case OPT_SKIP_BAD: a->skip_bad = 1; break;
+        case OPT_BATCH_DOCS:
+            if (cli_parse_long(optarg, 1, 1000000000L, &a->batch_docs) != 0)
+                return bad_usage("--batch-docs wants a positive number");
+            break;
+        case OPT_DELETE: a->delete_ids = 1; break;
+        case OPT_COMPACT: a->compact = 1; break;
+        case OPT_CHECK: a->check = 1; break;
+        case OPT_STATS: a->stats = 1; break;
+        case OPT_JSON: a->json = 1; break;
+        default:
+            cli_getopt_error(PROG, c, argv);
+            return bad_usage(NULL);
+        }
+    }
+    a->inputs = argv + optind;
+    a->ninputs = argc - optind;
+    if (!a->coll)
+        return bad_usage("missing -c COLL");
+    int e = check_embedder(embedder);
+    if (e >= 0)
+        return e;
+    if (a->delete_ids && a->ninputs == 0)
+        return bad_usage("--delete wants one or more document ids");
+    if (a->ninputs == 0 && !a->compact && !a->check && !a->stats)
+        return bad_usage("nothing to do: give INPUTs, --delete, --compact, --check or --stats");
+    if (a->json && !a->stats)
+        return bad_usage("--json goes with --stats");
+    return -1;
+}
+
+/* ---------------------------------------------------------------- writing */
+
+typedef struct warn_ctx {
+    cli_progress *progress;
+} warn_ctx;
+
+static void on_warning(void *ctx, const char *message)
+{
+    warn_ctx *w = ctx;
+    if (w && w->progress)
+        cli_progress_clear(w->progress);
+    cli_warn(PROG, "%s", message);
+}
+
+/* Sum of the input sizes when they are all regular files, else 0. */
+static uint64_t inputs_size(const index_args *a)
+{
+    uint64_t total = 0;
+    for (int i = 0; i < a->ninputs; i++) {
+        struct stat st;
+        if (strcmp(a->inputs[i], "-") == 0 || stat(a->inputs[i], &st) != 0 || !S_ISREG(st.st_mode))
+            return 0;
+        total += (uint64_t)st.st_size;
+    }
+    return total;
+}
+
+/* Refuses before touching the collection when an input does not exist, so
+ * a typo never leaves a new, empty collection behind. Exit status or -1. */
+static int inputs_exist(const index_args *a)
+{
+    for (int i = 0; i < a->ninputs; i++) {
+        struct stat st;
+        if (strcmp(a->inputs[i], "-") != 0 && stat(a->inputs[i], &st) != 0) {
+            cli_error(PROG, "%s: %s", a->inputs[i], strerror(errno));
+            cli_error(PROG, "nothing was committed");
+            return CLI_EXIT_FAIL;
+        }
+    }
+    return -1;
+}
+
+static uint64_t file_size(const char *path)
+{
+    struct stat st;
+    if (strcmp(path, "-") == 0 || stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return 0;
+    return (uint64_t)st.st_size;
+}
+
+/* Commits the open batch and reports it. 0 or -1 (message printed). */
+static int commit_batch(lctx_db *db, const index_args *a, uint64_t ndocs, cli_progress *pg)
+{
+    uint64_t seq = 0;
+    int rc = lctx_commit(db, &seq);
+    cli_progress_clear(pg);
+    if (rc != LCTX_OK) {
+        cli_error(PROG, "%s", cli_db_error(db, rc));
+        lctx_rollback(db);
+        return -1;
+    }
+    if (!a->quiet)
+        fprintf(stderr, "%s: committed batch %llu: %llu documents\n", PROG,
+                (unsigned long long)seq, (unsigned long long)ndocs);
+    return 0;
+}
+
+/* The failure path of adding: roll back, say what survived. */
+static int ingest_failed(lctx_db *db, int rc, const char *input, uint64_t committed)
+{
+    const char *m = lctx_errmsg(db);
+    if (m && *m)
+        cli_error(PROG, "%s", m);
+    else
+        cli_error(PROG, "%s: %s", input, lctx_strstatus(rc));
+    lctx_rollback(db);
+    if (committed == 0)
+        cli_error(PROG, "nothing was committed");
+    else
+        cli_error(PROG, "the open batch was rolled back; %llu documents in earlier batches are committed",
+                  (unsigned long long)committed);
+    return CLI_EXIT_FAIL;
+}
+
+/* Adds every input. With --batch-docs the batch is committed once it holds
+ * N documents; the library ingests an input as a whole, so the boundary
+ * falls at the end of the input that crossed N. */
+static int add_inputs(lctx_db *db, const index_args *a, cli_progress *pg)
+{
+    lctx_ingest_opts io;
+    lctx_ingest_opts_init(&io);
+    io.format = a->format;
+    io.skip_bad = a->skip_bad;
+    io.progress = cli_progress_update;
+    io.progress_ctx = pg;
+
+    double t0 = cli_now();
+    uint64_t total = 0, open_docs = 0, committed = 0;
+    int rc = lctx_begin(db);
+    if (rc != LCTX_OK) {
+        cli_error(PROG, "%s", cli_db_error(db, rc));
+        return CLI_EXIT_FAIL;
+    }
+    for (int i = 0; i < a->ninputs; i++) {
+        uint64_t n = 0;
+        rc = lctx_ingest(db, a->inputs[i], &io, &n);
+        cli_progress_input_done(pg, file_size(a->inputs[i]), n);
+        if (rc != LCTX_OK) {
+            cli_progress_clear(pg);
+            return ingest_failed(db, rc, a->inputs[i], committed);
+        }
+        total += n;
+        open_docs += n;
+        if (a->batch_docs > 0 && open_docs >= (uint64_t)a->batch_docs && i + 1 < a->ninputs) {
+            if (commit_batch(db, a, open_docs, pg) != 0)
+                return CLI_EXIT_FAIL;
+            committed += open_docs;
+            open_docs = 0;
+            if ((rc = lctx_begin(db)) != LCTX_OK) {
+                cli_error(PROG, "%s", cli_db_error(db, rc));
+                return CLI_EXIT_FAIL;
+            }
+        }
+    }
+    if (commit_batch(db, a, open_docs, pg) != 0)
+        return CLI_EXIT_FAIL;
+    double secs = cli_now() - t0;
+    if (!a->quiet)
+        fprintf(stderr, "%s: indexed %llu documents in %.2f s (%.0f docs/s)\n", PROG,
+                (unsigned long long)total, secs, secs > 0 ? (double)total / secs : 0.0);
+    return CLI_EXIT_OK;
+}
+
+static int delete_ids(lctx_db *db, const index_args *a)
+{
+    int rc = lctx_begin(db);
+    if (rc != LCTX_OK) {
+        cli_error(PROG, "%s", cli_db_error(db, rc));
+        return CLI_EXIT_FAIL;
+    }
+    for (int i = 0; i < a->ninputs; i++) {
+        rc = lctx_delete(db, a->inputs[i]);
+        if (rc != LCTX_OK) {
+            if (rc == LCTX_ENOTFOUND)
+                cli_error(PROG, "%s: no such document", a->inputs[i]);
+            else
+                cli_error(PROG, "%s: %s", a->inputs[i], cli_db_error(db, rc));
+            lctx_rollback(db);
+            cli_error(PROG, "nothing was committed");
+            return CLI_EXIT_FAIL;
+        }
+    }
+    uint64_t seq = 0;
+    rc = lctx_commit(db, &seq);
+    if (rc != LCTX_OK) {
+        cli_error(PROG, "%s", cli_db_error(db, rc));
+        lctx_rollback(db);
+        return CLI_EXIT_FAIL;
+    }
+    if (!a->quiet)
+        fprintf(stderr, "%s: committed batch %llu: deleted %d documents\n", PROG,
+                (unsigned long long)seq, a->ninputs);
+    return CLI_EXIT_OK;
+}
+
+/* ------------------------------------------------------------ maintenance */
+
+static void print_stats(const lctx_stats *s, int json)
+{
+    if (json) {
+        cJSON *o = cJSON_CreateObject();
+        if (o) {
+            cJSON_AddNumberToObject(o, "documents", (double)s->documents);
+            cJSON_AddNumberToObject(o, "chunks", (double)s->chunks);
+            cJSON_AddNumberToObject(o, "deleted_chunks", (double)s->deleted_chunks);
+            cJSON_AddNumberToObject(o, "terms", (double)s->terms);
+            cJSON_AddNumberToObject(o, "postings", (double)s->postings);
+            cJSON_AddNumberToObject(o, "avg_chunk_len", s->avg_chunk_len);
+            cJSON_AddNumberToObject(o, "last_seq", (double)s->last_seq);
+            cJSON_AddNumberToObject(o, "disk_bytes", (double)s->disk_bytes);
+            cJSON_AddNumberToObject(o, "format_version", s->format_version);
+            cJSON_AddStringToObject(o, "language", s->language);
+            cJSON_AddNumberToObject(o, "bm25_k1", s->bm25_k1);
+            cJSON_AddNumberToObject(o, "bm25_b", s->bm25_b);
+        }
+        char *txt = o ? cJSON_PrintUnformatted(o) : NULL;
+        printf("%s\n", txt ? txt : "{}");
+        cJSON_free(txt);
+        cJSON_Delete(o);
+        return;
+    }
+    printf("documents: %llu\n", (unsigned long long)s->documents);
+    printf("chunks: %llu\n", (unsigned long long)s->chunks);
+    printf("deleted_chunks: %llu\n", (unsigned long long)s->deleted_chunks);
+    printf("terms: %llu\n", (unsigned long long)s->terms);
+    printf("postings: %llu\n", (unsigned long long)s->postings);
+    printf("avg_chunk_len: %.2f\n", s->avg_chunk_len);
+    printf("last_seq: %llu\n", (unsigned long long)s->last_seq);
+    printf("disk_bytes: %llu\n", (unsigned long long)s->disk_bytes);
+    printf("format_version: %d\n", s->format_version);
+    printf("language: %s\n", s->language);
+    printf("bm25_k1: %g\n", s->bm25_k1);
+    printf("bm25_b: %g\n", s->bm25_b);
+}
+
+static int maintain(lctx_db *db, const index_args *a)
+{
+    int rc;
+    if (a->compact) {
+        double t0 = cli_now();
+        if ((rc = lctx_compact(db)) != LCTX_OK) {
+            cli_error(PROG, "compact: %s", cli_db_error(db, rc));
+            return CLI_EXIT_FAIL;
+        }
+        if (!a->quiet)
+            fprintf(stderr, "%s: compacted in %.2f s\n", PROG, cli_now() - t0);
+    }
+    if (a->check) {
+        if ((rc = lctx_check(db)) != LCTX_OK) {
+            cli_error(PROG, "check: %s", cli_db_error(db, rc));
+            return CLI_EXIT_FAIL;
+        }
+        if (!a->quiet)
+            fprintf(stderr, "%s: check passed\n", PROG);
+    }
+    if (a->stats) {
+        lctx_stats s;
+        memset(&s, 0, sizeof s);
+        if ((rc = lctx_stats_get(db, &s)) != LCTX_OK) {
+            cli_error(PROG, "stats: %s", cli_db_error(db, rc));
+            return CLI_EXIT_FAIL;
+        }
+        s.language[sizeof s.language - 1] = '\0';
+        print_stats(&s, a->json);
+    }
+    return CLI_EXIT_OK;
+}
+
+/* ------------------------------------------------------------------- main */
+
+static unsigned open_flags(const index_args *a)
+{
+    if (a->ninputs > 0 && !a->delete_ids)
+        return LCTX_OPEN_CREATE;
+    if (a->ninputs == 0 && !a->compact && !a->check)
+        return LCTX_OPEN_READONLY;   /* --stats alone never writes */
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    index_args a;
+    int status = parse_args(argc, argv, &a);
+    if (status >= 0)
+        return status;
+
+    if (!a.delete_ids && (status = inputs_exist(&a)) >= 0)
+        return status;
+
+    cli_progress pg;
+    cli_progress_init(&pg, stderr, !a.quiet && isatty(STDERR_FILENO), inputs_size(&a));
+    warn_ctx wc = { &pg };
+
+    lctx_db *db = NULL;
+    int rc = lctx_open(a.coll, open_flags(&a), NULL, &db);
+    if (rc != LCTX_OK) {
+        if (rc == LCTX_ENOTFOUND && !(open_flags(&a) & LCTX_OPEN_CREATE))
+            cli_error(PROG, "%s: no such collection", a.coll);
+        else
+            cli_open_error(PROG, a.coll, db, rc);
+        if (db)
+            lctx_close(db);
+        return CLI_EXIT_FAIL;
+    }
+    lctx_set_warning_handler(db, on_warning, &wc);
+
+    status = CLI_EXIT_OK;
+    if (a.ninputs > 0)
+        status = a.delete_ids ? delete_ids(db, &a) : add_inputs(db, &a, &pg);
+    if (status == CLI_EXIT_OK)
+        status = maintain(db, &a);
+    cli_progress_clear(&pg);
+
+    rc = lctx_close(db);
+    if (rc != LCTX_OK && status == CLI_EXIT_OK) {
+        cli_error(PROG, "%s: close: %s", a.coll, lctx_strstatus(rc));
+        status = CLI_EXIT_FAIL;
+    }
+    if (fflush(stdout) != 0 && status == CLI_EXIT_OK)
+        status = CLI_EXIT_FAIL;
+    return status;
+}

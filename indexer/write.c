@@ -1,0 +1,719 @@
+/*
+ * write.c — write batches: lctx_begin / lctx_add / lctx_delete /
+ * lctx_commit / lctx_rollback / lctx_ingest, and crash recovery.
+ *
+ * A batch is one SQLite transaction (BEGIN IMMEDIATE at lctx_begin) plus an
+ * in-memory postings builder. lctx_add writes the document and its chunks to
+ * SQLite at once and queues the document for the batch's worker thread,
+ * which tokenizes it into the builder (write_worker.c); deletions are
+ * collected as chunk ranges and handed to the builder once the worker has
+ * drained. lctx_commit then
+ *
+ *   1. records the batch row and COMMITs SQLite (synchronous=FULL): this is
+ *      the commit point — from here the batch survives any crash;
+ *   2. applies the builder to LMDB in one write transaction, which sets
+ *      LMDB's last_seq to the batch.
+ *
+ * A crash between 1 and 2 leaves SQLite one (or more) batches ahead. Opening
+ * the collection read-write (or the next lctx_begin) replays them: the
+ * batch's documents (batch_seq = seq) are re-chunked from their stored chunk
+ * ranges and re-tokenized with the collection's stored tokenizer settings,
+ * and the documents it deleted (deleted_seq = seq) are tombstoned again. The
+ * same code path (index_doc) builds the postings in both cases, so the
+ * replayed LMDB state is identical to what the original apply would have
+ * written. When step 2 fails without a crash (full disk), step 1 is undone
+ * (catalog_undo_batch) so the batch leaves neither store changed.
+ */
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "indexer/indexer.h"
+#include "store/store.h"
+
+typedef struct tomb_range {
+    uint32_t first, n;
+} tomb_range;
+
+struct write_batch {
+    lctx_db *db;
+    write_worker *worker;            /* tokenizes lctx_add's documents */
+    tomb_range *tombs;               /* deletions, fed to the builder at commit */
+    size_t n_tombs, cap_tombs;
+    uint64_t seq;
+    uint64_t next_doc, next_chunk;
+    uint64_t first_doc, first_chunk; /* ids at lctx_begin */
+    int fresh;                       /* no live document at lctx_begin */
+    uint64_t n_added, n_deleted;
+    postings_builder *pb;
+    tok_tokenizer *tok;
+    tok_list text_toks, title_toks;
+    sqlite3_stmt *st_find, *st_del, *st_doc, *st_chunk;
+};
+
+static void batch_free(struct write_batch *w)
+{
+    if (!w)
+        return;
+    write_worker_abort(w->worker);
+    free(w->tombs);
+    postings_build_free(w->pb);
+    tok_free(w->tok);
+    tok_list_free(&w->text_toks);
+    tok_list_free(&w->title_toks);
+    sqlite3_finalize(w->st_find);
+    sqlite3_finalize(w->st_del);
+    sqlite3_finalize(w->st_doc);
+    sqlite3_finalize(w->st_chunk);
+    free(w);
+}
+
+/* A batch context without SQLite statements: used by both paths. */
+static int batch_new(lctx_db *db, struct write_batch **out)
+{
+    struct write_batch *w = calloc(1, sizeof *w);
+    if (!w)
+        return store_err(db, LCTX_ENOMEM, "out of memory");
+    w->db = db;
+    tok_config tc = {db->cfg.language, db->cfg.stopwords, strcmp(db->cfg.language, "none") != 0};
+    char err[256] = "";
+    w->tok = tok_new(&tc, err, sizeof err);
+    w->pb = postings_build_new();
+    tok_list_init(&w->text_toks);
+    tok_list_init(&w->title_toks);
+    if (!w->tok || !w->pb) {
+        int rc = w->tok ? LCTX_ENOMEM : LCTX_EINVAL;
+        batch_free(w);
+        return store_err(db, rc, "%s: tokenizer: %s", db->path, err[0] ? err : "out of memory");
+    }
+    *out = w;
+    return LCTX_OK;
+}
+
+/* Tokenizes one document's chunks into the builder. Identical for first
+ * apply and replay: that is what makes replay exact. */
+static int index_doc(lctx_db *db, struct write_batch *w, uint32_t doc_id, uint32_t first_chunk,
+                     const char *title, size_t title_len, const char *text,
+                     const chunk_span *spans, size_t n_spans)
+{
+    tok_list_reset(&w->title_toks);
+    if (title_len && tok_tokenize(w->tok, title, title_len, &w->title_toks))
+        return store_err(db, LCTX_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n_spans; i++) {
+        tok_list_reset(&w->text_toks);
+        size_t n = spans[i].end - spans[i].start;
+        uint32_t len;
+        if (n && tok_tokenize(w->tok, text + spans[i].start, n, &w->text_toks))
+            return store_err(db, LCTX_ENOMEM, "out of memory");
+        if (postings_build_chunk(w->pb, first_chunk + (uint32_t)i, doc_id, &w->text_toks,
+                                 &w->title_toks, &len))
+            return store_err(db, LCTX_ENOMEM, "out of memory");
+    }
+    return LCTX_OK;
+}
+
+/* The worker's entry point: index_doc for a queued document. */
+static int index_job(void *ctx, uint32_t doc, uint32_t first_chunk, const char *title,
+                     size_t title_len, const char *text, const chunk_span *spans, size_t n)
+{
+    struct write_batch *w = ctx;
+    return index_doc(w->db, w, doc, first_chunk, title, title_len, text, spans, n);
+}
+
+static int sql_fail(lctx_db *db, const char *what)
+{
+    int e = sqlite3_errcode(db->wdb);
+    int st = (e == SQLITE_FULL || e == SQLITE_IOERR) ? LCTX_EIO : LCTX_ERROR;
+    return store_err(db, st, "%s/catalog.db: %s: %s", db->path, what, sqlite3_errmsg(db->wdb));
+}
+
+static int prepare(lctx_db *db, struct write_batch *w)
+{
+    if (sqlite3_prepare_v2(db->wdb, "SELECT doc_id, content_hash, first_chunk, n_chunks "
+                           "FROM documents WHERE ext_id=? AND deleted_seq IS NULL",
+                           -1, &w->st_find, NULL) ||
+        sqlite3_prepare_v2(db->wdb, "UPDATE documents SET deleted_seq=? WHERE doc_id=?",
+                           -1, &w->st_del, NULL) ||
+        sqlite3_prepare_v2(db->wdb, "INSERT INTO documents(doc_id, ext_id, title, uri, "
+                           "metadata, text, content_hash, first_chunk, n_chunks, batch_seq) "
+                           "VALUES(?,?,?,?,?,?,?,?,?,?)", -1, &w->st_doc, NULL) ||
+        sqlite3_prepare_v2(db->wdb, "INSERT INTO chunks VALUES(?,?,?,?,?)", -1,
+                           &w->st_chunk, NULL))
+        return sql_fail(db, "prepare");
+    return LCTX_OK;
+}
+
+static int collection_empty(lctx_db *db, int *empty)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db->wdb, "SELECT NOT EXISTS (SELECT 1 FROM documents WHERE "
+                           "deleted_seq IS NULL)", -1, &s, NULL))
+        return sql_fail(db, "prepare");
+    int rc = sqlite3_step(s);
+    *empty = rc == SQLITE_ROW && sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW ? LCTX_OK : sql_fail(db, "query");
+}
+
+int lctx_begin(lctx_db *db)
+{
+    if (!db)
+        return LCTX_EINVAL;
+    if (db->flags & LCTX_OPEN_READONLY)
+        return store_err(db, LCTX_ESTATE, "%s: opened read-only", db->path);
+    pthread_mutex_lock(&db->write_mu);
+    int rc = LCTX_OK;
+    struct write_batch *w = NULL;
+    if (db->batch) {
+        rc = store_err(db, LCTX_ESTATE, "lctx_begin: a batch is already open");
+        goto out;
+    }
+    if ((rc = store_lock(db)))
+        goto out;
+    /* A writer that crashed since we opened may have left a batch behind. */
+    if ((rc = write_recover(db)) || (rc = batch_new(db, &w)) || (rc = prepare(db, w)))
+        goto fail;
+    if (!(w->worker = write_worker_start(index_job, w))) {
+        rc = store_err(db, LCTX_ENOMEM, "cannot start the indexing thread");
+        goto fail;
+    }
+    if ((rc = catalog_exec(db, db->wdb, "BEGIN IMMEDIATE")))
+        goto fail;
+    if ((rc = catalog_last_seq(db, db->wdb, &w->seq)) ||
+        (rc = catalog_get_u64(db, db->wdb, "next_doc", &w->next_doc)) ||
+        (rc = catalog_get_u64(db, db->wdb, "next_chunk", &w->next_chunk))) {
+        catalog_exec(db, db->wdb, "ROLLBACK");
+        goto fail;
+    }
+    w->seq++;
+    w->first_doc = w->next_doc;
+    w->first_chunk = w->next_chunk;
+    if ((rc = collection_empty(db, &w->fresh))) {
+        catalog_exec(db, db->wdb, "ROLLBACK");
+        goto fail;
+    }
+    db->batch = w;
+    goto out;
+fail:
+    batch_free(w);
+    store_unlock(db);
+out:
+    pthread_mutex_unlock(&db->write_mu);
+    return rc;
+}
+
+static uint64_t content_hash(const lctx_doc *d, size_t text_len)
+{
+    uint64_t h = 1469598103934665603ull;
+    const char *parts[4] = {d->title, d->text, d->uri, d->metadata};
+    size_t lens[4] = {d->title ? strlen(d->title) : 0, text_len,
+                      d->uri ? strlen(d->uri) : 0, d->metadata ? strlen(d->metadata) : 0};
+    for (int p = 0; p < 4; p++) {
+        for (size_t i = 0; i < lens[p]; i++)
+            h = (h ^ (uint8_t)parts[p][i]) * 1099511628211ull;
+        h = (h ^ 0xffu) * 1099511628211ull; /* separator: ("ab","c") != ("a","bc") */
+    }
+    return h;
+}
+
+static int check_doc(lctx_db *db, const lctx_doc *d, size_t text_len)
+{
+    size_t bad;
+    if (!d->id || !*d->id)
+        return store_err(db, LCTX_EINVAL, "document without an id");
+    if (!d->text && !d->title)
+        return store_err(db, LCTX_EINVAL, "document '%s': no title and no text", d->id);
+    if (d->text && !utf8_validate(d->text, text_len, &bad))
+        return store_err(db, LCTX_EINVAL, "document '%s': invalid UTF-8 in text at byte %zu",
+                         d->id, bad);
+    if (d->title && !utf8_validate(d->title, strlen(d->title), &bad))
+        return store_err(db, LCTX_EINVAL, "document '%s': invalid UTF-8 in title at byte %zu",
+                         d->id, bad);
+    if (d->metadata) {
+        cJSON *j = cJSON_Parse(d->metadata);
+        int ok = j && cJSON_IsObject(j);
+        cJSON_Delete(j);
+        if (!ok)
+            return store_err(db, LCTX_EINVAL, "document '%s': metadata is not a JSON object",
+                             d->id);
+    }
+    if (text_len > UINT32_MAX)
+        return store_err(db, LCTX_EINVAL, "document '%s': text over 4 GiB", d->id);
+    return LCTX_OK;
+}
+
+/* Marks the live document found by st_find deleted by this batch. */
+static int tombstone_found(lctx_db *db, struct write_batch *w)
+{
+    sqlite3_int64 doc = sqlite3_column_int64(w->st_find, 0);
+    uint32_t first = (uint32_t)sqlite3_column_int64(w->st_find, 2);
+    uint32_t n = (uint32_t)sqlite3_column_int64(w->st_find, 3);
+    sqlite3_reset(w->st_find);
+    sqlite3_bind_int64(w->st_del, 1, (sqlite3_int64)w->seq);
+    sqlite3_bind_int64(w->st_del, 2, doc);
+    int rc = sqlite3_step(w->st_del);
+    sqlite3_reset(w->st_del);
+    if (rc != SQLITE_DONE)
+        return sql_fail(db, "delete");
+    if (w->n_tombs == w->cap_tombs) {
+        size_t cap = w->cap_tombs ? w->cap_tombs * 2 : 64;
+        tomb_range *t = realloc(w->tombs, cap * sizeof *t);
+        if (!t)
+            return store_err(db, LCTX_ENOMEM, "out of memory");
+        w->tombs = t;
+        w->cap_tombs = cap;
+    }
+    w->tombs[w->n_tombs++] = (tomb_range){first, n};
+    w->n_deleted++;
+    return LCTX_OK;
+}
+
+/* Tombstones the live document with this id, if any. Returns -1 (not a
+ * status) when it exists with the same content: the add is a no-op. */
+static int replace_live(lctx_db *db, struct write_batch *w, const char *id, uint64_t hash)
+{
+    sqlite3_bind_text(w->st_find, 1, id, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(w->st_find);
+    if (rc == SQLITE_ROW) {
+        if (hash && (uint64_t)sqlite3_column_int64(w->st_find, 1) == hash) {
+            sqlite3_reset(w->st_find);
+            return -1;
+        }
+        return tombstone_found(db, w);
+    }
+    sqlite3_reset(w->st_find);
+    return rc == SQLITE_DONE ? LCTX_OK : sql_fail(db, "find document");
+}
+
+static int insert_chunks(lctx_db *db, struct write_batch *w, uint32_t doc_id,
+                         uint32_t first, const chunk_span *spans, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_stmt *s = w->st_chunk;
+        sqlite3_bind_int64(s, 1, first + (sqlite3_int64)i);
+        sqlite3_bind_int64(s, 2, doc_id);
+        sqlite3_bind_int64(s, 3, (sqlite3_int64)i);
+        sqlite3_bind_int64(s, 4, spans[i].start);
+        sqlite3_bind_int64(s, 5, spans[i].end);
+        int rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (rc != SQLITE_DONE)
+            return sql_fail(db, "insert chunk");
+    }
+    return LCTX_OK;
+}
+
+static int insert_doc(lctx_db *db, struct write_batch *w, const lctx_doc *d, size_t text_len,
+                      uint64_t hash, uint32_t doc_id, uint32_t first, size_t n_chunks)
+{
+    sqlite3_stmt *s = w->st_doc;
+    sqlite3_bind_int64(s, 1, doc_id);
+    sqlite3_bind_text(s, 2, d->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, d->title ? d->title : "", -1, SQLITE_STATIC);
+    if (d->uri)
+        sqlite3_bind_text(s, 4, d->uri, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 4);
+    if (d->metadata)
+        sqlite3_bind_text(s, 5, d->metadata, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 5);
+    sqlite3_bind_blob(s, 6, d->text ? d->text : "", (int)text_len, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 7, (sqlite3_int64)hash);
+    sqlite3_bind_int64(s, 8, first);
+    sqlite3_bind_int64(s, 9, (sqlite3_int64)n_chunks);
+    sqlite3_bind_int64(s, 10, (sqlite3_int64)w->seq);
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc == SQLITE_CONSTRAINT && w->fresh) {
+        /* The id repeats within a fresh batch: replace the earlier copy
+         * (even when identical: its chunk ids are already taken). */
+        if ((rc = replace_live(db, w, d->id, 0)) != LCTX_OK) {
+            sqlite3_clear_bindings(s);
+            return rc;
+        }
+        rc = sqlite3_step(s);
+        sqlite3_reset(s);
+    }
+    sqlite3_clear_bindings(s);
+    return rc == SQLITE_DONE ? LCTX_OK : sql_fail(db, "insert document");
+}
+
+static int add_locked(lctx_db *db, struct write_batch *w, const lctx_doc *d)
+{
+    size_t text_len = d->text ? (d->text_len ? d->text_len : strlen(d->text)) : 0;
+    int rc = check_doc(db, d, text_len);
+    if (rc)
+        return rc;
+    uint64_t hash = content_hash(d, text_len);
+    /* Loading a fresh collection, an id can only repeat within the batch;
+     * the unique index catches that on insert (replace_dup), so the lookup
+     * per document is skipped. */
+    if (!w->fresh && (rc = replace_live(db, w, d->id, hash)) != LCTX_OK)
+        return rc == -1 ? LCTX_OK : rc;
+    chunk_span *spans = NULL;
+    size_t n_spans = 0;
+    if (text_len && chunk_text(d->text, text_len, db->cfg.chunk_words, &spans, &n_spans))
+        return store_err(db, LCTX_ENOMEM, "out of memory");
+    if (n_spans == 0 && d->title && *d->title) {
+        free(spans); /* a title-only document is one empty chunk */
+        if (!(spans = calloc(1, sizeof *spans)))
+            return store_err(db, LCTX_ENOMEM, "out of memory");
+        n_spans = 1;
+    }
+    if (w->next_doc > UINT32_MAX || w->next_chunk + n_spans > UINT32_MAX) {
+        free(spans);
+        return store_err(db, LCTX_EINVAL, "%s: collection is full (2^32 ids)", db->path);
+    }
+    uint32_t doc_id = (uint32_t)w->next_doc, first = (uint32_t)w->next_chunk;
+    const char *title = d->title ? d->title : "";
+    rc = insert_doc(db, w, d, text_len, hash, doc_id, first, n_spans);
+    if (!rc)
+        rc = insert_chunks(db, w, doc_id, first, spans, n_spans);
+    if (rc) {
+        free(spans);
+        return rc;
+    }
+    /* The worker owns spans from here, even on failure. */
+    rc = write_worker_submit(w->worker, doc_id, first, title, strlen(title),
+                             d->text ? d->text : "", text_len, spans, n_spans);
+    if (rc)
+        return rc > 0 ? rc : store_err(db, LCTX_ENOMEM, "out of memory");
+    w->next_doc++;
+    w->next_chunk += n_spans;
+    w->n_added++;
+    return LCTX_OK;
+}
+
+int lctx_add(lctx_db *db, const lctx_doc *doc)
+{
+    if (!db || !doc)
+        return store_err(db, LCTX_EINVAL, "lctx_add: NULL argument");
+    pthread_mutex_lock(&db->write_mu);
+    int rc = db->batch ? add_locked(db, db->batch, doc)
+                       : store_err(db, LCTX_ESTATE, "lctx_add: no batch (call lctx_begin)");
+    pthread_mutex_unlock(&db->write_mu);
+    return rc;
+}
+
+int lctx_delete(lctx_db *db, const char *id)
+{
+    if (!db || !id)
+        return store_err(db, LCTX_EINVAL, "lctx_delete: NULL argument");
+    pthread_mutex_lock(&db->write_mu);
+    struct write_batch *w = db->batch;
+    int rc;
+    if (!w) {
+        rc = store_err(db, LCTX_ESTATE, "lctx_delete: no batch (call lctx_begin)");
+    } else {
+        sqlite3_bind_text(w->st_find, 1, id, -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step(w->st_find);
+        if (rc == SQLITE_ROW) {
+            rc = tombstone_found(db, w);
+        } else {
+            sqlite3_reset(w->st_find);
+            rc = rc == SQLITE_DONE ? store_err(db, LCTX_ENOTFOUND, "%s: no document with id '%s'",
+                                               db->path, id)
+                                   : sql_fail(db, "find document");
+        }
+    }
+    pthread_mutex_unlock(&db->write_mu);
+    return rc;
+}
+
+static void end_batch(lctx_db *db)
+{
+    batch_free(db->batch);
+    db->batch = NULL;
+    store_unlock(db);
+}
+
+int lctx_rollback(lctx_db *db)
+{
+    if (!db)
+        return LCTX_EINVAL;
+    pthread_mutex_lock(&db->write_mu);
+    int rc = LCTX_OK;
+    if (!db->batch)
+        rc = store_err(db, LCTX_ESTATE, "lctx_rollback: no batch");
+    else {
+        if (!sqlite3_get_autocommit(db->wdb))
+            rc = catalog_exec(db, db->wdb, "ROLLBACK");
+        end_batch(db);
+    }
+    pthread_mutex_unlock(&db->write_mu);
+    return rc;
+}
+
+static int commit_sqlite(lctx_db *db, struct write_batch *w)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "INSERT INTO batches VALUES(%llu,'committed',%llu,%llu,%lld,"
+             "%llu,%llu)", (unsigned long long)w->seq, (unsigned long long)w->n_added,
+             (unsigned long long)w->n_deleted, (long long)time(NULL),
+             (unsigned long long)w->first_doc, (unsigned long long)w->next_doc);
+    int rc;
+    if ((rc = catalog_exec(db, db->wdb, sql)) ||
+        (rc = catalog_set_u64(db, db->wdb, "next_doc", w->next_doc)) ||
+        (rc = catalog_set_u64(db, db->wdb, "next_chunk", w->next_chunk)) ||
+        (rc = catalog_exec(db, db->wdb, "COMMIT"))) {
+        if (!sqlite3_get_autocommit(db->wdb))
+            sqlite3_exec(db->wdb, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
+    }
+    return LCTX_OK;
+}
+
+int lctx_commit(lctx_db *db, uint64_t *seq)
+{
+    if (!db)
+        return LCTX_EINVAL;
+    pthread_mutex_lock(&db->write_mu);
+    struct write_batch *w = db->batch;
+    int rc;
+    if (!w) {
+        rc = store_err(db, LCTX_ESTATE, "lctx_commit: no batch (call lctx_begin)");
+        goto out;
+    }
+    /* The worker's error, if any, already set the message. */
+    rc = write_worker_finish(w->worker);
+    w->worker = NULL;
+    for (size_t i = 0; i < w->n_tombs && !rc; i++)
+        if (postings_build_tomb(w->pb, w->tombs[i].first, w->tombs[i].n))
+            rc = -1;
+    store_batch b;
+    if (!rc && postings_build_finish(w->pb, &b))
+        rc = -1;
+    if (rc) {
+        if (rc < 0)
+            rc = store_err(db, LCTX_ENOMEM, "out of memory");
+        catalog_exec(db, db->wdb, "ROLLBACK");
+        end_batch(db);
+        goto out;
+    }
+    b.seq = w->seq;
+    if ((rc = commit_sqlite(db, w))) {
+        end_batch(db);
+        goto out;
+    }
+    if (!db->test_stop_after_sqlite && (rc = kv_apply_batch(db, &b))) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", db->errmsg);
+        if (catalog_undo_batch(db, w->seq, w->first_doc, w->first_chunk) == LCTX_OK)
+            store_err(db, rc, "%s (batch rolled back)", why);
+        else
+            store_err(db, rc, "%s (batch kept in the catalog; it will be replayed when the "
+                      "collection is next opened)", why);
+        end_batch(db);
+        goto out;
+    }
+    if (seq)
+        *seq = w->seq;
+    end_batch(db);
+out:
+    pthread_mutex_unlock(&db->write_mu);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- replay */
+static int replay_docs(lctx_db *db, struct write_batch *w, uint64_t seq)
+{
+    sqlite3_stmt *sd = NULL, *sc = NULL;
+    chunk_span *spans = NULL;
+    size_t cap = 0;
+    int rc = LCTX_OK;
+    if (sqlite3_prepare_v2(db->wdb, "SELECT doc_id, title, text, first_chunk, n_chunks FROM "
+                           "documents WHERE doc_id >= (SELECT first_doc FROM batches WHERE "
+                           "seq=?1) AND doc_id < (SELECT end_doc FROM batches WHERE seq=?1) "
+                           "AND batch_seq=?1 ORDER BY doc_id", -1, &sd, NULL) ||
+        sqlite3_prepare_v2(db->wdb, "SELECT start, end FROM chunks WHERE doc_id=? ORDER BY "
+                           "chunk_id", -1, &sc, NULL)) {
+        rc = sql_fail(db, "replay");
+        goto out;
+    }
+    sqlite3_bind_int64(sd, 1, (sqlite3_int64)seq);
+    int s;
+    while ((s = sqlite3_step(sd)) == SQLITE_ROW && !rc) {
+        uint32_t doc = (uint32_t)sqlite3_column_int64(sd, 0);
+        const char *title = (const char *)sqlite3_column_text(sd, 1);
+        size_t title_len = (size_t)sqlite3_column_bytes(sd, 1);
+        const char *text = sqlite3_column_blob(sd, 2);
+        size_t text_len = (size_t)sqlite3_column_bytes(sd, 2);
+        uint32_t first = (uint32_t)sqlite3_column_int64(sd, 3);
+        size_t n = (size_t)sqlite3_column_int64(sd, 4), got = 0;
+        if (n > cap) {
+            chunk_span *p = realloc(spans, n * sizeof *p);
+            if (!p) {
+                rc = store_err(db, LCTX_ENOMEM, "out of memory");
+                break;
+            }
+            spans = p;
+            cap = n;
+        }
+        sqlite3_bind_int64(sc, 1, doc);
+        while (sqlite3_step(sc) == SQLITE_ROW && got < n) {
+            spans[got].start = (uint32_t)sqlite3_column_int64(sc, 0);
+            spans[got].end = (uint32_t)sqlite3_column_int64(sc, 1);
+            if (spans[got].end < spans[got].start || spans[got].end > text_len)
+                break;
+            got++;
+        }
+        sqlite3_reset(sc);
+        if (got != n) {
+            rc = store_err(db, LCTX_ECORRUPT, "%s/catalog.db: chunks of document %u do not "
+                           "match", db->path, doc);
+            break;
+        }
+        rc = index_doc(db, w, doc, first, title ? title : "", title ? title_len : 0,
+                       text ? text : "", spans, n);
+    }
+    if (!rc && s != SQLITE_DONE)
+        rc = sql_fail(db, "replay");
+out:
+    free(spans);
+    sqlite3_finalize(sd);
+    sqlite3_finalize(sc);
+    return rc;
+}
+
+static int replay_tombs(lctx_db *db, struct write_batch *w, uint64_t seq)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db->wdb, "SELECT first_chunk, n_chunks FROM documents WHERE "
+                           "deleted_seq=?", -1, &s, NULL))
+        return sql_fail(db, "replay");
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)seq);
+    int rc = LCTX_OK;
+    while (sqlite3_step(s) == SQLITE_ROW && !rc)
+        if (postings_build_tomb(w->pb, (uint32_t)sqlite3_column_int64(s, 0),
+                                (uint32_t)sqlite3_column_int64(s, 1)))
+            rc = store_err(db, LCTX_ENOMEM, "out of memory");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int replay_one(lctx_db *db, uint64_t seq)
+{
+    struct write_batch *w;
+    int rc = batch_new(db, &w);
+    if (rc)
+        return rc;
+    store_batch b;
+    if (!(rc = replay_docs(db, w, seq)) && !(rc = replay_tombs(db, w, seq))) {
+        if (postings_build_finish(w->pb, &b))
+            rc = store_err(db, LCTX_ENOMEM, "out of memory");
+        else {
+            b.seq = seq;
+            rc = kv_apply_batch(db, &b);
+        }
+    }
+    batch_free(w);
+    return rc;
+}
+
+int write_recover(lctx_db *db)
+{
+    uint64_t sq, lq;
+    MDB_txn *txn;
+    store_stats st;
+    int rc = catalog_last_seq(db, db->wdb, &sq);
+    if (rc || (rc = kv_read_begin(db, &txn)))
+        return rc;
+    rc = kv_get_stats(db, txn, &st);
+    kv_read_end(db, txn);
+    if (rc)
+        return rc;
+    lq = st.last_seq;
+    if (lq > sq)
+        return store_err(db, LCTX_ECORRUPT, "%s: index has batch %llu but the catalog only %llu",
+                         db->path, (unsigned long long)lq, (unsigned long long)sq);
+    for (uint64_t seq = lq + 1; seq <= sq; seq++)
+        if ((rc = replay_one(db, seq)))
+            return rc;
+    return LCTX_OK;
+}
+
+/* ---------------------------------------------------------------- ingest */
+void lctx_ingest_opts_init(lctx_ingest_opts *opts)
+{
+    memset(opts, 0, sizeof *opts);
+    opts->format = LCTX_FORMAT_AUTO;
+}
+
+typedef struct ingest_ctx {
+    lctx_db *db;
+    const lctx_ingest_opts *opts;
+    uint64_t n;
+    int rc;
+} ingest_ctx;
+
+static int ingest_one(void *ctx, const ingest_doc *d)
+{
+    ingest_ctx *ic = ctx;
+    lctx_doc doc = {d->id, d->title, d->text, d->text_len, d->uri, d->metadata};
+    if (!d->text_len && d->text)
+        doc.text = NULL; /* empty body: text_len 0 would mean strlen */
+    if (!doc.text && (!doc.title || !*doc.title)) {
+        store_warn(ic->db, "%s:%ld: document '%s' is empty, skipped", d->source, d->line, d->id);
+        return 0;
+    }
+    int rc = add_locked(ic->db, ic->db->batch, &doc);
+    if (rc) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", ic->db->errmsg);
+        if (d->line)
+            store_err(ic->db, rc, "%s:%ld: %s", d->source, d->line, why);
+        else
+            store_err(ic->db, rc, "%s: %s", d->source, why);
+        ic->rc = rc;
+        return 1;
+    }
+    ic->n++;
+    return 0;
+}
+
+static void ingest_warn(void *ctx, const char *msg)
+{
+    ingest_ctx *ic = ctx;
+    store_warn(ic->db, "%s", msg);
+}
+
+static void ingest_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    ingest_ctx *ic = ctx;
+    if (ic->opts->progress)
+        ic->opts->progress(ic->opts->progress_ctx, done, total);
+}
+
+int lctx_ingest(lctx_db *db, const char *path, const lctx_ingest_opts *opts, uint64_t *ndocs)
+{
+    if (!db || !path)
+        return store_err(db, LCTX_EINVAL, "lctx_ingest: NULL argument");
+    lctx_ingest_opts defaults;
+    if (!opts) {
+        lctx_ingest_opts_init(&defaults);
+        opts = &defaults;
+    }
+    if (ndocs)
+        *ndocs = 0;
+    pthread_mutex_lock(&db->write_mu);
+    if (!db->batch) {
+        pthread_mutex_unlock(&db->write_mu);
+        return store_err(db, LCTX_ESTATE, "lctx_ingest: no batch (call lctx_begin)");
+    }
+    ingest_ctx ic = {db, opts, 0, LCTX_OK};
+    ingest_opts io = {(ingest_format)opts->format, opts->skip_bad, ingest_warn,
+                      ingest_progress, &ic};
+    char err[512] = "";
+    int r = ingest_path(path, &io, ingest_one, err, sizeof err);
+    int rc = LCTX_OK;
+    if (r < 0)
+        rc = store_err(db, LCTX_EINVAL, "%s", err[0] ? err : path);
+    else if (r > 0)
+        rc = ic.rc ? ic.rc : LCTX_ERROR;
+    if (ndocs)
+        *ndocs = ic.n;
+    pthread_mutex_unlock(&db->write_mu);
+    return rc;
+}

@@ -1,0 +1,799 @@
+/*
+ * bm25.c — BM25 top-k over chunks with block-max WAND, documents ranked by
+ * their best chunk.
+ *
+ * Scoring is Lucene's BM25 (since Lucene 8): for each query term
+ *   weight * idf * tf / (tf + k1 * (1 - b + b * len / avgdl)),
+ *   idf = ln(1 + (N - df + 0.5) / (df + 0.5)),
+ * with BM25F-style fields: tf = tf_text + title_weight * tf_title and len
+ * counting text and title tokens. N, df and avgdl count tombstoned chunks
+ * until compaction (as Lucene counts deleted documents until a merge).
+ *
+ * Top-k is block-max WAND (Ding & Suel, 2011) over chunks with a heap keyed
+ * by document: a document's entry holds its best chunk so far and the
+ * threshold is the k-th best document score. That is exact: a chunk below
+ * the threshold can neither enter the heap nor improve a document in it, so
+ * skipping it changes nothing. Pruning only skips chunks whose bound is
+ * strictly below the threshold, so ties (broken by ascending document id)
+ * come out exactly as exhaustive scoring ranks them. Bounds are the term's
+ * (or block's) bm25(max_tf, min_len), nudged up by a relative 1e-9 so that
+ * summing in a different order than the scorer can never make a bound land
+ * below the true score.
+ *
+ * Scores are always summed in query-term order by bm25_term_score, in
+ * bm25_topk and bm25_exhaustive alike, so both produce bit-identical scores:
+ * the tests compare rankings with ==.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "query/query.h"
+
+#define BOUND_SLACK (1.0 + 1e-9)
+
+/* ------------------------------------------------------------------ docset */
+int docset_has(const docset *s, uint32_t doc)
+{
+    return s->bits && doc <= s->max && (s->bits[doc >> 3] >> (doc & 7) & 1);
+}
+
+int docset_add(docset *s, uint32_t doc)
+{
+    if (!s->bits || doc > s->max) {
+        uint32_t max = s->bits ? s->max : 0;
+        uint32_t nmax = doc > 2 * max + 1023 ? doc : 2 * max + 1023;
+        uint8_t *b = realloc(s->bits, (size_t)nmax / 8 + 1);
+        if (!b)
+            return -1;
+        size_t old = s->bits ? (size_t)max / 8 + 1 : 0;
+        memset(b + old, 0, (size_t)nmax / 8 + 1 - old);
+        s->bits = b;
+        s->max = nmax;
+    }
+    s->bits[doc >> 3] |= (uint8_t)(1u << (doc & 7));
+    return 0;
+}
+
+void docset_free(docset *s)
+{
+    free(s->bits);
+    s->bits = NULL;
+    s->max = 0;
+}
+
+/* ------------------------------------------------------------------ cursor */
+typedef struct cursor {
+    size_t t;                /* query term index */
+    uint32_t id;             /* term id */
+    double ub;               /* bound over the whole list */
+    MDB_cursor *mc;
+    int exhausted;           /* no more blocks */
+    uint32_t blk_last;       /* current block: last chunk, header, bound */
+    pblock_header h;
+    double blk_ub;
+    const uint8_t *data;
+    size_t len;
+    int decoded;
+    uint32_t i;              /* index in post when decoded */
+    uint32_t cur;            /* current posting's chunk, UINT32_MAX at the end */
+    store_posting post[STORE_BLOCK];
+} cursor;
+
+static double tf_of(const bm25_search *s, const store_posting *p)
+{
+    return (double)p->tf_text + s->w_title * (double)p->tf_title;
+}
+
+static double bound(const bm25_search *s, size_t t, double max_tf, uint32_t min_len)
+{
+    return bm25_term_score(s, t, max_tf, (double)min_len) * BOUND_SLACK;
+}
+
+/* Loads the header of the block under the LMDB cursor, if it is ours. */
+static int load_block(bm25_search *s, cursor *c, MDB_val *k, MDB_val *v, int rc)
+{
+    uint32_t tid, last;
+    if (rc == MDB_NOTFOUND) {
+        c->exhausted = 1;
+        return 0;
+    }
+    if (rc)
+        return kv_err(s->db, rc, "read postings");
+    if (k->mv_size != 8)
+        return store_err(s->db, LCTX_ECORRUPT, "%s/index: bad postings key", s->db->path);
+    pblock_key_parse(k->mv_data, &tid, &last);
+    if (tid != c->id) {
+        c->exhausted = 1;
+        return 0;
+    }
+    if (pblock_header_read(v->mv_data, v->mv_size, &c->h))
+        return store_err(s->db, LCTX_ECORRUPT, "%s/index: malformed postings block",
+                         s->db->path);
+    c->blk_last = last;
+    c->data = v->mv_data;
+    c->len = v->mv_size;
+    c->decoded = 0;
+    c->blk_ub = c->t == SIZE_MAX ? 0 : bound(s, c->t, c->h.max_tf, c->h.min_len);
+    return 0;
+}
+
+/* Moves the block pointer to the block that may hold chunk target (the
+ * first with last >= target), without decoding. */
+static int seek_block(bm25_search *s, cursor *c, uint32_t target)
+{
+    if (c->exhausted || (c->data && c->blk_last >= target))
+        return 0;
+    uint8_t kb[8];
+    pblock_key(kb, c->id, target);
+    MDB_val k = {8, kb}, v;
+    int rc = mdb_cursor_get(c->mc, &k, &v, MDB_SET_RANGE);
+    return load_block(s, c, &k, &v, rc);
+}
+
+static int decode_block(bm25_search *s, cursor *c)
+{
+    if (pblock_decode(c->data, c->len, &c->h, c->post))
+        return store_err(s->db, LCTX_ECORRUPT, "%s/index: malformed postings block",
+                         s->db->path);
+    c->decoded = 1;
+    c->i = 0;
+    return 0;
+}
+
+/* Advances to the first posting >= target (cur = UINT32_MAX at the end). */
+static int next_geq(bm25_search *s, cursor *c, uint32_t target)
+{
+    if (c->cur != UINT32_MAX && c->cur >= target && c->decoded)
+        return 0;
+    int rc = seek_block(s, c, target);
+    if (rc)
+        return rc;
+    if (c->exhausted) {
+        c->cur = UINT32_MAX;
+        return 0;
+    }
+    if (!c->decoded && (rc = decode_block(s, c)))
+        return rc;
+    while (c->i < c->h.count && c->post[c->i].chunk < target)
+        c->i++;
+    if (c->i == c->h.count) /* cannot happen: blk_last >= target */
+        return store_err(s->db, LCTX_ECORRUPT, "%s/index: postings block key disagrees "
+                         "with its contents", s->db->path);
+    c->cur = c->post[c->i].chunk;
+    return 0;
+}
+
+static int cursor_open(bm25_search *s, cursor *c, size_t t)
+{
+    memset(c, 0, sizeof *c);
+    c->t = t;
+    c->id = s->term[t].id;
+    c->ub = bound(s, t, s->term[t].max_tf, s->term[t].min_len);
+    c->cur = 0;
+    int rc = mdb_cursor_open(s->txn, s->db->dbi_post, &c->mc);
+    if (rc)
+        return kv_err(s->db, rc, "open cursor");
+    c->cur = UINT32_MAX;
+    c->decoded = 0;
+    return next_geq(s, c, 0);
+}
+
+/* ------------------------------------------------------------ preparation */
+static int collect_excluded(bm25_search *s)
+{
+    kv_page_cache pc = {0};
+    for (size_t e = 0; e < s->q->n_excluded; e++) {
+        store_term t;
+        const char *w = s->q->excluded[e];
+        int rc = kv_term_get(s->db, s->txn, w, strlen(w), &t);
+        if (rc == LCTX_ENOTFOUND)
+            continue;
+        if (rc)
+            return rc;
+        cursor *c = malloc(sizeof *c);
+        if (!c)
+            return store_err(s->db, LCTX_ENOMEM, "out of memory");
+        memset(c, 0, sizeof *c);
+        c->t = SIZE_MAX; /* not a scored term: no bounds */
+        c->id = t.id;
+        c->cur = UINT32_MAX;
+        rc = mdb_cursor_open(s->txn, s->db->dbi_post, &c->mc);
+        if (rc) {
+            free(c);
+            return kv_err(s->db, rc, "open cursor");
+        }
+        for (rc = next_geq(s, c, 0); !rc && c->cur != UINT32_MAX; rc = next_geq(s, c, c->cur + 1)) {
+            store_chunkrec r;
+            if (kv_chunk(s->db, s->txn, &pc, c->cur, &r) == 0 && !(r.len & STORE_DELETED) &&
+                docset_add(&s->excluded, r.doc))
+                rc = store_err(s->db, LCTX_ENOMEM, "out of memory");
+        }
+        mdb_cursor_close(c->mc);
+        free(c);
+        if (rc)
+            return rc;
+    }
+    return LCTX_OK;
+}
+
+int bm25_prepare(bm25_search *s, lctx_db *db, MDB_txn *txn, const query_parsed *q,
+                 sqlite3 *conn, tok_tokenizer *tok)
+{
+    memset(s, 0, sizeof *s);
+    s->db = db;
+    s->txn = txn;
+    s->q = q;
+    s->conn = conn;
+    s->tok = tok;
+    tok_list_init(&s->toks);
+    s->k1 = db->cfg.bm25_k1;
+    s->b = db->cfg.bm25_b;
+    s->w_title = db->cfg.title_weight;
+    store_stats st;
+    int rc = kv_get_stats(db, txn, &st);
+    if (rc)
+        return -rc;
+    s->N = (double)st.n_chunks;
+    s->avgdl = st.n_chunks ? (double)st.total_len / (double)st.n_chunks : 1.0;
+    if (s->avgdl <= 0)
+        s->avgdl = 1.0;
+    int impossible = 0;
+    for (size_t t = 0; t < q->n_terms; t++) {
+        rc = kv_term_get(db, txn, q->terms[t].term, q->terms[t].len, &s->term[t]);
+        if (rc && rc != LCTX_ENOTFOUND)
+            return -rc;
+        s->present[t] = rc == LCTX_OK && s->term[t].df > 0;
+        if (!s->present[t] && q->terms[t].required)
+            impossible = 1;
+        double df = s->present[t] ? s->term[t].df : 0;
+        s->idf[t] = log(1.0 + (s->N - df + 0.5) / (df + 0.5));
+    }
+    if ((rc = collect_excluded(s)))
+        return -rc;
+    return impossible;
+}
+
+void bm25_release(bm25_search *s)
+{
+    docset_free(&s->excluded);
+    tok_list_free(&s->toks);
+    sqlite3_finalize(s->st_text);
+    s->st_text = NULL;
+}
+
+/* ---------------------------------------------------------- phrase check */
+static int has_phrase(const tok_list *l, const query_parsed *q, const query_phrase *ph)
+{
+    const char *first = q->terms[ph->term[0]].term;
+    for (size_t i = 0; i < l->n; i++) {
+        if (strcmp(tok_term(l, i), first) != 0)
+            continue;
+        size_t j, k = i;
+        for (j = 1; j < ph->n; j++) {
+            uint32_t want = l->tokens[i].pos + ph->offset[j];
+            while (k < l->n && l->tokens[k].pos < want)
+                k++;
+            /* several tokens can share a position (CJK bigrams do not, but be safe) */
+            size_t m = k;
+            int found = 0;
+            for (; m < l->n && l->tokens[m].pos == want; m++)
+                if (strcmp(tok_term(l, m), q->terms[ph->term[j]].term) == 0)
+                    found = 1;
+            if (!found)
+                break;
+        }
+        if (j == ph->n)
+            return 1;
+    }
+    return 0;
+}
+
+int bm25_phrase_ok(bm25_search *s, uint32_t chunk)
+{
+    if (s->q->n_phrases == 0)
+        return 1;
+    if (!s->st_text &&
+        sqlite3_prepare_v2(s->conn, "SELECT d.title, substr(d.text, c.start + 1, c.end - "
+                           "c.start) FROM chunks c JOIN documents d ON d.doc_id = c.doc_id "
+                           "WHERE c.chunk_id = ?", -1, &s->st_text, NULL))
+        return store_err(s->db, LCTX_ERROR, "%s/catalog.db: %s", s->db->path,
+                         sqlite3_errmsg(s->conn)), -1;
+    sqlite3_bind_int64(s->st_text, 1, chunk);
+    int ok = 0;
+    if (sqlite3_step(s->st_text) == SQLITE_ROW) {
+        ok = 1;
+        for (int field = 0; field < 2; field++) {
+            tok_list_reset(&s->toks);
+            const char *p = sqlite3_column_blob(s->st_text, field);
+            int n = sqlite3_column_bytes(s->st_text, field);
+            if (p && n > 0 && tok_tokenize(s->tok, p, (size_t)n, &s->toks)) {
+                sqlite3_reset(s->st_text);
+                return store_err(s->db, LCTX_ENOMEM, "out of memory"), -1;
+            }
+            /* A phrase may be in the title or in the text; all must hold. */
+            if (field == 0) {
+                int all = 1;
+                for (size_t i = 0; i < s->q->n_phrases && all; i++)
+                    all = has_phrase(&s->toks, s->q, &s->q->phrases[i]);
+                if (all)
+                    break;
+                continue;
+            }
+            for (size_t i = 0; i < s->q->n_phrases && ok; i++)
+                ok = has_phrase(&s->toks, s->q, &s->q->phrases[i]);
+        }
+    }
+    sqlite3_reset(s->st_text);
+    return ok;
+}
+
+/* ------------------------------------------------------------------ heap */
+typedef struct topk {
+    bm25_hit *h;             /* min-heap: h[0] is the worst */
+    size_t n, k;
+    uint32_t *slot_doc;      /* doc -> heap index hash (open addressing) */
+    uint32_t *slot_idx;
+    size_t mask;
+} topk;
+
+static int worse(const bm25_hit *a, const bm25_hit *b)
+{
+    return a->score < b->score || (a->score == b->score && a->doc > b->doc);
+}
+
+static size_t hslot(const topk *t, uint32_t doc)
+{
+    size_t j = (doc * 0x9E3779B1u) & t->mask;
+    while (t->slot_doc[j] && t->slot_doc[j] != doc)
+        j = (j + 1) & t->mask;
+    return j;
+}
+
+static void hdel(topk *t, uint32_t doc)
+{
+    size_t j = hslot(t, doc);
+    t->slot_doc[j] = 0;
+    /* backward-shift deletion keeps probe chains intact */
+    for (size_t i = (j + 1) & t->mask; t->slot_doc[i]; i = (i + 1) & t->mask) {
+        uint32_t d = t->slot_doc[i], x = t->slot_idx[i];
+        t->slot_doc[i] = 0;
+        size_t k = hslot(t, d);
+        t->slot_doc[k] = d;
+        t->slot_idx[k] = x;
+    }
+}
+
+static void hswap(topk *t, size_t a, size_t b)
+{
+    bm25_hit x = t->h[a];
+    t->h[a] = t->h[b];
+    t->h[b] = x;
+    t->slot_idx[hslot(t, t->h[a].doc)] = (uint32_t)a;
+    t->slot_idx[hslot(t, t->h[b].doc)] = (uint32_t)b;
+}
+
+static void sift_down(topk *t, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < t->n && worse(&t->h[l], &t->h[m]))
+            m = l;
+        if (r < t->n && worse(&t->h[r], &t->h[m]))
+            m = r;
+        if (m == i)
+            return;
+        hswap(t, i, m);
+        i = m;
+    }
+}
+
+static void sift_up(topk *t, size_t i)
+{
+    while (i > 0 && worse(&t->h[i], &t->h[(i - 1) / 2])) {
+        hswap(t, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+}
+
+static int topk_init(topk *t, size_t k)
+{
+    memset(t, 0, sizeof *t);
+    size_t cap = 16;
+    while (cap < 4 * k)
+        cap *= 2;
+    t->k = k;
+    t->mask = cap - 1;
+    t->h = malloc(k * sizeof *t->h);
+    t->slot_doc = calloc(cap, sizeof *t->slot_doc);
+    t->slot_idx = calloc(cap, sizeof *t->slot_idx);
+    return t->h && t->slot_doc && t->slot_idx ? 0 : -1;
+}
+
+static void topk_free(topk *t)
+{
+    free(t->h);
+    free(t->slot_doc);
+    free(t->slot_idx);
+}
+
+/* Would (doc, score) change the heap? */
+static int topk_wants(const topk *t, uint32_t doc, double score)
+{
+    size_t j = hslot(t, doc);
+    if (t->slot_doc[j])
+        return score > t->h[t->slot_idx[j]].score;
+    if (t->n < t->k)
+        return 1;
+    bm25_hit c = {score, doc, 0};
+    return worse(&t->h[0], &c);
+}
+
+static void topk_offer(topk *t, uint32_t doc, uint32_t chunk, double score)
+{
+    size_t j = hslot(t, doc);
+    if (t->slot_doc[j]) {
+        size_t i = t->slot_idx[j];
+        if (score > t->h[i].score) {
+            t->h[i].score = score;
+            t->h[i].chunk = chunk;
+            sift_down(t, i);
+        }
+        return;
+    }
+    bm25_hit c = {score, doc, chunk};
+    if (t->n < t->k) {
+        t->h[t->n] = c;
+        t->slot_doc[j] = doc;
+        t->slot_idx[j] = (uint32_t)t->n;
+        t->n++;
+        sift_up(t, t->n - 1);
+    } else if (worse(&t->h[0], &c)) {
+        hdel(t, t->h[0].doc);
+        t->h[0] = c;
+        j = hslot(t, doc);
+        t->slot_doc[j] = doc;
+        t->slot_idx[j] = 0;
+        sift_down(t, 0);
+    }
+}
+
+static double topk_threshold(const topk *t)
+{
+    return t->n < t->k ? -INFINITY : t->h[0].score;
+}
+
+static int cmp_hit(const void *a, const void *b)
+{
+    const bm25_hit *x = a, *y = b;
+    return worse(x, y) ? 1 : worse(y, x) ? -1 : 0;
+}
+
+/* Hands the heap's contents over, ranked. */
+static void topk_finish(topk *t, bm25_hit **out, size_t *n)
+{
+    qsort(t->h, t->n, sizeof *t->h, cmp_hit);
+    *out = t->h;
+    *n = t->n;
+    t->h = NULL;
+}
+
+/* ------------------------------------------------------ chunk evaluation */
+/* Document-level and chunk-level constraints other than the score. */
+static int chunk_admissible(bm25_search *s, kv_page_cache *pc, uint32_t chunk,
+                            store_chunkrec *rec)
+{
+    if (kv_chunk(s->db, s->txn, pc, chunk, rec))
+        return 0; /* no record: a posting without its chunk, ignored */
+    if (rec->len & STORE_DELETED)
+        return 0;
+    if (s->excluded.bits && docset_has(&s->excluded, rec->doc))
+        return 0;
+    if (s->allowed && !docset_has(s->allowed, rec->doc))
+        return 0;
+    return 1;
+}
+
+/* Offers a scored chunk; runs the phrase check only when it would count. */
+static int offer(bm25_search *s, topk *t, const store_chunkrec *rec, uint32_t chunk,
+                 double score)
+{
+    if (!topk_wants(t, rec->doc, score))
+        return 0;
+    int ok = bm25_phrase_ok(s, chunk);
+    if (ok < 0)
+        return -1;
+    if (ok)
+        topk_offer(t, rec->doc, chunk, score);
+    return 0;
+}
+
+/* ------------------------------------------------------- block-max WAND */
+static int required_ok(const bm25_search *s, cursor *const *by_term, uint32_t d)
+{
+    for (size_t t = 0; t < s->q->n_terms; t++)
+        if (s->q->terms[t].required && (!by_term[t] || by_term[t]->cur != d))
+            return 0;
+    return 1;
+}
+
+static double score_at(const bm25_search *s, cursor *const *by_term, uint32_t d, double len)
+{
+    double score = 0;
+    for (size_t t = 0; t < s->q->n_terms; t++) {
+        const cursor *c = by_term[t];
+        if (c && c->cur == d)
+            score += bm25_term_score(s, t, tf_of(s, &c->post[c->i]), len);
+    }
+    return score;
+}
+
+static void sort_by_cur(cursor **ord, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        cursor *c = ord[i];
+        size_t j = i;
+        for (; j > 0 && ord[j - 1]->cur > c->cur; j--)
+            ord[j] = ord[j - 1];
+        ord[j] = c;
+    }
+}
+
+/* Scores chunk d, on which every cursor in ord[0..p] sits. */
+static int evaluate(bm25_search *s, topk *t, kv_page_cache *pc, cursor *const *by_term,
+                    uint32_t d)
+{
+    store_chunkrec rec;
+    if (!chunk_admissible(s, pc, d, &rec) || !required_ok(s, by_term, d))
+        return 0;
+    s->n_scored++;
+    double score = score_at(s, by_term, d, (double)(rec.len & STORE_LEN_MASK));
+    return offer(s, t, &rec, d, score);
+}
+
+static int wand_loop(bm25_search *s, topk *t, cursor **ord, size_t nc, cursor *const *by_term)
+{
+    kv_page_cache pc = {0};
+    int rc = 0;
+    for (;;) {
+        sort_by_cur(ord, nc);
+        double theta = topk_threshold(t), acc = 0;
+        size_t p = 0;
+        int found = 0;
+        for (; p < nc && ord[p]->cur != UINT32_MAX; p++) {
+            acc += ord[p]->ub;
+            if (acc >= theta) {
+                found = 1;
+                break;
+            }
+        }
+        if (!found)
+            return 0;
+        uint32_t d = ord[p]->cur;
+        while (p + 1 < nc && ord[p + 1]->cur == d)
+            p++;
+        /* Block-max check over the blocks that may hold d. */
+        double bsum = 0;
+        uint32_t next = UINT32_MAX;
+        for (size_t i = 0; i <= p; i++) {
+            if ((rc = seek_block(s, ord[i], d)))
+                return rc;
+            if (ord[i]->exhausted)
+                continue;
+            bsum += ord[i]->blk_ub;
+            if (ord[i]->blk_last + 1 < next)
+                next = ord[i]->blk_last + 1;
+        }
+        if (bsum < theta) {
+            if (p + 1 < nc && ord[p + 1]->cur < next)
+                next = ord[p + 1]->cur;
+            if (next <= d)
+                next = d + 1;
+            s->n_blocks_skipped++;
+            for (size_t i = 0; i <= p && !rc; i++)
+                rc = next_geq(s, ord[i], next);
+        } else if (ord[0]->cur == d) {
+            rc = evaluate(s, t, &pc, by_term, d);
+            for (size_t i = 0; i <= p && !rc; i++)
+                rc = next_geq(s, ord[i], d + 1);
+        } else {
+            for (size_t i = 0; i < p && !rc; i++)
+                if (ord[i]->cur < d)
+                    rc = next_geq(s, ord[i], d);
+        }
+        if (rc)
+            return rc;
+    }
+}
+
+int bm25_topk(bm25_search *s, int k, bm25_hit **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (k <= 0 || s->q->n_terms == 0)
+        return LCTX_OK;
+    cursor *cs = calloc(s->q->n_terms, sizeof *cs);
+    cursor *ord[QUERY_MAX_TERMS], *by_term[QUERY_MAX_TERMS] = {0};
+    topk t;
+    int rc = LCTX_OK;
+    size_t nc = 0;
+    if (!cs || topk_init(&t, (size_t)k)) {
+        free(cs);
+        topk_free(&t);
+        return store_err(s->db, LCTX_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < s->q->n_terms && !rc; i++) {
+        if (!s->present[i])
+            continue;
+        rc = cursor_open(s, &cs[nc], i);
+        if (cs[nc].mc) {
+            by_term[i] = &cs[nc];
+            ord[nc] = &cs[nc];
+            nc++;
+        }
+    }
+    if (!rc)
+        rc = wand_loop(s, &t, ord, nc, by_term);
+    for (size_t i = 0; i < nc; i++)
+        mdb_cursor_close(cs[i].mc);
+    free(cs);
+    if (!rc)
+        topk_finish(&t, out, n);
+    topk_free(&t);
+    return rc;
+}
+
+/* ------------------------------------------------- exhaustive reference */
+typedef struct plist {
+    store_posting *p;
+    size_t n, cap, i;
+} plist;
+
+/* Reads a whole postings list, block by block, without any skipping. */
+static int read_list(bm25_search *s, uint32_t id, plist *l)
+{
+    MDB_cursor *mc;
+    int rc = mdb_cursor_open(s->txn, s->db->dbi_post, &mc);
+    if (rc)
+        return kv_err(s->db, rc, "open cursor");
+    uint8_t kb[8];
+    pblock_key(kb, id, 0);
+    MDB_val k = {8, kb}, v;
+    store_posting buf[STORE_BLOCK];
+    for (rc = mdb_cursor_get(mc, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(mc, &k, &v, MDB_NEXT)) {
+        uint32_t tid, last;
+        pblock_key_parse(k.mv_data, &tid, &last);
+        if (tid != id)
+            break;
+        pblock_header h;
+        if (pblock_decode(v.mv_data, v.mv_size, &h, buf)) {
+            mdb_cursor_close(mc);
+            return store_err(s->db, LCTX_ECORRUPT, "%s/index: malformed postings block",
+                             s->db->path);
+        }
+        if (l->n + h.count > l->cap) {
+            size_t cap = (l->cap + h.count) * 2;
+            store_posting *p = realloc(l->p, cap * sizeof *p);
+            if (!p) {
+                mdb_cursor_close(mc);
+                return store_err(s->db, LCTX_ENOMEM, "out of memory");
+            }
+            l->p = p;
+            l->cap = cap;
+        }
+        memcpy(l->p + l->n, buf, h.count * sizeof *buf);
+        l->n += h.count;
+    }
+    mdb_cursor_close(mc);
+    return rc == 0 || rc == MDB_NOTFOUND ? LCTX_OK : kv_err(s->db, rc, "read postings");
+}
+
+/* By document, then score descending, then chunk ascending. */
+static int cmp_doc_best(const void *a, const void *b)
+{
+    const bm25_hit *x = a, *y = b;
+    if (x->doc != y->doc)
+        return x->doc < y->doc ? -1 : 1;
+    if (x->score != y->score)
+        return x->score > y->score ? -1 : 1;
+    return (x->chunk > y->chunk) - (x->chunk < y->chunk);
+}
+
+int bm25_exhaustive(bm25_search *s, int k, bm25_hit **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (k <= 0 || s->q->n_terms == 0)
+        return LCTX_OK;
+    size_t nt = s->q->n_terms;
+    plist *l = calloc(nt, sizeof *l);
+    bm25_hit *all = NULL;
+    size_t n_all = 0, cap_all = 0;
+    int rc = l ? LCTX_OK : store_err(s->db, LCTX_ENOMEM, "out of memory");
+    for (size_t t = 0; t < nt && !rc; t++)
+        if (s->present[t])
+            rc = read_list(s, s->term[t].id, &l[t]);
+    kv_page_cache pc = {0};
+    while (!rc) {
+        uint32_t d = UINT32_MAX;
+        for (size_t t = 0; t < nt; t++)
+            if (l[t].i < l[t].n && l[t].p[l[t].i].chunk < d)
+                d = l[t].p[l[t].i].chunk;
+        if (d == UINT32_MAX)
+            break;
+        store_chunkrec rec;
+        int ok = chunk_admissible(s, &pc, d, &rec);
+        for (size_t t = 0; t < nt && ok; t++)
+            if (s->q->terms[t].required && !(l[t].i < l[t].n && l[t].p[l[t].i].chunk == d))
+                ok = 0;
+        if (ok) {
+            double score = 0, len = (double)(rec.len & STORE_LEN_MASK);
+            for (size_t t = 0; t < nt; t++)
+                if (l[t].i < l[t].n && l[t].p[l[t].i].chunk == d)
+                    score += bm25_term_score(s, t, tf_of(s, &l[t].p[l[t].i]), len);
+            int ph = bm25_phrase_ok(s, d);
+            if (ph < 0)
+                rc = LCTX_ERROR;
+            else if (ph) {
+                if (n_all == cap_all) {
+                    cap_all = cap_all ? cap_all * 2 : 256;
+                    bm25_hit *p = realloc(all, cap_all * sizeof *p);
+                    if (!p) {
+                        rc = store_err(s->db, LCTX_ENOMEM, "out of memory");
+                        break;
+                    }
+                    all = p;
+                }
+                all[n_all++] = (bm25_hit){score, rec.doc, d};
+            }
+        }
+        for (size_t t = 0; t < nt; t++)
+            if (l[t].i < l[t].n && l[t].p[l[t].i].chunk == d)
+                l[t].i++;
+    }
+    for (size_t t = 0; l && t < nt; t++)
+        free(l[t].p);
+    free(l);
+    if (rc) {
+        free(all);
+        return rc;
+    }
+    if (n_all == 0) {
+        free(all);
+        return LCTX_OK;
+    }
+    /* Document = best chunk (first among equals: chunks came in id order). */
+    qsort(all, n_all, sizeof *all, cmp_doc_best);
+    size_t n_best = 0;
+    for (size_t i = 0; i < n_all; i++)
+        if (n_best == 0 || all[n_best - 1].doc != all[i].doc)
+            all[n_best++] = all[i];
+    qsort(all, n_best, sizeof *all, cmp_hit);
+    *out = all;
+    *n = n_best < (size_t)k ? n_best : (size_t)k;
+    return LCTX_OK;
+}
+
+int bm25_term_tf(bm25_search *s, size_t t, uint32_t chunk, uint32_t *tf_text,
+                 uint32_t *tf_title)
+{
+    *tf_text = *tf_title = 0;
+    if (!s->present[t])
+        return LCTX_OK;
+    cursor *c = malloc(sizeof *c);
+    if (!c)
+        return store_err(s->db, LCTX_ENOMEM, "out of memory");
+    int rc = cursor_open(s, c, t);
+    if (!rc)
+        rc = next_geq(s, c, chunk);
+    if (!rc && c->cur == chunk) {
+        *tf_text = c->post[c->i].tf_text;
+        *tf_title = c->post[c->i].tf_title;
+    }
+    if (c->mc)
+        mdb_cursor_close(c->mc);
+    free(c);
+    return rc;
+}

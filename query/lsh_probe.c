@@ -1,0 +1,327 @@
+/*
+ * lsh_probe.c — query-directed multi-probe sequences for hyperplane LSH.
+ *
+ * Why. With K bits per table, a near neighbour lands in the query's own
+ * bucket only when it agrees on all K bits. Rather than adding tables (each
+ * costs memory and a hash), multi-probe also looks in the buckets next door:
+ * those whose codes differ from the query's on bits where the query sits close
+ * to the hyperplane, because a neighbour is most likely on the other side of
+ * exactly those (Lv, Josephson, Wang, Charikar, Li: "Multi-Probe LSH", 2007).
+ *
+ * Score of a probe = sum over flipped bits of margin^2 (margin = |rotated
+ * coordinate|, the query's distance to that hyperplane); lower is more
+ * promising. Rotations are orthonormal, so margins of different tables are
+ * on one scale and a single ordering runs across all tables: a table whose
+ * query lies far from every hyperplane gets few extra probes, one whose
+ * query straddles a boundary gets many.
+ *
+ * How. Per table, sort the bits by margin, ascending: position i holds the
+ * i-th least confident bit. A perturbation set is a set of positions; from a
+ * set whose largest position is `last`, two successors are generated:
+ *   shift:  replace last by last+1      (score - m2[last] + m2[last+1])
+ *   expand: add last+1                  (score + m2[last+1])
+ * Starting from {0}, every non-empty subset is generated exactly once, and
+ * each successor scores at least its parent (margins sorted), so popping a
+ * min-heap yields subsets in increasing score. Home buckets (empty set,
+ * score 0) come first, one per table. Each pop pushes at most two nodes, so
+ * the heap never exceeds tables + 2 * max_probes nodes.
+ */
+#include "query/lsh.h"
+
+#include <stdint.h>
+#include <string.h>
+
+typedef struct probe_node {
+    float score;
+    int table;
+    uint32_t set;   /* bit i set: sorted position i flipped */
+    int last;       /* largest position in set */
+} probe_node;
+
+/* Layout of the caller's work memory: heap nodes, then per-table bit order
+ * (int) and squared sorted margins (float). */
+size_t lsh_probe_work_bytes(int tables, int k, int max_probes)
+{
+    size_t nodes = (size_t)tables + 2 * (size_t)(max_probes > 0 ? max_probes : 0) + 1;
+    return nodes * sizeof(probe_node) + (size_t)tables * (size_t)k * (sizeof(int) + sizeof(float));
+}
+
+/* a before b: lower score; ties by table then set, so sequences are
+ * deterministic. */
+static int node_less(const probe_node *a, const probe_node *b)
+{
+    if (a->score != b->score)
+        return a->score < b->score;
+    if (a->table != b->table)
+        return a->table < b->table;
+    return a->set < b->set;
+}
+
+static void heap_push(probe_node *heap, size_t *n, probe_node x)
+{
+    size_t i = (*n)++;
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (!node_less(&x, &heap[parent]))
+            break;
+        heap[i] = heap[parent];
+        i = parent;
+    }
+    heap[i] = x;
+}
+
+static probe_node heap_pop(probe_node *heap, size_t *n)
+{
+    probe_node top = heap[0], x = heap[--(*n)];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= *n)
+            break;
+        if (c + 1 < *n && node_less(&heap[c + 1], &heap[c]))
+            c++;
+        if (!node_less(&heap[c], &x))
+            break;
+        heap[i] = heap[c];
+        i = c;
+    }
+    if (*n > 0)
+        heap[i] = x;
+    return top;
+}
+
+/* order[0..k) = bit indices sorted by margin ascending (insertion sort: k is
+ * at most 32); m2[i] = margin of order[i], squared. */
+static void sort_bits(const float *margin, int k, int *order, float *m2)
+{
+    for (int j = 0; j < k; j++) {
+        int i = j;
+        while (i > 0 && margin[order[i - 1]] > margin[j]) {
+            order[i] = order[i - 1];
+            i--;
+        }
+        order[i] = j;
+    }
+    for (int i = 0; i < k; i++)
+        m2[i] = margin[order[i]] * margin[order[i]];
+}
+
+/* The code reached by flipping the sorted positions in set. */
+static uint32_t apply_set(uint32_t code, uint32_t set, const int *order)
+{
+    for (int i = 0; set; i++, set >>= 1)
+        if (set & 1)
+            code ^= 1u << order[i];
+    return code;
+}
+
+int lsh_probe_sequence(const uint32_t *codes, const float *margins, int tables, int k,
+                       int max_probes, void *work, lsh_probe *out)
+{
+    if (tables < 1 || k < 1 || k > 32 || max_probes < 1)
+        return 0;
+    size_t nodes_cap = (size_t)tables + 2 * (size_t)max_probes + 1;
+    probe_node *heap = work;
+    int *order = (int *)(heap + nodes_cap);
+    float *m2 = (float *)(order + (size_t)tables * k);
+
+    int n_out = 0;
+    for (int t = 0; t < tables && n_out < max_probes; t++) {
+        out[n_out].table = t;
+        out[n_out].code = codes[t];
+        out[n_out].score = 0.0f;
+        n_out++;
+    }
+    if (n_out == max_probes)
+        return n_out;
+
+    size_t n_heap = 0;
+    for (int t = 0; t < tables; t++) {
+        sort_bits(margins + (size_t)t * k, k, order + (size_t)t * k, m2 + (size_t)t * k);
+        probe_node first = {m2[(size_t)t * k], t, 1u, 0};
+        heap_push(heap, &n_heap, first);
+    }
+    while (n_out < max_probes && n_heap > 0) {
+        probe_node x = heap_pop(heap, &n_heap);
+        const int *ord = order + (size_t)x.table * k;
+        const float *m = m2 + (size_t)x.table * k;
+        out[n_out].table = x.table;
+        out[n_out].code = apply_set(codes[x.table], x.set, ord);
+        out[n_out].score = x.score;
+        n_out++;
+        if (x.last + 1 < k) {
+            int nx = x.last + 1;
+            probe_node shift = {x.score - m[x.last] + m[nx], x.table,
+                                (x.set & ~(1u << x.last)) | (1u << nx), nx};
+            probe_node expand = {x.score + m[nx], x.table, x.set | (1u << nx), nx};
+            heap_push(heap, &n_heap, shift);
+            heap_push(heap, &n_heap, expand);
+        }
+    }
+    return n_out;
+}
+
+/* ------------------------------------------------ cross-polytope probing
+ *
+ * A cross-polytope function's value is the signed coordinate with the
+ * largest value v_j (v_j = z_i for j = i, -z_i for j = i + m). The next most
+ * likely buckets of a neighbour are the next largest v_j; an alternative's
+ * score is v_max - v_j, how much the neighbour's rotation would have to move
+ * for j to win. A probe of a table picks one alternative rank per function
+ * (rank 0 = home) and scores the sum. Tuples are enumerated best first with
+ * the same heap as above: from a tuple whose last raised function is `pivot`,
+ * raise the rank of any function f >= pivot by one. Every tuple is reached
+ * exactly once (along the path raising functions in non-decreasing order),
+ * and scores never decrease along it because each function's alternatives
+ * are sorted. Only the XP_ALTS best alternatives per function are kept.
+ */
+enum { XP_ALTS = 16, XP_MAX_F = 4 };
+
+typedef struct xp_alt {
+    float score;
+    uint32_t bucket;
+} xp_alt;
+
+typedef struct xp_node {
+    float score;
+    int table;
+    uint8_t rank[XP_MAX_F];
+    int pivot;
+} xp_node;
+
+size_t lsh_probe_xp_work_bytes(int tables, int per_table, int cp_dim, int max_probes)
+{
+    size_t alts = (size_t)tables * per_table * XP_ALTS;
+    size_t nodes = ((size_t)tables + (size_t)(max_probes > 0 ? max_probes : 0) + 1) * (size_t)per_table + 1;
+    (void)cp_dim;
+    return alts * sizeof(xp_alt) + nodes * sizeof(xp_node);
+}
+
+/* alt[0..n) = the best alternatives of one function, by ascending score;
+ * alt[0] is the home bucket. Returns n (<= XP_ALTS, <= 2m). */
+static int xp_alternatives(const float *z, int m, xp_alt *alt)
+{
+    int n = 0;
+    for (int j = 0; j < 2 * m; j++) {
+        float v = j < m ? z[j] : -z[j - m];
+        if (n == XP_ALTS && v <= -alt[n - 1].score)
+            continue;
+        int i = n < XP_ALTS ? n++ : XP_ALTS - 1;   /* scores hold -v while collecting */
+        while (i > 0 && -alt[i - 1].score < v) {
+            alt[i] = alt[i - 1];
+            i--;
+        }
+        alt[i].score = -v;
+        alt[i].bucket = (uint32_t)j;
+    }
+    float vmax = -alt[0].score;
+    for (int i = 0; i < n; i++)
+        alt[i].score = vmax + alt[i].score;   /* v_max - v_j >= 0 */
+    return n;
+}
+
+static int xp_less(const xp_node *a, const xp_node *b)
+{
+    if (a->score != b->score)
+        return a->score < b->score;
+    if (a->table != b->table)
+        return a->table < b->table;
+    return memcmp(a->rank, b->rank, XP_MAX_F) < 0;
+}
+
+static void xp_push(xp_node *heap, size_t *n, xp_node x)
+{
+    size_t i = (*n)++;
+    while (i > 0 && xp_less(&x, &heap[(i - 1) / 2])) {
+        heap[i] = heap[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    heap[i] = x;
+}
+
+static xp_node xp_pop(xp_node *heap, size_t *n)
+{
+    xp_node top = heap[0], x = heap[--(*n)];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= *n)
+            break;
+        if (c + 1 < *n && xp_less(&heap[c + 1], &heap[c]))
+            c++;
+        if (!xp_less(&heap[c], &x))
+            break;
+        heap[i] = heap[c];
+        i = c;
+    }
+    if (*n > 0)
+        heap[i] = x;
+    return top;
+}
+
+/* Pushes the successors of x: function f >= pivot raised by one rank. */
+static void xp_successors(xp_node *heap, size_t *n, const xp_node *x, const xp_alt *alts,
+                          const int *n_alt, int per_table)
+{
+    for (int f = x->pivot; f < per_table; f++) {
+        const xp_alt *a = alts + ((size_t)x->table * per_table + f) * XP_ALTS;
+        int r = x->rank[f];
+        if (r + 1 >= n_alt[x->table * per_table + f])
+            continue;
+        xp_node y = *x;
+        y.rank[f] = (uint8_t)(r + 1);
+        y.pivot = f;
+        y.score = x->score - a[r].score + a[r + 1].score;
+        xp_push(heap, n, y);
+    }
+}
+
+int lsh_probe_sequence_xp(const uint32_t *codes, const float *z, int tables, int per_table,
+                          int cp_dim, int fn_bits, int max_probes, void *work, lsh_probe *out)
+{
+    if (tables < 1 || per_table < 1 || per_table > XP_MAX_F || max_probes < 1)
+        return 0;
+    xp_alt *alts = work;
+    xp_node *heap = (xp_node *)(alts + (size_t)tables * per_table * XP_ALTS);
+    int n_alt_local[4096];
+    int *n_alt = n_alt_local;
+    if ((size_t)tables * per_table > 4096)
+        return 0;
+
+    int n_out = 0;
+    for (int t = 0; t < tables && n_out < max_probes; t++) {
+        out[n_out].table = t;
+        out[n_out].code = codes[t];
+        out[n_out].score = 0.0f;
+        n_out++;
+    }
+    if (n_out == max_probes)
+        return n_out;
+    size_t n_heap = 0;
+    for (int t = 0; t < tables; t++) {
+        for (int f = 0; f < per_table; f++) {
+            int r = t * per_table + f;
+            n_alt[r] = xp_alternatives(z + (size_t)r * cp_dim, cp_dim, alts + (size_t)r * XP_ALTS);
+        }
+        xp_node root;
+        memset(&root, 0, sizeof root);
+        root.table = t;
+        xp_successors(heap, &n_heap, &root, alts, n_alt, per_table);
+    }
+    const uint32_t mask = (fn_bits >= 32) ? 0xFFFFFFFFu : ((1u << fn_bits) - 1);
+    while (n_out < max_probes && n_heap > 0) {
+        xp_node x = xp_pop(heap, &n_heap);
+        uint32_t code = codes[x.table];
+        for (int f = 0; f < per_table; f++) {
+            const xp_alt *a = alts + ((size_t)x.table * per_table + f) * XP_ALTS;
+            code &= ~(mask << (f * fn_bits));
+            code |= a[x.rank[f]].bucket << (f * fn_bits);
+        }
+        out[n_out].table = x.table;
+        out[n_out].code = code;
+        out[n_out].score = x.score;
+        n_out++;
+        xp_successors(heap, &n_heap, &x, alts, n_alt, per_table);
+    }
+    return n_out;
+}

@@ -1,0 +1,325 @@
+/*
+ * search.c — lctx_search: the keyword search driver and the result set.
+ *
+ * One search = one LMDB read transaction (a consistent snapshot of the
+ * index, shared with no one) plus a pooled read-only SQLite connection for
+ * what the index does not hold: the metadata filter, phrase verification,
+ * hit details and snippets. Handles are shared by threads: nothing here
+ * touches handle state except through those pools and the error message.
+ *
+ * The metadata filter is a SQLite expression over the documents table
+ * (json_extract(metadata, '$.year') > 2000). It is evaluated once per search
+ * into a document bitmap, checked by the top-k loop before scoring, so the
+ * top-k stays exact: documents outside the filter never take a heap slot and
+ * k results come back whenever k matching documents exist. The expression
+ * runs on a read-only connection and must be a single expression (no
+ * trailing statements), so it cannot change the collection.
+ */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "query/query.h"
+
+struct lctx_results {
+    lctx_hit *hits;
+    size_t n;
+    char *query_json;
+};
+
+void lctx_search_opts_init(lctx_search_opts *opts)
+{
+    memset(opts, 0, sizeof *opts);
+    opts->mode = LCTX_MODE_DEFAULT;
+    opts->k = 10;
+    opts->hl_open = "[";
+    opts->hl_close = "]";
+}
+
+size_t lctx_results_count(const lctx_results *r)
+{
+    return r ? r->n : 0;
+}
+
+const lctx_hit *lctx_results_get(const lctx_results *r, size_t i)
+{
+    return r && i < r->n ? &r->hits[i] : NULL;
+}
+
+const char *lctx_results_query_json(const lctx_results *r)
+{
+    return r && r->query_json ? r->query_json : "{}";
+}
+
+void lctx_results_free(lctx_results *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n; i++) {
+        free((char *)r->hits[i].id);
+        free((char *)r->hits[i].title);
+        free((char *)r->hits[i].uri);
+        free((char *)r->hits[i].snippet);
+        free((char *)r->hits[i].explain);
+    }
+    free(r->hits);
+    free(r->query_json);
+    free(r);
+}
+
+static char *dup_col(sqlite3_stmt *st, int col)
+{
+    const unsigned char *s = sqlite3_column_text(st, col);
+    int n = sqlite3_column_bytes(st, col);
+    char *p = malloc((size_t)n + 1);
+    if (p) {
+        if (n)
+            memcpy(p, s, (size_t)n);
+        p[n] = 0;
+    }
+    return p;
+}
+
+/* Evaluates the metadata filter into a set of allowed documents. */
+static int filter_docs(lctx_db *db, sqlite3 *conn, const char *expr, docset *out)
+{
+    size_t n = strlen(expr);
+    char *sql = malloc(n + 96);
+    if (!sql)
+        return store_err(db, LCTX_ENOMEM, "out of memory");
+    snprintf(sql, n + 96, "SELECT doc_id FROM documents WHERE deleted_seq IS NULL AND (%s)",
+             expr);
+    sqlite3_stmt *st = NULL;
+    const char *tail = NULL;
+    int rc = sqlite3_prepare_v2(conn, sql, -1, &st, &tail);
+    if (rc != SQLITE_OK || !st) {
+        rc = store_err(db, LCTX_EINVAL, "filter '%s': %s", expr, sqlite3_errmsg(conn));
+        sqlite3_finalize(st);
+        free(sql);
+        return rc;
+    }
+    while (tail && (*tail == ' ' || *tail == '\n' || *tail == '\t' || *tail == ';'))
+        tail++;
+    if ((tail && *tail) || !sqlite3_stmt_readonly(st)) {
+        sqlite3_finalize(st);
+        free(sql);
+        return store_err(db, LCTX_EINVAL, "filter '%s': must be a single expression", expr);
+    }
+    free(sql);
+    /* An empty filter result still needs a non-NULL set: allocate one bit. */
+    rc = docset_add(out, 0) ? LCTX_ENOMEM : LCTX_OK;
+    out->bits[0] = 0;
+    int s;
+    while (!rc && (s = sqlite3_step(st)) == SQLITE_ROW)
+        if (docset_add(out, (uint32_t)sqlite3_column_int64(st, 0)))
+            rc = LCTX_ENOMEM;
+    if (!rc && s != SQLITE_DONE)
+        rc = store_err(db, LCTX_EINVAL, "filter '%s': %s", expr, sqlite3_errmsg(conn));
+    else if (rc == LCTX_ENOMEM)
+        store_err(db, rc, "out of memory");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static char *explain_json(bm25_search *s, const bm25_hit *h, uint32_t len)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddNumberToObject(root, "chunk", h->chunk);
+    cJSON_AddNumberToObject(root, "score", h->score);
+    cJSON_AddNumberToObject(root, "chunk_len", len);
+    cJSON_AddNumberToObject(root, "avg_chunk_len", s->avgdl);
+    cJSON_AddNumberToObject(root, "chunks", s->N);
+    cJSON_AddNumberToObject(root, "k1", s->k1);
+    cJSON_AddNumberToObject(root, "b", s->b);
+    cJSON_AddNumberToObject(root, "title_weight", s->w_title);
+    cJSON *terms = cJSON_AddArrayToObject(root, "terms");
+    for (size_t t = 0; t < s->q->n_terms; t++) {
+        uint32_t tt = 0, ti = 0;
+        if (bm25_term_tf(s, t, h->chunk, &tt, &ti)) {
+            cJSON_Delete(root);
+            return NULL;
+        }
+        double tf = (double)tt + s->w_title * (double)ti;
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "term", s->q->terms[t].term);
+        cJSON_AddNumberToObject(j, "df", s->present[t] ? s->term[t].df : 0);
+        cJSON_AddNumberToObject(j, "idf", s->idf[t]);
+        cJSON_AddNumberToObject(j, "weight", s->q->terms[t].weight);
+        cJSON_AddNumberToObject(j, "tf_text", tt);
+        cJSON_AddNumberToObject(j, "tf_title", ti);
+        cJSON_AddNumberToObject(j, "tf", tf);
+        cJSON_AddNumberToObject(j, "score", tf > 0 ? bm25_term_score(s, t, tf, len) : 0.0);
+        cJSON_AddItemToArray(terms, j);
+    }
+    char *out = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return out;
+}
+
+/* Fills hit details (and snippet/explain) for each ranked document. */
+static int fill_hits(lctx_db *db, bm25_search *s, const lctx_search_opts *o,
+                     const bm25_hit *h, size_t n, lctx_results *r)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->conn, "SELECT d.ext_id, d.title, d.uri, c.start, c.end, "
+                           "substr(d.text, c.start + 1, c.end - c.start) "
+                           "FROM chunks c JOIN documents d ON d.doc_id = c.doc_id "
+                           "WHERE c.chunk_id = ?", -1, &st, NULL))
+        return store_err(db, LCTX_ERROR, "%s/catalog.db: %s", db->path, sqlite3_errmsg(s->conn));
+    r->hits = calloc(n ? n : 1, sizeof *r->hits);
+    if (!r->hits) {
+        sqlite3_finalize(st);
+        return store_err(db, LCTX_ENOMEM, "out of memory");
+    }
+    int rc = LCTX_OK;
+    kv_page_cache pc = {0};
+    for (size_t i = 0; i < n && !rc; i++) {
+        sqlite3_bind_int64(st, 1, h[i].chunk);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_DONE) {
+            /* Only a search whose index snapshot predates a delete and the
+             * compaction that followed can meet a chunk the catalog no
+             * longer has: the document is gone, so is the hit. */
+            sqlite3_reset(st);
+            continue;
+        }
+        if (step != SQLITE_ROW) {
+            rc = store_err(db, LCTX_EIO, "%s/catalog.db: %s", db->path,
+                           sqlite3_errmsg(s->conn));
+            break;
+        }
+        lctx_hit *hit = &r->hits[r->n++];
+        hit->id = dup_col(st, 0);
+        hit->title = dup_col(st, 1);
+        hit->uri = sqlite3_column_type(st, 2) == SQLITE_NULL ? NULL : dup_col(st, 2);
+        hit->score = h[i].score;
+        hit->chunk = h[i].chunk;
+        hit->start = (uint64_t)sqlite3_column_int64(st, 3);
+        hit->end = (uint64_t)sqlite3_column_int64(st, 4);
+        if (!hit->id || !hit->title)
+            rc = store_err(db, LCTX_ENOMEM, "out of memory");
+        if (!rc && o->snippets) {
+            const char *text = sqlite3_column_blob(st, 5);
+            size_t len = (size_t)sqlite3_column_bytes(st, 5);
+            hit->snippet = snippet_make(s->tok, s->q, text ? text : "", len,
+                                        o->hl_open ? o->hl_open : "[",
+                                        o->hl_close ? o->hl_close : "]");
+            if (!hit->snippet)
+                rc = store_err(db, LCTX_ENOMEM, "out of memory");
+        }
+        if (!rc && o->explain) {
+            store_chunkrec rec = {0, 0};
+            kv_chunk(db, s->txn, &pc, h[i].chunk, &rec);
+            hit->explain = explain_json(s, &h[i], rec.len & STORE_LEN_MASK);
+            if (!hit->explain)
+                rc = store_err(db, LCTX_ENOMEM, "out of memory (explain)");
+        }
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+typedef struct search_env {
+    tok_tokenizer *tok;
+    sqlite3 *conn;
+    MDB_txn *txn;
+    query_parsed q;
+    docset allowed;
+    bm25_search s;
+    int prepared;
+} search_env;
+
+static void env_release(lctx_db *db, search_env *e)
+{
+    if (e->prepared)
+        bm25_release(&e->s);
+    if (e->txn)
+        kv_read_end(db, e->txn);
+    store_conn_put(db, e->conn);
+    store_tok_put(db, e->tok);
+    query_parsed_free(&e->q);
+    docset_free(&e->allowed);
+}
+
+static int run_bm25(lctx_db *db, search_env *e, const lctx_search_opts *o, lctx_results *r)
+{
+    int rc;
+    if ((rc = kv_read_begin(db, &e->txn)))
+        return rc;
+    e->txn = e->txn;
+    if (o->filter && *o->filter && (rc = filter_docs(db, e->conn, o->filter, &e->allowed)))
+        return rc;
+    int p = bm25_prepare(&e->s, db, e->txn, &e->q, e->conn, e->tok);
+    e->prepared = 1;
+    if (p < 0)
+        return -p;
+    e->s.allowed = e->allowed.bits ? &e->allowed : NULL;
+    if (p == 1) /* a required term is absent: nothing can match */
+        return fill_hits(db, &e->s, o, NULL, 0, r);
+    bm25_hit *hits = NULL;
+    size_t n = 0;
+    if ((rc = bm25_topk(&e->s, o->k > 0 ? o->k : 10, &hits, &n)))
+        return rc;
+    rc = fill_hits(db, &e->s, o, hits, n, r);
+    free(hits);
+    return rc;
+}
+
+int lctx_search(lctx_db *db, const char *query, const lctx_search_opts *opts,
+                lctx_results **out)
+{
+    if (!out)
+        return store_err(db, LCTX_EINVAL, "lctx_search: NULL argument");
+    *out = NULL;
+    if (!db || !query)
+        return store_err(db, LCTX_EINVAL, "lctx_search: NULL argument");
+    lctx_search_opts defaults;
+    if (!opts) {
+        lctx_search_opts_init(&defaults);
+        opts = &defaults;
+    }
+    if (opts->mode == LCTX_MODE_VECTOR || opts->mode == LCTX_MODE_HYBRID)
+        return store_err(db, LCTX_EUNSUPPORTED, "%s: collection has no vectors: index with "
+                         "--embedder to use vector or hybrid search", db->path);
+    if (opts->k < 0 || opts->k > 1000000)
+        return store_err(db, LCTX_EINVAL, "k must be between 1 and 1000000");
+    lctx_results *r = calloc(1, sizeof *r);
+    search_env e;
+    memset(&e, 0, sizeof e);
+    if (!r)
+        return store_err(db, LCTX_ENOMEM, "out of memory");
+    char err[256] = "";
+    int rc = LCTX_OK;
+    if (!(e.tok = store_tok_get(db)))
+        rc = LCTX_ERROR;
+    else if ((rc = query_parse(e.tok, query, &e.q, err, sizeof err)))
+        store_err(db, rc, "%s", err);
+    else if (!(e.conn = store_conn_get(db)))
+        rc = LCTX_EIO;
+    const char *msg = NULL;
+    if (!rc && e.q.n_terms == 0) {
+        msg = e.q.stopwords_only ? "query has no searchable terms (only stopwords)"
+                                 : "query has no searchable terms";
+        store_err(db, LCTX_OK, "%s", msg);
+        r->hits = calloc(1, sizeof *r->hits);
+    } else if (!rc) {
+        store_clear_err(db);
+        /* One read transaction for all catalog lookups of the search: one
+         * lock round-trip instead of one per statement. */
+        int tx = sqlite3_exec(e.conn, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
+        rc = run_bm25(db, &e, opts, r);
+        if (tx)
+            sqlite3_exec(e.conn, "COMMIT", NULL, NULL, NULL);
+    }
+    if (!rc && !(r->query_json = query_parsed_json(&e.q, msg)))
+        rc = store_err(db, LCTX_ENOMEM, "out of memory");
+    env_release(db, &e);
+    if (rc) {
+        lctx_results_free(r);
+        return rc;
+    }
+    *out = r;
+    return LCTX_OK;
+}

@@ -1,0 +1,271 @@
+/*
+ * apply.c — applying one write batch to LMDB.
+ *
+ * The batch arrives fully built (store_batch: new chunk records, postings
+ * per term in chunk order, tombstoned chunk ids) and is applied in a single
+ * LMDB write transaction, so LMDB moves from batch seq-1 to batch seq or not
+ * at all; meta "stats".last_seq records which batch LMDB holds.
+ *
+ * Chunk ids only grow, so each term's new postings go after its existing
+ * ones: the term's last block is topped up to STORE_BLOCK entries (its key
+ * changes because the key carries the block's last chunk id) and further
+ * blocks are appended. Nothing else is rewritten, which keeps a batch's cost
+ * proportional to its own size.
+ *
+ * Applying is deterministic in the batch: replaying a batch from SQLite after
+ * a crash (indexer/write.c) builds the same store_batch and therefore the
+ * same LMDB state, term ids included (new terms get ids in sorted order).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store.h"
+
+float kv_tf_bound(double tf)
+{
+    float f = (float)tf;
+    if ((double)f < tf)
+        f = nextafterf(f, INFINITY);
+    return f;
+}
+
+static void page_key(uint8_t kb[4], uint32_t page)
+{
+    kb[0] = (uint8_t)(page >> 24);
+    kb[1] = (uint8_t)(page >> 16);
+    kb[2] = (uint8_t)(page >> 8);
+    kb[3] = (uint8_t)page;
+}
+
+/* Loads page into recs (zero-filled beyond what is stored); *n gets the
+ * number of records stored. */
+static int page_load(lctx_db *db, MDB_txn *txn, uint32_t page, store_chunkrec *recs,
+                     uint32_t *n)
+{
+    uint8_t kb[4];
+    page_key(kb, page);
+    MDB_val k = {4, kb}, v;
+    memset(recs, 0, STORE_PAGE * sizeof *recs);
+    *n = 0;
+    int rc = mdb_get(txn, db->dbi_chunks, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return LCTX_OK;
+    if (rc)
+        return kv_err(db, rc, "read chunk page");
+    if (v.mv_size > STORE_PAGE * sizeof *recs || v.mv_size % sizeof *recs)
+        return store_err(db, LCTX_ECORRUPT, "%s/index: malformed chunk page %u", db->path, page);
+    memcpy(recs, v.mv_data, v.mv_size);
+    *n = (uint32_t)(v.mv_size / sizeof *recs);
+    return LCTX_OK;
+}
+
+static int page_store(lctx_db *db, MDB_txn *txn, uint32_t page, const store_chunkrec *recs,
+                      uint32_t n)
+{
+    uint8_t kb[4];
+    page_key(kb, page);
+    MDB_val k = {4, kb}, v = {n * sizeof *recs, (void *)recs};
+    int rc = mdb_put(txn, db->dbi_chunks, &k, &v, 0);
+    return rc ? kv_err(db, rc, "write chunk page") : LCTX_OK;
+}
+
+static int put_chunks(lctx_db *db, MDB_txn *txn, const store_batch *b, store_chunkrec *recs,
+                      store_stats *st)
+{
+    size_t i = 0;
+    while (i < b->n_chunks) {
+        uint32_t id = b->first_chunk + (uint32_t)i;
+        uint32_t page = id >> STORE_PAGE_SHIFT, n;
+        int rc = page_load(db, txn, page, recs, &n);
+        if (rc)
+            return rc;
+        for (; i < b->n_chunks && ((b->first_chunk + i) >> STORE_PAGE_SHIFT) == page; i++) {
+            uint32_t slot = (b->first_chunk + (uint32_t)i) & (STORE_PAGE - 1);
+            recs[slot] = b->chunks[i];
+            if (slot + 1 > n)
+                n = slot + 1;
+            st->total_len += b->chunks[i].len & STORE_LEN_MASK;
+            st->n_chunks++;
+        }
+        if ((rc = page_store(db, txn, page, recs, n)))
+            return rc;
+    }
+    return LCTX_OK;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int put_tombstones(lctx_db *db, MDB_txn *txn, const store_batch *b,
+                          store_chunkrec *recs, store_stats *st)
+{
+    if (b->n_tomb == 0)
+        return LCTX_OK;
+    uint32_t *ids = malloc(b->n_tomb * sizeof *ids);
+    if (!ids)
+        return store_err(db, LCTX_ENOMEM, "out of memory");
+    memcpy(ids, b->tomb, b->n_tomb * sizeof *ids);
+    qsort(ids, b->n_tomb, sizeof *ids, cmp_u32);
+    int rc = LCTX_OK;
+    size_t i = 0;
+    while (i < b->n_tomb && !rc) {
+        uint32_t page = ids[i] >> STORE_PAGE_SHIFT, n;
+        if ((rc = page_load(db, txn, page, recs, &n)))
+            break;
+        for (; i < b->n_tomb && (ids[i] >> STORE_PAGE_SHIFT) == page; i++) {
+            uint32_t slot = ids[i] & (STORE_PAGE - 1);
+            if (slot < n && recs[slot].doc != 0 && !(recs[slot].len & STORE_DELETED)) {
+                recs[slot].len |= STORE_DELETED;
+                st->n_deleted++;
+            }
+        }
+        rc = page_store(db, txn, page, recs, n);
+    }
+    free(ids);
+    return rc;
+}
+
+static uint32_t chunk_len(const store_batch *b, uint32_t chunk)
+{
+    return b->chunks[chunk - b->first_chunk].len & STORE_LEN_MASK;
+}
+
+typedef struct block_acc {
+    store_posting p[STORE_BLOCK];
+    size_t n;
+    float max_tf;
+    uint32_t min_len;
+} block_acc;
+
+static int flush_block(lctx_db *db, MDB_txn *txn, store_term *t, block_acc *a)
+{
+    uint8_t buf[PBLOCK_MAX_BYTES], kb[8];
+    size_t len = pblock_encode(a->p, a->n, a->max_tf, a->min_len, buf);
+    uint32_t last = a->p[a->n - 1].chunk;
+    pblock_key(kb, t->id, last);
+    MDB_val k = {8, kb}, v = {len, buf};
+    int rc = mdb_put(txn, db->dbi_post, &k, &v, 0);
+    if (rc)
+        return kv_err(db, rc, "write postings");
+    t->n_blocks++;
+    t->last_chunk = last;
+    a->n = 0;
+    a->max_tf = 0;
+    a->min_len = UINT32_MAX;
+    return LCTX_OK;
+}
+
+/* Pulls the term's last block back into the accumulator when it has room. */
+static int reopen_last_block(lctx_db *db, MDB_txn *txn, store_term *t, block_acc *a)
+{
+    uint8_t kb[8];
+    pblock_key(kb, t->id, t->last_chunk);
+    MDB_val k = {8, kb}, v;
+    int rc = mdb_get(txn, db->dbi_post, &k, &v);
+    if (rc)
+        return rc == MDB_NOTFOUND
+            ? store_err(db, LCTX_ECORRUPT, "%s/index: last postings block of term %u missing",
+                        db->path, t->id)
+            : kv_err(db, rc, "read postings");
+    pblock_header h;
+    if (pblock_header_read(v.mv_data, v.mv_size, &h))
+        return store_err(db, LCTX_ECORRUPT, "%s/index: malformed postings block", db->path);
+    if (h.count >= STORE_BLOCK)
+        return LCTX_OK;
+    if (pblock_decode(v.mv_data, v.mv_size, &h, a->p))
+        return store_err(db, LCTX_ECORRUPT, "%s/index: malformed postings block", db->path);
+    a->n = h.count;
+    a->max_tf = h.max_tf;
+    a->min_len = h.min_len;
+    if ((rc = mdb_del(txn, db->dbi_post, &k, NULL)))
+        return kv_err(db, rc, "delete postings");
+    t->n_blocks--;
+    return LCTX_OK;
+}
+
+static int put_term(lctx_db *db, MDB_txn *txn, const store_batch *b,
+                    const store_term_postings *tp, store_stats *st, block_acc *a)
+{
+    store_term t;
+    int rc = kv_term_get(db, txn, tp->term, tp->len, &t);
+    a->n = 0;
+    a->max_tf = 0;
+    a->min_len = UINT32_MAX;
+    if (rc == LCTX_ENOTFOUND) {
+        memset(&t, 0, sizeof t);
+        t.id = (uint32_t)st->next_term++;
+        t.min_len = UINT32_MAX;
+        st->n_terms++;
+    } else if (rc) {
+        return rc;
+    } else if (t.n_blocks > 0 && (rc = reopen_last_block(db, txn, &t, a))) {
+        return rc;
+    }
+    double w = db->cfg.title_weight;
+    for (size_t i = 0; i < tp->n; i++) {
+        const store_posting *p = &tp->p[i];
+        float tf = kv_tf_bound(p->tf_text + w * p->tf_title);
+        uint32_t len = chunk_len(b, p->chunk);
+        a->p[a->n++] = *p;
+        if (tf > a->max_tf)
+            a->max_tf = tf;
+        if (len < a->min_len)
+            a->min_len = len;
+        if (tf > t.max_tf)
+            t.max_tf = tf;
+        if (len < t.min_len)
+            t.min_len = len;
+        if (a->n == STORE_BLOCK && (rc = flush_block(db, txn, &t, a)))
+            return rc;
+    }
+    if (a->n > 0 && (rc = flush_block(db, txn, &t, a)))
+        return rc;
+    t.df += (uint32_t)tp->n;
+    st->n_postings += tp->n;
+    MDB_val k = {tp->len, (void *)tp->term}, v = {sizeof t, &t};
+    if ((rc = mdb_put(txn, db->dbi_terms, &k, &v, 0)))
+        return kv_err(db, rc, "write term");
+    return LCTX_OK;
+}
+
+static int apply_txn(lctx_db *db, MDB_txn *txn, void *ctx)
+{
+    const store_batch *b = ctx;
+    store_stats st;
+    int rc = kv_get_stats(db, txn, &st);
+    if (rc)
+        return rc;
+    if (st.last_seq >= b->seq)
+        return store_err(db, LCTX_ESTATE, "%s/index: batch %llu already applied", db->path,
+                         (unsigned long long)b->seq);
+    store_chunkrec *recs = malloc(STORE_PAGE * sizeof *recs);
+    block_acc *acc = malloc(sizeof *acc);
+    if (!recs || !acc) {
+        free(recs);
+        free(acc);
+        return store_err(db, LCTX_ENOMEM, "out of memory");
+    }
+    rc = put_chunks(db, txn, b, recs, &st);
+    for (size_t i = 0; i < b->n_terms && !rc; i++)
+        rc = put_term(db, txn, b, b->terms[i], &st, acc);
+    if (!rc)
+        rc = put_tombstones(db, txn, b, recs, &st);
+    free(recs);
+    free(acc);
+    if (rc)
+        return rc;
+    st.last_seq = b->seq;
+    return kv_put_stats(db, txn, &st);
+}
+
+int kv_apply_batch(lctx_db *db, const store_batch *b)
+{
+    if (db->test_fail_lmdb)
+        return store_err(db, LCTX_EIO, "%s/index: write failed: No space left on device "
+                         "(simulated)", db->path);
+    return kv_write(db, apply_txn, (void *)b);
+}

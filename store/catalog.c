@@ -1,0 +1,249 @@
+/*
+ * catalog.c — the SQLite side of a collection (catalog.db).
+ *
+ * The catalog holds the documents (external id, title, uri, metadata JSON,
+ * the body text used for snippets and for replaying a batch, a content hash
+ * for upserts), their chunks with byte ranges, the collection config, and
+ * one row per committed batch. It is the commit point of every write batch:
+ * a batch is committed once its SQLite transaction is, because everything
+ * LMDB needs can be recomputed from these rows (docs/format.md).
+ *
+ * Hence WAL with synchronous=FULL: a batch reported committed must survive a
+ * power cut, and WAL makes that one fsync of the log per batch. Deleted and
+ * replaced documents keep their rows, marked with the batch that deleted them
+ * (deleted_seq), until compaction: a replay needs them, and readers that see
+ * LMDB a batch behind SQLite can still resolve the chunks they find.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store.h"
+
+static const char *SCHEMA =
+    "CREATE TABLE IF NOT EXISTS config(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS documents("
+    "  doc_id INTEGER PRIMARY KEY, ext_id TEXT NOT NULL, title TEXT, uri TEXT,"
+    "  metadata TEXT, text BLOB, content_hash INTEGER NOT NULL,"
+    "  first_chunk INTEGER NOT NULL, n_chunks INTEGER NOT NULL,"
+    "  batch_seq INTEGER NOT NULL, deleted_seq INTEGER);"
+    "CREATE UNIQUE INDEX IF NOT EXISTS documents_live_ext"
+    "  ON documents(ext_id) WHERE deleted_seq IS NULL;"
+    "CREATE INDEX IF NOT EXISTS documents_deleted ON documents(deleted_seq)"
+    "  WHERE deleted_seq IS NOT NULL;"
+    "CREATE TABLE IF NOT EXISTS chunks("
+    "  chunk_id INTEGER PRIMARY KEY, doc_id INTEGER NOT NULL, ordinal INTEGER NOT NULL,"
+    "  start INTEGER NOT NULL, end INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);"
+    "CREATE TABLE IF NOT EXISTS batches("
+    "  seq INTEGER PRIMARY KEY, state TEXT NOT NULL, n_added INTEGER NOT NULL,"
+    "  n_deleted INTEGER NOT NULL, time INTEGER NOT NULL,"
+    "  first_doc INTEGER NOT NULL, end_doc INTEGER NOT NULL);";
+
+int catalog_exec(lctx_db *db, sqlite3 *conn, const char *sql)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(conn, sql, NULL, NULL, &msg);
+    if (rc == SQLITE_OK)
+        return LCTX_OK;
+    int st = (rc == SQLITE_FULL || rc == SQLITE_IOERR) ? LCTX_EIO
+           : (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) ? LCTX_EBUSY
+           : (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB) ? LCTX_ECORRUPT : LCTX_ERROR;
+    store_err(db, st, "%s/catalog.db: %s", db->path, msg ? msg : sqlite3_errstr(rc));
+    sqlite3_free(msg);
+    return st;
+}
+
+static int config_get_text(sqlite3 *conn, const char *key, char *buf, size_t len)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(conn, "SELECT value FROM config WHERE key=?", -1, &st, NULL))
+        return -1;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int found = -1;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const unsigned char *v = sqlite3_column_text(st, 0);
+        snprintf(buf, len, "%s", v ? (const char *)v : "");
+        found = 0;
+    }
+    sqlite3_finalize(st);
+    return found;
+}
+
+int catalog_get_u64(lctx_db *db, sqlite3 *conn, const char *key, uint64_t *v)
+{
+    char buf[64];
+    if (config_get_text(conn, key, buf, sizeof buf))
+        return store_err(db, LCTX_ECORRUPT, "%s/catalog.db: config key %s missing", db->path, key);
+    *v = strtoull(buf, NULL, 10);
+    return LCTX_OK;
+}
+
+int catalog_set_u64(lctx_db *db, sqlite3 *conn, const char *key, uint64_t v)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(conn, "INSERT OR REPLACE INTO config(key,value) VALUES(?,?)",
+                           -1, &st, NULL))
+        return store_err(db, LCTX_ERROR, "%s/catalog.db: %s", db->path, sqlite3_errmsg(conn));
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)v);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return store_err(db, rc == SQLITE_FULL ? LCTX_EIO : LCTX_ERROR, "%s/catalog.db: %s",
+                         db->path, sqlite3_errstr(rc));
+    return LCTX_OK;
+}
+
+int catalog_last_seq(lctx_db *db, sqlite3 *conn, uint64_t *seq)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(conn, "SELECT coalesce(max(seq),0) FROM batches", -1, &st, NULL))
+        return store_err(db, LCTX_ERROR, "%s/catalog.db: %s", db->path, sqlite3_errmsg(conn));
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *seq = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW)
+        return store_err(db, LCTX_EIO, "%s/catalog.db: %s", db->path, sqlite3_errstr(rc));
+    return LCTX_OK;
+}
+
+/* Writes the defaults of a new collection, then reads back whatever the
+ * collection holds (the stored config wins over cfg for existing ones). */
+static int config_init(lctx_db *db, const lctx_config *cfg)
+{
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "INSERT OR IGNORE INTO config VALUES('format_version',%d);"
+             "INSERT OR IGNORE INTO config VALUES('language','%s');"
+             "INSERT OR IGNORE INTO config VALUES('stopwords',%d);"
+             "INSERT OR IGNORE INTO config VALUES('chunk_words',%d);"
+             "INSERT OR IGNORE INTO config VALUES('bm25_k1',%.17g);"
+             "INSERT OR IGNORE INTO config VALUES('bm25_b',%.17g);"
+             "INSERT OR IGNORE INTO config VALUES('title_weight',%.17g);"
+             "INSERT OR IGNORE INTO config VALUES('next_doc',1);"
+             "INSERT OR IGNORE INTO config VALUES('next_chunk',1);",
+             LCTX_FORMAT_VERSION, cfg->language, cfg->stopwords, cfg->chunk_words,
+             cfg->bm25_k1, cfg->bm25_b, cfg->title_weight);
+    return catalog_exec(db, db->wdb, sql);
+}
+
+/* Loads config from conn into db->cfg; refuses newer format versions. */
+static int config_load(lctx_db *db, sqlite3 *conn)
+{
+    char buf[64];
+    if (config_get_text(conn, "format_version", buf, sizeof buf))
+        return store_err(db, LCTX_ECORRUPT, "%s: not an lctx collection (no format_version)",
+                         db->path);
+    db->format_version = atoi(buf);
+    if (db->format_version > LCTX_FORMAT_VERSION)
+        return store_err(db, LCTX_EVERSION,
+                         "%s: format version %d is newer than this lctx supports (%d); "
+                         "upgrade lctx", db->path, db->format_version, LCTX_FORMAT_VERSION);
+    if (db->format_version < 1)
+        return store_err(db, LCTX_ECORRUPT, "%s: bad format version %s", db->path, buf);
+    if (!config_get_text(conn, "language", buf, sizeof buf))
+        snprintf(db->language, sizeof db->language, "%.31s", buf);
+    db->cfg.language = db->language;
+    if (!config_get_text(conn, "stopwords", buf, sizeof buf))
+        db->cfg.stopwords = atoi(buf);
+    if (!config_get_text(conn, "chunk_words", buf, sizeof buf))
+        db->cfg.chunk_words = atoi(buf);
+    if (!config_get_text(conn, "bm25_k1", buf, sizeof buf))
+        db->cfg.bm25_k1 = strtod(buf, NULL);
+    if (!config_get_text(conn, "bm25_b", buf, sizeof buf))
+        db->cfg.bm25_b = strtod(buf, NULL);
+    if (!config_get_text(conn, "title_weight", buf, sizeof buf))
+        db->cfg.title_weight = strtod(buf, NULL);
+    return LCTX_OK;
+}
+
+static int open_conn(lctx_db *db, const char *file, int flags, sqlite3 **out)
+{
+    sqlite3 *conn = NULL;
+    int rc = sqlite3_open_v2(file, &conn, flags | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        int st = rc == SQLITE_CANTOPEN ? LCTX_ENOTFOUND : LCTX_EIO;
+        store_err(db, st, "%s: cannot open catalog: %s", file,
+                  conn ? sqlite3_errmsg(conn) : sqlite3_errstr(rc));
+        sqlite3_close(conn);
+        return st;
+    }
+    sqlite3_busy_timeout(conn, 10000);
+    *out = conn;
+    return LCTX_OK;
+}
+
+int catalog_open_reader(lctx_db *db, const char *file, sqlite3 **out)
+{
+    int rc = open_conn(db, file, SQLITE_OPEN_READONLY, out);
+    if (rc)
+        return rc;
+    /* Touch the schema now so a non-catalog file fails here, not mid-search. */
+    rc = catalog_exec(db, *out, "SELECT 1 FROM config LIMIT 1");
+    if (rc) {
+        sqlite3_close(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+int catalog_open(lctx_db *db, const char *file, int create, const lctx_config *cfg)
+{
+    if (db->flags & LCTX_OPEN_READONLY) {
+        sqlite3 *conn;
+        int rc = catalog_open_reader(db, file, &conn);
+        if (rc)
+            return rc;
+        rc = config_load(db, conn);
+        store_conn_put(db, conn);
+        return rc;
+    }
+    int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+    int rc = open_conn(db, file, flags, &db->wdb);
+    if (rc)
+        return rc;
+    if ((rc = catalog_exec(db, db->wdb, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                                        "PRAGMA cache_size=-65536;"
+                                        "PRAGMA foreign_keys=OFF;")))
+        return rc;
+    /* Check the version before touching the schema of a newer collection. */
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->wdb, "SELECT 1 FROM sqlite_master WHERE name='config'", -1,
+                           &st, NULL))
+        return store_err(db, LCTX_ECORRUPT, "%s: %s", file, sqlite3_errmsg(db->wdb));
+    int exists = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    if (exists && (rc = config_load(db, db->wdb)))
+        return rc;
+    if ((rc = catalog_exec(db, db->wdb, "BEGIN IMMEDIATE")))
+        return rc;
+    if ((rc = catalog_exec(db, db->wdb, SCHEMA)) || (rc = config_init(db, cfg))) {
+        catalog_exec(db, db->wdb, "ROLLBACK");
+        return rc;
+    }
+    if ((rc = catalog_exec(db, db->wdb, "COMMIT")))
+        return rc;
+    return config_load(db, db->wdb);
+}
+
+/* The batch is the newest, so its documents and chunks are exactly those
+ * with ids from its first ones on. */
+int catalog_undo_batch(lctx_db *db, uint64_t seq, uint64_t first_doc, uint64_t first_chunk)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "BEGIN IMMEDIATE;"
+             "DELETE FROM chunks WHERE chunk_id >= %llu;"
+             "DELETE FROM documents WHERE doc_id >= %llu;"
+             "UPDATE documents SET deleted_seq=NULL WHERE deleted_seq=%llu;"
+             "DELETE FROM batches WHERE seq=%llu;"
+             "COMMIT;",
+             (unsigned long long)first_chunk, (unsigned long long)first_doc,
+             (unsigned long long)seq, (unsigned long long)seq);
+    int rc = catalog_exec(db, db->wdb, sql);
+    if (rc && !sqlite3_get_autocommit(db->wdb))
+        sqlite3_exec(db->wdb, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}

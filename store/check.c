@@ -1,0 +1,257 @@
+/*
+ * check.c — lctx_check: verify both stores and their agreement.
+ *
+ * In order, stopping at the first problem (its message names it):
+ *   1. SQLite PRAGMA integrity_check;
+ *   2. the batch both stores last committed agree (skipped while another
+ *      process holds the writer lock: it may be between its two commits);
+ *   3. chunk pages: records well formed, totals equal the LMDB statistics;
+ *   4. every term's postings: blocks decode, chunk ids strictly increase
+ *      within and across blocks, each block's key names its last chunk, the
+ *      block header bounds (max tf, min length) hold for every entry, block
+ *      and posting counts match the dictionary, every posting's chunk has a
+ *      record; the totals match the statistics;
+ *   5. every chunk of a document live as of LMDB's last batch (the catalog
+ *      may be ahead while a writer is between its commits) has a live LMDB
+ *      record for the same document, and the live chunk counts agree.
+ * It reads everything once: cost is linear in the collection.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store.h"
+
+static int corrupt(lctx_db *db, const char *what)
+{
+    return store_err(db, LCTX_ECORRUPT, "%s: integrity check failed: %s", db->path, what);
+}
+
+static int check_sqlite(lctx_db *db, sqlite3 *conn)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(conn, "PRAGMA integrity_check", -1, &st, NULL))
+        return corrupt(db, sqlite3_errmsg(conn));
+    int rc = LCTX_OK;
+    if (sqlite3_step(st) != SQLITE_ROW)
+        rc = corrupt(db, sqlite3_errmsg(conn));
+    else if (strcmp((const char *)sqlite3_column_text(st, 0), "ok") != 0) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "catalog.db: %s", sqlite3_column_text(st, 0));
+        rc = corrupt(db, msg);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int check_chunks(lctx_db *db, MDB_txn *txn, const store_stats *st)
+{
+    MDB_cursor *cc;
+    int rc = mdb_cursor_open(txn, db->dbi_chunks, &cc);
+    if (rc)
+        return kv_err(db, rc, "open cursor");
+    uint64_t n = 0, del = 0, total = 0;
+    MDB_val k, v;
+    int s = LCTX_OK;
+    for (rc = mdb_cursor_get(cc, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cc, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 4 || v.mv_size % sizeof(store_chunkrec) ||
+            v.mv_size > STORE_PAGE * sizeof(store_chunkrec)) {
+            s = corrupt(db, "malformed chunk page");
+            break;
+        }
+        const store_chunkrec *r = v.mv_data;
+        for (size_t i = 0; i < v.mv_size / sizeof *r; i++) {
+            if (!r[i].doc)
+                continue;
+            n++;
+            total += r[i].len & STORE_LEN_MASK;
+            del += (r[i].len & STORE_DELETED) != 0;
+        }
+    }
+    mdb_cursor_close(cc);
+    if (s)
+        return s;
+    if (n != st->n_chunks || del != st->n_deleted || total != st->total_len) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "chunk records (%llu, %llu deleted, length %llu) disagree "
+                 "with statistics (%llu, %llu, %llu)", (unsigned long long)n,
+                 (unsigned long long)del, (unsigned long long)total,
+                 (unsigned long long)st->n_chunks, (unsigned long long)st->n_deleted,
+                 (unsigned long long)st->total_len);
+        return corrupt(db, msg);
+    }
+    return LCTX_OK;
+}
+
+/* Checks one term's blocks; adds its block count to *blocks. */
+static int check_term(lctx_db *db, MDB_txn *txn, MDB_cursor *pc, const MDB_val *name,
+                      const store_term *t, kv_page_cache *cache, uint64_t *blocks)
+{
+    uint8_t kb[8];
+    pblock_key(kb, t->id, 0);
+    MDB_val k = {8, kb}, v;
+    store_posting p[STORE_BLOCK];
+    uint64_t df = 0, nb = 0;
+    int64_t prev = -1;
+    char msg[300];
+    int rc;
+    for (rc = mdb_cursor_get(pc, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(pc, &k, &v, MDB_NEXT)) {
+        uint32_t tid, last;
+        pblock_key_parse(k.mv_data, &tid, &last);
+        if (tid != t->id)
+            break;
+        pblock_header h;
+        snprintf(msg, sizeof msg, "term '%.*s': ", (int)(name->mv_size > 64 ? 64 : name->mv_size),
+                 (const char *)name->mv_data);
+        size_t m = strlen(msg);
+        if (pblock_decode(v.mv_data, v.mv_size, &h, p))
+            return snprintf(msg + m, sizeof msg - m, "block does not decode"), corrupt(db, msg);
+        if ((int64_t)p[0].chunk <= prev || p[h.count - 1].chunk != last)
+            return snprintf(msg + m, sizeof msg - m, "blocks out of order"), corrupt(db, msg);
+        for (uint32_t i = 0; i < h.count; i++) {
+            store_chunkrec r;
+            float tf = kv_tf_bound(p[i].tf_text + db->cfg.title_weight * p[i].tf_title);
+            if (p[i].tf_text == 0 && p[i].tf_title == 0)
+                return snprintf(msg + m, sizeof msg - m, "zero tf"), corrupt(db, msg);
+            if (kv_chunk(db, txn, cache, p[i].chunk, &r))
+                return snprintf(msg + m, sizeof msg - m, "posting for missing chunk %u",
+                                p[i].chunk), corrupt(db, msg);
+            if (tf > h.max_tf || (r.len & STORE_LEN_MASK) < h.min_len)
+                return snprintf(msg + m, sizeof msg - m, "block bound too low"), corrupt(db, msg);
+        }
+        prev = last;
+        df += h.count;
+        nb++;
+    }
+    if (rc && rc != MDB_NOTFOUND)
+        return kv_err(db, rc, "read postings");
+    if (df != t->df || nb != t->n_blocks || (nb && (uint32_t)prev != t->last_chunk))
+        return snprintf(msg, sizeof msg, "term '%.*s': dictionary entry disagrees with its "
+                        "postings", (int)(name->mv_size > 64 ? 64 : name->mv_size),
+                        (const char *)name->mv_data), corrupt(db, msg);
+    *blocks += nb;
+    return LCTX_OK;
+}
+
+static int check_postings(lctx_db *db, MDB_txn *txn, const store_stats *st)
+{
+    MDB_cursor *tc, *pc;
+    int rc = mdb_cursor_open(txn, db->dbi_terms, &tc);
+    if (rc)
+        return kv_err(db, rc, "open cursor");
+    if ((rc = mdb_cursor_open(txn, db->dbi_post, &pc))) {
+        mdb_cursor_close(tc);
+        return kv_err(db, rc, "open cursor");
+    }
+    kv_page_cache cache = {0};
+    uint64_t terms = 0, postings = 0, blocks = 0;
+    MDB_val k, v;
+    int s = LCTX_OK;
+    for (rc = mdb_cursor_get(tc, &k, &v, MDB_FIRST); rc == 0 && !s;
+         rc = mdb_cursor_get(tc, &k, &v, MDB_NEXT)) {
+        store_term t;
+        if (v.mv_size != sizeof t) {
+            s = corrupt(db, "malformed term entry");
+            break;
+        }
+        memcpy(&t, v.mv_data, sizeof t);
+        if (t.id >= st->next_term)
+            s = corrupt(db, "term id beyond the allocated range");
+        else
+            s = check_term(db, txn, pc, &k, &t, &cache, &blocks);
+        terms++;
+        postings += t.df;
+    }
+    mdb_cursor_close(tc);
+    mdb_cursor_close(pc);
+    if (s)
+        return s;
+    MDB_stat ms;
+    if ((rc = mdb_stat(txn, db->dbi_post, &ms)))
+        return kv_err(db, rc, "stat");
+    if (terms != st->n_terms || postings != st->n_postings)
+        return corrupt(db, "term or posting counts disagree with statistics");
+    if (ms.ms_entries != blocks)
+        return corrupt(db, "postings blocks without a dictionary entry");
+    return LCTX_OK;
+}
+
+static int check_agreement(lctx_db *db, MDB_txn *txn, sqlite3 *conn, const store_stats *st)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(conn, "SELECT c.chunk_id, c.doc_id FROM chunks c JOIN documents d "
+                           "ON d.doc_id = c.doc_id WHERE d.batch_seq <= ?1 AND "
+                           "(d.deleted_seq IS NULL OR d.deleted_seq > ?1)", -1, &s, NULL))
+        return corrupt(db, sqlite3_errmsg(conn));
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)st->last_seq);
+    kv_page_cache cache = {0};
+    uint64_t live = 0;
+    int rc = LCTX_OK;
+    while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+        uint32_t chunk = (uint32_t)sqlite3_column_int64(s, 0);
+        uint32_t doc = (uint32_t)sqlite3_column_int64(s, 1);
+        store_chunkrec r;
+        if (kv_chunk(db, txn, &cache, chunk, &r) || r.doc != doc || (r.len & STORE_DELETED)) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "chunk %u of document %u is missing from the index",
+                     chunk, doc);
+            rc = corrupt(db, msg);
+        }
+        live++;
+    }
+    sqlite3_finalize(s);
+    if (!rc && live != st->n_chunks - st->n_deleted)
+        rc = corrupt(db, "live chunk counts of the catalog and the index disagree");
+    return rc;
+}
+
+int lctx_check(lctx_db *db)
+{
+    if (!db)
+        return LCTX_EINVAL;
+    sqlite3 *conn = store_conn_get(db);
+    if (!conn)
+        return LCTX_EIO;
+    int rc = check_sqlite(db, conn);
+    /* Hold the writer lock (when free) so both stores stand still; without
+     * it, compare against LMDB's snapshot only (SQLite may be ahead). */
+    int mu = 0, locked = 0;
+    if (!rc && !(db->flags & LCTX_OPEN_READONLY)) {
+        pthread_mutex_lock(&db->write_mu);
+        mu = 1;
+        if (!db->batch) {
+            locked = store_lock(db) == LCTX_OK;
+            if (!locked)
+                store_clear_err(db);
+        }
+    }
+    MDB_txn *txn = NULL;
+    store_stats st;
+    if (!rc && !(rc = kv_read_begin(db, &txn)) && !(rc = kv_get_stats(db, txn, &st))) {
+        uint64_t sq = 0;
+        if (locked && !(rc = catalog_last_seq(db, conn, &sq)) && sq != st.last_seq) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "catalog is at batch %llu, index at %llu",
+                     (unsigned long long)sq, (unsigned long long)st.last_seq);
+            rc = corrupt(db, msg);
+        }
+        if (!rc)
+            rc = check_chunks(db, txn, &st);
+        if (!rc)
+            rc = check_postings(db, txn, &st);
+        if (!rc)
+            rc = check_agreement(db, txn, conn, &st);
+    }
+    if (txn)
+        kv_read_end(db, txn);
+    if (locked)
+        store_unlock(db);
+    if (mu)
+        pthread_mutex_unlock(&db->write_mu);
+    store_conn_put(db, conn);
+    if (!rc)
+        store_clear_err(db);
+    return rc;
+}

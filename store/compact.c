@@ -1,0 +1,300 @@
+/*
+ * compact.c — lctx_compact: drop tombstoned chunks from the postings.
+ *
+ * Deletes and upserts only flag chunks (STORE_DELETED in their record); the
+ * postings keep them, and N, df and avgdl keep counting them, until this
+ * rewrite. Compaction runs under the writer lock with both stores in step,
+ * in two steps:
+ *
+ *   1. one LMDB write transaction rewrites every term's postings without
+ *      tombstoned chunks (terms left empty are removed), clears the
+ *      tombstoned chunk records and recomputes the statistics;
+ *   2. one SQLite transaction deletes the deleted documents and their chunks.
+ *
+ * A crash between the two leaves rows in SQLite for chunks LMDB has
+ * forgotten; they belong to deleted documents, which nothing reads, and the
+ * next compaction removes them. Batch sequence numbers are untouched:
+ * compaction changes no document.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "indexer/indexer.h"
+#include "store/store.h"
+
+typedef struct compact_ctx {
+    store_posting *p;
+    size_t n, cap;
+    uint8_t *kbuf;           /* keys of the term's blocks, 8 bytes each */
+    size_t n_keys, cap_keys;
+} compact_ctx;
+
+/* Steps to the first key after the one in kb (or the first key when *kl is
+ * 0). Cursor positions do not survive writes to their database in LMDB, so
+ * the loops below re-seek from a copy of the last key on every step. */
+static int step(MDB_cursor *c, uint8_t *kb, size_t *kl, MDB_val *k, MDB_val *v)
+{
+    int rc;
+    if (*kl == 0) {
+        rc = mdb_cursor_get(c, k, v, MDB_FIRST);
+    } else {
+        k->mv_size = *kl;
+        k->mv_data = kb;
+        rc = mdb_cursor_get(c, k, v, MDB_SET_RANGE);
+        if (rc == 0 && k->mv_size == *kl && memcmp(k->mv_data, kb, *kl) == 0)
+            rc = mdb_cursor_get(c, k, v, MDB_NEXT);
+    }
+    if (rc == 0) {
+        memcpy(kb, k->mv_data, k->mv_size);
+        *kl = k->mv_size;
+    }
+    return rc;
+}
+
+static int push_key(lctx_db *db, compact_ctx *c, const void *key)
+{
+    if (c->n_keys == c->cap_keys) {
+        size_t cap = c->cap_keys ? c->cap_keys * 2 : 64;
+        uint8_t *k = realloc(c->kbuf, cap * 8);
+        if (!k)
+            return store_err(db, LCTX_ENOMEM, "out of memory");
+        c->kbuf = k;
+        c->cap_keys = cap;
+    }
+    memcpy(c->kbuf + 8 * c->n_keys++, key, 8);
+    return LCTX_OK;
+}
+
+/* Reads the live postings of term t into c->p and remembers its block keys. */
+static int read_live(lctx_db *db, MDB_txn *txn, const store_term *t, compact_ctx *c,
+                     kv_page_cache *pc)
+{
+    MDB_cursor *mc;
+    int rc = mdb_cursor_open(txn, db->dbi_post, &mc);
+    if (rc)
+        return kv_err(db, rc, "open cursor");
+    uint8_t kb[8];
+    pblock_key(kb, t->id, 0);
+    MDB_val k = {8, kb}, v;
+    store_posting buf[STORE_BLOCK];
+    c->n = c->n_keys = 0;
+    int st = LCTX_OK;
+    for (rc = mdb_cursor_get(mc, &k, &v, MDB_SET_RANGE); rc == 0 && !st;
+         rc = mdb_cursor_get(mc, &k, &v, MDB_NEXT)) {
+        uint32_t tid, last;
+        pblock_key_parse(k.mv_data, &tid, &last);
+        if (tid != t->id)
+            break;
+        pblock_header h;
+        if (pblock_decode(v.mv_data, v.mv_size, &h, buf)) {
+            st = store_err(db, LCTX_ECORRUPT, "%s/index: malformed postings block", db->path);
+            break;
+        }
+        if ((st = push_key(db, c, k.mv_data)))
+            break;
+        if (c->n + h.count > c->cap) {
+            size_t cap = (c->cap + h.count) * 2;
+            store_posting *p = realloc(c->p, cap * sizeof *p);
+            if (!p) {
+                st = store_err(db, LCTX_ENOMEM, "out of memory");
+                break;
+            }
+            c->p = p;
+            c->cap = cap;
+        }
+        for (uint32_t i = 0; i < h.count; i++) {
+            store_chunkrec r;
+            if (kv_chunk(db, txn, pc, buf[i].chunk, &r) == 0 && !(r.len & STORE_DELETED))
+                c->p[c->n++] = buf[i];
+        }
+    }
+    mdb_cursor_close(mc);
+    if (!st && rc && rc != MDB_NOTFOUND)
+        st = kv_err(db, rc, "read postings");
+    return st;
+}
+
+/* Rewrites term t from c->p; updates *t. */
+static int rewrite_term(lctx_db *db, MDB_txn *txn, store_term *t, compact_ctx *c,
+                        kv_page_cache *pc)
+{
+    for (size_t i = 0; i < c->n_keys; i++) {
+        MDB_val k = {8, c->kbuf + 8 * i};
+        int rc = mdb_del(txn, db->dbi_post, &k, NULL);
+        if (rc)
+            return kv_err(db, rc, "delete postings");
+    }
+    t->df = (uint32_t)c->n;
+    t->n_blocks = 0;
+    t->max_tf = 0;
+    t->min_len = UINT32_MAX;
+    uint8_t out[PBLOCK_MAX_BYTES], kb[8];
+    for (size_t s = 0; s < c->n; s += STORE_BLOCK) {
+        size_t n = c->n - s < STORE_BLOCK ? c->n - s : STORE_BLOCK;
+        float max_tf = 0;
+        uint32_t min_len = UINT32_MAX;
+        for (size_t i = s; i < s + n; i++) {
+            store_chunkrec r = {0, 0};
+            kv_chunk(db, txn, pc, c->p[i].chunk, &r);
+            float tf = kv_tf_bound(c->p[i].tf_text + db->cfg.title_weight * c->p[i].tf_title);
+            uint32_t len = r.len & STORE_LEN_MASK;
+            if (tf > max_tf)
+                max_tf = tf;
+            if (len < min_len)
+                min_len = len;
+        }
+        size_t len = pblock_encode(c->p + s, n, max_tf, min_len, out);
+        t->last_chunk = c->p[s + n - 1].chunk;
+        pblock_key(kb, t->id, t->last_chunk);
+        MDB_val k = {8, kb}, v = {len, out};
+        int rc = mdb_put(txn, db->dbi_post, &k, &v, 0);
+        if (rc)
+            return kv_err(db, rc, "write postings");
+        t->n_blocks++;
+        if (max_tf > t->max_tf)
+            t->max_tf = max_tf;
+        if (min_len < t->min_len)
+            t->min_len = min_len;
+    }
+    return LCTX_OK;
+}
+
+static int compact_terms(lctx_db *db, MDB_txn *txn, store_stats *st, compact_ctx *c)
+{
+    MDB_cursor *tc;
+    int rc = mdb_cursor_open(txn, db->dbi_terms, &tc);
+    if (rc)
+        return kv_err(db, rc, "open cursor");
+    kv_page_cache pc = {0};
+    MDB_val k, v;
+    int s = LCTX_OK;
+    uint8_t kb[512];
+    size_t kl = 0;
+    st->n_terms = st->n_postings = 0;
+    for (rc = step(tc, kb, &kl, &k, &v); rc == 0 && !s; rc = step(tc, kb, &kl, &k, &v)) {
+        store_term t;
+        if (v.mv_size != sizeof t) {
+            s = store_err(db, LCTX_ECORRUPT, "%s/index: malformed term entry", db->path);
+            break;
+        }
+        memcpy(&t, v.mv_data, sizeof t);
+        if ((s = read_live(db, txn, &t, c, &pc)))
+            break;
+        if (c->n == t.df)
+            ; /* nothing tombstoned in this list */
+        else if ((s = rewrite_term(db, txn, &t, c, &pc)))
+            break;
+        MDB_val key = {kl, kb};
+        if (t.df == 0) {
+            if ((rc = mdb_del(txn, db->dbi_terms, &key, NULL))) {
+                s = kv_err(db, rc, "delete term");
+                break;
+            }
+            continue;
+        }
+        st->n_terms++;
+        st->n_postings += t.df;
+        MDB_val nv = {sizeof t, &t};
+        if ((rc = mdb_put(txn, db->dbi_terms, &key, &nv, 0))) {
+            s = kv_err(db, rc, "write term");
+            break;
+        }
+    }
+    mdb_cursor_close(tc);
+    if (!s && rc && rc != MDB_NOTFOUND)
+        s = kv_err(db, rc, "read terms");
+    return s;
+}
+
+/* Clears tombstoned chunk records and recomputes chunk statistics. */
+static int compact_chunks(lctx_db *db, MDB_txn *txn, store_stats *st)
+{
+    MDB_cursor *cc;
+    int rc = mdb_cursor_open(txn, db->dbi_chunks, &cc);
+    if (rc)
+        return kv_err(db, rc, "open cursor");
+    store_chunkrec *recs = malloc(STORE_PAGE * sizeof *recs);
+    if (!recs) {
+        mdb_cursor_close(cc);
+        return store_err(db, LCTX_ENOMEM, "out of memory");
+    }
+    MDB_val k, v;
+    int s = LCTX_OK;
+    uint8_t kb[512];
+    size_t kl = 0;
+    st->n_chunks = st->n_deleted = st->total_len = 0;
+    for (rc = step(cc, kb, &kl, &k, &v); rc == 0; rc = step(cc, kb, &kl, &k, &v)) {
+        size_t n = v.mv_size / sizeof *recs;
+        if (n > STORE_PAGE || v.mv_size % sizeof *recs) {
+            s = store_err(db, LCTX_ECORRUPT, "%s/index: malformed chunk page", db->path);
+            break;
+        }
+        memcpy(recs, v.mv_data, v.mv_size);
+        int changed = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (recs[i].len & STORE_DELETED) {
+                recs[i].doc = recs[i].len = 0;
+                changed = 1;
+            } else if (recs[i].doc) {
+                st->n_chunks++;
+                st->total_len += recs[i].len;
+            }
+        }
+        MDB_val nv = {v.mv_size, recs}, key = {kl, kb};
+        if (changed && (rc = mdb_put(txn, db->dbi_chunks, &key, &nv, 0))) {
+            s = kv_err(db, rc, "write chunk page");
+            break;
+        }
+    }
+    if (!s && rc && rc != MDB_NOTFOUND)
+        s = kv_err(db, rc, "read chunk pages");
+    free(recs);
+    mdb_cursor_close(cc);
+    return s;
+}
+
+static int compact_txn(lctx_db *db, MDB_txn *txn, void *ctx)
+{
+    compact_ctx *c = ctx;
+    store_stats st;
+    int rc = kv_get_stats(db, txn, &st);
+    if (rc)
+        return rc;
+    /* Terms first: they read the tombstone flags compact_chunks clears. */
+    if ((rc = compact_terms(db, txn, &st, c)) || (rc = compact_chunks(db, txn, &st)))
+        return rc;
+    return kv_put_stats(db, txn, &st);
+}
+
+int lctx_compact(lctx_db *db)
+{
+    if (!db)
+        return LCTX_EINVAL;
+    if (db->flags & LCTX_OPEN_READONLY)
+        return store_err(db, LCTX_ESTATE, "%s: opened read-only", db->path);
+    pthread_mutex_lock(&db->write_mu);
+    int rc = db->batch ? store_err(db, LCTX_ESTATE, "lctx_compact: a batch is open")
+                       : store_lock(db);
+    if (rc) {
+        pthread_mutex_unlock(&db->write_mu);
+        return rc;
+    }
+    compact_ctx c = {0};
+    rc = write_recover(db); /* stores in step before rewriting */
+    if (!rc)
+        rc = kv_write(db, compact_txn, &c);
+    free(c.p);
+    free(c.kbuf);
+    if (!rc)
+        rc = catalog_exec(db, db->wdb,
+                          "BEGIN IMMEDIATE;"
+                          "DELETE FROM chunks WHERE doc_id IN "
+                          "(SELECT doc_id FROM documents WHERE deleted_seq IS NOT NULL);"
+                          "DELETE FROM documents WHERE deleted_seq IS NOT NULL;"
+                          "COMMIT;");
+    if (rc && db->wdb && !sqlite3_get_autocommit(db->wdb))
+        sqlite3_exec(db->wdb, "ROLLBACK", NULL, NULL, NULL);
+    store_unlock(db);
+    pthread_mutex_unlock(&db->write_mu);
+    return rc;
+}

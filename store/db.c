@@ -1,0 +1,443 @@
+/*
+ * db.c — the collection handle: open/close, errors, the writer lock, the
+ * pool of read connections, statistics and document text.
+ *
+ * Opening a collection read-write also reconciles the two stores: when
+ * SQLite holds batches that LMDB lacks (a crash between the two commits),
+ * they are replayed into LMDB before lctx_open returns (write_recover in
+ * indexer/write.c, which owns tokenization). Recovery needs the writer lock;
+ * when another process holds it, that process is alive and mid-batch, so
+ * there is nothing to recover and opening proceeds. Read-only handles never
+ * recover: they read LMDB as of its last commit, which is always consistent.
+ *
+ * The writer lock is an flock on NAME.lctx/write.lock taken by lctx_begin
+ * (and by recovery and compaction) and released when the batch ends. It is
+ * non-blocking: a second writer gets LCTX_EBUSY at once rather than hanging
+ * behind a long indexing run. flock locks vanish with their process, so a
+ * kill -9 never leaves a stale lock behind.
+ *
+ * Errors: every failure records a one-line message in the handle (under a
+ * mutex, since searches run on several threads) and returns a status.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "indexer/indexer.h"
+#include "store/store.h"
+
+/* ------------------------------------------------------------------ errors */
+int store_err(lctx_db *db, int rc, const char *fmt, ...)
+{
+    if (!db)
+        return rc;
+    va_list ap;
+    va_start(ap, fmt);
+    pthread_mutex_lock(&db->err_mu);
+    vsnprintf(db->errmsg, sizeof db->errmsg, fmt, ap);
+    pthread_mutex_unlock(&db->err_mu);
+    va_end(ap);
+    return rc;
+}
+
+void store_clear_err(lctx_db *db)
+{
+    pthread_mutex_lock(&db->err_mu);
+    db->errmsg[0] = 0;
+    pthread_mutex_unlock(&db->err_mu);
+}
+
+void store_warn(lctx_db *db, const char *fmt, ...)
+{
+    if (!db->warn)
+        return;
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    db->warn(db->warn_ctx, buf);
+}
+
+const char *lctx_errmsg(const lctx_db *db)
+{
+    return db ? db->errmsg : "no collection handle";
+}
+
+const char *lctx_strstatus(int status)
+{
+    static const char *names[] = {
+        "ok", "error", "not found", "invalid argument", "i/o error", "corrupt",
+        "newer format version", "out of memory", "busy", "unsupported",
+        "call out of order", "timeout", "remote error"};
+    if (status < 0 || status >= (int)(sizeof names / sizeof names[0]))
+        return "unknown status";
+    return names[status];
+}
+
+void lctx_set_warning_handler(lctx_db *db, lctx_warning_fn fn, void *ctx)
+{
+    if (!db)
+        return;
+    db->warn = fn;
+    db->warn_ctx = ctx;
+}
+
+void lctx_config_init(lctx_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->language = "english";
+    cfg->stopwords = 1;
+    cfg->chunk_words = 200;
+    cfg->bm25_k1 = 0.9;
+    cfg->bm25_b = 0.4;
+    /* Tuned on the dev collections (docs/format.md): 2 beats 0.5, 1 and 3
+     * on average, and titles are the densest evidence a document has. */
+    cfg->title_weight = 2.0;
+}
+
+/* ------------------------------------------------------------- writer lock */
+int store_lock(lctx_db *db)
+{
+    if (db->lock_held)
+        return LCTX_OK;
+    if (db->lock_fd < 0) {
+        char file[4096];
+        snprintf(file, sizeof file, "%s/write.lock", db->path);
+        db->lock_fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        if (db->lock_fd < 0)
+            return store_err(db, LCTX_EIO, "%s: %s", file, strerror(errno));
+    }
+    if (flock(db->lock_fd, LOCK_EX | LOCK_NB)) {
+        if (errno == EWOULDBLOCK)
+            return store_err(db, LCTX_EBUSY, "%s: another writer holds the collection",
+                             db->path);
+        return store_err(db, LCTX_EIO, "%s/write.lock: %s", db->path, strerror(errno));
+    }
+    db->lock_held = 1;
+    return LCTX_OK;
+}
+
+void store_unlock(lctx_db *db)
+{
+    if (db->lock_held)
+        flock(db->lock_fd, LOCK_UN);
+    db->lock_held = 0;
+}
+
+/* ------------------------------------------------------- read connections */
+sqlite3 *store_conn_get(lctx_db *db)
+{
+    sqlite3 *conn = NULL;
+    pthread_mutex_lock(&db->pool_mu);
+    if (db->n_pool > 0)
+        conn = db->pool[--db->n_pool];
+    pthread_mutex_unlock(&db->pool_mu);
+    if (conn)
+        return conn;
+    char file[4096];
+    snprintf(file, sizeof file, "%s/catalog.db", db->path);
+    if (catalog_open_reader(db, file, &conn))
+        return NULL;
+    return conn;
+}
+
+void store_conn_put(lctx_db *db, sqlite3 *conn)
+{
+    if (!conn)
+        return;
+    pthread_mutex_lock(&db->pool_mu);
+    if (db->n_pool < STORE_POOL_MAX) {
+        db->pool[db->n_pool++] = conn;
+        conn = NULL;
+    }
+    pthread_mutex_unlock(&db->pool_mu);
+    if (conn)
+        sqlite3_close(conn);
+}
+
+/* A tokenizer is worth pooling: creating one allocates its stemmer and a
+ * stem cache, which would dominate a fast query. */
+struct tok_tokenizer *store_tok_get(lctx_db *db)
+{
+    tok_tokenizer *t = NULL;
+    pthread_mutex_lock(&db->pool_mu);
+    if (db->n_tok_pool > 0)
+        t = db->tok_pool[--db->n_tok_pool];
+    pthread_mutex_unlock(&db->pool_mu);
+    if (t)
+        return t;
+    tok_config tc = {db->cfg.language, db->cfg.stopwords, strcmp(db->cfg.language, "none") != 0};
+    char err[256] = "";
+    t = tok_new(&tc, err, sizeof err);
+    if (!t)
+        store_err(db, LCTX_ERROR, "tokenizer: %s", err[0] ? err : "out of memory");
+    return t;
+}
+
+void store_tok_put(lctx_db *db, struct tok_tokenizer *tok)
+{
+    if (!tok)
+        return;
+    pthread_mutex_lock(&db->pool_mu);
+    if (db->n_tok_pool < STORE_POOL_MAX) {
+        db->tok_pool[db->n_tok_pool++] = tok;
+        tok = NULL;
+    }
+    pthread_mutex_unlock(&db->pool_mu);
+    tok_free(tok);
+}
+
+/* ------------------------------------------------------------- open/close */
+static int valid_language(const char *s)
+{
+    if (!s || !*s || strlen(s) >= 32)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || *s == '_'))
+            return 0;
+    return 1;
+}
+
+static int check_config(lctx_db *db, const lctx_config *c)
+{
+    if (!valid_language(c->language))
+        return store_err(db, LCTX_EINVAL, "bad language name");
+    if (c->chunk_words < 1 || c->bm25_k1 < 0 || c->bm25_b < 0 || c->bm25_b > 1 ||
+        c->title_weight < 0)
+        return store_err(db, LCTX_EINVAL, "bad collection config (chunk_words >= 1, "
+                         "k1 >= 0, 0 <= b <= 1, title_weight >= 0)");
+    return LCTX_OK;
+}
+
+static lctx_db *db_new(const char *path, unsigned flags)
+{
+    lctx_db *db = calloc(1, sizeof *db);
+    if (!db)
+        return NULL;
+    db->path = strdup(path);
+    if (!db->path) {
+        free(db);
+        return NULL;
+    }
+    size_t n = strlen(db->path);
+    while (n > 1 && db->path[n - 1] == '/')
+        db->path[--n] = 0;
+    db->flags = flags;
+    db->lock_fd = -1;
+    pthread_mutex_init(&db->pool_mu, NULL);
+    pthread_mutex_init(&db->err_mu, NULL);
+    pthread_mutex_init(&db->write_mu, NULL);
+    pthread_rwlock_init(&db->map_lock, NULL);
+    lctx_config_init(&db->cfg);
+    snprintf(db->language, sizeof db->language, "english");
+    db->cfg.language = db->language;
+    return db;
+}
+
+static int open_stores(lctx_db *db, const lctx_config *cfg)
+{
+    struct stat sb;
+    int create = (db->flags & LCTX_OPEN_CREATE) && !(db->flags & LCTX_OPEN_READONLY);
+    if (stat(db->path, &sb)) {
+        if (!create)
+            return store_err(db, LCTX_ENOTFOUND, "%s: no such collection", db->path);
+        if (mkdir(db->path, 0777) && errno != EEXIST)
+            return store_err(db, LCTX_EIO, "%s: cannot create: %s", db->path, strerror(errno));
+    } else if (!S_ISDIR(sb.st_mode)) {
+        return store_err(db, LCTX_EINVAL, "%s: not a directory", db->path);
+    }
+    char file[4096];
+    snprintf(file, sizeof file, "%s/catalog.db", db->path);
+    if (!create && stat(file, &sb))
+        return store_err(db, LCTX_ENOTFOUND, "%s: not an lctx collection (no catalog.db)",
+                         db->path);
+    int rc = catalog_open(db, file, create, cfg);
+    if (rc)
+        return rc;
+    snprintf(file, sizeof file, "%s/index", db->path);
+    if ((rc = kv_open(db, file, (db->flags & LCTX_OPEN_READONLY) != 0)))
+        return rc;
+    if (db->flags & LCTX_OPEN_READONLY)
+        return LCTX_OK;
+    /* Reconcile the stores unless a live writer is mid-batch. */
+    rc = store_lock(db);
+    if (rc == LCTX_EBUSY) {
+        store_clear_err(db);
+        return LCTX_OK;
+    }
+    if (rc)
+        return rc;
+    rc = write_recover(db);
+    store_unlock(db);
+    return rc;
+}
+
+int lctx_open(const char *path, unsigned flags, const lctx_config *cfg, lctx_db **out)
+{
+    return store_open(path, flags, cfg, 0, out);
+}
+
+int store_open(const char *path, unsigned flags, const lctx_config *cfg, size_t map_initial,
+               lctx_db **out)
+{
+    if (!out)
+        return LCTX_EINVAL;
+    *out = NULL;
+    if (!path || !*path)
+        return LCTX_EINVAL;
+    lctx_db *db = db_new(path, flags);
+    if (!db)
+        return LCTX_ENOMEM;
+    db->test_map_initial = map_initial;
+    *out = db;
+    lctx_config defaults;
+    if (!cfg) {
+        lctx_config_init(&defaults);
+        cfg = &defaults;
+    }
+    int rc = check_config(db, cfg);
+    if (!rc)
+        rc = open_stores(db, cfg);
+    return rc;
+}
+
+int lctx_close(lctx_db *db)
+{
+    if (!db)
+        return LCTX_OK;
+    if (db->batch)
+        lctx_rollback(db);
+    store_unlock(db);
+    if (db->lock_fd >= 0)
+        close(db->lock_fd);
+    kv_close(db);
+    for (int i = 0; i < db->n_pool; i++)
+        sqlite3_close(db->pool[i]);
+    for (int i = 0; i < db->n_tok_pool; i++)
+        tok_free(db->tok_pool[i]);
+    int rc = LCTX_OK;
+    if (db->wdb && sqlite3_close(db->wdb) != SQLITE_OK)
+        rc = LCTX_ERROR;
+    pthread_mutex_destroy(&db->pool_mu);
+    pthread_mutex_destroy(&db->err_mu);
+    pthread_mutex_destroy(&db->write_mu);
+    pthread_rwlock_destroy(&db->map_lock);
+    free(db->path);
+    free(db);
+    return rc;
+}
+
+void store_test_stop_after_sqlite(lctx_db *db, int on) { db->test_stop_after_sqlite = on; }
+void store_test_fail_lmdb(lctx_db *db, int on) { db->test_fail_lmdb = on; }
+
+/* ------------------------------------------------------------------ stats */
+static uint64_t dir_bytes(const char *path, int depth)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return 0;
+    uint64_t total = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char p[4096];
+        struct stat sb;
+        snprintf(p, sizeof p, "%s/%s", path, e->d_name);
+        if (stat(p, &sb))
+            continue;
+        if (S_ISDIR(sb.st_mode) && depth < 4)
+            total += dir_bytes(p, depth + 1);
+        else if (S_ISREG(sb.st_mode))
+            total += (uint64_t)sb.st_blocks * 512;
+    }
+    closedir(d);
+    return total;
+}
+
+int lctx_stats_get(lctx_db *db, lctx_stats *out)
+{
+    if (!db || !out)
+        return store_err(db, LCTX_EINVAL, "lctx_stats_get: NULL argument");
+    memset(out, 0, sizeof *out);
+    MDB_txn *txn;
+    store_stats st;
+    int rc = kv_read_begin(db, &txn);
+    if (rc)
+        return rc;
+    rc = kv_get_stats(db, txn, &st);
+    kv_read_end(db, txn);
+    if (rc)
+        return rc;
+    sqlite3 *conn = store_conn_get(db);
+    if (!conn)
+        return LCTX_EIO;
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(conn, "SELECT count(*) FROM documents WHERE deleted_seq IS NULL",
+                           -1, &s, NULL) == SQLITE_OK) {
+        if (sqlite3_step(s) == SQLITE_ROW)
+            out->documents = (uint64_t)sqlite3_column_int64(s, 0);
+        sqlite3_finalize(s);
+    }
+    store_conn_put(db, conn);
+    out->chunks = st.n_chunks - st.n_deleted;
+    out->deleted_chunks = st.n_deleted;
+    out->terms = st.n_terms;
+    out->postings = st.n_postings;
+    out->avg_chunk_len = st.n_chunks ? (double)st.total_len / (double)st.n_chunks : 0;
+    out->last_seq = st.last_seq;
+    out->disk_bytes = dir_bytes(db->path, 0);
+    out->format_version = db->format_version;
+    snprintf(out->language, sizeof out->language, "%s", db->language);
+    out->bm25_k1 = db->cfg.bm25_k1;
+    out->bm25_b = db->cfg.bm25_b;
+    return LCTX_OK;
+}
+
+int lctx_get_text(lctx_db *db, const char *id, char **text, size_t *len)
+{
+    if (!db || !id || !text)
+        return store_err(db, LCTX_EINVAL, "lctx_get_text: NULL argument");
+    *text = NULL;
+    if (len)
+        *len = 0;
+    sqlite3 *conn = store_conn_get(db);
+    if (!conn)
+        return LCTX_EIO;
+    sqlite3_stmt *s;
+    int rc = LCTX_OK;
+    if (sqlite3_prepare_v2(conn, "SELECT text FROM documents WHERE ext_id=? AND "
+                           "deleted_seq IS NULL", -1, &s, NULL)) {
+        rc = store_err(db, LCTX_ERROR, "%s/catalog.db: %s", db->path, sqlite3_errmsg(conn));
+        store_conn_put(db, conn);
+        return rc;
+    }
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        size_t n = (size_t)sqlite3_column_bytes(s, 0);
+        const void *p = sqlite3_column_blob(s, 0);
+        *text = malloc(n + 1);
+        if (!*text) {
+            rc = store_err(db, LCTX_ENOMEM, "out of memory");
+        } else {
+            if (n)
+                memcpy(*text, p, n);
+            (*text)[n] = 0;
+            if (len)
+                *len = n;
+        }
+    } else {
+        rc = store_err(db, LCTX_ENOTFOUND, "%s: no document with id '%s'", db->path, id);
+    }
+    sqlite3_finalize(s);
+    store_conn_put(db, conn);
+    return rc;
+}

@@ -1,0 +1,260 @@
+/*
+ * kv.c — the LMDB side of a collection (index/): environment, map growth,
+ * chunk records, statistics, and applying a write batch.
+ *
+ * Named databases:
+ *   terms    term bytes -> store_term (id, df, block count, last block, bounds)
+ *   postings (term id BE32, last chunk BE32) -> postings block (pblock.c)
+ *   chunks   page number BE32 (chunk id >> 10) -> array of store_chunkrec
+ *   meta     "stats" -> store_stats
+ *
+ * The environment is opened with MDB_NOTLS so read transactions are not tied
+ * to threads, and MDB_NOMETASYNC: data pages are synced on commit but the
+ * meta page is not, so a power cut can lose the last LMDB transactions but
+ * never corrupts the environment. That is enough because LMDB is derived
+ * state: a lost batch is replayed from SQLite on the next open.
+ *
+ * The map starts at STORE_MAP_INITIAL and doubles when a write transaction
+ * fills it (MDB_MAP_FULL): the transaction is aborted, the map grown under the
+ * handle's exclusive map lock (LMDB requires no live transaction in the
+ * process while resizing), and the whole transaction function retried. Other
+ * processes notice with MDB_MAP_RESIZED and adopt the new size.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "store/store.h"
+
+static int kv_status(int rc)
+{
+    switch (rc) {
+    case MDB_SUCCESS: return LCTX_OK;
+    case MDB_NOTFOUND: return LCTX_ENOTFOUND;
+    case MDB_CORRUPTED: case MDB_PAGE_NOTFOUND: case MDB_INVALID: return LCTX_ECORRUPT;
+    case MDB_VERSION_MISMATCH: return LCTX_EVERSION;
+    case ENOMEM: return LCTX_ENOMEM;
+    case ENOSPC: case EIO: case EDQUOT: case MDB_MAP_FULL: return LCTX_EIO;
+    case EAGAIN: case EBUSY: return LCTX_EBUSY;
+    default: return LCTX_ERROR;
+    }
+}
+
+int kv_err(lctx_db *db, int rc, const char *what)
+{
+    if (rc == MDB_MAP_FULL)
+        db->kv_full = 1;
+    return store_err(db, kv_status(rc), "%s/index: %s: %s", db->path, what, mdb_strerror(rc));
+}
+
+static int open_dbis(lctx_db *db, int readonly)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(db->env, NULL, readonly ? MDB_RDONLY : 0, &txn);
+    if (rc)
+        return kv_err(db, rc, "begin");
+    unsigned fl = readonly ? 0 : MDB_CREATE;
+    if ((rc = mdb_dbi_open(txn, "terms", fl, &db->dbi_terms)) ||
+        (rc = mdb_dbi_open(txn, "postings", fl, &db->dbi_post)) ||
+        (rc = mdb_dbi_open(txn, "chunks", fl, &db->dbi_chunks)) ||
+        (rc = mdb_dbi_open(txn, "meta", fl, &db->dbi_meta))) {
+        mdb_txn_abort(txn);
+        if (rc == MDB_NOTFOUND)
+            return store_err(db, LCTX_ECORRUPT, "%s/index: missing LMDB databases", db->path);
+        return kv_err(db, rc, "open databases");
+    }
+    if (!readonly) {
+        store_stats st;
+        MDB_val k = {5, "stats"}, v;
+        if ((rc = mdb_get(txn, db->dbi_meta, &k, &v)) == MDB_NOTFOUND) {
+            memset(&st, 0, sizeof st);
+            st.format_version = LCTX_FORMAT_VERSION;
+            st.next_term = 1;
+            v.mv_size = sizeof st;
+            v.mv_data = &st;
+            rc = mdb_put(txn, db->dbi_meta, &k, &v, 0);
+        }
+        if (rc) {
+            mdb_txn_abort(txn);
+            return kv_err(db, rc, "init meta");
+        }
+    }
+    if ((rc = mdb_txn_commit(txn)))
+        return kv_err(db, rc, "commit");
+    return LCTX_OK;
+}
+
+int kv_open(lctx_db *db, const char *dir, int readonly)
+{
+    int rc;
+    if (!readonly && mkdir(dir, 0777) && errno != EEXIST)
+        return store_err(db, LCTX_EIO, "%s: cannot create: %s", dir, strerror(errno));
+    if ((rc = mdb_env_create(&db->env)))
+        return kv_err(db, rc, "create environment");
+    mdb_env_set_maxdbs(db->env, 8);
+    mdb_env_set_maxreaders(db->env, 510);
+    size_t initial = db->test_map_initial ? db->test_map_initial : STORE_MAP_INITIAL;
+    mdb_env_set_mapsize(db->env, initial);
+    unsigned fl = MDB_NOTLS | MDB_NOMETASYNC | (readonly ? MDB_RDONLY : 0);
+    if ((rc = mdb_env_open(db->env, dir, fl, 0666))) {
+        int st = kv_err(db, rc, "open");
+        if (rc == ENOENT)
+            st = store_err(db, LCTX_ENOTFOUND, "%s: no index (not an lctx collection?)", dir);
+        mdb_env_close(db->env);
+        db->env = NULL;
+        return st;
+    }
+    int dead = 0;
+    mdb_reader_check(db->env, &dead); /* clears slots of crashed readers */
+    if ((rc = open_dbis(db, readonly)))
+        return rc;
+    MDB_txn *txn;
+    store_stats st;
+    if ((rc = kv_read_begin(db, &txn)))
+        return rc;
+    rc = kv_get_stats(db, txn, &st);
+    kv_read_end(db, txn);
+    if (rc)
+        return rc;
+    if (st.format_version > LCTX_FORMAT_VERSION)
+        return store_err(db, LCTX_EVERSION, "%s: index format version %llu is newer than this "
+                         "lctx supports (%d)", db->path, (unsigned long long)st.format_version,
+                         LCTX_FORMAT_VERSION);
+    return LCTX_OK;
+}
+
+void kv_close(lctx_db *db)
+{
+    if (db->env)
+        mdb_env_close(db->env);
+    db->env = NULL;
+}
+
+int kv_read_begin(lctx_db *db, MDB_txn **txn)
+{
+    for (int tries = 0; tries < 3; tries++) {
+        pthread_rwlock_rdlock(&db->map_lock);
+        int rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, txn);
+        if (rc == MDB_SUCCESS)
+            return LCTX_OK;
+        pthread_rwlock_unlock(&db->map_lock);
+        if (rc != MDB_MAP_RESIZED)
+            return kv_err(db, rc, "read transaction");
+        /* Another process grew the map: adopt its size. */
+        pthread_rwlock_wrlock(&db->map_lock);
+        mdb_env_set_mapsize(db->env, 0);
+        pthread_rwlock_unlock(&db->map_lock);
+    }
+    return store_err(db, LCTX_EBUSY, "%s/index: map keeps being resized", db->path);
+}
+
+void kv_read_end(lctx_db *db, MDB_txn *txn)
+{
+    mdb_txn_abort(txn);
+    pthread_rwlock_unlock(&db->map_lock);
+}
+
+int kv_get_stats(lctx_db *db, MDB_txn *txn, store_stats *st)
+{
+    MDB_val k = {5, "stats"}, v;
+    int rc = mdb_get(txn, db->dbi_meta, &k, &v);
+    if (rc == MDB_NOTFOUND || (rc == 0 && v.mv_size != sizeof *st))
+        return store_err(db, LCTX_ECORRUPT, "%s/index: statistics missing or malformed", db->path);
+    if (rc)
+        return kv_err(db, rc, "read statistics");
+    memcpy(st, v.mv_data, sizeof *st);
+    return LCTX_OK;
+}
+
+int kv_put_stats(lctx_db *db, MDB_txn *txn, const store_stats *st)
+{
+    MDB_val k = {5, "stats"}, v = {sizeof *st, (void *)st};
+    int rc = mdb_put(txn, db->dbi_meta, &k, &v, 0);
+    return rc ? kv_err(db, rc, "write statistics") : LCTX_OK;
+}
+
+int kv_term_get(lctx_db *db, MDB_txn *txn, const char *term, size_t len, store_term *out)
+{
+    MDB_val k = {len, (void *)term}, v;
+    int rc = mdb_get(txn, db->dbi_terms, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return LCTX_ENOTFOUND;
+    if (rc)
+        return kv_err(db, rc, "read term");
+    if (v.mv_size != sizeof *out)
+        return store_err(db, LCTX_ECORRUPT, "%s/index: malformed term entry", db->path);
+    memcpy(out, v.mv_data, sizeof *out);
+    return LCTX_OK;
+}
+
+int kv_chunk(lctx_db *db, MDB_txn *txn, kv_page_cache *pc, uint32_t chunk, store_chunkrec *out)
+{
+    uint32_t page = chunk >> STORE_PAGE_SHIFT;
+    if (!pc->recs || pc->page != page) {
+        uint8_t kb[4] = {(uint8_t)(page >> 24), (uint8_t)(page >> 16), (uint8_t)(page >> 8),
+                         (uint8_t)page};
+        MDB_val k = {4, kb}, v;
+        int rc = mdb_get(txn, db->dbi_chunks, &k, &v);
+        if (rc)
+            return rc;
+        pc->page = page;
+        pc->recs = v.mv_data;
+        pc->n = (uint32_t)(v.mv_size / sizeof(store_chunkrec));
+    }
+    uint32_t i = chunk & (STORE_PAGE - 1);
+    if (i >= pc->n)
+        return MDB_NOTFOUND;
+    memcpy(out, &pc->recs[i], sizeof *out);
+    return out->len == 0 && out->doc == 0 ? MDB_NOTFOUND : 0;
+}
+
+/* Grows the map to twice its size. Called with no transaction open. */
+static int grow_map(lctx_db *db)
+{
+    MDB_envinfo info;
+    pthread_rwlock_wrlock(&db->map_lock);
+    mdb_env_info(db->env, &info);
+    size_t want = info.me_mapsize * 2;
+    int rc = mdb_env_set_mapsize(db->env, want);
+    pthread_rwlock_unlock(&db->map_lock);
+    return rc ? kv_err(db, rc, "grow map") : LCTX_OK;
+}
+
+int kv_write(lctx_db *db, kv_write_fn fn, void *ctx)
+{
+    for (int tries = 0; tries < 40; tries++) {
+        MDB_txn *txn;
+        pthread_rwlock_rdlock(&db->map_lock);
+        int rc = mdb_txn_begin(db->env, NULL, 0, &txn);
+        if (rc) {
+            pthread_rwlock_unlock(&db->map_lock);
+            if (rc == MDB_MAP_RESIZED) {
+                pthread_rwlock_wrlock(&db->map_lock);
+                mdb_env_set_mapsize(db->env, 0);
+                pthread_rwlock_unlock(&db->map_lock);
+                continue;
+            }
+            return kv_err(db, rc, "write transaction");
+        }
+        db->kv_full = 0;
+        rc = fn(db, txn, ctx);
+        if (rc == LCTX_OK) {
+            int mrc = mdb_txn_commit(txn);
+            pthread_rwlock_unlock(&db->map_lock);
+            if (mrc == MDB_SUCCESS)
+                return LCTX_OK;
+            if (mrc != MDB_MAP_FULL)
+                return kv_err(db, mrc, "commit");
+        } else {
+            mdb_txn_abort(txn);
+            pthread_rwlock_unlock(&db->map_lock);
+            if (!db->kv_full)
+                return rc;
+        }
+        if ((rc = grow_map(db)))
+            return rc;
+        store_clear_err(db);
+    }
+    return store_err(db, LCTX_EIO, "%s/index: map cannot grow enough", db->path);
+}

@@ -1,0 +1,254 @@
+/*
+ * test_cli_index.c — lctx-index end to end, through the sanitized binary.
+ *
+ * What a user relies on: documents go in from JSONL, stdin and plain text
+ * directories; a bad input line is named (FILE:LINE) and leaves the
+ * collection untouched; --skip-bad skips it; deletes and upserts take
+ * effect; --batch-docs commits in steps; exit status 0/1/2 means success,
+ * failure, bad usage. Each test works in its own temporary directory.
+ */
+#include "test_cli_harness.h"
+
+TestSuite(cli_index, .fini = cleanup_tmpdir, .timeout = 60);
+
+Test(cli_index, indexes_jsonl_and_reports_stats)
+{
+    const char *corpus = tpath("corpus.jsonl");
+    const char *coll = tpath("c.lctx");
+    write_file(corpus, CORPUS);
+    cmd_result r = run(NULL, "lctx-index", "-c", coll, corpus, NULL);
+    expect_status(r, 0);
+    expect_contains(r.err, "committed batch");
+    expect_contains(r.err, "indexed 5 documents");
+    result_free(&r);
+
+    r = run(NULL, "lctx-index", "-c", coll, "--stats", NULL);
+    expect_status(r, 0);
+    cr_assert_eq(stat_value(r.out, "documents"), 5, "stats:\n%s", r.out);
+    cr_assert_gt(stat_value(r.out, "terms"), 10);
+    cr_assert_gt(stat_value(r.out, "last_seq"), 0);
+    result_free(&r);
+
+    r = run(NULL, "lctx-index", "-c", coll, "--stats", "--json", NULL);
+    expect_status(r, 0);
+    cJSON *o = cJSON_Parse(r.out);
+    cr_assert_not_null(o, "not JSON: %s", r.out);
+    cr_assert_eq(cJSON_GetNumberValue(cJSON_GetObjectItem(o, "documents")), 5.0);
+    cr_assert_not_null(cJSON_GetStringValue(cJSON_GetObjectItem(o, "language")));
+    cJSON_Delete(o);
+    result_free(&r);
+
+    r = run(NULL, "lctx-index", "-c", coll, "--check", "--compact", NULL);
+    expect_status(r, 0);
+    result_free(&r);
+    cr_assert_eq(documents(coll), 5);
+}
+
+Test(cli_index, bad_usage_exits_2)
+{
+    const char *coll = tpath("c.lctx");
+    const char *const cases[][4] = {
+        { "--stats", NULL },                               /* no -c */
+        { "-c", coll, "--bogus", NULL },                   /* unknown option */
+        { "-c", coll, NULL },                              /* nothing to do */
+        { "-c", coll, "--format", "xml" },                 /* bad format */
+        { "-c", coll, "--delete", NULL },                  /* delete what? */
+        { "-c", coll, "--batch-docs", "0" },               /* bad number */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *argv[8] = { (char *)program("lctx-index") };
+        int n = 1;
+        for (int j = 0; j < 4 && cases[i][j]; j++)
+            argv[n++] = (char *)cases[i][j];
+        argv[n] = NULL;
+        cmd_result r = run_argv(NULL, argv);
+        cr_assert_eq(r.status, 2, "case %zu: status %d, stderr: %s", i, r.status, r.err);
+        expect_contains(r.err, "lctx-index: ");
+        result_free(&r);
+    }
+    struct stat st;
+    cr_assert_neq(stat(coll, &st), 0, "bad usage must not create the collection");
+
+    cmd_result r = run(NULL, "lctx-index", "--help", NULL);
+    expect_status(r, 0);
+    expect_contains(r.out, "usage: lctx-index");
+    result_free(&r);
+    r = run(NULL, "lctx-index", "--version", NULL);
+    expect_status(r, 0);
+    expect_contains(r.out, "lctx-index ");
+    result_free(&r);
+
+    /* A missing input is refused before the collection is created. */
+    r = run(NULL, "lctx-index", "-c", coll, tpath("typo.jsonl"), NULL);
+    expect_status(r, 1);
+    expect_contains(r.err, "typo.jsonl");
+    result_free(&r);
+    cr_assert_neq(stat(coll, &st), 0, "a missing input must not create the collection");
+}
+
+Test(cli_index, embedder_not_available_yet)
+{
+    const char *corpus = tpath("corpus.jsonl");
+    write_file(corpus, CORPUS);
+    cmd_result r = run(NULL, "lctx-index", "-c", tpath("c.lctx"), "--embedder", "use-lite", corpus, NULL);
+    expect_status(r, 2);
+    expect_contains(r.err, "--embedder use-lite: vector indexing is not available in this build yet");
+    result_free(&r);
+    r = run(NULL, "lctx-index", "-c", tpath("c.lctx"), "--embedder", "none", "--quiet", corpus, NULL);
+    expect_status(r, 0);
+    result_free(&r);
+}
+
+Test(cli_index, missing_collection_exits_1)
+{
+    cmd_result r = run(NULL, "lctx-index", "-c", tpath("absent.lctx"), "--stats", NULL);
+    expect_status(r, 1);
+    expect_contains(r.err, "lctx-index: ");
+    expect_contains(r.err, "absent.lctx");
+    result_free(&r);
+}
+
+/* Everything of --stats except disk_bytes, which WAL checkpoints may move. */
+static char *stable_stats(const char *coll)
+{
+    cmd_result r = run(NULL, "lctx-index", "-c", coll, "--stats", NULL);
+    expect_status(r, 0);
+    char *out = calloc(1, strlen(r.out) + 1);
+    cr_assert_not_null(out);
+    char *save = NULL;
+    for (char *l = strtok_r(r.out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        if (strncmp(l, "disk_bytes:", 11) != 0) {
+            strcat(out, l);
+            strcat(out, "\n");
+        }
+    }
+    result_free(&r);
+    return out;
+}
+
+static const char BAD[] =
+    "{\"_id\":\"n1\",\"title\":\"Zebra\",\"text\":\"Zebras have stripes.\"}\n"
+    "{\"_id\":\"n2\",\"title\":\"Broken\",\"text\": oops not json}\n"
+    "{\"_id\":\"n3\",\"title\":\"Giraffe\",\"text\":\"Giraffes have long necks.\"}\n";
+
+Test(cli_index, malformed_line_is_named_and_nothing_is_committed)
+{
+    const char *coll = make_collection();
+    const char *bad = tpath("bad.jsonl");
+    write_file(bad, BAD);
+    char *before = stable_stats(coll);
+
+    cmd_result r = run(NULL, "lctx-index", "-c", coll, bad, NULL);
+    expect_status(r, 1);
+    expect_contains(r.err, "lctx-index: ");
+    expect_contains(r.err, "bad.jsonl:2");
+    expect_contains(r.err, "nothing was committed");
+    result_free(&r);
+
+    char *after = stable_stats(coll);
+    cr_assert_str_eq(after, before);
+    char *ids = hit_ids(coll, "zebras stripes");
+    cr_assert_str_eq(ids, "", "rolled-back document is searchable: %s", ids);
+    free(ids);
+    free(before);
+    free(after);
+}
+
+Test(cli_index, skip_bad_skips_with_a_warning)
+{
+    const char *coll = make_collection();
+    const char *bad = tpath("bad.jsonl");
+    write_file(bad, BAD);
+    cmd_result r = run(NULL, "lctx-index", "-c", coll, "--skip-bad", bad, NULL);
+    expect_status(r, 0);
+    expect_contains(r.err, "lctx-index: warning: ");
+    result_free(&r);
+    cr_assert_eq(documents(coll), 7);
+    char *ids = hit_ids(coll, "giraffes");
+    cr_assert_str_eq(ids, "n3");
+    free(ids);
+}
+
+Test(cli_index, delete_and_missing_id)
+{
+    const char *coll = make_collection();
+    cmd_result r = run(NULL, "lctx-index", "-c", coll, "--delete", "d2", NULL);
+    expect_status(r, 0);
+    result_free(&r);
+    cr_assert_eq(documents(coll), 4);
+    char *ids = hit_ids(coll, "sourdough");
+    cr_assert_str_eq(ids, "");
+    free(ids);
+
+    /* One id missing: the whole batch is refused, d4 stays. */
+    r = run(NULL, "lctx-index", "-c", coll, "--delete", "d4", "no-such-doc", NULL);
+    expect_status(r, 1);
+    expect_contains(r.err, "no-such-doc");
+    expect_contains(r.err, "nothing was committed");
+    result_free(&r);
+    cr_assert_eq(documents(coll), 4);
+    ids = hit_ids(coll, "espresso");
+    cr_assert_str_eq(ids, "d4");
+    free(ids);
+}
+
+Test(cli_index, upsert_replaces_by_id)
+{
+    const char *coll = make_collection();
+    cmd_result r = run("{\"_id\":\"d1\",\"title\":\"Airships\",\"text\":\"A zeppelin is a rigid airship.\"}\n",
+                       "lctx-index", "-c", coll, "--quiet", "-", NULL);
+    expect_status(r, 0);
+    cr_assert_str_eq(r.err, "", "--quiet printed: %s", r.err);
+    result_free(&r);
+    cr_assert_eq(documents(coll), 5);
+    char *ids = hit_ids(coll, "zeppelin");
+    cr_assert_str_eq(ids, "d1");
+    free(ids);
+    ids = hit_ids(coll, "apollo");
+    cr_assert_str_eq(ids, "", "old version still found: %s", ids);
+    free(ids);
+}
+
+Test(cli_index, batch_docs_commits_in_steps)
+{
+    const char *a = tpath("a.jsonl"), *b = tpath("b.jsonl"), *coll = tpath("c.lctx");
+    write_file(a, "{\"_id\":\"a1\",\"text\":\"alpha one\"}\n{\"_id\":\"a2\",\"text\":\"alpha two\"}\n");
+    write_file(b, "{\"_id\":\"b1\",\"text\":\"beta one\"}\n");
+    cmd_result r = run(NULL, "lctx-index", "-c", coll, "--batch-docs", "2", a, b, NULL);
+    expect_status(r, 0);
+    const char *first = strstr(r.err, "committed batch");
+    cr_assert_not_null(first, "stderr: %s", r.err);
+    cr_assert_not_null(strstr(first + 1, "committed batch"), "one commit only: %s", r.err);
+    expect_contains(r.err, ": 2 documents");
+    expect_contains(r.err, ": 1 documents");
+    result_free(&r);
+    cr_assert_eq(documents(coll), 3);
+}
+
+Test(cli_index, text_directory_input)
+{
+    const char *dir = tpath("docs");
+    cr_assert_eq(mkdir(dir, 0755), 0);
+    cr_assert_eq(mkdir(tpath("docs/sub"), 0755), 0);
+    write_file(tpath("docs/one.txt"), "Photosynthesis turns light into chemical energy.\n");
+    write_file(tpath("docs/sub/two.txt"), "Mitochondria are the powerhouse of the cell.\n");
+    const char *coll = tpath("t.lctx");
+    cmd_result r = run(NULL, "lctx-index", "-c", coll, "--quiet", dir, NULL);
+    expect_status(r, 0);
+    result_free(&r);
+    cr_assert_eq(documents(coll), 2);
+    char *ids = hit_ids(coll, "mitochondria");
+    expect_contains(ids, "two.txt");
+    free(ids);
+}
+
+Test(cli_index, missing_input_fails_without_creating_documents)
+{
+    const char *coll = make_collection();
+    cmd_result r = run(NULL, "lctx-index", "-c", coll, tpath("nope.jsonl"), NULL);
+    expect_status(r, 1);
+    expect_contains(r.err, "nope.jsonl");
+    expect_contains(r.err, "nothing was committed");
+    result_free(&r);
+    cr_assert_eq(documents(coll), 5);
+}

@@ -1,0 +1,278 @@
+/*
+ * test_recovery_crash.c — batches survive crashes between and during the
+ * two commits, a failed LMDB apply leaves both stores as before, the LMDB
+ * map grows on demand, and newer format versions are refused.
+ *
+ * The real-process test forks a writer that commits batches and reports
+ * each committed sequence number through a pipe; the parent kill -9s it at
+ * a random moment, reopens, runs the integrity check, and verifies every
+ * reported batch is present. tools/crash-test.sh runs many more rounds.
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lctx.h"
+#include "store/store.h"
+
+static char dir[256];
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/lctx-test-rec-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    strcat(dir, "/c.lctx");
+}
+
+static void teardown(void)
+{
+    char cmd[512];
+    *strrchr(dir, '/') = 0;
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(recovery, .init = setup, .fini = teardown);
+
+static void add(lctx_db *db, const char *id, const char *text)
+{
+    lctx_doc d = {.id = id, .title = id, .text = text};
+    cr_assert_eq(lctx_add(db, &d), LCTX_OK, "%s", lctx_errmsg(db));
+}
+
+static size_t hits(lctx_db *db, const char *q)
+{
+    lctx_results *r;
+    cr_assert_eq(lctx_search(db, q, NULL, &r), LCTX_OK, "%s", lctx_errmsg(db));
+    size_t n = lctx_results_count(r);
+    lctx_results_free(r);
+    return n;
+}
+
+/* The same three batches; the second is interrupted after SQLite when crash. */
+static lctx_db *three_batches(const char *path, int crash)
+{
+    lctx_db *db;
+    cr_assert_eq(lctx_open(path, LCTX_OPEN_CREATE, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    add(db, "one", "the quick brown fox jumps over the lazy dog");
+    add(db, "two", "a lazy afternoon with a brown dog");
+    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK);
+    store_test_stop_after_sqlite(db, crash);
+    uint64_t seq = 0;
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    add(db, "three", "foxes are quick and clever animals");
+    add(db, "one", "the quick brown fox was replaced"); /* upsert */
+    cr_assert_eq(lctx_delete(db, "two"), LCTX_OK);
+    cr_assert_eq(lctx_commit(db, &seq), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(seq, 2);
+    if (crash) {
+        /* the "crash": the handle goes away without LMDB having the batch */
+        lctx_close(db);
+        cr_assert_eq(lctx_open(path, 0, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
+    }
+    cr_assert_eq(lctx_begin(db), LCTX_OK, "%s", lctx_errmsg(db));
+    add(db, "four", "clever dogs and quick foxes");
+    cr_assert_eq(lctx_commit(db, &seq), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(seq, 3);
+    return db;
+}
+
+Test(recovery, between_stores_replays_exactly)
+{
+    char ref[300];
+    snprintf(ref, sizeof ref, "%s.ref", dir);
+    lctx_db *a = three_batches(dir, 1), *b = three_batches(ref, 0);
+    cr_assert_eq(lctx_check(a), LCTX_OK, "%s", lctx_errmsg(a));
+    lctx_stats sa, sb;
+    cr_assert_eq(lctx_stats_get(a, &sa), LCTX_OK);
+    cr_assert_eq(lctx_stats_get(b, &sb), LCTX_OK);
+    cr_assert_eq(sa.last_seq, 3);
+    cr_assert_eq(sa.documents, 3);
+    cr_assert_eq(sa.terms, sb.terms);
+    cr_assert_eq(sa.postings, sb.postings);
+    cr_assert_eq(sa.chunks, sb.chunks);
+    cr_assert_eq(sa.deleted_chunks, sb.deleted_chunks);
+    cr_assert_float_eq(sa.avg_chunk_len, sb.avg_chunk_len, 0);
+    const char *qs[] = {"quick fox", "lazy", "clever", "replaced", "dog"};
+    for (int i = 0; i < 5; i++) {
+        lctx_results *ra, *rb;
+        cr_assert_eq(lctx_search(a, qs[i], NULL, &ra), LCTX_OK);
+        cr_assert_eq(lctx_search(b, qs[i], NULL, &rb), LCTX_OK);
+        cr_assert_eq(lctx_results_count(ra), lctx_results_count(rb));
+        for (size_t j = 0; j < lctx_results_count(ra); j++) {
+            cr_assert_str_eq(lctx_results_get(ra, j)->id, lctx_results_get(rb, j)->id);
+            cr_assert(lctx_results_get(ra, j)->score == lctx_results_get(rb, j)->score);
+        }
+        lctx_results_free(ra);
+        lctx_results_free(rb);
+    }
+    cr_assert_eq(hits(a, "lazy"), 0); /* "two" deleted, "one" replaced */
+    cr_assert_eq(hits(a, "replaced"), 1);
+    lctx_close(a);
+    lctx_close(b);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", ref);
+    cr_assert_eq(system(cmd), 0);
+}
+
+Test(recovery, failed_lmdb_apply_rolls_back)
+{
+    lctx_db *db;
+    cr_assert_eq(lctx_open(dir, LCTX_OPEN_CREATE, NULL, &db), LCTX_OK);
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    add(db, "keep", "stable content here");
+    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK);
+    store_test_fail_lmdb(db, 1);
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    add(db, "lost", "this batch never lands");
+    cr_assert_eq(lctx_delete(db, "keep"), LCTX_OK);
+    cr_assert_eq(lctx_commit(db, NULL), LCTX_EIO);
+    cr_assert(strstr(lctx_errmsg(db), "No space left") != NULL, "%s", lctx_errmsg(db));
+    cr_assert(strstr(lctx_errmsg(db), "rolled back") != NULL, "%s", lctx_errmsg(db));
+    store_test_fail_lmdb(db, 0);
+    char *t;
+    size_t n;
+    cr_assert_eq(lctx_get_text(db, "lost", &t, &n), LCTX_ENOTFOUND);
+    cr_assert_eq(lctx_get_text(db, "keep", &t, &n), LCTX_OK);
+    free(t);
+    cr_assert_eq(hits(db, "stable"), 1);
+    cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
+    uint64_t seq;
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    add(db, "next", "after the failure");
+    cr_assert_eq(lctx_commit(db, &seq), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(seq, 2);
+    lctx_close(db);
+    cr_assert_eq(lctx_open(dir, 0, NULL, &db), LCTX_OK);
+    cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(hits(db, "failure"), 1);
+    lctx_close(db);
+}
+
+Test(recovery, map_grows)
+{
+    lctx_db *db;
+    cr_assert_eq(store_open(dir, LCTX_OPEN_CREATE, NULL, 256 * 1024, &db), LCTX_OK,
+                 "%s", lctx_errmsg(db));
+    char text[2048], id[32];
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    for (int i = 0; i < 400; i++) {
+        size_t m = 0;
+        for (int w = 0; w < 150 && m + 16 < sizeof text; w++)
+            m += (size_t)snprintf(text + m, sizeof text - m, "w%dx%d ", (i * 7 + w) % 3000, w % 5);
+        snprintf(id, sizeof id, "d%d", i);
+        add(db, id, text);
+    }
+    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_gt(hits(db, "w17x2"), 0);
+    char file[300];
+    struct stat sb;
+    snprintf(file, sizeof file, "%s/index/data.mdb", dir);
+    cr_assert_eq(stat(file, &sb), 0);
+    cr_assert_gt(sb.st_size, 256 * 1024, "the map must have grown past its initial size");
+    lctx_close(db);
+}
+
+Test(recovery, newer_format_refused)
+{
+    lctx_db *db;
+    cr_assert_eq(lctx_open(dir, LCTX_OPEN_CREATE, NULL, &db), LCTX_OK);
+    lctx_close(db);
+    char file[300];
+    snprintf(file, sizeof file, "%s/catalog.db", dir);
+    sqlite3 *c;
+    cr_assert_eq(sqlite3_open(file, &c), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(c, "UPDATE config SET value=99 WHERE key='format_version'",
+                              NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(c);
+    cr_assert_eq(lctx_open(dir, 0, NULL, &db), LCTX_EVERSION);
+    cr_assert(strstr(lctx_errmsg(db), "newer") != NULL, "%s", lctx_errmsg(db));
+    lctx_close(db);
+    cr_assert_eq(lctx_open(dir, LCTX_OPEN_READONLY, NULL, &db), LCTX_EVERSION);
+    lctx_close(db);
+}
+
+/* The writer: commits batches of 10 documents forever, reporting each. */
+static void child_writer(const char *path, int round, int fd)
+{
+    lctx_db *db;
+    if (lctx_open(path, LCTX_OPEN_CREATE, NULL, &db))
+        _exit(3);
+    for (uint32_t b = 0;; b++) {
+        if (lctx_begin(db))
+            _exit(4);
+        for (int i = 0; i < 10; i++) {
+            char id[64], text[256];
+            snprintf(id, sizeof id, "r%d-b%u-%d", round, b, i);
+            snprintf(text, sizeof text, "round%d batch%u item%d common words about crashes "
+                     "and recovery of stores number %u", round, b, i, b * 10 + (uint32_t)i);
+            lctx_doc d = {.id = id, .text = text};
+            if (lctx_add(db, &d))
+                _exit(5);
+        }
+        if (b % 3 == 2 && b > 0) { /* some deletes and upserts too */
+            char id[64];
+            snprintf(id, sizeof id, "r%d-b%u-0", round, b - 1);
+            lctx_delete(db, id);
+        }
+        if (lctx_commit(db, NULL))
+            _exit(6);
+        if (write(fd, &b, sizeof b) != sizeof b)
+            _exit(7);
+    }
+}
+
+Test(recovery, kill9_during_indexing, .timeout = 120)
+{
+    srand((unsigned)time(NULL));
+    for (int round = 0; round < 4; round++) {
+        int p[2];
+        cr_assert_eq(pipe(p), 0);
+        pid_t pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+            close(p[0]);
+            child_writer(dir, round, p[1]);
+        }
+        close(p[1]);
+        /* let it commit a few batches, then kill at a random moment */
+        uint32_t b, last = UINT32_MAX;
+        int want = 1 + rand() % 4;
+        for (int i = 0; i < want && read(p[0], &b, sizeof b) == sizeof b; i++)
+            last = b;
+        usleep((useconds_t)(rand() % 30000));
+        kill(pid, SIGKILL);
+        int status;
+        waitpid(pid, &status, 0);
+        cr_assert(WIFSIGNALED(status), "writer exited early with %d", WEXITSTATUS(status));
+        while (read(p[0], &b, sizeof b) == sizeof b)
+            last = b;
+        close(p[0]);
+        cr_assert_neq(last, UINT32_MAX, "no batch committed in round %d", round);
+        lctx_db *db;
+        cr_assert_eq(lctx_open(dir, 0, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
+        cr_assert_eq(lctx_check(db), LCTX_OK, "round %d: %s", round, lctx_errmsg(db));
+        for (uint32_t k = 0; k <= last; k++) {
+            char id[64];
+            snprintf(id, sizeof id, "r%d-b%u-5", round, k);
+            char *t;
+            size_t n;
+            cr_assert_eq(lctx_get_text(db, id, &t, &n), LCTX_OK, "round %d: batch %u lost",
+                         round, k);
+            free(t);
+            char q[64];
+            snprintf(q, sizeof q, "\"round%d batch%u item5\"", round, k);
+            cr_assert_eq(hits(db, q), 1, "round %d: batch %u not searchable", round, k);
+        }
+        lctx_close(db);
+    }
+}

@@ -1,0 +1,230 @@
+#!/bin/sh
+# bench-bm25.sh — run the BM25 benchmark: lctx against SQLite FTS5 and Xapian.
+#
+# For every collection (BEIR layout under $SHARED/data/ir/NAME/) and every
+# method, it runs the method's program (bench-bm25 = lctx, bench-fts5,
+# bench-xapian; see bench/bm25_common.h for what they time and how), scores
+# the TREC run with lctx-eval — the same evaluator for every method, so a
+# difference in nDCG is never a difference in scoring code — and merges the
+# program's JSON line with the metrics into one line of
+# bench/results/bm25.jsonl. From those lines it writes bench/results/bm25.md:
+# quality, latency and indexing tables side by side with ratios, and which of
+# the issue's targets hold.
+#
+# The three methods of one collection run back to back in the same
+# invocation, so they share the machine's state; on a busy machine latencies
+# still move, which is why the report quotes medians and why final figures
+# should be taken on a quiet machine.
+#
+# Environment:
+#   SHARED       data root holding data/ir/ (default: ../shared from the repo root)
+#   COLLECTIONS  space-separated list (default: the ten dev collections)
+#   METHODS      subset of "lctx fts5 xapian"
+#   REPEAT       timed repetitions of each query (default 5)
+#   BUILD        build directory (default build)
+#   RESULTS      output folder (default bench/results)
+#   EVAL         evaluator (default $BUILD/lctx-eval, called as EVAL -c --json QRELS RUN)
+#   BM25_NO_BUILD=1  skip `make` (the Makefile's bench-bm25 target built already)
+#
+# Exit status: 0 when every method ran on every collection, 1 otherwise (the
+# results are written either way, with an "error" line for each failure).
+set -u
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT" || exit 1
+BUILD=${BUILD:-build}
+SHARED=${SHARED:-$ROOT/../shared}
+DATA=$SHARED/data/ir
+COLLECTIONS=${COLLECTIONS:-"cranfield cisi cacm med npl lisa time adi msmarco_dl19_passage_subset dbpedia_entity_subset"}
+METHODS=${METHODS:-"lctx fts5 xapian"}
+REPEAT=${REPEAT:-5}
+RESULTS=${RESULTS:-bench/results}
+EVAL=${EVAL:-$BUILD/lctx-eval}
+WORK=$BUILD/bm25-work          # not $BUILD/bench-bm25: that is the lctx program
+PROG=bench-bm25.sh
+
+die() { echo "$PROG: $*" >&2; exit 1; }
+
+program_for() {
+    case $1 in
+    lctx) echo "$BUILD/bench-bm25" ;;
+    fts5) echo "$BUILD/bench-fts5" ;;
+    xapian) echo "$BUILD/bench-xapian" ;;
+    *) return 1 ;;
+    esac
+}
+
+command -v jq >/dev/null 2>&1 || die "jq is needed (apt-get install jq)"
+[ -d "$DATA" ] || die "$DATA: no such folder (set SHARED)"
+for m in $METHODS; do program_for "$m" >/dev/null || die "unknown method $m"; done
+
+# Build each program on its own, so a library that does not build yet still
+# lets the peers run (their lines then stand next to an lctx error line).
+if [ -z "${BM25_NO_BUILD:-}" ]; then
+    for t in $(for m in $METHODS; do program_for "$m"; done) "$EVAL"; do
+        make --no-print-directory BUILD="$BUILD" "$t" >&2 || echo "$PROG: building $t failed" >&2
+    done
+fi
+
+mkdir -p "$WORK" "$RESULTS" || exit 1
+JSONL_TMP=$WORK/bm25.jsonl.tmp
+: > "$JSONL_TMP"
+DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+failures=0
+
+# An error line keeps the table honest: a missing number is shown as a
+# failure, never silently dropped.
+record_error() {   # method collection message
+    jq -cn --arg m "$1" --arg c "$2" --arg e "$3" --arg d "$DATE" \
+        '{method:$m, collection:$c, error:$e, date:$d}' >> "$JSONL_TMP"
+    echo "$PROG: $2/$1: $3" >&2
+    failures=$((failures + 1))
+}
+
+run_one() {   # method collection
+    m=$1; c=$2
+    dir=$DATA/$c; out=$WORK/$c; prog=$(program_for "$m")
+    [ -x "$prog" ] || { record_error "$m" "$c" "$prog not built"; return; }
+    rm -rf "${out:?}/$m" "$out/$m.trec"
+    mkdir -p "$out"
+    line=$("$prog" --corpus "$dir/corpus.jsonl" --queries "$dir/queries.jsonl" \
+        --index "$out/$m" --run "$out/$m.trec" --repeat "$REPEAT" --collection "$c" \
+        2> "$out/$m.log" | tail -n 1)
+    if [ -z "$line" ]; then
+        record_error "$m" "$c" "$(tail -n 1 "$out/$m.log")"
+        return
+    fi
+    [ -x "$EVAL" ] || { record_error "$m" "$c" "$EVAL not built"; return; }
+    # -c: average over every judged query, an unanswered one scoring 0, so a
+    # method that returns nothing for a hard query is not rewarded for it.
+    metrics=$("$EVAL" -c --json "$dir/qrels/test.tsv" "$out/$m.trec" 2>> "$out/$m.log" | tail -n 1)
+    if ! printf '%s\n%s\n' "$line" "$metrics" | jq -e -s 'length == 2' >/dev/null 2>&1; then
+        record_error "$m" "$c" "evaluation failed: $(tail -n 1 "$out/$m.log")"
+        return
+    fi
+    printf '%s\n%s\n' "$line" "$metrics" |
+        jq -c -s --arg d "$DATE" '.[0] + (.[1] | with_entries(
+            if .key == "queries" then .key = "eval_queries" else . end)) + {date:$d}' >> "$JSONL_TMP"
+    # The index is only needed for its size, already measured.
+    rm -rf "${out:?}/$m"
+}
+
+for c in $COLLECTIONS; do
+    if [ ! -f "$DATA/$c/corpus.jsonl" ]; then
+        for m in $METHODS; do record_error "$m" "$c" "$DATA/$c/corpus.jsonl missing"; done
+        continue
+    fi
+    for m in $METHODS; do
+        echo "$PROG: $c: $m" >&2
+        run_one "$m" "$c"
+    done
+done
+
+mv "$JSONL_TMP" "$RESULTS/bm25.jsonl" || exit 1
+
+# ------------------------------------------------------------------ report
+CPU=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1)
+NCPU=$(nproc 2>/dev/null)
+LOAD=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
+COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+jq -r -s \
+    --arg cpu "${CPU:-unknown}" --arg ncpu "${NCPU:-?}" --arg date "$DATE" \
+    --arg load "${LOAD:-?}" --arg commit "$COMMIT" --arg repeat "$REPEAT" \
+    --arg order "$COLLECTIONS" '
+# Fixed-point text with d decimals; "–" for a missing number.
+def fix($d):
+  if type != "number" then "–"
+  else ((. * pow(10; $d)) | round) as $i
+     | ($i | fabs | tostring) as $s
+     | (if $d == 0 then $s
+        else ("0" * ([$d + 1 - ($s | length), 0] | max)) + $s
+           | .[0:length - $d] + "." + .[length - $d:]
+        end) as $t
+     | (if $i < 0 then "-" + $t else $t end)
+  end;
+def ratio($a; $b): if ($a | type) == "number" and ($b | type) == "number" and $b > 0
+                   then $a / $b else null end;
+def median: map(select(type == "number")) | sort
+  | if length == 0 then null
+    elif length % 2 == 1 then .[(length - 1) / 2]
+    else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+def mb: if type == "number" then . / 1048576 else null end;
+def yes($c): if $c == null then "–" elif $c then "yes" else "**no**" end;
+
+. as $all
+| ($order | split(" ") | map(select(length > 0))) as $colls
+| [ $colls[] as $c
+    | ($all | map(select(.collection == $c))) as $rows
+    | { c: $c,
+        l: ($rows | map(select(.method == "lctx")) | first),
+        f: ($rows | map(select(.method == "fts5")) | first),
+        x: ($rows | map(select(.method == "xapian")) | first) } ] as $t
+| ($all | map(select(.error == null)) | map({key: .method, value: .version}) | from_entries) as $ver
+| [ $t[] | . as $r
+    | { c: .c,
+        ndcg: (if .l.ndcg_10 != null and .f.ndcg_10 != null and .x.ndcg_10 != null
+               then .l.ndcg_10 >= .f.ndcg_10 and .l.ndcg_10 >= .x.ndcg_10 else null end),
+        rf: ratio($r.l.query_p50_ms; $r.f.query_p50_ms),
+        rx: ratio($r.l.query_p50_ms; $r.x.query_p50_ms),
+        ri: ratio($r.l.docs_per_second; $r.f.docs_per_second) } ] as $s
+# "met on": collections meeting the target, of those where it could be
+# measured; a collection with a failed run is named as not measured.
+| def count(f): ($s | map(f)) as $v
+    | ($v | map(select(. == null)) | length) as $none
+    | "\($v | map(select(. == true)) | length) of \(($v | length) - $none)"
+      + (if $none > 0 then " (\($none) not measured)" else "" end);
+"# BM25 benchmark: lctx vs SQLite FTS5 vs Xapian",
+"",
+"- date: \($date); commit \($commit)",
+"- machine: \($cpu), \($ncpu) CPUs; load average at the end: \($load)",
+"- versions: lctx \($ver.lctx // "–"), SQLite \($ver.fts5 // "–"), Xapian \($ver.xapian // "–")",
+"- method: bench/bm25_common.h. Each program indexes title + text of the whole corpus in one thread (timed from opening the empty index to closing it after commit; JSON parsing excluded), then runs every query \($repeat) times. Latency is a k=10 search returning ids and scores; a query'"'"'s latency is the median of its repeats, p50/p95 are over queries. The TREC run (top 100) comes from a separate untimed pass. All runs are scored by lctx-eval.",
+"- peers as shipped: FTS5 `porter unicode61`, `bm25()` (k1 1.2, b 0.75), OR of the quoted query words; Xapian TermGenerator/QueryParser with Stem(\"english\"), STEM_SOME, default OR, BM25Weight defaults (k1 1, b 0.5). lctx: default configuration, LCTX_MODE_BM25.",
+"",
+"## Quality: nDCG@10 (Recall@100)",
+"",
+"| collection | docs | queries | lctx | FTS5 | Xapian | lctx ≥ both |",
+"|---|---:|---:|---:|---:|---:|:---:|",
+( $t[] | . as $r
+  | ([.l, .f, .x] | map(select(. != null and .docs != null)) | first) as $any
+  | "| \(.c) | \($any.docs // "–") | \($any.queries // "–") | "
+    + "\(.l.ndcg_10 | fix(4)) (\(.l.recall_100 | fix(3))) | "
+    + "\(.f.ndcg_10 | fix(4)) (\(.f.recall_100 | fix(3))) | "
+    + "\(.x.ndcg_10 | fix(4)) (\(.x.recall_100 | fix(3))) | "
+    + "\(yes($s[] | select(.c == $r.c) | .ndcg)) |" ),
+"",
+"## Query latency (ms, one thread, k=10)",
+"",
+"| collection | lctx p50 | FTS5 p50 | Xapian p50 | lctx/FTS5 | lctx/Xapian | lctx p95 | FTS5 p95 | Xapian p95 |",
+"|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+( $t[] | . as $r | ($s[] | select(.c == $r.c)) as $q
+  | "| \(.c) | \(.l.query_p50_ms | fix(3)) | \(.f.query_p50_ms | fix(3)) | \(.x.query_p50_ms | fix(3)) | "
+    + "\($q.rf | fix(2)) | \($q.rx | fix(2)) | "
+    + "\(.l.query_p95_ms | fix(3)) | \(.f.query_p95_ms | fix(3)) | \(.x.query_p95_ms | fix(3)) |" ),
+"",
+"## Indexing (one thread, BM25 only)",
+"",
+"| collection | lctx docs/s | FTS5 docs/s | Xapian docs/s | lctx/FTS5 | lctx MB | FTS5 MB | Xapian MB |",
+"|---|---:|---:|---:|---:|---:|---:|---:|",
+( $t[] | . as $r | ($s[] | select(.c == $r.c)) as $q
+  | "| \(.c) | \(.l.docs_per_second | fix(0)) | \(.f.docs_per_second | fix(0)) | \(.x.docs_per_second | fix(0)) | "
+    + "\($q.ri | fix(2)) | \(.l.index_bytes | mb | fix(2)) | \(.f.index_bytes | mb | fix(2)) | \(.x.index_bytes | mb | fix(2)) |" ),
+"",
+"## Targets",
+"",
+"| target | met on | median lctx/peer |",
+"|---|---|---:|",
+"| nDCG@10 ≥ FTS5 and ≥ Xapian | \(count(.ndcg)) | – |",
+"| query p50 ≤ ½ FTS5 | \(count(if .rf == null then null else .rf <= 0.5 end)) | \($s | map(.rf) | median | fix(2)) |",
+"| query p50 ≤ Xapian | \(count(if .rx == null then null else .rx <= 1 end)) | \($s | map(.rx) | median | fix(2)) |",
+"| indexing ≥ 2× FTS5 docs/s | \(count(if .ri == null then null else .ri >= 2 end)) | \($s | map(.ri) | median | fix(2)) |",
+"",
+( [ $all[] | select(.error != null) ] as $e
+  | if ($e | length) == 0 then "All runs completed."
+    else "Failed runs:", "", ($e[] | "- \(.collection) / \(.method): \(.error)") end )
+' "$RESULTS/bm25.jsonl" > "$RESULTS/bm25.md.tmp" && mv "$RESULTS/bm25.md.tmp" "$RESULTS/bm25.md" ||
+    die "writing $RESULTS/bm25.md failed"
+
+echo "$PROG: wrote $RESULTS/bm25.jsonl and $RESULTS/bm25.md ($failures failed runs)" >&2
+[ "$failures" -eq 0 ]
