@@ -74,6 +74,12 @@ typedef struct lctx_config {
     double bm25_k1;         /* default 0.9 */
     double bm25_b;          /* default 0.4 */
     double title_weight;    /* BM25F weight of title terms relative to body terms (default set by the engine) */
+    /* Vectors. embedder is "none" (default: BM25 only), "use-lite",
+     * "bert:DIR" or "http:URL"; every chunk is embedded at indexing time. */
+    const char *embedder;
+    const char *model_dir;       /* where built-in models live; NULL = $LCTX_MODEL_DIR or ./models */
+    const char *vector_encoding; /* "int8" (default), "f16" or "f32" */
+    double lsh_target_recall;    /* recall@10 the LSH tuner aims for (default 0.95) */
 } lctx_config;
 
 /* Fills *cfg with the defaults. */
@@ -129,7 +135,13 @@ typedef struct lctx_ingest_opts {
     int skip_bad;            /* 1: skip malformed JSONL lines with a warning instead of failing */
     /* Called now and then with bytes done / bytes total (total 0 = unknown). */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
-    void *progress_ctx;
+    void *progress_ctx;      /* passed to progress and committed */
+    /* 0: the caller commits. N > 0: lctx_ingest commits after every N
+     * documents and begins a new batch, calling committed(ctx, seq, ndocs)
+     * after each; the documents after the last such commit stay in the open
+     * batch for the caller to commit or roll back. */
+    uint64_t commit_every;
+    void (*committed)(void *ctx, uint64_t seq, uint64_t ndocs);
 } lctx_ingest_opts;
 
 LCTX_API void lctx_ingest_opts_init(lctx_ingest_opts *opts);
@@ -153,12 +165,26 @@ typedef struct lctx_stats {
     int format_version;
     char language[32];
     double bm25_k1, bm25_b;
+    /* vectors (zero / empty when the collection has none) */
+    char embedder[160];
+    int dim;
+    char vector_encoding[8];
+    uint64_t vectors;        /* stored chunk vectors */
+    int lsh_bits, lsh_tables, lsh_probes; /* 0 when search is exact (small collections) */
+    double lsh_target_recall;
+    double lsh_measured_recall; /* recall@10 measured by the tuner on held-out sample queries */
 } lctx_stats;
 
 LCTX_API int lctx_stats_get(lctx_db *db, lctx_stats *out);
 
+/* Re-tunes the LSH parameters for target_recall (<= 0: the collection's
+ * target) on a sample of the stored vectors and rebuilds the buckets. */
+LCTX_API int lctx_retune(lctx_db *db, double target_recall);
+
 /* ------------------------------------------------------------------ search */
 enum lctx_mode { LCTX_MODE_DEFAULT = 0, LCTX_MODE_BM25, LCTX_MODE_VECTOR, LCTX_MODE_HYBRID };
+/* How hybrid search fuses the two ranked lists. */
+enum lctx_fusion { LCTX_FUSION_DEFAULT = 0, LCTX_FUSION_RRF, LCTX_FUSION_LINEAR };
 
 typedef struct lctx_search_opts {
     enum lctx_mode mode;     /* DEFAULT = hybrid when the collection has vectors, else bm25 */
@@ -168,6 +194,18 @@ typedef struct lctx_search_opts {
     const char *hl_close;
     int explain;             /* 1: fill hit.explain with per-term contributions (JSON) */
     const char *filter;      /* SQLite JSON1 expression over metadata, NULL = none */
+    enum lctx_fusion fusion; /* DEFAULT = the collection's default (see docs) */
+    double alpha;            /* LINEAR: weight of the vector side in [0,1]; < 0 = default */
+    int rrf_k;               /* RRF constant (0 = 60) */
+    int depth_bm25;          /* documents taken from each recall before fusion (0 = default) */
+    int depth_vector;
+    /* Query by a caller-supplied vector (mode VECTOR, or HYBRID with text):
+     * vector_dim must equal the collection's dimension. */
+    const float *vector;
+    int vector_dim;
+    /* "More like this": the stored vectors of this document (external id)
+     * are the query; the document itself is left out of the results. */
+    const char *like;
 } lctx_search_opts;
 
 LCTX_API void lctx_search_opts_init(lctx_search_opts *opts);
@@ -187,6 +225,8 @@ typedef struct lctx_hit {
     uint64_t start, end;     /* best chunk's byte range in the document text */
     const char *snippet;     /* NULL unless opts.snippets */
     const char *explain;     /* NULL unless opts.explain: JSON */
+    double bm25_score;       /* the document's BM25 score (0 when not recalled by BM25) */
+    double vector_score;     /* cosine of its best chunk (0 when not recalled by vectors) */
 } lctx_hit;
 
 LCTX_API size_t lctx_results_count(const lctx_results *r);

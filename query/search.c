@@ -35,6 +35,7 @@ void lctx_search_opts_init(lctx_search_opts *opts)
     opts->k = 10;
     opts->hl_open = "[";
     opts->hl_close = "]";
+    opts->alpha = -1.0;   /* the collection default */
 }
 
 size_t lctx_results_count(const lctx_results *r)
