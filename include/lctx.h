@@ -70,9 +70,9 @@ typedef struct lctx_results lctx_results;
 typedef struct lctx_config {
     const char *language;   /* Snowball stemmer language, "english" by default; "none" disables stemming */
     int stopwords;          /* 1: drop the language's stopwords (default 1) */
-    int chunk_words;        /* target passage length in words (default 200) */
-    double bm25_k1;         /* default 0.9 */
-    double bm25_b;          /* default 0.4 */
+    int chunk_words;        /* target passage length in words (default 400) */
+    double bm25_k1;         /* default 1.2 */
+    double bm25_b;          /* default 0.75 */
     double title_weight;    /* BM25F weight of title terms relative to body terms (default set by the engine) */
     /* Vectors. embedder is "none" (default: BM25 only), "use-lite",
      * "bert:DIR" or "http:URL"; every chunk is embedded at indexing time. */

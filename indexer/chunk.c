@@ -2,7 +2,7 @@
  * chunk.c — splitting a document into passages.
  *
  * The retrieval unit is the passage ("chunk"), not the document: BM25 over
- * 200-word passages finds the relevant part of a long document, and the
+ * passages (400 words by default) finds the relevant part of a long document, and the
  * reranker and context assembly work on passages anyway. A passage is a
  * byte range of the document text, so snippets and citations point back
  * into the original.

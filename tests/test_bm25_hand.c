@@ -1,6 +1,6 @@
 /*
  * test_bm25_hand.c — BM25 scores against values worked out by hand from
- * the formula (Lucene variant, k1 = 0.9, b = 0.4, BM25F title weighting).
+ * the formula (Lucene variant, here with k1 = 0.9, b = 0.4 set explicitly, BM25F title weighting).
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -35,6 +35,10 @@ static lctx_db *make(double title_weight, const lctx_doc *docs, int n)
     lctx_config cfg;
     lctx_config_init(&cfg);
     cfg.title_weight = title_weight;
+    /* Non-default parameters on purpose: the hand computations below use
+     * Lucene's 0.9 / 0.4, which also checks the collection honours them. */
+    cfg.bm25_k1 = 0.9;
+    cfg.bm25_b = 0.4;
     lctx_db *db;
     cr_assert_eq(lctx_open(dir, LCTX_OPEN_CREATE, &cfg, &db), LCTX_OK);
     cr_assert_eq(lctx_begin(db), LCTX_OK);
