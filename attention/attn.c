@@ -9,12 +9,12 @@
  *
  * Workspace accounting is exact by construction: each kernel lays out its
  * scratch through an attn_arena, and attn_workspace_bytes runs the same
- * layout code against a counting arena (see attn_internal.h). Benchmarks use
+ * layout code against a counting arena (see attention.h). Benchmarks use
  * that number as peak_bytes.
  *
  * Also here: the ALiBi slopes and the per-head settings all kernels share.
  */
-#include "attention/attn_internal.h"
+#include "attention/attention.h"
 
 #include <math.h>
 #include <stdlib.h>

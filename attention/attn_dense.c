@@ -17,7 +17,7 @@
  * Causal attention skips key blocks that lie wholly after the query block:
  * about half the tiles, hence half the FLOPs.
  */
-#include "attention/attn_internal.h"
+#include "attention/attention.h"
 
 static int min_int(int a, int b) { return a < b ? a : b; }
 

@@ -30,7 +30,7 @@
  * KV heads are processed one at a time, each with a fresh memory, so only one
  * memory exists at a time.
  */
-#include "attention/attn_internal.h"
+#include "attention/attention.h"
 
 #include <cblas.h>
 #include <math.h>

@@ -35,7 +35,7 @@
  * tiles: O(n + tile^2), no n^2. A degenerate input (everything in one
  * bucket) costs n^2 d time but still no n^2 memory.
  */
-#include "attention/attn_internal.h"
+#include "attention/attention.h"
 
 #include <string.h>
 

@@ -11,7 +11,7 @@
  * and grouped heads. The unit tests do not rely on it; they carry their own
  * reference written without BLAS.
  */
-#include "attention/attn_internal.h"
+#include "attention/attention.h"
 
 #include <cblas.h>
 #include <math.h>

@@ -25,7 +25,7 @@
  * straight loops below: bias and masking, row max, exponentials, rescaling.
  * With d = 64 there are 4 d = 256 useful FLOPs per score and one exponential,
  * so the exponential must be cheap and vectorised, which is why this file
- * uses a vectorisable polynomial e^x (attn_expf, attn_internal.h) instead of
+ * uses a vectorisable polynomial e^x (attn_expf, attention.h) instead of
  * calling libm's expf per element.
  *
  * Masked scores are set to -inf. A row whose every score so far is -inf has
@@ -33,7 +33,7 @@
  * so no inf - inf = NaN ever appears, and a row that never sees a key ends
  * with l = 0 and is written as zeros.
  */
-#include "attention/attn_internal.h"
+#include "attention/attention.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -71,7 +71,7 @@ void attn_scratch_take(attn_arena *a, attn_scratch *sc, int tile_q, int tile_k)
 
 /* ------------------------------------------------------------------- e^x */
 
-/* y = e^(x - shift) for a row (attn_expf, attn_internal.h), and its sum. */
+/* y = e^(x - shift) for a row (attn_expf, attention.h), and its sum. */
 float attn_exp_shift_sum(float *x, int n, float shift)
 {
     for (int i = 0; i < n; i++)

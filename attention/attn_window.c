@@ -30,7 +30,7 @@
  * gathered global keys, values, queries and their outputs. Nothing grows
  * with n except through g.
  */
-#include "attention/attn_internal.h"
+#include "attention/attention.h"
 
 #include <string.h>
 

@@ -26,7 +26,7 @@
  * model files that the loaders have already validated.
  */
 #include "attention/attention.h"
-#include "attention/attn_internal.h"
+#include "attention/attention.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -179,7 +179,7 @@ void tensor_layernorm(float *x, int rows, int dim, const float *g, const float *
  * The activations run once per element of the feed-forward layer's wide
  * output (n x 3072 for BERT-base), so libm's scalar erff/tanhf would cost a
  * good fraction of the layer's matrix products. They are built instead on
- * attn_expf (attn_internal.h), which the compiler vectorises:
+ * attn_expf (attention.h), which the compiler vectorises:
  *
  *   erf(x)  = sign(x) (1 - t (a1 + t (a2 + t (a3 + t (a4 + t a5)))) e^(-x^2)),
  *             t = 1 / (1 + p |x|)          (Abramowitz & Stegun 7.1.26,

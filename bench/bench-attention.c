@@ -32,7 +32,7 @@
  *   --max-n  skip sizes above N
  */
 #include "attention/attention.h"
-#include "attention/attn_internal.h"
+#include "attention/attention.h"
 
 #include <cblas.h>
 #include <math.h>

@@ -30,7 +30,7 @@
  * Progress is reported in bytes. The walk first lists the files, so the
  * total is known before the first document; for stdin it is 0 (unknown).
  */
-#include "indexer/ingest_internal.h"
+#include "indexer/indexer.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -60,7 +60,7 @@ typedef struct walk_list {
 
 /* ----------------------------------------------------------- messages */
 
-void ingest_warn(ingest_run *r, const char *fmt, ...)
+void ingest_run_warn(ingest_run *r, const char *fmt, ...)
 {
     char msg[4096];
     va_list ap;
@@ -73,7 +73,7 @@ void ingest_warn(ingest_run *r, const char *fmt, ...)
     r->opts->warn(r->opts->ctx, msg);
 }
 
-int ingest_fail(ingest_run *r, const char *fmt, ...)
+int ingest_run_fail(ingest_run *r, const char *fmt, ...)
 {
     va_list ap;
 
@@ -85,7 +85,7 @@ int ingest_fail(ingest_run *r, const char *fmt, ...)
     return -1;
 }
 
-void ingest_progress(ingest_run *r, uint64_t bytes, int force)
+void ingest_run_progress(ingest_run *r, uint64_t bytes, int force)
 {
     r->done += bytes;
     if (!r->opts->progress)
@@ -188,7 +188,7 @@ static int walk_names(ingest_run *r, const char *dir, char ***out, size_t *n_out
     size_t n = 0, cap = 0;
 
     if (!d)
-        return ingest_fail(r, "%s: %s", dir, strerror(errno));
+        return ingest_run_fail(r, "%s: %s", dir, strerror(errno));
     while ((de = readdir(d)) != NULL) {
         if (de->d_name[0] == '.')
             continue;       /* hidden, ".", ".." */
@@ -214,7 +214,7 @@ nomem:
     while (n > 0)
         free(names[--n]);
     free(names);
-    return ingest_fail(r, "%s: out of memory", dir);
+    return ingest_run_fail(r, "%s: out of memory", dir);
 }
 
 static int walk_dir(ingest_run *r, const char *dir, const char *rel, int depth,
@@ -230,11 +230,11 @@ static int walk_entry_at(ingest_run *r, const char *dir, const char *rel,
     int rc = 0, kind;
 
     if (!path || !id) {
-        rc = ingest_fail(r, "%s: out of memory", dir);
+        rc = ingest_run_fail(r, "%s: out of memory", dir);
         goto done;
     }
     if (lstat(path, &lst) != 0 || stat(path, &st) != 0) {
-        ingest_warn(r, "%s: %s, skipped", path, strerror(errno));
+        ingest_run_warn(r, "%s: %s, skipped", path, strerror(errno));
         goto done;
     }
     if (S_ISDIR(st.st_mode)) {
@@ -248,7 +248,7 @@ static int walk_entry_at(ingest_run *r, const char *dir, const char *rel,
     if (kind == KIND_SKIP)
         goto done;
     if (walk_push(out, path, id, kind, (uint64_t)st.st_size) < 0) {
-        rc = ingest_fail(r, "%s: out of memory", dir);
+        rc = ingest_run_fail(r, "%s: out of memory", dir);
         goto done;
     }
     return 0;               /* the list owns path and id now */
@@ -266,7 +266,7 @@ static int walk_dir(ingest_run *r, const char *dir, const char *rel, int depth,
     int rc;
 
     if (depth > INGEST_MAX_DEPTH) {
-        ingest_warn(r, "%s: nested too deep, skipped", dir);
+        ingest_run_warn(r, "%s: nested too deep, skipped", dir);
         return 0;
     }
     if ((rc = walk_names(r, dir, &names, &n)) != 0)
@@ -325,19 +325,19 @@ int ingest_path(const char *path, const ingest_opts *opts, ingest_doc_fn fn,
     r.err = err;
     r.errlen = errlen;
     if (!path || !*path || !fn)
-        return ingest_fail(&r, "ingest: no input path");
+        return ingest_run_fail(&r, "ingest: no input path");
 
     if (strcmp(path, "-") == 0) {
         if (opts->format == INGEST_TEXT)
-            return ingest_fail(&r, "-: standard input is read as JSONL only");
+            return ingest_run_fail(&r, "-: standard input is read as JSONL only");
         rc = ingest_jsonl_stream(&r, stdin, "-");
     } else if (stat(path, &st) != 0) {
-        return ingest_fail(&r, "%s: %s", path, strerror(errno));
+        return ingest_run_fail(&r, "%s: %s", path, strerror(errno));
     } else if (S_ISDIR(st.st_mode)) {
         char *corpus = ingest_join(path, "corpus.jsonl");
         struct stat cst;
         if (!corpus)
-            return ingest_fail(&r, "%s: out of memory", path);
+            return ingest_run_fail(&r, "%s: out of memory", path);
         if (opts->format != INGEST_TEXT && stat(corpus, &cst) == 0 && S_ISREG(cst.st_mode)) {
             r.total = (uint64_t)cst.st_size;
             rc = ingest_jsonl_file(&r, corpus);
@@ -353,6 +353,6 @@ int ingest_path(const char *path, const ingest_opts *opts, ingest_doc_fn fn,
                    : ingest_text_file(&r, path, ingest_basename(path));
     }
     if (rc == 0)
-        ingest_progress(&r, 0, 1);
+        ingest_run_progress(&r, 0, 1);
     return rc;
 }

@@ -19,7 +19,7 @@
  *   empty     a file with nothing but whitespace is skipped with a warning:
  *             it would be a document nothing can ever match.
  */
-#include "indexer/ingest_internal.h"
+#include "indexer/indexer.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -217,15 +217,15 @@ int ingest_text_file(ingest_run *r, const char *path, const char *id)
     int e, rc;
 
     if ((e = files_slurp(path, &buf, &len)) != 0)
-        return ingest_fail(r, "%s: %s", path, strerror(e));
-    ingest_progress(r, len, 0);
+        return ingest_run_fail(r, "%s: %s", path, strerror(e));
+    ingest_run_progress(r, len, 0);
     text = buf;
     if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
         text += 3;
         len -= 3;
     }
     if (utf8_looks_binary(text, len)) {
-        ingest_warn(r, "%s: binary file skipped", path);
+        ingest_run_warn(r, "%s: binary file skipped", path);
         free(buf);
         return 0;
     }
@@ -234,16 +234,16 @@ int ingest_text_file(ingest_run *r, const char *path, const char *id)
         char *fixed = utf8_repair(text, len, &n, &nrep);
         if (!fixed) {
             free(buf);
-            return ingest_fail(r, "%s: out of memory", path);
+            return ingest_run_fail(r, "%s: out of memory", path);
         }
-        ingest_warn(r, "%s: invalid UTF-8 at byte %zu, repaired (%zu replacement%s)",
+        ingest_run_warn(r, "%s: invalid UTF-8 at byte %zu, repaired (%zu replacement%s)",
                     path, bad + (size_t)(text - buf), nrep, nrep == 1 ? "" : "s");
         free(buf);
         buf = text = fixed;
         len = n;
     }
     if (files_all_space(text, len)) {
-        ingest_warn(r, "%s: empty file skipped", path);
+        ingest_run_warn(r, "%s: empty file skipped", path);
         free(buf);
         return 0;
     }
@@ -251,7 +251,7 @@ int ingest_text_file(ingest_run *r, const char *path, const char *id)
         title = malloc(tb - ta + 1);
         if (!title) {
             free(buf);
-            return ingest_fail(r, "%s: out of memory", path);
+            return ingest_run_fail(r, "%s: out of memory", path);
         }
         memcpy(title, text + ta, tb - ta);
         title[tb - ta] = '\0';

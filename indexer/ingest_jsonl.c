@@ -20,7 +20,7 @@
  * read (the caller then rolls the batch back, so the index is unchanged);
  * with skip_bad the line is reported as a warning and the read goes on.
  */
-#include "indexer/ingest_internal.h"
+#include "indexer/indexer.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -174,9 +174,9 @@ static int jsonl_line(ingest_run *r, const char *name, long lineno, const char *
 
     if (why) {
         if (r->opts->skip_bad) {
-            ingest_warn(r, "%s:%ld: %s, line skipped", name, lineno, why);
+            ingest_run_warn(r, "%s:%ld: %s, line skipped", name, lineno, why);
         } else {
-            rc = ingest_fail(r, "%s:%ld: %s", name, lineno, why);
+            rc = ingest_run_fail(r, "%s:%ld: %s", name, lineno, why);
         }
         jsonl_doc_free(&d);
         return rc;
@@ -193,7 +193,7 @@ static int jsonl_line(ingest_run *r, const char *name, long lineno, const char *
     char *full = malloc(nl + ul + 1);
     if (!full) {
         jsonl_doc_free(&d);
-        return ingest_fail(r, "%s:%ld: out of memory", name, lineno);
+        return ingest_run_fail(r, "%s:%ld: out of memory", name, lineno);
     }
     memcpy(full, name, nl);
     memcpy(full + nl, uri, ul + 1);
@@ -219,7 +219,7 @@ int ingest_jsonl_stream(ingest_run *r, FILE *f, const char *name)
     while ((n = getline(&line, &cap, f)) >= 0) {
         size_t len = (size_t)n;
         lineno++;
-        ingest_progress(r, len, 0);
+        ingest_run_progress(r, len, 0);
         char *s = line;
         if (lineno == 1 && len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) {
             s += 3;         /* byte order mark */
@@ -234,7 +234,7 @@ int ingest_jsonl_stream(ingest_run *r, FILE *f, const char *name)
             break;
     }
     if (rc == 0 && ferror(f))
-        rc = ingest_fail(r, "%s:%ld: read error: %s", name, lineno + 1,
+        rc = ingest_run_fail(r, "%s:%ld: read error: %s", name, lineno + 1,
                          strerror(errno ? errno : EIO));
     free(line);
     return rc;
@@ -249,7 +249,7 @@ int ingest_jsonl_file(ingest_run *r, const char *path)
         return ingest_jsonl_stream(r, stdin, "-");
     f = fopen(path, "rb");
     if (!f)
-        return ingest_fail(r, "%s: %s", path, strerror(errno));
+        return ingest_run_fail(r, "%s: %s", path, strerror(errno));
     rc = ingest_jsonl_stream(r, f, path);
     fclose(f);
     return rc;

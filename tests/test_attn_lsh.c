@@ -8,7 +8,7 @@
 #include <criterion/criterion.h>
 
 #include "attention/attention.h"
-#include "attention/attn_internal.h"
+#include "attention/attention.h"
 #include "test_attn_ref.h"
 
 #define TOL 1e-5f

@@ -4,7 +4,7 @@
 #include <criterion/criterion.h>
 
 #include "attention/attention.h"
-#include "attention/attn_internal.h"
+#include "attention/attention.h"
 #include "test_attn_ref.h"
 
 Test(tensor, alloc_is_aligned_and_zeroed)
