@@ -34,7 +34,7 @@
 #include <hnswlib/hnswlib.h>
 
 extern "C" {
-#include "query/lsh.h"
+#include "query/query.h"
 void openblas_set_num_threads(int);
 }
 

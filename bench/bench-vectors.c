@@ -41,7 +41,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "query/lsh.h"
+#include "query/query.h"
 
 enum { TOPK = 10 };
 

@@ -1,10 +1,10 @@
 /*
  * lctx-index — builds and maintains a collection.
  *
- *   lctx-index -c COLL [--format auto|text|jsonl|beir] [--embedder none]
+ *   lctx-index -c COLL [--format auto|text|jsonl|beir] [--embedder SPEC]
  *              [--skip-bad] [--batch-docs N] [--quiet] INPUT...
  *   lctx-index -c COLL --delete ID...
- *   lctx-index -c COLL [--compact] [--check] [--stats [--json]]
+ *   lctx-index -c COLL [--compact] [--check] [--retune [--target R]] [--stats [--json]]
  *
  * Adding is one atomic batch by default: every INPUT goes into it, and any
  * failure (a malformed JSONL line, an unreadable file, a full disk) rolls it
@@ -19,9 +19,12 @@
  * compact, then check, then stats — so `--stats` after adding shows the
  * result. Exit status: 0 success, 1 a failed operation, 2 bad usage.
  *
- * Vector indexing (--embedder other than none) arrives with a later version
- * of include/lctx.h; until then it is refused as bad usage with a message
- * that says so, rather than silently building a keyword-only index.
+ * --embedder (use-lite, bert:DIR, http:URL or none) is fixed when the
+ * collection is created: every chunk is embedded with it at indexing time.
+ * Naming a different embedder for an existing collection is an error rather
+ * than a silent switch, because vectors of two models cannot be compared.
+ * --retune re-tunes the LSH parameters for --target R (the collection's
+ * target recall by default) and rebuilds the buckets.
  */
 #include "cli/cli.h"
 
@@ -45,6 +48,9 @@ typedef struct index_args {
     int compact;
     int delete_ids;          /* positionals are ids to delete */
     long batch_docs;         /* 0 = one batch */
+    const char *embedder;    /* NULL = not given */
+    int retune;
+    double target;           /* --target, 0 = the collection's */
     char **inputs;           /* INPUTs, or ids with --delete */
     int ninputs;
 } index_args;
@@ -61,7 +67,9 @@ static void usage(FILE *f)
         "\n"
         "  -c, --collection COLL   the collection directory (created when adding)\n"
         "  --format F              auto (default), text, jsonl or beir\n"
-        "  --embedder E            none (default); use-lite, bert:DIR, http:URL later\n"
+        "  --embedder E            none (default), use-lite, bert:DIR or http:URL;\n"
+        "                          fixed when the collection is created\n"
+        "  --retune                re-tune the LSH vector index (--target R: recall)\n"
         "  --skip-bad              skip malformed JSONL lines with a warning\n"
         "  --batch-docs N          commit every N documents instead of once\n"
         "  --delete                delete the documents named by the arguments\n"
@@ -90,22 +98,19 @@ static int parse_format(const char *s, enum lctx_format *f)
     return 0;
 }
 
-/* Known embedder specs are recognised so the message can say "not yet"
- * rather than "unknown". Returns an exit status, or -1 to go on. */
+/* The spec's form only; the library opens it (and says what is wrong with
+ * a model directory or an endpoint). Returns an exit status, or -1. */
 static int check_embedder(const char *e)
 {
-    if (!strcmp(e, "none"))
+    if (!strcmp(e, "none") || !strcmp(e, "use-lite") || (!strncmp(e, "bert:", 5) && e[5]) ||
+        (!strncmp(e, "http:", 5) && e[5]) || (!strncmp(e, "https:", 6) && e[6]))
         return -1;
-    if (!strcmp(e, "use-lite") || !strncmp(e, "bert:", 5) || !strncmp(e, "http:", 5)) {
-        cli_error(PROG, "--embedder %s: vector indexing is not available in this build yet", e);
-        return CLI_EXIT_USAGE;
-    }
     cli_error(PROG, "--embedder %s: expected none, use-lite, bert:DIR or http:URL", e);
     return bad_usage(NULL);
 }
 
 enum { OPT_FORMAT = 256, OPT_EMBEDDER, OPT_SKIP_BAD, OPT_BATCH_DOCS, OPT_DELETE,
-       OPT_COMPACT, OPT_CHECK, OPT_STATS, OPT_JSON, OPT_VERSION };
+       OPT_COMPACT, OPT_CHECK, OPT_STATS, OPT_JSON, OPT_VERSION, OPT_RETUNE, OPT_TARGET };
 
 /* Returns -1 to go on, or an exit status. */
 static int parse_args(int argc, char **argv, index_args *a)
@@ -121,13 +126,14 @@ static int parse_args(int argc, char **argv, index_args *a)
         { "check", no_argument, NULL, OPT_CHECK },
         { "stats", no_argument, NULL, OPT_STATS },
         { "json", no_argument, NULL, OPT_JSON },
+        { "retune", no_argument, NULL, OPT_RETUNE },
+        { "target", required_argument, NULL, OPT_TARGET },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, OPT_VERSION },
         { NULL, 0, NULL, 0 }
     };
     memset(a, 0, sizeof *a);
-    const char *embedder = "none";
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":c:qh", longopts, NULL)) != -1) {
@@ -140,7 +146,15 @@ static int parse_args(int argc, char **argv, index_args *a)
             if (parse_format(optarg, &a->format) != 0)
                 return bad_usage("--format wants auto, text, jsonl or beir");
             break;
-        case OPT_EMBEDDER: embedder = optarg; break;
+        case OPT_EMBEDDER: a->embedder = optarg; break;
+        case OPT_RETUNE: a->retune = 1; break;
+        case OPT_TARGET: {
+            char *end;
+            a->target = strtod(optarg, &end);
+            if (*end || !(a->target > 0 && a->target <= 1))
+                return bad_usage("--target wants a recall in (0, 1]");
+            break;
+        }
         case OPT_SKIP_BAD: a->skip_bad = 1; break;
         case OPT_BATCH_DOCS:
             if (cli_parse_long(optarg, 1, 1000000000L, &a->batch_docs) != 0)
@@ -160,13 +174,16 @@ static int parse_args(int argc, char **argv, index_args *a)
     a->ninputs = argc - optind;
     if (!a->coll)
         return bad_usage("missing -c COLL");
-    int e = check_embedder(embedder);
+    int e = a->embedder ? check_embedder(a->embedder) : -1;
     if (e >= 0)
         return e;
+    if (a->target > 0 && !a->retune)
+        return bad_usage("--target goes with --retune");
     if (a->delete_ids && a->ninputs == 0)
         return bad_usage("--delete wants one or more document ids");
-    if (a->ninputs == 0 && !a->compact && !a->check && !a->stats)
-        return bad_usage("nothing to do: give INPUTs, --delete, --compact, --check or --stats");
+    if (a->ninputs == 0 && !a->compact && !a->check && !a->stats && !a->retune)
+        return bad_usage("nothing to do: give INPUTs, --delete, --compact, --check, --retune "
+                         "or --stats");
     if (a->json && !a->stats)
         return bad_usage("--json goes with --stats");
     return -1;
@@ -256,20 +273,47 @@ static int ingest_failed(lctx_db *db, int rc, const char *input, uint64_t commit
     return CLI_EXIT_FAIL;
 }
 
-/* Adds every input. With --batch-docs the batch is committed once it holds
- * N documents; the library ingests an input as a whole, so the boundary
- * falls at the end of the input that crossed N. */
+/* What the library's ingest callbacks need: the progress bar, and with
+ * --batch-docs the count of documents committed so far. */
+typedef struct ingest_state {
+    cli_progress *pg;
+    int quiet;
+    uint64_t committed;
+} ingest_state;
+
+static void on_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    cli_progress_update(((ingest_state *)ctx)->pg, done, total);
+}
+
+static void on_committed(void *ctx, uint64_t seq, uint64_t ndocs)
+{
+    ingest_state *st = ctx;
+    cli_progress_clear(st->pg);
+    st->committed += ndocs;
+    if (!st->quiet)
+        fprintf(stderr, "%s: committed batch %llu: %llu documents\n", PROG,
+                (unsigned long long)seq, (unsigned long long)ndocs);
+}
+
+/* Adds every input. With --batch-docs N the library commits every N
+ * documents (lctx_ingest_opts.commit_every, counted across inputs) and
+ * reports each commit through on_committed; what is left after the last
+ * input is committed here. */
 static int add_inputs(lctx_db *db, const index_args *a, cli_progress *pg)
 {
+    ingest_state st = {pg, a->quiet, 0};
     lctx_ingest_opts io;
     lctx_ingest_opts_init(&io);
     io.format = a->format;
     io.skip_bad = a->skip_bad;
-    io.progress = cli_progress_update;
-    io.progress_ctx = pg;
+    io.progress = on_progress;
+    io.progress_ctx = &st;
+    io.commit_every = a->batch_docs > 0 ? (uint64_t)a->batch_docs : 0;
+    io.committed = on_committed;
 
     double t0 = cli_now();
-    uint64_t total = 0, open_docs = 0, committed = 0;
+    uint64_t total = 0;
     int rc = lctx_begin(db);
     if (rc != LCTX_OK) {
         cli_error(PROG, "%s", cli_db_error(db, rc));
@@ -281,22 +325,14 @@ static int add_inputs(lctx_db *db, const index_args *a, cli_progress *pg)
         cli_progress_input_done(pg, file_size(a->inputs[i]), n);
         if (rc != LCTX_OK) {
             cli_progress_clear(pg);
-            return ingest_failed(db, rc, a->inputs[i], committed);
+            return ingest_failed(db, rc, a->inputs[i], st.committed);
         }
         total += n;
-        open_docs += n;
-        if (a->batch_docs > 0 && open_docs >= (uint64_t)a->batch_docs && i + 1 < a->ninputs) {
-            if (commit_batch(db, a, open_docs, pg) != 0)
-                return CLI_EXIT_FAIL;
-            committed += open_docs;
-            open_docs = 0;
-            if ((rc = lctx_begin(db)) != LCTX_OK) {
-                cli_error(PROG, "%s", cli_db_error(db, rc));
-                return CLI_EXIT_FAIL;
-            }
-        }
     }
-    if (commit_batch(db, a, open_docs, pg) != 0)
+    /* The last automatic commit may have left an empty batch open. */
+    if (st.committed > 0 && total == st.committed)
+        lctx_rollback(db);
+    else if (commit_batch(db, a, total - st.committed, pg) != 0)
         return CLI_EXIT_FAIL;
     double secs = cli_now() - t0;
     if (!a->quiet)
@@ -356,6 +392,15 @@ static void print_stats(const lctx_stats *s, int json)
             cJSON_AddStringToObject(o, "language", s->language);
             cJSON_AddNumberToObject(o, "bm25_k1", s->bm25_k1);
             cJSON_AddNumberToObject(o, "bm25_b", s->bm25_b);
+            cJSON_AddStringToObject(o, "embedder", s->embedder[0] ? s->embedder : "none");
+            cJSON_AddNumberToObject(o, "dim", s->dim);
+            cJSON_AddStringToObject(o, "vector_encoding", s->vector_encoding);
+            cJSON_AddNumberToObject(o, "vectors", (double)s->vectors);
+            cJSON_AddNumberToObject(o, "lsh_bits", s->lsh_bits);
+            cJSON_AddNumberToObject(o, "lsh_tables", s->lsh_tables);
+            cJSON_AddNumberToObject(o, "lsh_probes", s->lsh_probes);
+            cJSON_AddNumberToObject(o, "lsh_target_recall", s->lsh_target_recall);
+            cJSON_AddNumberToObject(o, "lsh_measured_recall", s->lsh_measured_recall);
         }
         char *txt = o ? cJSON_PrintUnformatted(o) : NULL;
         printf("%s\n", txt ? txt : "{}");
@@ -375,6 +420,18 @@ static void print_stats(const lctx_stats *s, int json)
     printf("language: %s\n", s->language);
     printf("bm25_k1: %g\n", s->bm25_k1);
     printf("bm25_b: %g\n", s->bm25_b);
+    printf("embedder: %s\n", s->embedder[0] ? s->embedder : "none");
+    if (!s->embedder[0] || !strcmp(s->embedder, "none"))
+        return;
+    printf("dim: %d\n", s->dim);
+    printf("vector_encoding: %s\n", s->vector_encoding);
+    printf("vectors: %llu\n", (unsigned long long)s->vectors);
+    if (s->lsh_tables)
+        printf("vector_search: lsh (bits %d, tables %d, probes %d, recall@10 %.3f, target "
+               "%.3f)\n", s->lsh_bits, s->lsh_tables, s->lsh_probes, s->lsh_measured_recall,
+               s->lsh_target_recall);
+    else
+        printf("vector_search: exact (lsh target recall %.3f)\n", s->lsh_target_recall);
 }
 
 static int maintain(lctx_db *db, const index_args *a)
@@ -388,6 +445,15 @@ static int maintain(lctx_db *db, const index_args *a)
         }
         if (!a->quiet)
             fprintf(stderr, "%s: compacted in %.2f s\n", PROG, cli_now() - t0);
+    }
+    if (a->retune) {
+        double t0 = cli_now();
+        if ((rc = lctx_retune(db, a->target)) != LCTX_OK) {
+            cli_error(PROG, "retune: %s", cli_db_error(db, rc));
+            return CLI_EXIT_FAIL;
+        }
+        if (!a->quiet)
+            fprintf(stderr, "%s: retuned in %.2f s\n", PROG, cli_now() - t0);
     }
     if (a->check) {
         if ((rc = lctx_check(db)) != LCTX_OK) {
@@ -412,11 +478,27 @@ static int maintain(lctx_db *db, const index_args *a)
 
 /* ------------------------------------------------------------------- main */
 
+/* --embedder none on a collection made with an embedder: the library takes
+ * "none" as "whatever the collection has" (searches open that way), so the
+ * command checks it. Exit status, or -1 to go on. */
+static int embedder_matches(lctx_db *db, const char *coll, const char *want)
+{
+    lctx_stats s;
+    memset(&s, 0, sizeof s);
+    if (lctx_stats_get(db, &s) != LCTX_OK)
+        return -1;
+    const char *have = s.embedder[0] ? s.embedder : "none";
+    if (strcmp(have, want) == 0)
+        return -1;
+    cli_error(PROG, "%s: collection was created with embedder %s, not %s", coll, have, want);
+    return CLI_EXIT_FAIL;
+}
+
 static unsigned open_flags(const index_args *a)
 {
     if (a->ninputs > 0 && !a->delete_ids)
         return LCTX_OPEN_CREATE;
-    if (a->ninputs == 0 && !a->compact && !a->check)
+    if (a->ninputs == 0 && !a->compact && !a->check && !a->retune)
         return LCTX_OPEN_READONLY;   /* --stats alone never writes */
     return 0;
 }
@@ -436,7 +518,11 @@ int main(int argc, char **argv)
     warn_ctx wc = { &pg };
 
     lctx_db *db = NULL;
-    int rc = lctx_open(a.coll, open_flags(&a), NULL, &db);
+    lctx_config cfg;
+    lctx_config_init(&cfg);
+    if (a.embedder)
+        cfg.embedder = a.embedder;
+    int rc = lctx_open(a.coll, open_flags(&a), &cfg, &db);
     if (rc != LCTX_OK) {
         if (rc == LCTX_ENOTFOUND && !(open_flags(&a) & LCTX_OPEN_CREATE))
             cli_error(PROG, "%s: no such collection", a.coll);
@@ -447,6 +533,10 @@ int main(int argc, char **argv)
         return CLI_EXIT_FAIL;
     }
     lctx_set_warning_handler(db, on_warning, &wc);
+    if (a.embedder && (status = embedder_matches(db, a.coll, a.embedder)) >= 0) {
+        lctx_close(db);
+        return status;
+    }
 
     status = CLI_EXIT_OK;
     if (a.ninputs > 0)

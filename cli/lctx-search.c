@@ -1,7 +1,8 @@
 /*
  * lctx-search — asks a collection questions.
  *
- *   lctx-search -c COLL [--mode M] [-k N] [--json] [--explain] [--filter EXPR] QUERY
+ *   lctx-search -c COLL [--mode M] [--fusion rrf|linear] [--alpha A] [--like ID]
+ *               [-k N] [--json] [--explain] [--filter EXPR] QUERY
  *   lctx-search -c COLL [options]                       (interactive, or one query per stdin line)
  *   lctx-search -c COLL --queries Q.jsonl [--run OUT.trec] [--tag T] [--qrels QRELS.tsv] [--json]
  *
@@ -50,7 +51,11 @@ static void usage(FILE *f)
         "line of standard input.\n"
         "\n"
         "  -c, --collection COLL   the collection directory\n"
-        "  --mode M                bm25, vector, hybrid (default: the collection's best)\n"
+        "  --mode M                bm25, vector, hybrid (default: hybrid when the\n"
+        "                          collection has vectors, else bm25)\n"
+        "  --fusion F              hybrid: linear (default) or rrf\n"
+        "  --alpha A               linear fusion: weight of the vector side (0..1)\n"
+        "  --like ID               more like this document (its vectors are the query)\n"
         "  -k N                    number of hits (10; 100 in batch mode)\n"
         "  --json                  JSON output (one object per query)\n"
         "  --explain               per-term score contributions\n"
@@ -103,7 +108,7 @@ static char *join_words(char **argv, int n)
 
 enum { OPT_MODE = 256, OPT_JSON, OPT_EXPLAIN, OPT_FILTER, OPT_QUERIES, OPT_RUN, OPT_TAG,
        OPT_QRELS, OPT_RERANK, OPT_NO_RERANK, OPT_CONTEXT, OPT_BUDGET, OPT_GENERATE,
-       OPT_VERSION };
+       OPT_VERSION, OPT_FUSION, OPT_ALPHA, OPT_LIKE };
 
 /* What each not-yet-available flag is about, for the refusal message. */
 static const char *unsupported_what(int c)
@@ -126,6 +131,8 @@ static int validate(search_args *a)
         cli_error(PROG, "%s is not available in this build yet", a->unsupported);
         return CLI_EXIT_USAGE;
     }
+    if (a->search.like && a->search.mode == LCTX_MODE_BM25)
+        return bad_usage("--like needs --mode vector or hybrid");
     if (a->queries) {
         if (a->query)
             return bad_usage("give either QUERY or --queries, not both");
@@ -145,6 +152,9 @@ static int parse_args(int argc, char **argv, search_args *a)
     static const struct option longopts[] = {
         { "collection", required_argument, NULL, 'c' },
         { "mode", required_argument, NULL, OPT_MODE },
+        { "fusion", required_argument, NULL, OPT_FUSION },
+        { "alpha", required_argument, NULL, OPT_ALPHA },
+        { "like", required_argument, NULL, OPT_LIKE },
         { "json", no_argument, NULL, OPT_JSON },
         { "explain", no_argument, NULL, OPT_EXPLAIN },
         { "filter", required_argument, NULL, OPT_FILTER },
@@ -181,6 +191,22 @@ static int parse_args(int argc, char **argv, search_args *a)
             if (parse_mode(optarg, &a->search.mode) != 0)
                 return bad_usage("--mode wants bm25, vector or hybrid");
             break;
+        case OPT_FUSION:
+            if (!strcmp(optarg, "rrf"))
+                a->search.fusion = LCTX_FUSION_RRF;
+            else if (!strcmp(optarg, "linear"))
+                a->search.fusion = LCTX_FUSION_LINEAR;
+            else
+                return bad_usage("--fusion wants rrf or linear");
+            break;
+        case OPT_ALPHA: {
+            char *end;
+            a->search.alpha = strtod(optarg, &end);
+            if (*end || !(a->search.alpha >= 0 && a->search.alpha <= 1))
+                return bad_usage("--alpha wants a number from 0 to 1");
+            break;
+        }
+        case OPT_LIKE: a->search.like = optarg; break;
         case OPT_JSON: a->json = 1; break;
         case OPT_EXPLAIN: a->explain = 1; break;
         case OPT_FILTER: a->search.filter = optarg; break;
@@ -218,6 +244,8 @@ static int run(lctx_db *db, search_args *a)
     so.out.color = !a->json && isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
     if (a->query)
         return cli_answer(PROG, db, a->query, &so.search, &so.out);
+    if (a->search.like) /* more like this needs no words */
+        return cli_answer(PROG, db, "", &so.search, &so.out);
     if (isatty(STDIN_FILENO))
         return cli_interactive(PROG, db, &so);
     return cli_answer_lines(PROG, db, stdin, &so);

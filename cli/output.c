@@ -67,6 +67,10 @@ static cJSON *hit_json(const lctx_hit *h, size_t rank)
     add_str(o, "title", h->title);
     add_str(o, "uri", h->uri);
     cJSON_AddNumberToObject(o, "score", h->score);
+    if (h->bm25_score != 0 || h->vector_score != 0) {
+        cJSON_AddNumberToObject(o, "bm25_score", h->bm25_score);
+        cJSON_AddNumberToObject(o, "vector_score", h->vector_score);
+    }
     add_str(o, "snippet", h->snippet);
     add_raw_json(o, "explain", h->explain);
     return o;
@@ -115,6 +119,8 @@ static void print_hit_text(FILE *f, const lctx_hit *h, size_t rank, const cli_ou
     }
     if (h->uri && *h->uri && (!h->id || strcmp(h->uri, h->id) != 0))
         fprintf(f, "     %s\n", h->uri);
+    if (o->explain && (h->bm25_score != 0 || h->vector_score != 0))
+        fprintf(f, "     bm25 %.4f  vector %.4f\n", h->bm25_score, h->vector_score);
     if (o->explain && h->explain) {
         /* One line: the library's JSON re-printed compactly. */
         cJSON *v = cJSON_Parse(h->explain);

@@ -194,10 +194,10 @@ typedef struct lctx_search_opts {
     const char *hl_close;
     int explain;             /* 1: fill hit.explain with per-term contributions (JSON) */
     const char *filter;      /* SQLite JSON1 expression over metadata, NULL = none */
-    enum lctx_fusion fusion; /* DEFAULT = the collection's default (see docs) */
-    double alpha;            /* LINEAR: weight of the vector side in [0,1]; < 0 = default */
+    enum lctx_fusion fusion; /* DEFAULT = LINEAR, measured on the dev collections (docs/lsh.md) */
+    double alpha;            /* LINEAR: weight of the vector side in [0,1]; < 0 = default (0.1) */
     int rrf_k;               /* RRF constant (0 = 60) */
-    int depth_bm25;          /* documents taken from each recall before fusion (0 = default) */
+    int depth_bm25;          /* documents taken from each recall before fusion (0 = 100) */
     int depth_vector;
     /* Query by a caller-supplied vector (mode VECTOR, or HYBRID with text):
      * vector_dim must equal the collection's dimension. */

@@ -210,6 +210,50 @@ void write_worker_abort(write_worker *w);
  * and LMDB lacks (crash between the two commits). Writer lock held. */
 int write_recover(struct lctx_db *db);
 
+/* ======================================== vectors (embed.c, vecapply.c)
+ * Chunk embedding on the write path; see embed.c for the design. Functions
+ * taking the handle return statuses with the message set. */
+struct encoder;
+struct MDB_txn;
+struct lsh_store_config;
+struct lctx_config;
+typedef struct embed_batch embed_batch;
+
+/* lctx_open: records (new collection) or loads and checks the vector
+ * settings, opens the vector databases. Before recovery. */
+int embed_open(struct lctx_db *db, const struct lctx_config *cfg);
+void embed_close(struct lctx_db *db);
+/* The collection's encoder (opened on first use, dimension checked). */
+int embed_encoder(struct lctx_db *db, struct encoder **out);
+/* out[n x dim] = normalised embeddings of texts. */
+int embed_texts(struct lctx_db *db, const char *const *texts, int n, float *out);
+/* "int8", "f16" or "f32" for a vecstore_encoding. */
+const char *embed_encoding_name(int enc);
+/* Writes a config key of the catalog (autocommit or inside a batch). */
+int embed_config_set(struct lctx_db *db, const char *key, const char *value);
+
+embed_batch *embed_batch_new(void);
+void embed_batch_free(embed_batch *eb);
+/* Worker thread: appends chunk `chunk` (ids consecutive). 0 or -1 (memory). */
+int embed_batch_chunk(embed_batch *eb, uint32_t chunk, const char *title, size_t title_len,
+                      const char *text, size_t len);
+/* lctx_commit, before the SQLite COMMIT: embeds the chunks, copies the
+ * encoded rows into the catalog and attaches them to b. */
+int embed_batch_run(struct lctx_db *db, embed_batch *eb, struct store_batch *b);
+/* Replay: attaches the batch's rows read from the catalog (*rows malloc'd). */
+int embed_replay(struct lctx_db *db, struct store_batch *b, uint8_t **rows);
+/* After a failed LMDB apply was undone: drops the batch's catalog rows. */
+void embed_undo(struct lctx_db *db, uint64_t first_chunk);
+/* After a commit: builds or re-tunes the LSH buckets when the vector count
+ * crossed the threshold or doubled since the last tuning. */
+int embed_after_commit(struct lctx_db *db);
+
+/* vecapply.c: the vector half of kv_apply_batch (store_batch.apply_vectors),
+ * and replacing every bucket for new LSH parameters (n_tables 0: exact
+ * search, no buckets) in one write transaction. */
+int vec_apply(struct lctx_db *db, struct MDB_txn *txn, const struct store_batch *b);
+int vec_lsh_rebuild(struct lctx_db *db, const struct lsh_store_config *cfg);
+
 /* ============================================== input reader internals (ingest*.c)
  * Shared by ingest.c, ingest_jsonl.c and ingest_files.c only.
  */

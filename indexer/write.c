@@ -50,6 +50,7 @@ struct write_batch {
     tok_tokenizer *tok;
     tok_list text_toks, title_toks;
     sqlite3_stmt *st_find, *st_del, *st_doc, *st_chunk;
+    embed_batch *eb;                 /* chunk texts to embed (collections with vectors) */
 };
 
 static void batch_free(struct write_batch *w)
@@ -66,6 +67,7 @@ static void batch_free(struct write_batch *w)
     sqlite3_finalize(w->st_del);
     sqlite3_finalize(w->st_doc);
     sqlite3_finalize(w->st_chunk);
+    embed_batch_free(w->eb);
     free(w);
 }
 
@@ -109,6 +111,10 @@ static int index_doc(lctx_db *db, struct write_batch *w, uint32_t doc_id, uint32
         if (postings_build_chunk(w->pb, first_chunk + (uint32_t)i, doc_id, &w->text_toks,
                                  &w->title_toks, &len))
             return store_err(db, LCTX_ENOMEM, "out of memory");
+        /* First apply only (replay reads the stored vectors back). */
+        if (w->eb && embed_batch_chunk(w->eb, first_chunk + (uint32_t)i, title, title_len,
+                                       text + spans[i].start, n))
+            return store_err(db, LCTX_ENOMEM, "out of memory");
     }
     return LCTX_OK;
 }
@@ -141,6 +147,8 @@ static int prepare(lctx_db *db, struct write_batch *w)
         sqlite3_prepare_v2(db->wdb, "INSERT INTO chunks VALUES(?,?,?,?,?)", -1,
                            &w->st_chunk, NULL))
         return sql_fail(db, "prepare");
+    if (db->has_vectors && !(w->eb = embed_batch_new()))
+        return store_err(db, LCTX_ENOMEM, "out of memory");
     return LCTX_OK;
 }
 
@@ -485,6 +493,12 @@ int lctx_commit(lctx_db *db, uint64_t *seq)
     store_batch b;
     if (!rc && postings_build_finish(w->pb, &b))
         rc = -1;
+    b.vec_rows = NULL;
+    b.apply_vectors = NULL;
+    /* Embedding runs before the commit point: a failing embedder (an HTTP
+     * timeout) rolls the batch back with both stores untouched. */
+    if (!rc && w->eb)
+        rc = embed_batch_run(db, w->eb, &b);
     if (rc) {
         if (rc < 0)
             rc = store_err(db, LCTX_ENOMEM, "out of memory");
@@ -500,8 +514,11 @@ int lctx_commit(lctx_db *db, uint64_t *seq)
     if (!db->test_stop_after_sqlite && (rc = kv_apply_batch(db, &b))) {
         char why[512];
         snprintf(why, sizeof why, "%s", db->errmsg);
-        if (catalog_undo_batch(db, w->seq, w->first_doc, w->first_chunk) == LCTX_OK)
+        if (catalog_undo_batch(db, w->seq, w->first_doc, w->first_chunk) == LCTX_OK) {
+            if (w->eb)
+                embed_undo(db, w->first_chunk);
             store_err(db, rc, "%s (batch rolled back)", why);
+        }
         else
             store_err(db, rc, "%s (batch kept in the catalog; it will be replayed when the "
                       "collection is next opened)", why);
@@ -510,7 +527,12 @@ int lctx_commit(lctx_db *db, uint64_t *seq)
     }
     if (seq)
         *seq = w->seq;
+    int tune = w->eb != NULL && !db->test_stop_after_sqlite;
     end_batch(db);
+    /* Crossing the LSH threshold builds buckets; a failure there leaves
+     * the batch committed (search stays exact) and is reported. */
+    if (tune)
+        embed_after_commit(db);
 out:
     pthread_mutex_unlock(&db->write_mu);
     return rc;
@@ -600,14 +622,19 @@ static int replay_one(lctx_db *db, uint64_t seq)
     if (rc)
         return rc;
     store_batch b;
+    uint8_t *rows = NULL;
     if (!(rc = replay_docs(db, w, seq)) && !(rc = replay_tombs(db, w, seq))) {
         if (postings_build_finish(w->pb, &b))
             rc = store_err(db, LCTX_ENOMEM, "out of memory");
         else {
             b.seq = seq;
-            rc = kv_apply_batch(db, &b);
+            b.vec_rows = NULL;
+            b.apply_vectors = NULL;
+            if (!db->has_vectors || !(rc = embed_replay(db, &b, &rows)))
+                rc = kv_apply_batch(db, &b);
         }
     }
+    free(rows);
     batch_free(w);
     return rc;
 }
@@ -641,12 +668,65 @@ void lctx_ingest_opts_init(lctx_ingest_opts *opts)
     opts->format = LCTX_FORMAT_AUTO;
 }
 
+/* commit_every: every N documents lctx_ingest commits the open batch and
+ * begins the next one, so memory stays bounded and progress is durable on a
+ * corpus of any size. It goes through lctx_commit and lctx_begin themselves
+ * (one commit path, one recovery story), with two details:
+ *
+ *  - the handle's write mutex is released around them (they take it);
+ *  - the cross-process writer lock is kept from one batch to the next:
+ *    lock_held is cleared before the commit so that end_batch does not
+ *    unlock, and the flock that lctx_begin then takes on the same file
+ *    description is a no-op. Another process therefore cannot slip a
+ *    batch in between, and our next lctx_begin cannot fail with EBUSY.
+ *
+ * N counts documents added to the open batch (w->n_added), so the count
+ * carries across lctx_ingest calls on the same batch, and ndocs in the
+ * committed callback is exactly what the batch holds. Unchanged documents
+ * (no-op upserts) add nothing and count nothing. */
 typedef struct ingest_ctx {
     lctx_db *db;
     const lctx_ingest_opts *opts;
     uint64_t n;
     int rc;
 } ingest_ctx;
+
+/* Commits the open batch and begins the next one, keeping the writer lock.
+ * Called with write_mu held; returns with it held. On failure the status is
+ * returned with the error set; there is then no open batch. */
+static int ingest_commit_batch(ingest_ctx *ic)
+{
+    lctx_db *db = ic->db;
+    uint64_t ndocs = db->batch->n_added, seq = 0;
+    db->lock_held = 0;                  /* keep the flock across the two batches */
+    pthread_mutex_unlock(&db->write_mu);
+    int rc = lctx_commit(db, &seq);
+    if (rc == LCTX_OK) {
+        if (ic->opts->committed)
+            ic->opts->committed(ic->opts->progress_ctx, seq, ndocs);
+        rc = lctx_begin(db);            /* flock on our own lock: succeeds */
+    }
+    pthread_mutex_lock(&db->write_mu);
+    if (rc != LCTX_OK && !db->batch) {
+        db->lock_held = 1;              /* the flock is still ours: release it */
+        store_unlock(db);
+    }
+    return rc;
+}
+
+/* Prefixes the handle's error with the document's FILE:LINE (or FILE) and
+ * stops the reader. */
+static int ingest_fail(ingest_ctx *ic, const ingest_doc *d, int rc)
+{
+    char why[512];
+    snprintf(why, sizeof why, "%s", ic->db->errmsg);
+    if (d->line)
+        store_err(ic->db, rc, "%s:%ld: %s", d->source, d->line, why);
+    else
+        store_err(ic->db, rc, "%s: %s", d->source, why);
+    ic->rc = rc;
+    return 1;
+}
 
 static int ingest_one(void *ctx, const ingest_doc *d)
 {
@@ -659,17 +739,12 @@ static int ingest_one(void *ctx, const ingest_doc *d)
         return 0;
     }
     int rc = add_locked(ic->db, ic->db->batch, &doc);
-    if (rc) {
-        char why[512];
-        snprintf(why, sizeof why, "%s", ic->db->errmsg);
-        if (d->line)
-            store_err(ic->db, rc, "%s:%ld: %s", d->source, d->line, why);
-        else
-            store_err(ic->db, rc, "%s: %s", d->source, why);
-        ic->rc = rc;
-        return 1;
-    }
+    if (rc)
+        return ingest_fail(ic, d, rc);
     ic->n++;
+    uint64_t every = ic->opts->commit_every;
+    if (every && ic->db->batch->n_added >= every && (rc = ingest_commit_batch(ic)))
+        return ingest_fail(ic, d, rc);
     return 0;
 }
 

@@ -16,6 +16,28 @@
  * during lctx_add) and is bounded in bytes and jobs, so memory stays flat
  * however large the batch. The first error of the index function stops the
  * worker; it is reported by the next submit or by finish.
+ *
+ * Handing over costs more than it seems: a document of a short-passage
+ * corpus is tokenized in a few microseconds, about what one futex wake and
+ * the context switch behind it cost. So the two threads talk in batches:
+ * the worker takes the whole queue at once and sleeps only when it is
+ * empty; the producer wakes a sleeping worker only once WORKER_WAKE_JOBS
+ * jobs or WORKER_WAKE_BYTES bytes are waiting (or at finish), and the
+ * worker wakes a blocked producer only when one is blocked. A job is one
+ * allocation: its header followed by the title and text copies.
+ *
+ * Memory never crosses threads to be freed: glibc frees a block into the
+ * arena of the thread that allocated it, under that arena's lock, so a
+ * worker freeing the producer's jobs contended with every malloc of the
+ * producer (it showed as futex calls, about one per document). Finished
+ * jobs go back to the producer instead (the done list, handed over in the
+ * same locked section as the queue) and are reused for later documents
+ * when large enough; the producer frees the rest, and the spans.
+ *
+ * No wake-up is lost: the worker sleeps only with an empty queue, so a
+ * producer that finds the queue full (WORKER_MAX_JOBS > WORKER_WAKE_JOBS,
+ * WORKER_MAX_BYTES > WORKER_WAKE_BYTES) has crossed the wake threshold on
+ * the way, with the worker asleep, and signalled it then.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -25,24 +47,37 @@
 
 #define WORKER_MAX_JOBS 1024
 #define WORKER_MAX_BYTES ((size_t)32 << 20)
+#define WORKER_WAKE_JOBS 64
+#define WORKER_WAKE_BYTES ((size_t)1 << 20)
+/* Job buffers are rounded up to a power of two from this, and recycled up
+ * to WORKER_KEEP_BYTES; larger ones are freed after use. */
+#define WORKER_MIN_CAP ((size_t)1024)
+#define WORKER_KEEP_BYTES ((size_t)1 << 20)
 
 typedef struct job {
     struct job *next;
     uint32_t doc, first_chunk;
-    char *title;             /* title and text share one allocation */
+    const char *title;       /* both point into data[] */
     size_t title_len;
-    char *text;
+    const char *text;
     chunk_span *spans;
     size_t n_spans;
-    size_t bytes;
+    size_t bytes;            /* counted against the queue bounds */
+    size_t cap;              /* bytes of data[] */
+    char data[];             /* title NUL text NUL */
 } job;
 
 struct write_worker {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t can_take, can_put;
-    job *head, *tail;
-    size_t n_jobs, bytes;
+    job *head, *tail;        /* queued, not yet taken */
+    job *done;               /* processed, waiting for the producer to take back */
+    job *spare;              /* the producer's own: taken back, ready for reuse */
+    size_t q_jobs, q_bytes;  /* in the queue */
+    size_t n_jobs, bytes;    /* queued or being processed: the bound */
+    int taker_waiting;       /* the worker sleeps on can_take */
+    int putter_waiting;      /* the producer sleeps on can_put */
     int closing;             /* no more jobs will come */
     int rc;                  /* first error of fn (0 = none) */
     write_index_fn fn;
@@ -53,39 +88,110 @@ static void job_free(job *j)
 {
     if (!j)
         return;
-    free(j->title);
     free(j->spans);
     free(j);
+}
+
+static void job_free_list(job *j)
+{
+    while (j) {
+        job *next = j->next;
+        job_free(j);
+        j = next;
+    }
+}
+
+/* Runs (or, after an error, skips) a list of jobs; returns how many jobs
+ * and bytes it retired, its last job, and the first error. */
+static int run_jobs(write_worker *w, job *list, int rc, size_t *n, size_t *bytes, job **last)
+{
+    *n = 0;
+    *bytes = 0;
+    for (job *j = list; j; j = j->next) {
+        if (!rc)
+            rc = w->fn(w->ctx, j->doc, j->first_chunk, j->title, j->title_len, j->text,
+                       j->spans, j->n_spans);
+        (*n)++;
+        *bytes += j->bytes;
+        *last = j;
+    }
+    return rc;
+}
+
+/* A job with room for need bytes of data: a spare one when the first spare
+ * is large enough, else a new one. Runs on the producer thread only. */
+static job *job_get(write_worker *w, size_t need)
+{
+    job *j = w->spare;
+    if (j) {
+        w->spare = j->next;
+        free(j->spans);
+        j->spans = NULL;
+        if (j->cap >= need)
+            return j;
+        free(j);
+    }
+    size_t cap = WORKER_MIN_CAP;
+    while (cap < need)
+        cap *= 2;
+    j = malloc(sizeof *j + cap);
+    if (j) {
+        j->spans = NULL;
+        j->cap = cap;
+    }
+    return j;
+}
+
+/* Takes the worker's finished jobs back onto the spare list, freeing the
+ * large ones. Producer thread, w->mu held. */
+static void take_back(write_worker *w)
+{
+    job *j = w->done;
+    w->done = NULL;
+    while (j) {
+        job *next = j->next;
+        if (j->cap > WORKER_KEEP_BYTES) {
+            job_free(j);
+        } else {
+            j->next = w->spare;
+            w->spare = j;
+        }
+        j = next;
+    }
 }
 
 static void *worker_main(void *arg)
 {
     write_worker *w = arg;
+    pthread_mutex_lock(&w->mu);
     for (;;) {
-        pthread_mutex_lock(&w->mu);
-        while (!w->head && !w->closing)
+        while (!w->head && !w->closing) {
+            w->taker_waiting = 1;
             pthread_cond_wait(&w->can_take, &w->mu);
-        job *j = w->head;
-        if (j) {
-            w->head = j->next;
-            if (!w->head)
-                w->tail = NULL;
+            w->taker_waiting = 0;
         }
-        int stop = w->rc != 0;
+        job *list = w->head;
+        if (!list)
+            break; /* closing and drained */
+        w->head = w->tail = NULL;
+        w->q_jobs = w->q_bytes = 0;
+        int rc = w->rc;
         pthread_mutex_unlock(&w->mu);
-        if (!j)
-            return NULL; /* closing and drained */
-        int rc = stop ? 0 : w->fn(w->ctx, j->doc, j->first_chunk, j->title, j->title_len,
-                                  j->text, j->spans, j->n_spans);
+        size_t n, bytes;
+        job *last = NULL;
+        rc = run_jobs(w, list, rc, &n, &bytes, &last);
         pthread_mutex_lock(&w->mu);
+        last->next = w->done;
+        w->done = list;
         if (rc && !w->rc)
             w->rc = rc;
-        w->n_jobs--;
-        w->bytes -= j->bytes;
-        pthread_cond_signal(&w->can_put);
-        pthread_mutex_unlock(&w->mu);
-        job_free(j);
+        w->n_jobs -= n;
+        w->bytes -= bytes;
+        if (w->putter_waiting)
+            pthread_cond_signal(&w->can_put);
     }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
 }
 
 write_worker *write_worker_start(write_index_fn fn, void *ctx)
@@ -112,24 +218,32 @@ int write_worker_submit(write_worker *w, uint32_t doc, uint32_t first_chunk, con
                         size_t title_len, const char *text, size_t text_len,
                         chunk_span *spans, size_t n_spans)
 {
-    job *j = calloc(1, sizeof *j);
-    char *buf = malloc(title_len + text_len + 2);
-    if (!j || !buf) {
-        free(j);
-        free(buf);
+    job *j = job_get(w, title_len + text_len + 2);
+    if (!j) {
         free(spans);
         return -1;
     }
+    char *buf = j->data;
     memcpy(buf, title, title_len);
     buf[title_len] = 0;
     if (text_len)
         memcpy(buf + title_len + 1, text, text_len);
     buf[title_len + 1 + text_len] = 0;
-    *j = (job){NULL, doc, first_chunk, buf, title_len, buf + title_len + 1, spans, n_spans,
-               title_len + text_len + sizeof *j};
+    j->next = NULL;
+    j->doc = doc;
+    j->first_chunk = first_chunk;
+    j->title = buf;
+    j->title_len = title_len;
+    j->text = buf + title_len + 1;
+    j->spans = spans;
+    j->n_spans = n_spans;
+    j->bytes = title_len + text_len + sizeof *j;
     pthread_mutex_lock(&w->mu);
-    while ((w->n_jobs >= WORKER_MAX_JOBS || w->bytes >= WORKER_MAX_BYTES) && !w->rc)
+    while ((w->n_jobs >= WORKER_MAX_JOBS || w->bytes >= WORKER_MAX_BYTES) && !w->rc) {
+        w->putter_waiting = 1;
         pthread_cond_wait(&w->can_put, &w->mu);
+        w->putter_waiting = 0;
+    }
     int rc = w->rc;
     if (!rc) {
         if (w->tail)
@@ -139,8 +253,13 @@ int write_worker_submit(write_worker *w, uint32_t doc, uint32_t first_chunk, con
         w->tail = j;
         w->n_jobs++;
         w->bytes += j->bytes;
-        pthread_cond_signal(&w->can_take);
+        w->q_jobs++;
+        w->q_bytes += j->bytes;
+        if (w->taker_waiting &&
+            (w->q_jobs >= WORKER_WAKE_JOBS || w->q_bytes >= WORKER_WAKE_BYTES))
+            pthread_cond_signal(&w->can_take);
     }
+    take_back(w);
     pthread_mutex_unlock(&w->mu);
     if (rc)
         job_free(j);
@@ -157,6 +276,8 @@ static int stop(write_worker *w, int abort_jobs)
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->thread, NULL);
     int rc = w->rc;
+    job_free_list(w->done);
+    job_free_list(w->spare);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->can_take);
     pthread_cond_destroy(&w->can_put);

@@ -10,7 +10,7 @@
  * the sgemm and the heap scan. Vectors are assumed L2-normalised, so the dot
  * product is the cosine.
  */
-#include "query/lsh.h"
+#include "query/query.h"
 
 #include <cblas.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
  * re-scoring.
  *
  * Layout, chosen for query speed. Vectors live in one block of fixed-size
- * encoded rows (store/vecstore.h), addressed by row number. Each table is a
+ * encoded rows (store/store.h, vector encodings), addressed by row number. Each table is a
  * CSR bucket array: offsets[2^K + 1] and rows[], where bucket c holds
  * rows[offsets[c] .. offsets[c+1]), ascending. A probe is then two loads and
  * a contiguous run of 4-byte row numbers, with no hashing and no pointer
@@ -31,7 +31,7 @@
  * top k in a min-heap. The bitmap is cleared through the candidate list, so a
  * query costs time in proportion to its candidates, not to the index size.
  */
-#include "query/lsh.h"
+#include "query/query.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -26,7 +26,7 @@
  * score 0) come first, one per table. Each pop pushes at most two nodes, so
  * the heap never exceeds tables + 2 * max_probes nodes.
  */
-#include "query/lsh.h"
+#include "query/query.h"
 
 #include <stdint.h>
 #include <string.h>

@@ -25,7 +25,7 @@
  * The measured recall is on the sample used for tuning; the test suite checks
  * it holds on held-out queries.
  */
-#include "query/lsh.h"
+#include "query/query.h"
 
 #include <math.h>
 #include <stdio.h>

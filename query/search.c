@@ -16,11 +16,17 @@
  * trailing statements), so it cannot change the collection.
  */
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "query/query.h"
+
+/* Hybrid defaults, measured on the dev collections with USE-lite (docs/lsh.md,
+ * "Fusion"): min-max linear fusion with a small vector weight. */
+#define SEARCH_FUSION_DEFAULT LCTX_FUSION_LINEAR
+#define SEARCH_ALPHA_DEFAULT 0.1
 
 struct lctx_results {
     lctx_hit *hits;
@@ -158,16 +164,71 @@ static char *explain_json(bm25_search *s, const bm25_hit *h, uint32_t len)
     return out;
 }
 
+/* Explanation of one hit of a vector or hybrid search: both sides and the
+ * fusion (the BM25 side's per-term detail when BM25 recalled it). */
+static char *explain_fused(bm25_search *s, const fused_hit *f, const lctx_search_opts *o,
+                           int mode, int fusion, double alpha, int rrf_k, uint32_t len)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "mode", mode == LCTX_MODE_VECTOR ? "vector" : "hybrid");
+    cJSON_AddNumberToObject(root, "score", f->score);
+    cJSON_AddNumberToObject(root, "chunk", f->chunk);
+    if (mode == LCTX_MODE_HYBRID) {
+        cJSON *fu = cJSON_AddObjectToObject(root, "fusion");
+        cJSON_AddStringToObject(fu, "method", fusion == LCTX_FUSION_RRF ? "rrf" : "linear");
+        if (fusion == LCTX_FUSION_RRF)
+            cJSON_AddNumberToObject(fu, "rrf_k", rrf_k);
+        else
+            cJSON_AddNumberToObject(fu, "alpha", alpha);
+        cJSON *b = cJSON_AddObjectToObject(root, "bm25");
+        cJSON_AddNumberToObject(b, "rank", f->rank_bm25);
+        cJSON_AddNumberToObject(b, "score", f->bm25);
+        if (fusion != LCTX_FUSION_RRF)
+            cJSON_AddNumberToObject(b, "norm", f->nbm25);
+        if (f->rank_bm25 && s) {
+            bm25_hit h = {f->bm25, f->doc, f->chunk};
+            char *j = explain_json(s, &h, len);
+            cJSON *d = j ? cJSON_Parse(j) : NULL;
+            free(j);
+            if (d)
+                cJSON_AddItemToObject(b, "explain", d);
+        }
+    }
+    cJSON *v = cJSON_AddObjectToObject(root, "vector");
+    cJSON_AddNumberToObject(v, "rank", f->rank_vec);
+    cJSON_AddNumberToObject(v, "cosine", f->vec);
+    if (mode == LCTX_MODE_HYBRID && fusion != LCTX_FUSION_RRF)
+        cJSON_AddNumberToObject(v, "norm", f->nvec);
+    (void)o;
+    char *out = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return out;
+}
+
+typedef struct search_env {
+    tok_tokenizer *tok;
+    sqlite3 *conn;
+    MDB_txn *txn;
+    query_parsed q;
+    docset allowed;
+    bm25_search s;
+    int prepared;
+    int mode;                /* resolved: BM25, VECTOR or HYBRID */
+    int fusion;
+    double alpha;
+    int rrf_k;
+} search_env;
+
 /* Fills hit details (and snippet/explain) for each ranked document. */
-static int fill_hits(lctx_db *db, bm25_search *s, const lctx_search_opts *o,
-                     const bm25_hit *h, size_t n, lctx_results *r)
+static int fill_hits(lctx_db *db, search_env *e, const lctx_search_opts *o,
+                     const fused_hit *h, size_t n, lctx_results *r)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->conn, "SELECT d.ext_id, d.title, d.uri, c.start, c.end, "
+    if (sqlite3_prepare_v2(e->conn, "SELECT d.ext_id, d.title, d.uri, c.start, c.end, "
                            "substr(d.text, c.start + 1, c.end - c.start) "
                            "FROM chunks c JOIN documents d ON d.doc_id = c.doc_id "
                            "WHERE c.chunk_id = ?", -1, &st, NULL))
-        return store_err(db, LCTX_ERROR, "%s/catalog.db: %s", db->path, sqlite3_errmsg(s->conn));
+        return store_err(db, LCTX_ERROR, "%s/catalog.db: %s", db->path, sqlite3_errmsg(e->conn));
     r->hits = calloc(n ? n : 1, sizeof *r->hits);
     if (!r->hits) {
         sqlite3_finalize(st);
@@ -187,7 +248,7 @@ static int fill_hits(lctx_db *db, bm25_search *s, const lctx_search_opts *o,
         }
         if (step != SQLITE_ROW) {
             rc = store_err(db, LCTX_EIO, "%s/catalog.db: %s", db->path,
-                           sqlite3_errmsg(s->conn));
+                           sqlite3_errmsg(e->conn));
             break;
         }
         lctx_hit *hit = &r->hits[r->n++];
@@ -195,6 +256,8 @@ static int fill_hits(lctx_db *db, bm25_search *s, const lctx_search_opts *o,
         hit->title = dup_col(st, 1);
         hit->uri = sqlite3_column_type(st, 2) == SQLITE_NULL ? NULL : dup_col(st, 2);
         hit->score = h[i].score;
+        hit->bm25_score = h[i].bm25;
+        hit->vector_score = h[i].vec;
         hit->chunk = h[i].chunk;
         hit->start = (uint64_t)sqlite3_column_int64(st, 3);
         hit->end = (uint64_t)sqlite3_column_int64(st, 4);
@@ -203,7 +266,7 @@ static int fill_hits(lctx_db *db, bm25_search *s, const lctx_search_opts *o,
         if (!rc && o->snippets) {
             const char *text = sqlite3_column_blob(st, 5);
             size_t len = (size_t)sqlite3_column_bytes(st, 5);
-            hit->snippet = snippet_make(s->tok, s->q, text ? text : "", len,
+            hit->snippet = snippet_make(e->tok, &e->q, text ? text : "", len,
                                         o->hl_open ? o->hl_open : "[",
                                         o->hl_close ? o->hl_close : "]");
             if (!hit->snippet)
@@ -211,8 +274,15 @@ static int fill_hits(lctx_db *db, bm25_search *s, const lctx_search_opts *o,
         }
         if (!rc && o->explain) {
             store_chunkrec rec = {0, 0};
-            kv_chunk(db, s->txn, &pc, h[i].chunk, &rec);
-            hit->explain = explain_json(s, &h[i], rec.len & STORE_LEN_MASK);
+            kv_chunk(db, e->txn, &pc, h[i].chunk, &rec);
+            uint32_t len = rec.len & STORE_LEN_MASK;
+            if (e->mode == LCTX_MODE_BM25) {
+                bm25_hit b = {h[i].score, h[i].doc, h[i].chunk};
+                hit->explain = explain_json(&e->s, &b, len);
+            } else {
+                hit->explain = explain_fused(e->prepared ? &e->s : NULL, &h[i], o, e->mode,
+                                             e->fusion, e->alpha, e->rrf_k, len);
+            }
             if (!hit->explain)
                 rc = store_err(db, LCTX_ENOMEM, "out of memory (explain)");
         }
@@ -221,16 +291,6 @@ static int fill_hits(lctx_db *db, bm25_search *s, const lctx_search_opts *o,
     sqlite3_finalize(st);
     return rc;
 }
-
-typedef struct search_env {
-    tok_tokenizer *tok;
-    sqlite3 *conn;
-    MDB_txn *txn;
-    query_parsed q;
-    docset allowed;
-    bm25_search s;
-    int prepared;
-} search_env;
 
 static void env_release(lctx_db *db, search_env *e)
 {
@@ -244,28 +304,162 @@ static void env_release(lctx_db *db, search_env *e)
     docset_free(&e->allowed);
 }
 
-static int run_bm25(lctx_db *db, search_env *e, const lctx_search_opts *o, lctx_results *r)
+/* BM25 top `depth` documents; *n = 0 when the query cannot match. */
+static int recall_bm25(lctx_db *db, search_env *e, int depth, bm25_hit **hits, size_t *n)
 {
-    int rc;
-    if ((rc = kv_read_begin(db, &e->txn)))
-        return rc;
-    e->txn = e->txn;
-    if (o->filter && *o->filter && (rc = filter_docs(db, e->conn, o->filter, &e->allowed)))
-        return rc;
+    *hits = NULL;
+    *n = 0;
+    if (e->q.n_terms == 0)
+        return LCTX_OK;
     int p = bm25_prepare(&e->s, db, e->txn, &e->q, e->conn, e->tok);
     e->prepared = 1;
     if (p < 0)
         return -p;
     e->s.allowed = e->allowed.bits ? &e->allowed : NULL;
     if (p == 1) /* a required term is absent: nothing can match */
-        return fill_hits(db, &e->s, o, NULL, 0, r);
-    bm25_hit *hits = NULL;
-    size_t n = 0;
-    if ((rc = bm25_topk(&e->s, o->k > 0 ? o->k : 10, &hits, &n)))
+        return LCTX_OK;
+    return bm25_topk(&e->s, depth, hits, n);
+}
+
+/* The query vector: the caller's, the liked document's, or the text's. */
+static int query_vector(lctx_db *db, search_env *e, const char *query,
+                        const lctx_search_opts *o, float *qv, uint32_t *exclude, int *have)
+{
+    *have = 0;
+    *exclude = 0;
+    if (o->vector) {
+        if (o->vector_dim != db->dim)
+            return store_err(db, LCTX_EINVAL, "%s: query vector has %d dimensions, the "
+                             "collection's vectors %d", db->path, o->vector_dim, db->dim);
+        double ss = 0;
+        for (int i = 0; i < db->dim; i++)
+            ss += (double)o->vector[i] * o->vector[i];
+        if (!(ss > 0))
+            return store_err(db, LCTX_EINVAL, "query vector is zero");
+        for (int i = 0; i < db->dim; i++)
+            qv[i] = (float)(o->vector[i] / sqrt(ss));
+        *have = 1;
+        return LCTX_OK;
+    }
+    if (o->like) {
+        int rc = vsearch_like(db, e->txn, e->conn, o->like, qv, exclude);
+        *have = rc == LCTX_OK;
         return rc;
-    rc = fill_hits(db, &e->s, o, hits, n, r);
-    free(hits);
+    }
+    if (!query || !*query)
+        return LCTX_OK;
+    int rc = embed_texts(db, &query, 1, qv);
+    *have = rc == LCTX_OK;
     return rc;
+}
+
+/* Fused list without documents excluded by -terms, cut at k. */
+static size_t finish_list(search_env *e, fused_hit *f, size_t n, int k)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n && m < (size_t)k; i++)
+        if (!e->prepared || !docset_has(&e->s.excluded, f[i].doc))
+            f[m++] = f[i];
+    return m;
+}
+
+/* One recall's ranking as is (BM25 or vector mode): raw scores. */
+static int single_list(int is_bm25, const bm25_hit *h, size_t n, fused_hit **out, size_t *nf)
+{
+    *nf = 0;
+    if (!(*out = calloc(n ? n : 1, sizeof **out)))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        fused_hit *f = &(*out)[i];
+        f->score = h[i].score;
+        f->doc = h[i].doc;
+        f->chunk = h[i].chunk;
+        if (is_bm25) {
+            f->bm25 = h[i].score;
+            f->rank_bm25 = (int)i + 1;
+        } else {
+            f->vec = h[i].score;
+            f->rank_vec = (int)i + 1;
+        }
+    }
+    *nf = n;
+    return 0;
+}
+
+static int run_search(lctx_db *db, search_env *e, const char *query, const lctx_search_opts *o,
+                      lctx_results *r)
+{
+    int rc, k = o->k > 0 ? o->k : 10;
+    if ((rc = kv_read_begin(db, &e->txn)))
+        return rc;
+    if (o->filter && *o->filter && (rc = filter_docs(db, e->conn, o->filter, &e->allowed)))
+        return rc;
+    int db25 = e->mode == LCTX_MODE_HYBRID ? (o->depth_bm25 > 0 ? o->depth_bm25 : 100) : k;
+    int dvec = e->mode == LCTX_MODE_HYBRID ? (o->depth_vector > 0 ? o->depth_vector : 100) : k;
+    if (db25 < k)
+        db25 = k;
+    if (dvec < k)
+        dvec = k;
+    bm25_hit *bh = NULL, *vh = NULL;
+    size_t nb = 0, nv = 0;
+    float *qv = NULL;
+    if (e->mode != LCTX_MODE_VECTOR)
+        rc = recall_bm25(db, e, db25, &bh, &nb);
+    if (!rc && e->mode != LCTX_MODE_BM25) {
+        uint32_t exclude;
+        int have;
+        if (!(qv = malloc((size_t)db->dim * sizeof *qv)))
+            rc = store_err(db, LCTX_ENOMEM, "out of memory");
+        else if (!(rc = query_vector(db, e, query, o, qv, &exclude, &have)) && have)
+            rc = vsearch_topk(db, e->txn, qv, dvec, e->allowed.bits ? &e->allowed : NULL,
+                              exclude, 0, &vh, &nv);
+    }
+    free(qv);
+    fused_hit *f = NULL;
+    size_t nf = 0;
+    if (!rc) {
+        int bad;
+        if (e->mode == LCTX_MODE_HYBRID && e->fusion == LCTX_FUSION_RRF)
+            bad = fusion_rrf(bh, nb, vh, nv, e->rrf_k, &f, &nf);
+        else if (e->mode == LCTX_MODE_HYBRID)
+            bad = fusion_linear(bh, nb, vh, nv, e->alpha, &f, &nf);
+        else
+            bad = single_list(e->mode == LCTX_MODE_BM25, e->mode == LCTX_MODE_BM25 ? bh : vh,
+                              e->mode == LCTX_MODE_BM25 ? nb : nv, &f, &nf);
+        if (bad)
+            rc = store_err(db, LCTX_ENOMEM, "out of memory");
+    }
+    free(bh);
+    free(vh);
+    if (!rc)
+        rc = fill_hits(db, e, o, f, finish_list(e, f, nf, k), r);
+    free(f);
+    return rc;
+}
+
+/* The mode a search runs in, and its fusion settings. */
+static int resolve_mode(lctx_db *db, const lctx_search_opts *o, search_env *e)
+{
+    e->mode = o->mode == LCTX_MODE_DEFAULT ? (db->has_vectors ? LCTX_MODE_HYBRID
+                                                               : LCTX_MODE_BM25)
+                                           : (int)o->mode;
+    if (e->mode != LCTX_MODE_BM25 && e->mode != LCTX_MODE_VECTOR &&
+        e->mode != LCTX_MODE_HYBRID)
+        return store_err(db, LCTX_EINVAL, "unknown search mode %d", (int)o->mode);
+    if (e->mode != LCTX_MODE_BM25 && !db->has_vectors)
+        return store_err(db, LCTX_EUNSUPPORTED, "%s: collection has no vectors: index with "
+                         "--embedder to use vector or hybrid search", db->path);
+    if ((o->vector || o->like) && e->mode == LCTX_MODE_BM25)
+        return store_err(db, LCTX_EINVAL, "search by vector or like needs mode vector or "
+                         "hybrid");
+    e->fusion = o->fusion == LCTX_FUSION_DEFAULT ? SEARCH_FUSION_DEFAULT : (int)o->fusion;
+    if (e->fusion != LCTX_FUSION_RRF && e->fusion != LCTX_FUSION_LINEAR)
+        return store_err(db, LCTX_EINVAL, "unknown fusion method %d", (int)o->fusion);
+    e->alpha = o->alpha < 0 ? SEARCH_ALPHA_DEFAULT : o->alpha;
+    if (e->alpha > 1)
+        return store_err(db, LCTX_EINVAL, "alpha must be between 0 and 1");
+    e->rrf_k = o->rrf_k > 0 ? o->rrf_k : 60;
+    return LCTX_OK;
 }
 
 int lctx_search(lctx_db *db, const char *query, const lctx_search_opts *opts,
@@ -274,33 +468,34 @@ int lctx_search(lctx_db *db, const char *query, const lctx_search_opts *opts,
     if (!out)
         return store_err(db, LCTX_EINVAL, "lctx_search: NULL argument");
     *out = NULL;
-    if (!db || !query)
-        return store_err(db, LCTX_EINVAL, "lctx_search: NULL argument");
     lctx_search_opts defaults;
     if (!opts) {
         lctx_search_opts_init(&defaults);
         opts = &defaults;
     }
-    if (opts->mode == LCTX_MODE_VECTOR || opts->mode == LCTX_MODE_HYBRID)
-        return store_err(db, LCTX_EUNSUPPORTED, "%s: collection has no vectors: index with "
-                         "--embedder to use vector or hybrid search", db->path);
+    if (!db || (!query && !opts->vector && !opts->like))
+        return store_err(db, LCTX_EINVAL, "lctx_search: NULL argument");
     if (opts->k < 0 || opts->k > 1000000)
         return store_err(db, LCTX_EINVAL, "k must be between 1 and 1000000");
-    lctx_results *r = calloc(1, sizeof *r);
     search_env e;
     memset(&e, 0, sizeof e);
+    int rc = resolve_mode(db, opts, &e);
+    if (rc)
+        return rc;
+    lctx_results *r = calloc(1, sizeof *r);
     if (!r)
         return store_err(db, LCTX_ENOMEM, "out of memory");
     char err[256] = "";
-    int rc = LCTX_OK;
     if (!(e.tok = store_tok_get(db)))
         rc = LCTX_ERROR;
-    else if ((rc = query_parse(e.tok, query, &e.q, err, sizeof err)))
+    else if ((rc = query_parse(e.tok, query ? query : "", &e.q, err, sizeof err)))
         store_err(db, rc, "%s", err);
     else if (!(e.conn = store_conn_get(db)))
         rc = LCTX_EIO;
     const char *msg = NULL;
-    if (!rc && e.q.n_terms == 0) {
+    int vector_query = e.mode != LCTX_MODE_BM25 &&
+                       (opts->vector || opts->like || (query && *query));
+    if (!rc && e.q.n_terms == 0 && !vector_query) {
         msg = e.q.stopwords_only ? "query has no searchable terms (only stopwords)"
                                  : "query has no searchable terms";
         store_err(db, LCTX_OK, "%s", msg);
@@ -310,7 +505,7 @@ int lctx_search(lctx_db *db, const char *query, const lctx_search_opts *opts,
         /* One read transaction for all catalog lookups of the search: one
          * lock round-trip instead of one per statement. */
         int tx = sqlite3_exec(e.conn, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
-        rc = run_bm25(db, &e, opts, r);
+        rc = run_search(db, &e, query, opts, r);
         if (tx)
             sqlite3_exec(e.conn, "COMMIT", NULL, NULL, NULL);
     }

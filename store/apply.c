@@ -254,6 +254,10 @@ static int apply_txn(lctx_db *db, MDB_txn *txn, void *ctx)
         rc = put_term(db, txn, b, b->terms[i], &st, acc);
     if (!rc)
         rc = put_tombstones(db, txn, b, recs, &st);
+    /* Vectors and buckets after the tombstones' records, in the same
+     * transaction: a chunk's vector lives and dies with its postings. */
+    if (!rc && b->apply_vectors)
+        rc = b->apply_vectors(db, txn, b);
     free(recs);
     free(acc);
     if (rc)

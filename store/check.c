@@ -13,7 +13,8 @@
  *      record; the totals match the statistics;
  *   5. every chunk of a document live as of LMDB's last batch (the catalog
  *      may be ahead while a writer is between its commits) has a live LMDB
- *      record for the same document, and the live chunk counts agree.
+ *      record for the same document, and the live chunk counts agree;
+ *   6. vectors and LSH buckets agree with the chunk records (vcheck.c).
  * It reads everything once: cost is linear in the collection.
  */
 #include <stdio.h>
@@ -243,6 +244,8 @@ int lctx_check(lctx_db *db)
             rc = check_postings(db, txn, &st);
         if (!rc)
             rc = check_agreement(db, txn, conn, &st);
+        if (!rc)
+            rc = check_vectors(db, txn, &st);
     }
     if (txn)
         kv_read_end(db, txn);

@@ -288,6 +288,10 @@ int lctx_compact(lctx_db *db)
     if (!rc)
         rc = catalog_exec(db, db->wdb,
                           "BEGIN IMMEDIATE;"
+                          /* the vectors' catalog copies go with their chunks */
+                          "DELETE FROM vectors WHERE chunk_id IN (SELECT c.chunk_id FROM "
+                          "chunks c JOIN documents d ON d.doc_id = c.doc_id WHERE "
+                          "d.deleted_seq IS NOT NULL);"
                           "DELETE FROM chunks WHERE doc_id IN "
                           "(SELECT doc_id FROM documents WHERE deleted_seq IS NOT NULL);"
                           "DELETE FROM documents WHERE deleted_seq IS NOT NULL;"

@@ -105,6 +105,10 @@ void lctx_config_init(lctx_config *cfg)
     /* Tuned on the dev collections (docs/format.md): 2 beats 0.5, 1 and 3
      * on average, and titles are the densest evidence a document has. */
     cfg->title_weight = 2.0;
+    cfg->embedder = "none";
+    cfg->model_dir = NULL;
+    cfg->vector_encoding = "int8";
+    cfg->lsh_target_recall = 0.95;
 }
 
 /* ------------------------------------------------------------- writer lock */
@@ -240,6 +244,8 @@ static lctx_db *db_new(const char *path, unsigned flags)
     pthread_mutex_init(&db->err_mu, NULL);
     pthread_mutex_init(&db->write_mu, NULL);
     pthread_rwlock_init(&db->map_lock, NULL);
+    pthread_mutex_init(&db->enc_mu, NULL);
+    snprintf(db->embedder, sizeof db->embedder, "none");
     lctx_config_init(&db->cfg);
     snprintf(db->language, sizeof db->language, "english");
     db->cfg.language = db->language;
@@ -268,6 +274,9 @@ static int open_stores(lctx_db *db, const lctx_config *cfg)
         return rc;
     snprintf(file, sizeof file, "%s/index", db->path);
     if ((rc = kv_open(db, file, (db->flags & LCTX_OPEN_READONLY) != 0)))
+        return rc;
+    /* Vector settings and databases: replay needs them. */
+    if ((rc = embed_open(db, cfg)))
         return rc;
     if (db->flags & LCTX_OPEN_READONLY)
         return LCTX_OK;
@@ -323,6 +332,7 @@ int lctx_close(lctx_db *db)
     if (db->lock_fd >= 0)
         close(db->lock_fd);
     kv_close(db);
+    embed_close(db);
     for (int i = 0; i < db->n_pool; i++)
         sqlite3_close(db->pool[i]);
     for (int i = 0; i < db->n_tok_pool; i++)
@@ -334,6 +344,7 @@ int lctx_close(lctx_db *db)
     pthread_mutex_destroy(&db->err_mu);
     pthread_mutex_destroy(&db->write_mu);
     pthread_rwlock_destroy(&db->map_lock);
+    pthread_mutex_destroy(&db->enc_mu);
     free(db->path);
     free(db);
     return rc;
@@ -341,6 +352,7 @@ int lctx_close(lctx_db *db)
 
 void store_test_stop_after_sqlite(lctx_db *db, int on) { db->test_stop_after_sqlite = on; }
 void store_test_fail_lmdb(lctx_db *db, int on) { db->test_fail_lmdb = on; }
+void store_test_lsh_threshold(lctx_db *db, size_t n) { db->test_lsh_threshold = n; }
 
 /* ------------------------------------------------------------------ stats */
 static uint64_t dir_bytes(const char *path, int depth)
@@ -365,6 +377,43 @@ static uint64_t dir_bytes(const char *path, int depth)
     }
     closedir(d);
     return total;
+}
+
+/* Vector fields: settings from the handle, count and LSH parameters from
+ * LMDB (what searches use; 0s while search is exact). */
+static int stats_vectors(lctx_db *db, lctx_stats *out)
+{
+    snprintf(out->embedder, sizeof out->embedder, "%s", db->embedder);
+    out->dim = db->dim;
+    snprintf(out->vector_encoding, sizeof out->vector_encoding, "%s",
+             embed_encoding_name(db->venc));
+    out->lsh_target_recall = db->lsh_target;
+    MDB_txn *txn;
+    int rc = kv_read_begin(db, &txn);
+    if (rc)
+        return rc;
+    MDB_stat ms;
+    lsh_store ls;
+    lsh_store_config c;
+    vecstore_of(db, NULL, &ls);
+    int m = mdb_stat(txn, db->dbi_vec, &ms);
+    if (!m)
+        out->vectors = ms.ms_entries;
+    int g = lsh_store_config_get(txn, &ls, &c);
+    if (g == 0) {
+        out->lsh_bits = (int)c.k_bits;
+        out->lsh_tables = (int)c.n_tables;
+        out->lsh_probes = (int)c.probes;
+        out->lsh_measured_recall = c.n_tables ? c.measured_recall : 0;
+        if (c.target_recall > 0)
+            out->lsh_target_recall = c.target_recall;
+    }
+    kv_read_end(db, txn);
+    if (m)
+        return kv_err(db, m, "vector statistics");
+    if (g && g != MDB_NOTFOUND)
+        return kv_err(db, g, "lsh configuration");
+    return LCTX_OK;
 }
 
 int lctx_stats_get(lctx_db *db, lctx_stats *out)
@@ -403,7 +452,8 @@ int lctx_stats_get(lctx_db *db, lctx_stats *out)
     snprintf(out->language, sizeof out->language, "%s", db->language);
     out->bm25_k1 = db->cfg.bm25_k1;
     out->bm25_b = db->cfg.bm25_b;
-    return LCTX_OK;
+    snprintf(out->embedder, sizeof out->embedder, "%s", db->embedder);
+    return db->has_vectors ? stats_vectors(db, out) : LCTX_OK;
 }
 
 int lctx_get_text(lctx_db *db, const char *id, char **text, size_t *len)

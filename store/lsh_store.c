@@ -23,7 +23,7 @@
  * dimension, encoding, K, L, probe budget, seed, target and measured recall,
  * written at build and on --retune.
  */
-#include "store/lsh_store.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <string.h>

@@ -16,9 +16,11 @@
 #ifndef LCTX_STORE_H
 #define LCTX_STORE_H
 
+#include <math.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <lmdb.h>
 #include <sqlite3.h>
@@ -95,6 +97,13 @@ typedef struct store_batch {
     size_t n_chunks;
     uint32_t *tomb;               /* chunk ids tombstoned by this batch */
     size_t n_tomb;
+    /* Vectors (collections with an embedder, else NULL): vec_rows holds one
+     * encoded row (vecstore_row_bytes of the collection) per new chunk, in
+     * chunk order; tombstoned chunks lose their vector and bucket entries. */
+    const uint8_t *vec_rows;
+    /* Applies the vector half inside apply's transaction (set by the
+     * indexer, which owns hashing; NULL for BM25-only collections). */
+    int (*apply_vectors)(struct lctx_db *db, MDB_txn *txn, const struct store_batch *b);
 } store_batch;
 
 struct write_batch;               /* indexer/write.c */
@@ -134,6 +143,19 @@ struct lctx_db {
     size_t test_map_initial;      /* initial map size for new environments */
     int test_fail_lmdb;           /* commit: fail the LMDB apply as a full disk would */
     int kv_full;                  /* set by kv.c when LMDB answered MDB_MAP_FULL */
+
+    /* vectors (indexer/embed.c, store/vecapply.c, query/vsearch.c); fixed
+     * at creation, loaded at open. has_vectors = 0: BM25 only. */
+    int has_vectors;
+    char embedder[160];           /* the spec, "none" without vectors */
+    int dim;
+    int venc;                     /* vecstore_encoding */
+    double lsh_target;            /* recall@10 the tuner aims for */
+    MDB_dbi dbi_vec, dbi_lsh, dbi_lsh_meta;
+    pthread_mutex_t enc_mu;       /* guards opening the encoder */
+    struct encoder *encoder;      /* opened on first use; thread-safe */
+    char model_dir[1024];         /* lctx_config.model_dir ("" = default) */
+    size_t test_lsh_threshold;    /* test hook: vector count that triggers LSH (0 = default) */
 };
 
 /* ------------------------------------------------------------ handle (db.c) */
@@ -161,6 +183,8 @@ int store_open(const char *path, unsigned flags, const lctx_config *cfg, size_t 
 /* Test hooks. */
 void store_test_stop_after_sqlite(lctx_db *db, int on);
 void store_test_fail_lmdb(lctx_db *db, int on);
+/* Vector count at which a commit first builds LSH buckets (0 = default). */
+void store_test_lsh_threshold(lctx_db *db, size_t n);
 
 /* ---------------------------------------------------- catalog (catalog.c) */
 int catalog_open(lctx_db *db, const char *file, int create, const lctx_config *cfg);
@@ -183,6 +207,9 @@ int kv_get_stats(lctx_db *db, MDB_txn *txn, store_stats *st);
 int kv_put_stats(lctx_db *db, MDB_txn *txn, const store_stats *st);
 /* Applies a batch in one write transaction, growing the map when full. */
 int kv_apply_batch(lctx_db *db, const store_batch *b);
+/* Opens (writer: creates) the vectors / lsh / lsh_meta databases into
+ * db->dbi_vec, dbi_lsh, dbi_lsh_meta (vecstore.c). */
+int kv_open_vectors(lctx_db *db);
 /* Looks up a chunk record; 0 or MDB_NOTFOUND. *page caches the last page. */
 typedef struct kv_page_cache {
     uint32_t page;
@@ -225,5 +252,298 @@ size_t pblock_encode(const store_posting *p, size_t n, float max_tf, uint32_t mi
 int pblock_header_read(const uint8_t *buf, size_t len, pblock_header *h);
 /* Decodes all entries (up to STORE_BLOCK); -1 when malformed. */
 int pblock_decode(const uint8_t *buf, size_t len, pblock_header *h, store_posting *out);
+
+
+/* ====================================================================
+ * Vectors and LSH buckets. (Formerly store/vecstore.h and store/lsh_store.h;
+ * folded here under the one-header-per-module rule.)
+ * ==================================================================== */
+/*
+ * Compact encodings of L2-normalised vectors, and the dot
+ * products that re-score LSH candidates against them.
+ *
+ * A collection stores one unit vector per chunk. Three encodings, recorded in
+ * the collection config:
+ *
+ *   f32  4*dim bytes, exact.
+ *   f16  2*dim bytes, IEEE half; relative error about 5e-4 per component.
+ *   i8   4 + dim bytes (rounded up to a multiple of 4): a float scale s, then
+ *        q_i = round(x_i / s) with s = max|x_i| / 127, so x_i ~= s * q_i.
+ *        For a unit vector the error of a dot product is below s/2 * |q|_1,
+ *        a few 1e-3 for 100 dimensions: enough to order neighbours whose
+ *        similarities differ by more than that, and 4x less memory traffic
+ *        than f32, which is what re-scoring scattered candidates is bound by.
+ *
+ * Rows have a fixed size (vecstore_row_bytes), a multiple of 4 bytes, so an
+ * array of rows is directly addressable: the in-memory index keeps them in
+ * one block and LMDB values can be read in place from the memory map.
+ *
+ * The kernels are static inline so the re-scoring loop in query/lsh_index.c
+ * inlines them; they are straight loops with 8 independent accumulators,
+ * which the compiler turns into SIMD without -ffast-math.
+ */
+
+
+typedef enum vecstore_encoding {
+    VECSTORE_F32 = 0,
+    VECSTORE_F16 = 1,
+    VECSTORE_I8 = 2
+} vecstore_encoding;
+
+static inline const char *vecstore_encoding_name(vecstore_encoding e)
+{
+    return e == VECSTORE_F32 ? "f32" : e == VECSTORE_F16 ? "f16" : e == VECSTORE_I8 ? "i8" : "?";
+}
+
+/* -1 for an unknown name. */
+static inline int vecstore_encoding_parse(const char *s)
+{
+    if (!s)
+        return -1;
+    if (!strcmp(s, "f32") || !strcmp(s, "float32"))
+        return VECSTORE_F32;
+    if (!strcmp(s, "f16") || !strcmp(s, "fp16"))
+        return VECSTORE_F16;
+    if (!strcmp(s, "i8") || !strcmp(s, "int8"))
+        return VECSTORE_I8;
+    return -1;
+}
+
+/* Bytes of one encoded row, a multiple of 4; 0 for a bad encoding. */
+static inline size_t vecstore_row_bytes(vecstore_encoding e, int dim)
+{
+    switch (e) {
+    case VECSTORE_F32: return 4 * (size_t)dim;
+    case VECSTORE_F16: return (2 * (size_t)dim + 3) & ~(size_t)3;
+    case VECSTORE_I8: return (4 + (size_t)dim + 3) & ~(size_t)3;
+    }
+    return 0;
+}
+
+/* IEEE half <-> float by bit manipulation (round to nearest even on the way
+ * down; subnormals handled; unit-vector components never overflow). */
+static inline uint16_t vecstore_f32_to_f16(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000u;
+    uint32_t mag = x & 0x7FFFFFFFu;
+    if (mag >= 0x47800000u)                 /* >= 65536 or inf/nan */
+        return (uint16_t)(sign | (mag > 0x7F800000u ? 0x7E00u : 0x7C00u));
+    if (mag < 0x38800000u) {                /* below the smallest normal half */
+        if (mag < 0x33000000u)
+            return (uint16_t)sign;
+        uint32_t m = (mag & 0x7FFFFFu) | 0x800000u;
+        int shift = 126 - (int)(mag >> 23);     /* value = m 2^(e-150) = r 2^-24 */
+        uint32_t r = m >> shift;
+        uint32_t rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (r & 1)))
+            r++;
+        return (uint16_t)(sign | r);
+    }
+    uint32_t r = ((mag - 0x38000000u) >> 13);
+    uint32_t rem = mag & 0x1FFFu;
+    if (rem > 0x1000u || (rem == 0x1000u && (r & 1)))
+        r++;
+    return (uint16_t)(sign | r);
+}
+
+static inline float vecstore_f16_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t exp = (h >> 10) & 0x1Fu, man = h & 0x3FFu, x;
+    if (exp == 0) {
+        float f = (float)man * (1.0f / 16777216.0f);  /* man * 2^-24 */
+        return sign ? -f : f;
+    }
+    if (exp == 31)
+        x = sign | 0x7F800000u | (man << 13);
+    else
+        x = sign | ((exp + 112u) << 23) | (man << 13);
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}
+
+/* row = encoding of x[0..dim). Padding bytes are zeroed so rows compare equal
+ * byte for byte when their vectors do. */
+static inline void vecstore_encode(vecstore_encoding e, int dim, const float *x, void *row)
+{
+    memset(row, 0, vecstore_row_bytes(e, dim));
+    if (e == VECSTORE_F32) {
+        memcpy(row, x, 4 * (size_t)dim);
+    } else if (e == VECSTORE_F16) {
+        uint16_t *h = (uint16_t *)row;
+        for (int i = 0; i < dim; i++)
+            h[i] = vecstore_f32_to_f16(x[i]);
+    } else if (e == VECSTORE_I8) {
+        float amax = 0.0f;
+        for (int i = 0; i < dim; i++)
+            amax = fmaxf(amax, fabsf(x[i]));
+        float s = amax > 0.0f ? amax / 127.0f : 1.0f;
+        memcpy(row, &s, 4);
+        int8_t *q = (int8_t *)row + 4;
+        for (int i = 0; i < dim; i++)
+            q[i] = (int8_t)lrintf(x[i] / s);
+    }
+}
+
+static inline void vecstore_decode(vecstore_encoding e, int dim, const void *row, float *x)
+{
+    if (e == VECSTORE_F32) {
+        memcpy(x, row, 4 * (size_t)dim);
+    } else if (e == VECSTORE_F16) {
+        const uint16_t *h = (const uint16_t *)row;
+        for (int i = 0; i < dim; i++)
+            x[i] = vecstore_f16_to_f32(h[i]);
+    } else if (e == VECSTORE_I8) {
+        float s;
+        memcpy(&s, row, 4);
+        const int8_t *q = (const int8_t *)row + 4;
+        for (int i = 0; i < dim; i++)
+            x[i] = s * (float)q[i];
+    }
+}
+
+/* sum_i a_i b_i with 8 running partial sums (vectorisable, deterministic). */
+static inline float vecstore_dot_f32(const float *a, const float *b, int dim)
+{
+    float acc[8] = {0};
+    int i = 0;
+    for (; i + 8 <= dim; i += 8)
+        for (int u = 0; u < 8; u++)
+            acc[u] += a[i + u] * b[i + u];
+    float s = 0.0f;
+    for (; i < dim; i++)
+        s += a[i] * b[i];
+    return s + ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+/* q . x with x ~= s * qi: s * sum_i q_i qi_i. */
+static inline float vecstore_dot_i8(const float *q, const void *row, int dim)
+{
+    float s;
+    memcpy(&s, row, 4);
+    const int8_t *v = (const int8_t *)row + 4;
+    float acc[8] = {0};
+    int i = 0;
+    for (; i + 8 <= dim; i += 8)
+        for (int u = 0; u < 8; u++)
+            acc[u] += q[i + u] * (float)v[i + u];
+    float t = 0.0f;
+    for (; i < dim; i++)
+        t += q[i] * (float)v[i];
+    return s * (t + ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])));
+}
+
+static inline float vecstore_dot_f16(const float *q, const void *row, int dim)
+{
+    const uint16_t *h = (const uint16_t *)row;
+    float s = 0.0f;
+    for (int i = 0; i < dim; i++)
+        s += q[i] * vecstore_f16_to_f32(h[i]);
+    return s;
+}
+
+/* q . decode(row) for a float query q. */
+static inline float vecstore_dot(vecstore_encoding e, int dim, const float *q, const void *row)
+{
+    if (e == VECSTORE_I8)
+        return vecstore_dot_i8(q, row, dim);
+    if (e == VECSTORE_F16)
+        return vecstore_dot_f16(q, row, dim);
+    return vecstore_dot_f32(q, (const float *)row, dim);
+}
+
+/*
+ * Vectors and LSH buckets of a collection in LMDB
+ * (store/vecstore.c, store/lsh_store.c). The encodings and kernels are the
+ * section above; the hashing in attention/lsh_hash.c; the in-memory index
+ * and querying in query/query.h.
+ */
+
+
+
+/* ============================================ LMDB vector store (vecstore.c)
+ * Named database "vectors": key = chunk id (uint32, MDB_INTEGERKEY), value =
+ * one encoded row. LMDB values are only 2-byte aligned in the map, so i8 and
+ * f16 rows are scored in place (their kernels read bytes / uint16) and f32
+ * rows are copied to an aligned buffer first. Functions take the caller's
+ * transaction and return LMDB codes (0, MDB_NOTFOUND, MDB_MAP_FULL, ...) so
+ * store/kv.c maps them to statuses and retries a full map as for postings.
+ * The configuration (dimension, encoding, LSH parameters and measured
+ * recall) is one record in "lsh_meta" (lsh_store.c), mirrored by the
+ * catalog for --stats. */
+
+typedef struct vecstore {
+    MDB_dbi dbi;
+    int dim;
+    vecstore_encoding enc;
+    size_t row_bytes;
+} vecstore;
+
+/* Opens (create != 0: creates) the "vectors" database in txn. */
+int vecstore_open(MDB_txn *txn, int create, int dim, vecstore_encoding enc, vecstore *vs);
+/* Normalises vec and stores it under chunk (replacing any previous row). */
+int vecstore_put(MDB_txn *txn, const vecstore *vs, uint32_t chunk, const float *vec);
+/* *row points into the map, valid until txn ends. */
+int vecstore_get(MDB_txn *txn, const vecstore *vs, uint32_t chunk, const void **row);
+int vecstore_del(MDB_txn *txn, const vecstore *vs, uint32_t chunk);
+/* Stores an already encoded row (vs->row_bytes) as is: the first apply and
+ * a replay from the catalog's copy then write identical bytes. */
+int vecstore_put_row(MDB_txn *txn, const vecstore *vs, uint32_t chunk, const void *row);
+/* *out = decoded stored vector (dim floats). */
+int vecstore_read(MDB_txn *txn, const vecstore *vs, uint32_t chunk, float *out);
+/* *score = q . stored vector of chunk, in place where alignment allows. */
+int vecstore_score(MDB_txn *txn, const vecstore *vs, uint32_t chunk, const float *q, float *score);
+
+/* ============================================ LMDB LSH buckets (lsh_store.c)
+ * Named database "lsh": key = (table, code) as two big-endian uint32 (so
+ * keys sort by table then code), MDB_DUPSORT | MDB_DUPFIXED | MDB_INTEGERDUP
+ * with 4-byte chunk ids as values: a bucket is one key and its sorted
+ * duplicates, read with one cursor positioning plus MDB_GET_MULTIPLE pages.
+ * Codes come from attention/lsh_hash.c (computed by the caller from the
+ * stored, decoded vector, so delete recomputes exactly the inserted codes). */
+typedef struct lsh_store {
+    MDB_dbi dbi;       /* "lsh" */
+    MDB_dbi meta;      /* "lsh_meta" */
+} lsh_store;
+
+typedef struct lsh_store_config {
+    uint32_t version;        /* 1 */
+    uint32_t dim;
+    uint32_t encoding;       /* vecstore_encoding */
+    uint32_t k_bits;
+    uint32_t n_tables;
+    uint32_t probes;
+    uint64_t seed;
+    double target_recall;
+    double measured_recall;  /* by lsh_tune at build / --retune; 0 = not tuned */
+} lsh_store_config;
+
+int lsh_store_open(MDB_txn *txn, int create, lsh_store *ls);
+int lsh_store_config_put(MDB_txn *txn, const lsh_store *ls, const lsh_store_config *cfg);
+int lsh_store_config_get(MDB_txn *txn, const lsh_store *ls, lsh_store_config *cfg);
+/* Adds / removes chunk in the buckets codes[0..n_tables). Removing an entry
+ * that is not there is not an error (idempotent replay after a crash). */
+int lsh_store_add(MDB_txn *txn, const lsh_store *ls, uint32_t chunk, const uint32_t *codes,
+                  int n_tables);
+int lsh_store_del(MDB_txn *txn, const lsh_store *ls, uint32_t chunk, const uint32_t *codes,
+                  int n_tables);
+/* Calls fn(ctx, ids, n) for the chunk ids of bucket (table, code), ascending,
+ * a page of duplicates at a time; stops early when fn returns non-zero.
+ * 0 (also for an empty bucket) or an LMDB error. */
+typedef int (*lsh_store_bucket_fn)(void *ctx, const uint32_t *ids, size_t n);
+int lsh_store_bucket(MDB_txn *txn, const lsh_store *ls, uint32_t table, uint32_t code,
+                     lsh_store_bucket_fn fn, void *ctx);
+/* Entries in the database (all tables). */
+int lsh_store_count(MDB_txn *txn, const lsh_store *ls, size_t *entries);
+
+/* The collection's stores, from the handle's databases (kv_open_vectors). */
+void vecstore_of(const lctx_db *db, vecstore *vs, lsh_store *ls);
+
+/* lctx_check's vector part (vcheck.c): vectors and buckets agree with the
+ * chunk records. */
+int check_vectors(lctx_db *db, MDB_txn *txn, const store_stats *st);
 
 #endif /* LCTX_STORE_H */

@@ -3,7 +3,7 @@
  *
  * The "vectors" database maps a chunk id (uint32, MDB_INTEGERKEY: LMDB
  * compares it as a native integer, so rows sit in chunk order and an insert
- * of increasing ids appends) to one fixed-size encoded row (store/vecstore.h:
+ * of increasing ids appends) to one fixed-size encoded row (store/store.h:
  * f32, f16 or int8 with a per-vector scale). Fixed-size rows keep every page
  * full and make a row's address arithmetic, and with int8 a 100-dimensional
  * vector is 104 bytes: 340K vectors in 35 MB of map.
@@ -17,7 +17,7 @@
  * and deleted atomically with the batch that adds or deletes their chunks.
  * Return values are LMDB codes; store/kv.c turns them into statuses.
  */
-#include "store/lsh_store.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <math.h>
@@ -106,4 +106,54 @@ int vecstore_score(MDB_txn *txn, const vecstore *vs, uint32_t chunk, const float
     }
     *score = vecstore_dot(vs->enc, vs->dim, q, row);
     return 0;
+}
+
+int vecstore_put_row(MDB_txn *txn, const vecstore *vs, uint32_t chunk, const void *row)
+{
+    if (!row)
+        return EINVAL;
+    MDB_val key = {sizeof chunk, &chunk}, val = {vs->row_bytes, (void *)row};
+    return mdb_put(txn, vs->dbi, &key, &val, 0);
+}
+
+/* ------------------------------------------------ the collection's databases
+ * A collection with an embedder has three more named databases; the handle
+ * keeps their handles (opened once, valid for every later transaction). */
+void vecstore_of(const lctx_db *db, vecstore *vs, lsh_store *ls)
+{
+    if (vs) {
+        memset(vs, 0, sizeof *vs);
+        vs->dbi = db->dbi_vec;
+        vs->dim = db->dim;
+        vs->enc = (vecstore_encoding)db->venc;
+        vs->row_bytes = vecstore_row_bytes(vs->enc, db->dim);
+    }
+    if (ls) {
+        ls->dbi = db->dbi_lsh;
+        ls->meta = db->dbi_lsh_meta;
+    }
+}
+
+int kv_open_vectors(lctx_db *db)
+{
+    int readonly = (db->flags & LCTX_OPEN_READONLY) != 0;
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(db->env, NULL, readonly ? MDB_RDONLY : 0, &txn);
+    if (rc)
+        return kv_err(db, rc, "begin");
+    vecstore vs;
+    lsh_store ls;
+    if ((rc = vecstore_open(txn, !readonly, db->dim, (vecstore_encoding)db->venc, &vs)) ||
+        (rc = lsh_store_open(txn, !readonly, &ls))) {
+        mdb_txn_abort(txn);
+        if (rc == MDB_NOTFOUND)
+            return store_err(db, LCTX_ECORRUPT, "%s/index: vector databases missing", db->path);
+        return kv_err(db, rc, "open vector databases");
+    }
+    if ((rc = mdb_txn_commit(txn)))
+        return kv_err(db, rc, "commit");
+    db->dbi_vec = vs.dbi;
+    db->dbi_lsh = ls.dbi;
+    db->dbi_lsh_meta = ls.meta;
+    return LCTX_OK;
 }

@@ -86,15 +86,40 @@ Test(cli_index, bad_usage_exits_2)
     cr_assert_neq(stat(coll, &st), 0, "a missing input must not create the collection");
 }
 
-Test(cli_index, embedder_not_available_yet)
+Test(cli_index, embedder_fixed_at_creation)
 {
     const char *corpus = tpath("corpus.jsonl");
     write_file(corpus, CORPUS);
-    cmd_result r = run(NULL, "lctx-index", "-c", tpath("c.lctx"), "--embedder", "use-lite", corpus, NULL);
-    expect_status(r, 2);
-    expect_contains(r.err, "--embedder use-lite: vector indexing is not available in this build yet");
+    cmd_result r = run(NULL, "lctx-index", "-c", tpath("c.lctx"), "--embedder", "use-lite",
+                       "--quiet", corpus, NULL);
+    expect_status(r, 0);
     result_free(&r);
-    r = run(NULL, "lctx-index", "-c", tpath("c.lctx"), "--embedder", "none", "--quiet", corpus, NULL);
+    r = run(NULL, "lctx-index", "-c", tpath("c.lctx"), "--stats", NULL);
+    expect_status(r, 0);
+    expect_contains(r.out, "embedder: use-lite");
+    expect_contains(r.out, "dim: 512");
+    expect_contains(r.out, "vector_encoding: int8");
+    expect_contains(r.out, "vector_search: exact");
+    result_free(&r);
+    /* Another embedder on the existing collection is an error naming both. */
+    r = run(NULL, "lctx-index", "-c", tpath("c.lctx"), "--embedder", "none", "--quiet", corpus,
+            NULL);
+    expect_status(r, 1);
+    expect_contains(r.err, "created with embedder use-lite, not none");
+    result_free(&r);
+    r = run(NULL, "lctx-index", "-c", tpath("c.lctx"), "--retune", "--target", "0.9", NULL);
+    expect_status(r, 0);
+    result_free(&r);
+    r = run(NULL, "lctx-index", "-c", tpath("c.lctx"), "--target", "0.9", "--stats", NULL);
+    expect_status(r, 2);
+    expect_contains(r.err, "--target goes with --retune");
+    result_free(&r);
+    r = run(NULL, "lctx-index", "-c", tpath("d.lctx"), "--embedder", "word2vec", corpus, NULL);
+    expect_status(r, 2);
+    expect_contains(r.err, "--embedder word2vec: expected none, use-lite, bert:DIR or http:URL");
+    result_free(&r);
+    r = run(NULL, "lctx-index", "-c", tpath("d.lctx"), "--embedder", "none", "--quiet", corpus,
+            NULL);
     expect_status(r, 0);
     result_free(&r);
 }

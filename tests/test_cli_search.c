@@ -308,3 +308,40 @@ Test(cli_search, batch_queries_are_plain_words)
     cr_assert_null(strstr(r.out, "\"d1\""), "one-shot keeps the syntax: %s", r.out);
     result_free(&r);
 }
+
+Test(cli_search, vector_and_hybrid_modes)
+{
+    char corpus[512], coll[512];
+    tjoin(corpus, sizeof corpus, "corpus.jsonl");
+    tjoin(coll, sizeof coll, "v.lctx");
+    write_file(corpus, CORPUS);
+    cmd_result r = run(NULL, "lctx-index", "-c", coll, "--embedder", "use-lite", "--quiet",
+                       corpus, NULL);
+    expect_status(r, 0);
+    result_free(&r);
+    r = run(NULL, "lctx-search", "-c", coll, "--mode", "vector", "--json", "moon", NULL);
+    expect_status(r, 0);
+    expect_contains(r.out, "\"vector_score\"");
+    result_free(&r);
+    r = run(NULL, "lctx-search", "-c", coll, "--mode", "hybrid", "--fusion", "rrf", "--explain",
+            "moon", NULL);
+    expect_status(r, 0);
+    expect_contains(r.out, "     bm25 ");
+    expect_contains(r.out, "\"rrf\"");
+    result_free(&r);
+    r = run(NULL, "lctx-search", "-c", coll, "--alpha", "0.5", "--explain", "moon", NULL);
+    expect_status(r, 0);
+    expect_contains(r.out, "\"alpha\":0.5");
+    result_free(&r);
+    r = run(NULL, "lctx-search", "-c", coll, "--like", "d1", "-k", "2", "--json", NULL);
+    expect_status(r, 0);
+    cr_expect_null(strstr(r.out, "\"id\":\"d1\""), "the liked document is left out: %s", r.out);
+    result_free(&r);
+    r = run(NULL, "lctx-search", "-c", coll, "--alpha", "2", "moon", NULL);
+    expect_status(r, 2);
+    expect_contains(r.err, "--alpha wants a number from 0 to 1");
+    result_free(&r);
+    r = run(NULL, "lctx-search", "-c", coll, "--fusion", "max", "moon", NULL);
+    expect_status(r, 2);
+    result_free(&r);
+}

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "query/lsh.h"
+#include "query/query.h"
 
 static float *random_vecs(size_t n, int dim, unsigned seed)
 {

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "query/lsh.h"
-#include "store/lsh_store.h"
+#include "query/query.h"
+#include "store/store.h"
 
 typedef struct env_fixture {
     char dir[64];

@@ -7,7 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "query/lsh.h"
+#include "query/query.h"
 
 /* Points around 60 random centres (spread 0.35 per unit-variance axis,
  * normalised): neighbourhoods of varying tightness, like real embeddings. */

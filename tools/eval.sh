@@ -1,15 +1,18 @@
 #!/bin/sh
 # eval.sh — retrieval quality of lctx on the IR dev collections.
 #
-#   tools/eval.sh [--build DIR] [--shared DIR] [--collections "a b ..."] [MODE]
+#   tools/eval.sh [--build DIR] [--shared DIR] [--collections "a b ..."] [MODE...]
 #
 # For each collection (BEIR layout under SHARED/data/ir/NAME: corpus.jsonl,
 # queries.jsonl, qrels/test.tsv) it indexes the corpus into
 # BUILD/eval/NAME.lctx, runs every query through lctx-search in batch mode
 # with --qrels, and reports nDCG@10, Recall@100 and MRR@10 (computed as
-# trec_eval does; see cli/treceval.c). MODE is bm25 (default), vector or
-# hybrid; modes other than bm25 index with an embedder
-# ($LCTX_EVAL_EMBEDDER, default use-lite) into BUILD/eval/NAME-EMBEDDER.lctx.
+# trec_eval does; see cli/treceval.c). MODEs are bm25, vector and hybrid
+# (default: all three). When any MODE other than bm25 is asked for, each
+# collection is indexed once with an embedder ($LCTX_EVAL_EMBEDDER, default
+# use-lite) into BUILD/eval/NAME-EMBEDDER.lctx and every mode runs on that
+# one index (BM25 over it is the same as over a keyword-only index).
+# $LCTX_EVAL_SEARCH_ARGS is passed to lctx-search (e.g. "--fusion rrf").
 #
 # An index is rebuilt only when it is missing or older than lctx-index or
 # the corpus (a stamp file records when it was built), so re-running after a
@@ -25,7 +28,7 @@ set -eu
 BUILD=build
 SHARED=../shared
 COLLECTIONS="cranfield cisi cacm med npl lisa time adi msmarco_dl19_passage_subset dbpedia_entity_subset"
-MODE=bm25
+MODES=""
 RESULTS=bench/results
 
 while [ $# -gt 0 ]; do
@@ -35,13 +38,16 @@ while [ $# -gt 0 ]; do
     --collections) COLLECTIONS=$2; shift 2 ;;
     -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     -*) echo "eval.sh: unknown option $1" >&2; exit 2 ;;
-    *) MODE=$1; shift ;;
+    *) MODES="$MODES $1"; shift ;;
     esac
 done
-case "$MODE" in
-bm25|vector|hybrid) ;;
-*) echo "eval.sh: MODE must be bm25, vector or hybrid, not $MODE" >&2; exit 2 ;;
-esac
+[ -n "$MODES" ] || MODES="bm25 vector hybrid"
+for MODE in $MODES; do
+    case "$MODE" in
+    bm25|vector|hybrid) ;;
+    *) echo "eval.sh: MODE must be bm25, vector or hybrid, not $MODE" >&2; exit 2 ;;
+    esac
+done
 
 INDEX=$BUILD/lctx-index
 SEARCH=$BUILD/lctx-search
@@ -53,14 +59,14 @@ done
 
 EMBED_ARGS=""
 SUFFIX=""
-if [ "$MODE" != bm25 ]; then
+if [ "$MODES" != " bm25" ] && [ "$MODES" != "bm25" ]; then
     EMB=${LCTX_EVAL_EMBEDDER:-use-lite}
     EMBED_ARGS="--embedder $EMB"
     SUFFIX="-$(printf '%s' "$EMB" | tr -c 'A-Za-z0-9_.\n-' '_')"
 fi
 
 mkdir -p "$BUILD/eval" "$RESULTS"
-NEW=$BUILD/eval/eval.$MODE.jsonl.new
+NEW=$BUILD/eval/eval.jsonl.new
 : > "$NEW"
 
 now() { date +%s.%N; }
@@ -71,8 +77,8 @@ jnum() { sed -n "s/.*\"$1\":\"\{0,1\}\([^,\"}]*\).*/\1/p" | head -n 1; }
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
-printf '| collection | docs | queries | nDCG@10 | Recall@100 | MRR@10 |\n'
-printf '|---|---:|---:|---:|---:|---:|\n'
+printf '| collection | mode | docs | queries | nDCG@10 | Recall@100 | MRR@10 |\n'
+printf '|---|---|---:|---:|---:|---:|---:|\n'
 failed=0
 for name in $COLLECTIONS; do
     dir=$IR/$name
@@ -96,29 +102,34 @@ for name in $COLLECTIONS; do
         touch "$stamp"
     fi
     docs=$("$INDEX" -c "$coll" --stats --json | jnum documents)
-    run=$BUILD/eval/$name.$MODE.trec
-    t0=$(now)
-    if ! metrics=$("$SEARCH" -c "$coll" --mode "$MODE" --queries "$dir/queries.jsonl" \
-                   --run "$run" --qrels "$dir/qrels/test.tsv" --json 2>"$BUILD/eval/$name.$MODE.log"); then
-        echo "eval.sh: $name: search failed:" >&2
-        cat "$BUILD/eval/$name.$MODE.log" >&2
-        failed=$((failed + 1))
-        continue
-    fi
-    search_s=$(elapsed "$t0" "$(now)")
-    queries=$(printf '%s' "$metrics" | jnum queries)
-    ndcg=$(printf '%s' "$metrics" | jnum ndcg_10)
-    recall=$(printf '%s' "$metrics" | jnum recall_100)
-    mrr=$(printf '%s' "$metrics" | jnum mrr_10)
-    printf '| %s | %s | %s | %.4f | %.4f | %.4f |\n' "$name" "$docs" "$queries" "$ndcg" "$recall" "$mrr"
-    printf '{"collection":"%s","mode":"%s","docs":%s,"queries":%s,"ndcg_10":%s,"recall_100":%s,"mrr_10":%s,"index_s":%s,"search_s":%s,"commit":"%s","date":"%s"}\n' \
-        "$name" "$MODE" "$docs" "$queries" "$ndcg" "$recall" "$mrr" "${index_s:-null}" "$search_s" "$COMMIT" "$DATE" >> "$NEW"
+    for MODE in $MODES; do
+        run=$BUILD/eval/$name.$MODE.trec
+        t0=$(now)
+        # shellcheck disable=SC2086
+        if ! metrics=$("$SEARCH" -c "$coll" --mode "$MODE" ${LCTX_EVAL_SEARCH_ARGS:-} --queries "$dir/queries.jsonl" \
+                       --run "$run" --qrels "$dir/qrels/test.tsv" --json 2>"$BUILD/eval/$name.$MODE.log"); then
+            echo "eval.sh: $name: search failed:" >&2
+            cat "$BUILD/eval/$name.$MODE.log" >&2
+            failed=$((failed + 1))
+            continue
+        fi
+        search_s=$(elapsed "$t0" "$(now)")
+        queries=$(printf '%s' "$metrics" | jnum queries)
+        ndcg=$(printf '%s' "$metrics" | jnum ndcg_10)
+        recall=$(printf '%s' "$metrics" | jnum recall_100)
+        mrr=$(printf '%s' "$metrics" | jnum mrr_10)
+        printf '| %s | %s | %s | %s | %.4f | %.4f | %.4f |\n' "$name" "$MODE" "$docs" "$queries" "$ndcg" "$recall" "$mrr"
+        printf '{"collection":"%s","mode":"%s","docs":%s,"queries":%s,"ndcg_10":%s,"recall_100":%s,"mrr_10":%s,"index_s":%s,"search_s":%s,"commit":"%s","date":"%s"}\n' \
+            "$name" "$MODE" "$docs" "$queries" "$ndcg" "$recall" "$mrr" "${index_s:-null}" "$search_s" "$COMMIT" "$DATE" >> "$NEW"
+    done
 done
 
 # Mean over the collections of this run.
-awk -F'"ndcg_10":|,"recall_100":|,"mrr_10":|,"index_s"' '
-    { n++; a += $2; b += $3; c += $4 }
-    END { if (n) printf "| **mean** (%d) | | | %.4f | %.4f | %.4f |\n", n, a / n, b / n, c / n }' "$NEW"
+for MODE in $MODES; do
+    grep "\"mode\":\"$MODE\"" "$NEW" | awk -v m="$MODE" -F'"ndcg_10":|,"recall_100":|,"mrr_10":|,"index_s"' '
+        { n++; a += $2; b += $3; c += $4 }
+        END { if (n) printf "| **mean** (%d) | %s | | | %.4f | %.4f | %.4f |\n", n, m, a / n, b / n, c / n }'
+done
 
 # Merge: a line per (collection, mode); this run replaces its own pairs and
 # keeps the rest, so a partial run (EVAL_COLLECTIONS=...) loses nothing.

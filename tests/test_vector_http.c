@@ -1,0 +1,249 @@
+/*
+ * test_vector_http.c — a collection whose embedder is an HTTP endpoint (a
+ * loopback server this test runs, as in test_http_embed.c): an embedder
+ * failure during lctx_commit leaves both stores as they were, and an
+ * embedder answering with another dimension than the collection's is
+ * refused with a message naming both.
+ *
+ * The server answers every request with 4-dimensional vectors derived from
+ * the input's length, or, once `fail` is set, with HTTP 400 (not retried,
+ * so the test does not wait on back-off).
+ */
+#define _GNU_SOURCE /* strcasestr */
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lctx.h"
+
+static struct {
+    int fd, port;
+    pthread_t th;
+    atomic_int stop, fail, requests;
+} S;
+
+static void send_all(int c, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = send(c, p, n, MSG_NOSIGNAL);
+        if (k <= 0)
+            return;
+        p += k;
+        n -= (size_t)k;
+    }
+}
+
+static void respond(int c, int status, const char *body)
+{
+    char head[256];
+    int k = snprintf(head, sizeof head, "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\nConnection: close\r\n\r\n", status, strlen(body));
+    send_all(c, head, (size_t)k);
+    send_all(c, body, strlen(body));
+}
+
+static char *vectors_for(cJSON *input)
+{
+    cJSON *root = cJSON_CreateObject(), *data = cJSON_AddArrayToObject(root, "data");
+    int n = cJSON_GetArraySize(input);
+    for (int i = 0; i < n; i++) {
+        const char *t = cJSON_GetArrayItem(input, i)->valuestring;
+        float v[4] = {1, (float)(t ? strlen(t) % 7 : 0), (float)i, 0.5f};
+        cJSON *it = cJSON_CreateObject();
+        cJSON_AddNumberToObject(it, "index", i);
+        cJSON_AddItemToObject(it, "embedding", cJSON_CreateFloatArray(v, 4));
+        cJSON_AddItemToArray(data, it);
+    }
+    char *s = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return s;
+}
+
+static void handle(int c)
+{
+    static char buf[1 << 17];
+    size_t len = 0;
+    char *body = NULL;
+    long clen = -1;
+    struct pollfd p = {c, POLLIN, 0};
+    while (len < sizeof buf - 1 && poll(&p, 1, 2000) > 0) {
+        ssize_t k = recv(c, buf + len, sizeof buf - 1 - len, 0);
+        if (k <= 0)
+            break;
+        len += (size_t)k;
+        buf[len] = 0;
+        char *end = strstr(buf, "\r\n\r\n");
+        if (end && clen < 0) {
+            char *cl = strcasestr(buf, "Content-Length:");
+            clen = cl ? atol(cl + 15) : 0;
+            body = end + 4;
+        }
+        if (body && (long)(len - (size_t)(body - buf)) >= clen)
+            break;
+    }
+    if (!body)
+        return;
+    atomic_fetch_add(&S.requests, 1);
+    if (atomic_load(&S.fail)) {
+        respond(c, 400, "{\"error\":{\"message\":\"model overloaded\"}}");
+        return;
+    }
+    cJSON *req = cJSON_Parse(body);
+    char *out = vectors_for(cJSON_GetObjectItem(req, "input"));
+    respond(c, 200, out);
+    free(out);
+    cJSON_Delete(req);
+}
+
+static void *serve(void *arg)
+{
+    (void)arg;
+    time_t deadline = time(NULL) + 30;
+    while (!atomic_load(&S.stop) && time(NULL) < deadline) {
+        struct pollfd p = {S.fd, POLLIN, 0};
+        if (poll(&p, 1, 50) <= 0)
+            continue;
+        int c = accept(S.fd, NULL, NULL);
+        if (c >= 0) {
+            handle(c);
+            close(c);
+        }
+    }
+    return NULL;
+}
+
+static char dir[256], url[128], path[300];
+
+static void setup(void)
+{
+    memset(&S, 0, sizeof S);
+    S.fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(S.fd >= 0);
+    struct sockaddr_in sa = {0};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(bind(S.fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    cr_assert_eq(listen(S.fd, 16), 0);
+    socklen_t sl = sizeof sa;
+    getsockname(S.fd, (struct sockaddr *)&sa, &sl);
+    S.port = ntohs(sa.sin_port);
+    cr_assert_eq(pthread_create(&S.th, NULL, serve, NULL), 0);
+    snprintf(url, sizeof url, "http:http://127.0.0.1:%d/v1", S.port);
+    snprintf(dir, sizeof dir, "/tmp/lctx-vhttp-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/h.lctx", dir);
+    setenv("LCTX_EMBED_DIM", "4", 1);
+    setenv("LCTX_EMBED_API_KEY", "sk-test", 1);
+}
+
+static void teardown(void)
+{
+    atomic_store(&S.stop, 1);
+    pthread_join(S.th, NULL);
+    close(S.fd);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(vector_http, .init = setup, .fini = teardown, .timeout = 60);
+
+static lctx_db *open_http(void)
+{
+    lctx_config cfg;
+    lctx_config_init(&cfg);
+    cfg.embedder = url;
+    lctx_db *db = NULL;
+    cr_assert_eq(lctx_open(path, LCTX_OPEN_CREATE, &cfg, &db), LCTX_OK, "%s", lctx_errmsg(db));
+    return db;
+}
+
+static void add(lctx_db *db, const char *id, const char *text)
+{
+    lctx_doc d = {id, NULL, text, 0, NULL, NULL};
+    cr_assert_eq(lctx_add(db, &d), LCTX_OK, "%s", lctx_errmsg(db));
+}
+
+Test(vector_http, failure_during_commit_changes_nothing)
+{
+    lctx_db *db = open_http();
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    add(db, "a", "first document about apples");
+    add(db, "b", "second document about pears");
+    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+    lctx_stats before;
+    cr_assert_eq(lctx_stats_get(db, &before), LCTX_OK);
+    cr_expect_eq(before.vectors, 2);
+    cr_expect_eq(before.dim, 4);
+
+    atomic_store(&S.fail, 1);
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    add(db, "c", "third document about plums");
+    cr_assert_eq(lctx_delete(db, "a"), LCTX_OK);
+    int rc = lctx_commit(db, NULL);
+    cr_expect_neq(rc, LCTX_OK);
+    const char *m = lctx_errmsg(db);
+    cr_expect(strstr(m, "400") || strstr(m, "overloaded"), "message: %s", m);
+    cr_expect_null(strchr(m, '\n'), "one line: %s", m);
+
+    lctx_stats after;
+    cr_assert_eq(lctx_stats_get(db, &after), LCTX_OK);
+    cr_expect_eq(after.documents, before.documents);
+    cr_expect_eq(after.chunks, before.chunks);
+    cr_expect_eq(after.vectors, before.vectors);
+    cr_expect_eq(after.last_seq, before.last_seq);
+    char *text = NULL;
+    cr_expect_eq(lctx_get_text(db, "a", &text, NULL), LCTX_OK, "the delete was rolled back");
+    free(text);
+    cr_expect_eq(lctx_get_text(db, "c", &text, NULL), LCTX_ENOTFOUND);
+    cr_expect_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
+
+    /* The endpoint back: the same batch goes through. */
+    atomic_store(&S.fail, 0);
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    add(db, "c", "third document about plums");
+    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(lctx_stats_get(db, &after), LCTX_OK);
+    cr_expect_eq(after.vectors, 3);
+    cr_expect_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
+    lctx_close(db);
+}
+
+Test(vector_http, dimension_mismatch_on_reopen)
+{
+    lctx_db *db = open_http();
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    add(db, "a", "first document about apples");
+    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+    lctx_close(db);
+
+    setenv("LCTX_EMBED_DIM", "3", 1); /* the endpoint now claims 3 dimensions */
+    lctx_config cfg;
+    lctx_config_init(&cfg);
+    cfg.embedder = url;
+    db = NULL;
+    int rc = lctx_open(path, 0, &cfg, &db);
+    if (rc == LCTX_OK) { /* the encoder opens lazily: the first use refuses */
+        lctx_search_opts o;
+        lctx_search_opts_init(&o);
+        o.mode = LCTX_MODE_VECTOR;
+        lctx_results *r = NULL;
+        rc = lctx_search(db, "apples", &o, &r);
+        cr_expect_null(r);
+    }
+    cr_expect_eq(rc, LCTX_EINVAL);
+    const char *m = lctx_errmsg(db);
+    cr_expect(strstr(m, "h.lctx") && strstr(m, "3-dimensional") && strstr(m, "stores 4"),
+              "message: %s", m);
+    lctx_close(db);
+}

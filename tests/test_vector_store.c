@@ -1,0 +1,387 @@
+/*
+ * test_vector_store.c — chunk vectors in a collection (USE-lite): stored and
+ * removed with their chunks, replayed exactly after a crash, searched
+ * exactly and by LSH, and the settings fixed at creation.
+ *
+ * Needs the USE-lite model ($LCTX_MODEL_DIR or ./models; `make model`).
+ * Documents are short so the sanitized encoder stays quick.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "indexer/indexer.h"
+#include "query/query.h"
+#include "store/store.h"
+
+static char dir[256];
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/lctx-vec-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(vector_store, .init = setup, .fini = teardown, .timeout = 120);
+
+static const char *TEXTS[][2] = {
+    {"cats", "Cats are small furry animals that purr and chase mice."},
+    {"dogs", "Dogs are loyal animals that bark and fetch sticks."},
+    {"rockets", "Rockets carry satellites into orbit around the earth."},
+    {"ocean", "The ocean covers most of the planet and is full of fish."},
+    {"bread", "Bake bread with flour, water, yeast and a pinch of salt."},
+    {"piano", "The piano has eighty-eight keys and is played with both hands."},
+};
+#define NTEXTS (int)(sizeof TEXTS / sizeof TEXTS[0])
+
+static lctx_db *open_coll(const char *name, const char *embedder)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    lctx_config cfg;
+    lctx_config_init(&cfg);
+    cfg.embedder = embedder;
+    lctx_db *db = NULL;
+    int rc = lctx_open(path, LCTX_OPEN_CREATE, &cfg, &db);
+    cr_assert_eq(rc, LCTX_OK, "open: %s", lctx_errmsg(db));
+    return db;
+}
+
+static void add_all(lctx_db *db, int stop_after_sqlite)
+{
+    cr_assert_eq(lctx_begin(db), LCTX_OK, "%s", lctx_errmsg(db));
+    for (int i = 0; i < NTEXTS; i++) {
+        lctx_doc d = {TEXTS[i][0], TEXTS[i][0], TEXTS[i][1], 0, NULL, NULL};
+        cr_assert_eq(lctx_add(db, &d), LCTX_OK, "%s", lctx_errmsg(db));
+    }
+    store_test_stop_after_sqlite(db, stop_after_sqlite);
+    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+    store_test_stop_after_sqlite(db, 0);
+}
+
+static lctx_stats stats(lctx_db *db)
+{
+    lctx_stats s;
+    cr_assert_eq(lctx_stats_get(db, &s), LCTX_OK, "%s", lctx_errmsg(db));
+    return s;
+}
+
+/* Every stored row, concatenated in chunk order; *n rows. */
+static uint8_t *dump_vectors(lctx_db *db, size_t *n, size_t *rb)
+{
+    MDB_txn *txn;
+    cr_assert_eq(kv_read_begin(db, &txn), LCTX_OK);
+    vecstore vs;
+    vecstore_of(db, &vs, NULL);
+    MDB_cursor *c;
+    cr_assert_eq(mdb_cursor_open(txn, vs.dbi, &c), 0);
+    uint8_t *out = NULL;
+    *n = 0;
+    *rb = vs.row_bytes;
+    MDB_val k, v;
+    for (int m = mdb_cursor_get(c, &k, &v, MDB_FIRST); m == 0;
+         m = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        out = realloc(out, (*n + 1) * (4 + vs.row_bytes));
+        memcpy(out + *n * (4 + vs.row_bytes), k.mv_data, 4);
+        memcpy(out + *n * (4 + vs.row_bytes) + 4, v.mv_data, vs.row_bytes);
+        (*n)++;
+    }
+    mdb_cursor_close(c);
+    kv_read_end(db, txn);
+    return out;
+}
+
+Test(vector_store, settings_recorded_and_fixed)
+{
+    lctx_db *db = open_coll("a.lctx", "use-lite");
+    lctx_stats s = stats(db);
+    cr_expect_str_eq(s.embedder, "use-lite");
+    cr_expect_eq(s.dim, 512);
+    cr_expect_str_eq(s.vector_encoding, "int8");
+    cr_expect_float_eq(s.lsh_target_recall, 0.95, 1e-9);
+    cr_expect_eq(s.lsh_tables, 0);
+    lctx_close(db);
+
+    /* Reopening with the default ("none") uses what the collection has. */
+    db = open_coll("a.lctx", "none");
+    cr_expect_str_eq(stats(db).embedder, "use-lite");
+    lctx_close(db);
+
+    /* A different embedder is refused, naming the collection and both. */
+    char path[300];
+    snprintf(path, sizeof path, "%s/a.lctx", dir);
+    lctx_config cfg;
+    lctx_config_init(&cfg);
+    cfg.embedder = "http://127.0.0.1:9/v1";
+    db = NULL;
+    cr_assert_eq(lctx_open(path, 0, &cfg, &db), LCTX_EINVAL);
+    const char *m = lctx_errmsg(db);
+    cr_expect(strstr(m, "a.lctx") && strstr(m, "use-lite") && strstr(m, "http://127.0.0.1:9/v1"),
+              "message: %s", m);
+    lctx_close(db);
+
+    /* A keyword-only collection has no vectors and refuses vector search. */
+    db = open_coll("b.lctx", "none");
+    cr_expect_str_eq(stats(db).embedder, "none");
+    cr_expect_eq(stats(db).dim, 0);
+    lctx_search_opts o;
+    lctx_search_opts_init(&o);
+    o.mode = LCTX_MODE_VECTOR;
+    lctx_results *r = NULL;
+    cr_expect_eq(lctx_search(db, "cats", &o, &r), LCTX_EUNSUPPORTED);
+    cr_expect_eq(lctx_retune(db, 0), LCTX_EUNSUPPORTED);
+    lctx_close(db);
+}
+
+Test(vector_store, vectors_follow_chunks)
+{
+    lctx_db *db = open_coll("c.lctx", "use-lite");
+    add_all(db, 0);
+    lctx_stats s = stats(db);
+    cr_expect_eq(s.vectors, s.chunks);
+    cr_expect_eq(s.vectors, (uint64_t)NTEXTS);
+    cr_expect_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
+
+    /* Upsert replaces the vector, delete removes it. */
+    size_t n0, rb;
+    uint8_t *before = dump_vectors(db, &n0, &rb);
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    lctx_doc d = {"cats", "cats", "Cats sleep most of the day on warm windowsills.", 0, NULL, NULL};
+    cr_assert_eq(lctx_add(db, &d), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(lctx_delete(db, "dogs"), LCTX_OK);
+    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+    s = stats(db);
+    cr_expect_eq(s.vectors, (uint64_t)NTEXTS - 1);
+    cr_expect_eq(s.vectors, s.chunks);
+    size_t n1;
+    uint8_t *after = dump_vectors(db, &n1, &rb);
+    cr_assert_eq(n1, n0 - 1);
+    uint32_t first_before, first_after;
+    memcpy(&first_before, before, 4);
+    memcpy(&first_after, after, 4);
+    cr_expect_neq(first_before, first_after, "the old cats chunk still has a vector");
+    cr_expect_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
+    /* A batch of deletes alone drops vectors too. */
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    cr_assert_eq(lctx_delete(db, "bread"), LCTX_OK);
+    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_expect_eq(stats(db).vectors, (uint64_t)NTEXTS - 2);
+    cr_expect_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_expect_eq(lctx_compact(db), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_expect_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_expect_eq(stats(db).vectors, (uint64_t)NTEXTS - 2);
+    free(before);
+    free(after);
+    lctx_close(db);
+}
+
+Test(vector_store, replay_gives_same_vectors)
+{
+    lctx_db *a = open_coll("plain.lctx", "use-lite");
+    add_all(a, 0);
+    lctx_db *b = open_coll("crashed.lctx", "use-lite");
+    add_all(b, 1); /* SQLite committed, LMDB not: as a crash would leave it */
+    cr_expect_eq(stats(b).vectors, 0);
+    lctx_close(b);
+    b = open_coll("crashed.lctx", "none"); /* recovery replays the batch */
+    size_t na, nb, rb;
+    uint8_t *va = dump_vectors(a, &na, &rb), *vb = dump_vectors(b, &nb, &rb);
+    cr_assert_eq(na, (size_t)NTEXTS);
+    cr_assert_eq(nb, na);
+    cr_expect_eq(memcmp(va, vb, na * (4 + rb)), 0, "replayed vectors differ");
+    cr_expect_eq(lctx_check(b), LCTX_OK, "%s", lctx_errmsg(b));
+    free(va);
+    free(vb);
+    lctx_close(a);
+    lctx_close(b);
+}
+
+/* Brute force over the stored vectors: best chunk per document. */
+static void brute_force(lctx_db *db, const float *q, double *best_by_doc, uint32_t max_doc)
+{
+    for (uint32_t i = 0; i <= max_doc; i++)
+        best_by_doc[i] = -2;
+    MDB_txn *txn;
+    cr_assert_eq(kv_read_begin(db, &txn), LCTX_OK);
+    vecstore vs;
+    vecstore_of(db, &vs, NULL);
+    kv_page_cache pc = {0};
+    float x[512];
+    for (uint32_t c = 1; c < 64; c++) {
+        store_chunkrec rec;
+        if (kv_chunk(db, txn, &pc, c, &rec) || (rec.len & STORE_DELETED))
+            continue;
+        cr_assert_eq(vecstore_read(txn, &vs, c, x), 0);
+        double s = 0;
+        for (int i = 0; i < 512; i++)
+            s += (double)q[i] * x[i];
+        if (rec.doc <= max_doc && s > best_by_doc[rec.doc])
+            best_by_doc[rec.doc] = s;
+    }
+    kv_read_end(db, txn);
+}
+
+static void query_vec(lctx_db *db, const char *text, float *q)
+{
+    cr_assert_eq(embed_texts(db, &text, 1, q), LCTX_OK, "%s", lctx_errmsg(db));
+}
+
+Test(vector_store, exact_and_lsh_equal_brute_force)
+{
+    lctx_db *db = open_coll("s.lctx", "use-lite");
+    add_all(db, 0);
+    float q[512];
+    query_vec(db, "pets that meow", q);
+    double best[16];
+    brute_force(db, q, best, 15);
+
+    lctx_search_opts o;
+    lctx_search_opts_init(&o);
+    o.mode = LCTX_MODE_VECTOR;
+    o.vector = q;
+    o.vector_dim = 512;
+    o.k = NTEXTS;
+    lctx_results *r = NULL;
+    cr_assert_eq(lctx_search(db, NULL, &o, &r), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(lctx_results_count(r), (size_t)NTEXTS);
+    cr_expect_str_eq(lctx_results_get(r, 0)->id, "cats");
+    double prev = 2;
+    for (size_t i = 0; i < lctx_results_count(r); i++) {
+        const lctx_hit *h = lctx_results_get(r, i);
+        int doc = -1;
+        for (int d = 0; d < NTEXTS; d++)
+            if (!strcmp(h->id, TEXTS[d][0]))
+                doc = d + 1; /* doc ids follow insertion order from 1 */
+        cr_assert(doc > 0);
+        cr_expect_float_eq(h->score, best[doc], 1e-5, "%s: %f vs %f", h->id, h->score,
+                           best[doc]);
+        cr_expect_float_eq(h->vector_score, h->score, 1e-12);
+        cr_expect_leq(h->score, prev);
+        prev = h->score;
+    }
+    lctx_results_free(r);
+
+    /* LSH with every bucket probed finds exactly what the exact scan finds. */
+    lsh_store_config cfg = {1, 512, VECSTORE_I8, 3, 2, 2 << 3, 42, 0.95, 1.0};
+    cr_assert_eq(vec_lsh_rebuild(db, &cfg), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_expect_eq(stats(db).lsh_tables, 2);
+    MDB_txn *txn;
+    cr_assert_eq(kv_read_begin(db, &txn), LCTX_OK);
+    lsh_store ls;
+    vecstore_of(db, NULL, &ls);
+    size_t entries = 0;
+    cr_assert_eq(lsh_store_count(txn, &ls, &entries), 0);
+    cr_expect_eq(entries, (size_t)NTEXTS * 2);
+    bm25_hit *ex = NULL, *lh = NULL;
+    size_t nex = 0, nlh = 0;
+    cr_assert_eq(vsearch_exact(db, txn, q, 4, NULL, 0, &ex, &nex), LCTX_OK);
+    cr_assert_eq(vsearch_topk(db, txn, q, 4, NULL, 0, 16, &lh, &nlh), LCTX_OK);
+    kv_read_end(db, txn);
+    cr_assert_eq(nlh, nex);
+    for (size_t i = 0; i < nex; i++) {
+        cr_expect_eq(lh[i].doc, ex[i].doc);
+        cr_expect_eq(lh[i].chunk, ex[i].chunk);
+        cr_expect_float_eq(lh[i].score, ex[i].score, 0);
+    }
+    free(ex);
+    free(lh);
+
+    /* Bucket entries follow later deletes and adds. */
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    cr_assert_eq(lctx_delete(db, "piano"), LCTX_OK);
+    lctx_doc d = {"violin", "violin", "The violin has four strings and is played with a bow.", 0,
+                  NULL, NULL};
+    cr_assert_eq(lctx_add(db, &d), LCTX_OK);
+    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(kv_read_begin(db, &txn), LCTX_OK);
+    cr_assert_eq(lsh_store_count(txn, &ls, &entries), 0);
+    kv_read_end(db, txn);
+    cr_expect_eq(entries, (size_t)NTEXTS * 2);
+    cr_expect_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
+    lctx_close(db);
+}
+
+Test(vector_store, retune_builds_lsh_above_threshold)
+{
+    lctx_db *db = open_coll("t.lctx", "use-lite");
+    add_all(db, 0);
+    cr_expect_eq(lctx_retune(db, 0.9), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_expect_eq(stats(db).lsh_tables, 0, "below the threshold search stays exact");
+    store_test_lsh_threshold(db, 32);
+    /* The next commit crosses the (lowered) threshold and tunes. */
+    static const char *topics[] = {"tea", "rain", "chess", "trains", "gardens", "coins"};
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    for (int i = 0; i < 30; i++) {
+        char id[16], text[128];
+        snprintf(id, sizeof id, "n%d", i);
+        snprintf(text, sizeof text, "Note %d is about %s and how people enjoy %s.", i,
+                 topics[i % 6], topics[(i / 6) % 6]);
+        lctx_doc d = {id, NULL, text, 0, NULL, NULL};
+        cr_assert_eq(lctx_add(db, &d), LCTX_OK);
+    }
+    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+    lctx_stats s = stats(db);
+    cr_expect_gt(s.lsh_tables, 0);
+    cr_expect_gt(s.lsh_bits, 0);
+    cr_expect_geq(s.lsh_probes, s.lsh_tables);
+    cr_expect_gt(s.lsh_measured_recall, 0);
+    cr_expect_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
+    /* Searches still answer, and the closest document comes first. */
+    lctx_search_opts o;
+    lctx_search_opts_init(&o);
+    o.mode = LCTX_MODE_VECTOR;
+    o.k = 1;
+    lctx_results *r = NULL;
+    cr_assert_eq(lctx_search(db, "kitten", &o, &r), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_expect_eq(lctx_results_count(r), 1);
+    lctx_results_free(r);
+    lctx_close(db);
+}
+
+Test(vector_store, wrong_dimension_is_einval)
+{
+    lctx_db *db = open_coll("w.lctx", "use-lite");
+    add_all(db, 0);
+    float q[3] = {1, 0, 0};
+    lctx_search_opts o;
+    lctx_search_opts_init(&o);
+    o.mode = LCTX_MODE_VECTOR;
+    o.vector = q;
+    o.vector_dim = 3;
+    lctx_results *r = NULL;
+    cr_expect_eq(lctx_search(db, NULL, &o, &r), LCTX_EINVAL);
+    cr_expect_null(r);
+    cr_expect(strstr(lctx_errmsg(db), "3 dimensions") && strstr(lctx_errmsg(db), "512"),
+              "message: %s", lctx_errmsg(db));
+    lctx_close(db);
+}
+
+static int drop_one_vector(lctx_db *db, MDB_txn *txn, void *ctx)
+{
+    vecstore vs;
+    vecstore_of(db, &vs, NULL);
+    return vecstore_del(txn, &vs, *(uint32_t *)ctx) ? LCTX_ERROR : LCTX_OK;
+}
+
+Test(vector_store, check_finds_a_missing_vector)
+{
+    lctx_db *db = open_coll("k.lctx", "use-lite");
+    add_all(db, 0);
+    cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
+    uint32_t chunk = 2;
+    cr_assert_eq(kv_write(db, drop_one_vector, &chunk), LCTX_OK);
+    cr_expect_eq(lctx_check(db), LCTX_ECORRUPT);
+    cr_expect(strstr(lctx_errmsg(db), "5 vectors for 6 live chunks"), "message: %s",
+              lctx_errmsg(db));
+    lctx_close(db);
+}
