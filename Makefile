@@ -161,14 +161,15 @@ bench: $(BENCH_TARGETS)
 
 # ---------------------------------------------------------------- demo
 # Builds, fetches the default model, indexes the bundled sample corpus into a
-# fresh collection and answers a sample query.
+# fresh collection with USE-lite vectors and answers a sample query with
+# hybrid (BM25 + vector) search.
 DEMO_COLL := $(BUILD)/demo/sample.lctx
 DEMO_QUERY ?= how do I configure a network interface
 demo: deps lib cli model
 	@rm -rf $(DEMO_COLL) && mkdir -p $(dir $(DEMO_COLL))
-	$(BUILD)/lctx-index -c $(DEMO_COLL) data/sample/corpus.jsonl
+	LCTX_MODEL_DIR=$(MODEL_DIR) $(BUILD)/lctx-index -c $(DEMO_COLL) --embedder use-lite data/sample/corpus.jsonl
 	$(BUILD)/lctx-index -c $(DEMO_COLL) --stats
-	$(BUILD)/lctx-search -c $(DEMO_COLL) -k 5 "$(DEMO_QUERY)"
+	LCTX_MODEL_DIR=$(MODEL_DIR) $(BUILD)/lctx-search -c $(DEMO_COLL) -k 5 "$(DEMO_QUERY)"
 
 # ---------------------------------------------------------------- housekeeping
 PREFIX ?= /usr/local
