@@ -20,6 +20,7 @@
 #ifndef LCTX_ATTENTION_H
 #define LCTX_ATTENTION_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -682,5 +683,16 @@ int attn_infini_run(const attn_config *cfg, const float *q, const float *k, cons
                     const uint8_t *key_mask, int n, float *out, attn_arena *a);
 int attn_lsh_run(const attn_config *cfg, const float *q, const float *k, const float *v,
                  const uint8_t *key_mask, int n, float *out, attn_arena *a);
+
+/* ============================================ error messages (errmsg.c) */
+
+/* Formats a message into err[0..errlen); does nothing when err is NULL or
+ * errlen is 0. */
+void attn_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The same with "name: " in front (name must not be NULL), from a va_list,
+ * for loaders whose messages name the file or tensor at fault. */
+void attn_verr_named(char *err, size_t errlen, const char *name, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 
 #endif /* LCTX_ATTENTION_H */

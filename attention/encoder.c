@@ -18,20 +18,9 @@
  */
 #include "attention/attention.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void enc_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 const char *encoder_model_dir(const char *model_dir, char *buf, size_t buflen)
 {
@@ -46,7 +35,7 @@ static int has_prefix(const char *s, const char *p) { return strncmp(s, p, strle
 encoder *encoder_open(const char *spec, const char *model_dir, char *err, size_t errlen)
 {
     if (!spec || !*spec) {
-        enc_err(err, errlen, "encoder: empty model spec (use-lite, bert:DIR or http:URL)");
+        attn_err(err, errlen, "encoder: empty model spec (use-lite, bert:DIR or http:URL)");
         return NULL;
     }
     encoder *e = NULL;
@@ -63,11 +52,11 @@ encoder *encoder_open(const char *spec, const char *model_dir, char *err, size_t
         const char *url = has_prefix(spec, "http:") && !has_prefix(spec, "http://") ? spec + 5 : spec;
         e = encoder_http_open(url, err, errlen);
     } else {
-        enc_err(err, errlen, "encoder: unknown model '%s' (use-lite, bert:DIR or http:URL)", spec);
+        attn_err(err, errlen, "encoder: unknown model '%s' (use-lite, bert:DIR or http:URL)", spec);
         return NULL;
     }
     if (e && (!e->vt || !e->vt->close)) {
-        enc_err(err, errlen, "encoder: backend for '%s' returned no vtable", spec);
+        attn_err(err, errlen, "encoder: backend for '%s' returned no vtable", spec);
         return NULL;
     }
     return e;
@@ -87,11 +76,11 @@ const encoder_info *encoder_get_info(const encoder *e)
 int encoder_encode(encoder *e, const char *const *texts, int n, float *out, char *err, size_t errlen)
 {
     if (!e || n < 0 || (n > 0 && (!texts || !out))) {
-        enc_err(err, errlen, "encoder: invalid arguments");
+        attn_err(err, errlen, "encoder: invalid arguments");
         return -1;
     }
     if (!e->vt->encode || e->info.is_cross_encoder) {
-        enc_err(err, errlen, "%s: a cross-encoder scores pairs; it does not embed texts", e->info.name);
+        attn_err(err, errlen, "%s: a cross-encoder scores pairs; it does not embed texts", e->info.name);
         return -1;
     }
     return n == 0 ? 0 : e->vt->encode(e, texts, n, out, err, errlen);
@@ -101,12 +90,12 @@ int encoder_score(encoder *e, const char *query, const char *const *passages, in
                   char *err, size_t errlen)
 {
     if (!e || !query || n < 0 || (n > 0 && (!passages || !scores))) {
-        enc_err(err, errlen, "encoder: invalid arguments");
+        attn_err(err, errlen, "encoder: invalid arguments");
         return -1;
     }
     if (!e->vt->score) {
-        enc_err(err, errlen, "%s: not a cross-encoder; it cannot score (query, passage) pairs",
-                e->info.name);
+        attn_err(err, errlen, "%s: not a cross-encoder; it cannot score (query, passage) pairs",
+                 e->info.name);
         return -1;
     }
     return n == 0 ? 0 : e->vt->score(e, query, passages, n, scores, err, errlen);
@@ -115,11 +104,11 @@ int encoder_score(encoder *e, const char *query, const char *const *passages, in
 int encoder_tokenize(encoder *e, const char *text, int32_t **ids, int *n_ids, char *err, size_t errlen)
 {
     if (!e || !text || !ids || !n_ids) {
-        enc_err(err, errlen, "encoder: invalid arguments");
+        attn_err(err, errlen, "encoder: invalid arguments");
         return -1;
     }
     if (!e->vt->tokenize) {
-        enc_err(err, errlen, "%s: this model does not expose its tokenizer", e->info.name);
+        attn_err(err, errlen, "%s: this model does not expose its tokenizer", e->info.name);
         return -1;
     }
     return e->vt->tokenize(e, text, ids, n_ids, err, errlen);

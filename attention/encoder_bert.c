@@ -32,7 +32,6 @@
 #include "attention/attention.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,16 +49,6 @@ struct bert_model {
     bert_layer *layers;
     float *pool_w, *pool_b, *cls_w, *cls_b;   /* cross-encoder only */
 };
-
-static void be_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---------------------------------------------------------------- loading */
 
@@ -92,8 +81,8 @@ static float *load(loader *L, const char *name, int64_t d0, int64_t d1)
         t = safetensors_find(L->st, alt);
     }
     if (!t) {
-        be_err(L->err, L->errlen, "%s: tensor %s is missing (not a BERT checkpoint?)", L->path,
-               full);
+        attn_err(L->err, L->errlen, "%s: tensor %s is missing (not a BERT checkpoint?)", L->path,
+                 full);
         L->failed = 1;
         return NULL;
     }
@@ -107,14 +96,14 @@ static float *load(loader *L, const char *name, int64_t d0, int64_t d1)
             snprintf(want, sizeof want, "%lld,%lld", (long long)d0, (long long)d1);
         else
             snprintf(want, sizeof want, "%lld", (long long)d0);
-        be_err(L->err, L->errlen, "%s: tensor %s has shape [%s] but config.json implies [%s]",
-               L->path, full, got, want);
+        attn_err(L->err, L->errlen, "%s: tensor %s has shape [%s] but config.json implies [%s]",
+                 L->path, full, got, want);
         L->failed = 1;
         return NULL;
     }
     float *p = safetensors_to_f32(t);
     if (!p) {
-        be_err(L->err, L->errlen, "%s: out of memory", L->path);
+        attn_err(L->err, L->errlen, "%s: out of memory", L->path);
         L->failed = 1;
     }
     return p;
@@ -171,12 +160,12 @@ void bert_model_close(bert_model *m)
 bert_model *bert_model_open(const char *dir, char *err, size_t errlen)
 {
     if (!dir || !*dir) {
-        be_err(err, errlen, "bert: no model directory given");
+        attn_err(err, errlen, "bert: no model directory given");
         return NULL;
     }
     bert_model *m = calloc(1, sizeof *m);
     if (!m) {
-        be_err(err, errlen, "%s: out of memory", dir);
+        attn_err(err, errlen, "%s: out of memory", dir);
         return NULL;
     }
     if (hf_read_bert_config(dir, &m->cfg, err, errlen) != 0) {
@@ -187,12 +176,12 @@ bert_model *bert_model_open(const char *dir, char *err, size_t errlen)
     if (!(m->tok = hf_read_tokenizer(dir, err, errlen)))
         goto fail;
     if (wordpiece_vocab_size(m->tok) > c->vocab_size) {
-        be_err(err, errlen, "%s: tokenizer has %d entries but config.json vocab_size is %d",
-               dir, wordpiece_vocab_size(m->tok), c->vocab_size);
+        attn_err(err, errlen, "%s: tokenizer has %d entries but config.json vocab_size is %d",
+                 dir, wordpiece_vocab_size(m->tok), c->vocab_size);
         goto fail;
     }
     if (c->is_cross_encoder && c->type_vocab < 2) {
-        be_err(err, errlen, "%s/config.json: a cross-encoder needs type_vocab_size >= 2", dir);
+        attn_err(err, errlen, "%s/config.json: a cross-encoder needs type_vocab_size >= 2", dir);
         goto fail;
     }
     char path[4096];
@@ -212,7 +201,7 @@ bert_model *bert_model_open(const char *dir, char *err, size_t errlen)
     m->emb_b = load(&L, "embeddings.LayerNorm.bias", H, 0);
     m->layers = calloc((size_t)c->layers, sizeof *m->layers);
     if (!m->layers && !L.failed) {
-        be_err(err, errlen, "%s: out of memory", path);
+        attn_err(err, errlen, "%s: out of memory", path);
         L.failed = 1;
     }
     for (int l = 0; l < c->layers && !L.failed; l++)
@@ -246,20 +235,20 @@ int bert_model_forward_batch(const bert_model *m, const int32_t *ids, const int3
     size_t n = 0;
     for (int s = 0; s < nseq; s++) {
         if (lens[s] <= 0 || lens[s] > c->max_positions) {
-            be_err(err, errlen, "bert: sequence of %d tokens (1..%d allowed)", lens[s],
-                   c->max_positions);
+            attn_err(err, errlen, "bert: sequence of %d tokens (1..%d allowed)", lens[s],
+                     c->max_positions);
             return -1;
         }
         n += (size_t)lens[s];
     }
     if (n == 0 || n > INT32_MAX / (size_t)(I > H ? I : H)) {
-        be_err(err, errlen, "bert: batch of %zu tokens", n);
+        attn_err(err, errlen, "bert: batch of %zu tokens", n);
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
         int t = type_ids ? type_ids[i] : 0;
         if (ids[i] < 0 || ids[i] >= c->vocab_size || t < 0 || t >= c->type_vocab) {
-            be_err(err, errlen, "bert: token %d (type %d) out of range", ids[i], t);
+            attn_err(err, errlen, "bert: token %d (type %d) out of range", ids[i], t);
             return -1;
         }
     }
@@ -270,7 +259,7 @@ int bert_model_forward_batch(const bert_model *m, const int32_t *ids, const int3
     float *mid = tensor_alloc(n * (size_t)I);
     int rc = -1;
     if (!q || !k || !v || !ctx || !tmp || !mid) {
-        be_err(err, errlen, "bert: out of memory");
+        attn_err(err, errlen, "bert: out of memory");
         goto done;
     }
     float *x = out;
@@ -299,7 +288,7 @@ int bert_model_forward_batch(const bert_model *m, const int32_t *ids, const int3
         size_t off = 0;
         for (int s = 0; s < nseq; s++) {
             if (attn_forward(&ac, q + off, k + off, v + off, NULL, lens[s], ctx + off) != 0) {
-                be_err(err, errlen, "bert: attention failed (layer %d)", l);
+                attn_err(err, errlen, "bert: attention failed (layer %d)", l);
                 goto done;
             }
             off += (size_t)lens[s] * H;
@@ -375,7 +364,7 @@ static int embed_group(const bert_model *m, const char *const *texts, int n, flo
     int rc = -1;
     size_t total = 0;
     if (!seq || !lens) {
-        be_err(err, errlen, "bert: out of memory");
+        attn_err(err, errlen, "bert: out of memory");
         goto done;
     }
     for (int i = 0; i < n; i++) {
@@ -387,7 +376,7 @@ static int embed_group(const bert_model *m, const char *const *texts, int n, flo
     ids = malloc(total * sizeof *ids);
     h = tensor_alloc(total * (size_t)c->hidden);
     if (!ids || !h) {
-        be_err(err, errlen, "bert: out of memory");
+        attn_err(err, errlen, "bert: out of memory");
         goto done;
     }
     size_t off = 0;
@@ -444,7 +433,7 @@ static int score_group(const bert_model *m, const char *query, const char *const
     int rc = -1;
     size_t total = 0;
     if (!seq || !tts || !lens || !pooled) {
-        be_err(err, errlen, "bert: out of memory");
+        attn_err(err, errlen, "bert: out of memory");
         goto done;
     }
     for (int i = 0; i < n; i++) {
@@ -457,7 +446,7 @@ static int score_group(const bert_model *m, const char *query, const char *const
     tt = malloc(total * sizeof *tt);
     h = tensor_alloc(total * (size_t)H);
     if (!ids || !tt || !h) {
-        be_err(err, errlen, "bert: out of memory");
+        attn_err(err, errlen, "bert: out of memory");
         goto done;
     }
     size_t off = 0;
@@ -536,7 +525,7 @@ encoder *encoder_bert_open(const char *dir, char *err, size_t errlen)
     encoder *e = calloc(1, sizeof *e);
     if (!e) {
         bert_model_close(m);
-        be_err(err, errlen, "%s: out of memory", dir);
+        attn_err(err, errlen, "%s: out of memory", dir);
         return NULL;
     }
     e->impl = m;

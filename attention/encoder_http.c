@@ -32,7 +32,6 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,16 +46,6 @@ typedef struct http_embed {
     char *model;
     char *auth;              /* "Authorization: Bearer KEY" or NULL */
 } http_embed;
-
-static void he_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 void http_embed_opts_init(http_embed_opts *o)
 {
@@ -155,7 +144,7 @@ static int post(const http_embed *h, const char *body, reply *r, char *err, size
     for (int attempt = 0;; attempt++) {
         CURL *c = curl_easy_init();
         if (!c) {
-            he_err(err, errlen, "http:%s: cannot create a curl handle", h->o.url);
+            attn_err(err, errlen, "http:%s: cannot create a curl handle", h->o.url);
             return -1;
         }
         struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
@@ -186,18 +175,18 @@ static int post(const http_embed *h, const char *body, reply *r, char *err, size
         if (!retry || attempt >= h->o.max_retries) {
             char msg[256];
             if (r->too_big)
-                he_err(err, errlen, "http:%s: reply larger than %u MB", h->o.url,
-                       HTTP_MAX_REPLY >> 20);
+                attn_err(err, errlen, "http:%s: reply larger than %u MB", h->o.url,
+                         HTTP_MAX_REPLY >> 20);
             else if (timed_out)
-                he_err(err, errlen, "http:%s: timed out after %ld ms (%d attempts)",
-                       h->endpoint, h->o.timeout_ms, attempt + 1);
+                attn_err(err, errlen, "http:%s: timed out after %ld ms (%d attempts)",
+                         h->endpoint, h->o.timeout_ms, attempt + 1);
             else if (cc != CURLE_OK)
-                he_err(err, errlen, "http:%s: %s", h->endpoint,
-                       cerr[0] ? cerr : curl_easy_strerror(cc));
+                attn_err(err, errlen, "http:%s: %s", h->endpoint,
+                         cerr[0] ? cerr : curl_easy_strerror(cc));
             else {
                 server_message(r, msg, sizeof msg);
-                he_err(err, errlen, "http:%s: HTTP %ld%s%s%s", h->endpoint, status,
-                       attempt ? " after retries" : "", msg[0] ? ": " : "", msg);
+                attn_err(err, errlen, "http:%s: HTTP %ld%s%s%s", h->endpoint, status,
+                         attempt ? " after retries" : "", msg[0] ? ": " : "", msg);
             }
             return -1;
         }
@@ -217,16 +206,16 @@ static int parse_reply(const http_embed *h, const reply *r, int n, int *dim, flo
     uint8_t *seen = calloc((size_t)n, 1);
     int rc = -1;
     if (!seen) {
-        he_err(err, errlen, "http:%s: out of memory", h->o.url);
+        attn_err(err, errlen, "http:%s: out of memory", h->o.url);
         goto out;
     }
     if (!cJSON_IsArray(data)) {
-        he_err(err, errlen, "http:%s: malformed reply (no data array)", h->endpoint);
+        attn_err(err, errlen, "http:%s: malformed reply (no data array)", h->endpoint);
         goto out;
     }
     if (cJSON_GetArraySize(data) != n) {
-        he_err(err, errlen, "http:%s: %d embeddings for %d inputs", h->endpoint,
-               cJSON_GetArraySize(data), n);
+        attn_err(err, errlen, "http:%s: %d embeddings for %d inputs", h->endpoint,
+                 cJSON_GetArraySize(data), n);
         goto out;
     }
     int pos = 0;
@@ -238,21 +227,21 @@ static int parse_reply(const http_embed *h, const reply *r, int n, int *dim, flo
         pos++;
         int i = di >= 0 && di < n ? (int)di : -1;     /* range first: no UB cast */
         if (i < 0 || seen[i] || di != i) {
-            he_err(err, errlen, "http:%s: bad or repeated index in reply", h->endpoint);
+            attn_err(err, errlen, "http:%s: bad or repeated index in reply", h->endpoint);
             goto out;
         }
         seen[i] = 1;
         if (!cJSON_IsArray(emb)) {
-            he_err(err, errlen, "http:%s: data[%d] has no embedding array (base64 replies "
-                   "are not supported)", h->endpoint, pos - 1);
+            attn_err(err, errlen, "http:%s: data[%d] has no embedding array (base64 replies "
+                     "are not supported)", h->endpoint, pos - 1);
             goto out;
         }
         int d = cJSON_GetArraySize(emb);
         if (*dim == 0 && d > 0 && d <= 65536)
             *dim = d;
         if (d != *dim) {
-            he_err(err, errlen, "http:%s: embedding %d has dimension %d, expected %d",
-                   h->endpoint, i, d, *dim);
+            attn_err(err, errlen, "http:%s: embedding %d has dimension %d, expected %d",
+                     h->endpoint, i, d, *dim);
             goto out;
         }
         if (!out)
@@ -261,7 +250,7 @@ static int parse_reply(const http_embed *h, const reply *r, int n, int *dim, flo
         const cJSON *x;
         cJSON_ArrayForEach(x, emb) {
             if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble)) {
-                he_err(err, errlen, "http:%s: embedding %d holds a non-number", h->endpoint, i);
+                attn_err(err, errlen, "http:%s: embedding %d holds a non-number", h->endpoint, i);
                 goto out;
             }
             out[(size_t)i * d + k++] = (float)x->valuedouble;
@@ -288,7 +277,7 @@ static int embed_batch(const http_embed *h, const char *const *texts, int n, int
     char *body = input ? cJSON_PrintUnformatted(req) : NULL;
     cJSON_Delete(req);
     if (!body) {
-        he_err(err, errlen, "http:%s: out of memory (or text not UTF-8)", h->o.url);
+        attn_err(err, errlen, "http:%s: out of memory (or text not UTF-8)", h->o.url);
         return -1;
     }
     reply r = {0};
@@ -341,15 +330,15 @@ static const encoder_vtable http_vt = {http_encode, NULL, NULL, http_close};
 encoder *http_embed_open(const http_embed_opts *opts, char *err, size_t errlen)
 {
     if (!opts || !opts->url || !*opts->url) {
-        he_err(err, errlen, "http: no URL given (use http:https://host/v1)");
+        attn_err(err, errlen, "http: no URL given (use http:https://host/v1)");
         return NULL;
     }
     if (strncmp(opts->url, "http://", 7) != 0 && strncmp(opts->url, "https://", 8) != 0) {
-        he_err(err, errlen, "http:%s: URL must start with http:// or https://", opts->url);
+        attn_err(err, errlen, "http:%s: URL must start with http:// or https://", opts->url);
         return NULL;
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        he_err(err, errlen, "http:%s: libcurl initialisation failed", opts->url);
+        attn_err(err, errlen, "http:%s: libcurl initialisation failed", opts->url);
         return NULL;
     }
     encoder *e = calloc(1, sizeof *e);
@@ -358,7 +347,7 @@ encoder *http_embed_open(const http_embed_opts *opts, char *err, size_t errlen)
         free(e);
         free(h);
         curl_global_cleanup();
-        he_err(err, errlen, "http:%s: out of memory", opts->url);
+        attn_err(err, errlen, "http:%s: out of memory", opts->url);
         return NULL;
     }
     e->impl = h;
@@ -380,7 +369,7 @@ encoder *http_embed_open(const http_embed_opts *opts, char *err, size_t errlen)
     }
     if (!h->o.url || !h->model || !h->endpoint || (key && *key && !h->auth)) {
         http_close(e);
-        he_err(err, errlen, "http:%s: out of memory", opts->url);
+        attn_err(err, errlen, "http:%s: out of memory", opts->url);
         return NULL;
     }
     snprintf(e->info.name, sizeof e->info.name, "http:%s", opts->url);

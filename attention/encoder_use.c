@@ -51,7 +51,6 @@
 
 #include <math.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,16 +101,6 @@ struct use_model {
 
 static void pool_free(use_pool *p);
 
-static void use_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* ------------------------------------------------------------ loading */
 
 /* Looks up a tensor and insists on its exact shape (cols 0 = a vector). */
@@ -120,14 +109,14 @@ static const float *need(const model_file *m, const char *name, int64_t rows, in
 {
     const model_tensor *t = model_file_tensor(m, name);
     if (!t) {
-        use_err(err, errlen, "%s: tensor '%s' missing", model_file_path(m), name);
+        attn_err(err, errlen, "%s: tensor '%s' missing", model_file_path(m), name);
         return NULL;
     }
     int ok = cols ? (t->ndim == 2 && t->shape[0] == rows && t->shape[1] == cols)
                   : (t->ndim == 1 && t->shape[0] == rows);
     if (!ok) {
-        use_err(err, errlen, "%s: tensor '%s' has the wrong shape (expected %lld x %lld)",
-                model_file_path(m), name, (long long)rows, (long long)cols);
+        attn_err(err, errlen, "%s: tensor '%s' has the wrong shape (expected %lld x %lld)",
+                 model_file_path(m), name, (long long)rows, (long long)cols);
         return NULL;
     }
     return t->data;
@@ -138,8 +127,8 @@ static int need_int(const model_file *m, const char *key, int lo, int hi, int *o
 {
     double v;
     if (model_file_config(m, key, &v) != 0 || v != floor(v) || v < lo || v > hi) {
-        use_err(err, errlen, "%s: config '%s' missing or out of range [%d, %d]", model_file_path(m),
-                key, lo, hi);
+        attn_err(err, errlen, "%s: config '%s' missing or out of range [%d, %d]",
+                 model_file_path(m), key, lo, hi);
         return -1;
     }
     *out = (int)v;
@@ -176,7 +165,7 @@ static int load_layer(use_model *u, int l, char *err, size_t errlen)
     double qs;
     L->in = in;
     if (in % u->heads != 0) {
-        use_err(err, errlen, "%s: layer %d width %d not divisible by %d heads", model_file_path(m), l, in, u->heads);
+        attn_err(err, errlen, "%s: layer %d width %d not divisible by %d heads", model_file_path(m), l, in, u->heads);
         return -1;
     }
 #define T(FIELD, FMT, R, C)                                                     \
@@ -190,7 +179,7 @@ static int load_layer(use_model *u, int l, char *err, size_t errlen)
     T(qkv_w, "l%d.qkv.w", in, 3 * in);
     T(qkv_b, "l%d.qkv.b", 3 * in, 0);
     if (split_qkv(L) != 0) {
-        use_err(err, errlen, "%s: out of memory", model_file_path(m));
+        attn_err(err, errlen, "%s: out of memory", model_file_path(m));
         return -1;
     }
     T(out_w, "l%d.out.w", in, u->d_model);
@@ -208,7 +197,7 @@ static int load_layer(use_model *u, int l, char *err, size_t errlen)
 #undef T
     snprintf(name, sizeof name, "l%d.q_scale", l);
     if (model_file_config(m, name, &qs) != 0 || !(qs > 0)) {
-        use_err(err, errlen, "%s: config '%s' missing or not positive", model_file_path(m), name);
+        attn_err(err, errlen, "%s: config '%s' missing or not positive", model_file_path(m), name);
         return -1;
     }
     L->q_scale = (float)qs;
@@ -218,12 +207,12 @@ static int load_layer(use_model *u, int l, char *err, size_t errlen)
 use_model *use_model_from_file(model_file *m, char *err, size_t errlen)
 {
     if (!m) {
-        use_err(err, errlen, "use-lite: no model file");
+        attn_err(err, errlen, "use-lite: no model file");
         return NULL;
     }
     use_model *u = calloc(1, sizeof *u);
     if (!u) {
-        use_err(err, errlen, "%s: out of memory", model_file_path(m));
+        attn_err(err, errlen, "%s: out of memory", model_file_path(m));
         model_file_close(m);
         return NULL;
     }
@@ -232,12 +221,12 @@ use_model *use_model_from_file(model_file *m, char *err, size_t errlen)
     if (!u->pool || pthread_mutex_init(&u->pool->lock, NULL) != 0) {
         free(u->pool);
         u->pool = NULL;
-        use_err(err, errlen, "%s: out of memory", model_file_path(m));
+        attn_err(err, errlen, "%s: out of memory", model_file_path(m));
         goto fail;
     }
     double eps;
     if (strcmp(model_file_arch(m), "use-lite") != 0) {
-        use_err(err, errlen, "%s: architecture '%s' is not use-lite", model_file_path(m), model_file_arch(m));
+        attn_err(err, errlen, "%s: architecture '%s' is not use-lite", model_file_path(m), model_file_arch(m));
         goto fail;
     }
     if (need_int(m, "n_layers", 1, USE_MAX_LAYERS, &u->n_layers, err, errlen) ||
@@ -251,16 +240,16 @@ use_model *use_model_from_file(model_file *m, char *err, size_t errlen)
     u->ln_eps = model_file_config(m, "ln_eps", &eps) == 0 ? (float)eps : 1e-6f;
     u->l2_eps = model_file_config(m, "l2_eps", &eps) == 0 ? (float)eps : 1e-12f;
     if (model_file_vocab_size(m) == 0) {
-        use_err(err, errlen, "%s: vocabulary missing", model_file_path(m));
+        attn_err(err, errlen, "%s: vocabulary missing", model_file_path(m));
         goto fail;
     }
     if (model_file_vocab_size(m) > u->embed_rows) {
-        use_err(err, errlen, "%s: vocabulary (%d) larger than the embedding table (%d rows)",
-                model_file_path(m), model_file_vocab_size(m), u->embed_rows);
+        attn_err(err, errlen, "%s: vocabulary (%d) larger than the embedding table (%d rows)",
+                 model_file_path(m), model_file_vocab_size(m), u->embed_rows);
         goto fail;
     }
     if (u->d_embed % 2 || u->d_model % u->heads) {
-        use_err(err, errlen, "%s: inconsistent dimensions", model_file_path(m));
+        attn_err(err, errlen, "%s: inconsistent dimensions", model_file_path(m));
         goto fail;
     }
     if (!(u->embed = need(m, "embed", u->embed_rows, u->d_embed, err, errlen)) ||
@@ -517,7 +506,7 @@ static int forward_group(const use_model *u, const int32_t *const *seqs, const i
     if (!pooled || !s) {
         tensor_free(pooled);
         scratch_free(s);
-        use_err(err, errlen, "use-lite: out of memory for %d tokens", T);
+        attn_err(err, errlen, "use-lite: out of memory for %d tokens", T);
         return -1;
     }
     embed_tokens(u, seqs, lens, n, s->x);
@@ -528,7 +517,7 @@ static int forward_group(const use_model *u, const int32_t *const *seqs, const i
     if (rc == 0)
         pool_and_project(u, s->x, lens, n, pooled, out);
     else
-        use_err(err, errlen, "use-lite: attention failed: %s", why);
+        attn_err(err, errlen, "use-lite: attention failed: %s", why);
     scratch_put(u, s);
     tensor_free(pooled);
     return rc;
@@ -538,12 +527,12 @@ int use_embed_ids(const use_model *u, const int32_t *const *seqs, const int *len
                   use_long_mode mode, float *out, char *err, size_t errlen)
 {
     if (!u || n < 0 || (n > 0 && (!seqs || !lens || !out))) {
-        use_err(err, errlen, "use-lite: invalid arguments");
+        attn_err(err, errlen, "use-lite: invalid arguments");
         return -1;
     }
     int *clip = malloc((size_t)(n > 0 ? n : 1) * sizeof *clip);
     if (!clip) {
-        use_err(err, errlen, "use-lite: out of memory");
+        attn_err(err, errlen, "use-lite: out of memory");
         return -1;
     }
     for (int i = 0; i < n; i++) {
@@ -552,7 +541,7 @@ int use_embed_ids(const use_model *u, const int32_t *const *seqs, const int *len
             clip[i] = u->max_tokens;
         for (int j = 0; j < clip[i]; j++) {
             if (seqs[i][j] < 0 || seqs[i][j] >= u->embed_rows) {
-                use_err(err, errlen, "use-lite: token id %d out of range", (int)seqs[i][j]);
+                attn_err(err, errlen, "use-lite: token id %d out of range", (int)seqs[i][j]);
                 free(clip);
                 return -1;
             }
@@ -577,14 +566,14 @@ int use_embed_texts(const use_model *u, const char *const *texts, int n, use_lon
                     float *out, char *err, size_t errlen)
 {
     if (!u || n < 0 || (n > 0 && (!texts || !out))) {
-        use_err(err, errlen, "use-lite: invalid arguments");
+        attn_err(err, errlen, "use-lite: invalid arguments");
         return -1;
     }
     int32_t **ids = calloc((size_t)(n > 0 ? n : 1), sizeof *ids);
     int *lens = calloc((size_t)(n > 0 ? n : 1), sizeof *lens);
     int rc = (ids && lens) ? 0 : -1;
     if (rc)
-        use_err(err, errlen, "use-lite: out of memory");
+        attn_err(err, errlen, "use-lite: out of memory");
     for (int i = 0; i < n && rc == 0; i++) {
         const char *t = texts[i] ? texts[i] : "";
         rc = spm_encode(u->tok, t, strlen(t), &ids[i], &lens[i], err, errlen);
@@ -636,7 +625,7 @@ encoder *encoder_use_open(const char *model_path, char *err, size_t errlen)
     encoder *e = calloc(1, sizeof *e);
     if (!e) {
         use_model_close(u);
-        use_err(err, errlen, "%s: out of memory", model_path);
+        attn_err(err, errlen, "%s: out of memory", model_path);
         return NULL;
     }
     e->vt = &use_vtable;

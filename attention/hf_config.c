@@ -23,23 +23,12 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* JSON config files are small; anything past this is not a config. */
 #define HF_MAX_JSON (64u << 20)
-
-static void hf_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* Whole file into a NUL-terminated buffer. 0, 1 = does not exist, -1 = error. */
 static int read_file(const char *path, char **out, size_t *len, char *err, size_t errlen)
@@ -49,7 +38,7 @@ static int read_file(const char *path, char **out, size_t *len, char *err, size_
     if (!f) {
         if (errno == ENOENT)
             return 1;
-        hf_err(err, errlen, "%s: %s", path, strerror(errno));
+        attn_err(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
     size_t cap = 4096, n = 0;
@@ -59,7 +48,7 @@ static int read_file(const char *path, char **out, size_t *len, char *err, size_
             if (cap >= HF_MAX_JSON) {
                 free(buf);
                 fclose(f);
-                hf_err(err, errlen, "%s: file too large", path);
+                attn_err(err, errlen, "%s: file too large", path);
                 return -1;
             }
             char *nb = realloc(buf, cap * 2);
@@ -80,7 +69,7 @@ static int read_file(const char *path, char **out, size_t *len, char *err, size_
     fclose(f);
     if (!buf || bad) {
         free(buf);
-        hf_err(err, errlen, "%s: %s", path, buf ? "read error" : "out of memory");
+        attn_err(err, errlen, "%s: %s", path, buf ? "read error" : "out of memory");
         return -1;
     }
     buf[n] = 0;
@@ -102,7 +91,7 @@ static int read_json(const char *path, cJSON **out, char *err, size_t errlen)
     *out = cJSON_ParseWithLength(buf, len);
     free(buf);
     if (!*out) {
-        hf_err(err, errlen, "%s: malformed JSON", path);
+        attn_err(err, errlen, "%s: malformed JSON", path);
         return -1;
     }
     return 0;
@@ -121,7 +110,7 @@ static int get_int(const cJSON *o, const char *key, int def, int lo, int hi, int
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!j) {
         if (def == INT32_MIN) {
-            hf_err(err, errlen, "%s: missing \"%s\"", path, key);
+            attn_err(err, errlen, "%s: missing \"%s\"", path, key);
             return -1;
         }
         *out = def;
@@ -129,7 +118,7 @@ static int get_int(const cJSON *o, const char *key, int def, int lo, int hi, int
     }
     if (!cJSON_IsNumber(j) || j->valuedouble < lo || j->valuedouble > hi ||
         j->valuedouble != (double)(int)j->valuedouble) {
-        hf_err(err, errlen, "%s: \"%s\" must be an integer in [%d, %d]", path, key, lo, hi);
+        attn_err(err, errlen, "%s: \"%s\" must be an integer in [%d, %d]", path, key, lo, hi);
         return -1;
     }
     *out = (int)j->valuedouble;
@@ -150,7 +139,7 @@ static int read_pooling(const char *dir, hf_bert_config *cfg, char *err, size_t 
         return -1;
     if (!cJSON_IsArray(mods)) {
         cJSON_Delete(mods);
-        hf_err(err, errlen, "%s: expected a JSON array of modules", path);
+        attn_err(err, errlen, "%s: expected a JSON array of modules", path);
         return -1;
     }
     const char *pool_dir = NULL;
@@ -170,8 +159,8 @@ static int read_pooling(const char *dir, hf_bert_config *cfg, char *err, size_t 
     rc = 0;
     if (pool_dir) {
         if (strstr(pool_dir, "..")) {
-            hf_err(err, errlen, "%s: pooling path '%s' leaves the model directory", path,
-                   pool_dir);
+            attn_err(err, errlen, "%s: pooling path '%s' leaves the model directory", path,
+                     pool_dir);
             rc = -1;
         } else {
             snprintf(ppath, sizeof ppath, "%s/%s/config.json", dir, pool_dir);
@@ -183,7 +172,7 @@ static int read_pooling(const char *dir, hf_bert_config *cfg, char *err, size_t 
                 else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pc, "pooling_mode_mean_tokens")))
                     cfg->pooling = HF_POOL_MEAN;
                 else {
-                    hf_err(err, errlen, "%s: only CLS and mean pooling are supported", ppath);
+                    attn_err(err, errlen, "%s: only CLS and mean pooling are supported", ppath);
                     rc = -1;
                 }
             } else if (prc < 0) {
@@ -204,7 +193,7 @@ int hf_read_bert_config(const char *dir, hf_bert_config *cfg, char *err, size_t 
     join(path, sizeof path, dir, "config.json");
     int rc = read_json(path, &c, err, errlen);
     if (rc == 1)
-        hf_err(err, errlen, "%s: missing (not a Hugging Face model directory?)", path);
+        attn_err(err, errlen, "%s: missing (not a Hugging Face model directory?)", path);
     if (rc != 0)
         return -1;
     rc = -1;
@@ -214,17 +203,17 @@ int hf_read_bert_config(const char *dir, hf_bert_config *cfg, char *err, size_t 
     if (a && strcmp(a, "BertForSequenceClassification") == 0) {
         cfg->is_cross_encoder = 1;
     } else if (a && strcmp(a, "BertModel") != 0) {
-        hf_err(err, errlen, "%s: architecture %s is not supported (BertModel, "
-               "BertForSequenceClassification are)", path, a);
+        attn_err(err, errlen, "%s: architecture %s is not supported (BertModel, "
+                 "BertForSequenceClassification are)", path, a);
         goto out;
     } else if (!a && !(cJSON_IsString(mtype) && strcmp(mtype->valuestring, "bert") == 0)) {
-        hf_err(err, errlen, "%s: neither architectures nor model_type says BERT", path);
+        attn_err(err, errlen, "%s: neither architectures nor model_type says BERT", path);
         goto out;
     }
     const cJSON *pe = cJSON_GetObjectItemCaseSensitive(c, "position_embedding_type");
     if (cJSON_IsString(pe) && strcmp(pe->valuestring, "absolute") != 0) {
-        hf_err(err, errlen, "%s: position_embedding_type %s is not supported", path,
-               pe->valuestring);
+        attn_err(err, errlen, "%s: position_embedding_type %s is not supported", path,
+                 pe->valuestring);
         goto out;
     }
     const cJSON *act = cJSON_GetObjectItemCaseSensitive(c, "hidden_act");
@@ -233,7 +222,7 @@ int hf_read_bert_config(const char *dir, hf_bert_config *cfg, char *err, size_t 
             strcmp(act->valuestring, "gelu_pytorch_tanh") == 0)
             cfg->gelu_tanh = 1;
         else if (strcmp(act->valuestring, "gelu") != 0) {
-            hf_err(err, errlen, "%s: hidden_act %s is not supported", path, act->valuestring);
+            attn_err(err, errlen, "%s: hidden_act %s is not supported", path, act->valuestring);
             goto out;
         }
     }
@@ -246,8 +235,8 @@ int hf_read_bert_config(const char *dir, hf_bert_config *cfg, char *err, size_t 
         get_int(c, "type_vocab_size", 2, 1, 1 << 10, &cfg->type_vocab, path, err, errlen))
         goto out;
     if (cfg->hidden % cfg->heads != 0) {
-        hf_err(err, errlen, "%s: hidden_size %d is not a multiple of num_attention_heads %d",
-               path, cfg->hidden, cfg->heads);
+        attn_err(err, errlen, "%s: hidden_size %d is not a multiple of num_attention_heads %d",
+                 path, cfg->hidden, cfg->heads);
         goto out;
     }
     const cJSON *eps = cJSON_GetObjectItemCaseSensitive(c, "layer_norm_eps");
@@ -260,8 +249,8 @@ int hf_read_bert_config(const char *dir, hf_bert_config *cfg, char *err, size_t 
         if (get_int(c, "num_labels", nl, 1, 1 << 16, &nl, path, err, errlen))
             goto out;
         if (nl != 1) {
-            hf_err(err, errlen, "%s: %d labels; only one-logit cross-encoders are supported",
-                   path, nl);
+            attn_err(err, errlen, "%s: %d labels; only one-logit cross-encoders are supported",
+                     path, nl);
             goto out;
         }
         cfg->num_labels = 1;
@@ -298,7 +287,7 @@ wordpiece *hf_vocab_txt(const char *path, char *err, size_t errlen)
     size_t len;
     int rc = read_file(path, &buf, &len, err, errlen);
     if (rc == 1)
-        hf_err(err, errlen, "%s: missing vocabulary", path);
+        attn_err(err, errlen, "%s: missing vocabulary", path);
     if (rc != 0)
         return NULL;
     size_t lines = 1;
@@ -307,7 +296,7 @@ wordpiece *hf_vocab_txt(const char *path, char *err, size_t errlen)
     const char **toks = malloc(lines * sizeof *toks);
     if (!toks) {
         free(buf);
-        hf_err(err, errlen, "%s: out of memory", path);
+        attn_err(err, errlen, "%s: out of memory", path);
         return NULL;
     }
     int n = 0;
@@ -358,8 +347,8 @@ static int tok_normalizer(const cJSON *norm, wordpiece_opts *o, const char *path
     }
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(norm, "type");
     if (!cJSON_IsString(type) || strcmp(type->valuestring, "BertNormalizer") != 0) {
-        hf_err(err, errlen, "%s: normalizer %s is not supported (BertNormalizer is)", path,
-               cJSON_IsString(type) ? type->valuestring : "?");
+        attn_err(err, errlen, "%s: normalizer %s is not supported (BertNormalizer is)", path,
+                 cJSON_IsString(type) ? type->valuestring : "?");
         return -1;
     }
     const cJSON *j;
@@ -379,7 +368,7 @@ wordpiece *hf_tokenizer_json(const char *path, char *err, size_t errlen)
     cJSON *t = NULL;
     int rc = read_json(path, &t, err, errlen);
     if (rc == 1)
-        hf_err(err, errlen, "%s: missing", path);
+        attn_err(err, errlen, "%s: missing", path);
     if (rc != 0)
         return NULL;
     wordpiece *w = NULL;
@@ -393,21 +382,21 @@ wordpiece *hf_tokenizer_json(const char *path, char *err, size_t errlen)
     wordpiece_opts o;
     wordpiece_opts_init(&o);
     if (!cJSON_IsString(mtype) || strcmp(mtype->valuestring, "WordPiece") != 0) {
-        hf_err(err, errlen, "%s: model type %s is not supported (WordPiece is)", path,
-               cJSON_IsString(mtype) ? mtype->valuestring : "(missing)");
+        attn_err(err, errlen, "%s: model type %s is not supported (WordPiece is)", path,
+                 cJSON_IsString(mtype) ? mtype->valuestring : "(missing)");
         goto out;
     }
     if (!cJSON_IsObject(vocab) || cJSON_GetArraySize(vocab) == 0) {
-        hf_err(err, errlen, "%s: missing model.vocab", path);
+        attn_err(err, errlen, "%s: missing model.vocab", path);
         goto out;
     }
     if (cJSON_IsString(prefix) && strcmp(prefix->valuestring, "##") != 0) {
-        hf_err(err, errlen, "%s: continuing_subword_prefix must be \"##\"", path);
+        attn_err(err, errlen, "%s: continuing_subword_prefix must be \"##\"", path);
         goto out;
     }
     if (!cJSON_IsString(ptype) || strcmp(ptype->valuestring, "BertPreTokenizer") != 0) {
-        hf_err(err, errlen, "%s: pre_tokenizer %s is not supported (BertPreTokenizer is)",
-               path, cJSON_IsString(ptype) ? ptype->valuestring : "(missing)");
+        attn_err(err, errlen, "%s: pre_tokenizer %s is not supported (BertPreTokenizer is)",
+                 path, cJSON_IsString(ptype) ? ptype->valuestring : "(missing)");
         goto out;
     }
     if (tok_normalizer(cJSON_GetObjectItemCaseSensitive(t, "normalizer"), &o, path, err, errlen))
@@ -419,15 +408,15 @@ wordpiece *hf_tokenizer_json(const char *path, char *err, size_t errlen)
     int n = cJSON_GetArraySize(vocab);
     toks = calloc((size_t)n, sizeof *toks);
     if (!toks) {
-        hf_err(err, errlen, "%s: out of memory", path);
+        attn_err(err, errlen, "%s: out of memory", path);
         goto out;
     }
     const cJSON *e;
     cJSON_ArrayForEach(e, vocab) {
         double id = cJSON_IsNumber(e) ? e->valuedouble : -1;
         if (!(id >= 0 && id < n) || id != (double)(int)id || toks[(int)id]) {
-            hf_err(err, errlen, "%s: vocab id of '%s' is invalid or repeated (ids must be "
-                   "0..%d)", path, e->string, n - 1);
+            attn_err(err, errlen, "%s: vocab id of '%s' is invalid or repeated (ids must be "
+                     "0..%d)", path, e->string, n - 1);
             goto out;
         }
         toks[(int)id] = e->string;
@@ -451,7 +440,7 @@ wordpiece *hf_read_tokenizer(const char *dir, char *err, size_t errlen)
     join(path, sizeof path, dir, "vocab.txt");
     f = fopen(path, "rb");
     if (!f) {
-        hf_err(err, errlen, "%s: missing vocabulary (neither tokenizer.json nor vocab.txt)", dir);
+        attn_err(err, errlen, "%s: missing vocabulary (neither tokenizer.json nor vocab.txt)", dir);
         return NULL;
     }
     fclose(f);

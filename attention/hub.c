@@ -28,22 +28,11 @@
 #include <curl/curl.h>
 #include <openssl/evp.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static void hub_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---------------------------------------------------------------- SHA-256
  * OpenSSL's libcrypto (EVP digests); one-shot for buffers, streamed for files. */
@@ -59,14 +48,14 @@ int hub_sha256_file(const char *path, char hex[65], char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        hub_err(err, errlen, "%s: %s", path, strerror(errno));
+        attn_err(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
     EVP_MD_CTX *c = EVP_MD_CTX_new();
     if (!c || !EVP_DigestInit_ex(c, EVP_sha256(), NULL)) {
         EVP_MD_CTX_free(c);
         fclose(f);
-        hub_err(err, errlen, "%s: cannot start SHA-256 (libcrypto)", path);
+        attn_err(err, errlen, "%s: cannot start SHA-256 (libcrypto)", path);
         return -1;
     }
     uint8_t buf[65536], d[32];
@@ -79,7 +68,7 @@ int hub_sha256_file(const char *path, char hex[65], char *err, size_t errlen)
     unsigned int dn = 32;
     if (bad || !EVP_DigestFinal_ex(c, d, &dn)) {
         EVP_MD_CTX_free(c);
-        hub_err(err, errlen, "%s: read error", path);
+        attn_err(err, errlen, "%s: read error", path);
         return -1;
     }
     EVP_MD_CTX_free(c);
@@ -160,7 +149,7 @@ static int fetch_file(const char *url, const char *dest, const char *auth, const
 {
     char part[4200];
     if (snprintf(part, sizeof part, "%s.part", dest) >= (int)sizeof part) {
-        hub_err(err, errlen, "%s: path too long", shown);
+        attn_err(err, errlen, "%s: path too long", shown);
         return -1;
     }
     dl d = {0};
@@ -172,13 +161,13 @@ static int fetch_file(const char *url, const char *dest, const char *auth, const
         d.offset = (uint64_t)sb.st_size;
     d.f = fopen(part, "ab");
     if (!d.f) {
-        hub_err(err, errlen, "%s: %s", part, strerror(errno));
+        attn_err(err, errlen, "%s: %s", part, strerror(errno));
         return -1;
     }
     CURL *c = curl_easy_init();
     if (!c) {
         fclose(d.f);
-        hub_err(err, errlen, "%s: cannot create a curl handle", shown);
+        attn_err(err, errlen, "%s: cannot create a curl handle", shown);
         return -1;
     }
     d.curl = c;
@@ -213,29 +202,29 @@ static int fetch_file(const char *url, const char *dest, const char *auth, const
         cc == CURLE_COULDNT_RESOLVE_PROXY) {
         if (d.offset == 0)
             unlink(part);          /* nothing came: leave no empty .part behind */
-        hub_err(err, errlen, "cannot reach %s (%s): no internet connection? "
-                "(LCTX_HF_ENDPOINT selects a mirror)", url, cerr[0] ? cerr : curl_easy_strerror(cc));
+        attn_err(err, errlen, "cannot reach %s (%s): no internet connection? "
+                 "(LCTX_HF_ENDPOINT selects a mirror)", url, cerr[0] ? cerr : curl_easy_strerror(cc));
         return -1;
     }
     if (status == 416 && d.offset > 0) {
         /* Range past the end: the .part is already whole. */
     } else if (cc != CURLE_OK && !(cc == CURLE_HTTP_RETURNED_ERROR)) {
-        hub_err(err, errlen, "%s: download failed: %s (rerun to resume)", shown,
-                cerr[0] ? cerr : curl_easy_strerror(cc));
+        attn_err(err, errlen, "%s: download failed: %s (rerun to resume)", shown,
+                 cerr[0] ? cerr : curl_easy_strerror(cc));
         return -1;
     } else if (status == 404) {
         unlink(part);
         return 1;
     } else if (status == 401 || status == 403) {
         unlink(part);
-        hub_err(err, errlen, "%s: HTTP %ld: gated or private model (set HF_TOKEN)", shown, status);
+        attn_err(err, errlen, "%s: HTTP %ld: gated or private model (set HF_TOKEN)", shown, status);
         return -1;
     } else if (status != 200 && status != 206) {
-        hub_err(err, errlen, "%s: HTTP %ld", shown, status);
+        attn_err(err, errlen, "%s: HTTP %ld", shown, status);
         return -1;
     }
     if (closed != 0) {
-        hub_err(err, errlen, "%s: write error (disk full?)", part);
+        attn_err(err, errlen, "%s: write error (disk full?)", part);
         return -1;
     }
     if (d.etag[0]) {
@@ -244,13 +233,13 @@ static int fetch_file(const char *url, const char *dest, const char *auth, const
             return -1;
         if (strcmp(hex, d.etag) != 0) {
             unlink(part);
-            hub_err(err, errlen, "%s: SHA-256 %s does not match the hub's %s (removed; rerun)",
-                    shown, hex, d.etag);
+            attn_err(err, errlen, "%s: SHA-256 %s does not match the hub's %s (removed; rerun)",
+                     shown, hex, d.etag);
             return -1;
         }
     }
     if (rename(part, dest) != 0) {
-        hub_err(err, errlen, "%s: %s", dest, strerror(errno));
+        attn_err(err, errlen, "%s: %s", dest, strerror(errno));
         return -1;
     }
     return 0;
@@ -279,11 +268,11 @@ int hub_fetch(const char *org_name, const char *dest_dir,
         {"tokenizer_config.json", 0}, {"modules.json", 0}, {"sentence_bert_config.json", 0},
         {"1_Pooling/config.json", 0}, {"model.safetensors", 1}};
     if (!valid_name(org_name)) {
-        hub_err(err, errlen, "hf:%s: expected hf:ORG/NAME", org_name ? org_name : "");
+        attn_err(err, errlen, "hf:%s: expected hf:ORG/NAME", org_name ? org_name : "");
         return -1;
     }
     if (!dest_dir || !*dest_dir) {
-        hub_err(err, errlen, "hf:%s: no destination directory", org_name);
+        attn_err(err, errlen, "hf:%s: no destination directory", org_name);
         return -1;
     }
     const char *endpoint = getenv("LCTX_HF_ENDPOINT");
@@ -292,7 +281,7 @@ int hub_fetch(const char *org_name, const char *dest_dir,
     char sub[4200];
     snprintf(sub, sizeof sub, "%s/1_Pooling", dest_dir);
     if ((mkdir(dest_dir, 0755) != 0 && errno != EEXIST) || (mkdir(sub, 0755) != 0 && errno != EEXIST)) {
-        hub_err(err, errlen, "%s: %s", dest_dir, strerror(errno));
+        attn_err(err, errlen, "%s: %s", dest_dir, strerror(errno));
         return -1;
     }
     const char *token = getenv("HF_TOKEN");
@@ -304,7 +293,7 @@ int hub_fetch(const char *org_name, const char *dest_dir,
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         free(auth);
-        hub_err(err, errlen, "hf:%s: libcurl initialisation failed", org_name);
+        attn_err(err, errlen, "hf:%s: libcurl initialisation failed", org_name);
         return -1;
     }
     int rc = 0, have_vocab = 0;
@@ -318,8 +307,8 @@ int hub_fetch(const char *org_name, const char *dest_dir,
         if (r < 0) {
             rc = -1;
         } else if (r == 1 && files[i].required) {
-            hub_err(err, errlen, "%s: not found on %s (wrong name, or not a safetensors "
-                    "BERT model?)", shown, endpoint);
+            attn_err(err, errlen, "%s: not found on %s (wrong name, or not a safetensors "
+                     "BERT model?)", shown, endpoint);
             rc = -1;
         } else if (r == 0) {
             got[i] = 1;
@@ -328,7 +317,7 @@ int hub_fetch(const char *org_name, const char *dest_dir,
         }
         /* Stop early when both vocabulary forms are missing. */
         if (rc == 0 && i == 2 && !have_vocab) {
-            hub_err(err, errlen, "hf:%s: neither tokenizer.json nor vocab.txt found", org_name);
+            attn_err(err, errlen, "hf:%s: neither tokenizer.json nor vocab.txt found", org_name);
             rc = -1;
         }
     }
@@ -345,12 +334,12 @@ int hub_fetch(const char *org_name, const char *dest_dir,
     char mpath[4200], tmp[4200];
     snprintf(mpath, sizeof mpath, "%s/manifest.sha256", dest_dir);
     if (snprintf(tmp, sizeof tmp, "%s.tmp", mpath) >= (int)sizeof tmp) {
-        hub_err(err, errlen, "%s: path too long", dest_dir);
+        attn_err(err, errlen, "%s: path too long", dest_dir);
         return -1;
     }
     FILE *m = fopen(tmp, "w");
     if (!m) {
-        hub_err(err, errlen, "%s: %s", tmp, strerror(errno));
+        attn_err(err, errlen, "%s: %s", tmp, strerror(errno));
         return -1;
     }
     for (size_t i = 0; i < sizeof files / sizeof *files && rc == 0; i++) {
@@ -365,7 +354,7 @@ int hub_fetch(const char *org_name, const char *dest_dir,
     }
     if (fclose(m) != 0 || rc != 0 || rename(tmp, mpath) != 0) {
         if (rc == 0)
-            hub_err(err, errlen, "%s: cannot write", mpath);
+            attn_err(err, errlen, "%s: cannot write", mpath);
         unlink(tmp);
         return -1;
     }

@@ -82,14 +82,9 @@ struct model_file {
 
 static void mf_err(char *err, size_t errlen, const char *name, const char *fmt, ...)
 {
-    if (!err || errlen == 0)
-        return;
-    int k = snprintf(err, errlen, "%s: ", name ? name : "(model)");
-    if (k < 0 || (size_t)k >= errlen)
-        return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err + k, errlen - (size_t)k, fmt, ap);
+    attn_verr_named(err, errlen, name ? name : "(model)", fmt, ap);
     va_end(ap);
 }
 

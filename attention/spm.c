@@ -37,7 +37,6 @@
  */
 #include "attention/attention.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,16 +60,6 @@ struct spm {
     spm_slot *table;
     uint32_t mask;      /* table size - 1 */
 };
-
-static void spm_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static uint32_t hash_bytes(const char *p, size_t n)
 {
@@ -128,14 +117,14 @@ spm *spm_new(const char *const *pieces, const size_t *lens, const double *scores
              int reserved, char *err, size_t errlen)
 {
     if (!pieces || !lens || !scores || n <= 0 || reserved < 0 || reserved >= n) {
-        spm_err(err, errlen, "tokenizer: empty or invalid vocabulary (%d pieces, %d reserved)", n, reserved);
+        attn_err(err, errlen, "tokenizer: empty or invalid vocabulary (%d pieces, %d reserved)", n, reserved);
         return NULL;
     }
     spm *s = calloc(1, sizeof *s);
     size_t total = 0;
     for (int i = 0; i < n; i++) {
         if (!pieces[i] || lens[i] == 0 || lens[i] > 1024) {
-            spm_err(err, errlen, "tokenizer: vocabulary piece %d is empty or too long", i);
+            attn_err(err, errlen, "tokenizer: vocabulary piece %d is empty or too long", i);
             free(s);
             return NULL;
         }
@@ -156,7 +145,7 @@ spm *spm_new(const char *const *pieces, const size_t *lens, const double *scores
     }
     if (!s || !s->blob || !s->off || !s->len || !s->u16len || !s->table) {
         spm_free(s);
-        spm_err(err, errlen, "tokenizer: out of memory");
+        attn_err(err, errlen, "tokenizer: out of memory");
         return NULL;
     }
     size_t at = 0;
@@ -181,14 +170,14 @@ spm *spm_from_model(const model_file *m, char *err, size_t errlen)
 {
     int n = model_file_vocab_size(m);
     if (n <= 0) {
-        spm_err(err, errlen, "%s: the model has no vocabulary", model_file_path(m));
+        attn_err(err, errlen, "%s: the model has no vocabulary", model_file_path(m));
         return NULL;
     }
     double reserved = 6;
     model_file_config(m, "spm_reserved", &reserved);
     if (!(reserved >= 0 && reserved < n) || reserved != (double)(int)reserved) {
-        spm_err(err, errlen, "%s: config 'spm_reserved' must be a whole number below the vocabulary size %d",
-                model_file_path(m), n);
+        attn_err(err, errlen, "%s: config 'spm_reserved' must be a whole number below the vocabulary size %d",
+                 model_file_path(m), n);
         return NULL;
     }
     const char **pieces = malloc((size_t)n * sizeof *pieces);
@@ -203,9 +192,9 @@ spm *spm_from_model(const model_file *m, char *err, size_t errlen)
         char sub[256] = "";
         s = spm_new(pieces, lens, scores, n, (int)reserved, sub, sizeof sub);
         if (!s)
-            spm_err(err, errlen, "%s: %s", model_file_path(m), sub);
+            attn_err(err, errlen, "%s: %s", model_file_path(m), sub);
     } else {
-        spm_err(err, errlen, "%s: out of memory", model_file_path(m));
+        attn_err(err, errlen, "%s: out of memory", model_file_path(m));
     }
     free(pieces);
     free(lens);
@@ -318,7 +307,7 @@ int spm_encode(const spm *s, const char *text, size_t len, int32_t **ids, int *n
                char *err, size_t errlen)
 {
     if (!s || !ids || !n_ids) {
-        spm_err(err, errlen, "tokenizer: invalid arguments");
+        attn_err(err, errlen, "tokenizer: invalid arguments");
         return -1;
     }
     *ids = NULL;
@@ -327,7 +316,7 @@ int spm_encode(const spm *s, const char *text, size_t len, int32_t **ids, int *n
     uint32_t *off = NULL;
     int n = 0;
     if (prepare(text, len, &u, &off, &n) != 0) {
-        spm_err(err, errlen, "tokenizer: out of memory or invalid text");
+        attn_err(err, errlen, "tokenizer: out of memory or invalid text");
         return -1;
     }
     double *best = calloc((size_t)n + 1, sizeof *best);
@@ -336,7 +325,7 @@ int spm_encode(const spm *s, const char *text, size_t len, int32_t **ids, int *n
     int32_t *out = malloc(((size_t)n + 1) * sizeof *out);
     if (!best || !words || !matched || !out) {
         free(u); free(off); free(best); free(words); free(matched); free(out);
-        spm_err(err, errlen, "tokenizer: out of memory");
+        attn_err(err, errlen, "tokenizer: out of memory");
         return -1;
     }
     for (int i = 0; i < n; i++) {

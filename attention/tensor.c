@@ -89,8 +89,10 @@ static void broadcast_bias(float *y, int n, int out, const float *b)
         memcpy(y + (size_t)i * out, b, (size_t)out * sizeof(float));
 }
 
-void tensor_linear(const float *x, int n, int in, const float *W, const float *b,
-                   int out, float *y)
+/* y[n x out] = x[n x in] * W' + b, where W' is W[out x in] transposed
+ * (w_out_in) or W[in x out] as it is. */
+static void linear(const float *x, int n, int in, const float *W, const float *b, int out,
+                   float *y, int w_out_in)
 {
     if (!x || !W || !y || n <= 0 || in <= 0 || out <= 0)
         return;
@@ -99,24 +101,20 @@ void tensor_linear(const float *x, int n, int in, const float *W, const float *b
         broadcast_bias(y, n, out, b);
         beta = 1.0f;
     }
-    /* y[n x out] = x[n x in] * W[out x in]^T */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in,
-                1.0f, x, in, W, in, beta, y, out);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, w_out_in ? CblasTrans : CblasNoTrans, n, out, in,
+                1.0f, x, in, W, w_out_in ? in : out, beta, y, out);
+}
+
+void tensor_linear(const float *x, int n, int in, const float *W, const float *b,
+                   int out, float *y)
+{
+    linear(x, n, in, W, b, out, y, 1);
 }
 
 void tensor_linear_t(const float *x, int n, int in, const float *W, const float *b,
                      int out, float *y)
 {
-    if (!x || !W || !y || n <= 0 || in <= 0 || out <= 0)
-        return;
-    float beta = 0.0f;
-    if (b) {
-        broadcast_bias(y, n, out, b);
-        beta = 1.0f;
-    }
-    /* y[n x out] = x[n x in] * W[in x out] */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, out, in,
-                1.0f, x, in, W, out, beta, y, out);
+    linear(x, n, in, W, b, out, y, 0);
 }
 
 void tensor_gemm(int m, int n, int k, float alpha, const float *A, const float *B,

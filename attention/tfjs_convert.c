@@ -28,7 +28,6 @@
 
 #include <cJSON.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,16 +51,6 @@ typedef struct tfjs_model {
     tfjs_weight *w;
     int n;
 } tfjs_model;
-
-static void cv_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static unsigned char *read_file(const char *path, size_t *len)
 {
@@ -111,19 +100,19 @@ static int append_shard(tfjs_model *m, const char *dir, const char *name, char *
 {
     char path[1024];
     if (strchr(name, '/') || snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) {
-        cv_err(err, errlen, "%s/model.json: bad shard path '%s'", dir, name);
+        attn_err(err, errlen, "%s/model.json: bad shard path '%s'", dir, name);
         return -1;
     }
     size_t len;
     unsigned char *b = read_file(path, &len);
     if (!b) {
-        cv_err(err, errlen, "%s: cannot read weight shard", path);
+        attn_err(err, errlen, "%s: cannot read weight shard", path);
         return -1;
     }
     unsigned char *q = realloc(m->shards, m->shards_len + len + 1);
     if (!q) {
         free(b);
-        cv_err(err, errlen, "%s: out of memory", path);
+        attn_err(err, errlen, "%s: out of memory", path);
         return -1;
     }
     memcpy(q + m->shards_len, b, len);
@@ -139,7 +128,7 @@ static int load_group(tfjs_model *m, const char *dir, const cJSON *group, char *
     const cJSON *paths = cJSON_GetObjectItemCaseSensitive(group, "paths");
     const cJSON *weights = cJSON_GetObjectItemCaseSensitive(group, "weights");
     if (!cJSON_IsArray(paths) || !cJSON_IsArray(weights)) {
-        cv_err(err, errlen, "%s/model.json: weightsManifest group without paths/weights", dir);
+        attn_err(err, errlen, "%s/model.json: weightsManifest group without paths/weights", dir);
         return -1;
     }
     size_t at = m->shards_len;
@@ -147,13 +136,13 @@ static int load_group(tfjs_model *m, const char *dir, const cJSON *group, char *
     cJSON_ArrayForEach(p, paths) {
         if (!cJSON_IsString(p) || append_shard(m, dir, p->valuestring, err, errlen) != 0) {
             if (!cJSON_IsString(p))
-                cv_err(err, errlen, "%s/model.json: shard path is not a string", dir);
+                attn_err(err, errlen, "%s/model.json: shard path is not a string", dir);
             return -1;
         }
     }
     tfjs_weight *nw = realloc(m->w, (size_t)(m->n + cJSON_GetArraySize(weights) + 1) * sizeof *nw);
     if (!nw) {
-        cv_err(err, errlen, "%s/model.json: out of memory", dir);
+        attn_err(err, errlen, "%s/model.json: out of memory", dir);
         return -1;
     }
     m->w = nw;
@@ -163,17 +152,17 @@ static int load_group(tfjs_model *m, const char *dir, const cJSON *group, char *
         const cJSON *shape = cJSON_GetObjectItemCaseSensitive(w, "shape");
         const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(w, "dtype");
         if (!cJSON_IsString(name) || !cJSON_IsArray(shape) || !cJSON_IsString(dtype)) {
-            cv_err(err, errlen, "%s/model.json: malformed weight entry", dir);
+            attn_err(err, errlen, "%s/model.json: malformed weight entry", dir);
             return -1;
         }
         if (cJSON_GetObjectItemCaseSensitive(w, "quantization")) {
-            cv_err(err, errlen, "%s/model.json: weight '%s' is quantized; not supported", dir,
-                   name->valuestring);
+            attn_err(err, errlen, "%s/model.json: weight '%s' is quantized; not supported", dir,
+                     name->valuestring);
             return -1;
         }
         if (strcmp(dtype->valuestring, "float32") != 0 && strcmp(dtype->valuestring, "int32") != 0) {
-            cv_err(err, errlen, "%s/model.json: weight '%s' has dtype %s; only float32/int32 are supported",
-                   dir, name->valuestring, dtype->valuestring);
+            attn_err(err, errlen, "%s/model.json: weight '%s' has dtype %s; only float32/int32 are supported",
+                     dir, name->valuestring, dtype->valuestring);
             return -1;
         }
         tfjs_weight *t = &m->w[m->n];
@@ -181,14 +170,14 @@ static int load_group(tfjs_model *m, const char *dir, const cJSON *group, char *
         t->name = name->valuestring;
         t->ndim = cJSON_GetArraySize(shape);
         if (t->ndim > MODEL_MAX_DIMS) {
-            cv_err(err, errlen, "%s/model.json: weight '%s' has too many dimensions", dir, t->name);
+            attn_err(err, errlen, "%s/model.json: weight '%s' has too many dimensions", dir, t->name);
             return -1;
         }
         size_t count = 1;
         for (int d = 0; d < t->ndim; d++) {
             const cJSON *s = cJSON_GetArrayItem(shape, d);
             if (!cJSON_IsNumber(s) || s->valuedouble < 0 || s->valuedouble > 1e9) {
-                cv_err(err, errlen, "%s/model.json: weight '%s' has a bad shape", dir, t->name);
+                attn_err(err, errlen, "%s/model.json: weight '%s' has a bad shape", dir, t->name);
                 return -1;
             }
             t->shape[d] = (int64_t)s->valuedouble;
@@ -196,7 +185,7 @@ static int load_group(tfjs_model *m, const char *dir, const cJSON *group, char *
         }
         t->count = count;
         if (count > (m->shards_len - at) / 4) {
-            cv_err(err, errlen, "%s: weight shards too short for '%s' (truncated download?)", dir, t->name);
+            attn_err(err, errlen, "%s: weight shards too short for '%s' (truncated download?)", dir, t->name);
             return -1;
         }
         t->data = (const void *)(uintptr_t)at;  /* an offset until all shards are read */
@@ -214,14 +203,14 @@ static int tfjs_load(tfjs_model *m, const char *dir, char *err, size_t errlen)
     size_t len;
     unsigned char *text = read_file(path, &len);
     if (!text) {
-        cv_err(err, errlen, "%s: cannot read", path);
+        attn_err(err, errlen, "%s: cannot read", path);
         return -1;
     }
     m->json = cJSON_ParseWithLength((const char *)text, len);
     free(text);
     const cJSON *manifest = cJSON_GetObjectItemCaseSensitive(m->json, "weightsManifest");
     if (!m->json || !cJSON_IsArray(manifest)) {
-        cv_err(err, errlen, "%s: not a TensorFlow.js graph model (no weightsManifest)", path);
+        attn_err(err, errlen, "%s: not a TensorFlow.js graph model (no weightsManifest)", path);
         return -1;
     }
     const cJSON *g;
@@ -248,7 +237,7 @@ static int scalar(const tfjs_model *m, const char *dir, const char *name, int is
 {
     const tfjs_weight *w = find_weight(m, name);
     if (!w || w->count != 1) {
-        cv_err(err, errlen, "%s/model.json: missing constant '%s' (not USE-lite?)", dir, name);
+        attn_err(err, errlen, "%s/model.json: missing constant '%s' (not USE-lite?)", dir, name);
         return -1;
     }
     if (is_int) {
@@ -270,18 +259,18 @@ static int add_weight(model_writer *wr, const tfjs_model *m, const char *dir, co
 {
     const tfjs_weight *w = find_weight(m, src);
     if (!w) {
-        cv_err(err, errlen, "%s/model.json: missing weight '%s' (not USE-lite?)", dir, src);
+        attn_err(err, errlen, "%s/model.json: missing weight '%s' (not USE-lite?)", dir, src);
         return -1;
     }
     int64_t shape[2] = { rows, cols };
     size_t want = (size_t)rows * (size_t)(cols ? cols : 1);
     if (w->count != want) {
-        cv_err(err, errlen, "%s/model.json: weight '%s' has %zu values, expected %zu", dir, src,
-               w->count, want);
+        attn_err(err, errlen, "%s/model.json: weight '%s' has %zu values, expected %zu", dir, src,
+                 w->count, want);
         return -1;
     }
     if (model_writer_tensor(wr, dst, cols ? 2 : 1, shape, w->data) != 0) {
-        cv_err(err, errlen, "%s: cannot add tensor '%s'", dir, dst);
+        attn_err(err, errlen, "%s: cannot add tensor '%s'", dir, dst);
         return -1;
     }
     return 0;
@@ -331,13 +320,13 @@ static int add_vocab(model_writer *wr, const char *vocab_path, int *n_out, char 
     size_t len;
     unsigned char *text = read_file(vocab_path, &len);
     if (!text) {
-        cv_err(err, errlen, "%s: cannot read the vocabulary", vocab_path);
+        attn_err(err, errlen, "%s: cannot read the vocabulary", vocab_path);
         return -1;
     }
     cJSON *v = cJSON_ParseWithLength((const char *)text, len);
     free(text);
     if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) == 0) {
-        cv_err(err, errlen, "%s: not a vocabulary (expected [[piece, score], ...])", vocab_path);
+        attn_err(err, errlen, "%s: not a vocabulary (expected [[piece, score], ...])", vocab_path);
         cJSON_Delete(v);
         return -1;
     }
@@ -352,7 +341,7 @@ static int add_vocab(model_writer *wr, const char *vocab_path, int *n_out, char 
         double score = cJSON_IsNull(s) ? 0.0 : cJSON_IsNumber(s) ? s->valuedouble : NAN;
         if (!cJSON_IsString(p) || isnan(score) || !p->valuestring[0] ||
             model_writer_piece(wr, p->valuestring, strlen(p->valuestring), score) != 0) {
-            cv_err(err, errlen, "%s: entry %d is not a [piece, score] pair", vocab_path, i);
+            attn_err(err, errlen, "%s: entry %d is not a [piece, score] pair", vocab_path, i);
             cJSON_Delete(v);
             return -1;
         }
@@ -370,13 +359,13 @@ static int convert(model_writer *wr, const tfjs_model *m, const char *dir, const
     const tfjs_weight *timing = find_weight(m, P_APPLY "Encode/TransformerStack/Layer_0/AddTimingSignal/TimingSignal/ExpandDims_1");
     const tfjs_weight *tanh_w = find_weight(m, "module/Encoder_en/hidden_layers/tanh_layer_0/weights");
     if (!emb || emb->ndim != 2 || !timing || !tanh_w || tanh_w->ndim != 2) {
-        cv_err(err, errlen, "%s/model.json: not a USE-lite graph (embeddings, timing signal or tanh layer missing)", dir);
+        attn_err(err, errlen, "%s/model.json: not a USE-lite graph (embeddings, timing signal or tanh layer missing)", dir);
         return -1;
     }
     int64_t rows = emb->shape[0], d_embed = emb->shape[1], d_model = tanh_w->shape[0];
     if (timing->count * 2 != (size_t)d_embed) {
-        cv_err(err, errlen, "%s/model.json: timing signal width %zu does not match embeddings %lld", dir,
-               timing->count * 2, (long long)d_embed);
+        attn_err(err, errlen, "%s/model.json: timing signal width %zu does not match embeddings %lld", dir,
+                 timing->count * 2, (long long)d_embed);
         return -1;
     }
     int layers = 0;
@@ -388,7 +377,7 @@ static int convert(model_writer *wr, const tfjs_model *m, const char *dir, const
     }
     const tfjs_weight *ffn1 = find_weight(m, P_APPLY "Encode/TransformerStack/Layer_0/TransformerLayer/FFN/conv1/Tensordot/Reshape_1");
     if (layers == 0 || !ffn1 || ffn1->ndim != 2) {
-        cv_err(err, errlen, "%s/model.json: no transformer layers found (not USE-lite?)", dir);
+        attn_err(err, errlen, "%s/model.json: no transformer layers found (not USE-lite?)", dir);
         return -1;
     }
     int64_t ffn = ffn1->shape[1];
@@ -402,7 +391,7 @@ static int convert(model_writer *wr, const tfjs_model *m, const char *dir, const
     if (add_vocab(wr, vocab_path, &n_vocab, err, errlen) != 0)
         return -1;
     if (n_vocab > rows) {
-        cv_err(err, errlen, "%s: %d pieces but only %lld embedding rows", vocab_path, n_vocab, (long long)rows);
+        attn_err(err, errlen, "%s: %d pieces but only %lld embedding rows", vocab_path, n_vocab, (long long)rows);
         return -1;
     }
     if (model_writer_config(wr, "n_layers", layers) || model_writer_config(wr, "d_embed", (double)d_embed) ||
@@ -410,7 +399,7 @@ static int convert(model_writer *wr, const tfjs_model *m, const char *dir, const
         model_writer_config(wr, "heads", heads) || model_writer_config(wr, "max_tokens", max_tokens) ||
         model_writer_config(wr, "ln_eps", ln_eps) || model_writer_config(wr, "l2_eps", l2_eps) ||
         model_writer_config(wr, "spm_reserved", 6) || model_writer_config(wr, "embed_rows", (double)rows)) {
-        cv_err(err, errlen, "%s: cannot write config", dir);
+        attn_err(err, errlen, "%s: cannot write config", dir);
         return -1;
     }
     if (add_weight(wr, m, dir, "module/Embeddings_en", "embed", rows, d_embed, err, errlen) ||
@@ -428,14 +417,14 @@ int tfjs_convert_use(const char *dir, const char *vocab_path, const char *out_pa
                      size_t errlen)
 {
     if (!dir || !vocab_path || !out_path) {
-        cv_err(err, errlen, "convert: missing argument");
+        attn_err(err, errlen, "convert: missing argument");
         return -1;
     }
     tfjs_model m = { 0 };
     model_writer *wr = model_writer_new("use-lite");
     int rc = -1;
     if (!wr)
-        cv_err(err, errlen, "%s: out of memory", out_path);
+        attn_err(err, errlen, "%s: out of memory", out_path);
     else if (tfjs_load(&m, dir, err, errlen) == 0 &&
              convert(wr, &m, dir, vocab_path, err, errlen) == 0)
         rc = model_writer_save(wr, out_path, err, errlen);

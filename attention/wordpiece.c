@@ -27,7 +27,6 @@
  */
 #include "attention/attention.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,16 +63,6 @@ static int ib_push(ibuf *b, int32_t x)
     }
     b->v[b->n++] = x;
     return 0;
-}
-
-static void wp_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
 }
 
 void wordpiece_opts_init(wordpiece_opts *o)
@@ -117,7 +106,7 @@ wordpiece *wordpiece_new(const char *const *tokens, int n, const wordpiece_opts 
 {
     name = name ? name : "vocabulary";
     if (!tokens || n <= 0) {
-        wp_err(err, errlen, "%s: empty vocabulary", name);
+        attn_err(err, errlen, "%s: empty vocabulary", name);
         return NULL;
     }
     wordpiece *w = calloc(1, sizeof *w);
@@ -156,8 +145,8 @@ wordpiece *wordpiece_new(const char *const *tokens, int n, const wordpiece_opts 
     w->sep = wordpiece_id(w, "[SEP]");
     w->pad = wordpiece_id(w, "[PAD]");
     if (w->unk < 0 || w->cls < 0 || w->sep < 0) {
-        wp_err(err, errlen, "%s: vocabulary lacks %s", name,
-               w->unk < 0 ? "[UNK]" : w->cls < 0 ? "[CLS]" : "[SEP]");
+        attn_err(err, errlen, "%s: vocabulary lacks %s", name,
+                 w->unk < 0 ? "[UNK]" : w->cls < 0 ? "[CLS]" : "[SEP]");
         wordpiece_free(w);
         return NULL;
     }
@@ -171,7 +160,7 @@ wordpiece *wordpiece_new(const char *const *tokens, int n, const wordpiece_opts 
     }
     return w;
 oom:
-    wp_err(err, errlen, "%s: out of memory", name);
+    attn_err(err, errlen, "%s: out of memory", name);
     wordpiece_free(w);
     return NULL;
 }
@@ -422,7 +411,7 @@ int wordpiece_tokenize(const wordpiece *w, const char *text, size_t len,
     *ids = NULL;
     *n_ids = 0;
     if (!w || (!text && len)) {
-        wp_err(err, errlen, "wordpiece: no tokenizer or text");
+        attn_err(err, errlen, "wordpiece: no tokenizer or text");
         return -1;
     }
     ibuf out = {0}, seg = {0};
@@ -449,7 +438,7 @@ int wordpiece_tokenize(const wordpiece *w, const char *text, size_t len,
     free(seg.v);
     if (rc != 0 || out.n > INT32_MAX) {
         free(out.v);
-        wp_err(err, errlen, "wordpiece: out of memory");
+        attn_err(err, errlen, "wordpiece: out of memory");
         return -1;
     }
     *ids = out.v;
@@ -465,7 +454,7 @@ int wordpiece_encode(const wordpiece *w, const char *a, const char *b, int max_l
         *type_ids = NULL;
     *n_ids = 0;
     if (!w || !a) {
-        wp_err(err, errlen, "wordpiece: no tokenizer or text");
+        attn_err(err, errlen, "wordpiece: no tokenizer or text");
         return -1;
     }
     int32_t *ta = NULL, *tb = NULL;
@@ -497,7 +486,7 @@ int wordpiece_encode(const wordpiece *w, const char *a, const char *b, int max_l
         free(tt);
         free(ta);
         free(tb);
-        wp_err(err, errlen, "wordpiece: out of memory");
+        attn_err(err, errlen, "wordpiece: out of memory");
         return -1;
     }
     int k = 0;

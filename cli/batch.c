@@ -267,10 +267,7 @@ static int evaluate(const char *prog, const cli_batch_opts *o, cli_qrels *qrels,
             cJSON_AddNumberToObject(j, "queries_run", (double)ql->n);
             cJSON_AddNumberToObject(j, "elapsed_ms", (double)(long long)(elapsed * 1e3));
         }
-        char *s = j ? cJSON_PrintUnformatted(j) : NULL;
-        printf("%s\n", s ? s : "{}");
-        cJSON_free(s);
-        cJSON_Delete(j);
+        cli_print_json(stdout, j);
     } else {
         cli_metrics_print(stdout, &m, 0);
     }

@@ -41,6 +41,9 @@ void cli_error(const char *prog, const char *fmt, ...)
 /* "PROG: warning: message\n" on stderr. */
 void cli_warn(const char *prog, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Bad usage: "PROG: msg" (when msg is not NULL) and "Try 'PROG --help'."
+ * on stderr; returns CLI_EXIT_USAGE. */
+int cli_bad_usage(const char *prog, const char *msg);
 /* Parses a whole decimal integer in [lo, hi]; 0 on success, -1 otherwise. */
 int cli_parse_long(const char *s, long lo, long hi, long *out);
 /* Reports getopt_long's ':' (missing argument) or '?' (unknown option);
@@ -176,6 +179,10 @@ typedef struct cli_output_opts {
 /* Prints one query's results to f. elapsed_ms goes into the JSON object. */
 void cli_print_results(FILE *f, const char *query, const lctx_results *res,
                        double elapsed_ms, const cli_output_opts *o);
+
+/* Prints o to f as one line of JSON ("{}" when o is NULL or cannot be
+ * printed) and frees o. */
+void cli_print_json(FILE *f, cJSON *o);
 
 /* Highlight markers for snippets: ANSI bold on a terminal, else brackets. */
 const char *cli_hl_open(int color);

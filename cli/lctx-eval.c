@@ -34,14 +34,6 @@ static void usage(FILE *f)
         "  -h, --help  --version\n");
 }
 
-static int bad_usage(const char *msg)
-{
-    if (msg)
-        cli_error(PROG, "%s", msg);
-    fprintf(stderr, "Try 'lctx-eval --help'.\n");
-    return CLI_EXIT_USAGE;
-}
-
 typedef struct per_query_ctx {
     int json;
     cJSON *array;            /* --json: collects per-query objects */
@@ -86,11 +78,11 @@ int main(int argc, char **argv)
         case OPT_VERSION: printf("lctx-eval %s\n", LCTX_VERSION_STRING); return CLI_EXIT_OK;
         default:
             cli_getopt_error(PROG, c, argv);
-            return bad_usage(NULL);
+            return cli_bad_usage(PROG, NULL);
         }
     }
     if (argc - optind != 2)
-        return bad_usage("want QRELS and RUN");
+        return cli_bad_usage(PROG, "want QRELS and RUN");
 
     cli_qrels q = { 0 };
     cli_run r = { 0 };
@@ -113,10 +105,7 @@ int main(int argc, char **argv)
             cJSON_AddItemToObject(o, "per_query", pq.array);
             pq.array = NULL;
         }
-        char *s = o ? cJSON_PrintUnformatted(o) : NULL;
-        printf("%s\n", s ? s : "{}");
-        cJSON_free(s);
-        cJSON_Delete(o);
+        cli_print_json(stdout, o);
     } else {
         cli_metrics_print(stdout, &m, 0);
     }

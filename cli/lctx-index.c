@@ -80,14 +80,6 @@ static void usage(FILE *f)
         "  -h, --help  --version\n");
 }
 
-static int bad_usage(const char *msg)
-{
-    if (msg)
-        cli_error(PROG, "%s", msg);
-    fprintf(stderr, "Try 'lctx-index --help'.\n");
-    return CLI_EXIT_USAGE;
-}
-
 static int parse_format(const char *s, enum lctx_format *f)
 {
     if (!strcmp(s, "auto")) *f = LCTX_FORMAT_AUTO;
@@ -106,7 +98,7 @@ static int check_embedder(const char *e)
         (!strncmp(e, "http:", 5) && e[5]) || (!strncmp(e, "https:", 6) && e[6]))
         return -1;
     cli_error(PROG, "--embedder %s: expected none, use-lite, bert:DIR or http:URL", e);
-    return bad_usage(NULL);
+    return cli_bad_usage(PROG, NULL);
 }
 
 enum { OPT_FORMAT = 256, OPT_EMBEDDER, OPT_SKIP_BAD, OPT_BATCH_DOCS, OPT_DELETE,
@@ -144,7 +136,7 @@ static int parse_args(int argc, char **argv, index_args *a)
         case OPT_VERSION: printf("lctx-index %s\n", LCTX_VERSION_STRING); return CLI_EXIT_OK;
         case OPT_FORMAT:
             if (parse_format(optarg, &a->format) != 0)
-                return bad_usage("--format wants auto, text, jsonl or beir");
+                return cli_bad_usage(PROG, "--format wants auto, text, jsonl or beir");
             break;
         case OPT_EMBEDDER: a->embedder = optarg; break;
         case OPT_RETUNE: a->retune = 1; break;
@@ -152,13 +144,13 @@ static int parse_args(int argc, char **argv, index_args *a)
             char *end;
             a->target = strtod(optarg, &end);
             if (*end || !(a->target > 0 && a->target <= 1))
-                return bad_usage("--target wants a recall in (0, 1]");
+                return cli_bad_usage(PROG, "--target wants a recall in (0, 1]");
             break;
         }
         case OPT_SKIP_BAD: a->skip_bad = 1; break;
         case OPT_BATCH_DOCS:
             if (cli_parse_long(optarg, 1, 1000000000L, &a->batch_docs) != 0)
-                return bad_usage("--batch-docs wants a positive number");
+                return cli_bad_usage(PROG, "--batch-docs wants a positive number");
             break;
         case OPT_DELETE: a->delete_ids = 1; break;
         case OPT_COMPACT: a->compact = 1; break;
@@ -167,25 +159,25 @@ static int parse_args(int argc, char **argv, index_args *a)
         case OPT_JSON: a->json = 1; break;
         default:
             cli_getopt_error(PROG, c, argv);
-            return bad_usage(NULL);
+            return cli_bad_usage(PROG, NULL);
         }
     }
     a->inputs = argv + optind;
     a->ninputs = argc - optind;
     if (!a->coll)
-        return bad_usage("missing -c COLL");
+        return cli_bad_usage(PROG, "missing -c COLL");
     int e = a->embedder ? check_embedder(a->embedder) : -1;
     if (e >= 0)
         return e;
     if (a->target > 0 && !a->retune)
-        return bad_usage("--target goes with --retune");
+        return cli_bad_usage(PROG, "--target goes with --retune");
     if (a->delete_ids && a->ninputs == 0)
-        return bad_usage("--delete wants one or more document ids");
+        return cli_bad_usage(PROG, "--delete wants one or more document ids");
     if (a->ninputs == 0 && !a->compact && !a->check && !a->stats && !a->retune)
-        return bad_usage("nothing to do: give INPUTs, --delete, --compact, --check, --retune "
-                         "or --stats");
+        return cli_bad_usage(PROG, "nothing to do: give INPUTs, --delete, --compact, --check, "
+                                   "--retune or --stats");
     if (a->json && !a->stats)
-        return bad_usage("--json goes with --stats");
+        return cli_bad_usage(PROG, "--json goes with --stats");
     return -1;
 }
 
@@ -402,10 +394,7 @@ static void print_stats(const lctx_stats *s, int json)
             cJSON_AddNumberToObject(o, "lsh_target_recall", s->lsh_target_recall);
             cJSON_AddNumberToObject(o, "lsh_measured_recall", s->lsh_measured_recall);
         }
-        char *txt = o ? cJSON_PrintUnformatted(o) : NULL;
-        printf("%s\n", txt ? txt : "{}");
-        cJSON_free(txt);
-        cJSON_Delete(o);
+        cli_print_json(stdout, o);
         return;
     }
     printf("documents: %llu\n", (unsigned long long)s->documents);

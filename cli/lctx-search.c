@@ -68,14 +68,6 @@ static void usage(FILE *f)
         "  -h, --help  --version\n");
 }
 
-static int bad_usage(const char *msg)
-{
-    if (msg)
-        cli_error(PROG, "%s", msg);
-    fprintf(stderr, "Try 'lctx-search --help'.\n");
-    return CLI_EXIT_USAGE;
-}
-
 static int parse_mode(const char *s, enum lctx_mode *m)
 {
     if (!strcmp(s, "bm25")) *m = LCTX_MODE_BM25;
@@ -126,22 +118,22 @@ static const char *unsupported_what(int c)
 static int validate(search_args *a)
 {
     if (!a->coll)
-        return bad_usage("missing -c COLL");
+        return cli_bad_usage(PROG, "missing -c COLL");
     if (a->unsupported) {
         cli_error(PROG, "%s is not available in this build yet", a->unsupported);
         return CLI_EXIT_USAGE;
     }
     if (a->search.like && a->search.mode == LCTX_MODE_BM25)
-        return bad_usage("--like needs --mode vector or hybrid");
+        return cli_bad_usage(PROG, "--like needs --mode vector or hybrid");
     if (a->queries) {
         if (a->query)
-            return bad_usage("give either QUERY or --queries, not both");
+            return cli_bad_usage(PROG, "give either QUERY or --queries, not both");
         if (!a->run && !a->qrels)
-            return bad_usage("--queries wants --run OUT.trec, --qrels QRELS or both");
+            return cli_bad_usage(PROG, "--queries wants --run OUT.trec, --qrels QRELS or both");
         if (!a->k_given)
             a->search.k = 100;
     } else if (a->run || a->qrels || a->tag) {
-        return bad_usage("--run, --qrels and --tag go with --queries");
+        return cli_bad_usage(PROG, "--run, --qrels and --tag go with --queries");
     }
     return -1;
 }
@@ -181,7 +173,7 @@ static int parse_args(int argc, char **argv, search_args *a)
         case 'c': a->coll = optarg; break;
         case 'k':
             if (cli_parse_long(optarg, 1, 100000, &k) != 0)
-                return bad_usage("-k wants a number from 1 to 100000");
+                return cli_bad_usage(PROG, "-k wants a number from 1 to 100000");
             a->search.k = (int)k;
             a->k_given = 1;
             break;
@@ -189,7 +181,7 @@ static int parse_args(int argc, char **argv, search_args *a)
         case OPT_VERSION: printf("lctx-search %s\n", LCTX_VERSION_STRING); return CLI_EXIT_OK;
         case OPT_MODE:
             if (parse_mode(optarg, &a->search.mode) != 0)
-                return bad_usage("--mode wants bm25, vector or hybrid");
+                return cli_bad_usage(PROG, "--mode wants bm25, vector or hybrid");
             break;
         case OPT_FUSION:
             if (!strcmp(optarg, "rrf"))
@@ -197,13 +189,13 @@ static int parse_args(int argc, char **argv, search_args *a)
             else if (!strcmp(optarg, "linear"))
                 a->search.fusion = LCTX_FUSION_LINEAR;
             else
-                return bad_usage("--fusion wants rrf or linear");
+                return cli_bad_usage(PROG, "--fusion wants rrf or linear");
             break;
         case OPT_ALPHA: {
             char *end;
             a->search.alpha = strtod(optarg, &end);
             if (*end || !(a->search.alpha >= 0 && a->search.alpha <= 1))
-                return bad_usage("--alpha wants a number from 0 to 1");
+                return cli_bad_usage(PROG, "--alpha wants a number from 0 to 1");
             break;
         }
         case OPT_LIKE: a->search.like = optarg; break;
@@ -221,7 +213,7 @@ static int parse_args(int argc, char **argv, search_args *a)
             break;
         default:
             cli_getopt_error(PROG, c, argv);
-            return bad_usage(NULL);
+            return cli_bad_usage(PROG, NULL);
         }
     }
     if (optind < argc && !(a->query = join_words(argv + optind, argc - optind))) {

@@ -16,6 +16,11 @@
  * a string if it ever fails to parse, rather than losing it); "terms" is the
  * query as the engine normalised it, which is what one needs to understand
  * why a query matched nothing.
+ *
+ * The one-line JSON printer (cli_print_json) is shared by the commands
+ * that print JSON: stats, batch metrics and hits all go out the same way.
+ * (treceval.c keeps its own four lines: tests/test_treceval.c compiles it
+ * alone, without the other cli/ files.)
  */
 #include "cli/cli.h"
 
@@ -97,7 +102,12 @@ static void print_json(FILE *f, const char *query, const lctx_results *res, doub
     }
     cJSON_AddItemToObject(o, "hits", hits);
     cJSON_AddNumberToObject(o, "elapsed_ms", (double)(long long)(elapsed_ms * 1000.0) / 1000.0);
-    char *s = cJSON_PrintUnformatted(o);
+    cli_print_json(f, o);
+}
+
+void cli_print_json(FILE *f, cJSON *o)
+{
+    char *s = o ? cJSON_PrintUnformatted(o) : NULL;
     fprintf(f, "%s\n", s ? s : "{}");
     cJSON_free(s);
     cJSON_Delete(o);

@@ -51,6 +51,21 @@ static char *dup_str(const char *s)
     return d;
 }
 
+/* Copies of a (qid, docid) pair into *qid_out and *docid_out: both or
+ * neither. */
+static int dup_pair(const char *qid, const char *docid, char **qid_out, char **docid_out)
+{
+    char *q = dup_str(qid), *d = dup_str(docid);
+    if (!q || !d) {
+        free(q);
+        free(d);
+        return -1;
+    }
+    *qid_out = q;
+    *docid_out = d;
+    return 0;
+}
+
 static int grow(void **v, size_t *cap, size_t n, size_t elem)
 {
     if (n < *cap)
@@ -69,13 +84,8 @@ int cli_qrels_add(cli_qrels *q, const char *qid, const char *docid, int rel)
     if (grow((void **)&q->v, &q->cap, q->n, sizeof q->v[0]) != 0)
         return -1;
     cli_judgment *j = &q->v[q->n];
-    j->qid = dup_str(qid);
-    j->docid = dup_str(docid);
-    if (!j->qid || !j->docid) {
-        free(j->qid);
-        free(j->docid);
+    if (dup_pair(qid, docid, &j->qid, &j->docid) != 0)
         return -1;
-    }
     j->rel = rel;
     q->n++;
     q->sorted = 0;
@@ -87,13 +97,8 @@ int cli_run_add(cli_run *r, const char *qid, const char *docid, double score)
     if (grow((void **)&r->v, &r->cap, r->n, sizeof r->v[0]) != 0)
         return -1;
     cli_run_entry *e = &r->v[r->n];
-    e->qid = dup_str(qid);
-    e->docid = dup_str(docid);
-    if (!e->qid || !e->docid) {
-        free(e->qid);
-        free(e->docid);
+    if (dup_pair(qid, docid, &e->qid, &e->docid) != 0)
         return -1;
-    }
     e->score = score;
     r->n++;
     r->sorted = 0;

@@ -33,6 +33,14 @@ void cli_error(const char *prog, const char *fmt, ...)
     va_end(ap);
 }
 
+int cli_bad_usage(const char *prog, const char *msg)
+{
+    if (msg)
+        cli_error(prog, "%s", msg);
+    fprintf(stderr, "Try '%s --help'.\n", prog);
+    return CLI_EXIT_USAGE;
+}
+
 void cli_warn(const char *prog, const char *fmt, ...)
 {
     va_list ap;

@@ -118,22 +118,4 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     return 0;
 }
 
-#ifdef FUZZ_STANDALONE
-int main(int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++) {
-        FILE *f = fopen(argv[i], "rb");
-        if (!f)
-            continue;
-        fseek(f, 0, SEEK_END);
-        long n = ftell(f);
-        fseek(f, 0, SEEK_SET);
-        uint8_t *d = malloc((size_t)n + 1);
-        if (d && fread(d, 1, (size_t)n, f) == (size_t)n)
-            LLVMFuzzerTestOneInput(d, (size_t)n);
-        free(d);
-        fclose(f);
-    }
-    return 0;
-}
-#endif
+#include "fuzz_main.h"

@@ -46,37 +46,9 @@
 enum { EMBED_GROUP = 64 };
 
 /* ------------------------------------------------------- config records */
-static int cfg_text(sqlite3 *conn, const char *key, char *buf, size_t len)
-{
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(conn, "SELECT value FROM config WHERE key=?", -1, &st, NULL))
-        return -1;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    int found = -1;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        const unsigned char *v = sqlite3_column_text(st, 0);
-        snprintf(buf, len, "%s", v ? (const char *)v : "");
-        found = 0;
-    }
-    sqlite3_finalize(st);
-    return found;
-}
-
 int embed_config_set(lctx_db *db, const char *key, const char *value)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db->wdb, "INSERT OR REPLACE INTO config(key,value) VALUES(?,?)",
-                           -1, &st, NULL))
-        return store_err(db, LCTX_ERROR, "%s/catalog.db: %s", db->path,
-                         sqlite3_errmsg(db->wdb));
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return store_err(db, rc == SQLITE_FULL ? LCTX_EIO : LCTX_ERROR, "%s/catalog.db: %s",
-                         db->path, sqlite3_errstr(rc));
-    return LCTX_OK;
+    return catalog_set_text(db, db->wdb, key, value);
 }
 
 static int is_none(const char *spec)
@@ -135,17 +107,18 @@ static int create_settings(lctx_db *db, const lctx_config *cfg)
 static int load_settings(lctx_db *db, sqlite3 *conn)
 {
     char buf[160];
-    if (cfg_text(conn, "embedder", db->embedder, sizeof db->embedder) || is_none(db->embedder)) {
+    if (catalog_get_text(conn, "embedder", db->embedder, sizeof db->embedder) ||
+        is_none(db->embedder)) {
         snprintf(db->embedder, sizeof db->embedder, "none");
         db->has_vectors = 0;
         return LCTX_OK;
     }
     db->has_vectors = 1;
-    db->dim = cfg_text(conn, "dim", buf, sizeof buf) ? 0 : atoi(buf);
-    db->venc = cfg_text(conn, "vector_encoding", buf, sizeof buf) ? -1
-                                                                  : vecstore_encoding_parse(buf);
-    db->lsh_target = cfg_text(conn, "lsh_target_recall", buf, sizeof buf) ? 0.95
-                                                                          : strtod(buf, NULL);
+    db->dim = catalog_get_text(conn, "dim", buf, sizeof buf) ? 0 : atoi(buf);
+    db->venc = catalog_get_text(conn, "vector_encoding", buf, sizeof buf)
+                   ? -1 : vecstore_encoding_parse(buf);
+    db->lsh_target = catalog_get_text(conn, "lsh_target_recall", buf, sizeof buf)
+                         ? 0.95 : strtod(buf, NULL);
     if (db->dim < 1 || db->venc < 0)
         return store_err(db, LCTX_ECORRUPT, "%s/catalog.db: vector settings missing or bad",
                          db->path);
@@ -167,7 +140,7 @@ int embed_open(lctx_db *db, const lctx_config *cfg)
         uint64_t seq = 0;
         /* No embedder record: a new collection (record the caller's choice)
          * or one made before vectors existed (none). */
-        if (!rc && cfg_text(conn, "embedder", buf, sizeof buf) &&
+        if (!rc && catalog_get_text(conn, "embedder", buf, sizeof buf) &&
             !(rc = catalog_last_seq(db, conn, &seq)))
             rc = seq == 0 ? create_settings(db, cfg) : embed_config_set(db, "embedder", "none");
     }

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 /* ======================================================= UTF-8 (utf8.c) */
 
@@ -100,6 +101,31 @@ int tok_stoplist_contains(const tok_stoplist *l, const char *w, size_t len);
 static inline const char *tok_term(const tok_list *l, size_t i)
 {
     return l->terms + l->tokens[i].term;
+}
+
+/* A 32-bit hash of a term's bytes, for in-memory tables (the tokenizer's
+ * word cache, the postings builder's term table); it never reaches disk.
+ * Multiply-xorshift over 8-byte words: terms are short, and one multiply
+ * per word beats FNV's one per byte. Inline: both callers are hot loops. */
+static inline uint32_t tok_hash(const char *s, size_t n)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+        s += 8;
+        n -= 8;
+    }
+    if (n) {
+        uint64_t w = 0;
+        memcpy(&w, s, n);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+    }
+    h ^= h >> 29;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    return (uint32_t)(h >> 32);
 }
 
 /* ================================================== chunker (chunk.c) */

@@ -78,30 +78,6 @@ struct postings_builder {
     store_term_postings **sorted;
 };
 
-/* Multiply-xorshift over 8-byte words: terms are short, and one multiply
- * per word beats FNV's one per byte. Any fixed function would do: the
- * table's order never reaches the output (finish sorts). */
-static uint32_t hash_bytes(const char *s, size_t n)
-{
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, s, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-        s += 8;
-        n -= 8;
-    }
-    if (n) {
-        uint64_t w = 0;
-        memcpy(&w, s, n);
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-    }
-    h ^= h >> 29;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    return (uint32_t)(h >> 32);
-}
-
 static uint64_t term_prefix(const char *s, size_t n)
 {
     uint64_t p = 0;
@@ -220,7 +196,7 @@ static int rehash(postings_builder *pb)
 /* Finds or creates the entry of term. */
 static pb_entry *lookup(postings_builder *pb, const char *term, size_t len)
 {
-    uint32_t h = hash_bytes(term, len);
+    uint32_t h = tok_hash(term, len);
     size_t mask = pb->n_slots - 1, j = h & mask;
     for (pb_entry *e; (e = pb->slots[j].e); j = (j + 1) & mask)
         if (pb->slots[j].hash == h && e->tp.len == len && memcmp(e->tp.term, term, len) == 0)

@@ -356,28 +356,6 @@ static const char *tok_fold(tok_tokenizer *t, const char *s, size_t n, int ascii
     }
 }
 
-/* Multiply-xorshift over 8-byte words (words are short; one multiply per
- * 8 bytes instead of one per byte). */
-static uint32_t tok_hash(const char *s, size_t n)
-{
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, s, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-        s += 8;
-        n -= 8;
-    }
-    if (n) {
-        uint64_t w = 0;
-        memcpy(&w, s, n);
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-    }
-    h ^= h >> 29;
-    return (uint32_t)(h >> 32);
-}
-
 /* What becomes of the folded word w[0..n) (it has a letter): the stopword
  * check, then the stemmer (either may be absent). Returns the term and sets
  * *out_len, with *out_len 0 when the word is dropped. Cached. */

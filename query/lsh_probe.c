@@ -57,38 +57,46 @@ static int node_less(const probe_node *a, const probe_node *b)
     return a->set < b->set;
 }
 
-static void heap_push(probe_node *heap, size_t *n, probe_node x)
-{
-    size_t i = (*n)++;
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!node_less(&x, &heap[parent]))
-            break;
-        heap[i] = heap[parent];
-        i = parent;
+/* A binary min-heap over an array of TYPE ordered by LESS: PUSH adds x
+ * (the array has room), POP removes and returns the least (the heap is not
+ * empty). Both probe orders in this file keep one, each over its own node
+ * type; a macro rather than a void* heap keeps the nodes copied by value and
+ * the comparison inlined on the probing path. */
+#define PROBE_HEAP(TYPE, LESS, PUSH, POP)                                   \
+    static void PUSH(TYPE *heap, size_t *n, TYPE x)                         \
+    {                                                                       \
+        size_t i = (*n)++;                                                  \
+        while (i > 0) {                                                     \
+            size_t parent = (i - 1) / 2;                                    \
+            if (!LESS(&x, &heap[parent]))                                   \
+                break;                                                      \
+            heap[i] = heap[parent];                                         \
+            i = parent;                                                     \
+        }                                                                   \
+        heap[i] = x;                                                        \
+    }                                                                       \
+                                                                            \
+    static TYPE POP(TYPE *heap, size_t *n)                                  \
+    {                                                                       \
+        TYPE top = heap[0], x = heap[--(*n)];                               \
+        size_t i = 0;                                                       \
+        for (;;) {                                                          \
+            size_t c = 2 * i + 1;                                           \
+            if (c >= *n)                                                    \
+                break;                                                      \
+            if (c + 1 < *n && LESS(&heap[c + 1], &heap[c]))                 \
+                c++;                                                        \
+            if (!LESS(&heap[c], &x))                                        \
+                break;                                                      \
+            heap[i] = heap[c];                                              \
+            i = c;                                                          \
+        }                                                                   \
+        if (*n > 0)                                                         \
+            heap[i] = x;                                                    \
+        return top;                                                         \
     }
-    heap[i] = x;
-}
 
-static probe_node heap_pop(probe_node *heap, size_t *n)
-{
-    probe_node top = heap[0], x = heap[--(*n)];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= *n)
-            break;
-        if (c + 1 < *n && node_less(&heap[c + 1], &heap[c]))
-            c++;
-        if (!node_less(&heap[c], &x))
-            break;
-        heap[i] = heap[c];
-        i = c;
-    }
-    if (*n > 0)
-        heap[i] = x;
-    return top;
-}
+PROBE_HEAP(probe_node, node_less, heap_push, heap_pop)
 
 /* order[0..k) = bit indices sorted by margin ascending (insertion sort: k is
  * at most 32); m2[i] = margin of order[i], squared. */
@@ -115,6 +123,20 @@ static uint32_t apply_set(uint32_t code, uint32_t set, const int *order)
     return code;
 }
 
+/* Both probe orders start the same way: every table's own bucket, at
+ * score 0, table order. Returns how many were written (max_probes at most). */
+static int home_probes(const uint32_t *codes, int tables, int max_probes, lsh_probe *out)
+{
+    int n_out = 0;
+    for (int t = 0; t < tables && n_out < max_probes; t++) {
+        out[n_out].table = t;
+        out[n_out].code = codes[t];
+        out[n_out].score = 0.0f;
+        n_out++;
+    }
+    return n_out;
+}
+
 int lsh_probe_sequence(const uint32_t *codes, const float *margins, int tables, int k,
                        int max_probes, void *work, lsh_probe *out)
 {
@@ -125,13 +147,7 @@ int lsh_probe_sequence(const uint32_t *codes, const float *margins, int tables, 
     int *order = (int *)(heap + nodes_cap);
     float *m2 = (float *)(order + (size_t)tables * k);
 
-    int n_out = 0;
-    for (int t = 0; t < tables && n_out < max_probes; t++) {
-        out[n_out].table = t;
-        out[n_out].code = codes[t];
-        out[n_out].score = 0.0f;
-        n_out++;
-    }
+    int n_out = home_probes(codes, tables, max_probes, out);
     if (n_out == max_probes)
         return n_out;
 
@@ -229,35 +245,7 @@ static int xp_less(const xp_node *a, const xp_node *b)
     return memcmp(a->rank, b->rank, XP_MAX_F) < 0;
 }
 
-static void xp_push(xp_node *heap, size_t *n, xp_node x)
-{
-    size_t i = (*n)++;
-    while (i > 0 && xp_less(&x, &heap[(i - 1) / 2])) {
-        heap[i] = heap[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    heap[i] = x;
-}
-
-static xp_node xp_pop(xp_node *heap, size_t *n)
-{
-    xp_node top = heap[0], x = heap[--(*n)];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= *n)
-            break;
-        if (c + 1 < *n && xp_less(&heap[c + 1], &heap[c]))
-            c++;
-        if (!xp_less(&heap[c], &x))
-            break;
-        heap[i] = heap[c];
-        i = c;
-    }
-    if (*n > 0)
-        heap[i] = x;
-    return top;
-}
+PROBE_HEAP(xp_node, xp_less, xp_push, xp_pop)
 
 /* Pushes the successors of x: function f >= pivot raised by one rank. */
 static void xp_successors(xp_node *heap, size_t *n, const xp_node *x, const xp_alt *alts,
@@ -288,13 +276,7 @@ int lsh_probe_sequence_xp(const uint32_t *codes, const float *z, int tables, int
     if ((size_t)tables * per_table > 4096)
         return 0;
 
-    int n_out = 0;
-    for (int t = 0; t < tables && n_out < max_probes; t++) {
-        out[n_out].table = t;
-        out[n_out].code = codes[t];
-        out[n_out].score = 0.0f;
-        n_out++;
-    }
+    int n_out = home_probes(codes, tables, max_probes, out);
     if (n_out == max_probes)
         return n_out;
     size_t n_heap = 0;

@@ -54,7 +54,7 @@ int catalog_exec(lctx_db *db, sqlite3 *conn, const char *sql)
     return st;
 }
 
-static int config_get_text(sqlite3 *conn, const char *key, char *buf, size_t len)
+int catalog_get_text(sqlite3 *conn, const char *key, char *buf, size_t len)
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(conn, "SELECT value FROM config WHERE key=?", -1, &st, NULL))
@@ -73,26 +73,51 @@ static int config_get_text(sqlite3 *conn, const char *key, char *buf, size_t len
 int catalog_get_u64(lctx_db *db, sqlite3 *conn, const char *key, uint64_t *v)
 {
     char buf[64];
-    if (config_get_text(conn, key, buf, sizeof buf))
+    if (catalog_get_text(conn, key, buf, sizeof buf))
         return store_err(db, LCTX_ECORRUPT, "%s/catalog.db: config key %s missing", db->path, key);
     *v = strtoull(buf, NULL, 10);
     return LCTX_OK;
 }
 
-int catalog_set_u64(lctx_db *db, sqlite3 *conn, const char *key, uint64_t v)
+/* One INSERT OR REPLACE into the config table: put_begin prepares it with
+ * the key bound, the caller binds the value (parameter 2), put_end runs it. */
+static int config_put_begin(lctx_db *db, sqlite3 *conn, const char *key, sqlite3_stmt **st)
 {
-    sqlite3_stmt *st;
     if (sqlite3_prepare_v2(conn, "INSERT OR REPLACE INTO config(key,value) VALUES(?,?)",
-                           -1, &st, NULL))
+                           -1, st, NULL))
         return store_err(db, LCTX_ERROR, "%s/catalog.db: %s", db->path, sqlite3_errmsg(conn));
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)v);
+    sqlite3_bind_text(*st, 1, key, -1, SQLITE_STATIC);
+    return LCTX_OK;
+}
+
+static int config_put_end(lctx_db *db, sqlite3_stmt *st)
+{
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
         return store_err(db, rc == SQLITE_FULL ? LCTX_EIO : LCTX_ERROR, "%s/catalog.db: %s",
                          db->path, sqlite3_errstr(rc));
     return LCTX_OK;
+}
+
+int catalog_set_u64(lctx_db *db, sqlite3 *conn, const char *key, uint64_t v)
+{
+    sqlite3_stmt *st;
+    int rc = config_put_begin(db, conn, key, &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)v);
+    return config_put_end(db, st);
+}
+
+int catalog_set_text(lctx_db *db, sqlite3 *conn, const char *key, const char *value)
+{
+    sqlite3_stmt *st;
+    int rc = config_put_begin(db, conn, key, &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+    return config_put_end(db, st);
 }
 
 int catalog_last_seq(lctx_db *db, sqlite3 *conn, uint64_t *seq)
@@ -133,7 +158,7 @@ static int config_init(lctx_db *db, const lctx_config *cfg)
 static int config_load(lctx_db *db, sqlite3 *conn)
 {
     char buf[64];
-    if (config_get_text(conn, "format_version", buf, sizeof buf))
+    if (catalog_get_text(conn, "format_version", buf, sizeof buf))
         return store_err(db, LCTX_ECORRUPT, "%s: not an lctx collection (no format_version)",
                          db->path);
     db->format_version = atoi(buf);
@@ -143,18 +168,18 @@ static int config_load(lctx_db *db, sqlite3 *conn)
                          "upgrade lctx", db->path, db->format_version, LCTX_FORMAT_VERSION);
     if (db->format_version < 1)
         return store_err(db, LCTX_ECORRUPT, "%s: bad format version %s", db->path, buf);
-    if (!config_get_text(conn, "language", buf, sizeof buf))
+    if (!catalog_get_text(conn, "language", buf, sizeof buf))
         snprintf(db->language, sizeof db->language, "%.31s", buf);
     db->cfg.language = db->language;
-    if (!config_get_text(conn, "stopwords", buf, sizeof buf))
+    if (!catalog_get_text(conn, "stopwords", buf, sizeof buf))
         db->cfg.stopwords = atoi(buf);
-    if (!config_get_text(conn, "chunk_words", buf, sizeof buf))
+    if (!catalog_get_text(conn, "chunk_words", buf, sizeof buf))
         db->cfg.chunk_words = atoi(buf);
-    if (!config_get_text(conn, "bm25_k1", buf, sizeof buf))
+    if (!catalog_get_text(conn, "bm25_k1", buf, sizeof buf))
         db->cfg.bm25_k1 = strtod(buf, NULL);
-    if (!config_get_text(conn, "bm25_b", buf, sizeof buf))
+    if (!catalog_get_text(conn, "bm25_b", buf, sizeof buf))
         db->cfg.bm25_b = strtod(buf, NULL);
-    if (!config_get_text(conn, "title_weight", buf, sizeof buf))
+    if (!catalog_get_text(conn, "title_weight", buf, sizeof buf))
         db->cfg.title_weight = strtod(buf, NULL);
     return LCTX_OK;
 }

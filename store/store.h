@@ -194,6 +194,10 @@ int catalog_exec(lctx_db *db, sqlite3 *conn, const char *sql);
 int catalog_last_seq(lctx_db *db, sqlite3 *conn, uint64_t *seq);
 int catalog_get_u64(lctx_db *db, sqlite3 *conn, const char *key, uint64_t *v);
 int catalog_set_u64(lctx_db *db, sqlite3 *conn, const char *key, uint64_t v);
+/* The text value of a config key into buf: 0, or -1 when the key is absent
+ * (or the query failed). */
+int catalog_get_text(sqlite3 *conn, const char *key, char *buf, size_t len);
+int catalog_set_text(lctx_db *db, sqlite3 *conn, const char *key, const char *value);
 /* Removes every trace of batch seq from SQLite (used when LMDB failed). */
 int catalog_undo_batch(lctx_db *db, uint64_t seq, uint64_t first_doc, uint64_t first_chunk);
 

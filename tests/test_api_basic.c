@@ -9,23 +9,18 @@
 #include <unistd.h>
 
 #include "lctx.h"
+#include "test_tmpdir.h"
 
 static char dir[256];
 
 static void setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/lctx-test-api-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    strcat(dir, "/c.lctx");
+    tmpdir_collection(dir, sizeof dir, "api");
 }
 
 static void teardown(void)
 {
-    char cmd[512];
-    char *slash = strrchr(dir, '/');
-    *slash = 0;
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    tmpdir_collection_remove(dir);
 }
 
 TestSuite(api, .init = setup, .fini = teardown);

@@ -12,10 +12,7 @@
  */
 #define _GNU_SOURCE /* strcasestr */
 #include <criterion/criterion.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +23,7 @@
 #include <unistd.h>
 
 #include "attention/attention.h"
+#include "test_loopback.h"
 
 #define SRC "tests/data/bert/cross/"
 #define MODEL_SHA "f75b9a0d4ddb037adcf3823d50e15d7b9411c00d51eba2b3f499008343bb2dae"
@@ -65,9 +63,7 @@ Test(bert_hub, sha256_standard_vectors)
 /* ------------------------------------------------------- loopback "hub" */
 
 typedef struct hub_server {
-    int fd, port;
-    pthread_t th;
-    atomic_int stop;
+    loopback lb;
     atomic_int requests;
     long last_range;          /* -1: none */
     const char *etag;         /* sent with model.safetensors */
@@ -75,18 +71,6 @@ typedef struct hub_server {
 } hub_server;
 
 static hub_server H;
-
-static void send_all(int c, const void *p, size_t n)
-{
-    const char *q = p;
-    while (n > 0) {
-        ssize_t k = send(c, q, n, MSG_NOSIGNAL);
-        if (k <= 0)
-            return;
-        q += k;
-        n -= (size_t)k;
-    }
-}
 
 static void handle(int c)
 {
@@ -112,7 +96,7 @@ static void handle(int c)
     FILE *in = fopen(file, "rb");
     if (!in) {
         const char *r = "HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found";
-        send_all(c, r, strlen(r));
+        loopback_send_all(c, r, strlen(r));
         return;
     }
     fseek(in, 0, SEEK_END);
@@ -137,29 +121,12 @@ static void handle(int c)
     else
         k = snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: %ld\r\n%s"
                      "Connection: close\r\n\r\n", size, etag);
-    send_all(c, head, (size_t)k);
+    loopback_send_all(c, head, (size_t)k);
     char buf[65536];
     size_t n;
     while ((n = fread(buf, 1, sizeof buf, in)) > 0)
-        send_all(c, buf, n);
+        loopback_send_all(c, buf, n);
     fclose(in);
-}
-
-static void *serve(void *arg)
-{
-    (void)arg;
-    time_t deadline = time(NULL) + 20;
-    while (!atomic_load(&H.stop) && time(NULL) < deadline) {
-        struct pollfd p = {H.fd, POLLIN, 0};
-        if (poll(&p, 1, 50) <= 0)
-            continue;
-        int c = accept(H.fd, NULL, NULL);
-        if (c < 0)
-            continue;
-        handle(c);
-        close(c);
-    }
-    return NULL;
 }
 
 static char dest[64];
@@ -169,28 +136,17 @@ static void start_hub(const char *dir, const char *etag)
     memset(&H, 0, sizeof H);
     snprintf(H.dir, sizeof H.dir, "%s", dir);
     H.etag = etag;
-    H.fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {0};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(bind(H.fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    cr_assert_eq(listen(H.fd, 16), 0);
-    socklen_t sl = sizeof sa;
-    getsockname(H.fd, (struct sockaddr *)&sa, &sl);
-    H.port = ntohs(sa.sin_port);
+    loopback_start(&H.lb, handle, 20);
     char ep[64];
-    snprintf(ep, sizeof ep, "http://127.0.0.1:%d", H.port);
+    snprintf(ep, sizeof ep, "http://127.0.0.1:%d", H.lb.port);
     setenv("LCTX_HF_ENDPOINT", ep, 1);
-    cr_assert_eq(pthread_create(&H.th, NULL, serve, NULL), 0);
     strcpy(dest, "/tmp/lctx-hub-XXXXXX");
     cr_assert(mkdtemp(dest));
 }
 
 static void stop_hub(void)
 {
-    atomic_store(&H.stop, 1);
-    pthread_join(H.th, NULL);
-    close(H.fd);
+    loopback_stop(&H.lb);
     const char *files[] = {"config.json", "vocab.txt", "model.safetensors", "manifest.sha256",
                            "model.safetensors.part", "1_Pooling"};
     char p[256];

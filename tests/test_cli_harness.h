@@ -182,6 +182,27 @@ HARNESS_UNUSED static void result_free(cmd_result *r)
 #define expect_contains(hay, needle) \
     cr_assert(strstr((hay), (needle)) != NULL, "expected \"%s\" in:\n%s", (needle), (hay))
 
+/* Each case is up to four arguments (a NULL ends a shorter one) after the
+ * program's name; each must be refused as bad usage: exit status 2 and a
+ * message on stderr that starts with the program's name. */
+HARNESS_UNUSED static void expect_usage_errors(const char *prog, const char *const cases[][4],
+                                               size_t ncases)
+{
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "%s: ", prog);
+    for (size_t i = 0; i < ncases; i++) {
+        char *argv[8] = { (char *)program(prog) };
+        int n = 1;
+        for (int j = 0; j < 4 && cases[i][j]; j++)
+            argv[n++] = (char *)cases[i][j];
+        argv[n] = NULL;
+        cmd_result r = run_argv(NULL, argv);
+        cr_assert_eq(r.status, 2, "case %zu: status %d, stderr: %s", i, r.status, r.err);
+        expect_contains(r.err, prefix);
+        result_free(&r);
+    }
+}
+
 /* A small corpus with distinct topics, so each query has one clear answer. */
 static const char CORPUS[] =
     "{\"_id\":\"d1\",\"title\":\"Apollo program\",\"text\":\"The Apollo program landed astronauts on the moon in 1969.\",\"metadata\":{\"kind\":\"space\",\"year\":1969}}\n"

@@ -55,17 +55,7 @@ Test(cli_index, bad_usage_exits_2)
         { "-c", coll, "--delete", NULL },                  /* delete what? */
         { "-c", coll, "--batch-docs", "0" },               /* bad number */
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char *argv[8] = { (char *)program("lctx-index") };
-        int n = 1;
-        for (int j = 0; j < 4 && cases[i][j]; j++)
-            argv[n++] = (char *)cases[i][j];
-        argv[n] = NULL;
-        cmd_result r = run_argv(NULL, argv);
-        cr_assert_eq(r.status, 2, "case %zu: status %d, stderr: %s", i, r.status, r.err);
-        expect_contains(r.err, "lctx-index: ");
-        result_free(&r);
-    }
+    expect_usage_errors("lctx-index", cases, sizeof cases / sizeof cases[0]);
     struct stat st;
     cr_assert_neq(stat(coll, &st), 0, "bad usage must not create the collection");
 

@@ -118,17 +118,7 @@ Test(cli_search, bad_usage_and_missing_collection)
         { "-c", coll, "--queries", "q.jsonl" },            /* neither --run nor --qrels */
         { "-c", coll, "--frobnicate", NULL },
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char *argv[8] = { (char *)program("lctx-search") };
-        int n = 1;
-        for (int j = 0; j < 4 && cases[i][j]; j++)
-            argv[n++] = (char *)cases[i][j];
-        argv[n] = NULL;
-        cmd_result r = run_argv(NULL, argv);
-        cr_assert_eq(r.status, 2, "case %zu: status %d, stderr: %s", i, r.status, r.err);
-        expect_contains(r.err, "lctx-search: ");
-        result_free(&r);
-    }
+    expect_usage_errors("lctx-search", cases, sizeof cases / sizeof cases[0]);
     cmd_result r = run(NULL, "lctx-search", "-c", tpath("absent.lctx"), "moon", NULL);
     expect_status(r, 1);
     expect_contains(r.err, "absent.lctx");

@@ -12,21 +12,17 @@
  */
 #define _GNU_SOURCE /* strcasestr */
 #include <criterion/criterion.h>
-#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <math.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "attention/attention.h"
+#include "test_loopback.h"
 
 #define DIM 4
 #define KEY "sk-test-SECRET-1234"
@@ -40,12 +36,10 @@ typedef struct canned {
 } canned;
 
 typedef struct server {
-    int fd, port;
-    pthread_t th;
+    loopback lb;
     canned script[8];
     int n_script;
     atomic_int requests;
-    atomic_int stop;
     char path[256];
     char auth[256];
     char model[128];
@@ -58,27 +52,6 @@ static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
-}
-
-static void send_all(int c, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t k = send(c, p, n, MSG_NOSIGNAL);
-        if (k <= 0)
-            return;
-        p += k;
-        n -= (size_t)k;
-    }
-}
-
-static void respond(int c, int status, const char *body)
-{
-    char head[256];
-    int k = snprintf(head, sizeof head,
-                     "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
-                     "Content-Length: %zu\r\nConnection: close\r\n\r\n", status, strlen(body));
-    send_all(c, head, (size_t)k);
-    send_all(c, body, strlen(body));
 }
 
 /* {"data": [...]} for n inputs, reversed; vector i is (i+1, 1, 0, ...). */
@@ -105,25 +78,7 @@ static char *good_body(int n, int drop_one, int short_one)
 static void handle(int c)
 {
     char buf[1 << 16];
-    size_t len = 0;
-    char *body = NULL;
-    long clen = -1;
-    struct pollfd p = {c, POLLIN, 0};
-    while (len < sizeof buf - 1 && poll(&p, 1, 2000) > 0) {
-        ssize_t k = recv(c, buf + len, sizeof buf - 1 - len, 0);
-        if (k <= 0)
-            break;
-        len += (size_t)k;
-        buf[len] = 0;
-        char *end = strstr(buf, "\r\n\r\n");
-        if (end && clen < 0) {
-            char *cl = strcasestr(buf, "Content-Length:");
-            clen = cl ? atol(cl + 15) : 0;
-            body = end + 4;
-        }
-        if (body && (long)(len - (size_t)(body - buf)) >= clen)
-            break;
-    }
+    char *body = loopback_read_request(c, buf, sizeof buf);
     if (!body)
         return;
     sscanf(buf, "POST %255s", S.path);
@@ -142,42 +97,25 @@ static void handle(int c)
     char *out = NULL;
     switch (cd.kind) {
     case R_GOOD:
-        respond(c, 200, out = good_body(n, 0, 0));
+        loopback_respond(c, 200, out = good_body(n, 0, 0));
         break;
     case R_WRONG_COUNT:
-        respond(c, 200, out = good_body(n, 1, 0));
+        loopback_respond(c, 200, out = good_body(n, 1, 0));
         break;
     case R_WRONG_DIMS:
-        respond(c, 200, out = good_body(n, 0, 1));
+        loopback_respond(c, 200, out = good_body(n, 0, 1));
         break;
     case R_STATUS:
     case R_RAW:
-        respond(c, cd.status ? cd.status : 200, cd.body ? cd.body : "");
+        loopback_respond(c, cd.status ? cd.status : 200, cd.body ? cd.body : "");
         break;
     case R_SLEEP:
-        for (int i = 0; i < 50 && !atomic_load(&S.stop); i++)
+        for (int i = 0; i < 50 && !atomic_load(&S.lb.stop); i++)
             sleep_ms(20);
-        respond(c, 200, out = good_body(n, 0, 0));
+        loopback_respond(c, 200, out = good_body(n, 0, 0));
         break;
     }
     free(out);
-}
-
-static void *serve(void *arg)
-{
-    (void)arg;
-    time_t deadline = time(NULL) + 20;
-    while (!atomic_load(&S.stop) && time(NULL) < deadline) {
-        struct pollfd p = {S.fd, POLLIN, 0};
-        if (poll(&p, 1, 50) <= 0)
-            continue;
-        int c = accept(S.fd, NULL, NULL);
-        if (c < 0)
-            continue;
-        handle(c);
-        close(c);
-    }
-    return NULL;
 }
 
 static void start(const canned *script, int n)
@@ -185,30 +123,18 @@ static void start(const canned *script, int n)
     memset(&S, 0, sizeof S);
     memcpy(S.script, script, (size_t)n * sizeof *script);
     S.n_script = n;
-    S.fd = socket(AF_INET, SOCK_STREAM, 0);
-    cr_assert(S.fd >= 0);
-    struct sockaddr_in sa = {0};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(bind(S.fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    cr_assert_eq(listen(S.fd, 16), 0);
-    socklen_t sl = sizeof sa;
-    getsockname(S.fd, (struct sockaddr *)&sa, &sl);
-    S.port = ntohs(sa.sin_port);
-    cr_assert_eq(pthread_create(&S.th, NULL, serve, NULL), 0);
+    loopback_start(&S.lb, handle, 20);
 }
 
 static void stop(void)
 {
-    atomic_store(&S.stop, 1);
-    pthread_join(S.th, NULL);
-    close(S.fd);
+    loopback_stop(&S.lb);
 }
 
 static encoder *open_with(const char *suffix, int dim, char *err, size_t errlen)
 {
     char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", S.port, suffix);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", S.lb.port, suffix);
     http_embed_opts o;
     http_embed_opts_init(&o);
     o.url = url;
@@ -342,7 +268,7 @@ Test(http_embed, refused_connection_fails_at_open)
 {
     canned good[] = {{R_GOOD, 0, NULL}};
     start(good, 1);
-    int port = S.port;
+    int port = S.lb.port;
     stop();                  /* nothing listens on port any more */
     char url[128], err[512] = "";
     snprintf(url, sizeof url, "http://127.0.0.1:%d/v1", port);

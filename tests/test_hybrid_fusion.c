@@ -12,6 +12,7 @@
 #include "indexer/indexer.h"
 #include "query/query.h"
 #include "store/store.h"
+#include "test_tmpdir.h"
 
 /* ------------------------------------------------------------- formulas */
 static const bm25_hit A[] = {{10, 1, 11}, {6, 2, 21}, {2, 3, 31}};
@@ -92,8 +93,7 @@ static const char *DOCS[][3] = {
 
 static void setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/lctx-hyb-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    tmpdir_make(dir, sizeof dir, "hyb");
     char path[300];
     snprintf(path, sizeof path, "%s/h.lctx", dir);
     lctx_config cfg;
@@ -113,9 +113,7 @@ static void setup(void)
 static void teardown(void)
 {
     lctx_close(db);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    tmpdir_remove(dir);
 }
 
 TestSuite(hybrid, .init = setup, .fini = teardown, .timeout = 120);

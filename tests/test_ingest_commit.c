@@ -12,21 +12,19 @@
 #include <unistd.h>
 
 #include "lctx.h"
+#include "test_tmpdir.h"
 
 static char dir[256], coll[300];
 
 static void setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/lctx-test-commit-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    tmpdir_make(dir, sizeof dir, "commit");
     snprintf(coll, sizeof coll, "%s/c.lctx", dir);
 }
 
 static void teardown(void)
 {
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    tmpdir_remove(dir);
 }
 
 TestSuite(commit, .init = setup, .fini = teardown);

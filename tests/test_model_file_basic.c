@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "attention/attention.h"
+#include "test_tmpdir.h"
 
 #define TINY_E 4
 #define TINY_D 8
@@ -117,15 +118,12 @@ static char tmpdir[64];
 
 static void setup(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/lctx-test-mf-XXXXXX");
-    cr_assert(mkdtemp(tmpdir));
+    tmpdir_make(tmpdir, sizeof tmpdir, "mf");
 }
 
 static void teardown(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    cr_assert_eq(system(cmd), 0);
+    tmpdir_remove(tmpdir);
 }
 
 static unsigned char *slurp(const char *path, size_t *len)

@@ -9,23 +9,19 @@
 #include <unistd.h>
 
 #include "lctx.h"
+#include "test_tmpdir.h"
 #include "store/store.h"
 
 static char dir[256];
 
 static void setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/lctx-test-chk-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    strcat(dir, "/c.lctx");
+    tmpdir_collection(dir, sizeof dir, "chk");
 }
 
 static void teardown(void)
 {
-    char cmd[512];
-    *strrchr(dir, '/') = 0;
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    tmpdir_collection_remove(dir);
 }
 
 TestSuite(check, .init = setup, .fini = teardown);

@@ -11,46 +11,22 @@
  */
 #define _GNU_SOURCE /* strcasestr */
 #include <criterion/criterion.h>
-#include <arpa/inet.h>
 #include <cjson/cJSON.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "lctx.h"
+#include "test_loopback.h"
+#include "test_tmpdir.h"
 
 static struct {
-    int fd, port;
-    pthread_t th;
-    atomic_int stop, fail, requests;
+    loopback lb;
+    atomic_int fail, requests;
 } S;
-
-static void send_all(int c, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t k = send(c, p, n, MSG_NOSIGNAL);
-        if (k <= 0)
-            return;
-        p += k;
-        n -= (size_t)k;
-    }
-}
-
-static void respond(int c, int status, const char *body)
-{
-    char head[256];
-    int k = snprintf(head, sizeof head, "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
-                     "Content-Length: %zu\r\nConnection: close\r\n\r\n", status, strlen(body));
-    send_all(c, head, (size_t)k);
-    send_all(c, body, strlen(body));
-}
 
 static char *vectors_for(cJSON *input)
 {
@@ -72,54 +48,19 @@ static char *vectors_for(cJSON *input)
 static void handle(int c)
 {
     static char buf[1 << 17];
-    size_t len = 0;
-    char *body = NULL;
-    long clen = -1;
-    struct pollfd p = {c, POLLIN, 0};
-    while (len < sizeof buf - 1 && poll(&p, 1, 2000) > 0) {
-        ssize_t k = recv(c, buf + len, sizeof buf - 1 - len, 0);
-        if (k <= 0)
-            break;
-        len += (size_t)k;
-        buf[len] = 0;
-        char *end = strstr(buf, "\r\n\r\n");
-        if (end && clen < 0) {
-            char *cl = strcasestr(buf, "Content-Length:");
-            clen = cl ? atol(cl + 15) : 0;
-            body = end + 4;
-        }
-        if (body && (long)(len - (size_t)(body - buf)) >= clen)
-            break;
-    }
+    char *body = loopback_read_request(c, buf, sizeof buf);
     if (!body)
         return;
     atomic_fetch_add(&S.requests, 1);
     if (atomic_load(&S.fail)) {
-        respond(c, 400, "{\"error\":{\"message\":\"model overloaded\"}}");
+        loopback_respond(c, 400, "{\"error\":{\"message\":\"model overloaded\"}}");
         return;
     }
     cJSON *req = cJSON_Parse(body);
     char *out = vectors_for(cJSON_GetObjectItem(req, "input"));
-    respond(c, 200, out);
+    loopback_respond(c, 200, out);
     free(out);
     cJSON_Delete(req);
-}
-
-static void *serve(void *arg)
-{
-    (void)arg;
-    time_t deadline = time(NULL) + 30;
-    while (!atomic_load(&S.stop) && time(NULL) < deadline) {
-        struct pollfd p = {S.fd, POLLIN, 0};
-        if (poll(&p, 1, 50) <= 0)
-            continue;
-        int c = accept(S.fd, NULL, NULL);
-        if (c >= 0) {
-            handle(c);
-            close(c);
-        }
-    }
-    return NULL;
 }
 
 static char dir[256], url[128], path[300];
@@ -127,20 +68,9 @@ static char dir[256], url[128], path[300];
 static void setup(void)
 {
     memset(&S, 0, sizeof S);
-    S.fd = socket(AF_INET, SOCK_STREAM, 0);
-    cr_assert(S.fd >= 0);
-    struct sockaddr_in sa = {0};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(bind(S.fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    cr_assert_eq(listen(S.fd, 16), 0);
-    socklen_t sl = sizeof sa;
-    getsockname(S.fd, (struct sockaddr *)&sa, &sl);
-    S.port = ntohs(sa.sin_port);
-    cr_assert_eq(pthread_create(&S.th, NULL, serve, NULL), 0);
-    snprintf(url, sizeof url, "http:http://127.0.0.1:%d/v1", S.port);
-    snprintf(dir, sizeof dir, "/tmp/lctx-vhttp-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    loopback_start(&S.lb, handle, 30);
+    snprintf(url, sizeof url, "http:http://127.0.0.1:%d/v1", S.lb.port);
+    tmpdir_make(dir, sizeof dir, "vhttp");
     snprintf(path, sizeof path, "%s/h.lctx", dir);
     setenv("LCTX_EMBED_DIM", "4", 1);
     setenv("LCTX_EMBED_API_KEY", "sk-test", 1);
@@ -148,12 +78,8 @@ static void setup(void)
 
 static void teardown(void)
 {
-    atomic_store(&S.stop, 1);
-    pthread_join(S.th, NULL);
-    close(S.fd);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    loopback_stop(&S.lb);
+    tmpdir_remove(dir);
 }
 
 TestSuite(vector_http, .init = setup, .fini = teardown, .timeout = 60);

@@ -16,20 +16,18 @@
 #include "indexer/indexer.h"
 #include "query/query.h"
 #include "store/store.h"
+#include "test_tmpdir.h"
 
 static char dir[256];
 
 static void setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/lctx-vec-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    tmpdir_make(dir, sizeof dir, "vec");
 }
 
 static void teardown(void)
 {
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    tmpdir_remove(dir);
 }
 
 TestSuite(vector_store, .init = setup, .fini = teardown, .timeout = 120);

@@ -179,7 +179,7 @@ def yes($c): if $c == null then "–" elif $c then "yes" else "**no**" end;
 "- date: \($date); commit \($commit)",
 "- machine: \($cpu), \($ncpu) CPUs; load average at the end: \($load)",
 "- versions: lctx \($ver.lctx // "–"), SQLite \($ver.fts5 // "–"), Xapian \($ver.xapian // "–")",
-"- method: bench/bm25_common.h. Each program indexes title + text of the whole corpus in one thread (timed from opening the empty index to closing it after commit; JSON parsing excluded), then runs every query \($repeat) times. Latency is a k=10 search returning ids and scores; a query'"'"'s latency is the median of its repeats, p50/p95 are over queries. The TREC run (top 100) comes from a separate untimed pass. All runs are scored by lctx-eval.",
+"- method: bench/bm25_common.h. Each program indexes title + text of the whole corpus from one calling thread (timed from opening the empty index to closing it after commit; JSON parsing excluded); lctx tokenizes on one extra worker thread of its own, FTS5 and Xapian use none, then runs every query \($repeat) times. Latency is a k=10 search returning ids and scores; a query'"'"'s latency is the median of its repeats, p50/p95 are over queries. The TREC run (top 100) comes from a separate untimed pass. All runs are scored by lctx-eval.",
 "- peers as shipped: FTS5 `porter unicode61`, `bm25()` (k1 1.2, b 0.75), OR of the quoted query words; Xapian TermGenerator/QueryParser with Stem(\"english\"), STEM_SOME, default OR, BM25Weight defaults (k1 1, b 0.5). lctx: default configuration, LCTX_MODE_BM25.",
 "",
 "## Quality: nDCG@10 (Recall@100)",
@@ -203,7 +203,7 @@ def yes($c): if $c == null then "–" elif $c then "yes" else "**no**" end;
     + "\($q.rf | fix(2)) | \($q.rx | fix(2)) | "
     + "\(.l.query_p95_ms | fix(3)) | \(.f.query_p95_ms | fix(3)) | \(.x.query_p95_ms | fix(3)) |" ),
 "",
-"## Indexing (one thread, BM25 only)",
+"## Indexing (one calling thread; lctx adds one tokenizer thread; BM25 only)",
 "",
 "| collection | lctx docs/s | FTS5 docs/s | Xapian docs/s | lctx/FTS5 | lctx MB | FTS5 MB | Xapian MB |",
 "|---|---:|---:|---:|---:|---:|---:|---:|",
