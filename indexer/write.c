@@ -434,7 +434,8 @@ static void end_batch(lctx_db *db)
 {
     batch_free(db->batch);
     db->batch = NULL;
-    store_unlock(db);
+    if (!db->lock_keep)
+        store_unlock(db);
 }
 
 int lctx_rollback(lctx_db *db)
@@ -674,10 +675,9 @@ void lctx_ingest_opts_init(lctx_ingest_opts *opts)
  * (one commit path, one recovery story), with two details:
  *
  *  - the handle's write mutex is released around them (they take it);
- *  - the cross-process writer lock is kept from one batch to the next:
- *    lock_held is cleared before the commit so that end_batch does not
- *    unlock, and the flock that lctx_begin then takes on the same file
- *    description is a no-op. Another process therefore cannot slip a
+ *  - the cross-process writer lock is kept from one batch to the next
+ *    (db->lock_keep: the batch's end does not release it, and lctx_begin
+ *    finds it already held). Another process therefore cannot slip a
  *    batch in between, and our next lctx_begin cannot fail with EBUSY.
  *
  * N counts documents added to the open batch (w->n_added), so the count
@@ -698,19 +698,18 @@ static int ingest_commit_batch(ingest_ctx *ic)
 {
     lctx_db *db = ic->db;
     uint64_t ndocs = db->batch->n_added, seq = 0;
-    db->lock_held = 0;                  /* keep the flock across the two batches */
+    db->lock_keep = 1;                  /* keep the writer lock across the two batches */
     pthread_mutex_unlock(&db->write_mu);
     int rc = lctx_commit(db, &seq);
     if (rc == LCTX_OK) {
         if (ic->opts->committed)
             ic->opts->committed(ic->opts->progress_ctx, seq, ndocs);
-        rc = lctx_begin(db);            /* flock on our own lock: succeeds */
+        rc = lctx_begin(db);            /* the lock is already ours */
     }
     pthread_mutex_lock(&db->write_mu);
-    if (rc != LCTX_OK && !db->batch) {
-        db->lock_held = 1;              /* the flock is still ours: release it */
-        store_unlock(db);
-    }
+    db->lock_keep = 0;
+    if (rc != LCTX_OK && !db->batch)
+        store_unlock(db);               /* no batch open: release the lock */
     return rc;
 }
 

@@ -136,6 +136,8 @@ struct lctx_db {
     pthread_mutex_t write_mu;     /* one batch per handle at a time */
     int lock_fd;                  /* write.lock, flock'ed while writing */
     int lock_held;
+    int lock_keep;                /* 1: a batch's end keeps the writer lock
+                                     (lctx_ingest's commit_every, between batches) */
     struct write_batch *batch;
 
     /* test hooks (store_test_*): never set in normal use */
