@@ -272,6 +272,13 @@ int wordpiece_encode(const wordpiece *w, const char *a, const char *b, int max_l
                      char *err, size_t errlen);
 
 /* ---- Hugging Face model directories (hf_config.c) */
+/* The whole file at path into a malloc'd, NUL-terminated buffer (*len
+ * bytes, the NUL not counted). Shared by every loader in attention/ that
+ * reads JSON or vocabulary files. Returns 0; 1 when the file does not
+ * exist (err untouched, so callers word it); -1 with err set on a read
+ * error, a file over max bytes, or no memory. */
+int attn_read_file(const char *path, size_t max, char **out, size_t *len,
+                   char *err, size_t errlen);
 typedef enum hf_pooling { HF_POOL_CLS = 0, HF_POOL_MEAN } hf_pooling;
 
 typedef struct hf_bert_config {

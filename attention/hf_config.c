@@ -30,8 +30,8 @@
 /* JSON config files are small; anything past this is not a config. */
 #define HF_MAX_JSON (64u << 20)
 
-/* Whole file into a NUL-terminated buffer. 0, 1 = does not exist, -1 = error. */
-static int read_file(const char *path, char **out, size_t *len, char *err, size_t errlen)
+int attn_read_file(const char *path, size_t max, char **out, size_t *len,
+                   char *err, size_t errlen)
 {
     *out = NULL;
     FILE *f = fopen(path, "rb");
@@ -43,18 +43,16 @@ static int read_file(const char *path, char **out, size_t *len, char *err, size_
     }
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap);
-    while (buf) {
+    const char *why = buf ? NULL : "out of memory";
+    while (!why) {
         if (n + 1 >= cap) {
-            if (cap >= HF_MAX_JSON) {
-                free(buf);
-                fclose(f);
-                attn_err(err, errlen, "%s: file too large", path);
-                return -1;
+            if (cap >= max) {
+                why = "file too large";
+                break;
             }
             char *nb = realloc(buf, cap * 2);
             if (!nb) {
-                free(buf);
-                buf = NULL;
+                why = "out of memory";
                 break;
             }
             buf = nb;
@@ -65,11 +63,12 @@ static int read_file(const char *path, char **out, size_t *len, char *err, size_
         if (k == 0)
             break;
     }
-    int bad = ferror(f);
+    if (!why && ferror(f))
+        why = "read error";
     fclose(f);
-    if (!buf || bad) {
+    if (why) {
         free(buf);
-        attn_err(err, errlen, "%s: %s", path, buf ? "read error" : "out of memory");
+        attn_err(err, errlen, "%s: %s", path, why);
         return -1;
     }
     buf[n] = 0;
@@ -85,7 +84,7 @@ static int read_json(const char *path, cJSON **out, char *err, size_t errlen)
     char *buf;
     size_t len;
     *out = NULL;
-    int rc = read_file(path, &buf, &len, err, errlen);
+    int rc = attn_read_file(path, HF_MAX_JSON, &buf, &len, err, errlen);
     if (rc != 0)
         return rc;
     *out = cJSON_ParseWithLength(buf, len);
@@ -285,7 +284,7 @@ wordpiece *hf_vocab_txt(const char *path, char *err, size_t errlen)
 {
     char *buf;
     size_t len;
-    int rc = read_file(path, &buf, &len, err, errlen);
+    int rc = attn_read_file(path, HF_MAX_JSON, &buf, &len, err, errlen);
     if (rc == 1)
         attn_err(err, errlen, "%s: missing vocabulary", path);
     if (rc != 0)

@@ -52,39 +52,16 @@ typedef struct tfjs_model {
     int n;
 } tfjs_model;
 
+/* Model files of the converter: model.json, the vocabulary and the weight
+ * shards (a few MiB each); nothing legitimate comes near this. */
+#define TFJS_MAX_FILE ((size_t)1 << 31)
+
 static unsigned char *read_file(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    char *buf;
+    if (attn_read_file(path, TFJS_MAX_FILE, &buf, len, NULL, 0) != 0)
         return NULL;
-    unsigned char *buf = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 1 << 16;
-            unsigned char *q = realloc(buf, nc + 1);
-            if (!q) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = q;
-            cap = nc;
-        }
-        size_t k = fread(buf + n, 1, cap - n, f);
-        n += k;
-        if (k == 0)
-            break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return NULL;
-    }
-    buf[n] = 0;
-    *len = n;
-    return buf;
+    return (unsigned char *)buf;
 }
 
 static void tfjs_free(tfjs_model *m)
