@@ -23,15 +23,18 @@
  * files; bench/vectors.mk runs both and plots.
  *
  * usage: bench-vectors [--base F --queries F] [--json] [--nbase N] [--nq N]
- *        [--configs K:L[:enc],... | xp:F:m:L[:enc],...] [--probes m1,m2,...]
- *        [--tune T] [--no-exact] [--max-candidates N,...]
+ *        [--configs K:L[:enc[:layout]],... | xp:F:m:L[:enc[:layout]],...]
+ *        [--probes m1,m2,...] [--tune T] [--no-exact] [--max-candidates N,...]
  *
- * --max-candidates: a list of candidate caps (0 = none, default "0,20000");
- * each probe sweep runs once per cap (lsh_scratch_set_limit).
+ * --max-candidates: a list of candidate caps (0 = none, default
+ * "0,20000,30000,40000"); each probe sweep runs once per cap
+ * (lsh_scratch_set_limit).
  * Configurations: K:L[:enc] is hyperplane LSH with K bits and L tables;
  * xp:F:m:L[:enc] is cross-polytope LSH with F functions per table, each the
  * signed argmax over m rotated coordinates (F*log2(2m) bits). enc is the
- * stored encoding f32, f16 or i8.
+ * stored encoding f32, f16 or i8; layout is rows (default: buckets hold row
+ * numbers) or inline8 / inline4 (each bucket entry also carries an 8- or
+ * 4-bit sketch of its vector, lsh_params.inline_codes).
  */
 #include <cblas.h>
 #include <errno.h>
@@ -207,16 +210,17 @@ static int bench_config(const bench_opts *o, const matrix *b, const matrix *q, c
                 probes = L;
             double qps, cand;
             double r = run_queries(ix, s, q, probes, truth, got, &qps, &cand);
-            char params[200];
+            char params[256];
             if (p.family == LSH_CROSSPOLYTOPE)
                 snprintf(params, sizeof params,
-                         "{\"family\":\"xp\",\"F\":%d,\"m\":%d,\"K\":%d,\"L\":%d,\"probes\":%d,\"encoding\":\"%s\",\"max_candidates\":%ld}",
+                         "{\"family\":\"xp\",\"F\":%d,\"m\":%d,\"K\":%d,\"L\":%d,\"probes\":%d,\"encoding\":\"%s\",\"layout\":\"%s\",\"max_candidates\":%ld}",
                          p.per_table, p.cp_dim, lsh_index_params(ix)->k_bits, L, probes,
-                         vecstore_encoding_name(enc), cap);
+                         vecstore_encoding_name(enc), p.inline_codes == 8 ? "inline8" : p.inline_codes == 4 ? "inline4" : "rows", cap);
             else
                 snprintf(params, sizeof params,
-                         "{\"family\":\"hp\",\"K\":%d,\"L\":%d,\"probes\":%d,\"encoding\":\"%s\",\"max_candidates\":%ld}",
-                         p.k_bits, L, probes, vecstore_encoding_name(enc), cap);
+                         "{\"family\":\"hp\",\"K\":%d,\"L\":%d,\"probes\":%d,\"encoding\":\"%s\",\"layout\":\"%s\",\"max_candidates\":%ld}",
+                         p.k_bits, L, probes, vecstore_encoding_name(enc),
+                         p.inline_codes == 8 ? "inline8" : p.inline_codes == 4 ? "inline4" : "rows", cap);
             emit(o, "lctx-lsh", params, r, qps, build_s, lsh_index_memory(ix), cand);
         }
     }
@@ -274,9 +278,10 @@ static int parse_args(int argc, char **argv, bench_opts *o)
     memset(o, 0, sizeof *o);
     o->base = base_def;
     o->queries = query_def;
-    o->configs = "xp:2:128:64:i8,xp:2:128:128:i8,xp:2:64:64:i8,16:128:i8,14:64:i8,xp:2:128:64:f32";
-    o->probes = "1,2,4,8,16,32";
-    o->caps = "0,20000";
+    o->configs = "xp:2:128:16:i8:inline4,xp:2:128:32:i8:inline4,xp:2:64:8:i8:inline4,"
+                 "xp:2:128:16:f32:inline8,xp:2:128:64:f32,16:128:i8";
+    o->probes = "2,4,8,16,32,64,96,128";
+    o->caps = "0,20000,30000,40000";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--json")) o->json = 1;
@@ -336,8 +341,15 @@ int main(int argc, char **argv)
         } else {                          /* K:L[:enc] hyperplanes */
             ok = sscanf(tok, "%d:%d:%15s", &p.k_bits, &p.n_tables, enc_name) >= 2;
         }
+        char *layout = strchr(enc_name, ':');   /* enc:inline8 or enc:inline4 */
+        if (layout) {
+            *layout++ = 0;
+            p.inline_codes = !strcmp(layout, "inline8") ? 8 : !strcmp(layout, "inline4") ? 4 : 0;
+            ok = ok && p.inline_codes;
+        }
         if (!ok || vecstore_encoding_parse(enc_name) < 0) {
-            fprintf(stderr, "bench-vectors: bad config '%s' (K:L[:enc] or xp:F:m:L[:enc])\n", tok);
+            fprintf(stderr, "bench-vectors: bad config '%s' (K:L[:enc[:inline8|inline4]] or "
+                            "xp:F:m:L[:enc[:inline8|inline4]])\n", tok);
             return 2;
         }
         p.encoding = (vecstore_encoding)vecstore_encoding_parse(enc_name);

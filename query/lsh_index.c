@@ -30,6 +30,21 @@
  * ahead: candidates are scattered, so this loop is memory-bound), keep the
  * top k in a min-heap. The bitmap is cleared through the candidate list, so a
  * query costs time in proportion to its candidates, not to the index size.
+ *
+ * Inline sketches (lsh_params.inline_codes). Re-scoring scattered rows is
+ * bound by memory latency: at 40K candidates a query spends most of its time
+ * waiting for rows, whatever the encoding (an int8 row is still two cache
+ * lines somewhere in a 100+ MB block). With inline codes, every bucket entry
+ * also carries an int8 sketch of its vector (the unit vector times 127/amax,
+ * rounded; zero-padded to a multiple of 32 bytes, so the dot product has
+ * no scalar remainder loop) in an array parallel to
+ * rows[], so a probe reads one contiguous run of sketches that the hardware
+ * prefetcher streams. The query is sketched the same way and scored against
+ * every new candidate with an integer dot product (a loop the compiler turns
+ * into multiply-add instructions); the best LSH_RERANK_MIN / 4k of those go
+ * through exact re-scoring against the stored rows as before. The price is
+ * memory, L sketches per vector, which is why it pays with few tables (the
+ * tuned layouts use 4 to 12) and is an option, not the default.
  */
 #include "query/query.h"
 
@@ -41,6 +56,7 @@
 typedef struct lsh_table {
     uint32_t *offsets;  /* 2^K + 1 */
     uint32_t *rows;     /* entries, grouped by code, ascending rows within a code */
+    uint8_t *sk;        /* inline codes only: entry e's sketch at sk + e * sk_bytes */
 } lsh_table;
 
 struct lsh_index {
@@ -49,6 +65,7 @@ struct lsh_index {
     lsh_hasher *hasher;
     size_t row_bytes;      /* stride between rows: the encoded row rounded up
                               to whole 64-byte cache lines (see reserve_rows) */
+    size_t sk_bytes;       /* inline codes: bytes of one entry's sketch */
 
     unsigned char *vecs;   /* cap_rows * row_bytes */
     int64_t *labels;
@@ -65,6 +82,18 @@ struct lsh_index {
 
 enum { LSH_PREFETCH = 12 };
 
+/* Inline codes: sketch-scored candidates kept for exact re-scoring, at least
+ * this many and at least 4k. Sketch scores err by about 1e-3 (int8 steps of
+ * amax/127 on both sides), far less than the gap between a true top-10 hit
+ * and the 40th candidate on real data. */
+enum { LSH_RERANK_MIN = 40 };
+
+/* Inline codes: how many probes ahead a bucket's first lines are fetched. */
+enum { LSH_PROBE_AHEAD = 4, LSH_PREFETCH_BYTES = 4096 };
+
+/* Cross-polytope probes are ordered in installments of this many. */
+enum { LSH_PROBE_BATCH = 64 };
+
 /* A kept candidate: its row, not its label, so re-scoring touches the
  * labels array (one more cache miss per candidate) only on score ties. */
 typedef struct row_hit {
@@ -80,12 +109,18 @@ struct lsh_scratch {
     void *probe_work;
     lsh_probe *probes;
     int probes_cap;
+    int n_gen;             /* probes[0..n_gen) generated for this query */
+    int gen_done;          /* the sequence is complete (or cut at its budget) */
     uint64_t *seen;        /* bitmap over rows */
     size_t seen_rows;
     uint32_t *cand;
     size_t cand_cap;
     row_hit *heap;
-    int heap_cap;    size_t max_candidates; /* 0 = no limit (lsh_scratch_set_limit) */
+    int heap_cap;
+    row_hit *pre;          /* inline codes: the sketch-scored shortlist */
+    int pre_cap;
+    int8_t *qlo, *qhi;     /* inline codes: the query's sketch (sk_bytes each) */
+    size_t max_candidates; /* 0 = no limit (lsh_scratch_set_limit) */
 };
 
 static void set_err(char *err, size_t errlen, const char *msg)
@@ -108,6 +143,13 @@ static int bit_get(const uint64_t *b, size_t i) { return (int)((b[i >> 6] >> (i 
 static void bit_set(uint64_t *b, size_t i) { b[i >> 6] |= 1ull << (i & 63); }
 static void bit_clear(uint64_t *b, size_t i) { b[i >> 6] &= ~(1ull << (i & 63)); }
 
+/* Bytes of one sketch (layout: see sketch_encode). */
+static size_t sketch_bytes(int dim, int bits)
+{
+    size_t code = bits == 4 ? ((size_t)dim + 1) / 2 : (size_t)dim;
+    return (code + 4 + 31) & ~(size_t)31;
+}
+
 lsh_index *lsh_index_new(int dim, const lsh_params *p, char *err, size_t errlen)
 {
     lsh_params prm;
@@ -129,6 +171,10 @@ lsh_index *lsh_index_new(int dim, const lsh_params *p, char *err, size_t errlen)
         set_err(err, errlen, "lsh_index_new: bad dimension or encoding");
         return NULL;
     }
+    if (prm.inline_codes != 0 && prm.inline_codes != 4 && prm.inline_codes != 8) {
+        set_err(err, errlen, "lsh_index_new: inline codes must be 0, 4 or 8 bits");
+        return NULL;
+    }
     if (prm.probes <= 0)
         prm.probes = 4 * prm.n_tables;
     lsh_index *ix = calloc(1, sizeof *ix);
@@ -141,6 +187,7 @@ lsh_index *lsh_index_new(int dim, const lsh_params *p, char *err, size_t errlen)
     /* Rows start on cache lines: a 104-byte int8 row then costs 2 line
      * fetches instead of 2.6 on average, and re-scoring is bound by them. */
     ix->row_bytes = (vecstore_row_bytes(prm.encoding, dim) + 63) & ~(size_t)63;
+    ix->sk_bytes = prm.inline_codes ? sketch_bytes(dim, prm.inline_codes) : 0;
     if (prm.family == LSH_CROSSPOLYTOPE)
         ix->hasher = lsh_hasher_new_xp(dim, prm.per_table, prm.cp_dim, prm.n_tables, prm.seed,
                                        err, errlen);
@@ -165,14 +212,19 @@ lsh_index *lsh_index_new(int dim, const lsh_params *p, char *err, size_t errlen)
     return ix;
 }
 
+static void table_free(lsh_table *t)
+{
+    free(t->offsets);
+    free(t->rows);
+    free(t->sk);
+}
+
 void lsh_index_free(lsh_index *ix)
 {
     if (!ix)
         return;
-    for (int t = 0; ix->tables && t < ix->prm.n_tables; t++) {
-        free(ix->tables[t].offsets);
-        free(ix->tables[t].rows);
-    }
+    for (int t = 0; ix->tables && t < ix->prm.n_tables; t++)
+        table_free(&ix->tables[t]);
     free(ix->tables);
     free(ix->tail_codes);
     free(ix->vecs);
@@ -285,21 +337,134 @@ int lsh_index_remove(lsh_index *ix, int64_t label)
     return -1;
 }
 
+/* Sketch layout: sk_bytes per entry, a multiple of 32 whose last 4 bytes
+ * hold the float scale (x ~= scale * code), every unused position zero:
+ *   8 bits: byte j < dim holds round(x_j / scale), scale = amax / 127;
+ *   4 bits: byte j < H = sk_bytes - 4 holds x_j in its low nibble and x_{j+H}
+ *           in its high nibble, each round(x / scale) in -7..7, scale = amax / 7.
+ * The query side is always 8 bits, split the same way into a low and a high
+ * array with zeros wherever the entry holds its scale, so the scale bytes
+ * drop out of the dot product and the loops need no special end. */
+
+static float abs_max(const float *x, int dim)
+{
+    float amax = 0.0f;
+    for (int j = 0; j < dim; j++)
+        amax = fmaxf(amax, fabsf(x[j]));
+    return amax;
+}
+
+static void sketch_encode(const lsh_index *ix, const float *x, uint8_t *out)
+{
+    const int bits = ix->prm.inline_codes, dim = ix->dim;
+    const size_t skb = ix->sk_bytes, half = skb - 4;
+    const float levels = bits == 4 ? 7.0f : 127.0f, amax = abs_max(x, dim);
+    const float scale = amax > 0.0f ? amax / levels : 0.0f;
+    memset(out, 0, skb);
+    for (int j = 0; amax > 0.0f && j < dim; j++) {
+        int v = (int)lrintf(x[j] * (levels / amax));
+        if (bits == 8)
+            out[j] = (uint8_t)(int8_t)v;
+        else if ((size_t)j < half)
+            out[j] |= (uint8_t)(v & 15);
+        else
+            out[j - half] |= (uint8_t)((v & 15) << 4);
+    }
+    memcpy(out + skb - 4, &scale, 4);
+}
+
+/* The query's 8-bit sketch into lo/hi (sk_bytes each); returns its scale. */
+static float sketch_query(const lsh_index *ix, const float *q, int8_t *lo, int8_t *hi)
+{
+    const int dim = ix->dim;
+    const size_t skb = ix->sk_bytes, half = skb - 4;
+    const float amax = abs_max(q, dim);
+    memset(lo, 0, skb);
+    memset(hi, 0, skb);
+    for (int j = 0; amax > 0.0f && j < dim; j++) {
+        int8_t v = (int8_t)lrintf(q[j] * (127.0f / amax));
+        if (ix->prm.inline_codes == 8 || (size_t)j < half)
+            lo[j] = v;
+        else
+            hi[j - half] = v;
+    }
+    return amax / 127.0f;
+}
+
+/* The entry's scale times the integer dot product of the two sketches.
+ * Plain widening loops over a multiple of 32 bytes: -O3 turns them into
+ * vector multiply-adds of 16-bit pairs. A 4-bit code c is sign-extended as
+ * ((c ^ 8) - 8), which maps 8..15 to -8..-1 with no branch or shift tricks. */
+static int32_t dot_sketch8(const int8_t *q, const uint8_t *x, size_t n)
+{
+    int32_t s = 0;
+    n &= ~(size_t)31;
+    for (size_t j = 0; j < n; j++)
+        s += (int16_t)q[j] * (int16_t)(int8_t)x[j];
+    return s;
+}
+
+static int32_t dot_sketch4(const int8_t *lo, const int8_t *hi, const uint8_t *x, size_t n)
+{
+    int32_t s = 0;
+    n &= ~(size_t)31;
+    for (size_t j = 0; j < n; j++) {
+        int16_t a = (int16_t)(((x[j] & 15) ^ 8) - 8), b = (int16_t)(((x[j] >> 4) ^ 8) - 8);
+        s += (int16_t)lo[j] * a + (int16_t)hi[j] * b;
+    }
+    return s;
+}
+
+static float sketch_score(const lsh_index *ix, const lsh_scratch *s, const uint8_t *x)
+{
+    float scale;
+    memcpy(&scale, x + ix->sk_bytes - 4, 4);
+    int32_t d = ix->prm.inline_codes == 8 ? dot_sketch8(s->qlo, x, ix->sk_bytes)
+                                          : dot_sketch4(s->qlo, s->qhi, x, ix->sk_bytes);
+    return scale * (float)d;
+}
+
+/* Sketches of the tail rows, from their stored (decoded) vectors, so every
+ * table copies the same bytes: row r's at (r - n_committed) * sk_bytes. */
+static uint8_t *tail_sketches(const lsh_index *ix)
+{
+    size_t n = ix->n_rows - ix->n_committed;
+    uint8_t *sk = malloc((n ? n : 1) * ix->sk_bytes);
+    float *x = malloc((size_t)ix->dim * sizeof *x);
+    if (!sk || !x) {
+        free(sk);
+        free(x);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t row = ix->n_committed + i;
+        vecstore_decode(ix->prm.encoding, ix->dim, ix->vecs + row * ix->row_bytes, x);
+        sketch_encode(ix, x, sk + i * ix->sk_bytes);
+    }
+    free(x);
+    return sk;
+}
+
 /* New CSR arrays for table t (into *nt, the table itself untouched): live
  * committed entries in bucket order, then live tail rows, counted then
  * placed (a counting sort by code). */
-static int commit_table(const lsh_index *ix, int t, size_t live_entries, lsh_table *nt)
+static int commit_table(const lsh_index *ix, int t, size_t live_entries, const uint8_t *tail_sk,
+                        lsh_table *nt)
 {
     const lsh_table *tab = &ix->tables[t];
-    const size_t nb = (size_t)1 << ix->prm.k_bits;
+    const size_t nb = (size_t)1 << ix->prm.k_bits, cap = live_entries ? live_entries : 1;
     const int L = ix->prm.n_tables;
+    const int inl = ix->prm.inline_codes;
     uint32_t *off = calloc(nb + 1, sizeof *off);
-    uint32_t *rows = malloc((live_entries ? live_entries : 1) * sizeof *rows);
+    uint32_t *rows = malloc(cap * sizeof *rows);
     uint32_t *cursor = malloc(nb * sizeof *cursor);
-    if (!off || !rows || !cursor) {
+    nt->sk = inl ? malloc(cap * ix->sk_bytes) : NULL;
+    if (!off || !rows || !cursor || (inl && !nt->sk)) {
         free(off);
         free(rows);
         free(cursor);
+        free(nt->sk);
+        nt->sk = NULL;
         return -1;
     }
     for (size_t c = 0; c < nb; c++)
@@ -316,11 +481,20 @@ static int commit_table(const lsh_index *ix, int t, size_t live_entries, lsh_tab
     memcpy(cursor, off, nb * sizeof *cursor);
     for (size_t c = 0; c < nb; c++)
         for (uint32_t e = tab->offsets[c]; e < tab->offsets[c + 1]; e++)
-            if (!bit_get(ix->removed, tab->rows[e]))
+            if (!bit_get(ix->removed, tab->rows[e])) {
+                if (inl)
+                    memcpy(nt->sk + cursor[c] * ix->sk_bytes, tab->sk + (size_t)e * ix->sk_bytes,
+                           ix->sk_bytes);
                 rows[cursor[c]++] = tab->rows[e];
+            }
     for (size_t row = ix->n_committed; row < ix->n_rows; row++)
-        if (!bit_get(ix->removed, row))
-            rows[cursor[ix->tail_codes[(row - ix->n_committed) * (size_t)L + t]]++] = (uint32_t)row;
+        if (!bit_get(ix->removed, row)) {
+            size_t i = row - ix->n_committed;
+            uint32_t c = ix->tail_codes[i * (size_t)L + t];
+            if (inl)
+                memcpy(nt->sk + cursor[c] * ix->sk_bytes, tail_sk + i * ix->sk_bytes, ix->sk_bytes);
+            rows[cursor[c]++] = (uint32_t)row;
+        }
     free(cursor);
     nt->offsets = off;
     nt->rows = rows;
@@ -333,22 +507,25 @@ int lsh_index_commit(lsh_index *ix, char *err, size_t errlen)
 {
     const int L = ix->prm.n_tables;
     size_t live = ix->n_rows - ix->n_removed;
+    uint8_t *tail_sk = NULL;
+    if (ix->prm.inline_codes && !(tail_sk = tail_sketches(ix))) {
+        set_err(err, errlen, "lsh_index_commit: out of memory");
+        return -1;
+    }
     lsh_table *nt = calloc((size_t)L, sizeof *nt);
     int t = 0;
-    while (nt && t < L && commit_table(ix, t, live, &nt[t]) == 0)
+    while (nt && t < L && commit_table(ix, t, live, tail_sk, &nt[t]) == 0)
         t++;
+    free(tail_sk);
     if (!nt || t < L) {
-        for (int i = 0; nt && i < t; i++) {
-            free(nt[i].offsets);
-            free(nt[i].rows);
-        }
+        for (int i = 0; nt && i < t; i++)
+            table_free(&nt[i]);
         free(nt);
         set_err(err, errlen, "lsh_index_commit: out of memory");
         return -1;
     }
     for (int i = 0; i < L; i++) {
-        free(ix->tables[i].offsets);
-        free(ix->tables[i].rows);
+        table_free(&ix->tables[i]);
         ix->tables[i] = nt[i];
     }
     free(nt);
@@ -377,7 +554,8 @@ size_t lsh_index_memory(const lsh_index *ix)
                  + (ix->cap_rows + 63) / 64 * 8
                  + ix->tail_cap * (size_t)ix->prm.n_tables * 4
                  + (size_t)lsh_hasher_rotations(ix->hasher) * 3 * lsh_hasher_padded_dim(ix->hasher) * 4;
-    bytes += (size_t)ix->prm.n_tables * ((nb + 1) * 4 + ix->n_entries * 4);
+    size_t per_entry = 4 + ix->sk_bytes;
+    bytes += (size_t)ix->prm.n_tables * ((nb + 1) * 4 + ix->n_entries * per_entry);
     return bytes;
 }
 
@@ -448,7 +626,16 @@ void lsh_scratch_free(lsh_scratch *s)
     free(s->seen);
     free(s->cand);
     free(s->heap);
+    free(s->pre);
+    free(s->qlo);
+    free(s->qhi);
     free(s);
+}
+
+/* Inline codes: how many sketch-scored candidates get exact re-scoring. */
+static int rerank_depth(int k)
+{
+    return 4 * k > LSH_RERANK_MIN ? 4 * k : LSH_RERANK_MIN;
 }
 
 /* Grows the scratch for this index and request; it belongs to one thread. */
@@ -480,6 +667,20 @@ static int scratch_fit(lsh_scratch *s, const lsh_index *ix, int tables, int prob
         s->heap = malloc((size_t)k * sizeof *s->heap);
         s->heap_cap = s->heap ? k : 0;
         if (!s->heap)
+            return -1;
+    }
+    if (ix->prm.inline_codes) {
+        int depth = rerank_depth(k);
+        if (depth > s->pre_cap) {
+            free(s->pre);
+            s->pre = malloc((size_t)depth * sizeof *s->pre);
+            s->pre_cap = s->pre ? depth : 0;
+            if (!s->pre)
+                return -1;
+        }
+        if (!s->qlo && !(s->qlo = malloc(ix->sk_bytes)))
+            return -1;
+        if (!s->qhi && !(s->qhi = malloc(ix->sk_bytes)))
             return -1;
     }
     (void)tables;
@@ -553,14 +754,44 @@ void lsh_scratch_set_limit(lsh_scratch *s, size_t max_candidates)
     s->max_candidates = max_candidates;
 }
 
+/* The query's probe sequence. Hyperplane sequences are written whole;
+ * cross-polytope ones are ordered in installments as the scan asks for them
+ * (probes_upto), since a search that reaches its candidate limit stops
+ * early and the rest of a long sequence would be ordered for nothing. */
+static void probes_begin(const lsh_index *ix, lsh_scratch *s, int tables, int probes)
+{
+    s->n_gen = 0;
+    s->gen_done = 1;
+    if (ix->prm.family == LSH_CROSSPOLYTOPE)
+        s->gen_done = lsh_probe_xp_start(s->codes, s->margins, tables, ix->prm.per_table,
+                                         ix->prm.cp_dim, lsh_hasher_fn_bits(ix->hasher), probes,
+                                         s->probe_work) != 0;
+    else
+        s->n_gen = lsh_probe_sequence(s->codes, s->margins, tables, ix->prm.k_bits, probes,
+                                      s->probe_work, s->probes);
+}
+
+/* How many of the first `want` probes exist, generating more if needed. */
+static inline int probes_upto(lsh_scratch *s, int want)
+{
+    while (s->n_gen < want && !s->gen_done) {
+        int got = lsh_probe_xp_next(s->probe_work, want - s->n_gen + LSH_PROBE_BATCH,
+                                    s->probes + s->n_gen);
+        s->n_gen += got;
+        s->gen_done = got == 0;
+    }
+    return s->n_gen < want ? s->n_gen : want;
+}
+
 /* Distinct candidate rows of the probed buckets, then every tail row.
  * Probing stops after the bucket that reaches the scratch's candidate limit:
  * a query in a crowded region (rare words in GloVe) then costs a bounded
  * time, at some recall for that query. */
-static int gather(const lsh_index *ix, lsh_scratch *s, int n_probes, size_t *n_cand)
+static int gather(const lsh_index *ix, lsh_scratch *s, int *n_probed, size_t *n_cand)
 {
     size_t n = 0;
-    for (int i = 0; i < n_probes; i++) {
+    int i = 0;
+    for (; i < probes_upto(s, i + 1); i++) {
         if (s->max_candidates && n >= s->max_candidates)
             break;
         const lsh_table *tab = &ix->tables[s->probes[i].table];
@@ -570,14 +801,139 @@ static int gather(const lsh_index *ix, lsh_scratch *s, int n_probes, size_t *n_c
             if (bit_get(s->seen, row))
                 continue;
             bit_set(s->seen, row);
-            if (push_candidate(s, row, &n) != 0)
+            if (push_candidate(s, row, &n) != 0) {
+                *n_cand = n;   /* the caller clears the bitmap through them */
                 return -1;
+            }
         }
     }
+    *n_probed = i;
     for (size_t row = ix->n_committed; row < ix->n_rows; row++)
-        if (push_candidate(s, (uint32_t)row, &n) != 0)
+        if (push_candidate(s, (uint32_t)row, &n) != 0) {
+            *n_cand = n;
             return -1;
+        }
     *n_cand = n;
+    return 0;
+}
+
+/* A probe's bucket (its first LSH_PREFETCH_BYTES of sketches), a few probes
+ * ahead of the scan: a bucket is contiguous but each probe jumps to a new
+ * one, and a typical bucket (tens of entries) is over before the hardware
+ * prefetcher has caught on. */
+static void prefetch_bucket(const lsh_index *ix, const lsh_probe *p)
+{
+    const lsh_table *tab = &ix->tables[p->table];
+    uint32_t e = tab->offsets[p->code], end = tab->offsets[p->code + 1];
+    for (uint32_t r = e; r < end; r += 16)
+        __builtin_prefetch(tab->rows + r);
+    const uint8_t *sk = tab->sk + (size_t)e * ix->sk_bytes;
+    size_t bytes = (size_t)(end - e) * ix->sk_bytes;
+    if (bytes > LSH_PREFETCH_BYTES)
+        bytes = LSH_PREFETCH_BYTES;
+    for (size_t b = 0; b < bytes; b += 64)
+        __builtin_prefetch(sk + b);
+}
+
+/* Inline codes: gather and sketch-score in one pass over the probed buckets
+ * (see the top of the file), keeping the best `depth` in s->pre; tail rows
+ * have no sketch and enter with their exact score. Fills s->cand like gather
+ * (the bitmap is cleared from it). */
+static int scan_inline(const lsh_index *ix, lsh_scratch *s, int depth, int *n_probed,
+                       size_t *n_cand, int *n_pre)
+{
+    const size_t skb = ix->sk_bytes;
+    const float sq = sketch_query(ix, s->q, s->qlo, s->qhi);
+    size_t n = 0;
+    int np = 0, i = 0;
+    for (; i < probes_upto(s, i + 1); i++) {
+        if (s->max_candidates && n >= s->max_candidates)
+            break;
+        int ahead = probes_upto(s, i + 2 * LSH_PROBE_AHEAD + 1);
+        if (i + 2 * LSH_PROBE_AHEAD < ahead) {  /* its offsets first, then its bucket */
+            const lsh_probe *p = &s->probes[i + 2 * LSH_PROBE_AHEAD];
+            __builtin_prefetch(ix->tables[p->table].offsets + p->code);
+        }
+        if (i + LSH_PROBE_AHEAD < ahead)
+            prefetch_bucket(ix, &s->probes[i + LSH_PROBE_AHEAD]);
+        const lsh_table *tab = &ix->tables[s->probes[i].table];
+        uint32_t code = s->probes[i].code;
+        for (uint32_t e = tab->offsets[code]; e < tab->offsets[code + 1]; e++) {
+            uint32_t row = tab->rows[e];
+            if (bit_get(s->seen, row))
+                continue;
+            bit_set(s->seen, row);
+            if (push_candidate(s, row, &n) != 0)
+                goto fail;
+            if (bit_get(ix->removed, row))
+                continue;
+            float a = sq * sketch_score(ix, s, tab->sk + (size_t)e * skb);
+            if (np == depth && a < s->pre[0].score)
+                continue;   /* the common case once the shortlist is full */
+            topk_offer(ix, s->pre, &np, depth, (row_hit){a, row});
+        }
+    }
+    *n_probed = i;
+    for (size_t row = ix->n_committed; row < ix->n_rows; row++) {
+        if (push_candidate(s, (uint32_t)row, &n) != 0)
+            goto fail;
+        if (bit_get(ix->removed, row))
+            continue;
+        row_hit h = {vecstore_dot(ix->prm.encoding, ix->dim, s->q, ix->vecs + row * ix->row_bytes),
+                     (uint32_t)row};
+        topk_offer(ix, s->pre, &np, depth, h);
+    }
+    *n_cand = n;
+    *n_pre = np;
+    return 0;
+fail:
+    *n_cand = n;
+    *n_pre = 0;
+    return -1;
+}
+
+/* Inline codes: sketch-score the probed buckets, then re-score the shortlist
+ * exactly into s->heap. */
+static int score_inline(const lsh_index *ix, lsh_scratch *s, int k, int *n_probed,
+                        size_t *n_cand, int *n_heap)
+{
+    int n_pre = 0;
+    if (scan_inline(ix, s, rerank_depth(k), n_probed, n_cand, &n_pre) != 0)
+        return -1;
+    for (int i = 0; i < n_pre; i++)
+        __builtin_prefetch(ix->vecs + (size_t)s->pre[i].row * ix->row_bytes);
+    for (int i = 0; i < n_pre; i++) {
+        uint32_t row = s->pre[i].row;
+        row_hit h = {vecstore_dot(ix->prm.encoding, ix->dim, s->q, ix->vecs + (size_t)row * ix->row_bytes),
+                     row};
+        topk_offer(ix, s->heap, n_heap, k, h);
+    }
+    return 0;
+}
+
+/* Row layout: gather distinct candidates, then the exact re-scoring of each,
+ * score = q . decode(row), every cache line of a row prefetched LSH_PREFETCH
+ * candidates ahead (rows are scattered: without it each row costs a full
+ * memory latency). */
+static int score_gathered(const lsh_index *ix, lsh_scratch *s, int k, int *n_probed,
+                          size_t *n_cand, int *n_heap)
+{
+    if (gather(ix, s, n_probed, n_cand) != 0)
+        return -1;
+    const size_t n = *n_cand;
+    for (size_t i = 0; i < n; i++) {
+        if (i + LSH_PREFETCH < n) {
+            uintptr_t a = (uintptr_t)(ix->vecs + (size_t)s->cand[i + LSH_PREFETCH] * ix->row_bytes);
+            for (uintptr_t line = a & ~(uintptr_t)63; line < a + ix->row_bytes; line += 64)
+                __builtin_prefetch((const void *)line);
+        }
+        uint32_t row = s->cand[i];
+        if (bit_get(ix->removed, row))
+            continue;
+        row_hit h = {vecstore_dot(ix->prm.encoding, ix->dim, s->q, ix->vecs + (size_t)row * ix->row_bytes),
+                     row};
+        topk_offer(ix, s->heap, n_heap, k, h);
+    }
     return 0;
 }
 
@@ -586,7 +942,7 @@ int lsh_index_search(const lsh_index *ix, lsh_scratch *s, const float *query, in
 {
     if (!ix || !s || !query || !out || k < 1)
         return -1;
-    const int L = ix->prm.n_tables, K = ix->prm.k_bits, dim = ix->dim;
+    const int L = ix->prm.n_tables, dim = ix->dim;
     if (tables <= 0 || tables > L)
         tables = L;
     if (probes <= 0)
@@ -604,34 +960,11 @@ int lsh_index_search(const lsh_index *ix, lsh_scratch *s, const float *query, in
         s->q[j] = query[j] * inv;
 
     lsh_hasher_hash(ix->hasher, s->q, s->codes, s->margins, s->work);
-    int n_probes;
-    if (ix->prm.family == LSH_CROSSPOLYTOPE)
-        n_probes = lsh_probe_sequence_xp(s->codes, s->margins, tables, ix->prm.per_table,
-                                         ix->prm.cp_dim, lsh_hasher_fn_bits(ix->hasher), probes,
-                                         s->probe_work, s->probes);
-    else
-        n_probes = lsh_probe_sequence(s->codes, s->margins, tables, K, probes, s->probe_work,
-                                      s->probes);
+    probes_begin(ix, s, tables, probes);
     size_t n_cand = 0;
-    int rc = gather(ix, s, n_probes, &n_cand);
-
-    /* Exact re-scoring: score = q . decode(row), every cache line of a row
-     * prefetched LSH_PREFETCH candidates ahead (rows are scattered: without
-     * it each row costs a full memory latency). */
-    int n_heap = 0;
-    const vecstore_encoding enc = ix->prm.encoding;
-    for (size_t i = 0; rc == 0 && i < n_cand; i++) {
-        if (i + LSH_PREFETCH < n_cand) {
-            uintptr_t a = (uintptr_t)(ix->vecs + (size_t)s->cand[i + LSH_PREFETCH] * ix->row_bytes);
-            for (uintptr_t line = a & ~(uintptr_t)63; line < a + ix->row_bytes; line += 64)
-                __builtin_prefetch((const void *)line);
-        }
-        uint32_t row = s->cand[i];
-        if (bit_get(ix->removed, row))
-            continue;
-        row_hit h = {vecstore_dot(enc, dim, s->q, ix->vecs + (size_t)row * ix->row_bytes), row};
-        topk_offer(ix, s->heap, &n_heap, k, h);
-    }
+    int n_heap = 0, n_probes = 0;
+    int rc = ix->prm.inline_codes ? score_inline(ix, s, k, &n_probes, &n_cand, &n_heap)
+                                  : score_gathered(ix, s, k, &n_probes, &n_cand, &n_heap);
     for (size_t i = 0; i < n_cand; i++)
         bit_clear(s->seen, s->cand[i]);
     if (rc != 0)

@@ -205,12 +205,29 @@ typedef struct xp_node {
     int pivot;
 } xp_node;
 
+/* The generator's state, at the start of the caller's work memory, then
+ * n_alt (one int per function, rounded to an even count so what follows
+ * stays 8-aligned), the alternatives, and the heap. */
+typedef struct xp_state {
+    const uint32_t *codes;
+    int tables, per_table, fn_bits, max_probes;
+    int emitted;          /* probes written so far, homes included */
+    int n_funcs;
+    size_t n_heap;
+} xp_state;
+
+static size_t xp_funcs_padded(int tables, int per_table)
+{
+    return ((size_t)tables * per_table + 1) & ~(size_t)1;
+}
+
 size_t lsh_probe_xp_work_bytes(int tables, int per_table, int cp_dim, int max_probes)
 {
     size_t alts = (size_t)tables * per_table * XP_ALTS;
     size_t nodes = ((size_t)tables + (size_t)(max_probes > 0 ? max_probes : 0) + 1) * (size_t)per_table + 1;
     (void)cp_dim;
-    return alts * sizeof(xp_alt) + nodes * sizeof(xp_node);
+    return sizeof(xp_state) + xp_funcs_padded(tables, per_table) * sizeof(int) +
+           alts * sizeof(xp_alt) + nodes * sizeof(xp_node);
 }
 
 /* alt[0..n) = the best alternatives of one function, by ascending score;
@@ -264,22 +281,32 @@ static void xp_successors(xp_node *heap, size_t *n, const xp_node *x, const xp_a
     }
 }
 
-int lsh_probe_sequence_xp(const uint32_t *codes, const float *z, int tables, int per_table,
-                          int cp_dim, int fn_bits, int max_probes, void *work, lsh_probe *out)
+static int *xp_n_alt(xp_state *st) { return (int *)(st + 1); }
+static xp_alt *xp_alts(xp_state *st)
 {
-    if (tables < 1 || per_table < 1 || per_table > XP_MAX_F || max_probes < 1)
-        return 0;
-    xp_alt *alts = work;
-    xp_node *heap = (xp_node *)(alts + (size_t)tables * per_table * XP_ALTS);
-    int n_alt_local[4096];
-    int *n_alt = n_alt_local;
-    if ((size_t)tables * per_table > 4096)
-        return 0;
+    return (xp_alt *)(xp_n_alt(st) + xp_funcs_padded(st->tables, st->per_table));
+}
+static xp_node *xp_heap(xp_state *st)
+{
+    return (xp_node *)(xp_alts(st) + (size_t)st->tables * st->per_table * XP_ALTS);
+}
 
-    int n_out = home_probes(codes, tables, max_probes, out);
-    if (n_out == max_probes)
-        return n_out;
-    size_t n_heap = 0;
+int lsh_probe_xp_start(const uint32_t *codes, const float *z, int tables, int per_table,
+                       int cp_dim, int fn_bits, int max_probes, void *work)
+{
+    xp_state *st = work;
+    memset(st, 0, sizeof *st);
+    if (tables < 1 || per_table < 1 || per_table > XP_MAX_F || max_probes < 1)
+        return -1;
+    st->codes = codes;
+    st->tables = tables;
+    st->per_table = per_table;
+    st->fn_bits = fn_bits;
+    st->max_probes = max_probes;
+    st->n_funcs = tables * per_table;
+    int *n_alt = xp_n_alt(st);
+    xp_alt *alts = xp_alts(st);
+    xp_node *heap = xp_heap(st);
     for (int t = 0; t < tables; t++) {
         for (int f = 0; f < per_table; f++) {
             int r = t * per_table + f;
@@ -288,12 +315,32 @@ int lsh_probe_sequence_xp(const uint32_t *codes, const float *z, int tables, int
         xp_node root;
         memset(&root, 0, sizeof root);
         root.table = t;
-        xp_successors(heap, &n_heap, &root, alts, n_alt, per_table);
+        xp_successors(heap, &st->n_heap, &root, alts, n_alt, per_table);
     }
+    return 0;
+}
+
+int lsh_probe_xp_next(void *work, int n, lsh_probe *out)
+{
+    xp_state *st = work;
+    if (st->tables < 1)
+        return 0;
+    const int *n_alt = xp_n_alt(st);
+    const xp_alt *alts = xp_alts(st);
+    xp_node *heap = xp_heap(st);
+    int room = st->max_probes - st->emitted, n_out = 0;
+    if (n > room)
+        n = room;
+    if (st->emitted < st->tables) {   /* homes first */
+        n_out = home_probes(st->codes + st->emitted, st->tables - st->emitted, n, out);
+        for (int i = 0; i < n_out; i++)
+            out[i].table += st->emitted;
+    }
+    const int per_table = st->per_table, fn_bits = st->fn_bits;
     const uint32_t mask = (fn_bits >= 32) ? 0xFFFFFFFFu : ((1u << fn_bits) - 1);
-    while (n_out < max_probes && n_heap > 0) {
-        xp_node x = xp_pop(heap, &n_heap);
-        uint32_t code = codes[x.table];
+    while (n_out < n && st->emitted + n_out >= st->tables && st->n_heap > 0) {
+        xp_node x = xp_pop(heap, &st->n_heap);
+        uint32_t code = st->codes[x.table];
         for (int f = 0; f < per_table; f++) {
             const xp_alt *a = alts + ((size_t)x.table * per_table + f) * XP_ALTS;
             code &= ~(mask << (f * fn_bits));
@@ -303,7 +350,17 @@ int lsh_probe_sequence_xp(const uint32_t *codes, const float *z, int tables, int
         out[n_out].code = code;
         out[n_out].score = x.score;
         n_out++;
-        xp_successors(heap, &n_heap, &x, alts, n_alt, per_table);
+        xp_successors(heap, &st->n_heap, &x, alts, n_alt, per_table);
     }
+    st->emitted += n_out;
     return n_out;
+}
+
+int lsh_probe_sequence_xp(const uint32_t *codes, const float *z, int tables, int per_table,
+                          int cp_dim, int fn_bits, int max_probes, void *work, lsh_probe *out)
+{
+    if ((size_t)tables * per_table > 4096 ||
+        lsh_probe_xp_start(codes, z, tables, per_table, cp_dim, fn_bits, max_probes, work) != 0)
+        return 0;
+    return lsh_probe_xp_next(work, max_probes, out);
 }

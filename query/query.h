@@ -155,6 +155,11 @@ typedef struct lsh_params {
     int per_table;        /* cross-polytope: functions per table (1..4) */
     int cp_dim;           /* cross-polytope: coordinates per function (power of
                              two); k_bits is then per_table * log2(2 cp_dim) */
+    int inline_codes;     /* 0 (default), 8 or 4: every bucket entry carries a
+                             sketch of its vector with this many bits per
+                             component, so a probe streams a contiguous run of
+                             sketches instead of chasing rows (lsh_index.c);
+                             costs L sketches per vector. */
 } lsh_params;
 
 void lsh_params_init(lsh_params *p);
@@ -244,6 +249,14 @@ int lsh_probe_sequence(const uint32_t *codes, const float *margins, int tables, 
  * from lsh_hasher_hash (margins), fn_bits = lsh_hasher_fn_bits; at most 4
  * functions per table and 4096 functions in all. Same output contract. */
 size_t lsh_probe_xp_work_bytes(int tables, int per_table, int cp_dim, int max_probes);
+/* The same sequence in installments, so a search that stops early (its
+ * candidate limit) never orders probes it will not look at: start sets up
+ * work (codes must stay valid until the last next; -1 on bad arguments),
+ * each next writes up to n further probes and returns how many, 0 at the
+ * end. lsh_probe_sequence_xp is start plus one next of max_probes. */
+int lsh_probe_xp_start(const uint32_t *codes, const float *z, int tables, int per_table,
+                       int cp_dim, int fn_bits, int max_probes, void *work);
+int lsh_probe_xp_next(void *work, int n, lsh_probe *out);
 int lsh_probe_sequence_xp(const uint32_t *codes, const float *z, int tables, int per_table,
                           int cp_dim, int fn_bits, int max_probes, void *work, lsh_probe *out);
 

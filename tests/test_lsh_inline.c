@@ -1,0 +1,264 @@
+/*
+ * test_lsh_inline.c — the inline-sketch layout of the LSH index
+ * (lsh_params.inline_codes, query/lsh_index.c) and the installment probe
+ * generator it uses (lsh_probe_xp_start / lsh_probe_xp_next):
+ *   - with every bucket probed, 8-bit and 4-bit sketch layouts return the
+ *     exact top-k (labels from a naive double-precision loop, scores equal
+ *     to the exact re-scoring), for both hash families;
+ *   - adds, removes and commits give the same answers as a fresh build;
+ *   - the probe sequence made in installments of any size is the sequence
+ *     made at once;
+ *   - a candidate limit still bounds the scan; bad widths are refused.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "query/query.h"
+
+static float *unit_vecs(size_t n, int dim, unsigned seed)
+{
+    float *v = malloc(n * dim * sizeof *v);
+    srand(seed);
+    for (size_t i = 0; i < n * dim; i++)
+        v[i] = (float)rand() / RAND_MAX * 2.0f - 1.0f;
+    for (size_t i = 0; i < n; i++) {
+        double ss = 0;
+        for (int j = 0; j < dim; j++) ss += (double)v[i * dim + j] * v[i * dim + j];
+        for (int j = 0; j < dim; j++) v[i * dim + j] /= (float)sqrt(ss);
+    }
+    return v;
+}
+
+/* Top-k by a double-precision loop; ties cannot occur with random floats. */
+static void naive_topk(const float *base, size_t n, int dim, const float *q, int k, int64_t *ids,
+                       double *scores)
+{
+    for (int j = 0; j < k; j++) { scores[j] = -1e30; ids[j] = -1; }
+    for (size_t i = 0; i < n; i++) {
+        double s = 0;
+        for (int d = 0; d < dim; d++) s += (double)base[i * dim + d] * q[d];
+        int j = k - 1;
+        if (s <= scores[j]) continue;
+        while (j > 0 && scores[j - 1] < s) { scores[j] = scores[j - 1]; ids[j] = ids[j - 1]; j--; }
+        scores[j] = s;
+        ids[j] = (int64_t)i;
+    }
+}
+
+static lsh_params inline_params(int family, int bits)
+{
+    lsh_params p;
+    lsh_params_init(&p);
+    p.inline_codes = bits;
+    if (family == LSH_CROSSPOLYTOPE) {
+        p.family = LSH_CROSSPOLYTOPE;
+        p.per_table = 2;
+        p.cp_dim = 4;           /* 6 bits per table */
+        p.n_tables = 3;
+    } else {
+        p.k_bits = 5;
+        p.n_tables = 3;
+    }
+    return p;
+}
+
+static lsh_index *build(int dim, const lsh_params *p, const float *v, size_t n,
+                        const int64_t *labels)
+{
+    char err[256];
+    lsh_index *ix = lsh_index_new(dim, p, err, sizeof err);
+    cr_assert_not_null(ix, "%s", err);
+    cr_assert_eq(lsh_index_add(ix, n, labels, v, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(lsh_index_commit(ix, err, sizeof err), 0, "%s", err);
+    return ix;
+}
+
+static void check_exact(int family, int bits, int dim)
+{
+    const int k = 10;
+    const size_t n = 1500, nq = 25;
+    float *v = unit_vecs(n, dim, 40u + (unsigned)bits), *q = unit_vecs(nq, dim, 41);
+    lsh_params p = inline_params(family, bits);
+    lsh_index *ix = build(dim, &p, v, n, NULL);
+    int all = p.n_tables << lsh_index_params(ix)->k_bits;
+    lsh_scratch *s = lsh_scratch_new(ix);
+    lsh_hit hits[10];
+    int64_t ids[10];
+    double scores[10];
+    for (size_t i = 0; i < nq; i++) {
+        naive_topk(v, n, dim, q + i * dim, k, ids, scores);
+        lsh_search_stats st;
+        cr_assert_eq(lsh_index_search(ix, s, q + i * dim, k, all, 0, hits, &st), k);
+        cr_assert_eq(st.candidates, n, "every row is a candidate once");
+        for (int j = 0; j < k; j++) {
+            cr_assert_eq(hits[j].label, ids[j], "family %d, %d bits, query %zu rank %d",
+                         family, bits, i, j);
+            cr_assert_float_eq(hits[j].score, (float)scores[j], 1e-5,
+                               "scores are exact, not sketched");
+        }
+    }
+    free(v);
+    free(q);
+    lsh_scratch_free(s);
+    lsh_index_free(ix);
+}
+
+Test(lsh_inline, all_buckets_equals_exact_8bit)
+{
+    check_exact(LSH_CROSSPOLYTOPE, 8, 24);
+    check_exact(LSH_HYPERPLANE, 8, 33);   /* a dimension that is no multiple of 32 */
+}
+
+Test(lsh_inline, all_buckets_equals_exact_4bit)
+{
+    check_exact(LSH_CROSSPOLYTOPE, 4, 24);
+    check_exact(LSH_HYPERPLANE, 4, 37);   /* odd: the last code byte holds one value */
+}
+
+Test(lsh_inline, add_remove_commit_equals_rebuild)
+{
+    const int dim = 20, k = 8;
+    const size_t n = 700;
+    float *v = unit_vecs(n, dim, 50);
+    int64_t *labels = malloc(n * sizeof *labels);
+    for (size_t i = 0; i < n; i++)
+        labels[i] = 5000 + (int64_t)i;
+    lsh_params p = inline_params(LSH_CROSSPOLYTOPE, 4);
+    char err[256];
+    lsh_index *inc = lsh_index_new(dim, &p, err, sizeof err);
+    cr_assert_not_null(inc, "%s", err);
+    int removed[700] = {0};
+    cr_assert_eq(lsh_index_add(inc, 300, labels, v, err, sizeof err), 0);
+    cr_assert_eq(lsh_index_commit(inc, err, sizeof err), 0);
+    cr_assert_eq(lsh_index_add(inc, 250, labels + 300, v + 300 * dim, err, sizeof err), 0);
+    for (size_t i = 0; i < 550; i += 5) {
+        cr_assert_eq(lsh_index_remove(inc, labels[i]), 0);
+        removed[i] = 1;
+    }
+    cr_assert_eq(lsh_index_commit(inc, err, sizeof err), 0);
+    cr_assert_eq(lsh_index_add(inc, 150, labels + 550, v + 550 * dim, err, sizeof err), 0);
+    for (size_t i = 2; i < n; i += 13)
+        if (!removed[i]) {
+            cr_assert_eq(lsh_index_remove(inc, labels[i]), 0);
+            removed[i] = 1;
+        }
+    cr_assert_eq(lsh_index_commit(inc, err, sizeof err), 0);
+
+    float *live = malloc(n * dim * sizeof *live);
+    int64_t *live_labels = malloc(n * sizeof *live_labels);
+    size_t n_live = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!removed[i]) {
+            memcpy(live + n_live * dim, v + i * dim, dim * sizeof *live);
+            live_labels[n_live++] = labels[i];
+        }
+    lsh_index *fresh = build(dim, &p, live, n_live, live_labels);
+    lsh_scratch *s1 = lsh_scratch_new(inc), *s2 = lsh_scratch_new(fresh);
+    float *q = unit_vecs(12, dim, 51);
+    lsh_hit h1[8], h2[8];
+    /* A partial budget: same buckets and same sketches give the same
+     * candidates, shortlist and answers, not only the same exact top-k. */
+    for (int budget = 3; budget <= 48; budget *= 4)
+        for (int i = 0; i < 12; i++) {
+            lsh_search_stats a1, a2;
+            int a = lsh_index_search(inc, s1, q + i * dim, k, budget, 0, h1, &a1);
+            int b = lsh_index_search(fresh, s2, q + i * dim, k, budget, 0, h2, &a2);
+            cr_assert_eq(a, b);
+            cr_assert_eq(a1.candidates, a2.candidates);
+            for (int j = 0; j < a; j++) {
+                cr_assert_eq(h1[j].label, h2[j].label, "budget %d query %d rank %d", budget, i, j);
+                cr_assert_eq(h1[j].score, h2[j].score);
+            }
+        }
+    free(v); free(labels); free(live); free(live_labels); free(q);
+    lsh_scratch_free(s1);
+    lsh_scratch_free(s2);
+    lsh_index_free(inc);
+    lsh_index_free(fresh);
+}
+
+Test(lsh_inline, candidate_limit_bounds_the_scan)
+{
+    const int dim = 16, k = 5;
+    const size_t n = 2500;
+    float *v = unit_vecs(n, dim, 60), *q = unit_vecs(6, dim, 61);
+    lsh_params p = inline_params(LSH_HYPERPLANE, 4);
+    p.k_bits = 4;
+    lsh_index *ix = build(dim, &p, v, n, NULL);
+    size_t biggest = 0;
+    for (int t = 0; t < p.n_tables; t++)
+        for (uint32_t c = 0; c < 16; c++) {
+            size_t cnt;
+            lsh_index_bucket(ix, t, c, &cnt);
+            biggest = cnt > biggest ? cnt : biggest;
+        }
+    lsh_scratch *s = lsh_scratch_new(ix);
+    lsh_hit hits[5];
+    for (int i = 0; i < 6; i++) {
+        lsh_search_stats st;
+        lsh_scratch_set_limit(s, 400);
+        cr_assert_eq(lsh_index_search(ix, s, q + i * dim, k, p.n_tables * 16, 0, hits, &st), k);
+        cr_assert_geq(st.candidates, 400);
+        cr_assert_lt(st.candidates, 400 + biggest);
+        cr_assert_lt(st.probes, (size_t)p.n_tables * 16, "stopped before the last probe");
+        for (int j = 1; j < k; j++)
+            cr_assert_geq(hits[j - 1].score, hits[j].score);
+    }
+    free(v);
+    free(q);
+    lsh_scratch_free(s);
+    lsh_index_free(ix);
+}
+
+Test(lsh_inline, bad_width_is_refused)
+{
+    lsh_params p;
+    lsh_params_init(&p);
+    p.inline_codes = 6;
+    char err[256] = "";
+    cr_assert_null(lsh_index_new(16, &p, err, sizeof err));
+    cr_assert(strstr(err, "inline") != NULL, "%s", err);
+}
+
+/* Installments of any size concatenate to the sequence made at once. */
+Test(lsh_probe, xp_installments_equal_whole_sequence)
+{
+    const int L = 5, F = 2, m = 8, bits = 4, max = 300;
+    float z[5 * 2 * 8];
+    srand(70);
+    for (int i = 0; i < L * F * m; i++)
+        z[i] = (float)rand() / RAND_MAX * 2.0f - 1.0f;
+    uint32_t codes[5];
+    for (int t = 0; t < L; t++) {
+        codes[t] = 0;
+        for (int f = 0; f < F; f++)
+            codes[t] |= (uint32_t)lsh_argmax_signed(z + (t * F + f) * m, m) << (f * bits);
+    }
+    size_t wb = lsh_probe_xp_work_bytes(L, F, m, max);
+    void *work = malloc(wb);
+    lsh_probe *whole = malloc(max * sizeof *whole), *part = malloc(max * sizeof *part);
+    int n = lsh_probe_sequence_xp(codes, z, L, F, m, bits, max, work, whole);
+    cr_assert_eq(n, max);
+    const int steps[] = {1, 2, 3, 7, 64, 299, 1000};
+    for (size_t si = 0; si < sizeof steps / sizeof *steps; si++) {
+        cr_assert_eq(lsh_probe_xp_start(codes, z, L, F, m, bits, max, work), 0);
+        int got = 0, g;
+        while ((g = lsh_probe_xp_next(work, steps[si], part + got)) > 0) {
+            cr_assert_leq(g, steps[si]);
+            got += g;
+        }
+        cr_assert_eq(got, n, "installments of %d", steps[si]);
+        for (int i = 0; i < n; i++) {
+            cr_assert_eq(part[i].table, whole[i].table, "step %d probe %d", steps[si], i);
+            cr_assert_eq(part[i].code, whole[i].code, "step %d probe %d", steps[si], i);
+            cr_assert_eq(part[i].score, whole[i].score);
+        }
+    }
+    cr_assert_eq(lsh_probe_xp_start(codes, z, 0, F, m, bits, max, work), -1);
+    cr_assert_eq(lsh_probe_xp_next(work, 5, part), 0, "a failed start yields nothing");
+    free(work);
+    free(whole);
+    free(part);
+}
