@@ -143,13 +143,6 @@ static int bit_get(const uint64_t *b, size_t i) { return (int)((b[i >> 6] >> (i 
 static void bit_set(uint64_t *b, size_t i) { b[i >> 6] |= 1ull << (i & 63); }
 static void bit_clear(uint64_t *b, size_t i) { b[i >> 6] &= ~(1ull << (i & 63)); }
 
-/* Bytes of one sketch (layout: see sketch_encode). */
-static size_t sketch_bytes(int dim, int bits)
-{
-    size_t code = bits == 4 ? ((size_t)dim + 1) / 2 : (size_t)dim;
-    return (code + 4 + 31) & ~(size_t)31;
-}
-
 lsh_index *lsh_index_new(int dim, const lsh_params *p, char *err, size_t errlen)
 {
     lsh_params prm;
@@ -187,7 +180,7 @@ lsh_index *lsh_index_new(int dim, const lsh_params *p, char *err, size_t errlen)
     /* Rows start on cache lines: a 104-byte int8 row then costs 2 line
      * fetches instead of 2.6 on average, and re-scoring is bound by them. */
     ix->row_bytes = (vecstore_row_bytes(prm.encoding, dim) + 63) & ~(size_t)63;
-    ix->sk_bytes = prm.inline_codes ? sketch_bytes(dim, prm.inline_codes) : 0;
+    ix->sk_bytes = prm.inline_codes ? lsh_sketch_bytes(dim, prm.inline_codes) : 0;
     if (prm.family == LSH_CROSSPOLYTOPE)
         ix->hasher = lsh_hasher_new_xp(dim, prm.per_table, prm.cp_dim, prm.n_tables, prm.seed,
                                        err, errlen);
@@ -337,93 +330,6 @@ int lsh_index_remove(lsh_index *ix, int64_t label)
     return -1;
 }
 
-/* Sketch layout: sk_bytes per entry, a multiple of 32 whose last 4 bytes
- * hold the float scale (x ~= scale * code), every unused position zero:
- *   8 bits: byte j < dim holds round(x_j / scale), scale = amax / 127;
- *   4 bits: byte j < H = sk_bytes - 4 holds x_j in its low nibble and x_{j+H}
- *           in its high nibble, each round(x / scale) in -7..7, scale = amax / 7.
- * The query side is always 8 bits, split the same way into a low and a high
- * array with zeros wherever the entry holds its scale, so the scale bytes
- * drop out of the dot product and the loops need no special end. */
-
-static float abs_max(const float *x, int dim)
-{
-    float amax = 0.0f;
-    for (int j = 0; j < dim; j++)
-        amax = fmaxf(amax, fabsf(x[j]));
-    return amax;
-}
-
-static void sketch_encode(const lsh_index *ix, const float *x, uint8_t *out)
-{
-    const int bits = ix->prm.inline_codes, dim = ix->dim;
-    const size_t skb = ix->sk_bytes, half = skb - 4;
-    const float levels = bits == 4 ? 7.0f : 127.0f, amax = abs_max(x, dim);
-    const float scale = amax > 0.0f ? amax / levels : 0.0f;
-    memset(out, 0, skb);
-    for (int j = 0; amax > 0.0f && j < dim; j++) {
-        int v = (int)lrintf(x[j] * (levels / amax));
-        if (bits == 8)
-            out[j] = (uint8_t)(int8_t)v;
-        else if ((size_t)j < half)
-            out[j] |= (uint8_t)(v & 15);
-        else
-            out[j - half] |= (uint8_t)((v & 15) << 4);
-    }
-    memcpy(out + skb - 4, &scale, 4);
-}
-
-/* The query's 8-bit sketch into lo/hi (sk_bytes each); returns its scale. */
-static float sketch_query(const lsh_index *ix, const float *q, int8_t *lo, int8_t *hi)
-{
-    const int dim = ix->dim;
-    const size_t skb = ix->sk_bytes, half = skb - 4;
-    const float amax = abs_max(q, dim);
-    memset(lo, 0, skb);
-    memset(hi, 0, skb);
-    for (int j = 0; amax > 0.0f && j < dim; j++) {
-        int8_t v = (int8_t)lrintf(q[j] * (127.0f / amax));
-        if (ix->prm.inline_codes == 8 || (size_t)j < half)
-            lo[j] = v;
-        else
-            hi[j - half] = v;
-    }
-    return amax / 127.0f;
-}
-
-/* The entry's scale times the integer dot product of the two sketches.
- * Plain widening loops over a multiple of 32 bytes: -O3 turns them into
- * vector multiply-adds of 16-bit pairs. A 4-bit code c is sign-extended as
- * ((c ^ 8) - 8), which maps 8..15 to -8..-1 with no branch or shift tricks. */
-static int32_t dot_sketch8(const int8_t *q, const uint8_t *x, size_t n)
-{
-    int32_t s = 0;
-    n &= ~(size_t)31;
-    for (size_t j = 0; j < n; j++)
-        s += (int16_t)q[j] * (int16_t)(int8_t)x[j];
-    return s;
-}
-
-static int32_t dot_sketch4(const int8_t *lo, const int8_t *hi, const uint8_t *x, size_t n)
-{
-    int32_t s = 0;
-    n &= ~(size_t)31;
-    for (size_t j = 0; j < n; j++) {
-        int16_t a = (int16_t)(((x[j] & 15) ^ 8) - 8), b = (int16_t)(((x[j] >> 4) ^ 8) - 8);
-        s += (int16_t)lo[j] * a + (int16_t)hi[j] * b;
-    }
-    return s;
-}
-
-static float sketch_score(const lsh_index *ix, const lsh_scratch *s, const uint8_t *x)
-{
-    float scale;
-    memcpy(&scale, x + ix->sk_bytes - 4, 4);
-    int32_t d = ix->prm.inline_codes == 8 ? dot_sketch8(s->qlo, x, ix->sk_bytes)
-                                          : dot_sketch4(s->qlo, s->qhi, x, ix->sk_bytes);
-    return scale * (float)d;
-}
-
 /* Sketches of the tail rows, from their stored (decoded) vectors, so every
  * table copies the same bytes: row r's at (r - n_committed) * sk_bytes. */
 static uint8_t *tail_sketches(const lsh_index *ix)
@@ -439,7 +345,7 @@ static uint8_t *tail_sketches(const lsh_index *ix)
     for (size_t i = 0; i < n; i++) {
         size_t row = ix->n_committed + i;
         vecstore_decode(ix->prm.encoding, ix->dim, ix->vecs + row * ix->row_bytes, x);
-        sketch_encode(ix, x, sk + i * ix->sk_bytes);
+        lsh_sketch_encode(ix->prm.inline_codes, ix->dim, ix->sk_bytes, x, sk + i * ix->sk_bytes);
     }
     free(x);
     return sk;
@@ -843,7 +749,8 @@ static int scan_inline(const lsh_index *ix, lsh_scratch *s, int depth, int *n_pr
                        size_t *n_cand, int *n_pre)
 {
     const size_t skb = ix->sk_bytes;
-    const float sq = sketch_query(ix, s->q, s->qlo, s->qhi);
+    const int bits = ix->prm.inline_codes;
+    const float sq = lsh_sketch_query(bits, ix->dim, skb, s->q, s->qlo, s->qhi);
     size_t n = 0;
     int np = 0, i = 0;
     for (; i < probes_upto(s, i + 1); i++) {
@@ -867,7 +774,7 @@ static int scan_inline(const lsh_index *ix, lsh_scratch *s, int depth, int *n_pr
                 goto fail;
             if (bit_get(ix->removed, row))
                 continue;
-            float a = sq * sketch_score(ix, s, tab->sk + (size_t)e * skb);
+            float a = sq * lsh_sketch_score(bits, skb, s->qlo, s->qhi, tab->sk + (size_t)e * skb);
             if (np == depth && a < s->pre[0].score)
                 continue;   /* the common case once the shortlist is full */
             topk_offer(ix, s->pre, &np, depth, (row_hit){a, row});

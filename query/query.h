@@ -131,6 +131,8 @@ char *snippet_make(tok_tokenizer *tok, const query_parsed *q, const char *text, 
  *                      incremental add/remove, search
  *   query/lsh_probe.c  query-directed probe sequences (least confident bits
  *                      flipped first), across all tables
+ *   query/lsh_sketch.c short int8 / int4 copies of the vectors kept inside
+ *                      the buckets by the inline-code layout
  *   query/lsh_tune.c   picks K, L and the probe budget for a target recall
  *
  * Vectors are compared by cosine similarity: they are L2-normalised on the
@@ -224,6 +226,48 @@ void lsh_scratch_set_limit(lsh_scratch *s, size_t max_candidates);
  * the index (make a new one after adds). stats may be NULL. */
 int lsh_index_search(const lsh_index *ix, lsh_scratch *s, const float *query, int k,
                      int probes, int tables, lsh_hit *out, lsh_search_stats *stats);
+
+/* ------------------------------------------------------------ lsh_sketch.c
+ * Sketches of the inline-code layout (layout and error: lsh_sketch.c). */
+size_t lsh_sketch_bytes(int dim, int bits);                 /* bits 8 or 4 */
+void lsh_sketch_encode(int bits, int dim, size_t sk_bytes, const float *x, uint8_t *out);
+/* The query's 8-bit sketch into lo and hi (sk_bytes each); returns its scale. */
+float lsh_sketch_query(int bits, int dim, size_t sk_bytes, const float *q, int8_t *lo, int8_t *hi);
+
+/* The integer dot products, as plain widening loops over a multiple of 32
+ * bytes that -O3 turns into vector multiply-adds of 16-bit pairs. A 4-bit
+ * code c is sign-extended as ((c ^ 8) - 8): 8..15 become -8..-1 with no
+ * branch. Inline: they run once per candidate on the search path. */
+static inline int32_t lsh_sketch_dot8(const int8_t *q, const uint8_t *x, size_t n)
+{
+    int32_t s = 0;
+    n &= ~(size_t)31;   /* tells the compiler there is no remainder */
+    for (size_t j = 0; j < n; j++)
+        s += (int16_t)q[j] * (int16_t)(int8_t)x[j];
+    return s;
+}
+
+static inline int32_t lsh_sketch_dot4(const int8_t *lo, const int8_t *hi, const uint8_t *x, size_t n)
+{
+    int32_t s = 0;
+    n &= ~(size_t)31;
+    for (size_t j = 0; j < n; j++) {
+        int16_t a = (int16_t)(((x[j] & 15) ^ 8) - 8), b = (int16_t)(((x[j] >> 4) ^ 8) - 8);
+        s += (int16_t)lo[j] * a + (int16_t)hi[j] * b;
+    }
+    return s;
+}
+
+/* Sketch x's scale times its integer dot product with the query sketch:
+ * q . x up to the query's own scale. */
+static inline float lsh_sketch_score(int bits, size_t sk_bytes, const int8_t *lo, const int8_t *hi,
+                                     const uint8_t *x)
+{
+    float scale;
+    memcpy(&scale, x + sk_bytes - 4, 4);
+    int32_t d = bits == 8 ? lsh_sketch_dot8(lo, x, sk_bytes) : lsh_sketch_dot4(lo, hi, x, sk_bytes);
+    return scale * (float)d;
+}
 
 /* ------------------------------------------------------------ lsh_probe.c
  * Query-directed multi-probe (Lv et al. 2007). A probe flips a set of bits of
