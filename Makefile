@@ -13,16 +13,30 @@
 CC      ?= cc
 CXX     ?= c++
 BUILD   := build
-PKGS    := sqlite3 lmdb openblas libcurl libutf8proc libcjson libcrypto
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lstemmer -lm -lpthread
+PKGS    := sqlite3 lmdb libcurl libutf8proc libcjson libcrypto
+# OpenBLAS, serial build (Debian's libopenblas-serial-dev), found through an
+# rpath because the libopenblas.so.0 alternative usually points at the
+# pthread build. lctx calls BLAS from its own threads (one encoder batch or
+# search per thread); the pthread build starts a pool when the library loads
+# that busy-waits about 0.1 s of a core in every process, BM25-only commands
+# included, and oversubscribes callers that already run one search per core.
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+BLAS_DIR  := /usr/lib/$(or $(MULTIARCH),x86_64-linux-gnu)/openblas-serial
+BLAS_CFLAGS := -I/usr/include/$(or $(MULTIARCH),x86_64-linux-gnu)/openblas-serial
+BLAS_LIBS := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas
+# Asked of pkg-config on first use, not when the Makefile is read: on a
+# fresh machine pkg-config and the .pc files only exist once `deps` has run,
+# and every compile rule waits for `deps`. (Each variable replaces itself
+# with its value the first time it is expanded, so pkg-config runs once.)
+PKG_CFLAGS = $(eval PKG_CFLAGS := $$(BLAS_CFLAGS) $$(shell pkg-config --cflags $$(PKGS) 2>/dev/null))$(PKG_CFLAGS)
+PKG_LIBS   = $(eval PKG_LIBS := $$(shell pkg-config --libs $$(PKGS) 2>/dev/null) $$(BLAS_LIBS) -lstemmer -lm -lpthread)$(PKG_LIBS)
 
 WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wstrict-prototypes
 DEFS    := -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64
 INCS    := -Iinclude -I.
 OPT     ?= -O3 -march=native
-CFLAGS_REL  := -std=c11 $(WARN) $(DEFS) $(INCS) $(PKG_CFLAGS) $(OPT) -g -fPIC -fvisibility=hidden -MMD -MP
-CFLAGS_SAN  := -std=c11 $(WARN) $(DEFS) $(INCS) $(PKG_CFLAGS) -O1 -g -fno-omit-frame-pointer \
+CFLAGS_REL  = -std=c11 $(WARN) $(DEFS) $(INCS) $(PKG_CFLAGS) $(OPT) -g -fPIC -fvisibility=hidden -MMD -MP
+CFLAGS_SAN  = -std=c11 $(WARN) $(DEFS) $(INCS) $(PKG_CFLAGS) -O1 -g -fno-omit-frame-pointer \
                -fsanitize=address,undefined -fno-sanitize-recover=undefined -MMD -MP
 LDFLAGS_SAN := -fsanitize=address,undefined
 
@@ -49,7 +63,7 @@ BENCH_C  := $(sort $(wildcard bench/bench-*.c))
 BENCH_CC := $(sort $(wildcard bench/bench-*.cc))
 BENCH_BIN := $(BENCH_C:bench/%.c=$(BUILD)/%) $(BENCH_CC:bench/%.cc=$(BUILD)/%)
 
-DEB_PKGS := build-essential pkg-config libsqlite3-dev liblmdb-dev libopenblas-dev \
+DEB_PKGS := build-essential pkg-config libsqlite3-dev liblmdb-dev libopenblas-serial-dev \
             libcurl4-openssl-dev libcriterion-dev libutf8proc-dev libstemmer-dev \
             libcjson-dev libreadline-dev libssl-dev
 BENCH_DEB_PKGS := sqlite3 jq libxapian-dev libfaiss-dev libhnswlib-dev gnuplot-nox
@@ -180,7 +194,7 @@ install: lib cli
 	install -m 644 $(BUILD)/liblctx.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(BUILD)/liblctx.so $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(CLI_BIN) $(DESTDIR)$(PREFIX)/bin/
-	sed -e 's|@PREFIX@|$(PREFIX)|' lctx.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/lctx.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@BLAS_LIBS@|$(BLAS_LIBS)|' lctx.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/lctx.pc
 
 clean:
 	rm -rf $(BUILD)

@@ -45,7 +45,7 @@ use-fixture: deps-model
 # ---------------------------------------------------------------- fuzzing
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
-FUZZ_FLAGS   := -g -O1 -std=c11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(DEFS) $(INCS) $(PKG_CFLAGS)
+FUZZ_FLAGS   = -g -O1 -std=c11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(DEFS) $(INCS) $(PKG_CFLAGS)
 FUZZ_LIB_SRC := $(sort $(wildcard attention/*.c))
 
 $(BUILD)/fuzz/fuzz_model_file: fuzz/fuzz_model_file.c $(FUZZ_LIB_SRC) attention/attention.h | deps

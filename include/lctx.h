@@ -38,9 +38,10 @@ extern "C" {
 #endif
 
 #define LCTX_VERSION_STRING "0.1.0"
-/* On-disk format version written into new collections. A collection with a
- * larger number was made by a newer lctx and is refused (LCTX_EVERSION). */
-#define LCTX_FORMAT_VERSION 1
+/* On-disk format version written into new collections. A collection with
+ * another number was made by another lctx and is refused (LCTX_EVERSION):
+ * a newer one must be read by a newer lctx, an older one rebuilt. */
+#define LCTX_FORMAT_VERSION 2
 
 /* ------------------------------------------------------------------ status */
 enum lctx_status {

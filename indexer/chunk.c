@@ -26,6 +26,13 @@
  *              all) is cut at word boundaries into passages of about target
  *              words, so no passage ever exceeds 2*target words.
  *
+ * Most documents of a collection are shorter than one passage, and this
+ * runs on the thread that feeds the catalog, so plain ASCII texts without a
+ * heading and with at most target words take a shortcut (chunk_single): one
+ * byte-at-a-time pass that only counts words and finds the first and last
+ * non-space bytes, which is exactly what the full scan would return for
+ * them.
+ *
  * Spans exclude the whitespace around them; whitespace between two spans
  * belongs to neither. Invalid UTF-8 bytes are treated as one-byte word
  * characters, so the function is total on any input.
@@ -377,6 +384,36 @@ static void chunk_scan(chunk_state *st)
     chunk_close_passage(st, 1);
 }
 
+/* The common case in one cheap pass: an ASCII text without '#' holding at
+ * most target whitespace-separated runs is a single passage, the text
+ * without its surrounding whitespace (no heading can start a passage, and
+ * with at most target words no sentence can close one or be cut). Returns
+ * 0 when the text does not qualify; else 1 with the span in *out (empty
+ * when the text is all whitespace). chunk_scan gives the same answer for
+ * every text that qualifies. */
+static int chunk_single(const unsigned char *s, size_t len, size_t target, chunk_span *out)
+{
+    size_t runs = 0, first = len, last = 0;
+    int in_run = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = s[i];
+        if (c >= 0x80 || c == '#')
+            return 0;
+        int space = c == ' ' || (c >= '\t' && c <= '\r');
+        if (!space) {
+            if (!in_run && ++runs > target)
+                return 0;
+            if (first == len)
+                first = i;
+            last = i + 1;
+        }
+        in_run = !space;
+    }
+    out->start = (uint32_t)(first < last ? first : 0);
+    out->end = (uint32_t)(first < last ? last : 0);
+    return 1;
+}
+
 int chunk_text(const char *text, size_t len, int target_words,
                chunk_span **spans, size_t *n_spans)
 {
@@ -392,6 +429,16 @@ int chunk_text(const char *text, size_t len, int target_words,
     st.s = (const unsigned char *)text;
     st.len = len;
     st.target = target_words > 0 ? (size_t)target_words : CHUNK_DEFAULT_WORDS;
+    chunk_span one;
+    if (chunk_single(st.s, len, st.target, &one)) {
+        if (one.end == one.start)
+            return 0;
+        if (!(*spans = malloc(sizeof **spans)))
+            return -1;
+        **spans = one;
+        *n_spans = 1;
+        return 0;
+    }
     st.w_cap = 2 * st.target < 1024 ? 2 * st.target : 1024;
     st.w_end = malloc(st.w_cap * sizeof *st.w_end);
     if (!st.w_end)

@@ -104,6 +104,27 @@ static int create_settings(lctx_db *db, const lctx_config *cfg)
     return embed_config_set(db, "lsh_target_recall", num);
 }
 
+/* No embedder record: a new collection (record the caller's choice) or one
+ * made before vectors existed (none). The settings go in one transaction:
+ * one sync instead of one per key. */
+static int record_settings(lctx_db *db, const lctx_config *cfg)
+{
+    /* A catalog being created is inside its creation transaction already
+     * (committed by store_open); otherwise the settings get their own. */
+    int own = sqlite3_get_autocommit(db->wdb);
+    uint64_t seq = 0;
+    int rc = own ? catalog_exec(db, db->wdb, "BEGIN IMMEDIATE") : LCTX_OK;
+    if (!rc)
+        rc = catalog_last_seq(db, db->wdb, &seq);
+    if (!rc)
+        rc = seq == 0 ? create_settings(db, cfg) : embed_config_set(db, "embedder", "none");
+    if (!rc && own)
+        rc = catalog_exec(db, db->wdb, "COMMIT");
+    if (rc && own && !sqlite3_get_autocommit(db->wdb))
+        sqlite3_exec(db->wdb, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
 static int load_settings(lctx_db *db, sqlite3 *conn)
 {
     char buf[160];
@@ -134,16 +155,8 @@ int embed_open(lctx_db *db, const lctx_config *cfg)
         return LCTX_EIO;
     int rc = LCTX_OK;
     char buf[160];
-    if (!readonly) {
-        rc = catalog_exec(db, db->wdb, "CREATE TABLE IF NOT EXISTS vectors("
-                                       "chunk_id INTEGER PRIMARY KEY, vec BLOB NOT NULL)");
-        uint64_t seq = 0;
-        /* No embedder record: a new collection (record the caller's choice)
-         * or one made before vectors existed (none). */
-        if (!rc && catalog_get_text(conn, "embedder", buf, sizeof buf) &&
-            !(rc = catalog_last_seq(db, conn, &seq)))
-            rc = seq == 0 ? create_settings(db, cfg) : embed_config_set(db, "embedder", "none");
-    }
+    if (!readonly && catalog_get_text(conn, "embedder", buf, sizeof buf))
+        rc = record_settings(db, cfg);
     if (!rc)
         rc = load_settings(db, conn);
     if (readonly)

@@ -144,6 +144,20 @@ typedef struct chunk_span {
 int chunk_text(const char *text, size_t len, int target_words,
                chunk_span **spans, size_t *n_spans);
 
+/* A document's spans as the catalog stores them (documents.spans, format
+ * version 2): per span, varint (start - previous end, 0 first) then varint
+ * (end - start). A one-chunk document takes two or three bytes. */
+#define CHUNK_SPANS_MAX_BYTES(n) ((n) * 10)
+/* Encodes n spans into out (CHUNK_SPANS_MAX_BYTES(n) bytes); returns bytes used. */
+size_t chunk_spans_encode(const chunk_span *spans, size_t n, uint8_t *out);
+/* Decodes exactly n spans from blob into out; -1 when the bytes are
+ * malformed, hold another count, or a span ends past text_len. */
+int chunk_spans_decode(const void *blob, size_t len, size_t n, size_t text_len,
+                       chunk_span *out);
+/* Span number i of the encoded spans; -1 when there is none or the bytes
+ * are malformed. */
+int chunk_span_at(const void *blob, size_t len, size_t i, chunk_span *out);
+
 /* ================================================== input readers (ingest.c) */
 
 typedef enum ingest_format {
@@ -206,6 +220,11 @@ void postings_build_free(postings_builder *pb);
  * *len gets the chunk length (text + title tokens). 0, or -1 out of memory. */
 int postings_build_chunk(postings_builder *pb, uint32_t chunk, uint32_t doc,
                          const tok_list *text, const tok_list *title, uint32_t *len);
+/* Adds tail's chunks and postings after pb's: tail must hold the chunks
+ * that follow pb's (its first chunk is pb's next), and no tombstones.
+ * The result equals one builder fed both in order. 0, or -1 (out of memory
+ * or chunks not following). */
+int postings_build_append(postings_builder *pb, const postings_builder *tail);
 /* Records that chunks [first, first + n) are tombstoned by the batch. */
 int postings_build_tomb(postings_builder *pb, uint32_t first, uint32_t n);
 /* Sorts the terms and fills *out (views into the builder). 0 or -1. */
@@ -226,8 +245,11 @@ write_worker *write_worker_start(write_index_fn fn, void *ctx);
 int write_worker_submit(write_worker *w, uint32_t doc, uint32_t first_chunk, const char *title,
                         size_t title_len, const char *text, size_t text_len,
                         chunk_span *spans, size_t n_spans);
-/* Processes what is queued, stops the thread, frees; the first error or 0. */
-int write_worker_finish(write_worker *w);
+/* Processes what is queued, stops the thread, frees; the first error or 0.
+ * With share_fn, a long enough tail of the queue is run through share_fn on
+ * the calling thread meanwhile (in order; every one of its jobs follows
+ * every job the worker runs). */
+int write_worker_finish(write_worker *w, write_index_fn share_fn, void *share_ctx);
 /* Drops what is queued, stops the thread, frees. */
 void write_worker_abort(write_worker *w);
 

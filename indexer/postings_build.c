@@ -23,6 +23,13 @@
  *    builder's largest cost;
  *  - finish sorts the terms by an 8-byte big-endian prefix first and calls
  *    memcmp only on ties, which the qsort of full strings did every time.
+ *
+ * A batch may be built in two pieces, one per thread (write.c: the caller's
+ * thread tokenizes the tail of the queue while the worker drains its head):
+ * postings_build_append then adds the later piece's chunks after the
+ * earlier one's. Every chunk of the tail comes after every chunk of the
+ * head, so each term's list is the head's followed by the tail's, exactly
+ * what one builder fed both pieces in order would hold.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -288,6 +295,41 @@ int postings_build_chunk(postings_builder *pb, uint32_t chunk, uint32_t doc,
         n = STORE_LEN_MASK;
     pb->chunks[pb->n_chunks++] = (store_chunkrec){doc, n};
     *len = n;
+    return 0;
+}
+
+/* Appends n postings to e's list. */
+static int append_postings(postings_builder *pb, pb_entry *e, const store_posting *p, size_t n)
+{
+    store_term_postings *tp = &e->tp;
+    while (tp->cap - tp->n < n)
+        if (grow_list(pb, e))
+            return -1;
+    memcpy(tp->p + tp->n, p, n * sizeof *p);
+    tp->n += n;
+    e->last_chunk = p[n - 1].chunk;
+    return 0;
+}
+
+int postings_build_append(postings_builder *pb, const postings_builder *tail)
+{
+    if (tail->n_chunks == 0)
+        return 0;
+    if (pb->n_chunks == 0)
+        pb->first_chunk = tail->first_chunk;
+    else if (tail->first_chunk != pb->first_chunk + pb->n_chunks)
+        return -1;
+    if (grow((void **)&pb->chunks, &pb->cap_chunks, pb->n_chunks + tail->n_chunks,
+             sizeof *pb->chunks))
+        return -1;
+    memcpy(pb->chunks + pb->n_chunks, tail->chunks, tail->n_chunks * sizeof *pb->chunks);
+    pb->n_chunks += tail->n_chunks;
+    for (size_t i = 0; i < tail->n_entries; i++) {
+        const store_term_postings *tp = tail->entries[i];
+        pb_entry *e = lookup(pb, tp->term, tp->len);
+        if (!e || append_postings(pb, e, tp->p, tp->n))
+            return -1;
+    }
     return 0;
 }
 

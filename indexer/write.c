@@ -3,7 +3,7 @@
  * lctx_commit / lctx_rollback / lctx_ingest, and crash recovery.
  *
  * A batch is one SQLite transaction (BEGIN IMMEDIATE at lctx_begin) plus an
- * in-memory postings builder. lctx_add writes the document and its chunks to
+ * in-memory postings builder. lctx_add writes the document and its chunk spans to
  * SQLite at once and queues the document for the batch's worker thread,
  * which tokenizes it into the builder (write_worker.c); deletions are
  * collected as chunk ranges and handed to the builder once the worker has
@@ -36,6 +36,13 @@ typedef struct tomb_range {
     uint32_t first, n;
 } tomb_range;
 
+/* What tokenizing into a builder needs; one per thread that does it. */
+typedef struct index_lane {
+    tok_tokenizer *tok;
+    postings_builder *pb;
+    tok_list text_toks, title_toks;
+} index_lane;
+
 struct write_batch {
     lctx_db *db;
     write_worker *worker;            /* tokenizes lctx_add's documents */
@@ -46,12 +53,35 @@ struct write_batch {
     uint64_t first_doc, first_chunk; /* ids at lctx_begin */
     int fresh;                       /* no live document at lctx_begin */
     uint64_t n_added, n_deleted;
-    postings_builder *pb;
-    tok_tokenizer *tok;
-    tok_list text_toks, title_toks;
-    sqlite3_stmt *st_find, *st_del, *st_doc, *st_chunk;
+    index_lane lane;                 /* the worker's (and replay's) */
+    index_lane *tail;                /* the committing thread's share (lctx_commit) */
+    sqlite3_stmt *st_find, *st_del, *st_doc;
+    uint8_t *spans_buf;              /* encoded spans of the document being added */
+    size_t spans_cap;
     embed_batch *eb;                 /* chunk texts to embed (collections with vectors) */
 };
+
+static void lane_free(index_lane *l)
+{
+    postings_build_free(l->pb);
+    tok_free(l->tok);
+    tok_list_free(&l->text_toks);
+    tok_list_free(&l->title_toks);
+}
+
+static int lane_init(lctx_db *db, index_lane *l)
+{
+    tok_config tc = {db->cfg.language, db->cfg.stopwords, strcmp(db->cfg.language, "none") != 0};
+    char err[256] = "";
+    l->tok = tok_new(&tc, err, sizeof err);
+    l->pb = postings_build_new();
+    tok_list_init(&l->text_toks);
+    tok_list_init(&l->title_toks);
+    if (!l->tok || !l->pb)
+        return store_err(db, l->tok ? LCTX_ENOMEM : LCTX_EINVAL, "%s: tokenizer: %s", db->path,
+                         err[0] ? err : "out of memory");
+    return LCTX_OK;
+}
 
 static void batch_free(struct write_batch *w)
 {
@@ -59,14 +89,14 @@ static void batch_free(struct write_batch *w)
         return;
     write_worker_abort(w->worker);
     free(w->tombs);
-    postings_build_free(w->pb);
-    tok_free(w->tok);
-    tok_list_free(&w->text_toks);
-    tok_list_free(&w->title_toks);
+    lane_free(&w->lane);
+    if (w->tail)
+        lane_free(w->tail);
+    free(w->tail);
     sqlite3_finalize(w->st_find);
     sqlite3_finalize(w->st_del);
     sqlite3_finalize(w->st_doc);
-    sqlite3_finalize(w->st_chunk);
+    free(w->spans_buf);
     embed_batch_free(w->eb);
     free(w);
 }
@@ -78,16 +108,10 @@ static int batch_new(lctx_db *db, struct write_batch **out)
     if (!w)
         return store_err(db, LCTX_ENOMEM, "out of memory");
     w->db = db;
-    tok_config tc = {db->cfg.language, db->cfg.stopwords, strcmp(db->cfg.language, "none") != 0};
-    char err[256] = "";
-    w->tok = tok_new(&tc, err, sizeof err);
-    w->pb = postings_build_new();
-    tok_list_init(&w->text_toks);
-    tok_list_init(&w->title_toks);
-    if (!w->tok || !w->pb) {
-        int rc = w->tok ? LCTX_ENOMEM : LCTX_EINVAL;
+    int rc = lane_init(db, &w->lane);
+    if (rc) {
         batch_free(w);
-        return store_err(db, rc, "%s: tokenizer: %s", db->path, err[0] ? err : "out of memory");
+        return rc;
     }
     *out = w;
     return LCTX_OK;
@@ -95,21 +119,21 @@ static int batch_new(lctx_db *db, struct write_batch **out)
 
 /* Tokenizes one document's chunks into the builder. Identical for first
  * apply and replay: that is what makes replay exact. */
-static int index_doc(lctx_db *db, struct write_batch *w, uint32_t doc_id, uint32_t first_chunk,
-                     const char *title, size_t title_len, const char *text,
-                     const chunk_span *spans, size_t n_spans)
+static int index_doc(lctx_db *db, struct write_batch *w, index_lane *l, uint32_t doc_id,
+                     uint32_t first_chunk, const char *title, size_t title_len,
+                     const char *text, const chunk_span *spans, size_t n_spans)
 {
-    tok_list_reset(&w->title_toks);
-    if (title_len && tok_tokenize(w->tok, title, title_len, &w->title_toks))
+    tok_list_reset(&l->title_toks);
+    if (title_len && tok_tokenize(l->tok, title, title_len, &l->title_toks))
         return store_err(db, LCTX_ENOMEM, "out of memory");
     for (size_t i = 0; i < n_spans; i++) {
-        tok_list_reset(&w->text_toks);
+        tok_list_reset(&l->text_toks);
         size_t n = spans[i].end - spans[i].start;
         uint32_t len;
-        if (n && tok_tokenize(w->tok, text + spans[i].start, n, &w->text_toks))
+        if (n && tok_tokenize(l->tok, text + spans[i].start, n, &l->text_toks))
             return store_err(db, LCTX_ENOMEM, "out of memory");
-        if (postings_build_chunk(w->pb, first_chunk + (uint32_t)i, doc_id, &w->text_toks,
-                                 &w->title_toks, &len))
+        if (postings_build_chunk(l->pb, first_chunk + (uint32_t)i, doc_id, &l->text_toks,
+                                 &l->title_toks, &len))
             return store_err(db, LCTX_ENOMEM, "out of memory");
         /* First apply only (replay reads the stored vectors back). */
         if (w->eb && embed_batch_chunk(w->eb, first_chunk + (uint32_t)i, title, title_len,
@@ -124,7 +148,24 @@ static int index_job(void *ctx, uint32_t doc, uint32_t first_chunk, const char *
                      size_t title_len, const char *text, const chunk_span *spans, size_t n)
 {
     struct write_batch *w = ctx;
-    return index_doc(w->db, w, doc, first_chunk, title, title_len, text, spans, n);
+    return index_doc(w->db, w, &w->lane, doc, first_chunk, title, title_len, text, spans, n);
+}
+
+/* The same for the committing thread's share of the queue, into a lane of
+ * its own (created on its first document; never used with an embedder,
+ * whose chunk texts must arrive in order). */
+static int index_tail_job(void *ctx, uint32_t doc, uint32_t first_chunk, const char *title,
+                          size_t title_len, const char *text, const chunk_span *spans, size_t n)
+{
+    struct write_batch *w = ctx;
+    if (!w->tail) {
+        if (!(w->tail = calloc(1, sizeof *w->tail)))
+            return store_err(w->db, LCTX_ENOMEM, "out of memory");
+        int rc = lane_init(w->db, w->tail);
+        if (rc)
+            return rc;
+    }
+    return index_doc(w->db, w, w->tail, doc, first_chunk, title, title_len, text, spans, n);
 }
 
 static int sql_fail(lctx_db *db, const char *what)
@@ -142,10 +183,8 @@ static int prepare(lctx_db *db, struct write_batch *w)
         sqlite3_prepare_v2(db->wdb, "UPDATE documents SET deleted_seq=? WHERE doc_id=?",
                            -1, &w->st_del, NULL) ||
         sqlite3_prepare_v2(db->wdb, "INSERT INTO documents(doc_id, ext_id, title, uri, "
-                           "metadata, text, content_hash, first_chunk, n_chunks, batch_seq) "
-                           "VALUES(?,?,?,?,?,?,?,?,?,?)", -1, &w->st_doc, NULL) ||
-        sqlite3_prepare_v2(db->wdb, "INSERT INTO chunks VALUES(?,?,?,?,?)", -1,
-                           &w->st_chunk, NULL))
+                           "metadata, text, content_hash, first_chunk, n_chunks, spans, "
+                           "batch_seq) VALUES(?,?,?,?,?,?,?,?,?,?,?)", -1, &w->st_doc, NULL))
         return sql_fail(db, "prepare");
     if (db->has_vectors && !(w->eb = embed_batch_new()))
         return store_err(db, LCTX_ENOMEM, "out of memory");
@@ -294,27 +333,28 @@ static int replace_live(lctx_db *db, struct write_batch *w, const char *id, uint
     return rc == SQLITE_DONE ? LCTX_OK : sql_fail(db, "find document");
 }
 
-static int insert_chunks(lctx_db *db, struct write_batch *w, uint32_t doc_id,
-                         uint32_t first, const chunk_span *spans, size_t n)
+/* Encodes the spans into the batch's buffer; *len gets the bytes. */
+static int encode_spans(struct write_batch *w, const chunk_span *spans, size_t n, size_t *len)
 {
-    for (size_t i = 0; i < n; i++) {
-        sqlite3_stmt *s = w->st_chunk;
-        sqlite3_bind_int64(s, 1, first + (sqlite3_int64)i);
-        sqlite3_bind_int64(s, 2, doc_id);
-        sqlite3_bind_int64(s, 3, (sqlite3_int64)i);
-        sqlite3_bind_int64(s, 4, spans[i].start);
-        sqlite3_bind_int64(s, 5, spans[i].end);
-        int rc = sqlite3_step(s);
-        sqlite3_reset(s);
-        if (rc != SQLITE_DONE)
-            return sql_fail(db, "insert chunk");
+    size_t need = CHUNK_SPANS_MAX_BYTES(n) + 1;
+    if (need > w->spans_cap) {
+        uint8_t *p = realloc(w->spans_buf, need);
+        if (!p)
+            return -1;
+        w->spans_buf = p;
+        w->spans_cap = need;
     }
-    return LCTX_OK;
+    *len = chunk_spans_encode(spans, n, w->spans_buf);
+    return 0;
 }
 
 static int insert_doc(lctx_db *db, struct write_batch *w, const lctx_doc *d, size_t text_len,
-                      uint64_t hash, uint32_t doc_id, uint32_t first, size_t n_chunks)
+                      uint64_t hash, uint32_t doc_id, uint32_t first, const chunk_span *spans,
+                      size_t n_chunks)
 {
+    size_t spans_len;
+    if (encode_spans(w, spans, n_chunks, &spans_len))
+        return store_err(db, LCTX_ENOMEM, "out of memory");
     sqlite3_stmt *s = w->st_doc;
     sqlite3_bind_int64(s, 1, doc_id);
     sqlite3_bind_text(s, 2, d->id, -1, SQLITE_STATIC);
@@ -331,7 +371,8 @@ static int insert_doc(lctx_db *db, struct write_batch *w, const lctx_doc *d, siz
     sqlite3_bind_int64(s, 7, (sqlite3_int64)hash);
     sqlite3_bind_int64(s, 8, first);
     sqlite3_bind_int64(s, 9, (sqlite3_int64)n_chunks);
-    sqlite3_bind_int64(s, 10, (sqlite3_int64)w->seq);
+    sqlite3_bind_blob(s, 10, w->spans_buf, (int)spans_len, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 11, (sqlite3_int64)w->seq);
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     if (rc == SQLITE_CONSTRAINT && w->fresh) {
@@ -376,9 +417,7 @@ static int add_locked(lctx_db *db, struct write_batch *w, const lctx_doc *d)
     }
     uint32_t doc_id = (uint32_t)w->next_doc, first = (uint32_t)w->next_chunk;
     const char *title = d->title ? d->title : "";
-    rc = insert_doc(db, w, d, text_len, hash, doc_id, first, n_spans);
-    if (!rc)
-        rc = insert_chunks(db, w, doc_id, first, spans, n_spans);
+    rc = insert_doc(db, w, d, text_len, hash, doc_id, first, spans, n_spans);
     if (rc) {
         free(spans);
         return rc;
@@ -485,14 +524,17 @@ int lctx_commit(lctx_db *db, uint64_t *seq)
         rc = store_err(db, LCTX_ESTATE, "lctx_commit: no batch (call lctx_begin)");
         goto out;
     }
-    /* The worker's error, if any, already set the message. */
-    rc = write_worker_finish(w->worker);
+    /* The worker's error, if any, already set the message. This thread
+     * tokenizes the tail of the queue meanwhile (not with an embedder). */
+    rc = write_worker_finish(w->worker, w->eb ? NULL : index_tail_job, w);
     w->worker = NULL;
     for (size_t i = 0; i < w->n_tombs && !rc; i++)
-        if (postings_build_tomb(w->pb, w->tombs[i].first, w->tombs[i].n))
+        if (postings_build_tomb(w->lane.pb, w->tombs[i].first, w->tombs[i].n))
             rc = -1;
     store_batch b;
-    if (!rc && postings_build_finish(w->pb, &b))
+    if (!rc && w->tail && postings_build_append(w->lane.pb, w->tail->pb))
+        rc = -1;
+    if (!rc && postings_build_finish(w->lane.pb, &b))
         rc = -1;
     b.vec_rows = NULL;
     b.apply_vectors = NULL;
@@ -515,7 +557,7 @@ int lctx_commit(lctx_db *db, uint64_t *seq)
     if (!db->test_stop_after_sqlite && (rc = kv_apply_batch(db, &b))) {
         char why[512];
         snprintf(why, sizeof why, "%s", db->errmsg);
-        if (catalog_undo_batch(db, w->seq, w->first_doc, w->first_chunk) == LCTX_OK) {
+        if (catalog_undo_batch(db, w->seq, w->first_doc) == LCTX_OK) {
             if (w->eb)
                 embed_undo(db, w->first_chunk);
             store_err(db, rc, "%s (batch rolled back)", why);
@@ -530,6 +572,13 @@ int lctx_commit(lctx_db *db, uint64_t *seq)
         *seq = w->seq;
     int tune = w->eb != NULL && !db->test_stop_after_sqlite;
     end_batch(db);
+    /* A new catalog took its first batch with the rollback journal; WAL
+     * from now on. The batch is committed either way: a failure here only
+     * means the next writer retries. */
+    if (!db->wal && catalog_use_wal(db) != LCTX_OK) {
+        store_warn(db, "%s", db->errmsg);
+        store_clear_err(db);
+    }
     /* Crossing the LSH threshold builds buckets; a failure there leaves
      * the batch committed (search stays exact) and is reported. */
     if (tune)
@@ -540,18 +589,38 @@ out:
 }
 
 /* ---------------------------------------------------------------- replay */
+/* Reads the spans of the document at the statement's row into *spans
+ * (grown as needed). */
+static int replay_spans(lctx_db *db, sqlite3_stmt *sd, size_t text_len, chunk_span **spans,
+                        size_t *cap)
+{
+    uint32_t doc = (uint32_t)sqlite3_column_int64(sd, 0);
+    size_t n = (size_t)sqlite3_column_int64(sd, 4);
+    if (n > *cap) {
+        chunk_span *p = realloc(*spans, n * sizeof *p);
+        if (!p)
+            return store_err(db, LCTX_ENOMEM, "out of memory");
+        *spans = p;
+        *cap = n;
+    }
+    const void *blob = sqlite3_column_blob(sd, 5);
+    size_t len = (size_t)sqlite3_column_bytes(sd, 5);
+    if (chunk_spans_decode(blob, len, n, text_len, *spans))
+        return store_err(db, LCTX_ECORRUPT, "%s/catalog.db: chunk spans of document %u are "
+                         "malformed", db->path, doc);
+    return LCTX_OK;
+}
+
 static int replay_docs(lctx_db *db, struct write_batch *w, uint64_t seq)
 {
-    sqlite3_stmt *sd = NULL, *sc = NULL;
+    sqlite3_stmt *sd = NULL;
     chunk_span *spans = NULL;
     size_t cap = 0;
     int rc = LCTX_OK;
-    if (sqlite3_prepare_v2(db->wdb, "SELECT doc_id, title, text, first_chunk, n_chunks FROM "
-                           "documents WHERE doc_id >= (SELECT first_doc FROM batches WHERE "
-                           "seq=?1) AND doc_id < (SELECT end_doc FROM batches WHERE seq=?1) "
-                           "AND batch_seq=?1 ORDER BY doc_id", -1, &sd, NULL) ||
-        sqlite3_prepare_v2(db->wdb, "SELECT start, end FROM chunks WHERE doc_id=? ORDER BY "
-                           "chunk_id", -1, &sc, NULL)) {
+    if (sqlite3_prepare_v2(db->wdb, "SELECT doc_id, title, text, first_chunk, n_chunks, spans "
+                           "FROM documents WHERE doc_id >= (SELECT first_doc FROM batches "
+                           "WHERE seq=?1) AND doc_id < (SELECT end_doc FROM batches WHERE "
+                           "seq=?1) AND batch_seq=?1 ORDER BY doc_id", -1, &sd, NULL)) {
         rc = sql_fail(db, "replay");
         goto out;
     }
@@ -564,31 +633,10 @@ static int replay_docs(lctx_db *db, struct write_batch *w, uint64_t seq)
         const char *text = sqlite3_column_blob(sd, 2);
         size_t text_len = (size_t)sqlite3_column_bytes(sd, 2);
         uint32_t first = (uint32_t)sqlite3_column_int64(sd, 3);
-        size_t n = (size_t)sqlite3_column_int64(sd, 4), got = 0;
-        if (n > cap) {
-            chunk_span *p = realloc(spans, n * sizeof *p);
-            if (!p) {
-                rc = store_err(db, LCTX_ENOMEM, "out of memory");
-                break;
-            }
-            spans = p;
-            cap = n;
-        }
-        sqlite3_bind_int64(sc, 1, doc);
-        while (sqlite3_step(sc) == SQLITE_ROW && got < n) {
-            spans[got].start = (uint32_t)sqlite3_column_int64(sc, 0);
-            spans[got].end = (uint32_t)sqlite3_column_int64(sc, 1);
-            if (spans[got].end < spans[got].start || spans[got].end > text_len)
-                break;
-            got++;
-        }
-        sqlite3_reset(sc);
-        if (got != n) {
-            rc = store_err(db, LCTX_ECORRUPT, "%s/catalog.db: chunks of document %u do not "
-                           "match", db->path, doc);
+        size_t n = (size_t)sqlite3_column_int64(sd, 4);
+        if ((rc = replay_spans(db, sd, text_len, &spans, &cap)))
             break;
-        }
-        rc = index_doc(db, w, doc, first, title ? title : "", title ? title_len : 0,
+        rc = index_doc(db, w, &w->lane, doc, first, title ? title : "", title ? title_len : 0,
                        text ? text : "", spans, n);
     }
     if (!rc && s != SQLITE_DONE)
@@ -596,7 +644,6 @@ static int replay_docs(lctx_db *db, struct write_batch *w, uint64_t seq)
 out:
     free(spans);
     sqlite3_finalize(sd);
-    sqlite3_finalize(sc);
     return rc;
 }
 
@@ -609,7 +656,7 @@ static int replay_tombs(lctx_db *db, struct write_batch *w, uint64_t seq)
     sqlite3_bind_int64(s, 1, (sqlite3_int64)seq);
     int rc = LCTX_OK;
     while (sqlite3_step(s) == SQLITE_ROW && !rc)
-        if (postings_build_tomb(w->pb, (uint32_t)sqlite3_column_int64(s, 0),
+        if (postings_build_tomb(w->lane.pb, (uint32_t)sqlite3_column_int64(s, 0),
                                 (uint32_t)sqlite3_column_int64(s, 1)))
             rc = store_err(db, LCTX_ENOMEM, "out of memory");
     sqlite3_finalize(s);
@@ -618,14 +665,14 @@ static int replay_tombs(lctx_db *db, struct write_batch *w, uint64_t seq)
 
 static int replay_one(lctx_db *db, uint64_t seq)
 {
-    struct write_batch *w;
+    struct write_batch *w = NULL;
     int rc = batch_new(db, &w);
     if (rc)
         return rc;
     store_batch b;
     uint8_t *rows = NULL;
     if (!(rc = replay_docs(db, w, seq)) && !(rc = replay_tombs(db, w, seq))) {
-        if (postings_build_finish(w->pb, &b))
+        if (postings_build_finish(w->lane.pb, &b))
             rc = store_err(db, LCTX_ENOMEM, "out of memory");
         else {
             b.seq = seq;

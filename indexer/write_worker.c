@@ -34,6 +34,16 @@
  * same locked section as the queue) and are reused for later documents
  * when large enough; the producer frees the rest, and the spans.
  *
+ * At finish the producer has nothing left to do but wait, and with long
+ * documents the worker may still have a backlog of tens of milliseconds. So
+ * finish can share it: the producer detaches the tail of the queue (about
+ * half of what the worker still has, counting the jobs in its hands; the
+ * worker takes at most WORKER_TAKE_JOBS at a time so that a backlog stays
+ * in the queue) and runs it through a second index function, into a
+ * builder of its own, which the caller appends after the worker's
+ * (postings_build_append): every job of the tail follows every job the
+ * worker keeps, so the result is the one a single thread would build.
+ *
  * No wake-up is lost: the worker sleeps only with an empty queue, so a
  * producer that finds the queue full (WORKER_MAX_JOBS > WORKER_WAKE_JOBS,
  * WORKER_MAX_BYTES > WORKER_WAKE_BYTES) has crossed the wake threshold on
@@ -49,6 +59,12 @@
 #define WORKER_MAX_BYTES ((size_t)32 << 20)
 #define WORKER_WAKE_JOBS 64
 #define WORKER_WAKE_BYTES ((size_t)1 << 20)
+/* The worker takes at most this many jobs at once, so that a backlog stays
+ * in the shared queue where finish can split it. */
+#define WORKER_TAKE_JOBS 32
+/* finish shares the backlog only when the caller's part has this many
+ * bytes: below that, a second tokenizer costs more than it saves. */
+#define WORKER_SHARE_MIN_BYTES ((size_t)32 << 10)
 /* Job buffers are rounded up to a power of two from this, and recycled up
  * to WORKER_KEEP_BYTES; larger ones are freed after use. */
 #define WORKER_MIN_CAP ((size_t)1024)
@@ -103,14 +119,15 @@ static void job_free_list(job *j)
 
 /* Runs (or, after an error, skips) a list of jobs; returns how many jobs
  * and bytes it retired, its last job, and the first error. */
-static int run_jobs(write_worker *w, job *list, int rc, size_t *n, size_t *bytes, job **last)
+static int run_jobs(write_index_fn fn, void *ctx, job *list, int rc, size_t *n, size_t *bytes,
+                    job **last)
 {
     *n = 0;
     *bytes = 0;
     for (job *j = list; j; j = j->next) {
         if (!rc)
-            rc = w->fn(w->ctx, j->doc, j->first_chunk, j->title, j->title_len, j->text,
-                       j->spans, j->n_spans);
+            rc = fn(ctx, j->doc, j->first_chunk, j->title, j->title_len, j->text, j->spans,
+                    j->n_spans);
         (*n)++;
         *bytes += j->bytes;
         *last = j;
@@ -160,6 +177,57 @@ static void take_back(write_worker *w)
     }
 }
 
+/* Detaches up to WORKER_TAKE_JOBS jobs from the head of the queue. w->mu held. */
+static job *take_head(write_worker *w)
+{
+    job *list = w->head, *last = list;
+    if (!list)
+        return NULL;
+    size_t n = 1, bytes = list->bytes;
+    while (last->next && n < WORKER_TAKE_JOBS) {
+        last = last->next;
+        n++;
+        bytes += last->bytes;
+    }
+    w->head = last->next;
+    if (!w->head)
+        w->tail = NULL;
+    last->next = NULL;
+    w->q_jobs -= n;
+    w->q_bytes -= bytes;
+    return list;
+}
+
+/* Detaches the tail of the queue that leaves the worker about half of what
+ * it still has to do (queued plus in hand); NULL when that tail would be
+ * small. w->mu held. */
+static job *take_share(write_worker *w)
+{
+    size_t in_hand = w->bytes - w->q_bytes, keep = w->bytes / 2, have = 0;
+    if (w->q_bytes < 2 * WORKER_SHARE_MIN_BYTES || w->rc)
+        return NULL;
+    job *prev = NULL, *j = w->head;
+    for (have = in_hand; j && have < keep; prev = j, j = j->next)
+        have += j->bytes;
+    if (!j || w->bytes - have < WORKER_SHARE_MIN_BYTES)
+        return NULL;
+    size_t n = 0, bytes = 0;
+    for (job *k = j; k; k = k->next) {
+        n++;
+        bytes += k->bytes;
+    }
+    if (prev)
+        prev->next = NULL;
+    else
+        w->head = NULL;
+    w->tail = prev;
+    w->q_jobs -= n;
+    w->q_bytes -= bytes;
+    w->n_jobs -= n;
+    w->bytes -= bytes;
+    return j;
+}
+
 static void *worker_main(void *arg)
 {
     write_worker *w = arg;
@@ -170,16 +238,14 @@ static void *worker_main(void *arg)
             pthread_cond_wait(&w->can_take, &w->mu);
             w->taker_waiting = 0;
         }
-        job *list = w->head;
+        job *list = take_head(w);
         if (!list)
             break; /* closing and drained */
-        w->head = w->tail = NULL;
-        w->q_jobs = w->q_bytes = 0;
         int rc = w->rc;
         pthread_mutex_unlock(&w->mu);
         size_t n, bytes;
         job *last = NULL;
-        rc = run_jobs(w, list, rc, &n, &bytes, &last);
+        rc = run_jobs(w->fn, w->ctx, list, rc, &n, &bytes, &last);
         pthread_mutex_lock(&w->mu);
         last->next = w->done;
         w->done = list;
@@ -266,16 +332,22 @@ int write_worker_submit(write_worker *w, uint32_t doc, uint32_t first_chunk, con
     return rc;
 }
 
-static int stop(write_worker *w, int abort_jobs)
+static int stop(write_worker *w, int abort_jobs, write_index_fn share_fn, void *share_ctx)
 {
     pthread_mutex_lock(&w->mu);
     w->closing = 1;
     if (abort_jobs && !w->rc)
         w->rc = -1; /* the worker drops what is left */
+    job *share = share_fn ? take_share(w) : NULL;
     pthread_cond_signal(&w->can_take);
     pthread_mutex_unlock(&w->mu);
+    /* The share follows every job the worker has: run it here meanwhile. */
+    size_t n, bytes;
+    job *last = NULL;
+    int share_rc = share ? run_jobs(share_fn, share_ctx, share, 0, &n, &bytes, &last) : 0;
+    job_free_list(share);
     pthread_join(w->thread, NULL);
-    int rc = w->rc;
+    int rc = w->rc ? w->rc : share_rc;
     job_free_list(w->done);
     job_free_list(w->spare);
     pthread_mutex_destroy(&w->mu);
@@ -285,13 +357,13 @@ static int stop(write_worker *w, int abort_jobs)
     return rc;
 }
 
-int write_worker_finish(write_worker *w)
+int write_worker_finish(write_worker *w, write_index_fn share_fn, void *share_ctx)
 {
-    return w ? stop(w, 0) : 0;
+    return w ? stop(w, 0, share_fn, share_ctx) : 0;
 }
 
 void write_worker_abort(write_worker *w)
 {
     if (w)
-        stop(w, 1);
+        stop(w, 1, NULL, NULL);
 }

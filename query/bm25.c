@@ -290,25 +290,56 @@ static int has_phrase(const tok_list *l, const query_parsed *q, const query_phra
     return 0;
 }
 
+/* The chunk's title and text: its document's row (found through the chunk
+ * record), the text cut to the chunk's span. 1 with *title, *text set; 0
+ * when the chunk or its document is gone; -1 on an error. */
+static int chunk_fields(bm25_search *s, uint32_t chunk, const char **title, size_t *title_len,
+                        const char **text, size_t *text_len)
+{
+    kv_page_cache pc = {0};
+    store_chunkrec rec;
+    if (kv_chunk(s->db, s->txn, &pc, chunk, &rec))
+        return 0;
+    if (!s->st_text &&
+        sqlite3_prepare_v2(s->conn, "SELECT title, text, first_chunk, spans FROM documents "
+                           "WHERE doc_id = ?", -1, &s->st_text, NULL))
+        return store_err(s->db, LCTX_ERROR, "%s/catalog.db: %s", s->db->path,
+                         sqlite3_errmsg(s->conn)), -1;
+    sqlite3_bind_int64(s->st_text, 1, rec.doc);
+    if (sqlite3_step(s->st_text) != SQLITE_ROW)
+        return 0;
+    chunk_span sp;
+    uint32_t first = (uint32_t)sqlite3_column_int64(s->st_text, 2);
+    const char *body = sqlite3_column_blob(s->st_text, 1);
+    size_t body_len = (size_t)sqlite3_column_bytes(s->st_text, 1);
+    if (chunk < first ||
+        chunk_span_at(sqlite3_column_blob(s->st_text, 3),
+                      (size_t)sqlite3_column_bytes(s->st_text, 3), chunk - first, &sp) ||
+        sp.end > body_len)
+        return 0;
+    *title = sqlite3_column_blob(s->st_text, 0);
+    *title_len = (size_t)sqlite3_column_bytes(s->st_text, 0);
+    *text = body ? body + sp.start : NULL;
+    *text_len = sp.end - sp.start;
+    return 1;
+}
+
 int bm25_phrase_ok(bm25_search *s, uint32_t chunk)
 {
     if (s->q->n_phrases == 0)
         return 1;
-    if (!s->st_text &&
-        sqlite3_prepare_v2(s->conn, "SELECT d.title, substr(d.text, c.start + 1, c.end - "
-                           "c.start) FROM chunks c JOIN documents d ON d.doc_id = c.doc_id "
-                           "WHERE c.chunk_id = ?", -1, &s->st_text, NULL))
-        return store_err(s->db, LCTX_ERROR, "%s/catalog.db: %s", s->db->path,
-                         sqlite3_errmsg(s->conn)), -1;
-    sqlite3_bind_int64(s->st_text, 1, chunk);
-    int ok = 0;
-    if (sqlite3_step(s->st_text) == SQLITE_ROW) {
-        ok = 1;
+    const char *field_text[2];
+    size_t field_len[2];
+    int ok = chunk_fields(s, chunk, &field_text[0], &field_len[0], &field_text[1],
+                          &field_len[1]);
+    if (ok < 0)
+        return -1;
+    if (ok) {
         for (int field = 0; field < 2; field++) {
             tok_list_reset(&s->toks);
-            const char *p = sqlite3_column_blob(s->st_text, field);
-            int n = sqlite3_column_bytes(s->st_text, field);
-            if (p && n > 0 && tok_tokenize(s->tok, p, (size_t)n, &s->toks)) {
+            const char *p = field_text[field];
+            size_t n = field_len[field];
+            if (p && n > 0 && tok_tokenize(s->tok, p, n, &s->toks)) {
                 sqlite3_reset(s->st_text);
                 return store_err(s->db, LCTX_ENOMEM, "out of memory"), -1;
             }

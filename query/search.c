@@ -219,16 +219,27 @@ typedef struct search_env {
     int rrf_k;
 } search_env;
 
+/* The span of chunk in the document row at st (columns 3, 4: first_chunk,
+ * spans); 0 when the row does not hold it. */
+static int hit_span(sqlite3_stmt *st, uint32_t chunk, chunk_span *sp)
+{
+    uint32_t first = (uint32_t)sqlite3_column_int64(st, 3);
+    return chunk >= first &&
+           chunk_span_at(sqlite3_column_blob(st, 4), (size_t)sqlite3_column_bytes(st, 4),
+                         chunk - first, sp) == 0;
+}
+
 /* Fills hit details (and snippet/explain) for each ranked document. */
 static int fill_hits(lctx_db *db, search_env *e, const lctx_search_opts *o,
                      const fused_hit *h, size_t n, lctx_results *r)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(e->conn, "SELECT d.ext_id, d.title, d.uri, c.start, c.end, "
-                           "substr(d.text, c.start + 1, c.end - c.start) "
-                           "FROM chunks c JOIN documents d ON d.doc_id = c.doc_id "
-                           "WHERE c.chunk_id = ?", -1, &st, NULL))
+    /* The text is read only for snippets (?2). */
+    if (sqlite3_prepare_v2(e->conn, "SELECT ext_id, title, uri, first_chunk, spans, "
+                           "CASE WHEN ?2 THEN text END FROM documents WHERE doc_id = ?1",
+                           -1, &st, NULL))
         return store_err(db, LCTX_ERROR, "%s/catalog.db: %s", db->path, sqlite3_errmsg(e->conn));
+    sqlite3_bind_int(st, 2, o->snippets != 0);
     r->hits = calloc(n ? n : 1, sizeof *r->hits);
     if (!r->hits) {
         sqlite3_finalize(st);
@@ -237,8 +248,11 @@ static int fill_hits(lctx_db *db, search_env *e, const lctx_search_opts *o,
     int rc = LCTX_OK;
     kv_page_cache pc = {0};
     for (size_t i = 0; i < n && !rc; i++) {
-        sqlite3_bind_int64(st, 1, h[i].chunk);
+        sqlite3_bind_int64(st, 1, h[i].doc);
         int step = sqlite3_step(st);
+        chunk_span sp;
+        if (step == SQLITE_ROW && !hit_span(st, h[i].chunk, &sp))
+            step = SQLITE_DONE;
         if (step == SQLITE_DONE) {
             /* Only a search whose index snapshot predates a delete and the
              * compaction that followed can meet a chunk the catalog no
@@ -259,14 +273,18 @@ static int fill_hits(lctx_db *db, search_env *e, const lctx_search_opts *o,
         hit->bm25_score = h[i].bm25;
         hit->vector_score = h[i].vec;
         hit->chunk = h[i].chunk;
-        hit->start = (uint64_t)sqlite3_column_int64(st, 3);
-        hit->end = (uint64_t)sqlite3_column_int64(st, 4);
+        hit->start = sp.start;
+        hit->end = sp.end;
         if (!hit->id || !hit->title)
             rc = store_err(db, LCTX_ENOMEM, "out of memory");
         if (!rc && o->snippets) {
             const char *text = sqlite3_column_blob(st, 5);
-            size_t len = (size_t)sqlite3_column_bytes(st, 5);
-            hit->snippet = snippet_make(e->tok, &e->q, text ? text : "", len,
+            size_t len = sp.end - sp.start;
+            if (!text || (size_t)sqlite3_column_bytes(st, 5) < sp.end)
+                text = "", len = 0;
+            else
+                text += sp.start;
+            hit->snippet = snippet_make(e->tok, &e->q, text, len,
                                         o->hl_open ? o->hl_open : "[",
                                         o->hl_close ? o->hl_close : "]");
             if (!hit->snippet)

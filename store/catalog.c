@@ -9,7 +9,9 @@
  * LMDB needs can be recomputed from these rows (docs/format.md).
  *
  * Hence WAL with synchronous=FULL: a batch reported committed must survive a
- * power cut, and WAL makes that one fsync of the log per batch. Deleted and
+ * power cut, and WAL makes that one fsync of the log per batch. A new
+ * catalog is created, and takes its first batch, in rollback-journal mode
+ * (catalog_use_wal says why), all of its creation in one transaction. Deleted and
  * replaced documents keep their rows, marked with the batch that deleted them
  * (deleted_seq), until compaction: a replay needs them, and readers that see
  * LMDB a batch behind SQLite can still resolve the chunks they find.
@@ -25,16 +27,13 @@ static const char *SCHEMA =
     "CREATE TABLE IF NOT EXISTS documents("
     "  doc_id INTEGER PRIMARY KEY, ext_id TEXT NOT NULL, title TEXT, uri TEXT,"
     "  metadata TEXT, text BLOB, content_hash INTEGER NOT NULL,"
-    "  first_chunk INTEGER NOT NULL, n_chunks INTEGER NOT NULL,"
+    "  first_chunk INTEGER NOT NULL, n_chunks INTEGER NOT NULL, spans BLOB,"
     "  batch_seq INTEGER NOT NULL, deleted_seq INTEGER);"
     "CREATE UNIQUE INDEX IF NOT EXISTS documents_live_ext"
     "  ON documents(ext_id) WHERE deleted_seq IS NULL;"
     "CREATE INDEX IF NOT EXISTS documents_deleted ON documents(deleted_seq)"
     "  WHERE deleted_seq IS NOT NULL;"
-    "CREATE TABLE IF NOT EXISTS chunks("
-    "  chunk_id INTEGER PRIMARY KEY, doc_id INTEGER NOT NULL, ordinal INTEGER NOT NULL,"
-    "  start INTEGER NOT NULL, end INTEGER NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);"
+    "CREATE TABLE IF NOT EXISTS vectors(chunk_id INTEGER PRIMARY KEY, vec BLOB NOT NULL);"
     "CREATE TABLE IF NOT EXISTS batches("
     "  seq INTEGER PRIMARY KEY, state TEXT NOT NULL, n_added INTEGER NOT NULL,"
     "  n_deleted INTEGER NOT NULL, time INTEGER NOT NULL,"
@@ -168,6 +167,11 @@ static int config_load(lctx_db *db, sqlite3 *conn)
                          "upgrade lctx", db->path, db->format_version, LCTX_FORMAT_VERSION);
     if (db->format_version < 1)
         return store_err(db, LCTX_ECORRUPT, "%s: bad format version %s", db->path, buf);
+    if (db->format_version < LCTX_FORMAT_VERSION)
+        return store_err(db, LCTX_EVERSION,
+                         "%s: format version %d is older than this lctx supports (%d); "
+                         "rebuild the collection", db->path, db->format_version,
+                         LCTX_FORMAT_VERSION);
     if (!catalog_get_text(conn, "language", buf, sizeof buf))
         snprintf(db->language, sizeof db->language, "%.31s", buf);
     db->cfg.language = db->language;
@@ -229,7 +233,7 @@ int catalog_open(lctx_db *db, const char *file, int create, const lctx_config *c
     int rc = open_conn(db, file, flags, &db->wdb);
     if (rc)
         return rc;
-    if ((rc = catalog_exec(db, db->wdb, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+    if ((rc = catalog_exec(db, db->wdb, "PRAGMA synchronous=FULL;"
                                         "PRAGMA cache_size=-65536;"
                                         "PRAGMA foreign_keys=OFF;")))
         return rc;
@@ -240,7 +244,7 @@ int catalog_open(lctx_db *db, const char *file, int create, const lctx_config *c
         return store_err(db, LCTX_ECORRUPT, "%s: %s", file, sqlite3_errmsg(db->wdb));
     int exists = sqlite3_step(st) == SQLITE_ROW;
     sqlite3_finalize(st);
-    if (exists && (rc = config_load(db, db->wdb)))
+    if (exists && ((rc = config_load(db, db->wdb)) || (rc = catalog_use_wal(db))))
         return rc;
     if ((rc = catalog_exec(db, db->wdb, "BEGIN IMMEDIATE")))
         return rc;
@@ -248,24 +252,48 @@ int catalog_open(lctx_db *db, const char *file, int create, const lctx_config *c
         catalog_exec(db, db->wdb, "ROLLBACK");
         return rc;
     }
-    if ((rc = catalog_exec(db, db->wdb, "COMMIT")))
+    /* A new catalog's transaction stays open: the vector settings join it
+     * and store_open commits it (one sync for the whole creation). */
+    if (exists && (rc = catalog_exec(db, db->wdb, "COMMIT")))
         return rc;
     return config_load(db, db->wdb);
 }
 
+/* A new catalog runs its first batch with SQLite's rollback journal: with
+ * no earlier pages to save, that writes each page once, where WAL writes it
+ * to the log and again at the checkpoint. It switches to WAL (concurrent
+ * readers while a writer commits) here, after that batch, or on the next
+ * read-write open. */
+int catalog_use_wal(lctx_db *db)
+{
+    if (db->wal)
+        return LCTX_OK;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->wdb, "PRAGMA journal_mode=WAL", -1, &st, NULL))
+        return store_err(db, LCTX_ERROR, "%s/catalog.db: %s", db->path, sqlite3_errmsg(db->wdb));
+    int rc = sqlite3_step(st);
+    const unsigned char *mode = rc == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
+    db->wal = mode && strcmp((const char *)mode, "wal") == 0;
+    sqlite3_finalize(st);
+    if (!db->wal)
+        return store_err(db, rc == SQLITE_BUSY ? LCTX_EBUSY : LCTX_EIO,
+                         "%s/catalog.db: cannot switch to WAL: %s", db->path,
+                         sqlite3_errstr(rc == SQLITE_ROW ? SQLITE_BUSY : rc));
+    return LCTX_OK;
+}
+
 /* The batch is the newest, so its documents and chunks are exactly those
  * with ids from its first ones on. */
-int catalog_undo_batch(lctx_db *db, uint64_t seq, uint64_t first_doc, uint64_t first_chunk)
+int catalog_undo_batch(lctx_db *db, uint64_t seq, uint64_t first_doc)
 {
     char sql[512];
     snprintf(sql, sizeof sql,
              "BEGIN IMMEDIATE;"
-             "DELETE FROM chunks WHERE chunk_id >= %llu;"
              "DELETE FROM documents WHERE doc_id >= %llu;"
              "UPDATE documents SET deleted_seq=NULL WHERE deleted_seq=%llu;"
              "DELETE FROM batches WHERE seq=%llu;"
              "COMMIT;",
-             (unsigned long long)first_chunk, (unsigned long long)first_doc,
+             (unsigned long long)first_doc,
              (unsigned long long)seq, (unsigned long long)seq);
     int rc = catalog_exec(db, db->wdb, sql);
     if (rc && !sqlite3_get_autocommit(db->wdb))

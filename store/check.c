@@ -182,25 +182,29 @@ static int check_postings(lctx_db *db, MDB_txn *txn, const store_stats *st)
 static int check_agreement(lctx_db *db, MDB_txn *txn, sqlite3 *conn, const store_stats *st)
 {
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(conn, "SELECT c.chunk_id, c.doc_id FROM chunks c JOIN documents d "
-                           "ON d.doc_id = c.doc_id WHERE d.batch_seq <= ?1 AND "
-                           "(d.deleted_seq IS NULL OR d.deleted_seq > ?1)", -1, &s, NULL))
+    if (sqlite3_prepare_v2(conn, "SELECT doc_id, first_chunk, n_chunks FROM documents "
+                           "WHERE batch_seq <= ?1 AND (deleted_seq IS NULL OR "
+                           "deleted_seq > ?1)", -1, &s, NULL))
         return corrupt(db, sqlite3_errmsg(conn));
     sqlite3_bind_int64(s, 1, (sqlite3_int64)st->last_seq);
     kv_page_cache cache = {0};
     uint64_t live = 0;
     int rc = LCTX_OK;
     while (!rc && sqlite3_step(s) == SQLITE_ROW) {
-        uint32_t chunk = (uint32_t)sqlite3_column_int64(s, 0);
-        uint32_t doc = (uint32_t)sqlite3_column_int64(s, 1);
-        store_chunkrec r;
-        if (kv_chunk(db, txn, &cache, chunk, &r) || r.doc != doc || (r.len & STORE_DELETED)) {
-            char msg[160];
-            snprintf(msg, sizeof msg, "chunk %u of document %u is missing from the index",
-                     chunk, doc);
-            rc = corrupt(db, msg);
+        uint32_t doc = (uint32_t)sqlite3_column_int64(s, 0);
+        uint32_t first = (uint32_t)sqlite3_column_int64(s, 1);
+        uint32_t n = (uint32_t)sqlite3_column_int64(s, 2);
+        for (uint32_t chunk = first; chunk - first < n && !rc; chunk++) {
+            store_chunkrec r;
+            if (kv_chunk(db, txn, &cache, chunk, &r) || r.doc != doc ||
+                (r.len & STORE_DELETED)) {
+                char msg[160];
+                snprintf(msg, sizeof msg, "chunk %u of document %u is missing from the index",
+                         chunk, doc);
+                rc = corrupt(db, msg);
+            }
+            live++;
         }
-        live++;
     }
     sqlite3_finalize(s);
     if (!rc && live != st->n_chunks - st->n_deleted)

@@ -9,7 +9,8 @@
  *   1. one LMDB write transaction rewrites every term's postings without
  *      tombstoned chunks (terms left empty are removed), clears the
  *      tombstoned chunk records and recomputes the statistics;
- *   2. one SQLite transaction deletes the deleted documents and their chunks.
+ *   2. one SQLite transaction deletes the deleted documents (their chunk
+ *      spans live in their rows) and their chunks' vectors.
  *
  * A crash between the two leaves rows in SQLite for chunks LMDB has
  * forgotten; they belong to deleted documents, which nothing reads, and the
@@ -288,12 +289,13 @@ int lctx_compact(lctx_db *db)
     if (!rc)
         rc = catalog_exec(db, db->wdb,
                           "BEGIN IMMEDIATE;"
-                          /* the vectors' catalog copies go with their chunks */
-                          "DELETE FROM vectors WHERE chunk_id IN (SELECT c.chunk_id FROM "
-                          "chunks c JOIN documents d ON d.doc_id = c.doc_id WHERE "
-                          "d.deleted_seq IS NOT NULL);"
-                          "DELETE FROM chunks WHERE doc_id IN "
-                          "(SELECT doc_id FROM documents WHERE deleted_seq IS NOT NULL);"
+                          /* the vectors' catalog copies go with their chunks,
+                           * ids [first_chunk, first_chunk + n_chunks) */
+                          "WITH RECURSIVE c(id, stop) AS (SELECT first_chunk, "
+                          "first_chunk + n_chunks FROM documents WHERE deleted_seq IS NOT "
+                          "NULL AND n_chunks > 0 UNION ALL SELECT id + 1, stop FROM c "
+                          "WHERE id + 1 < stop) "
+                          "DELETE FROM vectors WHERE chunk_id IN (SELECT id FROM c);"
                           "DELETE FROM documents WHERE deleted_seq IS NOT NULL;"
                           "COMMIT;");
     if (rc && db->wdb && !sqlite3_get_autocommit(db->wdb))

@@ -275,8 +275,12 @@ static int open_stores(lctx_db *db, const lctx_config *cfg)
     snprintf(file, sizeof file, "%s/index", db->path);
     if ((rc = kv_open(db, file, (db->flags & LCTX_OPEN_READONLY) != 0)))
         return rc;
-    /* Vector settings and databases: replay needs them. */
+    /* Vector settings and databases: replay needs them. A new catalog's
+     * creation transaction (catalog_open) ends here, settings included. */
     if ((rc = embed_open(db, cfg)))
+        return rc;
+    if (db->wdb && !sqlite3_get_autocommit(db->wdb) &&
+        (rc = catalog_exec(db, db->wdb, "COMMIT")))
         return rc;
     if (db->flags & LCTX_OPEN_READONLY)
         return LCTX_OK;

@@ -118,6 +118,7 @@ struct lctx_db {
     int format_version;
 
     sqlite3 *wdb;                 /* writer connection (NULL when read-only) */
+    int wal;                      /* the writer's catalog runs in WAL mode */
     pthread_mutex_t pool_mu;      /* read connections, one per concurrent search */
     sqlite3 *pool[STORE_POOL_MAX];
     int n_pool;
@@ -191,6 +192,9 @@ void store_test_lsh_threshold(lctx_db *db, size_t n);
 /* ---------------------------------------------------- catalog (catalog.c) */
 int catalog_open(lctx_db *db, const char *file, int create, const lctx_config *cfg);
 int catalog_open_reader(lctx_db *db, const char *file, sqlite3 **out);
+/* Switches the writer's catalog to WAL (no-op once it is). A new catalog
+ * stays in rollback-journal mode through its first batch (catalog.c). */
+int catalog_use_wal(lctx_db *db);
 int catalog_exec(lctx_db *db, sqlite3 *conn, const char *sql);
 /* Last batch recorded in SQLite (0 when none). */
 int catalog_last_seq(lctx_db *db, sqlite3 *conn, uint64_t *seq);
@@ -201,7 +205,7 @@ int catalog_set_u64(lctx_db *db, sqlite3 *conn, const char *key, uint64_t v);
 int catalog_get_text(sqlite3 *conn, const char *key, char *buf, size_t len);
 int catalog_set_text(lctx_db *db, sqlite3 *conn, const char *key, const char *value);
 /* Removes every trace of batch seq from SQLite (used when LMDB failed). */
-int catalog_undo_batch(lctx_db *db, uint64_t seq, uint64_t first_doc, uint64_t first_chunk);
+int catalog_undo_batch(lctx_db *db, uint64_t seq, uint64_t first_doc);
 
 /* ---------------------------------------------------------- LMDB (kv.c) */
 int kv_open(lctx_db *db, const char *dir, int readonly);
