@@ -252,7 +252,10 @@ int main(int argc, char **argv)
         return status;
     }
     lctx_db *db = NULL;
-    int rc = lctx_open(a.coll, LCTX_OPEN_READONLY, NULL, &db);
+    /* Many queries (a batch file, stdin lines, a session) pay for the vector
+     * cache's build once; a single query would pay it for nothing. */
+    unsigned flags = LCTX_OPEN_READONLY | (a.query ? 0 : LCTX_OPEN_VECTOR_CACHE);
+    int rc = lctx_open(a.coll, flags, NULL, &db);
     if (rc != LCTX_OK) {
         if (rc == LCTX_ENOTFOUND)
             cli_error(PROG, "%s: no such collection", a.coll);

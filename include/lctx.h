@@ -66,6 +66,13 @@ typedef struct lctx_results lctx_results;
 /* --------------------------------------------------------------- open/close */
 #define LCTX_OPEN_CREATE   0x1u  /* create the collection if it does not exist */
 #define LCTX_OPEN_READONLY 0x2u  /* searches only; never writes, never recovers */
+/* Keep the vector index in memory: built from the handle's snapshot on its
+ * first LSH vector search (about a second per few hundred thousand vectors),
+ * rebuilt on the first search after a commit; searches answer from flat
+ * arrays instead of LMDB lookups. For handles that answer many queries
+ * (pipelines, lctx-search batch and interactive modes); collections below
+ * the LSH threshold scan exactly and do not use it. */
+#define LCTX_OPEN_VECTOR_CACHE 0x4u
 
 /* Settings fixed when a collection is created (ignored when it exists). */
 typedef struct lctx_config {

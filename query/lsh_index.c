@@ -318,6 +318,42 @@ int lsh_index_add(lsh_index *ix, size_t n, const int64_t *labels, const float *v
     return 0;
 }
 
+int lsh_index_add_encoded(lsh_index *ix, size_t n, const int64_t *labels, const void *rows,
+                          char *err, size_t errlen)
+{
+    if (!ix || (n && (!rows || !labels))) {
+        set_err(err, errlen, "lsh_index_add_encoded: null argument");
+        return -1;
+    }
+    if (reserve_rows(ix, ix->n_rows + n) != 0 ||
+        reserve_tail(ix, ix->n_rows + n - ix->n_committed) != 0) {
+        set_err(err, errlen, "lsh_index_add_encoded: out of memory");
+        return -1;
+    }
+    const int dim = ix->dim, L = ix->prm.n_tables;
+    const size_t rb = vecstore_row_bytes(ix->prm.encoding, dim);
+    float *buf = malloc(((size_t)dim + lsh_hasher_work_floats(ix->hasher)) * sizeof *buf);
+    if (!buf) {
+        set_err(err, errlen, "lsh_index_add_encoded: out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t row = ix->n_rows;
+        unsigned char *dst = ix->vecs + row * ix->row_bytes;
+        memcpy(dst, (const unsigned char *)rows + i * rb, rb);
+        memset(dst + rb, 0, ix->row_bytes - rb);
+        vecstore_decode(ix->prm.encoding, dim, dst, buf);
+        lsh_hasher_hash(ix->hasher, buf, ix->tail_codes + (row - ix->n_committed) * (size_t)L,
+                        NULL, buf + dim);
+        ix->labels[row] = labels[i];
+        ix->n_rows++;
+    }
+    free(buf);
+    if (ix->n_rows - ix->n_committed > 4096 + ix->n_committed / 16)
+        return lsh_index_commit(ix, err, errlen);
+    return 0;
+}
+
 int lsh_index_remove(lsh_index *ix, int64_t label)
 {
     for (size_t row = 0; row < ix->n_rows; row++) {

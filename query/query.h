@@ -190,6 +190,12 @@ void lsh_index_free(lsh_index *ix);
  * Returns 0, or -1 with err set. */
 int lsh_index_add(lsh_index *ix, size_t n, const int64_t *labels, const float *vecs,
                   char *err, size_t errlen);
+/* Adds n rows already in the index's encoding (vecstore_row_bytes each, as a
+ * collection stores them), copied verbatim and hashed as decoded, without
+ * normalising: a collection's stored rows, whose LMDB buckets were computed
+ * the same way, land in the same buckets and score the same. */
+int lsh_index_add_encoded(lsh_index *ix, size_t n, const int64_t *labels, const void *rows,
+                          char *err, size_t errlen);
 /* Removes the vector with this label: a tombstone at once (searches skip it),
  * its bucket entries at the next commit. 0, or -1 when there is no such label. */
 int lsh_index_remove(lsh_index *ix, int64_t label);
@@ -354,6 +360,17 @@ int lsh_exact_topk(const float *base, size_t n, int dim, const float *queries, s
  * scan when probing finds fewer than k documents (a selective filter), so k
  * results come back whenever k documents qualify. *out malloc'd, ranked by
  * score descending then doc ascending. probes: 0 = the tuned budget. */
+/* The in-memory LSH index of a handle opened with LCTX_OPEN_VECTOR_CACHE
+ * (vcache.c). vcache_topk answers like the LSH path of vsearch_topk and sets
+ * *used = 1, or sets *used = 0 when the caller must take that path (cache
+ * being built by another search, or fewer than k qualifying documents among
+ * the best chunks); a status only on failure. */
+struct vcache;
+int vcache_topk(lctx_db *db, MDB_txn *txn, const lsh_store_config *cfg, const float *q, int k,
+                const docset *allowed, uint32_t exclude_doc, int probes, bm25_hit **out,
+                size_t *n, int *used);
+void vcache_free(struct vcache *vc);
+
 int vsearch_topk(lctx_db *db, MDB_txn *txn, const float *q, int k, const docset *allowed,
                  uint32_t exclude_doc, int probes, bm25_hit **out, size_t *n);
 /* The same ranking by scanning every vector (the reference for tests). */

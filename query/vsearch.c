@@ -19,6 +19,10 @@
  *          rows. Candidates are re-scored in ascending chunk order, which is
  *          also document order, so the page cache of chunk records hits.
  *
+ * A handle opened with LCTX_OPEN_VECTOR_CACHE answers the LSH case from an
+ * in-memory copy of the same tables and rows instead (vcache.c), with the
+ * same candidates and scores, and comes back here when it cannot.
+ *
  * A document scores its best chunk (the first among equals), as in BM25.
  * Filters: documents outside the allowed set are skipped before scoring;
  * when LSH finds fewer than k qualifying documents (a selective filter, or a
@@ -312,6 +316,12 @@ int vsearch_topk(lctx_db *db, MDB_txn *txn, const float *q, int k, const docset 
         return kv_err(db, m, "read lsh configuration");
     if (m == MDB_NOTFOUND || cfg.n_tables == 0)
         return vsearch_exact(db, txn, q, k, allowed, exclude_doc, out, n);
+    if (db->flags & LCTX_OPEN_VECTOR_CACHE) {
+        int used = 0, rc = vcache_topk(db, txn, &cfg, q, k, allowed, exclude_doc, probes, out, n,
+                                       &used);
+        if (rc || used)
+            return rc;
+    }
     doc_acc a = {0};
     int rc = lsh_topk(db, txn, &cfg, q, k, allowed, exclude_doc, probes, &a);
     if (rc) {

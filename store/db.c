@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "indexer/indexer.h"
+#include "query/query.h"
 #include "store/store.h"
 
 /* ------------------------------------------------------------------ errors */
@@ -245,6 +246,7 @@ static lctx_db *db_new(const char *path, unsigned flags)
     pthread_mutex_init(&db->write_mu, NULL);
     pthread_rwlock_init(&db->map_lock, NULL);
     pthread_mutex_init(&db->enc_mu, NULL);
+    pthread_mutex_init(&db->vcache_mu, NULL);
     snprintf(db->embedder, sizeof db->embedder, "none");
     lctx_config_init(&db->cfg);
     snprintf(db->language, sizeof db->language, "english");
@@ -349,6 +351,8 @@ int lctx_close(lctx_db *db)
     pthread_mutex_destroy(&db->write_mu);
     pthread_rwlock_destroy(&db->map_lock);
     pthread_mutex_destroy(&db->enc_mu);
+    vcache_free(db->vcache);   /* no search runs once the handle closes */
+    pthread_mutex_destroy(&db->vcache_mu);
     free(db->path);
     free(db);
     return rc;

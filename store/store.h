@@ -159,6 +159,12 @@ struct lctx_db {
     struct encoder *encoder;      /* opened on first use; thread-safe */
     char model_dir[1024];         /* lctx_config.model_dir ("" = default) */
     size_t test_lsh_threshold;    /* test hook: vector count that triggers LSH (0 = default) */
+
+    /* LCTX_OPEN_VECTOR_CACHE (query/vcache.c): the in-memory LSH index of
+     * one snapshot, its users counted under vcache_mu. */
+    pthread_mutex_t vcache_mu;
+    struct vcache *vcache;
+    int vcache_building;
 };
 
 /* ------------------------------------------------------------ handle (db.c) */

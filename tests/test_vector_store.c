@@ -309,6 +309,88 @@ Test(vector_store, exact_and_lsh_equal_brute_force)
     lctx_close(db);
 }
 
+/* lctx_search in vector mode through two handles on one collection. */
+static void vector_ids(lctx_db *db, const float *q, int k, const char *filter, char ids[][16],
+                       double *scores, size_t *n)
+{
+    lctx_search_opts o;
+    lctx_search_opts_init(&o);
+    o.mode = LCTX_MODE_VECTOR;
+    o.vector = q;
+    o.vector_dim = 512;
+    o.k = k;
+    o.filter = filter;
+    lctx_results *r = NULL;
+    cr_assert_eq(lctx_search(db, NULL, &o, &r), LCTX_OK, "%s", lctx_errmsg(db));
+    *n = lctx_results_count(r);
+    for (size_t i = 0; i < *n; i++) {
+        snprintf(ids[i], 16, "%s", lctx_results_get(r, i)->id);
+        scores[i] = lctx_results_get(r, i)->score;
+    }
+    lctx_results_free(r);
+}
+
+static void expect_same_answers(lctx_db *plain, lctx_db *cached, const float *q, int k,
+                                const char *filter)
+{
+    char a[8][16], b[8][16];
+    double sa[8], sb[8];
+    size_t na, nb;
+    vector_ids(plain, q, k, filter, a, sa, &na);
+    vector_ids(cached, q, k, filter, b, sb, &nb);
+    cr_assert_eq(na, nb, "k %d filter %s", k, filter ? filter : "none");
+    for (size_t i = 0; i < na; i++) {
+        cr_expect_str_eq(a[i], b[i], "rank %zu", i);
+        cr_expect_float_eq(sa[i], sb[i], 1e-6, "rank %zu", i);
+    }
+}
+
+/* A handle with the vector cache answers exactly like one reading LMDB:
+ * same documents, same scores, with and without a filter, and again after a
+ * commit changed the collection (the cache is rebuilt for the new snapshot). */
+Test(vector_store, vector_cache_answers_like_lmdb)
+{
+    lctx_db *db = open_coll("vc.lctx", "use-lite");
+    add_all(db, 0);
+    lsh_store_config cfg = {1, 512, VECSTORE_I8, 3, 2, 6, 42, 0.95, 1.0};
+    cr_assert_eq(vec_lsh_rebuild(db, &cfg), LCTX_OK, "%s", lctx_errmsg(db));
+    char path[300];
+    snprintf(path, sizeof path, "%s/vc.lctx", dir);
+    lctx_db *plain = NULL, *cached = NULL;
+    cr_assert_eq(lctx_open(path, LCTX_OPEN_READONLY, NULL, &plain), LCTX_OK);
+    cr_assert_eq(lctx_open(path, LCTX_OPEN_READONLY | LCTX_OPEN_VECTOR_CACHE, NULL, &cached),
+                 LCTX_OK);
+    const char *texts[] = {"pets that meow", "space travel", "baking at home", "music lessons"};
+    float q[512];
+    for (int i = 0; i < 4; i++) {
+        query_vec(db, texts[i], q);
+        for (int k = 1; k <= 3; k++)
+            expect_same_answers(plain, cached, q, k, NULL);
+        expect_same_answers(plain, cached, q, 2, "json_extract(metadata, '$.x') IS NULL");
+    }
+    cr_expect_not_null(cached->vcache, "the cache was built");
+    cr_expect_null(plain->vcache);
+
+    /* A commit makes the snapshot newer: the next search rebuilds. */
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    cr_assert_eq(lctx_delete(db, "cats"), LCTX_OK);
+    lctx_doc d = {"kittens", "kittens", "Kittens are young cats that purr and play.", 0, NULL, NULL};
+    cr_assert_eq(lctx_add(db, &d), LCTX_OK);
+    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+    query_vec(db, "pets that meow", q);
+    char ids[8][16];
+    double sc[8];
+    size_t n;
+    vector_ids(cached, q, 3, NULL, ids, sc, &n);
+    cr_assert_eq(n, 3);
+    for (size_t i = 0; i < n; i++)
+        cr_expect_str_neq(ids[i], "cats", "a deleted document is gone from the cache");
+    expect_same_answers(plain, cached, q, 3, NULL);
+    lctx_close(plain);
+    lctx_close(cached);
+    lctx_close(db);
+}
+
 Test(vector_store, retune_builds_lsh_above_threshold)
 {
     lctx_db *db = open_coll("t.lctx", "use-lite");
