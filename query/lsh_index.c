@@ -696,6 +696,21 @@ void lsh_scratch_set_limit(lsh_scratch *s, size_t max_candidates)
     s->max_candidates = max_candidates;
 }
 
+/* Resets the seen bitmap after a query: bit by bit through the candidate
+ * list when it is short, by memset when the candidates are many (a big
+ * query touches most words anyway, and one sequential clear of a few tens
+ * of KB beats tens of thousands of scattered read-modify-writes). */
+static void clear_seen(lsh_scratch *s, size_t n_cand)
+{
+    size_t words = s->seen_rows / 64;
+    if (n_cand > words / 8) {
+        memset(s->seen, 0, words * sizeof *s->seen);
+        return;
+    }
+    for (size_t i = 0; i < n_cand; i++)
+        bit_clear(s->seen, s->cand[i]);
+}
+
 /* The query's probe sequence. Hyperplane sequences are written whole;
  * cross-polytope ones are ordered in installments as the scan asks for them
  * (probes_upto), since a search that reaches its candidate limit stops
@@ -808,7 +823,7 @@ static int scan_inline(const lsh_index *ix, lsh_scratch *s, int depth, int *n_pr
             bit_set(s->seen, row);
             if (push_candidate(s, row, &n) != 0)
                 goto fail;
-            if (bit_get(ix->removed, row))
+            if (ix->n_removed && bit_get(ix->removed, row))
                 continue;
             float a = sq * lsh_sketch_score(bits, skb, s->qlo, s->qhi, tab->sk + (size_t)e * skb);
             if (np == depth && a < s->pre[0].score)
@@ -908,8 +923,7 @@ int lsh_index_search(const lsh_index *ix, lsh_scratch *s, const float *query, in
     int n_heap = 0, n_probes = 0;
     int rc = ix->prm.inline_codes ? score_inline(ix, s, k, &n_probes, &n_cand, &n_heap)
                                   : score_gathered(ix, s, k, &n_probes, &n_cand, &n_heap);
-    for (size_t i = 0; i < n_cand; i++)
-        bit_clear(s->seen, s->cand[i]);
+    clear_seen(s, n_cand);
     if (rc != 0)
         return -1;
     for (int i = 0; i < n_heap; i++) {
