@@ -13,23 +13,21 @@
 CC      ?= cc
 CXX     ?= c++
 BUILD   := build
-PKGS    := sqlite3 lmdb libcurl libutf8proc libcjson libcrypto
-# OpenBLAS, serial build (Debian's libopenblas-serial-dev), found through an
-# rpath because the libopenblas.so.0 alternative usually points at the
-# pthread build. lctx calls BLAS from its own threads (one encoder batch or
-# search per thread); the pthread build starts a pool when the library loads
-# that busy-waits about 0.1 s of a core in every process, BM25-only commands
-# included, and oversubscribes callers that already run one search per core.
-MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
-BLAS_DIR  := /usr/lib/$(or $(MULTIARCH),x86_64-linux-gnu)/openblas-serial
-BLAS_CFLAGS := -I/usr/include/$(or $(MULTIARCH),x86_64-linux-gnu)/openblas-serial
-BLAS_LIBS := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas
+PKGS    := sqlite3 lmdb openblas libcurl libutf8proc libcjson libcrypto
+# OpenBLAS is Debian's default (pthread) build. Not the serial one: lctx
+# calls sgemm from several threads at once (one encoder batch per core),
+# and Debian's serial build is not safe for that (built without
+# USE_LOCKING): with it, USE-lite vectors came out corrupted under
+# concurrent embedding (lisa's vector nDCG@10 fell from 0.180 to 0.151).
+# The pthread build starts a pool at load whose threads spin for about
+# 0.1 s; lctx sets them to one per call (attention/tensor.c) and the
+# benchmarks run with OPENBLAS_NUM_THREADS=1 so no pool is started.
 # Asked of pkg-config on first use, not when the Makefile is read: on a
 # fresh machine pkg-config and the .pc files only exist once `deps` has run,
 # and every compile rule waits for `deps`. (Each variable replaces itself
 # with its value the first time it is expanded, so pkg-config runs once.)
-PKG_CFLAGS = $(eval PKG_CFLAGS := $$(BLAS_CFLAGS) $$(shell pkg-config --cflags $$(PKGS) 2>/dev/null))$(PKG_CFLAGS)
-PKG_LIBS   = $(eval PKG_LIBS := $$(shell pkg-config --libs $$(PKGS) 2>/dev/null) $$(BLAS_LIBS) -lstemmer -lm -lpthread)$(PKG_LIBS)
+PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags $$(PKGS) 2>/dev/null))$(PKG_CFLAGS)
+PKG_LIBS   = $(eval PKG_LIBS := $$(shell pkg-config --libs $$(PKGS) 2>/dev/null) -lstemmer -lm -lpthread)$(PKG_LIBS)
 
 WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wstrict-prototypes
 DEFS    := -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64
@@ -63,7 +61,7 @@ BENCH_C  := $(sort $(wildcard bench/bench-*.c))
 BENCH_CC := $(sort $(wildcard bench/bench-*.cc))
 BENCH_BIN := $(BENCH_C:bench/%.c=$(BUILD)/%) $(BENCH_CC:bench/%.cc=$(BUILD)/%)
 
-DEB_PKGS := build-essential pkg-config libsqlite3-dev liblmdb-dev libopenblas-serial-dev \
+DEB_PKGS := build-essential pkg-config libsqlite3-dev liblmdb-dev libopenblas-dev \
             libcurl4-openssl-dev libcriterion-dev libutf8proc-dev libstemmer-dev \
             libcjson-dev libreadline-dev libssl-dev
 BENCH_DEB_PKGS := sqlite3 jq libxapian-dev libfaiss-dev libhnswlib-dev gnuplot-nox
@@ -194,7 +192,7 @@ install: lib cli
 	install -m 644 $(BUILD)/liblctx.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(BUILD)/liblctx.so $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(CLI_BIN) $(DESTDIR)$(PREFIX)/bin/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@BLAS_LIBS@|$(BLAS_LIBS)|' lctx.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/lctx.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' lctx.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/lctx.pc
 
 clean:
 	rm -rf $(BUILD)

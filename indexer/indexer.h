@@ -49,6 +49,8 @@ typedef struct tok_token {
     uint32_t start, end;    /* byte range in the original text */
     uint32_t pos;           /* position: counts every word, stopwords included,
                                so phrase adjacency survives stopword removal */
+    uint32_t slot;          /* word cache slot the term came from, plus one; 0: none
+                               (see tok_slot_tag) */
 } tok_token;
 
 typedef struct tok_list {
@@ -77,6 +79,14 @@ void tok_free(tok_tokenizer *t);
  * TOK_MAX_TERM bytes are dropped (position kept). docs/tokenizer.md has the
  * rules. Returns 0 or -1 (out of memory, or text longer than 4 GiB). */
 int tok_tokenize(tok_tokenizer *t, const char *text, size_t len, tok_list *out);
+
+/* The client's tag of the word cache slot a token came from (its slot
+ * field), for remembering what the client made of the term (the postings
+ * builder keeps its entry number there, sparing a second hash lookup per
+ * token). The tokenizer sets a slot's tag to 0 whenever the slot takes
+ * another word. NULL when the token has no slot or the slot no longer holds
+ * term[0..len). One client per tokenizer: tags are not shared. */
+uint32_t *tok_slot_tag(tok_tokenizer *t, uint32_t slot, const char *term, size_t len);
 
 /* 1 when folded_word (already normalised and case folded, not stemmed) is a
  * stopword of the tokenizer's language and stopwords are enabled. */
@@ -217,9 +227,12 @@ postings_builder *postings_build_new(void);
 void postings_build_free(postings_builder *pb);
 /* Adds chunk `chunk` of document `doc` (ids must be consecutive within a
  * batch) from its text tokens and its document's title tokens (may be NULL).
+ * tok (may be NULL) is the tokenizer that made them, used by this builder
+ * alone: its word cache tags then lead from a token to its term's entry.
  * *len gets the chunk length (text + title tokens). 0, or -1 out of memory. */
-int postings_build_chunk(postings_builder *pb, uint32_t chunk, uint32_t doc,
-                         const tok_list *text, const tok_list *title, uint32_t *len);
+int postings_build_chunk(postings_builder *pb, tok_tokenizer *tok, uint32_t chunk,
+                         uint32_t doc, const tok_list *text, const tok_list *title,
+                         uint32_t *len);
 /* Adds tail's chunks and postings after pb's: tail must hold the chunks
  * that follow pb's (its first chunk is pb's next), and no tombstones.
  * The result equals one builder fed both in order. 0, or -1 (out of memory

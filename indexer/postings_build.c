@@ -13,6 +13,13 @@
  * the document, and the document's best chunk still decides its score.
  *
  * Speed (this runs once per token of the corpus, on the worker thread):
+ *  - most tokens skip the hash table: the tokenizer's word cache slot that
+ *    produced the token carries a tag (tok_slot_tag), where the builder
+ *    keeps the number of the term's entry. A token then costs one read of
+ *    that slot (just touched by the tokenizer, so in cache) and of its
+ *    entry, instead of a hash, a probe of a table far larger than the
+ *    cache, and the entry. The tag is a hint checked against the term
+ *    bytes, never trusted: a stale or foreign one falls back to the table;
  *  - the hash table keeps each term's 32-bit hash next to its pointer, so a
  *    probe that misses never touches the entry's memory; the hash reads the
  *    term eight bytes at a time;
@@ -58,6 +65,7 @@ typedef struct pb_entry {
     store_term_postings tp;
     uint32_t last_chunk;           /* chunk of the last posting, UINT32_MAX if none */
     uint32_t heap;                 /* 1: tp.p is malloc'd, else it lives in the arena */
+    uint32_t id;                   /* index in entries[] */
     uint64_t prefix;               /* first 8 term bytes, big-endian: the sort key */
 } pb_entry;
 
@@ -220,6 +228,7 @@ static pb_entry *lookup(postings_builder *pb, const char *term, size_t len)
     e->tp.term = s;
     e->tp.len = (uint32_t)len;
     e->last_chunk = UINT32_MAX;
+    e->id = (uint32_t)pb->n_entries;
     e->prefix = term_prefix(term, len);
     pb->entries[pb->n_entries++] = &e->tp;
     pb->slots[j] = (pb_slot){e, h};
@@ -255,10 +264,29 @@ static int grow_list(postings_builder *pb, pb_entry *e)
     return 0;
 }
 
-static int add_token(postings_builder *pb, const char *term, size_t len, uint32_t chunk,
-                     int title)
+/* The entry of a token's term: through its word cache tag when that names
+ * an entry holding the term, else the hash table (and the tag learns it). */
+static pb_entry *token_entry(postings_builder *pb, tok_tokenizer *tok, const tok_list *l,
+                             size_t i)
 {
+    const char *term = tok_term(l, i);
+    size_t len = l->tokens[i].term_len;
+    uint32_t *tag = l->tokens[i].slot ? tok_slot_tag(tok, l->tokens[i].slot, term, len) : NULL;
+    if (tag && *tag && *tag <= pb->n_entries) {
+        pb_entry *e = (pb_entry *)pb->entries[*tag - 1];
+        if (e->tp.len == len && memcmp(e->tp.term, term, len) == 0)
+            return e;
+    }
     pb_entry *e = lookup(pb, term, len);
+    if (e && tag)
+        *tag = e->id + 1;
+    return e;
+}
+
+static int add_token(postings_builder *pb, tok_tokenizer *tok, const tok_list *l, size_t i,
+                     uint32_t chunk, int title)
+{
+    pb_entry *e = token_entry(pb, tok, l, i);
     if (!e)
         return -1;
     store_term_postings *tp = &e->tp;
@@ -275,8 +303,9 @@ static int add_token(postings_builder *pb, const char *term, size_t len, uint32_
     return 0;
 }
 
-int postings_build_chunk(postings_builder *pb, uint32_t chunk, uint32_t doc,
-                         const tok_list *text, const tok_list *title, uint32_t *len)
+int postings_build_chunk(postings_builder *pb, tok_tokenizer *tok, uint32_t chunk,
+                         uint32_t doc, const tok_list *text, const tok_list *title,
+                         uint32_t *len)
 {
     if (pb->n_chunks == 0)
         pb->first_chunk = chunk;
@@ -285,10 +314,10 @@ int postings_build_chunk(postings_builder *pb, uint32_t chunk, uint32_t doc,
     if (grow((void **)&pb->chunks, &pb->cap_chunks, pb->n_chunks + 1, sizeof *pb->chunks))
         return -1;
     for (size_t i = 0; text && i < text->n; i++)
-        if (add_token(pb, tok_term(text, i), text->tokens[i].term_len, chunk, 0))
+        if (add_token(pb, tok, text, i, chunk, 0))
             return -1;
     for (size_t i = 0; title && i < title->n; i++)
-        if (add_token(pb, tok_term(title, i), title->tokens[i].term_len, chunk, 1))
+        if (add_token(pb, tok, title, i, chunk, 1))
             return -1;
     uint32_t n = (uint32_t)((text ? text->n : 0) + (title ? title->n : 0));
     if (n > STORE_LEN_MASK)

@@ -62,6 +62,13 @@
  * former 4096-slot direct-mapped cache missed on one word in four, and a
  * miss is a Snowball call of a few thousand instructions.
  *
+ * Each slot also holds a tag for the tokenizer's client (tok_slot_tag),
+ * reset whenever the slot takes another word, and each token carries the
+ * number of its slot: the postings builder keeps its entry number for the
+ * stem there and so finds a token's postings list without hashing the stem
+ * again. The tag took two bytes from the key and the value (31 -> 29);
+ * words of 30 or 31 bytes are rare enough to go uncached.
+ *
  * A hit is one random access into the cache, so its cost is a cache and
  * TLB miss: the table is exactly one 2 MiB huge page (32768 slots), mapped
  * aligned and advised MADV_HUGEPAGE, which turns 512 TLB entries into one.
@@ -69,7 +76,7 @@
  * words arrive; without transparent huge pages it is plain 4 KiB pages. */
 #define TOK_CACHE_SLOTS 32768
 #define TOK_CACHE_BYTES ((size_t)TOK_CACHE_SLOTS * 64)
-#define TOK_CACHE_KEY 31
+#define TOK_CACHE_KEY 29
 
 #define TOK_FOLD_OPTS (UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT | \
                        UTF8PROC_CASEFOLD | UTF8PROC_IGNORE)
@@ -78,6 +85,7 @@ typedef struct tok_cache_slot {
     unsigned char klen, vlen;       /* klen 0: empty; vlen 0: drop the word */
     char key[TOK_CACHE_KEY];
     char val[TOK_CACHE_KEY];
+    uint32_t tag;                   /* the client's (tok_slot_tag); 0 when the slot is filled */
 } tok_cache_slot;
 _Static_assert(sizeof(tok_cache_slot) == 64, "a cache slot is one cache line");
 
@@ -123,7 +131,7 @@ void tok_list_free(tok_list *l)
 }
 
 static int tok_list_push(tok_list *l, const char *term, size_t term_len,
-                         size_t start, size_t end, uint32_t pos)
+                         size_t start, size_t end, uint32_t pos, uint32_t slot)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 256;
@@ -151,6 +159,7 @@ static int tok_list_push(tok_list *l, const char *term, size_t term_len,
     t->start = (uint32_t)start;
     t->end = (uint32_t)end;
     t->pos = pos;
+    t->slot = slot;
     memcpy(l->terms + l->terms_len, term, term_len);
     l->terms[l->terms_len + term_len] = '\0';
     l->terms_len += term_len + 1;
@@ -224,6 +233,16 @@ void tok_free(tok_tokenizer *t)
     if (t->cache)
         munmap(t->cache, TOK_CACHE_BYTES);
     free(t);
+}
+
+uint32_t *tok_slot_tag(tok_tokenizer *t, uint32_t slot, const char *term, size_t len)
+{
+    if (!t || !t->cache || slot == 0 || slot > TOK_CACHE_SLOTS)
+        return NULL;
+    tok_cache_slot *c = &t->cache[slot - 1];
+    if (c->vlen != len || memcmp(c->val, term, len) != 0)
+        return NULL;
+    return &c->tag;
 }
 
 int tok_is_stopword(const tok_tokenizer *t, const char *folded_word)
@@ -358,16 +377,22 @@ static const char *tok_fold(tok_tokenizer *t, const char *s, size_t n, int ascii
 
 /* What becomes of the folded word w[0..n) (it has a letter): the stopword
  * check, then the stemmer (either may be absent). Returns the term and sets
- * *out_len, with *out_len 0 when the word is dropped. Cached. */
-static const char *tok_resolve(tok_tokenizer *t, const char *w, size_t n, size_t *out_len)
+ * *out_len, with *out_len 0 when the word is dropped. Cached: *slot gets
+ * the number of the cache slot holding the answer plus one, or 0. */
+static const char *tok_resolve(tok_tokenizer *t, const char *w, size_t n, size_t *out_len,
+                               uint32_t *slot)
 {
     tok_cache_slot *set = NULL;
+    size_t first = 0;
 
+    *slot = 0;
     if (n <= TOK_CACHE_KEY) {
-        set = &t->cache[tok_hash(w, n) & (TOK_CACHE_SLOTS - 1) & ~(size_t)1];
+        first = tok_hash(w, n) & (TOK_CACHE_SLOTS - 1) & ~(size_t)1;
+        set = &t->cache[first];
         for (int k = 0; k < 2; k++)
             if (set[k].klen == n && memcmp(set[k].key, w, n) == 0) {
                 *out_len = set[k].vlen;
+                *slot = (uint32_t)(first + (size_t)k + 1);
                 return set[k].val;
             }
     }
@@ -388,9 +413,11 @@ static const char *tok_resolve(tok_tokenizer *t, const char *w, size_t n, size_t
         set[1] = set[0];    /* two ways, newest first: the older entry is evicted */
         set[0].klen = (unsigned char)n;
         set[0].vlen = (unsigned char)vl;
+        set[0].tag = 0;
         memcpy(set[0].key, w, n);
         memcpy(set[0].val, v, vl);
         v = set[0].val;
+        *slot = (uint32_t)first + 1;
     }
     *out_len = vl;
     return v;
@@ -403,6 +430,7 @@ static int tok_emit_word(tok_tokenizer *t, const char *text, size_t start, size_
                          int ascii, int has_letter, uint32_t pos, tok_list *out)
 {
     size_t n = end - start, flen;
+    uint32_t slot = 0;
     const char *f;
 
     if (n > TOK_MAX_RAW)
@@ -415,13 +443,13 @@ static int tok_emit_word(tok_tokenizer *t, const char *text, size_t start, size_
     if (flen == 0 || flen > TOK_MAX_TERM)
         return 0;
     if (has_letter && t->cache) {
-        f = tok_resolve(t, f, flen, &flen);
+        f = tok_resolve(t, f, flen, &flen, &slot);
         if (flen == 0)
             return 0;
     } else if (t->stop && tok_stoplist_contains(t->stop, f, flen)) {
         return 0;   /* numbers are never stemmed, and the lists hold only letters */
     }
-    return tok_list_push(out, f, flen, start, end, pos);
+    return tok_list_push(out, f, flen, start, end, pos, slot);
 }
 
 /* A CJK term (a bigram or a lone character): folded, never stemmed. */
@@ -434,7 +462,7 @@ static int tok_emit_cjk(tok_tokenizer *t, const char *text, size_t start, size_t
         return -1;
     if (flen == 0 || flen > TOK_MAX_TERM)
         return 0;
-    return tok_list_push(out, f, flen, start, end, pos);
+    return tok_list_push(out, f, flen, start, end, pos, 0);
 }
 
 /* ----------------------------------------------------------- scanning */

@@ -132,8 +132,8 @@ static int index_doc(lctx_db *db, struct write_batch *w, index_lane *l, uint32_t
         uint32_t len;
         if (n && tok_tokenize(l->tok, text + spans[i].start, n, &l->text_toks))
             return store_err(db, LCTX_ENOMEM, "out of memory");
-        if (postings_build_chunk(l->pb, first_chunk + (uint32_t)i, doc_id, &l->text_toks,
-                                 &l->title_toks, &len))
+        if (postings_build_chunk(l->pb, l->tok, first_chunk + (uint32_t)i, doc_id,
+                                 &l->text_toks, &l->title_toks, &len))
             return store_err(db, LCTX_ENOMEM, "out of memory");
         /* First apply only (replay reads the stored vectors back). */
         if (w->eb && embed_batch_chunk(w->eb, first_chunk + (uint32_t)i, title, title_len,
@@ -219,7 +219,8 @@ int lctx_begin(lctx_db *db)
     if ((rc = store_lock(db)))
         goto out;
     /* A writer that crashed since we opened may have left a batch behind. */
-    if ((rc = write_recover(db)) || (rc = batch_new(db, &w)) || (rc = prepare(db, w)))
+    if ((rc = write_recover(db)) || (rc = catalog_batch_mode(db)) || (rc = batch_new(db, &w)) ||
+        (rc = prepare(db, w)))
         goto fail;
     if (!(w->worker = write_worker_start(index_job, w))) {
         rc = store_err(db, LCTX_ENOMEM, "cannot start the indexing thread");
@@ -572,13 +573,8 @@ int lctx_commit(lctx_db *db, uint64_t *seq)
         *seq = w->seq;
     int tune = w->eb != NULL && !db->test_stop_after_sqlite;
     end_batch(db);
-    /* A new catalog took its first batch with the rollback journal; WAL
-     * from now on. The batch is committed either way: a failure here only
-     * means the next writer retries. */
-    if (!db->wal && catalog_use_wal(db) != LCTX_OK) {
-        store_warn(db, "%s", db->errmsg);
-        store_clear_err(db);
-    }
+    /* A new catalog took its first batch with the rollback journal; the
+     * next batch switches it to WAL (catalog_batch_mode). */
     /* Crossing the LSH threshold builds buckets; a failure there leaves
      * the batch committed (search stays exact) and is reported. */
     if (tune)

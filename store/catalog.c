@@ -11,7 +11,8 @@
  * Hence WAL with synchronous=FULL: a batch reported committed must survive a
  * power cut, and WAL makes that one fsync of the log per batch. A new
  * catalog is created, and takes its first batch, in rollback-journal mode
- * (catalog_use_wal says why), all of its creation in one transaction. Deleted and
+ * (catalog_use_wal says why, and catalog_batch_mode when it switches), all
+ * of its creation in one transaction. Deleted and
  * replaced documents keep their rows, marked with the batch that deleted them
  * (deleted_seq), until compaction: a replay needs them, and readers that see
  * LMDB a batch behind SQLite can still resolve the chunks they find.
@@ -262,8 +263,9 @@ int catalog_open(lctx_db *db, const char *file, int create, const lctx_config *c
 /* A new catalog runs its first batch with SQLite's rollback journal: with
  * no earlier pages to save, that writes each page once, where WAL writes it
  * to the log and again at the checkpoint. It switches to WAL (concurrent
- * readers while a writer commits) here, after that batch, or on the next
- * read-write open. */
+ * readers while a writer commits) here, when the next batch begins
+ * (catalog_batch_mode) or on the next read-write open, whichever comes
+ * first. */
 int catalog_use_wal(lctx_db *db)
 {
     if (db->wal)
@@ -280,6 +282,35 @@ int catalog_use_wal(lctx_db *db)
                          "%s/catalog.db: cannot switch to WAL: %s", db->path,
                          sqlite3_errstr(rc == SQLITE_ROW ? SQLITE_BUSY : rc));
     return LCTX_OK;
+}
+
+/* The switch is not made at the end of the first batch: it is a
+ * transaction of its own (four syncs in rollback mode, a quarter of the
+ * cost of creating and loading a small collection), and a collection that
+ * is built once and then only searched never needs it: readers share a
+ * rollback-mode catalog as well as a WAL one while no batch is open. So the
+ * next batch makes it, before its BEGIN.
+ *
+ * A batch in rollback mode commits by unlinking the journal, which
+ * synchronous=FULL does not make durable (the directory is not synced): a
+ * power cut right after could bring the journal back and roll the batch
+ * back after LMDB took it. synchronous=EXTRA syncs the directory after the
+ * unlink, so rollback-mode batches run with it. */
+int catalog_batch_mode(lctx_db *db)
+{
+    if (!db->wal) {
+        uint64_t seq;
+        int rc = catalog_last_seq(db, db->wdb, &seq);
+        if (rc)
+            return rc;
+        /* A reader in the way only delays the switch to a later batch. */
+        if (seq > 0 && catalog_use_wal(db) != LCTX_OK) {
+            store_warn(db, "%s", db->errmsg);
+            store_clear_err(db);
+        }
+    }
+    return catalog_exec(db, db->wdb, db->wal ? "PRAGMA synchronous=FULL"
+                                             : "PRAGMA synchronous=EXTRA");
 }
 
 /* The batch is the newest, so its documents and chunks are exactly those

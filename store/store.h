@@ -201,6 +201,10 @@ int catalog_open_reader(lctx_db *db, const char *file, sqlite3 **out);
 /* Switches the writer's catalog to WAL (no-op once it is). A new catalog
  * stays in rollback-journal mode through its first batch (catalog.c). */
 int catalog_use_wal(lctx_db *db);
+/* Before a batch's BEGIN: switches a catalog with committed batches to WAL
+ * (a failure only warns), and sets synchronous to FULL in WAL mode, EXTRA
+ * in rollback mode. */
+int catalog_batch_mode(lctx_db *db);
 int catalog_exec(lctx_db *db, sqlite3 *conn, const char *sql);
 /* Last batch recorded in SQLite (0 when none). */
 int catalog_last_seq(lctx_db *db, sqlite3 *conn, uint64_t *seq);

@@ -1,9 +1,13 @@
 /*
- * test_tensor.c — the tensor helpers against plain double-precision loops.
+ * test_tensor.c — the tensor helpers against plain double-precision loops,
+ * and BLAS under concurrent callers.
  */
+#include <cblas.h>
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
 
-#include "attention/attention.h"
 #include "attention/attention.h"
 #include "test_attn_ref.h"
 
@@ -216,4 +220,87 @@ Test(tensor, fast_exp_accuracy)
     }
     float got = attn_exp_shift_sum(y, 100, 1.0f);
     cr_assert_float_eq(got, ysum, 1e-6 * ysum);
+}
+
+/* Several threads calling BLAS at once, as indexing does (one encoder
+ * batch per core, attention/tensor.c): each call must give exactly what a
+ * lone call gives. Debian's serial OpenBLAS is built without USE_LOCKING and
+ * silently corrupted embeddings that way (docs/ARCHITECTURE.md). The shapes
+ * are encoder-like and small enough that calls start and end often (the
+ * serial build's race is in taking its work buffers): products with and
+ * without a transposed operand, an attention tile (64 x 64 x 64, query times
+ * transposed keys) and a matrix-vector product. BLAS is not
+ * sanitizer-instrumented, so the calls overlap at full speed here; with the
+ * serial library this test reports hundreds of differing results. */
+enum { BLAS_OPS = 4 };
+
+typedef struct blas_case {
+    int m, n, k;
+    int trans_b;            /* op 0..2: sgemm, B transposed or not; op 3: sgemv */
+} blas_case;
+
+static const blas_case CASES[BLAS_OPS] = {
+    {97, 130, 160, 0}, {128, 200, 96, 1}, {64, 64, 64, 1}, {512, 1, 768, 0},
+};
+
+typedef struct blas_job {
+    const float *A, *B;
+    float *ref[BLAS_OPS];
+    int rounds, mismatches;
+} blas_job;
+
+static void blas_op(int op, const float *A, const float *B, float *C)
+{
+    const blas_case *c = &CASES[op];
+    if (op == 3)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, c->m, c->k, 1.0f, A, c->k, B, 1, 0.0f, C, 1);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, c->trans_b ? CblasTrans : CblasNoTrans, c->m,
+                    c->n, c->k, 1.0f, A, c->k, B, c->trans_b ? c->k : c->n, 0.0f, C, c->n);
+}
+
+static void *blas_worker(void *arg)
+{
+    blas_job *j = arg;
+    float *C = malloc(512 * 512 * sizeof *C);
+    for (int r = 0; r < j->rounds; r++)
+        for (int op = 0; op < BLAS_OPS; op++) {
+            blas_op(op, j->A, j->B, C);
+            if (memcmp(C, j->ref[op], (size_t)CASES[op].m * CASES[op].n * sizeof *C) != 0)
+                j->mismatches++;
+        }
+    free(C);
+    return NULL;
+}
+
+Test(tensor, concurrent_blas_calls_equal_lone_calls)
+{
+    enum { T = 8 };
+    float *A = malloc(512 * 768 * sizeof *A), *B = malloc(768 * 512 * sizeof *B);
+    srand(31);
+    for (int i = 0; i < 512 * 768; i++) A[i] = (float)rand() / RAND_MAX - 0.5f;
+    for (int i = 0; i < 768 * 512; i++) B[i] = (float)rand() / RAND_MAX - 0.5f;
+    int before = tensor_get_threads();
+    tensor_set_threads(1);
+    blas_job proto = {A, B, {NULL}, 1000, 0};
+    for (int op = 0; op < BLAS_OPS; op++) {
+        proto.ref[op] = malloc(512 * 512 * sizeof(float));
+        blas_op(op, A, B, proto.ref[op]);
+    }
+    pthread_t th[T];
+    blas_job jobs[T];
+    for (int t = 0; t < T; t++) {
+        jobs[t] = proto;
+        cr_assert_eq(pthread_create(&th[t], NULL, blas_worker, &jobs[t]), 0);
+    }
+    for (int t = 0; t < T; t++)
+        pthread_join(th[t], NULL);
+    tensor_set_threads(before);
+    for (int t = 0; t < T; t++)
+        cr_expect_eq(jobs[t].mismatches, 0, "thread %d: %d of %d results differ", t,
+                     jobs[t].mismatches, jobs[t].rounds * BLAS_OPS);
+    for (int op = 0; op < BLAS_OPS; op++)
+        free(proto.ref[op]);
+    free(A);
+    free(B);
 }

@@ -391,6 +391,50 @@ Test(vector_store, vector_cache_answers_like_lmdb)
     lctx_close(db);
 }
 
+/* A commit embeds its chunks in groups on several threads at once (one
+ * sgemm caller per core). Every stored vector must be the text's own
+ * embedding, as embedded alone: a BLAS library that is not safe for
+ * concurrent calls corrupts some of them silently (it happened with
+ * Debian's serial OpenBLAS; see docs/ARCHITECTURE.md). */
+Test(vector_store, concurrent_embedding_matches_single)
+{
+    enum { N = 200 };
+    static const char *words[] = {"river", "engine", "violin", "harvest", "glacier", "protein",
+                                  "lantern", "orbit", "meadow", "circuit", "falcon", "pottery"};
+    lctx_db *db = open_coll("cc.lctx", "use-lite");
+    char ids[N][16], texts[N][96];
+    cr_assert_eq(lctx_begin(db), LCTX_OK, "%s", lctx_errmsg(db));
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof ids[i], "d%d", i);
+        snprintf(texts[i], sizeof texts[i], "The %s and the %s near the %s, note %d.",
+                 words[i % 12], words[(i / 12) % 12], words[(i * 7) % 12], i);
+        lctx_doc d = {ids[i], NULL, texts[i], 0, NULL, NULL};
+        cr_assert_eq(lctx_add(db, &d), LCTX_OK, "%s", lctx_errmsg(db));
+    }
+    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+    size_t n, rb;
+    uint8_t *rows = dump_vectors(db, &n, &rb);
+    cr_assert_eq(n, (size_t)N);
+    float stored[512], single[512];
+    for (int i = 0; i < N; i++) {
+        uint32_t chunk;
+        memcpy(&chunk, rows + (size_t)i * (4 + rb), 4);
+        vecstore_decode((vecstore_encoding)db->venc, 512, rows + (size_t)i * (4 + rb) + 4, stored);
+        const char *t = texts[i];   /* chunk i is document i: one short chunk each */
+        cr_assert_eq(embed_texts(db, &t, 1, single), LCTX_OK, "%s", lctx_errmsg(db));
+        double dot = 0, ns = 0, nq = 0;
+        for (int j = 0; j < 512; j++) {
+            dot += (double)stored[j] * single[j];
+            ns += (double)stored[j] * stored[j];
+            nq += (double)single[j] * single[j];
+        }
+        cr_expect_geq(dot / sqrt(ns * nq), 0.999, "chunk %u (%s): cosine %f", chunk, t,
+                      dot / sqrt(ns * nq));
+    }
+    free(rows);
+    lctx_close(db);
+}
+
 Test(vector_store, retune_builds_lsh_above_threshold)
 {
     lctx_db *db = open_coll("t.lctx", "use-lite");

@@ -42,6 +42,12 @@ RESULTS=${RESULTS:-bench/results}
 EVAL=${EVAL:-$BUILD/lctx-eval}
 WORK=$BUILD/bm25-work          # not $BUILD/bench-bm25: that is the lctx program
 PROG=bench-bm25.sh
+# One BLAS thread, as in every lctx benchmark: lctx calls BLAS once per
+# thread of its own, and BM25 not at all. Without it, the pthread OpenBLAS
+# that liblctx links starts a pool at load whose threads spin about 0.1 s of
+# a core, inside the timed indexing of a small collection (the peers do not
+# link OpenBLAS). docs/ARCHITECTURE.md has the story.
+export OPENBLAS_NUM_THREADS=1
 
 die() { echo "$PROG: $*" >&2; exit 1; }
 

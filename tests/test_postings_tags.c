@@ -1,0 +1,151 @@
+/*
+ * test_postings_tags.c — the word cache tags that lead a token to its
+ * postings entry (tok_slot_tag, postings_build_chunk with a tokenizer).
+ *
+ * The tags are only a shortcut: a builder given the tokenizer must build
+ * exactly the postings of a builder given none (every token through the
+ * hash table). The corpus below has far more distinct words than the cache
+ * has slots, so slots are evicted and refilled while tags point at them,
+ * and titles are added to every chunk after the chunk's text has reused
+ * their slots: the stale-tag paths run many times.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "indexer/indexer.h"
+#include "store/store.h"
+
+static tok_tokenizer *new_tok(void)
+{
+    tok_config cfg = { "english", 1, 1 };
+    char err[128];
+    tok_tokenizer *t = tok_new(&cfg, err, sizeof err);
+    cr_assert_not_null(t, "%s", err);
+    return t;
+}
+
+Test(tok_tags, slot_tag_follows_the_word)
+{
+    tok_tokenizer *t = new_tok();
+    tok_list l;
+    tok_list_init(&l);
+    const char *s = "Running dogs";
+    cr_assert_eq(tok_tokenize(t, s, strlen(s), &l), 0);
+    cr_assert_eq(l.n, 2);
+    cr_assert_str_eq(tok_term(&l, 0), "run");
+    uint32_t slot = l.tokens[0].slot;
+    cr_assert_neq(slot, 0);
+    uint32_t *tag = tok_slot_tag(t, slot, "run", 3);
+    cr_assert_not_null(tag);
+    cr_assert_eq(*tag, 0, "a new slot has tag 0");
+    *tag = 7;
+    cr_assert_null(tok_slot_tag(t, slot, "dog", 3), "another term: no tag");
+    cr_assert_null(tok_slot_tag(t, 0, "run", 3), "no slot: no tag");
+    tok_list_reset(&l);
+    cr_assert_eq(tok_tokenize(t, "running", 7, &l), 0);
+    cr_assert_eq(l.tokens[0].slot, slot, "a cache hit gives the same slot");
+    cr_assert_eq(*tok_slot_tag(t, slot, "run", 3), 7);
+    tok_list_free(&l);
+    tok_free(t);
+}
+
+Test(tok_tags, numbers_and_cjk_have_no_slot)
+{
+    tok_tokenizer *t = new_tok();
+    tok_list l;
+    tok_list_init(&l);
+    const char *s = "3.14 \xe4\xb8\xad\xe6\x96\x87";
+    cr_assert_eq(tok_tokenize(t, s, strlen(s), &l), 0);
+    cr_assert_eq(l.n, 2);
+    cr_assert_eq(l.tokens[0].slot, 0);
+    cr_assert_eq(l.tokens[1].slot, 0);
+    tok_list_free(&l);
+    tok_free(t);
+}
+
+static unsigned next_rand(unsigned *seed)
+{
+    unsigned x = *seed;     /* xorshift32 */
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return *seed = x;
+}
+
+/* A pseudo-random word of syllables, so words repeat often but the
+ * distinct ones far outnumber the cache's slots. */
+static void random_word(unsigned *seed, char *w)
+{
+    static const char *syl[] = { "ka", "ri", "to", "ne", "su", "mo", "ing", "ed", "s", "er",
+                                 "tion", "al", "pre", "un", "ly", "ment", "ba", "lo", "fi",
+                                 "gu", "ze", "wa", "po", "di" };
+    size_t n = 1 + next_rand(seed) % 5, o = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *p = syl[next_rand(seed) % 24];
+        size_t k = strlen(p);
+        memcpy(w + o, p, k);
+        o += k;
+    }
+    w[o] = 0;
+}
+
+static void build(postings_builder *pb, tok_tokenizer *t, int use_tags, unsigned seed)
+{
+    tok_list text, title;
+    tok_list_init(&text);
+    tok_list_init(&title);
+    char buf[4096], w[64];
+    uint32_t chunk = 100;
+    for (uint32_t doc = 0; doc < 3000; doc++) {
+        size_t o = 0;
+        for (int i = 0; i < 3; i++) {
+            random_word(&seed, w);
+            o += (size_t)snprintf(buf + o, sizeof buf - o, "%s ", w);
+        }
+        tok_list_reset(&title);
+        cr_assert_eq(tok_tokenize(t, buf, o, &title), 0);
+        for (int c = 0; c < 2; c++) {
+            o = 0;
+            for (int i = 0; i < 60; i++) {
+                random_word(&seed, w);
+                o += (size_t)snprintf(buf + o, sizeof buf - o, "%s ", w);
+            }
+            tok_list_reset(&text);
+            cr_assert_eq(tok_tokenize(t, buf, o, &text), 0);
+            uint32_t len;
+            cr_assert_eq(postings_build_chunk(pb, use_tags ? t : NULL, chunk++, doc, &text,
+                                              &title, &len), 0);
+        }
+    }
+    tok_list_free(&text);
+    tok_list_free(&title);
+}
+
+Test(tok_tags, builder_with_tags_equals_builder_without)
+{
+    tok_tokenizer *t1 = new_tok(), *t2 = new_tok();
+    postings_builder *a = postings_build_new(), *b = postings_build_new();
+    build(a, t1, 1, 42);
+    build(b, t2, 0, 42);
+    store_batch x, y;
+    cr_assert_eq(postings_build_finish(a, &x), 0);
+    cr_assert_eq(postings_build_finish(b, &y), 0);
+    cr_assert_gt(x.n_terms, 40000, "the corpus must overflow the word cache (%zu terms)",
+                 x.n_terms);
+    cr_assert_eq(x.n_terms, y.n_terms);
+    cr_assert_eq(x.n_chunks, y.n_chunks);
+    cr_assert_eq(memcmp(x.chunks, y.chunks, x.n_chunks * sizeof *x.chunks), 0);
+    for (size_t i = 0; i < x.n_terms; i++) {
+        const store_term_postings *p = x.terms[i], *q = y.terms[i];
+        cr_assert_eq(p->len, q->len);
+        cr_assert_eq(memcmp(p->term, q->term, p->len), 0);
+        cr_assert_eq(p->n, q->n, "term %s", p->term);
+        cr_assert_eq(memcmp(p->p, q->p, p->n * sizeof *p->p), 0, "term %s", p->term);
+    }
+    postings_build_free(a);
+    postings_build_free(b);
+    tok_free(t1);
+    tok_free(t2);
+}
