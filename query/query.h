@@ -128,7 +128,8 @@ char *snippet_make(tok_tokenizer *tok, const query_parsed *q, const char *text, 
  * re-scoring, and auto-tuning of its parameters.
  *
  *   query/lsh_index.c  vectors + L tables of K-bit buckets (CSR arrays),
- *                      incremental add/remove, search
+ *                      incremental add/remove
+ *   query/lsh_search.c multi-probe search with exact re-scoring
  *   query/lsh_probe.c  query-directed probe sequences (least confident bits
  *                      flipped first), across all tables
  *   query/lsh_sketch.c short int8 / int4 copies of the vectors kept inside
@@ -232,6 +233,40 @@ void lsh_scratch_set_limit(lsh_scratch *s, size_t max_candidates);
  * the index (make a new one after adds). stats may be NULL. */
 int lsh_index_search(const lsh_index *ix, lsh_scratch *s, const float *query, int k,
                      int probes, int tables, lsh_hit *out, lsh_search_stats *stats);
+
+/* ---------------------------------------------- LSH index internals
+ * The index's structures, shared by lsh_index.c (building, updating) and
+ * lsh_search.c (searching); nothing else reads them. */
+typedef struct lsh_table {
+    uint32_t *offsets;  /* 2^K + 1 */
+    uint32_t *rows;     /* entries, grouped by code, ascending rows within a code */
+    uint8_t *sk;        /* inline codes only: entry e's sketch at sk + e * sk_bytes */
+} lsh_table;
+
+struct lsh_index {
+    int dim;
+    lsh_params prm;
+    lsh_hasher *hasher;
+    size_t row_bytes;      /* stride between rows: the encoded row rounded up
+                              to whole 64-byte cache lines (see reserve_rows) */
+    size_t sk_bytes;       /* inline codes: bytes of one entry's sketch */
+
+    unsigned char *vecs;   /* cap_rows * row_bytes */
+    int64_t *labels;
+    uint64_t *removed;     /* bitmap over rows */
+    size_t n_rows, cap_rows;
+    size_t n_removed;
+
+    size_t n_committed;    /* rows below this are in the buckets unless removed before commit */
+    size_t n_entries;      /* entries per table */
+    uint32_t *tail_codes;  /* (n_rows - n_committed) * L codes of the tail rows */
+    size_t tail_cap;       /* rows tail_codes has room for */
+    lsh_table *tables;
+};
+
+static inline int lsh_bit_get(const uint64_t *b, size_t i) { return (int)((b[i >> 6] >> (i & 63)) & 1); }
+static inline void lsh_bit_set(uint64_t *b, size_t i) { b[i >> 6] |= 1ull << (i & 63); }
+static inline void lsh_bit_clear(uint64_t *b, size_t i) { b[i >> 6] &= ~(1ull << (i & 63)); }
 
 /* ------------------------------------------------------------ lsh_sketch.c
  * Sketches of the inline-code layout (layout and error: lsh_sketch.c). */
