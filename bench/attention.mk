@@ -12,6 +12,6 @@ BENCH_ATTN_ARGS ?=
 .PHONY: bench-attention
 bench-attention: $(BUILD)/bench-attention
 	@mkdir -p bench/results
-	$(BUILD)/bench-attention --json $(BENCH_ATTN_ARGS)
+	OPENBLAS_NUM_THREADS=1 $(BUILD)/bench-attention --json $(BENCH_ATTN_ARGS)
 
 BENCH_TARGETS += bench-attention

@@ -19,7 +19,7 @@ model: deps-model $(BUILD)/lctx-model
 # ---------------------------------------------------------------- benchmark
 ENCODER_RESULTS := bench/results/encoders.jsonl
 bench-encoders: $(BUILD)/bench-encoders model
-	$(BUILD)/bench-encoders --model-dir $(MODEL_DIR) --json $(ENCODER_RESULTS) \
+	OPENBLAS_NUM_THREADS=1 $(BUILD)/bench-encoders --model-dir $(MODEL_DIR) --json $(ENCODER_RESULTS) \
 	  --md bench/results/encoders.md
 BENCH_TARGETS += bench-encoders
 

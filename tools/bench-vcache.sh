@@ -33,7 +33,7 @@ if [ ! -d "$WORK/c.lctx" ]; then
 fi
 # Queries: every 21st document id, a spread over all three collections.
 jq -r '._id' "$corpus" | awk 'NR % 21 == 0' > "$WORK/ids.txt"
-"$BUILD/bench-vcache" --collection "$WORK/c.lctx" --ids "$WORK/ids.txt" --n "$N" --json \
+OPENBLAS_NUM_THREADS=1 "$BUILD/bench-vcache" --collection "$WORK/c.lctx" --ids "$WORK/ids.txt" --n "$N" --json \
     > "$RESULTS/vcache.jsonl"
 jq -r -s '
   "# Collection vector search: LMDB against the vector cache\n",
