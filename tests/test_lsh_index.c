@@ -16,20 +16,7 @@
 #include <string.h>
 
 #include "query/query.h"
-
-static float *random_vecs(size_t n, int dim, unsigned seed)
-{
-    float *v = malloc(n * dim * sizeof *v);
-    srand(seed);
-    for (size_t i = 0; i < n * dim; i++)
-        v[i] = (float)rand() / RAND_MAX * 2.0f - 1.0f;
-    for (size_t i = 0; i < n; i++) {
-        double ss = 0;
-        for (int j = 0; j < dim; j++) ss += (double)v[i * dim + j] * v[i * dim + j];
-        for (int j = 0; j < dim; j++) v[i * dim + j] /= (float)sqrt(ss);
-    }
-    return v;
-}
+#include "test_vecs.h"
 
 static lsh_index *build(int dim, int K, int L, vecstore_encoding enc, const float *v, size_t n,
                         const int64_t *labels)
@@ -51,7 +38,7 @@ Test(lsh_index, buckets_match_direct_hashing)
 {
     int dim = 24, K = 6, L = 4;
     size_t n = 500;
-    float *v = random_vecs(n, dim, 1);
+    float *v = test_unit_vecs(n, dim, 1);
     lsh_index *ix = build(dim, K, L, VECSTORE_F32, v, n, NULL);
     const lsh_hasher *h = lsh_index_hasher(ix);
     float *work = malloc(lsh_hasher_work_floats(h) * sizeof *work);
@@ -121,28 +108,11 @@ Test(lsh_probe, ordered_scored_and_complete)
     free(work);
 }
 
-/* Naive exact top-k by double-precision loops. */
-static void naive_topk(const float *base, size_t n, int dim, const float *q, int k, int64_t *ids)
-{
-    double *best = malloc(k * sizeof *best);
-    for (int j = 0; j < k; j++) { best[j] = -1e30; ids[j] = -1; }
-    for (size_t i = 0; i < n; i++) {
-        double s = 0;
-        for (int d = 0; d < dim; d++) s += (double)base[i * dim + d] * q[d];
-        int j = k - 1;
-        if (s <= best[j]) continue;
-        while (j > 0 && best[j - 1] < s) { best[j] = best[j - 1]; ids[j] = ids[j - 1]; j--; }
-        best[j] = s;
-        ids[j] = (int64_t)i;
-    }
-    free(best);
-}
-
 Test(lsh_index, all_buckets_probed_equals_exact)
 {
     int dim = 16, K = 4, L = 3, k = 10;
     size_t n = 800, nq = 20;
-    float *v = random_vecs(n, dim, 2), *q = random_vecs(nq, dim, 3);
+    float *v = test_unit_vecs(n, dim, 2), *q = test_unit_vecs(nq, dim, 3);
     lsh_index *ix = build(dim, K, L, VECSTORE_F32, v, n, NULL);
     lsh_scratch *s = lsh_scratch_new(ix);
     int64_t *exact = malloc(nq * k * sizeof *exact), naive[10];
@@ -150,7 +120,7 @@ Test(lsh_index, all_buckets_probed_equals_exact)
     cr_assert_eq(lsh_exact_topk(v, n, dim, q, nq, k, NULL, exact, exact_s), 0);
     lsh_hit hits[10];
     for (size_t i = 0; i < nq; i++) {
-        naive_topk(v, n, dim, q + i * dim, k, naive);
+        test_naive_topk(v, n, dim, q + i * dim, k, naive, NULL);
         lsh_search_stats st;
         int got = lsh_index_search(ix, s, q + i * dim, k, L << K, 0, hits, &st);
         cr_assert_eq(got, k);
@@ -193,7 +163,7 @@ Test(lsh_index, add_remove_commit_equals_rebuild)
 {
     int dim = 20, K = 5, L = 4, k = 8;
     size_t n = 600;
-    float *v = random_vecs(n, dim, 5);
+    float *v = test_unit_vecs(n, dim, 5);
     int64_t *labels = malloc(n * sizeof *labels);
     for (size_t i = 0; i < n; i++)
         labels[i] = 1000 + (int64_t)i * 3;
@@ -233,7 +203,7 @@ Test(lsh_index, add_remove_commit_equals_rebuild)
     cr_assert_eq(lsh_index_size(inc), n_live);
     lsh_index *fresh = build(dim, K, L, VECSTORE_F32, live, n_live, live_labels);
     lsh_scratch *s1 = lsh_scratch_new(inc), *s2 = lsh_scratch_new(fresh);
-    float *q = random_vecs(10, dim, 6);
+    float *q = test_unit_vecs(10, dim, 6);
     lsh_hit h1[8], h2[8];
     for (int i = 0; i < 10; i++) {
         int a = lsh_index_search(inc, s1, q + i * dim, k, L << K, 0, h1, NULL);
@@ -261,7 +231,7 @@ Test(lsh_index, add_remove_commit_equals_rebuild)
 Test(vecstore, encodings_round_trip_and_dot)
 {
     int dim = 37;
-    float *v = random_vecs(4, dim, 8), out[37];
+    float *v = test_unit_vecs(4, dim, 8), out[37];
     unsigned char row[4 * 37 + 8];
     vecstore_encoding encs[3] = {VECSTORE_F32, VECSTORE_F16, VECSTORE_I8};
     double tol[3] = {0, 1e-3, 0.5 / 127};
@@ -296,16 +266,16 @@ Test(lsh_index, int8_index_rescoring_is_exact_over_stored_rows)
 {
     int dim = 32, K = 3, L = 2, k = 5;
     size_t n = 300;
-    float *v = random_vecs(n, dim, 9), *dec = malloc(n * dim * sizeof *dec);
+    float *v = test_unit_vecs(n, dim, 9), *dec = malloc(n * dim * sizeof *dec);
     lsh_index *ix = build(dim, K, L, VECSTORE_I8, v, n, NULL);
     for (size_t r = 0; r < n; r++)
         lsh_index_row(ix, r, NULL, dec + r * dim);
     lsh_scratch *s = lsh_scratch_new(ix);
-    float *q = random_vecs(5, dim, 10);
+    float *q = test_unit_vecs(5, dim, 10);
     int64_t naive[5];
     lsh_hit hits[5];
     for (int i = 0; i < 5; i++) {
-        naive_topk(dec, n, dim, q + i * dim, k, naive);
+        test_naive_topk(dec, n, dim, q + i * dim, k, naive, NULL);
         cr_assert_eq(lsh_index_search(ix, s, q + i * dim, k, L << K, 0, hits, NULL), k);
         for (int j = 0; j < k; j++)
             cr_assert_eq(hits[j].label, naive[j]);
@@ -373,7 +343,7 @@ Test(lsh_index, crosspolytope_all_buckets_equals_exact)
     p.cp_dim = 4;
     p.n_tables = 3;
     char err[256];
-    float *v = random_vecs(n, dim, 13), *q = random_vecs(6, dim, 14);
+    float *v = test_unit_vecs(n, dim, 13), *q = test_unit_vecs(6, dim, 14);
     lsh_index *ix = lsh_index_new(dim, &p, err, sizeof err);
     cr_assert_not_null(ix, "%s", err);
     cr_assert_eq(lsh_index_params(ix)->k_bits, 6);
@@ -391,7 +361,7 @@ Test(lsh_index, crosspolytope_all_buckets_equals_exact)
     lsh_hit hits[5];
     int64_t naive[5];
     for (int i = 0; i < 6; i++) {
-        naive_topk(v, n, dim, q + i * dim, k, naive);
+        test_naive_topk(v, n, dim, q + i * dim, k, naive, NULL);
         lsh_search_stats st;
         cr_assert_eq(lsh_index_search(ix, s, q + i * dim, k, 3 * 64, 0, hits, &st), k);
         cr_assert_eq(st.candidates, n);
@@ -412,7 +382,7 @@ Test(lsh_index, candidate_limit_bounds_the_scan)
 {
     int dim = 16, K = 4, L = 4, k = 5;
     size_t n = 2000;
-    float *v = random_vecs(n, dim, 21), *q = random_vecs(5, dim, 22);
+    float *v = test_unit_vecs(n, dim, 21), *q = test_unit_vecs(5, dim, 22);
     lsh_index *ix = build(dim, K, L, VECSTORE_F32, v, n, NULL);
     size_t biggest = 0;
     for (int t = 0; t < L; t++)

@@ -16,36 +16,7 @@
 #include <string.h>
 
 #include "query/query.h"
-
-static float *unit_vecs(size_t n, int dim, unsigned seed)
-{
-    float *v = malloc(n * dim * sizeof *v);
-    srand(seed);
-    for (size_t i = 0; i < n * dim; i++)
-        v[i] = (float)rand() / RAND_MAX * 2.0f - 1.0f;
-    for (size_t i = 0; i < n; i++) {
-        double ss = 0;
-        for (int j = 0; j < dim; j++) ss += (double)v[i * dim + j] * v[i * dim + j];
-        for (int j = 0; j < dim; j++) v[i * dim + j] /= (float)sqrt(ss);
-    }
-    return v;
-}
-
-/* Top-k by a double-precision loop; ties cannot occur with random floats. */
-static void naive_topk(const float *base, size_t n, int dim, const float *q, int k, int64_t *ids,
-                       double *scores)
-{
-    for (int j = 0; j < k; j++) { scores[j] = -1e30; ids[j] = -1; }
-    for (size_t i = 0; i < n; i++) {
-        double s = 0;
-        for (int d = 0; d < dim; d++) s += (double)base[i * dim + d] * q[d];
-        int j = k - 1;
-        if (s <= scores[j]) continue;
-        while (j > 0 && scores[j - 1] < s) { scores[j] = scores[j - 1]; ids[j] = ids[j - 1]; j--; }
-        scores[j] = s;
-        ids[j] = (int64_t)i;
-    }
-}
+#include "test_vecs.h"
 
 static lsh_params inline_params(int family, int bits)
 {
@@ -79,7 +50,7 @@ static void check_exact(int family, int bits, int dim)
 {
     const int k = 10;
     const size_t n = 1500, nq = 25;
-    float *v = unit_vecs(n, dim, 40u + (unsigned)bits), *q = unit_vecs(nq, dim, 41);
+    float *v = test_unit_vecs(n, dim, 40u + (unsigned)bits), *q = test_unit_vecs(nq, dim, 41);
     lsh_params p = inline_params(family, bits);
     lsh_index *ix = build(dim, &p, v, n, NULL);
     int all = p.n_tables << lsh_index_params(ix)->k_bits;
@@ -88,7 +59,7 @@ static void check_exact(int family, int bits, int dim)
     int64_t ids[10];
     double scores[10];
     for (size_t i = 0; i < nq; i++) {
-        naive_topk(v, n, dim, q + i * dim, k, ids, scores);
+        test_naive_topk(v, n, dim, q + i * dim, k, ids, scores);
         lsh_search_stats st;
         cr_assert_eq(lsh_index_search(ix, s, q + i * dim, k, all, 0, hits, &st), k);
         cr_assert_eq(st.candidates, n, "every row is a candidate once");
@@ -121,7 +92,7 @@ Test(lsh_inline, add_remove_commit_equals_rebuild)
 {
     const int dim = 20, k = 8;
     const size_t n = 700;
-    float *v = unit_vecs(n, dim, 50);
+    float *v = test_unit_vecs(n, dim, 50);
     int64_t *labels = malloc(n * sizeof *labels);
     for (size_t i = 0; i < n; i++)
         labels[i] = 5000 + (int64_t)i;
@@ -156,7 +127,7 @@ Test(lsh_inline, add_remove_commit_equals_rebuild)
         }
     lsh_index *fresh = build(dim, &p, live, n_live, live_labels);
     lsh_scratch *s1 = lsh_scratch_new(inc), *s2 = lsh_scratch_new(fresh);
-    float *q = unit_vecs(12, dim, 51);
+    float *q = test_unit_vecs(12, dim, 51);
     lsh_hit h1[8], h2[8];
     /* A partial budget: same buckets and same sketches give the same
      * candidates, shortlist and answers, not only the same exact top-k. */
@@ -183,7 +154,7 @@ Test(lsh_inline, candidate_limit_bounds_the_scan)
 {
     const int dim = 16, k = 5;
     const size_t n = 2500;
-    float *v = unit_vecs(n, dim, 60), *q = unit_vecs(6, dim, 61);
+    float *v = test_unit_vecs(n, dim, 60), *q = test_unit_vecs(6, dim, 61);
     lsh_params p = inline_params(LSH_HYPERPLANE, 4);
     p.k_bits = 4;
     lsh_index *ix = build(dim, &p, v, n, NULL);
