@@ -270,6 +270,13 @@ void write_worker_abort(write_worker *w);
  * Owned by the engine work. Replays into LMDB every batch that SQLite holds
  * and LMDB lacks (crash between the two commits). Writer lock held. */
 int write_recover(struct lctx_db *db);
+struct write_batch;
+struct lctx_doc;
+/* lctx_add's body for the open batch w (write_mu held): validation, upsert,
+ * the catalog row, the worker's job. lctx_ingest (ingest_run.c) feeds it. */
+int write_add_doc(struct lctx_db *db, struct write_batch *w, const struct lctx_doc *d);
+/* Documents added to the open batch so far (no-op upserts not counted). */
+uint64_t write_batch_added(const struct write_batch *w);
 
 /* ======================================== vectors (embed.c, vecapply.c)
  * Chunk embedding on the write path; see embed.c for the design. Functions
