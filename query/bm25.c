@@ -33,36 +33,6 @@
 
 #define BOUND_SLACK (1.0 + 1e-9)
 
-/* ------------------------------------------------------------------ docset */
-int docset_has(const docset *s, uint32_t doc)
-{
-    return s->bits && doc <= s->max && (s->bits[doc >> 3] >> (doc & 7) & 1);
-}
-
-int docset_add(docset *s, uint32_t doc)
-{
-    if (!s->bits || doc > s->max) {
-        uint32_t max = s->bits ? s->max : 0;
-        uint32_t nmax = doc > 2 * max + 1023 ? doc : 2 * max + 1023;
-        uint8_t *b = realloc(s->bits, (size_t)nmax / 8 + 1);
-        if (!b)
-            return -1;
-        size_t old = s->bits ? (size_t)max / 8 + 1 : 0;
-        memset(b + old, 0, (size_t)nmax / 8 + 1 - old);
-        s->bits = b;
-        s->max = nmax;
-    }
-    s->bits[doc >> 3] |= (uint8_t)(1u << (doc & 7));
-    return 0;
-}
-
-void docset_free(docset *s)
-{
-    free(s->bits);
-    s->bits = NULL;
-    s->max = 0;
-}
-
 /* ------------------------------------------------------------------ cursor */
 typedef struct cursor {
     size_t t;                /* query term index */

@@ -51,13 +51,17 @@ void query_parsed_free(query_parsed *q);
 char *query_parsed_json(const query_parsed *q, const char *message);
 
 /* --------------------------------------------------- scoring (bm25.c) */
+/* A set of document ids (docset.c); zero-initialise, docset_free after. */
 typedef struct docset {
     uint8_t *bits;
     uint32_t max;            /* ids > max are not in the set */
 } docset;
 
-int docset_has(const docset *s, uint32_t doc);
-int docset_add(docset *s, uint32_t doc);
+static inline int docset_has(const docset *s, uint32_t doc)
+{
+    return s->bits && doc <= s->max && (s->bits[doc >> 3] >> (doc & 7) & 1);
+}
+int docset_add(docset *s, uint32_t doc);   /* 0, or -1 out of memory */
 void docset_free(docset *s);
 
 /* One ranked document. */
