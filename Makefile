@@ -22,7 +22,8 @@ PKGS    := sqlite3 lmdb openblas libcurl libutf8proc libcjson libcrypto
 # The pthread build starts a pool at load whose threads spin for about
 # 0.1 s; lctx sets them to one per call (attention/tensor.c) and the
 # benchmarks run with OPENBLAS_NUM_THREADS=1 so no pool is started.
-# Asked of pkg-config on first use, not when the Makefile is read: on a
+#
+# Flags are asked of pkg-config on first use, not when the Makefile is read: on a
 # fresh machine pkg-config and the .pc files only exist once `deps` has run,
 # and every compile rule waits for `deps`. (Each variable replaces itself
 # with its value the first time it is expanded, so pkg-config runs once.)
