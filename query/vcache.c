@@ -22,7 +22,8 @@
  * (mdb_txn_id): a search from a newer snapshot (any commit since) finds it
  * stale, rebuilds it, and until the new one is ready other searches take the
  * LMDB path. Old caches are freed when their last search ends (a count of
- * users under vcache_mu).
+ * users under vcache_mu). A build that runs out of memory turns the cache
+ * off for the handle, with a warning: the LMDB path answers the same.
  *
  * Documents. lsh_index_search ranks chunks; a document scores its best
  * chunk. The cache asks for VCACHE_CHUNKS_PER_DOC * k chunks and keeps the
@@ -166,7 +167,7 @@ static struct vcache *acquire(lctx_db *db, MDB_txn *txn, const lsh_store_config 
         vc = db->vcache;
         vc->users++;
     }
-    int mine = !vc && !db->vcache_building;
+    int mine = !vc && !db->vcache_building && !db->vcache_off;
     if (mine)
         db->vcache_building = 1;
     pthread_mutex_unlock(&db->vcache_mu);
@@ -175,8 +176,15 @@ static struct vcache *acquire(lctx_db *db, MDB_txn *txn, const lsh_store_config 
 
     struct vcache *fresh = NULL;
     *rc = build(db, txn, cfg, &fresh);
+    int no_memory = *rc == LCTX_ENOMEM;
+    if (no_memory) {   /* the LMDB path needs little memory: use it from now on */
+        store_warn(db, "%s: vector cache off: %s", db->path, lctx_errmsg(db));
+        store_clear_err(db);
+        *rc = LCTX_OK;
+    }
     pthread_mutex_lock(&db->vcache_mu);
     db->vcache_building = 0;
+    db->vcache_off |= no_memory;
     if (fresh) {
         struct vcache *old = db->vcache;
         if (old && old->users == 0)

@@ -165,6 +165,7 @@ struct lctx_db {
     pthread_mutex_t vcache_mu;
     struct vcache *vcache;
     int vcache_building;
+    int vcache_off;               /* a build ran out of memory: LMDB path only */
 };
 
 /* ------------------------------------------------------------ handle (db.c) */
