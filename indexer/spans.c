@@ -17,49 +17,20 @@
  * (replay, snippets, phrase checks) fetch the row by document id and decode
  * span number chunk - first_chunk.
  *
- * Varints are LEB128 (7 bits per byte, low first), as in the postings
- * blocks. Decoding checks every bound, so a damaged row is reported as
+ * Varints are LEB128 (7 bits per byte, low first), the postings blocks' own
+ * codec (store_varint_put / store_varint_get, store/store.h). Decoding checks every bound, so a damaged row is reported as
  * corrupt rather than read past.
  */
 #include "indexer/indexer.h"
-
-static size_t put_varint(uint8_t *out, uint32_t v)
-{
-    size_t n = 0;
-    while (v >= 0x80) {
-        out[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    out[n++] = (uint8_t)v;
-    return n;
-}
-
-/* Reads a varint at *pos; -1 past the end or beyond 32 bits. */
-static int get_varint(const uint8_t *b, size_t len, size_t *pos, uint32_t *v)
-{
-    uint64_t x = 0;
-    for (int shift = 0; shift < 35; shift += 7) {
-        if (*pos >= len)
-            return -1;
-        uint8_t c = b[(*pos)++];
-        x |= (uint64_t)(c & 0x7f) << shift;
-        if (!(c & 0x80)) {
-            if (x > UINT32_MAX)
-                return -1;
-            *v = (uint32_t)x;
-            return 0;
-        }
-    }
-    return -1;
-}
+#include "store/store.h"
 
 size_t chunk_spans_encode(const chunk_span *spans, size_t n, uint8_t *out)
 {
     size_t len = 0;
     uint32_t prev = 0;
     for (size_t i = 0; i < n; i++) {
-        len += put_varint(out + len, spans[i].start - prev);
-        len += put_varint(out + len, spans[i].end - spans[i].start);
+        len += store_varint_put(out + len, spans[i].start - prev);
+        len += store_varint_put(out + len, spans[i].end - spans[i].start);
         prev = spans[i].end;
     }
     return len;
@@ -69,7 +40,7 @@ size_t chunk_spans_encode(const chunk_span *spans, size_t n, uint8_t *out)
 static int next_span(const uint8_t *b, size_t len, size_t *pos, uint32_t prev, chunk_span *out)
 {
     uint32_t gap, width;
-    if (get_varint(b, len, pos, &gap) || get_varint(b, len, pos, &width))
+    if (store_varint_get(b, len, pos, &gap) || store_varint_get(b, len, pos, &width))
         return -1;
     uint64_t start = (uint64_t)prev + gap, end = start + width;
     if (end > UINT32_MAX)

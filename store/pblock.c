@@ -23,36 +23,6 @@
 
 #include "store/store.h"
 
-static size_t put_varint(uint8_t *out, uint32_t v)
-{
-    size_t n = 0;
-    while (v >= 0x80) {
-        out[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    out[n++] = (uint8_t)v;
-    return n;
-}
-
-/* Reads a varint at *pos; returns -1 when it runs past len or overflows. */
-static int get_varint(const uint8_t *buf, size_t len, size_t *pos, uint32_t *v)
-{
-    uint32_t x = 0;
-    for (int shift = 0; shift <= 28; shift += 7) {
-        if (*pos >= len)
-            return -1;
-        uint8_t c = buf[(*pos)++];
-        if (shift == 28 && c > 0x0f)
-            return -1;
-        x |= (uint32_t)(c & 0x7f) << shift;
-        if (!(c & 0x80)) {
-            *v = x;
-            return 0;
-        }
-    }
-    return -1;
-}
-
 static void put_be32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)(v >> 24);
@@ -82,17 +52,17 @@ size_t pblock_encode(const store_posting *p, size_t n, float max_tf, uint32_t mi
                      uint8_t *out)
 {
     size_t w = 0;
-    w += put_varint(out + w, (uint32_t)n);
-    w += put_varint(out + w, p[0].chunk);
+    w += store_varint_put(out + w, (uint32_t)n);
+    w += store_varint_put(out + w, p[0].chunk);
     memcpy(out + w, &max_tf, sizeof max_tf);
     w += sizeof max_tf;
-    w += put_varint(out + w, min_len);
+    w += store_varint_put(out + w, min_len);
     for (size_t i = 0; i < n; i++) {
         if (i > 0)
-            w += put_varint(out + w, p[i].chunk - p[i - 1].chunk);
-        w += put_varint(out + w, p[i].tf_text << 1 | (p[i].tf_title ? 1u : 0u));
+            w += store_varint_put(out + w, p[i].chunk - p[i - 1].chunk);
+        w += store_varint_put(out + w, p[i].tf_text << 1 | (p[i].tf_title ? 1u : 0u));
         if (p[i].tf_title)
-            w += put_varint(out + w, p[i].tf_title);
+            w += store_varint_put(out + w, p[i].tf_title);
     }
     return w;
 }
@@ -100,15 +70,15 @@ size_t pblock_encode(const store_posting *p, size_t n, float max_tf, uint32_t mi
 int pblock_header_read(const uint8_t *buf, size_t len, pblock_header *h)
 {
     size_t pos = 0;
-    if (get_varint(buf, len, &pos, &h->count) || h->count == 0 || h->count > STORE_BLOCK)
+    if (store_varint_get(buf, len, &pos, &h->count) || h->count == 0 || h->count > STORE_BLOCK)
         return -1;
-    if (get_varint(buf, len, &pos, &h->first))
+    if (store_varint_get(buf, len, &pos, &h->first))
         return -1;
     if (pos + sizeof h->max_tf > len)
         return -1;
     memcpy(&h->max_tf, buf + pos, sizeof h->max_tf);
     pos += sizeof h->max_tf;
-    if (get_varint(buf, len, &pos, &h->min_len))
+    if (store_varint_get(buf, len, &pos, &h->min_len))
         return -1;
     h->header_bytes = pos;
     return 0;
@@ -123,13 +93,13 @@ int pblock_decode(const uint8_t *buf, size_t len, pblock_header *h, store_postin
     for (uint32_t i = 0; i < h->count; i++) {
         uint32_t d = 0, tf, tt = 0;
         if (i > 0) {
-            if (get_varint(buf, len, &pos, &d) || d == 0 || chunk + d < chunk)
+            if (store_varint_get(buf, len, &pos, &d) || d == 0 || chunk + d < chunk)
                 return -1;
             chunk += d;
         }
-        if (get_varint(buf, len, &pos, &tf))
+        if (store_varint_get(buf, len, &pos, &tf))
             return -1;
-        if ((tf & 1) && (get_varint(buf, len, &pos, &tt) || tt == 0))
+        if ((tf & 1) && (store_varint_get(buf, len, &pos, &tt) || tt == 0))
             return -1;
         out[i].chunk = chunk;
         out[i].tf_text = tf >> 1;

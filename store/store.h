@@ -248,6 +248,40 @@ int kv_err(lctx_db *db, int rc, const char *what);
 /* Rounds a term frequency up to a float (block bounds must never be low). */
 float kv_tf_bound(double tf);
 
+/* ------------------------------------------------------------ varints
+ * LEB128, 7 bits per byte, low first: the postings blocks (pblock.c) and
+ * the catalog's chunk spans (indexer/spans.c). Inline: block decoding is
+ * on the query path. */
+static inline size_t store_varint_put(uint8_t *out, uint32_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        out[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    out[n++] = (uint8_t)v;
+    return n;
+}
+
+/* Reads a varint at *pos; -1 when it runs past len or overflows 32 bits. */
+static inline int store_varint_get(const uint8_t *buf, size_t len, size_t *pos, uint32_t *v)
+{
+    uint32_t x = 0;
+    for (int shift = 0; shift <= 28; shift += 7) {
+        if (*pos >= len)
+            return -1;
+        uint8_t c = buf[(*pos)++];
+        if (shift == 28 && c > 0x0f)
+            return -1;
+        x |= (uint32_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) {
+            *v = x;
+            return 0;
+        }
+    }
+    return -1;
+}
+
 /* ------------------------------------------------ postings blocks (pblock.c)
  * Block value: varint count, varint first chunk, 4-byte float max_tf,
  * varint min_len, then per entry: varint chunk delta (not for the first),
