@@ -184,36 +184,44 @@ static int reserve_tail(lsh_index *ix, size_t rows)
     return 0;
 }
 
-int lsh_index_add(lsh_index *ix, size_t n, const int64_t *labels, const float *vecs,
-                  char *err, size_t errlen)
+/* Appends n rows to the tail: each either a float vector (vecs, normalised
+ * and encoded here) or an already encoded row (rows, copied verbatim), then
+ * hashed as stored, i.e. decoded. who names the caller in errors. */
+static int add_rows(lsh_index *ix, size_t n, const int64_t *labels, const float *vecs,
+                    const void *rows, const char *who, char *err, size_t errlen)
 {
-    if (!ix || (n && !vecs)) {
-        set_err(err, errlen, "lsh_index_add: null argument");
-        return -1;
-    }
+    char msg[96];
     if (reserve_rows(ix, ix->n_rows + n) != 0 ||
         reserve_tail(ix, ix->n_rows + n - ix->n_committed) != 0) {
-        set_err(err, errlen, "lsh_index_add: out of memory");
+        snprintf(msg, sizeof msg, "%s: out of memory", who);
+        set_err(err, errlen, msg);
         return -1;
     }
     const int dim = ix->dim, L = ix->prm.n_tables;
+    const size_t rb = vecstore_row_bytes(ix->prm.encoding, dim);
     float *buf = malloc(((size_t)dim + lsh_hasher_work_floats(ix->hasher)) * sizeof *buf);
     if (!buf) {
-        set_err(err, errlen, "lsh_index_add: out of memory");
+        snprintf(msg, sizeof msg, "%s: out of memory", who);
+        set_err(err, errlen, msg);
         return -1;
     }
     float *work = buf + dim;
     for (size_t i = 0; i < n; i++) {
-        const float *x = vecs + i * (size_t)dim;
-        double ss = 0.0;
-        for (int j = 0; j < dim; j++)
-            ss += (double)x[j] * x[j];
-        float inv = ss > 0.0 ? (float)(1.0 / sqrt(ss)) : 0.0f;
-        for (int j = 0; j < dim; j++)
-            buf[j] = x[j] * inv;
         size_t row = ix->n_rows;
         unsigned char *dst = ix->vecs + row * ix->row_bytes;
-        vecstore_encode(ix->prm.encoding, dim, buf, dst);
+        if (vecs) {
+            const float *x = vecs + i * (size_t)dim;
+            double ss = 0.0;
+            for (int j = 0; j < dim; j++)
+                ss += (double)x[j] * x[j];
+            float inv = ss > 0.0 ? (float)(1.0 / sqrt(ss)) : 0.0f;
+            for (int j = 0; j < dim; j++)
+                buf[j] = x[j] * inv;
+            vecstore_encode(ix->prm.encoding, dim, buf, dst);
+        } else {
+            memcpy(dst, (const unsigned char *)rows + i * rb, rb);
+        }
+        memset(dst + rb, 0, ix->row_bytes - rb);
         vecstore_decode(ix->prm.encoding, dim, dst, buf);  /* hash what is stored */
         lsh_hasher_hash(ix->hasher, buf, ix->tail_codes + (row - ix->n_committed) * (size_t)L,
                         NULL, work);
@@ -226,6 +234,16 @@ int lsh_index_add(lsh_index *ix, size_t n, const int64_t *labels, const float *v
     return 0;
 }
 
+int lsh_index_add(lsh_index *ix, size_t n, const int64_t *labels, const float *vecs,
+                  char *err, size_t errlen)
+{
+    if (!ix || (n && !vecs)) {
+        set_err(err, errlen, "lsh_index_add: null argument");
+        return -1;
+    }
+    return add_rows(ix, n, labels, vecs, NULL, "lsh_index_add", err, errlen);
+}
+
 int lsh_index_add_encoded(lsh_index *ix, size_t n, const int64_t *labels, const void *rows,
                           char *err, size_t errlen)
 {
@@ -233,33 +251,7 @@ int lsh_index_add_encoded(lsh_index *ix, size_t n, const int64_t *labels, const 
         set_err(err, errlen, "lsh_index_add_encoded: null argument");
         return -1;
     }
-    if (reserve_rows(ix, ix->n_rows + n) != 0 ||
-        reserve_tail(ix, ix->n_rows + n - ix->n_committed) != 0) {
-        set_err(err, errlen, "lsh_index_add_encoded: out of memory");
-        return -1;
-    }
-    const int dim = ix->dim, L = ix->prm.n_tables;
-    const size_t rb = vecstore_row_bytes(ix->prm.encoding, dim);
-    float *buf = malloc(((size_t)dim + lsh_hasher_work_floats(ix->hasher)) * sizeof *buf);
-    if (!buf) {
-        set_err(err, errlen, "lsh_index_add_encoded: out of memory");
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        size_t row = ix->n_rows;
-        unsigned char *dst = ix->vecs + row * ix->row_bytes;
-        memcpy(dst, (const unsigned char *)rows + i * rb, rb);
-        memset(dst + rb, 0, ix->row_bytes - rb);
-        vecstore_decode(ix->prm.encoding, dim, dst, buf);
-        lsh_hasher_hash(ix->hasher, buf, ix->tail_codes + (row - ix->n_committed) * (size_t)L,
-                        NULL, buf + dim);
-        ix->labels[row] = labels[i];
-        ix->n_rows++;
-    }
-    free(buf);
-    if (ix->n_rows - ix->n_committed > 4096 + ix->n_committed / 16)
-        return lsh_index_commit(ix, err, errlen);
-    return 0;
+    return add_rows(ix, n, labels, NULL, rows, "lsh_index_add_encoded", err, errlen);
 }
 
 int lsh_index_remove(lsh_index *ix, int64_t label)
