@@ -280,40 +280,6 @@ static inline int probes_upto(lsh_scratch *s, int want)
     return s->n_gen < want ? s->n_gen : want;
 }
 
-/* Distinct candidate rows of the probed buckets, then every tail row.
- * Probing stops after the bucket that reaches the scratch's candidate limit:
- * a query in a crowded region (rare words in GloVe) then costs a bounded
- * time, at some recall for that query. */
-static int gather(const lsh_index *ix, lsh_scratch *s, int *n_probed, size_t *n_cand)
-{
-    size_t n = 0;
-    int i = 0;
-    for (; i < probes_upto(s, i + 1); i++) {
-        if (s->max_candidates && n >= s->max_candidates)
-            break;
-        const lsh_table *tab = &ix->tables[s->probes[i].table];
-        uint32_t code = s->probes[i].code;
-        for (uint32_t e = tab->offsets[code]; e < tab->offsets[code + 1]; e++) {
-            uint32_t row = tab->rows[e];
-            if (lsh_bit_get(s->seen, row))
-                continue;
-            lsh_bit_set(s->seen, row);
-            if (push_candidate(s, row, &n) != 0) {
-                *n_cand = n;   /* the caller clears the bitmap through them */
-                return -1;
-            }
-        }
-    }
-    *n_probed = i;
-    for (size_t row = ix->n_committed; row < ix->n_rows; row++)
-        if (push_candidate(s, (uint32_t)row, &n) != 0) {
-            *n_cand = n;
-            return -1;
-        }
-    *n_cand = n;
-    return 0;
-}
-
 /* A probe's bucket (its first LSH_PREFETCH_BYTES of sketches), a few probes
  * ahead of the scan: a bucket is contiguous but each probe jumps to a new
  * one, and a typical bucket (tens of entries) is over before the hardware
@@ -332,28 +298,36 @@ static void prefetch_bucket(const lsh_index *ix, const lsh_probe *p)
         __builtin_prefetch(sk + b);
 }
 
-/* Inline codes: gather and sketch-score in one pass over the probed buckets
- * (see the top of the file), keeping the best `depth` in s->pre; tail rows
- * have no sketch and enter with their exact score. Fills s->cand like gather
- * (the bitmap is cleared from it). */
-static int scan_inline(const lsh_index *ix, lsh_scratch *s, int depth, int *n_probed,
-                       size_t *n_cand, int *n_pre)
+/* Distinct candidate rows of the probed buckets, then every tail row, into
+ * s->cand (the caller clears the bitmap through them, failure included).
+ * Probing stops after the bucket that reaches the scratch's candidate
+ * limit: a query in a crowded region (rare words in GloVe) then costs a
+ * bounded time, at some recall for that query.
+ *
+ * With inline codes (depth > 0) the same pass also sketch-scores each new
+ * candidate, keeping the best `depth` in s->pre (*n_pre of them), and
+ * prefetches the buckets ahead; tail rows have no sketch and enter with
+ * their exact score. Without (depth 0) it only gathers. */
+static int collect(const lsh_index *ix, lsh_scratch *s, int depth, int *n_probed,
+                   size_t *n_cand, int *n_pre)
 {
     const size_t skb = ix->sk_bytes;
     const int bits = ix->prm.inline_codes;
-    const float sq = lsh_sketch_query(bits, ix->dim, skb, s->q, s->qlo, s->qhi);
+    const float sq = depth ? lsh_sketch_query(bits, ix->dim, skb, s->q, s->qlo, s->qhi) : 0.0f;
     size_t n = 0;
     int np = 0, i = 0;
     for (; i < probes_upto(s, i + 1); i++) {
         if (s->max_candidates && n >= s->max_candidates)
             break;
-        int ahead = probes_upto(s, i + 2 * LSH_PROBE_AHEAD + 1);
-        if (i + 2 * LSH_PROBE_AHEAD < ahead) {  /* its offsets first, then its bucket */
-            const lsh_probe *p = &s->probes[i + 2 * LSH_PROBE_AHEAD];
-            __builtin_prefetch(ix->tables[p->table].offsets + p->code);
+        if (depth) {
+            int ahead = probes_upto(s, i + 2 * LSH_PROBE_AHEAD + 1);
+            if (i + 2 * LSH_PROBE_AHEAD < ahead) {  /* its offsets first, then its bucket */
+                const lsh_probe *p = &s->probes[i + 2 * LSH_PROBE_AHEAD];
+                __builtin_prefetch(ix->tables[p->table].offsets + p->code);
+            }
+            if (i + LSH_PROBE_AHEAD < ahead)
+                prefetch_bucket(ix, &s->probes[i + LSH_PROBE_AHEAD]);
         }
-        if (i + LSH_PROBE_AHEAD < ahead)
-            prefetch_bucket(ix, &s->probes[i + LSH_PROBE_AHEAD]);
         const lsh_table *tab = &ix->tables[s->probes[i].table];
         uint32_t code = s->probes[i].code;
         for (uint32_t e = tab->offsets[code]; e < tab->offsets[code + 1]; e++) {
@@ -363,7 +337,7 @@ static int scan_inline(const lsh_index *ix, lsh_scratch *s, int depth, int *n_pr
             lsh_bit_set(s->seen, row);
             if (push_candidate(s, row, &n) != 0)
                 goto fail;
-            if (ix->n_removed && lsh_bit_get(ix->removed, row))
+            if (!depth || (ix->n_removed && lsh_bit_get(ix->removed, row)))
                 continue;
             float a = sq * lsh_sketch_score(bits, skb, s->qlo, s->qhi, tab->sk + (size_t)e * skb);
             if (np == depth && a < s->pre[0].score)
@@ -375,7 +349,7 @@ static int scan_inline(const lsh_index *ix, lsh_scratch *s, int depth, int *n_pr
     for (size_t row = ix->n_committed; row < ix->n_rows; row++) {
         if (push_candidate(s, (uint32_t)row, &n) != 0)
             goto fail;
-        if (lsh_bit_get(ix->removed, row))
+        if (!depth || lsh_bit_get(ix->removed, row))
             continue;
         row_hit h = {vecstore_dot(ix->prm.encoding, ix->dim, s->q, ix->vecs + row * ix->row_bytes),
                      (uint32_t)row};
@@ -396,7 +370,7 @@ static int score_inline(const lsh_index *ix, lsh_scratch *s, int k, int *n_probe
                         size_t *n_cand, int *n_heap)
 {
     int n_pre = 0;
-    if (scan_inline(ix, s, rerank_depth(k), n_probed, n_cand, &n_pre) != 0)
+    if (collect(ix, s, rerank_depth(k), n_probed, n_cand, &n_pre) != 0)
         return -1;
     for (int i = 0; i < n_pre; i++)
         __builtin_prefetch(ix->vecs + (size_t)s->pre[i].row * ix->row_bytes);
@@ -416,7 +390,8 @@ static int score_inline(const lsh_index *ix, lsh_scratch *s, int k, int *n_probe
 static int score_gathered(const lsh_index *ix, lsh_scratch *s, int k, int *n_probed,
                           size_t *n_cand, int *n_heap)
 {
-    if (gather(ix, s, n_probed, n_cand) != 0)
+    int none;
+    if (collect(ix, s, 0, n_probed, n_cand, &none) != 0)
         return -1;
     const size_t n = *n_cand;
     for (size_t i = 0; i < n; i++) {
