@@ -40,6 +40,11 @@
 
 enum { VCACHE_CHUNKS_PER_DOC = 4, VCACHE_SKETCH_FACTOR = 4, VCACHE_ADD_BATCH = 4096 };
 
+/* Search scratches kept for reuse: one per concurrent search, up to this
+ * many; each holds a bitmap over all rows and its buffers, so allocating
+ * one per search would zero and fault in that much memory every time. */
+enum { VCACHE_SPARE = 8 };
+
 struct vcache {
     uint64_t txn_id;        /* the LMDB snapshot it reflects */
     lsh_index *ix;
@@ -47,12 +52,16 @@ struct vcache {
     uint32_t n_chunk_ids;   /* doc_of's length */
     int users;              /* searches using it (under db->vcache_mu) */
     int probes;             /* the collection's default probe budget */
+    lsh_scratch *spare[VCACHE_SPARE]; /* idle scratches (under db->vcache_mu) */
+    int n_spare;
 };
 
 void vcache_free(struct vcache *vc)
 {
     if (!vc)
         return;
+    for (int i = 0; i < vc->n_spare; i++)
+        lsh_scratch_free(vc->spare[i]);
     lsh_index_free(vc->ix);
     free(vc->doc_of);
     free(vc);
@@ -198,6 +207,30 @@ static struct vcache *acquire(lctx_db *db, MDB_txn *txn, const lsh_store_config 
     return fresh;
 }
 
+/* A scratch for one search on vc: an idle one, or a new one (NULL: memory). */
+static lsh_scratch *scratch_take(lctx_db *db, struct vcache *vc)
+{
+    lsh_scratch *s = NULL;
+    pthread_mutex_lock(&db->vcache_mu);
+    if (vc->n_spare > 0)
+        s = vc->spare[--vc->n_spare];
+    pthread_mutex_unlock(&db->vcache_mu);
+    return s ? s : lsh_scratch_new(vc->ix);
+}
+
+static void scratch_give(lctx_db *db, struct vcache *vc, lsh_scratch *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&db->vcache_mu);
+    if (vc->n_spare < VCACHE_SPARE) {
+        vc->spare[vc->n_spare++] = s;
+        s = NULL;
+    }
+    pthread_mutex_unlock(&db->vcache_mu);
+    lsh_scratch_free(s);
+}
+
 static void release(lctx_db *db, struct vcache *vc)
 {
     pthread_mutex_lock(&db->vcache_mu);
@@ -240,7 +273,7 @@ int vcache_topk(lctx_db *db, MDB_txn *txn, const lsh_store_config *cfg, const fl
     if (!vc)
         return rc;
     int want = k * VCACHE_CHUNKS_PER_DOC;
-    lsh_scratch *s = lsh_scratch_new(vc->ix);
+    lsh_scratch *s = scratch_take(db, vc);
     lsh_hit *hits = malloc((size_t)want * sizeof *hits);
     bm25_hit *docs = malloc((size_t)k * sizeof *docs);
     int got = -1;
@@ -248,7 +281,7 @@ int vcache_topk(lctx_db *db, MDB_txn *txn, const lsh_store_config *cfg, const fl
         got = lsh_index_search(vc->ix, s, q, want, probes > 0 ? probes : vc->probes, 0, hits, NULL);
     rc = got < 0 ? store_err(db, LCTX_ENOMEM, "out of memory") : LCTX_OK;
     size_t nd = got > 0 ? to_docs(vc, hits, got, k, allowed, exclude_doc, docs) : 0;
-    lsh_scratch_free(s);
+    scratch_give(db, vc, s);
     free(hits);
     release(db, vc);
     if (rc || nd < (size_t)k) {
