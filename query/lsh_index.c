@@ -59,6 +59,10 @@ lsh_index *lsh_index_new(int dim, const lsh_params *p, char *err, size_t errlen)
     else
         lsh_params_init(&prm);
     if (prm.family == LSH_CROSSPOLYTOPE) {
+        if (prm.cp_dim > LSH_MAX_CP_DIM) {
+            set_err(err, errlen, "lsh_index_new: cross-polytope dimension must be at most 2048");
+            return NULL;
+        }
         int fn_bits = 1;
         while (prm.cp_dim > 0 && (1 << fn_bits) < 2 * prm.cp_dim)
             fn_bits++;

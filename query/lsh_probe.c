@@ -29,6 +29,7 @@
 #include "query/query.h"
 
 #include <stdint.h>
+#include <math.h>
 #include <string.h>
 
 typedef struct probe_node {
@@ -191,7 +192,7 @@ int lsh_probe_sequence(const uint32_t *codes, const float *margins, int tables, 
  * and scores never decrease along it because each function's alternatives
  * are sorted. Only the XP_ALTS best alternatives per function are kept.
  */
-enum { XP_ALTS = 16, XP_MAX_F = 4 };
+enum { XP_ALTS = 16, XP_MAX_F = 4, XP_MAX_CP = LSH_MAX_CP_DIM };
 
 typedef struct xp_alt {
     float score;
@@ -231,25 +232,79 @@ size_t lsh_probe_xp_work_bytes(int tables, int per_table, int cp_dim, int max_pr
 }
 
 /* alt[0..n) = the best alternatives of one function, by ascending score;
- * alt[0] is the home bucket. Returns n (<= XP_ALTS, <= 2m). */
+ * alt[0] is the home bucket. Returns n (<= XP_ALTS, <= 2m).
+ *
+ * Of the pair (z_i, -z_i) only the positive one can be among the best m:
+ * the m values |z_i| are all >= 0 and their negatives all <= 0. So the best
+ * XP_ALTS of the 2m signed values are the best of |z_i|, each with its
+ * sign's bucket (i for z_i >= 0, i + m otherwise), followed, only when m <
+ * XP_ALTS, by the negatives. They are found without a
+ * data-dependent branch per value, which matters because this runs for
+ * every function of every table on every query: bisect a threshold t until
+ * between XP_ALTS and 2 * XP_ALTS of the |z_i| reach it (each step one
+ * vectorisable counting pass), keep those, and insertion-sort the few kept.
+ * Ties keep coordinate order (the sort is stable). */
+static int count_at_least(const float *a, int m, float t)
+{
+    int c = 0;
+    for (int i = 0; i < m; i++)
+        c += a[i] >= t;
+    return c;
+}
+
 static int xp_alternatives(const float *z, int m, xp_alt *alt)
 {
-    int n = 0;
-    for (int j = 0; j < 2 * m; j++) {
-        float v = j < m ? z[j] : -z[j - m];
-        if (n == XP_ALTS && v <= -alt[n - 1].score)
-            continue;
-        int i = n < XP_ALTS ? n++ : XP_ALTS - 1;   /* scores hold -v while collecting */
-        while (i > 0 && -alt[i - 1].score < v) {
-            alt[i] = alt[i - 1];
-            i--;
+    float a[XP_MAX_CP];
+    float hi = 0.0f, lo = 0.0f;
+    for (int i = 0; i < m; i++)
+        a[i] = fabsf(z[i]);
+    for (int i = 0; i < m; i++)
+        hi = a[i] > hi ? a[i] : hi;
+    int want = XP_ALTS < m ? XP_ALTS : m;
+    float t = 0.0f;   /* with t = 0 every value is kept: the fallback */
+    for (int step = 0; step < 24 && want < m; step++) {
+        float mid = 0.5f * (lo + hi);
+        int c = count_at_least(a, m, mid);
+        if (c < want) {
+            hi = mid;
+        } else {
+            t = mid;
+            lo = mid;
+            if (c <= 2 * XP_ALTS)
+                break;
         }
-        alt[i].score = -v;
-        alt[i].bucket = (uint32_t)j;
     }
-    float vmax = -alt[0].score;
-    for (int i = 0; i < n; i++)
-        alt[i].score = vmax + alt[i].score;   /* v_max - v_j >= 0 */
+    int idx[XP_MAX_CP];
+    int n = 0;
+    for (int i = 0; i < m; i++) {
+        idx[n] = i;
+        n += a[i] >= t;
+    }
+    for (int i = 1; i < n; i++) {   /* by descending |z|, then coordinate */
+        int x = idx[i], j = i;
+        while (j > 0 && a[idx[j - 1]] < a[x]) {
+            idx[j] = idx[j - 1];
+            j--;
+        }
+        idx[j] = x;
+    }
+    if (n == 0)   /* only for m < 1 or NaN coordinates: no alternatives */
+        return 0;
+    if (n > want)
+        n = want;
+    float vmax = a[idx[0]];
+    for (int i = 0; i < n; i++) {
+        int c = idx[i];
+        alt[i].score = vmax - a[c];   /* v_max - v_j >= 0 */
+        alt[i].bucket = (uint32_t)(z[c] >= 0.0f ? c : c + m);
+    }
+    /* Fewer coordinates than alternatives wanted (tiny m): the other signs
+     * follow, the largest of them (smallest |z_i|) first. */
+    for (int i = m - 1; n < XP_ALTS && n < 2 * m && i >= 0; i--, n++) {
+        int c = idx[i];
+        alt[n].score = vmax + a[c];
+        alt[n].bucket = (uint32_t)(z[c] >= 0.0f ? c + m : c);
+    }
     return n;
 }
 
@@ -296,7 +351,8 @@ int lsh_probe_xp_start(const uint32_t *codes, const float *z, int tables, int pe
 {
     xp_state *st = work;
     memset(st, 0, sizeof *st);
-    if (tables < 1 || per_table < 1 || per_table > XP_MAX_F || max_probes < 1)
+    if (tables < 1 || per_table < 1 || per_table > XP_MAX_F || max_probes < 1 || cp_dim < 1 ||
+        cp_dim > XP_MAX_CP)
         return -1;
     st->codes = codes;
     st->tables = tables;

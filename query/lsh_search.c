@@ -313,7 +313,8 @@ static int collect(const lsh_index *ix, lsh_scratch *s, int depth, int *n_probed
 {
     const size_t skb = ix->sk_bytes;
     const int bits = ix->prm.inline_codes;
-    const float sq = depth ? lsh_sketch_query(bits, ix->dim, skb, s->q, s->qlo, s->qhi) : 0.0f;
+    int32_t bias = 0;
+    const float sq = depth ? lsh_sketch_query(bits, ix->dim, skb, s->q, s->qlo, s->qhi, &bias) : 0.0f;
     size_t n = 0;
     int np = 0, i = 0;
     for (; i < probes_upto(s, i + 1); i++) {
@@ -339,7 +340,7 @@ static int collect(const lsh_index *ix, lsh_scratch *s, int depth, int *n_probed
                 goto fail;
             if (!depth || (ix->n_removed && lsh_bit_get(ix->removed, row)))
                 continue;
-            float a = sq * lsh_sketch_score(bits, skb, s->qlo, s->qhi, tab->sk + (size_t)e * skb);
+            float a = sq * lsh_sketch_score(bits, skb, s->qlo, s->qhi, bias, tab->sk + (size_t)e * skb);
             if (np == depth && a < s->pre[0].score)
                 continue;   /* the common case once the shortlist is full */
             topk_offer(ix, s->pre, &np, depth, (row_hit){a, row});

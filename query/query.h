@@ -150,6 +150,7 @@ char *snippet_make(tok_tokenizer *tok, const query_parsed *q, const char *text, 
 
 
 #define LSH_MAX_BITS 24   /* CSR offsets are 2^K + 1 per table */
+#define LSH_MAX_CP_DIM 2048   /* cross-polytope coordinates per function (probe work arrays) */
 
 typedef struct lsh_params {
     int k_bits;           /* bits per table (1..LSH_MAX_BITS), default 16 */
@@ -276,19 +277,58 @@ static inline void lsh_bit_clear(uint64_t *b, size_t i) { b[i >> 6] &= ~(1ull <<
  * Sketches of the inline-code layout (layout and error: lsh_sketch.c). */
 size_t lsh_sketch_bytes(int dim, int bits);                 /* bits 8 or 4 */
 void lsh_sketch_encode(int bits, int dim, size_t sk_bytes, const float *x, uint8_t *out);
-/* The query's 8-bit sketch into lo and hi (sk_bytes each); returns its scale. */
-float lsh_sketch_query(int bits, int dim, size_t sk_bytes, const float *q, int8_t *lo, int8_t *hi);
+/* The query's 8-bit sketch into lo and hi (sk_bytes each); returns its scale
+ * and sets *bias to the code offset times the sum of the query's bytes. */
+float lsh_sketch_query(int bits, int dim, size_t sk_bytes, const float *q, int8_t *lo, int8_t *hi,
+                       int32_t *bias);
 
-/* The integer dot products, as plain widening loops over a multiple of 32
- * bytes that -O3 turns into vector multiply-adds of 16-bit pairs. A 4-bit
- * code c is sign-extended as ((c ^ 8) - 8): 8..15 become -8..-1 with no
- * branch. Inline: they run once per candidate on the search path. */
+/* The integer dot products of a query's signed bytes with a sketch's
+ * unsigned codes (each code is the coordinate plus an offset, so the offset
+ * times the sum of the query's bytes is subtracted once per candidate: see
+ * lsh_sketch.c). Inline: they run once per candidate on the search path.
+ * Where the compiler targets AVX-512 VNNI, four-way byte multiply-adds
+ * (vpdpbusd, unsigned times signed, exactly this product) do 32 bytes per
+ * instruction; elsewhere plain widening loops over a multiple of 32 bytes,
+ * which -O3 vectorises. Both compute the same integer. */
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+#include <immintrin.h>
+
+static inline int32_t lsh_hsum8(__m256i acc)
+{
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    return _mm_cvtsi128_si32(s);
+}
+
+static inline int32_t lsh_sketch_dot8(const int8_t *q, const uint8_t *x, size_t n)
+{
+    __m256i acc = _mm256_setzero_si256();
+    for (size_t j = 0; j + 32 <= n; j += 32)
+        acc = _mm256_dpbusd_epi32(acc, _mm256_loadu_si256((const __m256i *)(x + j)),
+                                  _mm256_loadu_si256((const __m256i *)(q + j)));
+    return lsh_hsum8(acc);
+}
+
+static inline int32_t lsh_sketch_dot4(const int8_t *lo, const int8_t *hi, const uint8_t *x, size_t n)
+{
+    const __m256i low4 = _mm256_set1_epi8(15);
+    __m256i acc = _mm256_setzero_si256();
+    for (size_t j = 0; j + 32 <= n; j += 32) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(x + j));
+        __m256i a = _mm256_and_si256(v, low4), b = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+        acc = _mm256_dpbusd_epi32(acc, a, _mm256_loadu_si256((const __m256i *)(lo + j)));
+        acc = _mm256_dpbusd_epi32(acc, b, _mm256_loadu_si256((const __m256i *)(hi + j)));
+    }
+    return lsh_hsum8(acc);
+}
+#else
 static inline int32_t lsh_sketch_dot8(const int8_t *q, const uint8_t *x, size_t n)
 {
     int32_t s = 0;
     n &= ~(size_t)31;   /* tells the compiler there is no remainder */
     for (size_t j = 0; j < n; j++)
-        s += (int16_t)q[j] * (int16_t)(int8_t)x[j];
+        s += (int32_t)q[j] * (int32_t)x[j];
     return s;
 }
 
@@ -296,22 +336,21 @@ static inline int32_t lsh_sketch_dot4(const int8_t *lo, const int8_t *hi, const 
 {
     int32_t s = 0;
     n &= ~(size_t)31;
-    for (size_t j = 0; j < n; j++) {
-        int16_t a = (int16_t)(((x[j] & 15) ^ 8) - 8), b = (int16_t)(((x[j] >> 4) ^ 8) - 8);
-        s += (int16_t)lo[j] * a + (int16_t)hi[j] * b;
-    }
+    for (size_t j = 0; j < n; j++)
+        s += (int16_t)lo[j] * (int16_t)(x[j] & 15) + (int16_t)hi[j] * (int16_t)(x[j] >> 4);
     return s;
 }
+#endif
 
 /* Sketch x's scale times its integer dot product with the query sketch:
  * q . x up to the query's own scale. */
 static inline float lsh_sketch_score(int bits, size_t sk_bytes, const int8_t *lo, const int8_t *hi,
-                                     const uint8_t *x)
+                                     int32_t bias, const uint8_t *x)
 {
     float scale;
     memcpy(&scale, x + sk_bytes - 4, 4);
     int32_t d = bits == 8 ? lsh_sketch_dot8(lo, x, sk_bytes) : lsh_sketch_dot4(lo, hi, x, sk_bytes);
-    return scale * (float)d;
+    return scale * (float)(d - bias);
 }
 
 /* ------------------------------------------------------------ lsh_probe.c

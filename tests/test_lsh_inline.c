@@ -8,7 +8,10 @@
  *   - adds, removes and commits give the same answers as a fresh build;
  *   - the probe sequence made in installments of any size is the sequence
  *     made at once;
- *   - a candidate limit still bounds the scan; bad widths are refused.
+ *   - a candidate limit still bounds the scan; bad widths are refused;
+ *   - a sketch score is exactly the integer dot product of the documented
+ *     quantization (recomputed here from the floats, not from the bytes),
+ *     and within the documented error of the true dot product.
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -232,4 +235,64 @@ Test(lsh_probe, xp_installments_equal_whole_sequence)
     free(work);
     free(whole);
     free(part);
+}
+
+/* The documented quantization, recomputed from the floats: c_j =
+ * round(x_j * levels / amax). Returns scale = amax / levels. */
+static float quantize(const float *x, int dim, float levels, int *c)
+{
+    float amax = 0.0f;
+    for (int j = 0; j < dim; j++)
+        amax = fmaxf(amax, fabsf(x[j]));
+    for (int j = 0; j < dim; j++)
+        c[j] = amax > 0.0f ? (int)lrintf(x[j] * (levels / amax)) : 0;
+    return amax > 0.0f ? amax / levels : 0.0f;
+}
+
+static void check_sketch_scores(int bits, int dim, double max_err)
+{
+    enum { N = 400 };
+    float *v = test_unit_vecs(N + 1, dim, 77u + (unsigned)dim);
+    const float *q = v + (size_t)N * dim;
+    size_t skb = lsh_sketch_bytes(dim, bits);
+    uint8_t *sk = malloc(skb);
+    int8_t *lo = malloc(skb), *hi = malloc(skb);
+    int *cq = malloc(dim * sizeof *cq), *cx = malloc(dim * sizeof *cx);
+    int32_t bias;
+    float sq = lsh_sketch_query(bits, dim, skb, q, lo, hi, &bias);
+    float sq_ref = quantize(q, dim, 127.0f, cq);
+    cr_assert_eq(sq, sq_ref);
+    double worst = 0.0;
+    for (int i = 0; i < N; i++) {
+        const float *x = v + (size_t)i * dim;
+        lsh_sketch_encode(bits, dim, skb, x, sk);
+        float sx = quantize(x, dim, bits == 4 ? 7.0f : 127.0f, cx);
+        int64_t dot = 0;
+        double truth = 0.0;
+        for (int j = 0; j < dim; j++) {
+            dot += (int64_t)cq[j] * cx[j];
+            truth += (double)q[j] * x[j];
+        }
+        float got = lsh_sketch_score(bits, skb, lo, hi, bias, sk);
+        cr_assert_eq(got, sx * (float)dot, "bits %d dim %d row %d: %g != %g * %lld", bits, dim,
+                     i, got, sx, (long long)dot);
+        double err = fabs((double)sq * got - truth);
+        worst = err > worst ? err : worst;
+    }
+    cr_assert_lt(worst, max_err, "bits %d dim %d: worst error %g", bits, dim, worst);
+    free(v);
+    free(sk);
+    free(lo);
+    free(hi);
+    free(cq);
+    free(cx);
+}
+
+Test(lsh_sketch, scores_are_the_documented_integer_dot_products)
+{
+    static const int dims[] = {1, 7, 31, 60, 61, 100, 128, 300};
+    for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++) {
+        check_sketch_scores(8, dims[i], 0.01);
+        check_sketch_scores(4, dims[i], 0.1);
+    }
 }
