@@ -59,8 +59,9 @@ lsh_index *lsh_index_new(int dim, const lsh_params *p, char *err, size_t errlen)
     else
         lsh_params_init(&prm);
     if (prm.family == LSH_CROSSPOLYTOPE) {
-        if (prm.cp_dim > LSH_MAX_CP_DIM) {
-            set_err(err, errlen, "lsh_index_new: cross-polytope dimension must be at most 2048");
+        if (prm.cp_dim > LSH_MAX_CP_DIM || prm.n_tables > LSH_MAX_XP_TABLES) {
+            set_err(err, errlen, "lsh_index_new: cross-polytope needs at most 2048 coordinates"
+                                 " per function and 4096 tables");
             return NULL;
         }
         int fn_bits = 1;

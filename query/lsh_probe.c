@@ -192,19 +192,44 @@ int lsh_probe_sequence(const uint32_t *codes, const float *margins, int tables, 
  * and scores never decrease along it because each function's alternatives
  * are sorted. Only the XP_ALTS best alternatives per function are kept.
  */
-enum { XP_ALTS = 16, XP_MAX_F = 4, XP_MAX_CP = LSH_MAX_CP_DIM };
+enum { XP_ALTS = 16, XP_MAX_F = 4, XP_MAX_CP = LSH_MAX_CP_DIM, XP_MAX_TABLES = LSH_MAX_XP_TABLES };
 
 typedef struct xp_alt {
     float score;
     uint32_t bucket;
 } xp_alt;
 
-typedef struct xp_node {
+/* A tuple is one 64-bit key, so the heap compares and moves single words:
+ *   bits 63..32  its score, a float >= 0 (whose bits order as integers do)
+ *   bits 31..20  its table
+ *   bits 19..4   the rank of function f in bits 19-4f..16-4f (XP_ALTS = 16)
+ *   bits  3..0   its pivot
+ * Comparing keys orders by score, then table, then ranks: a total order,
+ * since no tuple is reached twice, so probes come out deterministically. */
+typedef uint64_t xp_node;
+_Static_assert(XP_ALTS <= 16 && XP_MAX_F <= 4, "xp_node packs 4 ranks of 4 bits");
+
+static uint64_t xp_key(float score, int table, const int *rank, int per_table, int pivot)
+{
+    uint32_t bits;
+    memcpy(&bits, &score, 4);
+    uint64_t k = (uint64_t)bits << 32 | (uint64_t)table << 20 | (uint64_t)pivot;
+    for (int f = 0; f < per_table; f++)
+        k |= (uint64_t)rank[f] << (16 - 4 * f);
+    return k;
+}
+
+static float xp_key_score(xp_node k)
+{
+    uint32_t bits = (uint32_t)(k >> 32);
     float score;
-    int table;
-    uint8_t rank[XP_MAX_F];
-    int pivot;
-} xp_node;
+    memcpy(&score, &bits, 4);
+    return score;
+}
+
+static int xp_key_table(xp_node k) { return (int)((k >> 20) & 0xFFF); }
+static int xp_key_rank(xp_node k, int f) { return (int)((k >> (16 - 4 * f)) & 15); }
+static int xp_key_pivot(xp_node k) { return (int)(k & 15); }
 
 /* The generator's state, at the start of the caller's work memory, then
  * n_alt (one int per function, rounded to an even count so what follows
@@ -308,31 +333,30 @@ static int xp_alternatives(const float *z, int m, xp_alt *alt)
     return n;
 }
 
-static int xp_less(const xp_node *a, const xp_node *b)
-{
-    if (a->score != b->score)
-        return a->score < b->score;
-    if (a->table != b->table)
-        return a->table < b->table;
-    return memcmp(a->rank, b->rank, XP_MAX_F) < 0;
-}
+static int xp_less(const xp_node *a, const xp_node *b) { return *a < *b; }
 
 PROBE_HEAP(xp_node, xp_less, xp_push, xp_pop)
 
-/* Pushes the successors of x: function f >= pivot raised by one rank. */
-static void xp_successors(xp_node *heap, size_t *n, const xp_node *x, const xp_alt *alts,
+/* Pushes the successors of x: function f >= pivot raised by one rank. A
+ * score is summed afresh over the functions (at most XP_MAX_F terms, each
+ * >= 0), not updated by a difference that rounding could make negative. */
+static void xp_successors(xp_node *heap, size_t *n, xp_node x, const xp_alt *alts,
                           const int *n_alt, int per_table)
 {
-    for (int f = x->pivot; f < per_table; f++) {
-        const xp_alt *a = alts + ((size_t)x->table * per_table + f) * XP_ALTS;
-        int r = x->rank[f];
-        if (r + 1 >= n_alt[x->table * per_table + f])
+    const int t = xp_key_table(x);
+    const xp_alt *ta = alts + (size_t)t * per_table * XP_ALTS;
+    int rank[XP_MAX_F];
+    for (int f = 0; f < per_table; f++)
+        rank[f] = xp_key_rank(x, f);
+    for (int f = xp_key_pivot(x); f < per_table; f++) {
+        if (rank[f] + 1 >= n_alt[t * per_table + f])
             continue;
-        xp_node y = *x;
-        y.rank[f] = (uint8_t)(r + 1);
-        y.pivot = f;
-        y.score = x->score - a[r].score + a[r + 1].score;
-        xp_push(heap, n, y);
+        rank[f]++;
+        float score = 0.0f;
+        for (int g = 0; g < per_table; g++)
+            score += ta[g * XP_ALTS + rank[g]].score;
+        xp_push(heap, n, xp_key(score, t, rank, per_table, f));
+        rank[f]--;
     }
 }
 
@@ -351,8 +375,8 @@ int lsh_probe_xp_start(const uint32_t *codes, const float *z, int tables, int pe
 {
     xp_state *st = work;
     memset(st, 0, sizeof *st);
-    if (tables < 1 || per_table < 1 || per_table > XP_MAX_F || max_probes < 1 || cp_dim < 1 ||
-        cp_dim > XP_MAX_CP)
+    if (tables < 1 || tables > XP_MAX_TABLES || per_table < 1 || per_table > XP_MAX_F ||
+        max_probes < 1 || cp_dim < 1 || cp_dim > XP_MAX_CP)
         return -1;
     st->codes = codes;
     st->tables = tables;
@@ -368,10 +392,9 @@ int lsh_probe_xp_start(const uint32_t *codes, const float *z, int tables, int pe
             int r = t * per_table + f;
             n_alt[r] = xp_alternatives(z + (size_t)r * cp_dim, cp_dim, alts + (size_t)r * XP_ALTS);
         }
-        xp_node root;
-        memset(&root, 0, sizeof root);
-        root.table = t;
-        xp_successors(heap, &st->n_heap, &root, alts, n_alt, per_table);
+        static const int home[XP_MAX_F] = {0, 0, 0, 0};
+        xp_successors(heap, &st->n_heap, xp_key(0.0f, t, home, per_table, 0), alts, n_alt,
+                      per_table);
     }
     return 0;
 }
@@ -396,17 +419,18 @@ int lsh_probe_xp_next(void *work, int n, lsh_probe *out)
     const uint32_t mask = (fn_bits >= 32) ? 0xFFFFFFFFu : ((1u << fn_bits) - 1);
     while (n_out < n && st->emitted + n_out >= st->tables && st->n_heap > 0) {
         xp_node x = xp_pop(heap, &st->n_heap);
-        uint32_t code = st->codes[x.table];
+        int t = xp_key_table(x);
+        uint32_t code = st->codes[t];
         for (int f = 0; f < per_table; f++) {
-            const xp_alt *a = alts + ((size_t)x.table * per_table + f) * XP_ALTS;
+            const xp_alt *a = alts + ((size_t)t * per_table + f) * XP_ALTS;
             code &= ~(mask << (f * fn_bits));
-            code |= a[x.rank[f]].bucket << (f * fn_bits);
+            code |= a[xp_key_rank(x, f)].bucket << (f * fn_bits);
         }
-        out[n_out].table = x.table;
+        out[n_out].table = t;
         out[n_out].code = code;
-        out[n_out].score = x.score;
+        out[n_out].score = xp_key_score(x);
         n_out++;
-        xp_successors(heap, &st->n_heap, &x, alts, n_alt, per_table);
+        xp_successors(heap, &st->n_heap, x, alts, n_alt, per_table);
     }
     st->emitted += n_out;
     return n_out;

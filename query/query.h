@@ -151,6 +151,7 @@ char *snippet_make(tok_tokenizer *tok, const query_parsed *q, const char *text, 
 
 #define LSH_MAX_BITS 24   /* CSR offsets are 2^K + 1 per table */
 #define LSH_MAX_CP_DIM 2048   /* cross-polytope coordinates per function (probe work arrays) */
+#define LSH_MAX_XP_TABLES 4096   /* cross-polytope tables (12 bits of a probe key) */
 
 typedef struct lsh_params {
     int k_bits;           /* bits per table (1..LSH_MAX_BITS), default 16 */
