@@ -62,7 +62,11 @@ static int node_less(const probe_node *a, const probe_node *b)
  * (the array has room), POP removes and returns the least (the heap is not
  * empty). Both probe orders in this file keep one, each over its own node
  * type; a macro rather than a void* heap keeps the nodes copied by value and
- * the comparison inlined on the probing path. */
+ * the comparison inlined on the probing path. POP is Floyd's bottom-up
+ * deletion: the hole left by the top walks down to a leaf along the smaller
+ * children (chosen without a branch), and the last element climbs back from
+ * there, usually a level or two. The textbook sift-down's "stop here?" test
+ * at every level is a coin flip the branch predictor loses half the time. */
 #define PROBE_HEAP(TYPE, LESS, PUSH, POP)                                   \
     static void PUSH(TYPE *heap, size_t *n, TYPE x)                         \
     {                                                                       \
@@ -79,21 +83,28 @@ static int node_less(const probe_node *a, const probe_node *b)
                                                                             \
     static TYPE POP(TYPE *heap, size_t *n)                                  \
     {                                                                       \
-        TYPE top = heap[0], x = heap[--(*n)];                               \
-        size_t i = 0;                                                       \
+        TYPE top = heap[0];                                                 \
+        size_t m = --(*n), i = 0;                                           \
+        if (m == 0)                                                         \
+            return top;                                                     \
+        TYPE x = heap[m];                                                   \
         for (;;) {                                                          \
             size_t c = 2 * i + 1;                                           \
-            if (c >= *n)                                                    \
+            if (c >= m)                                                     \
                 break;                                                      \
-            if (c + 1 < *n && LESS(&heap[c + 1], &heap[c]))                 \
-                c++;                                                        \
-            if (!LESS(&heap[c], &x))                                        \
-                break;                                                      \
+            if (c + 1 < m)                                                  \
+                c += (size_t)LESS(&heap[c + 1], &heap[c]);                  \
             heap[i] = heap[c];                                              \
             i = c;                                                          \
         }                                                                   \
-        if (*n > 0)                                                         \
-            heap[i] = x;                                                    \
+        while (i > 0) {                                                     \
+            size_t parent = (i - 1) / 2;                                    \
+            if (!LESS(&x, &heap[parent]))                                   \
+                break;                                                      \
+            heap[i] = heap[parent];                                         \
+            i = parent;                                                     \
+        }                                                                   \
+        heap[i] = x;                                                        \
         return top;                                                         \
     }
 
@@ -266,7 +277,7 @@ size_t lsh_probe_xp_work_bytes(int tables, int per_table, int cp_dim, int max_pr
  * XP_ALTS, by the negatives. They are found without a
  * data-dependent branch per value, which matters because this runs for
  * every function of every table on every query: bisect a threshold t until
- * between XP_ALTS and 2 * XP_ALTS of the |z_i| reach it (each step one
+ * between XP_ALTS and 1.25 XP_ALTS of the |z_i| reach it (each step one
  * vectorisable counting pass), keep those, and insertion-sort the few kept.
  * Ties keep coordinate order (the sort is stable). */
 static int count_at_least(const float *a, int m, float t)
@@ -295,7 +306,7 @@ static int xp_alternatives(const float *z, int m, xp_alt *alt)
         } else {
             t = mid;
             lo = mid;
-            if (c <= 2 * XP_ALTS)
+            if (c <= XP_ALTS + XP_ALTS / 4)
                 break;
         }
     }
