@@ -280,7 +280,7 @@ static int parse_args(int argc, char **argv, bench_opts *o)
     o->queries = query_def;
     o->configs = "xp:2:128:16:i8:inline4,xp:2:128:24:i8:inline4,xp:2:128:32:i8:inline4,"
                  "xp:2:64:8:i8:inline4,xp:2:128:16:f32:inline8,xp:2:128:64:f32,16:128:i8";
-    o->probes = "4,8,16,32,48,64,96,128";
+    o->probes = "4,8,16,24,32,40,48,64,96,128";
     o->caps = "0,20000,25000,30000,35000,40000";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
