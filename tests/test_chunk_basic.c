@@ -377,3 +377,56 @@ Test(chunk, enormous_target_is_fine)
     cr_assert_eq(n, 1);
     free(sp);
 }
+
+/* The single-passage fast path (chunk_single) must agree with the full
+ * scan. A text goes to the full scan when it holds a '#', so each random
+ * text is chunked twice: as is, and with one ASCII letter inside a word (not
+ * at its start, so no heading) turned into '#', which changes no word and no
+ * space. The word pool mixes ASCII words, which the fast path takes, with
+ * non-ASCII ones (Latin-1 letters, Greek, Devanagari, dashes and curly
+ * quotes, the no-break space, the line separator, Hangul, kana, the
+ * ideographic full stop), and the targets sit around the word counts, so a
+ * fast path that took a text it should not, or cut it differently, shows. */
+Test(chunk, fast_path_agrees_with_full_scan)
+{
+    static const char *pool[] = {
+        "café", "naïve", "Ωmega", "hindiहिंदी", "xa–b", "x“quoted”", "plain", "word.",
+        "End.", "ab\xC2\xA0" "cd", "ab\xE2\x80\xA8" "cd", "x한국", "xかな", "x。", "x×y", "1989",
+    };
+    static const char *gaps[] = {" ", "  ", "\t", "\n", "\n\n", " \n "};
+    const size_t np = sizeof pool / sizeof pool[0], ng = sizeof gaps / sizeof gaps[0];
+    srand(4242);
+    for (int round = 0; round < 3000; round++) {
+        char s[512] = "", t[512];
+        int words = 1 + rand() % 9;
+        if (rand() % 3 == 0)
+            strcat(s, gaps[rand() % ng]);
+        for (int w = 0; w < words; w++) {
+            if (w)
+                strcat(s, gaps[rand() % ng]);
+            strcat(s, pool[rand() % np]);
+        }
+        if (rand() % 3 == 0)
+            strcat(s, gaps[rand() % ng]);
+        size_t len = strlen(s), hash_at = len;
+        for (size_t i = 1; i < len && hash_at == len; i++)   /* an 'x'..'z' or letter inside a word */
+            if (isalpha((unsigned char)s[i]) && !is_ws((unsigned char)s[i - 1]))
+                hash_at = i;
+        if (hash_at == len)
+            continue;
+        memcpy(t, s, len + 1);
+        t[hash_at] = '#';
+        int target = 1 + rand() % 10;
+        chunk_span *a, *b;
+        size_t na, nb;
+        cr_assert_eq(chunk_text(s, len, target, &a, &na), 0);
+        cr_assert_eq(chunk_text(t, len, target, &b, &nb), 0);
+        cr_assert_eq(na, nb, "'%s' target %d: %zu spans, %zu by the full scan", s, target, na, nb);
+        for (size_t i = 0; i < na; i++)
+            cr_assert(a[i].start == b[i].start && a[i].end == b[i].end,
+                      "'%s' target %d: span %zu [%u,%u) against [%u,%u)", s, target, i,
+                      a[i].start, a[i].end, b[i].start, b[i].end);
+        free(a);
+        free(b);
+    }
+}
