@@ -61,23 +61,27 @@ static int page_load(lctx_db *db, MDB_txn *txn, uint32_t page, store_chunkrec *r
 }
 
 static int page_store(lctx_db *db, MDB_txn *txn, uint32_t page, const store_chunkrec *recs,
-                      uint32_t n)
+                      uint32_t n, unsigned flags)
 {
     uint8_t kb[4];
     page_key(kb, page);
     MDB_val k = {4, kb}, v = {n * sizeof *recs, (void *)recs};
-    int rc = mdb_put(txn, db->dbi_chunks, &k, &v, 0);
+    int rc = mdb_put(txn, db->dbi_chunks, &k, &v, flags);
     return rc ? kv_err(db, rc, "write chunk page") : LCTX_OK;
 }
 
 static int put_chunks(lctx_db *db, MDB_txn *txn, const store_batch *b, store_chunkrec *recs,
-                      store_stats *st)
+                      store_stats *st, unsigned flags)
 {
     size_t i = 0;
     while (i < b->n_chunks) {
         uint32_t id = b->first_chunk + (uint32_t)i;
-        uint32_t page = id >> STORE_PAGE_SHIFT, n;
-        int rc = page_load(db, txn, page, recs, &n);
+        uint32_t page = id >> STORE_PAGE_SHIFT, n = 0;
+        int rc = LCTX_OK;
+        if (flags & MDB_APPEND)   /* an empty index has no page to load */
+            memset(recs, 0, STORE_PAGE * sizeof *recs);
+        else
+            rc = page_load(db, txn, page, recs, &n);
         if (rc)
             return rc;
         for (; i < b->n_chunks && ((b->first_chunk + i) >> STORE_PAGE_SHIFT) == page; i++) {
@@ -88,7 +92,7 @@ static int put_chunks(lctx_db *db, MDB_txn *txn, const store_batch *b, store_chu
             st->total_len += b->chunks[i].len & STORE_LEN_MASK;
             st->n_chunks++;
         }
-        if ((rc = page_store(db, txn, page, recs, n)))
+        if ((rc = page_store(db, txn, page, recs, n, flags)))
             return rc;
     }
     return LCTX_OK;
@@ -123,7 +127,7 @@ static int put_tombstones(lctx_db *db, MDB_txn *txn, const store_batch *b,
                 st->n_deleted++;
             }
         }
-        rc = page_store(db, txn, page, recs, n);
+        rc = page_store(db, txn, page, recs, n, 0);
     }
     free(ids);
     return rc;
@@ -141,14 +145,14 @@ typedef struct block_acc {
     uint32_t min_len;
 } block_acc;
 
-static int flush_block(lctx_db *db, MDB_txn *txn, store_term *t, block_acc *a)
+static int flush_block(lctx_db *db, MDB_txn *txn, store_term *t, block_acc *a, unsigned flags)
 {
     uint8_t buf[PBLOCK_MAX_BYTES], kb[8];
     size_t len = pblock_encode(a->p, a->n, a->max_tf, a->min_len, buf);
     uint32_t last = a->p[a->n - 1].chunk;
     pblock_key(kb, t->id, last);
     MDB_val k = {8, kb}, v = {len, buf};
-    int rc = mdb_put(txn, db->dbi_post, &k, &v, 0);
+    int rc = mdb_put(txn, db->dbi_post, &k, &v, flags);
     if (rc)
         return kv_err(db, rc, "write postings");
     t->n_blocks++;
@@ -188,10 +192,10 @@ static int reopen_last_block(lctx_db *db, MDB_txn *txn, store_term *t, block_acc
 }
 
 static int put_term(lctx_db *db, MDB_txn *txn, const store_batch *b,
-                    const store_term_postings *tp, store_stats *st, block_acc *a)
+                    const store_term_postings *tp, store_stats *st, block_acc *a, unsigned flags)
 {
     store_term t;
-    int rc = kv_term_get(db, txn, tp->term, tp->len, &t);
+    int rc = (flags & MDB_APPEND) ? LCTX_ENOTFOUND : kv_term_get(db, txn, tp->term, tp->len, &t);
     a->n = 0;
     a->max_tf = 0;
     a->min_len = UINT32_MAX;
@@ -219,15 +223,15 @@ static int put_term(lctx_db *db, MDB_txn *txn, const store_batch *b,
             t.max_tf = tf;
         if (len < t.min_len)
             t.min_len = len;
-        if (a->n == STORE_BLOCK && (rc = flush_block(db, txn, &t, a)))
+        if (a->n == STORE_BLOCK && (rc = flush_block(db, txn, &t, a, flags)))
             return rc;
     }
-    if (a->n > 0 && (rc = flush_block(db, txn, &t, a)))
+    if (a->n > 0 && (rc = flush_block(db, txn, &t, a, flags)))
         return rc;
     t.df += (uint32_t)tp->n;
     st->n_postings += tp->n;
     MDB_val k = {tp->len, (void *)tp->term}, v = {sizeof t, &t};
-    if ((rc = mdb_put(txn, db->dbi_terms, &k, &v, 0)))
+    if ((rc = mdb_put(txn, db->dbi_terms, &k, &v, flags)))
         return kv_err(db, rc, "write term");
     return LCTX_OK;
 }
@@ -249,9 +253,18 @@ static int apply_txn(lctx_db *db, MDB_txn *txn, void *ctx)
         free(acc);
         return store_err(db, LCTX_ENOMEM, "out of memory");
     }
-    rc = put_chunks(db, txn, b, recs, &st);
+    /* Bulk load: into an index that has never held a chunk or a term, every
+     * key of this batch is new and arrives in LMDB's key order (chunk pages
+     * by number; terms sorted bytewise, as LMDB compares them, and numbered
+     * in that order, so postings keys (term, last chunk) ascend too). Then
+     * there is nothing to look up, and MDB_APPEND puts each key at the end
+     * of its tree without a search, filling pages instead of splitting them
+     * in half. A key out of order fails the put (MDB_KEYEXIST) and the
+     * whole batch with it, rather than building a wrong tree. */
+    unsigned flags = st.n_chunks == 0 && st.n_terms == 0 ? MDB_APPEND : 0;
+    rc = put_chunks(db, txn, b, recs, &st, flags);
     for (size_t i = 0; i < b->n_terms && !rc; i++)
-        rc = put_term(db, txn, b, b->terms[i], &st, acc);
+        rc = put_term(db, txn, b, b->terms[i], &st, acc, flags);
     if (!rc)
         rc = put_tombstones(db, txn, b, recs, &st);
     /* Vectors and buckets after the tombstones' records, in the same
