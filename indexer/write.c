@@ -15,6 +15,11 @@
  *   2. applies the builder to LMDB in one write transaction, which sets
  *      LMDB's last_seq to the batch.
  *
+ * The two overlap (commit_both): SQLite's COMMIT, which mostly waits for
+ * the disk, runs on a thread of its own while this one finishes the
+ * postings and writes LMDB's transaction, and that transaction commits only
+ * after SQLite's has, so LMDB is never ahead of the commit point.
+ *
  * A crash between 1 and 2 leaves SQLite one (or more) batches ahead. Opening
  * the collection read-write (or the next lctx_begin) replays them: the
  * batch's documents (batch_seq = seq) are re-chunked from their stored chunk
@@ -501,23 +506,77 @@ int lctx_rollback(lctx_db *db)
     return rc;
 }
 
-static int commit_sqlite(lctx_db *db, struct write_batch *w)
+/* Starts the batch's catalog COMMIT (its batches row and id counters first)
+ * on a thread of its own: catalog_commit_start. */
+static void commit_sqlite_start(lctx_db *db, struct write_batch *w, catalog_commit *cc)
 {
-    char sql[256];
-    snprintf(sql, sizeof sql, "INSERT INTO batches VALUES(%llu,'committed',%llu,%llu,%lld,"
-             "%llu,%llu)", (unsigned long long)w->seq, (unsigned long long)w->n_added,
-             (unsigned long long)w->n_deleted, (long long)time(NULL),
-             (unsigned long long)w->first_doc, (unsigned long long)w->next_doc);
-    int rc;
-    if ((rc = catalog_exec(db, db->wdb, sql)) ||
-        (rc = catalog_set_u64(db, db->wdb, "next_doc", w->next_doc)) ||
-        (rc = catalog_set_u64(db, db->wdb, "next_chunk", w->next_chunk)) ||
-        (rc = catalog_exec(db, db->wdb, "COMMIT"))) {
-        if (!sqlite3_get_autocommit(db->wdb))
-            sqlite3_exec(db->wdb, "ROLLBACK", NULL, NULL, NULL);
-        return rc;
+    char sql[448];
+    snprintf(sql, sizeof sql, "%sINSERT INTO batches VALUES(%llu,'committed',%llu,%llu,%lld,"
+             "%llu,%llu);INSERT OR REPLACE INTO config(key,value) VALUES('next_doc',%llu),"
+             "('next_chunk',%llu);COMMIT",
+             db->test_fail_catalog_commit ? "INSERT INTO simulated_commit_failure VALUES(0);" : "",
+             (unsigned long long)w->seq,
+             (unsigned long long)w->n_added, (unsigned long long)w->n_deleted,
+             (long long)time(NULL), (unsigned long long)w->first_doc,
+             (unsigned long long)w->next_doc, (unsigned long long)w->next_doc,
+             (unsigned long long)w->next_chunk);
+    catalog_commit_start(db, cc, sql);
+}
+
+/* LMDB failed (status rc) after the catalog committed: undo the catalog's
+ * batch so neither store changed, or say it will be replayed. */
+static int undo_committed(lctx_db *db, struct write_batch *w, int rc)
+{
+    char why[512];
+    snprintf(why, sizeof why, "%s", db->errmsg);
+    if (catalog_undo_batch(db, w->seq, w->first_doc) == LCTX_OK) {
+        if (w->eb)
+            embed_undo(db, w->first_chunk);
+        return store_err(db, rc, "%s (batch rolled back)", why);
     }
-    return LCTX_OK;
+    return store_err(db, rc, "%s (batch kept in the catalog; it will be replayed when the "
+                     "collection is next opened)", why);
+}
+
+/* The two stores of a batch, the catalog first (the commit point), then
+ * LMDB, which must never get ahead of it. The catalog's COMMIT mostly waits
+ * for the disk, so it runs on its own thread while this one finishes the
+ * postings and writes the LMDB transaction; that transaction commits only
+ * once the catalog has (kv_apply_batch's gate), and aborts if it failed.
+ * With an embedder the postings are finished and embedded first instead:
+ * embedding may fail (an HTTP timeout), and must do so before the commit
+ * point. b is the batch for LMDB, filled here. */
+static int commit_both(lctx_db *db, struct write_batch *w, store_batch *b)
+{
+    int rc = LCTX_OK, built = 0;
+    if (w->eb) {
+        if (!(built = postings_build_finish(w->lane.pb, b) == 0))
+            rc = store_err(db, LCTX_ENOMEM, "out of memory");
+        b->vec_rows = NULL;
+        b->apply_vectors = NULL;
+        if (!rc && (rc = embed_batch_run(db, w->eb, b)) == LCTX_OK)
+            b->seq = w->seq;
+        if (rc) {
+            catalog_exec(db, db->wdb, "ROLLBACK");
+            return rc;
+        }
+    }
+    catalog_commit cc;
+    commit_sqlite_start(db, w, &cc);
+    if (!w->eb) {
+        built = postings_build_finish(w->lane.pb, b) == 0;
+        b->vec_rows = NULL;
+        b->apply_vectors = NULL;
+        b->seq = w->seq;
+    }
+    if (built && !db->test_stop_after_sqlite)
+        rc = kv_apply_batch(db, b, catalog_commit_gate, &cc);
+    int sq = catalog_commit_join(&cc);   /* from here this thread has the catalog again */
+    if (sq != LCTX_OK)
+        return sq;                       /* nothing committed anywhere */
+    if (!built)
+        rc = store_err(db, LCTX_ENOMEM, "out of memory");
+    return rc ? undo_committed(db, w, rc) : LCTX_OK;
 }
 
 int lctx_commit(lctx_db *db, uint64_t *seq)
@@ -538,17 +597,8 @@ int lctx_commit(lctx_db *db, uint64_t *seq)
     for (size_t i = 0; i < w->n_tombs && !rc; i++)
         if (postings_build_tomb(w->lane.pb, w->tombs[i].first, w->tombs[i].n))
             rc = -1;
-    store_batch b;
     if (!rc && w->tail && postings_build_append(w->lane.pb, w->tail->pb))
         rc = -1;
-    if (!rc && postings_build_finish(w->lane.pb, &b))
-        rc = -1;
-    b.vec_rows = NULL;
-    b.apply_vectors = NULL;
-    /* Embedding runs before the commit point: a failing embedder (an HTTP
-     * timeout) rolls the batch back with both stores untouched. */
-    if (!rc && w->eb)
-        rc = embed_batch_run(db, w->eb, &b);
     if (rc) {
         if (rc < 0)
             rc = store_err(db, LCTX_ENOMEM, "out of memory");
@@ -556,28 +606,11 @@ int lctx_commit(lctx_db *db, uint64_t *seq)
         end_batch(db);
         goto out;
     }
-    b.seq = w->seq;
-    if ((rc = commit_sqlite(db, w))) {
-        end_batch(db);
-        goto out;
-    }
-    if (!db->test_stop_after_sqlite && (rc = kv_apply_batch(db, &b))) {
-        char why[512];
-        snprintf(why, sizeof why, "%s", db->errmsg);
-        if (catalog_undo_batch(db, w->seq, w->first_doc) == LCTX_OK) {
-            if (w->eb)
-                embed_undo(db, w->first_chunk);
-            store_err(db, rc, "%s (batch rolled back)", why);
-        }
-        else
-            store_err(db, rc, "%s (batch kept in the catalog; it will be replayed when the "
-                      "collection is next opened)", why);
-        end_batch(db);
-        goto out;
-    }
-    if (seq)
+    store_batch b;
+    rc = commit_both(db, w, &b);
+    if (!rc && seq)
         *seq = w->seq;
-    int tune = w->eb != NULL && !db->test_stop_after_sqlite;
+    int tune = !rc && w->eb != NULL && !db->test_stop_after_sqlite;
     end_batch(db);
     /* A new catalog took its first batch with the rollback journal; the
      * next batch switches it to WAL (catalog_batch_mode). */
@@ -681,7 +714,7 @@ static int replay_one(lctx_db *db, uint64_t seq)
             b.vec_rows = NULL;
             b.apply_vectors = NULL;
             if (!db->has_vectors || !(rc = embed_replay(db, &b, &rows)))
-                rc = kv_apply_batch(db, &b);
+                rc = kv_apply_batch(db, &b, NULL, NULL);
         }
     }
     free(rows);

@@ -279,10 +279,10 @@ static int apply_txn(lctx_db *db, MDB_txn *txn, void *ctx)
     return kv_put_stats(db, txn, &st);
 }
 
-int kv_apply_batch(lctx_db *db, const store_batch *b)
+int kv_apply_batch(lctx_db *db, const store_batch *b, kv_gate_fn gate, void *gate_ctx)
 {
     if (db->test_fail_lmdb)
         return store_err(db, LCTX_EIO, "%s/index: write failed: No space left on device "
                          "(simulated)", db->path);
-    return kv_write(db, apply_txn, (void *)b);
+    return kv_write_gated(db, apply_txn, (void *)b, gate, gate_ctx);
 }

@@ -331,3 +331,52 @@ int catalog_undo_batch(lctx_db *db, uint64_t seq, uint64_t first_doc)
         sqlite3_exec(db->wdb, "ROLLBACK", NULL, NULL, NULL);
     return rc;
 }
+
+/* ------------------------------------------------------ threaded commit */
+static void *catalog_commit_run(void *arg)
+{
+    catalog_commit *cc = arg;
+    sqlite3 *conn = cc->db->wdb;
+    char *msg = NULL;
+    cc->sqlite_rc = sqlite3_exec(conn, cc->sql, NULL, NULL, &msg);
+    if (cc->sqlite_rc != SQLITE_OK) {
+        snprintf(cc->msg, sizeof cc->msg, "%s", msg ? msg : sqlite3_errstr(cc->sqlite_rc));
+        if (!sqlite3_get_autocommit(conn))
+            sqlite3_exec(conn, "ROLLBACK", NULL, NULL, NULL);
+    }
+    sqlite3_free(msg);
+    return NULL;
+}
+
+void catalog_commit_start(lctx_db *db, catalog_commit *cc, const char *sql)
+{
+    memset(cc, 0, sizeof *cc);
+    cc->db = db;
+    snprintf(cc->sql, sizeof cc->sql, "%s", sql);
+    cc->threaded = pthread_create(&cc->thread, NULL, catalog_commit_run, cc) == 0;
+    if (!cc->threaded)
+        catalog_commit_run(cc);
+}
+
+int catalog_commit_join(catalog_commit *cc)
+{
+    if (cc->joined)
+        return cc->status;
+    if (cc->threaded)
+        pthread_join(cc->thread, NULL);
+    cc->joined = 1;
+    cc->status = LCTX_OK;
+    if (cc->sqlite_rc != SQLITE_OK) {
+        int rc = cc->sqlite_rc & 0xff;
+        int st = (rc == SQLITE_FULL || rc == SQLITE_IOERR) ? LCTX_EIO
+               : (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) ? LCTX_EBUSY
+               : (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB) ? LCTX_ECORRUPT : LCTX_ERROR;
+        cc->status = store_err(cc->db, st, "%s/catalog.db: %s", cc->db->path, cc->msg);
+    }
+    return cc->status;
+}
+
+int catalog_commit_gate(void *ctx)
+{
+    return catalog_commit_join(ctx);
+}

@@ -223,6 +223,11 @@ static int grow_map(lctx_db *db)
 
 int kv_write(lctx_db *db, kv_write_fn fn, void *ctx)
 {
+    return kv_write_gated(db, fn, ctx, NULL, NULL);
+}
+
+int kv_write_gated(lctx_db *db, kv_write_fn fn, void *ctx, kv_gate_fn gate, void *gate_ctx)
+{
     for (int tries = 0; tries < 40; tries++) {
         MDB_txn *txn;
         pthread_rwlock_rdlock(&db->map_lock);
@@ -239,6 +244,11 @@ int kv_write(lctx_db *db, kv_write_fn fn, void *ctx)
         }
         db->kv_full = 0;
         rc = fn(db, txn, ctx);
+        if (rc == LCTX_OK && gate && (rc = gate(gate_ctx)) != LCTX_OK) {
+            mdb_txn_abort(txn);   /* the other store said no: nothing written */
+            pthread_rwlock_unlock(&db->map_lock);
+            return rc;
+        }
         if (rc == LCTX_OK) {
             int mrc = mdb_txn_commit(txn);
             pthread_rwlock_unlock(&db->map_lock);

@@ -145,6 +145,7 @@ struct lctx_db {
     int test_stop_after_sqlite;   /* commit: skip the LMDB apply, as a crash would */
     size_t test_map_initial;      /* initial map size for new environments */
     int test_fail_lmdb;           /* commit: fail the LMDB apply as a full disk would */
+    int test_fail_catalog_commit; /* commit: fail the catalog's COMMIT (write.c) */
     int kv_full;                  /* set by kv.c when LMDB answered MDB_MAP_FULL */
 
     /* vectors (indexer/embed.c, store/vecapply.c, query/vsearch.c); fixed
@@ -193,6 +194,7 @@ int store_open(const char *path, unsigned flags, const lctx_config *cfg, size_t 
 /* Test hooks. */
 void store_test_stop_after_sqlite(lctx_db *db, int on);
 void store_test_fail_lmdb(lctx_db *db, int on);
+void store_test_fail_catalog_commit(lctx_db *db, int on);
 /* Vector count at which a commit first builds LSH buckets (0 = default). */
 void store_test_lsh_threshold(lctx_db *db, size_t n);
 
@@ -217,6 +219,25 @@ int catalog_get_text(sqlite3 *conn, const char *key, char *buf, size_t len);
 int catalog_set_text(lctx_db *db, sqlite3 *conn, const char *key, const char *value);
 /* Removes every trace of batch seq from SQLite (used when LMDB failed). */
 int catalog_undo_batch(lctx_db *db, uint64_t seq, uint64_t first_doc);
+/* The end of a write batch's catalog transaction, `sql` (its last rows,
+ * then COMMIT), run on a thread of its own so the caller can build the
+ * LMDB half meanwhile (write.c: commit_both). Mostly it waits for the disk.
+ * The thread touches only the writer connection and *cc, never the handle's
+ * message; catalog_commit_join waits for it (again: at once) and reports a
+ * failure on the handle as catalog_exec would, after rolling back. Without
+ * a thread (pthread_create failed) the SQL runs at start. */
+typedef struct catalog_commit {
+    lctx_db *db;
+    pthread_t thread;
+    int threaded, joined;
+    int sqlite_rc, status;
+    char sql[512];
+    char msg[256];
+} catalog_commit;
+void catalog_commit_start(lctx_db *db, catalog_commit *cc, const char *sql);
+int catalog_commit_join(catalog_commit *cc);
+/* catalog_commit_join as a kv_write gate (ctx is the catalog_commit). */
+int catalog_commit_gate(void *ctx);
 
 /* ---------------------------------------------------------- LMDB (kv.c) */
 int kv_open(lctx_db *db, const char *dir, int readonly);
@@ -226,8 +247,11 @@ int kv_read_begin(lctx_db *db, MDB_txn **txn);
 void kv_read_end(lctx_db *db, MDB_txn *txn);
 int kv_get_stats(lctx_db *db, MDB_txn *txn, store_stats *st);
 int kv_put_stats(lctx_db *db, MDB_txn *txn, const store_stats *st);
-/* Applies a batch in one write transaction, growing the map when full. */
-int kv_apply_batch(lctx_db *db, const store_batch *b);
+/* Applies a batch in one write transaction, growing the map when full.
+ * With a gate, the transaction commits only once gate(gate_ctx) returns
+ * LCTX_OK; any other status aborts it and is returned. */
+typedef int (*kv_gate_fn)(void *ctx);
+int kv_apply_batch(lctx_db *db, const store_batch *b, kv_gate_fn gate, void *gate_ctx);
 /* Opens (writer: creates) the vectors / lsh / lsh_meta databases into
  * db->dbi_vec, dbi_lsh, dbi_lsh_meta (vecstore.c). */
 int kv_open_vectors(lctx_db *db);
@@ -239,9 +263,11 @@ typedef struct kv_page_cache {
 } kv_page_cache;
 int kv_chunk(lctx_db *db, MDB_txn *txn, kv_page_cache *pc, uint32_t chunk,
              store_chunkrec *out);
-/* Runs fn inside a write transaction, retrying after growing the map. */
+/* Runs fn inside a write transaction, retrying after growing the map;
+ * kv_write_gated commits only after gate (may be NULL) says LCTX_OK. */
 typedef int (*kv_write_fn)(lctx_db *db, MDB_txn *txn, void *ctx);
 int kv_write(lctx_db *db, kv_write_fn fn, void *ctx);
+int kv_write_gated(lctx_db *db, kv_write_fn fn, void *ctx, kv_gate_fn gate, void *gate_ctx);
 int kv_term_get(lctx_db *db, MDB_txn *txn, const char *term, size_t len, store_term *out);
 /* Maps an LMDB return code to a status with a message naming what failed. */
 int kv_err(lctx_db *db, int rc, const char *what);

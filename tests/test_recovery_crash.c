@@ -153,6 +153,103 @@ Test(recovery, failed_lmdb_apply_rolls_back)
     lctx_close(db);
 }
 
+/* The catalog's COMMIT runs on a thread of its own while LMDB's transaction
+ * is written (write.c: commit_both); when the catalog fails, that
+ * transaction must be thrown away, not committed. */
+Test(recovery, failed_catalog_commit_leaves_lmdb_untouched)
+{
+    lctx_db *db;
+    cr_assert_eq(lctx_open(dir, LCTX_OPEN_CREATE, NULL, &db), LCTX_OK);
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    add(db, "keep", "stable content here");
+    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK);
+    for (int round = 0; round < 2; round++) {
+        store_test_fail_catalog_commit(db, 1);
+        cr_assert_eq(lctx_begin(db), LCTX_OK);
+        add(db, "lost", "zeppelin batch never lands");
+        cr_assert_eq(lctx_delete(db, "keep"), LCTX_OK);
+        cr_assert_neq(lctx_commit(db, NULL), LCTX_OK);
+        cr_assert(strstr(lctx_errmsg(db), "catalog.db") != NULL, "%s", lctx_errmsg(db));
+        store_test_fail_catalog_commit(db, 0);
+        char *t;
+        size_t n;
+        cr_assert_eq(lctx_get_text(db, "lost", &t, &n), LCTX_ENOTFOUND);
+        cr_assert_eq(lctx_get_text(db, "keep", &t, &n), LCTX_OK);
+        free(t);
+        cr_assert_eq(hits(db, "zeppelin"), 0);
+        cr_assert_eq(hits(db, "stable"), 1);
+        cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
+    }
+    uint64_t seq;
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    add(db, "next", "after the failure");
+    cr_assert_eq(lctx_commit(db, &seq), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(seq, 2);
+    lctx_close(db);
+    cr_assert_eq(lctx_open(dir, 0, NULL, &db), LCTX_OK);
+    cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(hits(db, "failure"), 1);
+    cr_assert_eq(hits(db, "zeppelin"), 0);
+    lctx_close(db);
+}
+
+/* A fresh index is loaded in LMDB's key order (MDB_APPEND, store/apply.c);
+ * a batch into an index that already holds something goes the ordinary way.
+ * The same 400 documents, all in one batch or the first alone and then the
+ * rest, must answer alike, scores included. */
+Test(recovery, bulk_load_equals_ordinary_load)
+{
+    char ref[300];
+    snprintf(ref, sizeof ref, "%s-ord", dir);
+    lctx_db *a, *b;
+    cr_assert_eq(lctx_open(dir, LCTX_OPEN_CREATE, NULL, &a), LCTX_OK);
+    cr_assert_eq(lctx_open(ref, LCTX_OPEN_CREATE, NULL, &b), LCTX_OK);
+    static const char *words[] = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta",
+                                  "eta", "theta", "iota", "kappa", "lambda", "mu"};
+    cr_assert_eq(lctx_begin(a), LCTX_OK);
+    cr_assert_eq(lctx_begin(b), LCTX_OK);
+    srand(99);
+    for (int d = 0; d < 400; d++) {   /* several postings blocks per term */
+        char id[32], text[400];
+        text[0] = 0;
+        snprintf(id, sizeof id, "d%d", d);
+        for (int w = 0; w < 12; w++) {
+            strcat(text, words[rand() % 12]);
+            strcat(text, w % 5 == 4 ? ". " : " ");
+        }
+        add(a, id, text);
+        add(b, id, text);
+        if (d == 0) {
+            cr_assert_eq(lctx_commit(b, NULL), LCTX_OK, "%s", lctx_errmsg(b));
+            cr_assert_eq(lctx_begin(b), LCTX_OK);
+        }
+    }
+    cr_assert_eq(lctx_commit(a, NULL), LCTX_OK, "%s", lctx_errmsg(a));
+    cr_assert_eq(lctx_commit(b, NULL), LCTX_OK, "%s", lctx_errmsg(b));
+    cr_assert_eq(lctx_check(a), LCTX_OK, "%s", lctx_errmsg(a));
+    for (int i = 0; i < 12; i++) {
+        lctx_search_opts o;
+        lctx_search_opts_init(&o);
+        o.k = 500;
+        lctx_results *ra, *rb;
+        cr_assert_eq(lctx_search(a, words[i], &o, &ra), LCTX_OK);
+        cr_assert_eq(lctx_search(b, words[i], &o, &rb), LCTX_OK);
+        cr_assert_gt(lctx_results_count(ra), 100);
+        cr_assert_eq(lctx_results_count(ra), lctx_results_count(rb));
+        for (size_t j = 0; j < lctx_results_count(ra); j++) {
+            cr_assert_str_eq(lctx_results_get(ra, j)->id, lctx_results_get(rb, j)->id);
+            cr_assert(lctx_results_get(ra, j)->score == lctx_results_get(rb, j)->score);
+        }
+        lctx_results_free(ra);
+        lctx_results_free(rb);
+    }
+    lctx_close(a);
+    lctx_close(b);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", ref);
+    cr_assert_eq(system(cmd), 0);
+}
+
 Test(recovery, map_grows)
 {
     lctx_db *db;
