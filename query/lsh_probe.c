@@ -68,9 +68,10 @@ static int node_less(const probe_node *a, const probe_node *b)
  * there, usually a level or two. The textbook sift-down's "stop here?" test
  * at every level is a coin flip the branch predictor loses half the time. */
 #define PROBE_HEAP(TYPE, LESS, PUSH, POP)                                   \
-    static void PUSH(TYPE *heap, size_t *n, TYPE x)                         \
+    /* Puts x at hole i after moving the hole up past every greater      \
+     * parent. */                                                         \
+    static void PUSH##_up(TYPE *heap, size_t i, TYPE x)                    \
     {                                                                       \
-        size_t i = (*n)++;                                                  \
         while (i > 0) {                                                     \
             size_t parent = (i - 1) / 2;                                    \
             if (!LESS(&x, &heap[parent]))                                   \
@@ -81,13 +82,17 @@ static int node_less(const probe_node *a, const probe_node *b)
         heap[i] = x;                                                        \
     }                                                                       \
                                                                             \
+    static void PUSH(TYPE *heap, size_t *n, TYPE x)                         \
+    {                                                                       \
+        PUSH##_up(heap, (*n)++, x);                                         \
+    }                                                                       \
+                                                                            \
     static TYPE POP(TYPE *heap, size_t *n)                                  \
     {                                                                       \
         TYPE top = heap[0];                                                 \
         size_t m = --(*n), i = 0;                                           \
         if (m == 0)                                                         \
             return top;                                                     \
-        TYPE x = heap[m];                                                   \
         for (;;) {                                                          \
             size_t c = 2 * i + 1;                                           \
             if (c >= m)                                                     \
@@ -97,14 +102,7 @@ static int node_less(const probe_node *a, const probe_node *b)
             heap[i] = heap[c];                                              \
             i = c;                                                          \
         }                                                                   \
-        while (i > 0) {                                                     \
-            size_t parent = (i - 1) / 2;                                    \
-            if (!LESS(&x, &heap[parent]))                                   \
-                break;                                                      \
-            heap[i] = heap[parent];                                         \
-            i = parent;                                                     \
-        }                                                                   \
-        heap[i] = x;                                                        \
+        PUSH##_up(heap, i, heap[m]);                                        \
         return top;                                                         \
     }
 
