@@ -40,15 +40,22 @@ static const char *SCHEMA =
     "  n_deleted INTEGER NOT NULL, time INTEGER NOT NULL,"
     "  first_doc INTEGER NOT NULL, end_doc INTEGER NOT NULL);";
 
+/* The status for a failed SQLite call's (primary or extended) code. */
+static int status_of(int rc)
+{
+    rc &= 0xff;
+    return (rc == SQLITE_FULL || rc == SQLITE_IOERR) ? LCTX_EIO
+         : (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) ? LCTX_EBUSY
+         : (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB) ? LCTX_ECORRUPT : LCTX_ERROR;
+}
+
 int catalog_exec(lctx_db *db, sqlite3 *conn, const char *sql)
 {
     char *msg = NULL;
     int rc = sqlite3_exec(conn, sql, NULL, NULL, &msg);
     if (rc == SQLITE_OK)
         return LCTX_OK;
-    int st = (rc == SQLITE_FULL || rc == SQLITE_IOERR) ? LCTX_EIO
-           : (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) ? LCTX_EBUSY
-           : (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB) ? LCTX_ECORRUPT : LCTX_ERROR;
+    int st = status_of(rc);
     store_err(db, st, "%s/catalog.db: %s", db->path, msg ? msg : sqlite3_errstr(rc));
     sqlite3_free(msg);
     return st;
@@ -366,13 +373,9 @@ int catalog_commit_join(catalog_commit *cc)
         pthread_join(cc->thread, NULL);
     cc->joined = 1;
     cc->status = LCTX_OK;
-    if (cc->sqlite_rc != SQLITE_OK) {
-        int rc = cc->sqlite_rc & 0xff;
-        int st = (rc == SQLITE_FULL || rc == SQLITE_IOERR) ? LCTX_EIO
-               : (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) ? LCTX_EBUSY
-               : (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB) ? LCTX_ECORRUPT : LCTX_ERROR;
-        cc->status = store_err(cc->db, st, "%s/catalog.db: %s", cc->db->path, cc->msg);
-    }
+    if (cc->sqlite_rc != SQLITE_OK)
+        cc->status = store_err(cc->db, status_of(cc->sqlite_rc), "%s/catalog.db: %s",
+                               cc->db->path, cc->msg);
     return cc->status;
 }
 
