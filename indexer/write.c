@@ -546,16 +546,22 @@ static int undo_committed(lctx_db *db, struct write_batch *w, int rc)
  * With an embedder the postings are finished and embedded first instead:
  * embedding may fail (an HTTP timeout), and must do so before the commit
  * point. b is the batch for LMDB, filled here. */
+static int finish_postings(struct write_batch *w, store_batch *b)
+{
+    if (postings_build_finish(w->lane.pb, b))
+        return -1;
+    b->vec_rows = NULL;
+    b->apply_vectors = NULL;
+    b->seq = w->seq;
+    return 0;
+}
+
 static int commit_both(lctx_db *db, struct write_batch *w, store_batch *b)
 {
-    int rc = LCTX_OK, built = 0;
+    int rc = LCTX_OK, built = 1;
     if (w->eb) {
-        if (!(built = postings_build_finish(w->lane.pb, b) == 0))
-            rc = store_err(db, LCTX_ENOMEM, "out of memory");
-        b->vec_rows = NULL;
-        b->apply_vectors = NULL;
-        if (!rc && (rc = embed_batch_run(db, w->eb, b)) == LCTX_OK)
-            b->seq = w->seq;
+        rc = finish_postings(w, b) ? store_err(db, LCTX_ENOMEM, "out of memory")
+                                   : embed_batch_run(db, w->eb, b);
         if (rc) {
             catalog_exec(db, db->wdb, "ROLLBACK");
             return rc;
@@ -563,12 +569,8 @@ static int commit_both(lctx_db *db, struct write_batch *w, store_batch *b)
     }
     catalog_commit cc;
     commit_sqlite_start(db, w, &cc);
-    if (!w->eb) {
-        built = postings_build_finish(w->lane.pb, b) == 0;
-        b->vec_rows = NULL;
-        b->apply_vectors = NULL;
-        b->seq = w->seq;
-    }
+    if (!w->eb)
+        built = finish_postings(w, b) == 0;
     if (built && !db->test_stop_after_sqlite)
         rc = kv_apply_batch(db, b, catalog_commit_gate, &cc);
     int sq = catalog_commit_join(&cc);   /* from here this thread has the catalog again */

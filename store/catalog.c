@@ -107,16 +107,6 @@ static int config_put_end(lctx_db *db, sqlite3_stmt *st)
     return LCTX_OK;
 }
 
-int catalog_set_u64(lctx_db *db, sqlite3 *conn, const char *key, uint64_t v)
-{
-    sqlite3_stmt *st;
-    int rc = config_put_begin(db, conn, key, &st);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)v);
-    return config_put_end(db, st);
-}
-
 int catalog_set_text(lctx_db *db, sqlite3 *conn, const char *key, const char *value)
 {
     sqlite3_stmt *st;

@@ -212,7 +212,6 @@ int catalog_exec(lctx_db *db, sqlite3 *conn, const char *sql);
 /* Last batch recorded in SQLite (0 when none). */
 int catalog_last_seq(lctx_db *db, sqlite3 *conn, uint64_t *seq);
 int catalog_get_u64(lctx_db *db, sqlite3 *conn, const char *key, uint64_t *v);
-int catalog_set_u64(lctx_db *db, sqlite3 *conn, const char *key, uint64_t v);
 /* The text value of a config key into buf: 0, or -1 when the key is absent
  * (or the query failed). */
 int catalog_get_text(sqlite3 *conn, const char *key, char *buf, size_t len);
