@@ -138,6 +138,16 @@ static lctx_db *one_kept_document(void)
     return db;
 }
 
+/* A batch that adds "lost" (with this text) and deletes "keep"; returns
+ * what its commit returned. */
+static int lost_batch(lctx_db *db, const char *text)
+{
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    add(db, "lost", text);
+    cr_assert_eq(lctx_delete(db, "keep"), LCTX_OK);
+    return lctx_commit(db, NULL);
+}
+
 /* After a failed batch that added "lost" and deleted "keep": neither store
  * changed. */
 static void assert_failed_batch_left_nothing(lctx_db *db)
@@ -171,10 +181,7 @@ Test(recovery, failed_lmdb_apply_rolls_back)
 {
     lctx_db *db = one_kept_document();
     store_test_fail_lmdb(db, 1);
-    cr_assert_eq(lctx_begin(db), LCTX_OK);
-    add(db, "lost", "this batch never lands");
-    cr_assert_eq(lctx_delete(db, "keep"), LCTX_OK);
-    cr_assert_eq(lctx_commit(db, NULL), LCTX_EIO);
+    cr_assert_eq(lost_batch(db, "this batch never lands"), LCTX_EIO);
     cr_assert(strstr(lctx_errmsg(db), "No space left") != NULL, "%s", lctx_errmsg(db));
     cr_assert(strstr(lctx_errmsg(db), "rolled back") != NULL, "%s", lctx_errmsg(db));
     store_test_fail_lmdb(db, 0);
@@ -190,10 +197,7 @@ Test(recovery, failed_catalog_commit_leaves_lmdb_untouched)
     lctx_db *db = one_kept_document();
     for (int round = 0; round < 2; round++) {
         store_test_fail_catalog_commit(db, 1);
-        cr_assert_eq(lctx_begin(db), LCTX_OK);
-        add(db, "lost", "zeppelin batch never lands");
-        cr_assert_eq(lctx_delete(db, "keep"), LCTX_OK);
-        cr_assert_neq(lctx_commit(db, NULL), LCTX_OK);
+        cr_assert_neq(lost_batch(db, "zeppelin batch never lands"), LCTX_OK);
         cr_assert(strstr(lctx_errmsg(db), "catalog.db") != NULL, "%s", lctx_errmsg(db));
         store_test_fail_catalog_commit(db, 0);
         cr_assert_eq(hits(db, "zeppelin"), 0);
