@@ -225,22 +225,24 @@ typedef struct postings_builder postings_builder;
 
 postings_builder *postings_build_new(void);
 void postings_build_free(postings_builder *pb);
-/* Adds chunk `chunk` of document `doc` (ids must be consecutive within a
- * batch) from its text tokens and its document's title tokens (may be NULL).
+/* Adds chunk `chunk` of document `doc` (ids ascending within a builder;
+ * ids skipped are holes for another builder's chunks, to be filled by
+ * postings_build_merge before finish) from its text tokens and its document's title tokens (may be NULL).
  * tok (may be NULL) is the tokenizer that made them, used by this builder
  * alone: its word cache tags then lead from a token to its term's entry.
  * *len gets the chunk length (text + title tokens). 0, or -1 out of memory. */
 int postings_build_chunk(postings_builder *pb, tok_tokenizer *tok, uint32_t chunk,
                          uint32_t doc, const tok_list *text, const tok_list *title,
                          uint32_t *len);
-/* Adds tail's chunks and postings after pb's: tail must hold the chunks
- * that follow pb's (its first chunk is pb's next), and no tombstones.
- * The result equals one builder fed both in order. 0, or -1 (out of memory
- * or chunks not following). */
-int postings_build_append(postings_builder *pb, const postings_builder *tail);
+/* Merges other's chunks and postings into pb: the two builders hold
+ * disjoint chunks of one batch, in any interleaving (other without
+ * tombstones). The result equals one builder fed both in chunk order. 0,
+ * or -1 (out of memory, or a chunk in both). */
+int postings_build_merge(postings_builder *pb, const postings_builder *other);
 /* Records that chunks [first, first + n) are tombstoned by the batch. */
 int postings_build_tomb(postings_builder *pb, uint32_t first, uint32_t n);
-/* Sorts the terms and fills *out (views into the builder). 0 or -1. */
+/* Sorts the terms and fills *out (views into the builder). 0, or -1 (out
+ * of memory, or a hole left in the chunk range). */
 int postings_build_finish(postings_builder *pb, struct store_batch *out);
 size_t postings_build_bytes(const postings_builder *pb);
 
@@ -254,14 +256,16 @@ typedef int (*write_index_fn)(void *ctx, uint32_t doc, uint32_t first_chunk, con
                               size_t n_spans);
 write_worker *write_worker_start(write_index_fn fn, void *ctx);
 /* Queues a copy of title and text; takes ownership of spans (malloc'd).
- * Blocks while the queue is full. 0, the worker's first error, or -1. */
+ * When the worker has a backlog and self_fn is given, runs self_fn on the
+ * document here instead (its status is returned); without self_fn, blocks
+ * while the queue is full. 0, the worker's first error, or -1. */
 int write_worker_submit(write_worker *w, uint32_t doc, uint32_t first_chunk, const char *title,
                         size_t title_len, const char *text, size_t text_len,
-                        chunk_span *spans, size_t n_spans);
+                        chunk_span *spans, size_t n_spans, write_index_fn self_fn,
+                        void *self_ctx);
 /* Processes what is queued, stops the thread, frees; the first error or 0.
  * With share_fn, a long enough tail of the queue is run through share_fn on
- * the calling thread meanwhile (in order; every one of its jobs follows
- * every job the worker runs). */
+ * the calling thread meanwhile (in order). */
 int write_worker_finish(write_worker *w, write_index_fn share_fn, void *share_ctx);
 /* Drops what is queued, stops the thread, frees. */
 void write_worker_abort(write_worker *w);

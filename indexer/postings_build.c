@@ -31,12 +31,15 @@
  *  - finish sorts the terms by an 8-byte big-endian prefix first and calls
  *    memcmp only on ties, which the qsort of full strings did every time.
  *
- * A batch may be built in two pieces, one per thread (write.c: the caller's
- * thread tokenizes the tail of the queue while the worker drains its head):
- * postings_build_append then adds the later piece's chunks after the
- * earlier one's. Every chunk of the tail comes after every chunk of the
- * head, so each term's list is the head's followed by the tail's, exactly
- * what one builder fed both pieces in order would hold.
+ * A batch may be built in two pieces, one per thread (write.c: the caller
+ * tokenizes a document itself whenever the worker's queue is full, and
+ * shares the worker's backlog at commit), each piece a builder fed its
+ * documents in id order. The pieces interleave, so a builder's chunk
+ * records may have holes (PB_HOLE) where the other piece's chunks go, and
+ * postings_build_merge fills them and merges each term's two lists by
+ * chunk id. No chunk is in both pieces (a document goes to one), so the
+ * merged lists are exactly what one builder fed every document in order
+ * would hold; finish refuses a builder with a hole left.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +72,10 @@ typedef struct pb_entry {
     uint64_t prefix;               /* first 8 term bytes, big-endian: the sort key */
 } pb_entry;
 
+/* A chunk record not (yet) filled: the other piece of the batch has it.
+ * Real lengths never reach it (STORE_LEN_MASK). */
+#define PB_HOLE UINT32_MAX
+
 /* Lists up to this many bytes live in the arena. */
 #define PB_HEAP_LIST 4096
 
@@ -84,8 +91,9 @@ struct postings_builder {
     size_t n_slots;                /* power of two */
     arena_block *arena;
     size_t next_block;             /* size of the next arena block */
-    store_chunkrec *chunks;
-    size_t n_chunks, cap_chunks;
+    store_chunkrec *chunks;        /* chunk first_chunk + i at i, holes PB_HOLE */
+    size_t n_chunks, cap_chunks;   /* n_chunks: the range, holes included */
+    size_t n_filled;               /* records that are not holes */
     uint32_t first_chunk;
     uint32_t *tomb;
     size_t n_tomb, cap_tomb;
@@ -264,6 +272,20 @@ static int grow_list(postings_builder *pb, pb_entry *e)
     return 0;
 }
 
+/* Makes the chunk records cover n chunks from first_chunk, the new ones
+ * holes. */
+static int cover(postings_builder *pb, size_t n)
+{
+    if (n <= pb->n_chunks)
+        return 0;
+    if (grow((void **)&pb->chunks, &pb->cap_chunks, n, sizeof *pb->chunks))
+        return -1;
+    for (size_t i = pb->n_chunks; i < n; i++)
+        pb->chunks[i] = (store_chunkrec){0, PB_HOLE};
+    pb->n_chunks = n;
+    return 0;
+}
+
 /* The entry of a token's term: through its word cache tag when that names
  * an entry holding the term, else the hash table (and the tag learns it). */
 static pb_entry *token_entry(postings_builder *pb, tok_tokenizer *tok, const tok_list *l,
@@ -309,9 +331,10 @@ int postings_build_chunk(postings_builder *pb, tok_tokenizer *tok, uint32_t chun
 {
     if (pb->n_chunks == 0)
         pb->first_chunk = chunk;
-    else if (chunk != pb->first_chunk + pb->n_chunks)
+    else if (chunk < pb->first_chunk + pb->n_chunks)
         return -1;
-    if (grow((void **)&pb->chunks, &pb->cap_chunks, pb->n_chunks + 1, sizeof *pb->chunks))
+    size_t at = chunk - pb->first_chunk;
+    if (cover(pb, at + 1))
         return -1;
     for (size_t i = 0; text && i < text->n; i++)
         if (add_token(pb, tok, text, i, chunk, 0))
@@ -322,41 +345,76 @@ int postings_build_chunk(postings_builder *pb, tok_tokenizer *tok, uint32_t chun
     uint32_t n = (uint32_t)((text ? text->n : 0) + (title ? title->n : 0));
     if (n > STORE_LEN_MASK)
         n = STORE_LEN_MASK;
-    pb->chunks[pb->n_chunks++] = (store_chunkrec){doc, n};
+    pb->chunks[at] = (store_chunkrec){doc, n};
+    pb->n_filled++;
     *len = n;
     return 0;
 }
 
-/* Appends n postings to e's list. */
-static int append_postings(postings_builder *pb, pb_entry *e, const store_posting *p, size_t n)
+/* Merges n postings (ascending chunks, none of them in e's list) into e's
+ * list: an append when they all follow it, the usual case; otherwise a
+ * merge from the back, in place, into the grown list. */
+static int merge_postings(postings_builder *pb, pb_entry *e, const store_posting *p, size_t n)
 {
     store_term_postings *tp = &e->tp;
+    if (n == 0)
+        return 0;
     while (tp->cap - tp->n < n)
         if (grow_list(pb, e))
             return -1;
-    memcpy(tp->p + tp->n, p, n * sizeof *p);
+    size_t i = tp->n, j = n, out = tp->n + n;
+    while (j > 0 && i > 0 && tp->p[i - 1].chunk > p[j - 1].chunk)
+        tp->p[--out] = tp->p[--i];
+    while (j > 0) {
+        tp->p[--out] = p[--j];
+        while (j > 0 && i > 0 && tp->p[i - 1].chunk > p[j - 1].chunk)
+            tp->p[--out] = tp->p[--i];
+    }
     tp->n += n;
-    e->last_chunk = p[n - 1].chunk;
+    e->last_chunk = tp->p[tp->n - 1].chunk;
     return 0;
 }
 
-int postings_build_append(postings_builder *pb, const postings_builder *tail)
+/* Moves pb's chunk records so that they start at chunk `first` (<= its
+ * own first chunk), the records in front holes. */
+static int rebase(postings_builder *pb, uint32_t first)
 {
-    if (tail->n_chunks == 0)
+    size_t shift = pb->first_chunk - first, n = pb->n_chunks;
+    if (!shift)
+        return 0;
+    if (grow((void **)&pb->chunks, &pb->cap_chunks, n + shift, sizeof *pb->chunks))
+        return -1;
+    memmove(pb->chunks + shift, pb->chunks, n * sizeof *pb->chunks);
+    for (size_t i = 0; i < shift; i++)
+        pb->chunks[i] = (store_chunkrec){0, PB_HOLE};
+    pb->first_chunk = first;
+    pb->n_chunks = n + shift;
+    return 0;
+}
+
+int postings_build_merge(postings_builder *pb, const postings_builder *other)
+{
+    if (other->n_filled == 0)
         return 0;
     if (pb->n_chunks == 0)
-        pb->first_chunk = tail->first_chunk;
-    else if (tail->first_chunk != pb->first_chunk + pb->n_chunks)
+        pb->first_chunk = other->first_chunk;
+    else if (other->first_chunk < pb->first_chunk && rebase(pb, other->first_chunk))
         return -1;
-    if (grow((void **)&pb->chunks, &pb->cap_chunks, pb->n_chunks + tail->n_chunks,
-             sizeof *pb->chunks))
+    size_t at = other->first_chunk - pb->first_chunk;
+    if (cover(pb, at + other->n_chunks))
         return -1;
-    memcpy(pb->chunks + pb->n_chunks, tail->chunks, tail->n_chunks * sizeof *pb->chunks);
-    pb->n_chunks += tail->n_chunks;
-    for (size_t i = 0; i < tail->n_entries; i++) {
-        const store_term_postings *tp = tail->entries[i];
+    for (size_t i = 0; i < other->n_chunks; i++) {
+        if (other->chunks[i].len == PB_HOLE)
+            continue;
+        if (pb->chunks[at + i].len != PB_HOLE)
+            return -1;   /* a chunk in both pieces */
+        pb->chunks[at + i] = other->chunks[i];
+        pb->n_filled++;
+    }
+    for (size_t i = 0; i < other->n_entries; i++) {
+        const store_term_postings *tp = other->entries[i];
         pb_entry *e = lookup(pb, tp->term, tp->len);
-        if (!e || append_postings(pb, e, tp->p, tp->n))
+        if (!e || merge_postings(pb, e, tp->p, tp->n))
             return -1;
     }
     return 0;
@@ -387,6 +445,8 @@ static int cmp_term(const void *a, const void *b)
 
 int postings_build_finish(postings_builder *pb, struct store_batch *out)
 {
+    if (pb->n_filled != pb->n_chunks)
+        return -1;   /* a hole: a piece of the batch was never merged */
     free(pb->sorted);
     pb->sorted = malloc((pb->n_entries ? pb->n_entries : 1) * sizeof *pb->sorted);
     if (!pb->sorted)

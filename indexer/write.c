@@ -6,7 +6,8 @@
  * A batch is one SQLite transaction (BEGIN IMMEDIATE at lctx_begin) plus an
  * in-memory postings builder. lctx_add writes the document and its chunk spans to
  * SQLite at once and queues the document for the batch's worker thread,
- * which tokenizes it into the builder (write_worker.c); deletions are
+ * which tokenizes it into the builder (write_worker.c), or tokenizes it
+ * itself into a second builder while the worker has a backlog; deletions are
  * collected as chunk ranges and handed to the builder once the worker has
  * drained. lctx_commit then
  *
@@ -47,6 +48,7 @@ typedef struct index_lane {
     tok_tokenizer *tok;
     postings_builder *pb;
     tok_list text_toks, title_toks;
+    uint64_t end_chunk;              /* after the last chunk it has */
 } index_lane;
 
 struct write_batch {
@@ -60,7 +62,8 @@ struct write_batch {
     int fresh;                       /* no live document at lctx_begin */
     uint64_t n_added, n_deleted;
     index_lane lane;                 /* the worker's (and replay's) */
-    index_lane *tail;                /* the committing thread's share (lctx_commit) */
+    index_lane *caller;              /* the calling thread's (index_caller_job) */
+    index_lane *share;               /* the same, for what does not follow it */
     sqlite3_stmt *st_find, *st_del, *st_doc;
     uint8_t *spans_buf;              /* encoded spans of the document being added */
     size_t spans_cap;
@@ -96,9 +99,12 @@ static void batch_free(struct write_batch *w)
     write_worker_abort(w->worker);
     free(w->tombs);
     lane_free(&w->lane);
-    if (w->tail)
-        lane_free(w->tail);
-    free(w->tail);
+    if (w->caller)
+        lane_free(w->caller);
+    free(w->caller);
+    if (w->share)
+        lane_free(w->share);
+    free(w->share);
     sqlite3_finalize(w->st_find);
     sqlite3_finalize(w->st_del);
     sqlite3_finalize(w->st_doc);
@@ -146,6 +152,7 @@ static int index_doc(lctx_db *db, struct write_batch *w, index_lane *l, uint32_t
                                        text + spans[i].start, n))
             return store_err(db, LCTX_ENOMEM, "out of memory");
     }
+    l->end_chunk = (uint64_t)first_chunk + n_spans;
     return LCTX_OK;
 }
 
@@ -157,21 +164,31 @@ static int index_job(void *ctx, uint32_t doc, uint32_t first_chunk, const char *
     return index_doc(w->db, w, &w->lane, doc, first_chunk, title, title_len, text, spans, n);
 }
 
-/* The same for the committing thread's share of the queue, into a lane of
- * its own (created on its first document; never used with an embedder,
- * whose chunk texts must arrive in order). */
-static int index_tail_job(void *ctx, uint32_t doc, uint32_t first_chunk, const char *title,
-                          size_t title_len, const char *text, const chunk_span *spans, size_t n)
+/* The same on the calling thread, into a lane of its own (created on its
+ * first document), merged into the worker's at commit: documents lctx_add
+ * tokenizes itself while the worker has a backlog, and the caller's share
+ * of that backlog at commit. A builder takes its documents in id order,
+ * and the backlog is older than the documents lctx_add kept, so the part
+ * of the share that does not follow them goes to a third lane. Never used
+ * with an embedder, whose chunk texts must arrive in order. */
+static int index_caller_job(void *ctx, uint32_t doc, uint32_t first_chunk, const char *title,
+                            size_t title_len, const char *text, const chunk_span *spans, size_t n)
 {
     struct write_batch *w = ctx;
-    if (!w->tail) {
-        if (!(w->tail = calloc(1, sizeof *w->tail)))
+    index_lane **slot = w->caller && first_chunk < w->caller->end_chunk ? &w->share : &w->caller;
+    if (!*slot) {
+        index_lane *l = calloc(1, sizeof *l);
+        if (!l)
             return store_err(w->db, LCTX_ENOMEM, "out of memory");
-        int rc = lane_init(w->db, w->tail);
-        if (rc)
+        int rc = lane_init(w->db, l);
+        if (rc) {
+            lane_free(l);
+            free(l);
             return rc;
+        }
+        *slot = l;
     }
-    return index_doc(w->db, w, w->tail, doc, first_chunk, title, title_len, text, spans, n);
+    return index_doc(w->db, w, *slot, doc, first_chunk, title, title_len, text, spans, n);
 }
 
 static int sql_fail(lctx_db *db, const char *what)
@@ -435,8 +452,14 @@ int write_add_doc(lctx_db *db, struct write_batch *w, const lctx_doc *d)
         return rc;
     }
     /* The worker owns spans from here, even on failure. */
-    rc = write_worker_submit(w->worker, doc_id, first, title, strlen(title),
-                             d->text ? d->text : "", text_len, spans, n_spans);
+    write_index_fn self = w->eb ? NULL : index_caller_job;
+    if (self && db->test_caller_every && doc_id % db->test_caller_every == 0) {
+        rc = self(w, doc_id, first, title, strlen(title), d->text ? d->text : "", spans, n_spans);
+        free(spans);
+    } else {
+        rc = write_worker_submit(w->worker, doc_id, first, title, strlen(title),
+                                 d->text ? d->text : "", text_len, spans, n_spans, self, w);
+    }
     if (rc)
         return rc > 0 ? rc : store_err(db, LCTX_ENOMEM, "out of memory");
     w->next_doc++;
@@ -593,13 +616,16 @@ int lctx_commit(lctx_db *db, uint64_t *seq)
         goto out;
     }
     /* The worker's error, if any, already set the message. This thread
-     * tokenizes the tail of the queue meanwhile (not with an embedder). */
-    rc = write_worker_finish(w->worker, w->eb ? NULL : index_tail_job, w);
+     * tokenizes its share of the backlog meanwhile (not with an embedder);
+     * then the caller's builders are merged into the worker's. */
+    rc = write_worker_finish(w->worker, w->eb ? NULL : index_caller_job, w);
     w->worker = NULL;
     for (size_t i = 0; i < w->n_tombs && !rc; i++)
         if (postings_build_tomb(w->lane.pb, w->tombs[i].first, w->tombs[i].n))
             rc = -1;
-    if (!rc && w->tail && postings_build_append(w->lane.pb, w->tail->pb))
+    if (!rc && w->caller && postings_build_merge(w->lane.pb, w->caller->pb))
+        rc = -1;
+    if (!rc && w->share && postings_build_merge(w->lane.pb, w->share->pb))
         rc = -1;
     if (rc) {
         if (rc < 0)

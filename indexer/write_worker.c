@@ -34,15 +34,21 @@
  * same locked section as the queue) and are reused for later documents
  * when large enough; the producer frees the rest, and the spans.
  *
- * At finish the producer has nothing left to do but wait, and with long
- * documents the worker may still have a backlog of tens of milliseconds. So
- * finish can share it: the producer detaches the tail of the queue (about
- * half of what the worker still has, counting the jobs in its hands; the
- * worker takes at most WORKER_TAKE_JOBS at a time so that a backlog stays
- * in the queue) and runs it through a second index function, into a
- * builder of its own, which the caller appends after the worker's
- * (postings_build_append): every job of the tail follows every job the
- * worker keeps, so the result is the one a single thread would build.
+ * The worker is the slower half on most corpora (tokenizing costs more
+ * than the SQLite inserts), and a producer that waits on a full queue
+ * leaves a core idle. So past WORKER_SELF_JOBS queued jobs (or
+ * WORKER_SELF_BYTES) the producer tokenizes the document itself, through
+ * a second index function into a builder of its own, and the two threads
+ * stay busy whatever the ratio of the two halves. Its documents
+ * interleave with the worker's, which postings_build_merge undoes at
+ * commit (each builder sees its documents in id order).
+ *
+ * At finish the producer has nothing left to do but wait, and the worker
+ * may still have a backlog of up to WORKER_SELF_JOBS documents. So finish
+ * can share it: the producer detaches the tail of the queue (about half of
+ * what the worker still has, counting the jobs in its hands; the worker
+ * takes at most WORKER_TAKE_JOBS at a time so that a backlog stays in the
+ * queue) and runs it through the same second index function.
  *
  * No wake-up is lost: the worker sleeps only with an empty queue, so a
  * producer that finds the queue full (WORKER_MAX_JOBS > WORKER_WAKE_JOBS,
@@ -65,6 +71,11 @@
 /* finish shares the backlog only when the caller's part has this many
  * bytes: below that, a second tokenizer costs more than it saves. */
 #define WORKER_SHARE_MIN_BYTES ((size_t)32 << 10)
+/* Past this many jobs or bytes waiting, the producer tokenizes a document
+ * itself (write_worker_submit with self_fn) instead of queueing it: more
+ * than the wake thresholds, so the worker is awake and busy by then. */
+#define WORKER_SELF_JOBS 256
+#define WORKER_SELF_BYTES ((size_t)4 << 20)
 /* Job buffers are rounded up to a power of two from this, and recycled up
  * to WORKER_KEEP_BYTES; larger ones are freed after use. */
 #define WORKER_MIN_CAP ((size_t)1024)
@@ -282,8 +293,21 @@ write_worker *write_worker_start(write_index_fn fn, void *ctx)
 
 int write_worker_submit(write_worker *w, uint32_t doc, uint32_t first_chunk, const char *title,
                         size_t title_len, const char *text, size_t text_len,
-                        chunk_span *spans, size_t n_spans)
+                        chunk_span *spans, size_t n_spans, write_index_fn self_fn,
+                        void *self_ctx)
 {
+    if (self_fn) {
+        pthread_mutex_lock(&w->mu);
+        int rc = w->rc;
+        int busy = w->n_jobs >= WORKER_SELF_JOBS || w->bytes >= WORKER_SELF_BYTES;
+        pthread_mutex_unlock(&w->mu);
+        if (rc || busy) {
+            if (!rc)
+                rc = self_fn(self_ctx, doc, first_chunk, title, title_len, text, spans, n_spans);
+            free(spans);
+            return rc;
+        }
+    }
     job *j = job_get(w, title_len + text_len + 2);
     if (!j) {
         free(spans);

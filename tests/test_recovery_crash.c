@@ -213,15 +213,23 @@ Test(recovery, failed_catalog_commit_leaves_lmdb_untouched)
  * a batch into an index that already holds something goes the ordinary way.
  * The same 400 documents, all in one batch or the first alone and then the
  * rest, must answer alike, scores included. */
-Test(recovery, bulk_load_equals_ordinary_load)
+static const char *words[] = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta",
+                              "eta", "theta", "iota", "kappa", "lambda", "mu"};
+
+/* Opens dir as a and dir-ref as b, both new. */
+static void open_pair(lctx_db **a, lctx_db **b)
 {
     char ref[300];
-    snprintf(ref, sizeof ref, "%s-ord", dir);
-    lctx_db *a, *b;
-    cr_assert_eq(lctx_open(dir, LCTX_OPEN_CREATE, NULL, &a), LCTX_OK);
-    cr_assert_eq(lctx_open(ref, LCTX_OPEN_CREATE, NULL, &b), LCTX_OK);
-    static const char *words[] = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta",
-                                  "eta", "theta", "iota", "kappa", "lambda", "mu"};
+    snprintf(ref, sizeof ref, "%s-ref", dir);
+    cr_assert_eq(lctx_open(dir, LCTX_OPEN_CREATE, NULL, a), LCTX_OK);
+    cr_assert_eq(lctx_open(ref, LCTX_OPEN_CREATE, NULL, b), LCTX_OK);
+}
+
+/* The same 400 documents of random words into a (one batch) and b (one
+ * batch, or the first document alone then the rest when split_b); commits
+ * both, checks a, and compares the answers for every word; closes both. */
+static void load_and_compare(lctx_db *a, lctx_db *b, int split_b)
+{
     cr_assert_eq(lctx_begin(a), LCTX_OK);
     cr_assert_eq(lctx_begin(b), LCTX_OK);
     srand(99);
@@ -235,7 +243,7 @@ Test(recovery, bulk_load_equals_ordinary_load)
         }
         add(a, id, text);
         add(b, id, text);
-        if (d == 0) {
+        if (d == 0 && split_b) {
             cr_assert_eq(lctx_commit(b, NULL), LCTX_OK, "%s", lctx_errmsg(b));
             cr_assert_eq(lctx_begin(b), LCTX_OK);
         }
@@ -251,8 +259,29 @@ Test(recovery, bulk_load_equals_ordinary_load)
     lctx_close(a);
     lctx_close(b);
     char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", ref);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s-ref'", dir);
     cr_assert_eq(system(cmd), 0);
+}
+
+/* A fresh index is bulk loaded (store/apply.c): the same answers as one
+ * that took its first document in a batch of its own. */
+Test(recovery, bulk_load_equals_ordinary_load)
+{
+    lctx_db *a, *b;
+    open_pair(&a, &b);
+    load_and_compare(a, b, 1);
+}
+
+/* Documents tokenized on the calling thread (as when the worker has a
+ * backlog) are merged into the worker's postings at commit: the same
+ * answers as a batch the worker tokenized. Document 0 goes to the caller,
+ * so the merge also moves the worker's chunk records. */
+Test(recovery, caller_tokenized_documents_change_nothing)
+{
+    lctx_db *a, *b;
+    open_pair(&a, &b);
+    store_test_caller_every(a, 3);
+    load_and_compare(a, b, 0);
 }
 
 Test(recovery, map_grows)

@@ -1,6 +1,8 @@
 /*
- * test_postings_tags.c — the word cache tags that lead a token to its
- * postings entry (tok_slot_tag, postings_build_chunk with a tokenizer).
+ * test_postings_build.c — the postings builder's two ways of reaching the
+ * same result: word cache tags (tok_slot_tag, postings_build_chunk with a
+ * tokenizer) and a batch built in interleaved pieces on two or three
+ * threads (postings_build_merge).
  *
  * The tags are only a shortcut: a builder given the tokenizer must build
  * exactly the postings of a builder given none (every token through the
@@ -8,6 +10,11 @@
  * has slots, so slots are evicted and refilled while tags point at them,
  * and titles are added to every chunk after the chunk's text has reused
  * their slots: the stale-tag paths run many times.
+ *
+ * The pieces must merge into exactly what one builder fed every document
+ * in order holds: the same terms, postings lists and chunk records, for
+ * any interleaving, including a piece that starts before the one merged
+ * into (its chunk records move) and pieces merged in either order.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -91,7 +98,11 @@ static void random_word(unsigned *seed, char *w)
     w[o] = 0;
 }
 
-static void build(postings_builder *pb, tok_tokenizer *t, int use_tags, unsigned seed)
+/* Feeds 3000 documents of two chunks each, chunk ids from 100, to n
+ * builders: document d goes to builder pick(d) (each builder sees its
+ * documents in order, on its own tokenizer, with or without tags). */
+static void build_pieces(postings_builder **pb, tok_tokenizer **t, int use_tags, unsigned seed,
+                         int n, unsigned pick_seed)
 {
     tok_list text, title;
     tok_list_init(&text);
@@ -99,13 +110,14 @@ static void build(postings_builder *pb, tok_tokenizer *t, int use_tags, unsigned
     char buf[4096], w[64];
     uint32_t chunk = 100;
     for (uint32_t doc = 0; doc < 3000; doc++) {
+        int k = n > 1 ? (int)(next_rand(&pick_seed) % (unsigned)n) : 0;
         size_t o = 0;
         for (int i = 0; i < 3; i++) {
             random_word(&seed, w);
             o += (size_t)snprintf(buf + o, sizeof buf - o, "%s ", w);
         }
         tok_list_reset(&title);
-        cr_assert_eq(tok_tokenize(t, buf, o, &title), 0);
+        cr_assert_eq(tok_tokenize(t[k], buf, o, &title), 0);
         for (int c = 0; c < 2; c++) {
             o = 0;
             for (int i = 0; i < 60; i++) {
@@ -113,14 +125,34 @@ static void build(postings_builder *pb, tok_tokenizer *t, int use_tags, unsigned
                 o += (size_t)snprintf(buf + o, sizeof buf - o, "%s ", w);
             }
             tok_list_reset(&text);
-            cr_assert_eq(tok_tokenize(t, buf, o, &text), 0);
+            cr_assert_eq(tok_tokenize(t[k], buf, o, &text), 0);
             uint32_t len;
-            cr_assert_eq(postings_build_chunk(pb, use_tags ? t : NULL, chunk++, doc, &text,
-                                              &title, &len), 0);
+            cr_assert_eq(postings_build_chunk(pb[k], use_tags ? t[k] : NULL, chunk++, doc,
+                                              &text, &title, &len), 0);
         }
     }
     tok_list_free(&text);
     tok_list_free(&title);
+}
+
+static void build(postings_builder *pb, tok_tokenizer *t, int use_tags, unsigned seed)
+{
+    build_pieces(&pb, &t, use_tags, seed, 1, 0);
+}
+
+static void assert_same_batch(const store_batch *x, const store_batch *y)
+{
+    cr_assert_eq(x->n_terms, y->n_terms);
+    cr_assert_eq(x->first_chunk, y->first_chunk);
+    cr_assert_eq(x->n_chunks, y->n_chunks);
+    cr_assert_eq(memcmp(x->chunks, y->chunks, x->n_chunks * sizeof *x->chunks), 0);
+    for (size_t i = 0; i < x->n_terms; i++) {
+        const store_term_postings *p = x->terms[i], *q = y->terms[i];
+        cr_assert_eq(p->len, q->len);
+        cr_assert_eq(memcmp(p->term, q->term, p->len), 0);
+        cr_assert_eq(p->n, q->n, "term %s", p->term);
+        cr_assert_eq(memcmp(p->p, q->p, p->n * sizeof *p->p), 0, "term %s", p->term);
+    }
 }
 
 Test(tok_tags, builder_with_tags_equals_builder_without)
@@ -134,18 +166,48 @@ Test(tok_tags, builder_with_tags_equals_builder_without)
     cr_assert_eq(postings_build_finish(b, &y), 0);
     cr_assert_gt(x.n_terms, 40000, "the corpus must overflow the word cache (%zu terms)",
                  x.n_terms);
-    cr_assert_eq(x.n_terms, y.n_terms);
-    cr_assert_eq(x.n_chunks, y.n_chunks);
-    cr_assert_eq(memcmp(x.chunks, y.chunks, x.n_chunks * sizeof *x.chunks), 0);
-    for (size_t i = 0; i < x.n_terms; i++) {
-        const store_term_postings *p = x.terms[i], *q = y.terms[i];
-        cr_assert_eq(p->len, q->len);
-        cr_assert_eq(memcmp(p->term, q->term, p->len), 0);
-        cr_assert_eq(p->n, q->n, "term %s", p->term);
-        cr_assert_eq(memcmp(p->p, q->p, p->n * sizeof *p->p), 0, "term %s", p->term);
-    }
+    assert_same_batch(&x, &y);
     postings_build_free(a);
     postings_build_free(b);
     tok_free(t1);
     tok_free(t2);
+}
+
+/* Three pieces (the worker's, the caller's, the caller's share at commit)
+ * merged into the first, in both orders, for a few interleavings: the
+ * result is the one builder's. With these seeds document 0 never goes to
+ * piece 0, so every merge into it must also move its chunk records. */
+Test(postings_merge, interleaved_pieces_equal_one_builder)
+{
+    tok_tokenizer *t1 = new_tok();
+    postings_builder *one = postings_build_new();
+    build(one, t1, 1, 42);
+    store_batch ref;
+    cr_assert_eq(postings_build_finish(one, &ref), 0);
+    for (unsigned pick = 1; pick <= 4; pick++) {
+        for (int order = 0; order < 2; order++) {
+            postings_builder *pb[3];
+            tok_tokenizer *t[3];
+            for (int k = 0; k < 3; k++) {
+                pb[k] = postings_build_new();
+                t[k] = new_tok();
+            }
+            build_pieces(pb, t, 1, 42, 3, 0x9e3779b9u * pick);
+            store_batch part;
+            cr_assert_eq(postings_build_finish(pb[0], &part), -1,
+                         "a piece with holes must not finish");
+            cr_assert_eq(postings_build_merge(pb[0], pb[order ? 2 : 1]), 0);
+            cr_assert_eq(postings_build_merge(pb[0], pb[order ? 1 : 2]), 0);
+            cr_assert_eq(postings_build_merge(pb[0], pb[1]), -1, "a chunk merged twice");
+            store_batch x;
+            cr_assert_eq(postings_build_finish(pb[0], &x), 0);
+            assert_same_batch(&x, &ref);
+            for (int k = 0; k < 3; k++) {
+                postings_build_free(pb[k]);
+                tok_free(t[k]);
+            }
+        }
+    }
+    postings_build_free(one);
+    tok_free(t1);
 }
