@@ -27,11 +27,10 @@
  *              words, so no passage ever exceeds 2*target words.
  *
  * Most documents of a collection are shorter than one passage, and this
- * runs on the thread that feeds the catalog, so plain ASCII texts without a
- * heading and with at most target words take a shortcut (chunk_single): one
- * byte-at-a-time pass that only counts words and finds the first and last
- * non-space bytes, which is exactly what the full scan would return for
- * them.
+ * runs on the thread that feeds the catalog, so texts without a heading or
+ * CJK and with at most target words take a shortcut (chunk_single): one
+ * pass that only counts words and finds the first and last non-space
+ * characters, which is exactly what the full scan would return for them.
  *
  * Spans exclude the whitespace around them; whitespace between two spans
  * belongs to neither. Invalid UTF-8 bytes are treated as one-byte word
@@ -384,30 +383,44 @@ static void chunk_scan(chunk_state *st)
     chunk_close_passage(st, 1);
 }
 
-/* The common case in one cheap pass: an ASCII text without '#' holding at
- * most target whitespace-separated runs is a single passage, the text
- * without its surrounding whitespace (no heading can start a passage, and
- * with at most target words no sentence can close one or be cut). Returns
- * 0 when the text does not qualify; else 1 with the span in *out (empty
- * when the text is all whitespace). chunk_scan gives the same answer for
- * every text that qualifies. */
+/* The common case in one cheap pass: a text without '#' holding at most
+ * target whitespace-separated runs, none of them Han, kana or Hangul, is a
+ * single passage, the text without its surrounding whitespace (no heading
+ * can start a passage, and with at most target words no sentence can close
+ * one or be cut). ASCII goes a byte at a time; another character is decoded
+ * as the full scan decodes it, a space ends a run, a CJK character or stop
+ * sends the text to the full scan (each is a word of its own), anything
+ * else is run content. Returns 0 when the text does not qualify; else 1
+ * with the span in *out (empty when the text is all whitespace). chunk_scan
+ * gives the same answer for every text that qualifies. */
 static int chunk_single(const unsigned char *s, size_t len, size_t target, chunk_span *out)
 {
     size_t runs = 0, first = len, last = 0;
     int in_run = 0;
-    for (size_t i = 0; i < len; i++) {
+    for (size_t i = 0; i < len;) {
         unsigned char c = s[i];
-        if (c >= 0x80 || c == '#')
-            return 0;
-        int space = c == ' ' || (c >= '\t' && c <= '\r');
+        size_t n = 1;
+        int space;
+        if (c < 0x80) {
+            if (c == '#')
+                return 0;
+            space = c == ' ' || (c >= '\t' && c <= '\r');
+        } else {
+            int32_t cp;
+            n = chunk_decode(s, len, i, &cp);
+            space = chunk_is_space(cp);
+            if (!space && (chunk_is_cjk_stop(cp) || utf8_script(cp) != UTF8_SCRIPT_OTHER))
+                return 0;
+        }
         if (!space) {
             if (!in_run && ++runs > target)
                 return 0;
             if (first == len)
                 first = i;
-            last = i + 1;
+            last = i + n;
         }
         in_run = !space;
+        i += n;
     }
     out->start = (uint32_t)(first < last ? first : 0);
     out->end = (uint32_t)(first < last ? last : 0);

@@ -28,8 +28,9 @@
  *    only lists past PB_HEAP_LIST bytes go to malloc/realloc. Most terms of
  *    a batch have a handful of postings, and per-list realloc used to be the
  *    builder's largest cost;
- *  - finish sorts the terms by an 8-byte big-endian prefix first and calls
- *    memcmp only on ties, which the qsort of full strings did every time.
+ *  - finish sorts the terms by an 8-byte big-endian prefix first (a radix
+ *    sort) and calls memcmp only on ties, which the qsort of full strings
+ *    did every time.
  *
  * A batch may be built in two pieces, one per thread (write.c: the caller
  * tokenizes a document itself whenever the worker's queue is full, and
@@ -429,18 +430,74 @@ int postings_build_tomb(postings_builder *pb, uint32_t first, uint32_t n)
     return 0;
 }
 
-/* Byte order of the terms, as memcmp then length. The prefix holds the
- * first 8 bytes zero-padded, so unequal prefixes already decide it (a term
- * never contains NUL, so padding sorts a shorter term first, as it should). */
-static int cmp_term(const void *a, const void *b)
+/* Byte order of two terms with equal prefixes: memcmp, then length (a
+ * term never contains NUL, so padding sorts a shorter term first). */
+static int cmp_rest(const pb_entry *ex, const pb_entry *ey)
 {
-    const pb_entry *ex = *(const pb_entry *const *)a, *ey = *(const pb_entry *const *)b;
-    if (ex->prefix != ey->prefix)
-        return ex->prefix < ey->prefix ? -1 : 1;
     const store_term_postings *x = &ex->tp, *y = &ey->tp;
     size_t n = x->len < y->len ? x->len : y->len;
     int c = memcmp(x->term, y->term, n);
     return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+typedef struct sort_item {
+    uint64_t key;                  /* the entry's prefix */
+    pb_entry *e;
+} sort_item;
+
+/* Fills pb->sorted with the entries in byte order of their terms. An LSD
+ * radix sort on the 8-byte big-endian prefix, one byte per pass (a pass
+ * where every key has the same byte is skipped), then insertion sort by
+ * the rest of the term within each run of equal prefixes, which is short:
+ * qsort's indirect comparisons were about 7 % of a whole build. */
+static int sort_terms(postings_builder *pb)
+{
+    size_t n = pb->n_entries;
+    if (n == 0)
+        return 0;
+    sort_item *base = malloc(2 * n * sizeof *base);
+    if (!base)
+        return -1;
+    sort_item *a = base, *b = base + n;
+    for (size_t i = 0; i < n; i++) {
+        pb_entry *e = (pb_entry *)pb->entries[i];
+        a[i] = (sort_item){e->prefix, e};
+    }
+    for (unsigned shift = 0; shift < 64; shift += 8) {
+        size_t count[256] = {0};
+        for (size_t i = 0; i < n; i++)
+            count[(a[i].key >> shift) & 255]++;
+        if (count[(a[0].key >> shift) & 255] == n)
+            continue;
+        size_t sum = 0;
+        for (int d = 0; d < 256; d++) {
+            size_t c = count[d];
+            count[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            b[count[(a[i].key >> shift) & 255]++] = a[i];
+        sort_item *t = a;
+        a = b;
+        b = t;
+    }
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && a[j].key == a[i].key)
+            j++;
+        for (size_t k = i + 1; k < j; k++) {
+            sort_item x = a[k];
+            size_t m = k;
+            for (; m > i && cmp_rest(a[m - 1].e, x.e) > 0; m--)
+                a[m] = a[m - 1];
+            a[m] = x;
+        }
+        i = j;
+    }
+    for (size_t i = 0; i < n; i++)
+        pb->sorted[i] = &a[i].e->tp;
+    free(base);
+    return 0;
 }
 
 int postings_build_finish(postings_builder *pb, struct store_batch *out)
@@ -449,11 +506,8 @@ int postings_build_finish(postings_builder *pb, struct store_batch *out)
         return -1;   /* a hole: a piece of the batch was never merged */
     free(pb->sorted);
     pb->sorted = malloc((pb->n_entries ? pb->n_entries : 1) * sizeof *pb->sorted);
-    if (!pb->sorted)
+    if (!pb->sorted || sort_terms(pb))
         return -1;
-    if (pb->n_entries)
-        memcpy(pb->sorted, pb->entries, pb->n_entries * sizeof *pb->sorted);
-    qsort(pb->sorted, pb->n_entries, sizeof *pb->sorted, cmp_term);
     out->terms = pb->sorted;
     out->n_terms = pb->n_entries;
     out->first_chunk = pb->first_chunk;

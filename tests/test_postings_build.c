@@ -155,6 +155,22 @@ static void assert_same_batch(const store_batch *x, const store_batch *y)
     }
 }
 
+/* finish lists the terms in strictly ascending byte order (memcmp, then
+ * length), the order LMDB keeps them in. */
+static size_t assert_sorted(const store_batch *x)
+{
+    size_t shared = 0;
+    for (size_t i = 1; i < x->n_terms; i++) {
+        const store_term_postings *p = x->terms[i - 1], *q = x->terms[i];
+        size_t n = p->len < q->len ? p->len : q->len;
+        int c = memcmp(p->term, q->term, n);
+        cr_assert(c < 0 || (c == 0 && p->len < q->len), "%.*s before %.*s", (int)p->len,
+                  p->term, (int)q->len, q->term);
+        shared += n >= 8 && memcmp(p->term, q->term, 8) == 0;
+    }
+    return shared;
+}
+
 Test(tok_tags, builder_with_tags_equals_builder_without)
 {
     tok_tokenizer *t1 = new_tok(), *t2 = new_tok();
@@ -166,6 +182,7 @@ Test(tok_tags, builder_with_tags_equals_builder_without)
     cr_assert_eq(postings_build_finish(b, &y), 0);
     cr_assert_gt(x.n_terms, 40000, "the corpus must overflow the word cache (%zu terms)",
                  x.n_terms);
+    cr_assert_gt(assert_sorted(&x), 1000, "neighbours sharing 8 bytes test the tie order");
     assert_same_batch(&x, &y);
     postings_build_free(a);
     postings_build_free(b);
