@@ -8,12 +8,17 @@
  * and close it. Everything else is common:
  *
  *   1. Arguments: --corpus --queries --index --run [--k 100] [--repeat 5]
- *      [--collection NAME] (NAME defaults to the corpus file's folder name).
+ *      [--builds 5] [--collection NAME] (NAME defaults to the corpus file's
+ *      folder name).
  *   2. The corpus (BEIR JSONL: _id|id, title, text) and the queries
  *      (_id|id, text|query) are parsed with cJSON into memory before any
  *      clock starts, so JSON parsing never counts as indexing.
  *   3. Indexing is timed from opening the empty index to closing it after
- *      its commit, in this thread: the engine's build() callback.
+ *      its commit, in this thread: the engine's build() callback. It runs
+ *      --builds times, each into a new folder under --index (build-1, ...),
+ *      and the median time is reported with the fastest and slowest: one
+ *      build of a small collection takes milliseconds, and on a shared
+ *      machine a single one is mostly noise. Queries use the last build.
  *   4. Queries: every query is run --repeat times (repeat-major: all queries,
  *      then all queries again), each run timed alone with CLOCK_MONOTONIC.
  *      A timed run is a k=10 search that yields external doc ids and scores
@@ -24,8 +29,8 @@
  *   5. The TREC run file needs the top --k (100) for Recall@100, so one more,
  *      untimed pass per query asks for k results and writes them. Latency
  *      therefore compares k=10 searches in every engine.
- *   6. Index size is the sum of the sizes of the regular files under --index
- *      after the build (du --apparent-size style).
+ *   6. Index size is the sum of the sizes of the regular files of the last
+ *      build (du --apparent-size style).
  *   7. One JSON line on stdout reports it all; diagnostics go to stderr.
  *
  * --index must not exist or be an empty directory: a benchmark never deletes
@@ -95,7 +100,7 @@ typedef struct bm25_engine {
 
 typedef struct bm25_args {
     const char *corpus, *queries, *index, *run, *collection;
-    int k, repeat;
+    int k, repeat, builds;
 } bm25_args;
 
 static const char *bm25_prog = "bench";
@@ -152,7 +157,7 @@ static void bm25_usage(void)
 {
     fprintf(stderr,
             "usage: %s --corpus corpus.jsonl --queries queries.jsonl --index DIR "
-            "--run OUT.trec [--k 100] [--repeat 5] [--collection NAME]\n",
+            "--run OUT.trec [--k 100] [--repeat 5] [--builds 5] [--collection NAME]\n",
             bm25_prog);
     exit(2);
 }
@@ -191,6 +196,7 @@ static void bm25_parse_args(int argc, char **argv, bm25_args *a)
     memset(a, 0, sizeof *a);
     a->k = 100;
     a->repeat = 5;
+    a->builds = 5;
     for (i = 1; i < argc; i++) {
         const char *o = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -202,6 +208,7 @@ static void bm25_parse_args(int argc, char **argv, bm25_args *a)
         else if (!strcmp(o, "--collection")) a->collection = v;
         else if (!strcmp(o, "--k")) { if (bm25_posint(v, &a->k)) bm25_usage(); }
         else if (!strcmp(o, "--repeat")) { if (bm25_posint(v, &a->repeat)) bm25_usage(); }
+        else if (!strcmp(o, "--builds")) { if (bm25_posint(v, &a->builds)) bm25_usage(); }
         else bm25_usage();
         i++;
     }
@@ -461,9 +468,11 @@ static void bm25_make_run(const bm25_engine *e, void *h, const bm25_query *q, si
     if (fclose(f) != 0) bm25_die("%s: write failed", path);
 }
 
-static void bm25_report(const bm25_engine *e, const bm25_args *a, size_t ndocs, double secs,
+/* bt: the build times, sorted. */
+static void bm25_report(const bm25_engine *e, const bm25_args *a, size_t ndocs, const double *bt,
                         unsigned long long bytes, size_t nq, double *lat)
 {
+    double secs = bm25_quantile(bt, (size_t)a->builds, 0.5);
     cJSON *o = cJSON_CreateObject();
     double mean = 0;
     char *s;
@@ -476,6 +485,9 @@ static void bm25_report(const bm25_engine *e, const bm25_args *a, size_t ndocs, 
     cJSON_AddNumberToObject(o, "docs", (double)ndocs);
     cJSON_AddNumberToObject(o, "index_seconds", bm25_round(secs, 4));
     cJSON_AddNumberToObject(o, "docs_per_second", bm25_round((double)ndocs / secs, 1));
+    cJSON_AddNumberToObject(o, "builds", a->builds);
+    cJSON_AddNumberToObject(o, "index_seconds_min", bm25_round(bt[0], 4));
+    cJSON_AddNumberToObject(o, "index_seconds_max", bm25_round(bt[a->builds - 1], 4));
     cJSON_AddNumberToObject(o, "index_bytes", (double)bytes);
     cJSON_AddNumberToObject(o, "queries", (double)nq);
     cJSON_AddNumberToObject(o, "query_p50_ms", bm25_round(bm25_quantile(lat, nq, 0.50), 4));
@@ -500,7 +512,9 @@ static int bm25_main(int argc, char **argv, const bm25_engine *e)
     bm25_doc *docs;
     bm25_query *queries;
     size_t ndocs, nq;
-    double t0, secs, *lat;
+    double t0, *bt, *lat;
+    char last[PATH_MAX];
+    int b;
     char err[BM25_ERRLEN] = "";
     unsigned long long bytes;
     void *h;
@@ -512,21 +526,29 @@ static int bm25_main(int argc, char **argv, const bm25_engine *e)
     queries = bm25_load_queries(a.queries, &nq);
     bm25_prepare_dir(a.index);
 
-    t0 = bm25_now();
-    if (e->build(a.index, docs, ndocs, err, sizeof err) != 0)
-        bm25_die("indexing %s: %s", a.corpus, err);
-    secs = bm25_now() - t0;
-    bytes = bm25_tree_bytes(a.index);
+    bt = (double *)bm25_xmalloc(sizeof(double) * (size_t)a.builds);
+    for (b = 0; b < a.builds; b++) {
+        if (snprintf(last, sizeof last, "%s/build-%d", a.index, b + 1) >= (int)sizeof last)
+            bm25_die("%s: path too long", a.index);
+        bm25_prepare_dir(last);
+        t0 = bm25_now();
+        if (e->build(last, docs, ndocs, err, sizeof err) != 0)
+            bm25_die("indexing %s: %s", a.corpus, err);
+        bt[b] = bm25_now() - t0;
+    }
+    qsort(bt, (size_t)a.builds, sizeof(double), bm25_cmp_double);
+    bytes = bm25_tree_bytes(last);
     bm25_free_docs(docs, ndocs);
 
-    h = e->open(a.index, err, sizeof err);
-    if (!h) bm25_die("opening %s: %s", a.index, err);
+    h = e->open(last, err, sizeof err);
+    if (!h) bm25_die("opening %s: %s", last, err);
     lat = (double *)bm25_xmalloc(sizeof(double) * nq);
     bm25_time_queries(e, h, queries, nq, a.repeat, lat);
     bm25_make_run(e, h, queries, nq, a.k, a.run);
     e->close(h);
 
-    bm25_report(e, &a, ndocs, secs, bytes, nq, lat);
+    bm25_report(e, &a, ndocs, bt, bytes, nq, lat);
+    free(bt);
     free(lat);
     bm25_free_queries(queries, nq);
     return 0;

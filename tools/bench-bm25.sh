@@ -21,6 +21,7 @@
 #   COLLECTIONS  space-separated list (default: the ten dev collections)
 #   METHODS      subset of "lctx fts5 xapian"
 #   REPEAT       timed repetitions of each query (default 5)
+#   BUILDS       timed builds of each index, median reported (default 5)
 #   BUILD        build directory (default build)
 #   RESULTS      output folder (default bench/results)
 #   EVAL         evaluator (default $BUILD/lctx-eval, called as EVAL -c --json QRELS RUN)
@@ -38,6 +39,7 @@ DATA=$SHARED/data/ir
 COLLECTIONS=${COLLECTIONS:-"cranfield cisi cacm med npl lisa time adi msmarco_dl19_passage_subset dbpedia_entity_subset"}
 METHODS=${METHODS:-"lctx fts5 xapian"}
 REPEAT=${REPEAT:-5}
+BUILDS=${BUILDS:-5}
 RESULTS=${RESULTS:-bench/results}
 EVAL=${EVAL:-$BUILD/lctx-eval}
 WORK=$BUILD/bm25-work          # not $BUILD/bench-bm25: that is the lctx program
@@ -94,7 +96,7 @@ run_one() {   # method collection
     rm -rf "${out:?}/$m" "$out/$m.trec"
     mkdir -p "$out"
     line=$("$prog" --corpus "$dir/corpus.jsonl" --queries "$dir/queries.jsonl" \
-        --index "$out/$m" --run "$out/$m.trec" --repeat "$REPEAT" --collection "$c" \
+        --index "$out/$m" --run "$out/$m.trec" --repeat "$REPEAT" --builds "$BUILDS" --collection "$c" \
         2> "$out/$m.log" | tail -n 1)
     if [ -z "$line" ]; then
         record_error "$m" "$c" "$(tail -n 1 "$out/$m.log")"
@@ -136,7 +138,7 @@ COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 jq -r -s \
     --arg cpu "${CPU:-unknown}" --arg ncpu "${NCPU:-?}" --arg date "$DATE" \
-    --arg load "${LOAD:-?}" --arg commit "$COMMIT" --arg repeat "$REPEAT" \
+    --arg load "${LOAD:-?}" --arg commit "$COMMIT" --arg repeat "$REPEAT" --arg builds "$BUILDS" \
     --arg order "$COLLECTIONS" '
 # Fixed-point text with d decimals; "–" for a missing number.
 def fix($d):
@@ -156,6 +158,9 @@ def median: map(select(type == "number")) | sort
     elif length % 2 == 1 then .[(length - 1) / 2]
     else (.[length / 2 - 1] + .[length / 2]) / 2 end;
 def mb: if type == "number" then . / 1048576 else null end;
+# The median build of a run in ms, with the fastest and slowest: "12.3 (11.9–14.0)".
+def msr: if . == null or .index_seconds == null then "–"
+         else "\(.index_seconds * 1000 | fix(1)) (\(.index_seconds_min * 1000 | fix(1))–\(.index_seconds_max * 1000 | fix(1)))" end;
 def yes($c): if $c == null then "–" elif $c then "yes" else "**no**" end;
 
 . as $all
@@ -185,7 +190,7 @@ def yes($c): if $c == null then "–" elif $c then "yes" else "**no**" end;
 "- date: \($date); commit \($commit)",
 "- machine: \($cpu), \($ncpu) CPUs; load average at the end: \($load)",
 "- versions: lctx \($ver.lctx // "–"), SQLite \($ver.fts5 // "–"), Xapian \($ver.xapian // "–")",
-"- method: bench/bm25_common.h. Each program indexes title + text of the whole corpus from one calling thread (timed from opening the empty index to closing it after commit; JSON parsing excluded); lctx tokenizes on one extra worker thread of its own, FTS5 and Xapian use none, then runs every query \($repeat) times. Latency is a k=10 search returning ids and scores; a query'"'"'s latency is the median of its repeats, p50/p95 are over queries. The TREC run (top 100) comes from a separate untimed pass. All runs are scored by lctx-eval.",
+"- method: bench/bm25_common.h. Each program indexes title + text of the whole corpus from one calling thread, \($builds) times, each into a new folder (timed from opening the empty index to closing it after commit; JSON parsing excluded; the median build is reported, with the fastest and slowest); lctx tokenizes on one extra thread of its own and on the calling thread, FTS5 and Xapian use none; then each runs every query \($repeat) times. Latency is a k=10 search returning ids and scores; a query'"'"'s latency is the median of its repeats, p50/p95 are over queries. The TREC run (top 100) comes from a separate untimed pass. All runs are scored by lctx-eval.",
 "- peers as shipped: FTS5 `porter unicode61`, `bm25()` (k1 1.2, b 0.75), OR of the quoted query words; Xapian TermGenerator/QueryParser with Stem(\"english\"), STEM_SOME, default OR, BM25Weight defaults (k1 1, b 0.5). lctx: default configuration, LCTX_MODE_BM25.",
 "",
 "## Quality: nDCG@10 (Recall@100)",
@@ -211,11 +216,12 @@ def yes($c): if $c == null then "–" elif $c then "yes" else "**no**" end;
 "",
 "## Indexing (one calling thread; lctx adds one tokenizer thread; BM25 only)",
 "",
-"| collection | lctx docs/s | FTS5 docs/s | Xapian docs/s | lctx/FTS5 | lctx MB | FTS5 MB | Xapian MB |",
-"|---|---:|---:|---:|---:|---:|---:|---:|",
+"| collection | lctx docs/s | FTS5 docs/s | Xapian docs/s | lctx/FTS5 | lctx ms (range) | FTS5 ms (range) | lctx MB | FTS5 MB | Xapian MB |",
+"|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
 ( $t[] | . as $r | ($s[] | select(.c == $r.c)) as $q
   | "| \(.c) | \(.l.docs_per_second | fix(0)) | \(.f.docs_per_second | fix(0)) | \(.x.docs_per_second | fix(0)) | "
-    + "\($q.ri | fix(2)) | \(.l.index_bytes | mb | fix(2)) | \(.f.index_bytes | mb | fix(2)) | \(.x.index_bytes | mb | fix(2)) |" ),
+    + "\($q.ri | fix(2)) | \(.l | msr) | \(.f | msr) | "
+    + "\(.l.index_bytes | mb | fix(2)) | \(.f.index_bytes | mb | fix(2)) | \(.x.index_bytes | mb | fix(2)) |" ),
 "",
 "## Targets",
 "",
