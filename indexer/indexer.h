@@ -234,11 +234,16 @@ void postings_build_free(postings_builder *pb);
 int postings_build_chunk(postings_builder *pb, tok_tokenizer *tok, uint32_t chunk,
                          uint32_t doc, const tok_list *text, const tok_list *title,
                          uint32_t *len);
+/* Sorts the builder's terms for finish or a merge, unless that is done; a
+ * thread can sort its own builder while others still work. 0 or -1. */
+int postings_build_sort(postings_builder *pb);
 /* Merges other's chunks and postings into pb: the two builders hold
  * disjoint chunks of one batch, in any interleaving (other without
- * tombstones). The result equals one builder fed both in chunk order. 0,
- * or -1 (out of memory, or a chunk in both). */
-int postings_build_merge(postings_builder *pb, const postings_builder *other);
+ * tombstones). Both are sorted if they are not, and their sorted term
+ * lists merged; other must live as long as pb (the merged list shares its
+ * entries), and pb takes no more chunks. The result equals one builder fed
+ * both in chunk order. 0, or -1 (out of memory, or a chunk in both). */
+int postings_build_merge(postings_builder *pb, postings_builder *other);
 /* Records that chunks [first, first + n) are tombstoned by the batch. */
 int postings_build_tomb(postings_builder *pb, uint32_t first, uint32_t n);
 /* Sorts the terms and fills *out (views into the builder). 0, or -1 (out
@@ -254,7 +259,11 @@ typedef struct write_worker write_worker;
 typedef int (*write_index_fn)(void *ctx, uint32_t doc, uint32_t first_chunk, const char *title,
                               size_t title_len, const char *text, const chunk_span *spans,
                               size_t n_spans);
-write_worker *write_worker_start(write_index_fn fn, void *ctx);
+/* Called once on the thread that ran the jobs, after its last one. */
+typedef int (*write_end_fn)(void *ctx);
+/* end (may be NULL) runs on the worker after the last job, unless a job
+ * failed; its error is the worker's. */
+write_worker *write_worker_start(write_index_fn fn, write_end_fn end, void *ctx);
 /* Queues a copy of title and text; takes ownership of spans (malloc'd).
  * When the worker has a backlog and self_fn is given, runs self_fn on the
  * document here instead (its status is returned); without self_fn, blocks
@@ -265,8 +274,9 @@ int write_worker_submit(write_worker *w, uint32_t doc, uint32_t first_chunk, con
                         void *self_ctx);
 /* Processes what is queued, stops the thread, frees; the first error or 0.
  * With share_fn, a long enough tail of the queue is run through share_fn on
- * the calling thread meanwhile (in order). */
-int write_worker_finish(write_worker *w, write_index_fn share_fn, void *share_ctx);
+ * the calling thread meanwhile (in order), then share_end (may be NULL). */
+int write_worker_finish(write_worker *w, write_index_fn share_fn, write_end_fn share_end,
+                        void *share_ctx);
 /* Drops what is queued, stops the thread, frees. */
 void write_worker_abort(write_worker *w);
 

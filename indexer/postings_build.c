@@ -37,8 +37,9 @@
  * shares the worker's backlog at commit), each piece a builder fed its
  * documents in id order. The pieces interleave, so a builder's chunk
  * records may have holes (PB_HOLE) where the other piece's chunks go, and
- * postings_build_merge fills them and merges each term's two lists by
- * chunk id. No chunk is in both pieces (a document goes to one), so the
+ * postings_build_merge fills them, joins the two sorted term lists (each
+ * thread sorts its own piece when it is done: postings_build_sort) and
+ * merges the two lists of a term found in both by chunk id. No chunk is in both pieces (a document goes to one), so the
  * merged lists are exactly what one builder fed every document in order
  * would hold; finish refuses a builder with a hole left.
  */
@@ -99,7 +100,10 @@ struct postings_builder {
     uint32_t *tomb;
     size_t n_tomb, cap_tomb;
     size_t bytes;
-    store_term_postings **sorted;
+    store_term_postings **sorted;  /* the terms in byte order (postings_build_sort) */
+    size_t n_sorted;
+    int sorted_valid;              /* sorted lists every term */
+    int merged;                    /* sorted holds other builders' terms too */
 };
 
 static uint64_t term_prefix(const char *s, size_t n)
@@ -241,6 +245,7 @@ static pb_entry *lookup(postings_builder *pb, const char *term, size_t len)
     e->prefix = term_prefix(term, len);
     pb->entries[pb->n_entries++] = &e->tp;
     pb->slots[j] = (pb_slot){e, h};
+    pb->sorted_valid = 0;
     if (pb->n_entries * 2 > pb->n_slots && rehash(pb))
         return NULL;
     return e;
@@ -330,6 +335,8 @@ int postings_build_chunk(postings_builder *pb, tok_tokenizer *tok, uint32_t chun
                          uint32_t doc, const tok_list *text, const tok_list *title,
                          uint32_t *len)
 {
+    if (pb->merged)
+        return -1;   /* its term list is no longer its own */
     if (pb->n_chunks == 0)
         pb->first_chunk = chunk;
     else if (chunk < pb->first_chunk + pb->n_chunks)
@@ -393,10 +400,11 @@ static int rebase(postings_builder *pb, uint32_t first)
     return 0;
 }
 
-int postings_build_merge(postings_builder *pb, const postings_builder *other)
+static int cmp_entries(const pb_entry *x, const pb_entry *y);
+
+/* Fills the holes of pb's chunk records with other's records. */
+static int merge_chunks(postings_builder *pb, const postings_builder *other)
 {
-    if (other->n_filled == 0)
-        return 0;
     if (pb->n_chunks == 0)
         pb->first_chunk = other->first_chunk;
     else if (other->first_chunk < pb->first_chunk && rebase(pb, other->first_chunk))
@@ -412,12 +420,46 @@ int postings_build_merge(postings_builder *pb, const postings_builder *other)
         pb->chunks[at + i] = other->chunks[i];
         pb->n_filled++;
     }
-    for (size_t i = 0; i < other->n_entries; i++) {
-        const store_term_postings *tp = other->entries[i];
-        pb_entry *e = lookup(pb, tp->term, tp->len);
-        if (!e || merge_postings(pb, e, tp->p, tp->n))
-            return -1;
+    return 0;
+}
+
+/* The chunk records first, then the two sorted term lists, merged as two
+ * sorted runs are: a term in both keeps pb's entry (or, in a later merge,
+ * whichever entry the list holds), whose postings take the other's in. */
+int postings_build_merge(postings_builder *pb, postings_builder *other)
+{
+    if (other->n_filled == 0)
+        return 0;
+    if (merge_chunks(pb, other) || postings_build_sort(pb) || postings_build_sort(other))
+        return -1;
+    size_t na = pb->n_sorted, nb = other->n_sorted, i = 0, j = 0, k = 0;
+    store_term_postings **m = malloc((na + nb) * sizeof *m);
+    if (!m)
+        return -1;
+    while (i < na && j < nb) {
+        pb_entry *x = (pb_entry *)pb->sorted[i], *y = (pb_entry *)other->sorted[j];
+        int c = cmp_entries(x, y);
+        if (c < 0) {
+            m[k++] = pb->sorted[i++];
+        } else if (c > 0) {
+            m[k++] = other->sorted[j++];
+        } else {
+            if (merge_postings(pb, x, y->tp.p, y->tp.n)) {
+                free(m);
+                return -1;
+            }
+            m[k++] = pb->sorted[i++];
+            j++;
+        }
     }
+    while (i < na)
+        m[k++] = pb->sorted[i++];
+    while (j < nb)
+        m[k++] = other->sorted[j++];
+    free(pb->sorted);
+    pb->sorted = m;
+    pb->n_sorted = k;
+    pb->merged = 1;
     return 0;
 }
 
@@ -438,6 +480,14 @@ static int cmp_rest(const pb_entry *ex, const pb_entry *ey)
     size_t n = x->len < y->len ? x->len : y->len;
     int c = memcmp(x->term, y->term, n);
     return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* Byte order of two entries' terms. */
+static int cmp_entries(const pb_entry *x, const pb_entry *y)
+{
+    if (x->prefix != y->prefix)
+        return x->prefix < y->prefix ? -1 : 1;
+    return cmp_rest(x, y);
 }
 
 typedef struct sort_item {
@@ -500,16 +550,27 @@ static int sort_terms(postings_builder *pb)
     return 0;
 }
 
-int postings_build_finish(postings_builder *pb, struct store_batch *out)
+int postings_build_sort(postings_builder *pb)
 {
-    if (pb->n_filled != pb->n_chunks)
-        return -1;   /* a hole: a piece of the batch was never merged */
+    if (pb->sorted_valid)
+        return 0;
     free(pb->sorted);
     pb->sorted = malloc((pb->n_entries ? pb->n_entries : 1) * sizeof *pb->sorted);
     if (!pb->sorted || sort_terms(pb))
         return -1;
+    pb->n_sorted = pb->n_entries;
+    pb->sorted_valid = 1;
+    return 0;
+}
+
+int postings_build_finish(postings_builder *pb, struct store_batch *out)
+{
+    if (pb->n_filled != pb->n_chunks)
+        return -1;   /* a hole: a piece of the batch was never merged */
+    if (postings_build_sort(pb))
+        return -1;
     out->terms = pb->sorted;
-    out->n_terms = pb->n_entries;
+    out->n_terms = pb->n_sorted;
     out->first_chunk = pb->first_chunk;
     out->chunks = pb->chunks;
     out->n_chunks = pb->n_chunks;

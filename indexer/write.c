@@ -164,6 +164,24 @@ static int index_job(void *ctx, uint32_t doc, uint32_t first_chunk, const char *
     return index_doc(w->db, w, &w->lane, doc, first_chunk, title, title_len, text, spans, n);
 }
 
+/* The worker's last act: sorting its builder's terms while the caller
+ * still tokenizes its share (the merge at commit wants both sorted). */
+static int sort_worker_lane(void *ctx)
+{
+    struct write_batch *w = ctx;
+    return postings_build_sort(w->lane.pb) ? store_err(w->db, LCTX_ENOMEM, "out of memory") : 0;
+}
+
+/* The same for the caller's builders, once its share is done. */
+static int sort_caller_lanes(void *ctx)
+{
+    struct write_batch *w = ctx;
+    if ((w->caller && postings_build_sort(w->caller->pb)) ||
+        (w->share && postings_build_sort(w->share->pb)))
+        return store_err(w->db, LCTX_ENOMEM, "out of memory");
+    return 0;
+}
+
 /* The same on the calling thread, into a lane of its own (created on its
  * first document), merged into the worker's at commit: documents lctx_add
  * tokenizes itself while the worker has a backlog, and the caller's share
@@ -245,7 +263,7 @@ int lctx_begin(lctx_db *db)
     if ((rc = write_recover(db)) || (rc = catalog_batch_mode(db)) || (rc = batch_new(db, &w)) ||
         (rc = prepare(db, w)))
         goto fail;
-    if (!(w->worker = write_worker_start(index_job, w))) {
+    if (!(w->worker = write_worker_start(index_job, sort_worker_lane, w))) {
         rc = store_err(db, LCTX_ENOMEM, "cannot start the indexing thread");
         goto fail;
     }
@@ -618,7 +636,7 @@ int lctx_commit(lctx_db *db, uint64_t *seq)
     /* The worker's error, if any, already set the message. This thread
      * tokenizes its share of the backlog meanwhile (not with an embedder);
      * then the caller's builders are merged into the worker's. */
-    rc = write_worker_finish(w->worker, w->eb ? NULL : index_caller_job, w);
+    rc = write_worker_finish(w->worker, w->eb ? NULL : index_caller_job, sort_caller_lanes, w);
     w->worker = NULL;
     for (size_t i = 0; i < w->n_tombs && !rc; i++)
         if (postings_build_tomb(w->lane.pb, w->tombs[i].first, w->tombs[i].n))

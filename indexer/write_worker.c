@@ -108,6 +108,7 @@ struct write_worker {
     int closing;             /* no more jobs will come */
     int rc;                  /* first error of fn (0 = none) */
     write_index_fn fn;
+    write_end_fn end;
     void *ctx;
 };
 
@@ -267,16 +268,23 @@ static void *worker_main(void *arg)
         if (w->putter_waiting)
             pthread_cond_signal(&w->can_put);
     }
+    int rc = w->rc;
     pthread_mutex_unlock(&w->mu);
+    if (!rc && w->end && (rc = w->end(w->ctx)) != 0) {
+        pthread_mutex_lock(&w->mu);
+        w->rc = rc;
+        pthread_mutex_unlock(&w->mu);
+    }
     return NULL;
 }
 
-write_worker *write_worker_start(write_index_fn fn, void *ctx)
+write_worker *write_worker_start(write_index_fn fn, write_end_fn end, void *ctx)
 {
     write_worker *w = calloc(1, sizeof *w);
     if (!w)
         return NULL;
     w->fn = fn;
+    w->end = end;
     w->ctx = ctx;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->can_take, NULL);
@@ -356,7 +364,8 @@ int write_worker_submit(write_worker *w, uint32_t doc, uint32_t first_chunk, con
     return rc;
 }
 
-static int stop(write_worker *w, int abort_jobs, write_index_fn share_fn, void *share_ctx)
+static int stop(write_worker *w, int abort_jobs, write_index_fn share_fn, write_end_fn share_end,
+                void *share_ctx)
 {
     pthread_mutex_lock(&w->mu);
     w->closing = 1;
@@ -370,6 +379,8 @@ static int stop(write_worker *w, int abort_jobs, write_index_fn share_fn, void *
     job *last = NULL;
     int share_rc = share ? run_jobs(share_fn, share_ctx, share, 0, &n, &bytes, &last) : 0;
     job_free_list(share);
+    if (!share_rc && share_end)
+        share_rc = share_end(share_ctx);
     pthread_join(w->thread, NULL);
     int rc = w->rc ? w->rc : share_rc;
     job_free_list(w->done);
@@ -381,13 +392,14 @@ static int stop(write_worker *w, int abort_jobs, write_index_fn share_fn, void *
     return rc;
 }
 
-int write_worker_finish(write_worker *w, write_index_fn share_fn, void *share_ctx)
+int write_worker_finish(write_worker *w, write_index_fn share_fn, write_end_fn share_end,
+                        void *share_ctx)
 {
-    return w ? stop(w, 0, share_fn, share_ctx) : 0;
+    return w ? stop(w, 0, share_fn, share_end, share_ctx) : 0;
 }
 
 void write_worker_abort(write_worker *w)
 {
     if (w)
-        stop(w, 1, NULL, NULL);
+        stop(w, 1, NULL, NULL, NULL);
 }
