@@ -65,7 +65,9 @@ BENCH_BIN := $(BENCH_C:bench/%.c=$(BUILD)/%) $(BENCH_CC:bench/%.cc=$(BUILD)/%)
 DEB_PKGS := build-essential pkg-config libsqlite3-dev liblmdb-dev libopenblas-dev \
             libcurl4-openssl-dev libcriterion-dev libutf8proc-dev libstemmer-dev \
             libcjson-dev libreadline-dev libssl-dev
-BENCH_DEB_PKGS := sqlite3 jq libxapian-dev libfaiss-dev libhnswlib-dev gnuplot-nox
+# eatmydata: bench-bm25 with NOSYNC=1 runs every engine with fsync turned
+# off, to show how much of an indexing time is waiting for the disk.
+BENCH_DEB_PKGS := sqlite3 jq libxapian-dev libfaiss-dev libhnswlib-dev gnuplot-nox eatmydata
 MODEL_DEB_PKGS := nodejs npm
 
 .PHONY: all lib cli test demo deps deps-bench deps-model bench bench-attention \

@@ -22,6 +22,9 @@
 #   METHODS      subset of "lctx fts5 xapian"
 #   REPEAT       timed repetitions of each query (default 5)
 #   BUILDS       timed builds of each index, median reported (default 5)
+#   NOSYNC=1     run every program under eatmydata (fsync and O_SYNC become
+#                no-ops), results in bm25-nosync.jsonl / .md: the share of
+#                indexing time spent waiting for the disk, same for all
 #   BUILD        build directory (default build)
 #   RESULTS      output folder (default bench/results)
 #   EVAL         evaluator (default $BUILD/lctx-eval, called as EVAL -c --json QRELS RUN)
@@ -40,6 +43,14 @@ COLLECTIONS=${COLLECTIONS:-"cranfield cisi cacm med npl lisa time adi msmarco_dl
 METHODS=${METHODS:-"lctx fts5 xapian"}
 REPEAT=${REPEAT:-5}
 BUILDS=${BUILDS:-5}
+NOSYNC=${NOSYNC:-0}
+WRAP=
+NAME=bm25
+if [ "$NOSYNC" = 1 ]; then
+    command -v eatmydata >/dev/null 2>&1 || { echo "bench-bm25.sh: NOSYNC=1 needs eatmydata" >&2; exit 1; }
+    WRAP=eatmydata
+    NAME=bm25-nosync
+fi
 RESULTS=${RESULTS:-bench/results}
 EVAL=${EVAL:-$BUILD/lctx-eval}
 WORK=$BUILD/bm25-work          # not $BUILD/bench-bm25: that is the lctx program
@@ -75,7 +86,7 @@ if [ -z "${BM25_NO_BUILD:-}" ]; then
 fi
 
 mkdir -p "$WORK" "$RESULTS" || exit 1
-JSONL_TMP=$WORK/bm25.jsonl.tmp
+JSONL_TMP=$WORK/$NAME.jsonl.tmp
 : > "$JSONL_TMP"
 DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 failures=0
@@ -95,7 +106,7 @@ run_one() {   # method collection
     [ -x "$prog" ] || { record_error "$m" "$c" "$prog not built"; return; }
     rm -rf "${out:?}/$m" "$out/$m.trec"
     mkdir -p "$out"
-    line=$("$prog" --corpus "$dir/corpus.jsonl" --queries "$dir/queries.jsonl" \
+    line=$($WRAP "$prog" --corpus "$dir/corpus.jsonl" --queries "$dir/queries.jsonl" \
         --index "$out/$m" --run "$out/$m.trec" --repeat "$REPEAT" --builds "$BUILDS" --collection "$c" \
         2> "$out/$m.log" | tail -n 1)
     if [ -z "$line" ]; then
@@ -128,7 +139,7 @@ for c in $COLLECTIONS; do
     done
 done
 
-mv "$JSONL_TMP" "$RESULTS/bm25.jsonl" || exit 1
+mv "$JSONL_TMP" "$RESULTS/$NAME.jsonl" || exit 1
 
 # ------------------------------------------------------------------ report
 CPU=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1)
@@ -139,7 +150,7 @@ COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 jq -r -s \
     --arg cpu "${CPU:-unknown}" --arg ncpu "${NCPU:-?}" --arg date "$DATE" \
     --arg load "${LOAD:-?}" --arg commit "$COMMIT" --arg repeat "$REPEAT" --arg builds "$BUILDS" \
-    --arg order "$COLLECTIONS" '
+    --arg order "$COLLECTIONS" --arg nosync "$NOSYNC" '
 # Fixed-point text with d decimals; "–" for a missing number.
 def fix($d):
   if type != "number" then "–"
@@ -185,8 +196,9 @@ def yes($c): if $c == null then "–" elif $c then "yes" else "**no**" end;
     | ($v | map(select(. == null)) | length) as $none
     | "\($v | map(select(. == true)) | length) of \(($v | length) - $none)"
       + (if $none > 0 then " (\($none) not measured)" else "" end);
-"# BM25 benchmark: lctx vs SQLite FTS5 vs Xapian",
+"# BM25 benchmark: lctx vs SQLite FTS5 vs Xapian" + (if $nosync == "1" then ", fsync off" else "" end),
 "",
+(if $nosync == "1" then "Every program ran under eatmydata: fsync, fdatasync and O_SYNC were no-ops, so nothing was durable. This run measures the work apart from waiting for the disk; `bm25.md` has the real one.\n" else empty end),
 "- date: \($date); commit \($commit)",
 "- machine: \($cpu), \($ncpu) CPUs; load average at the end: \($load)",
 "- versions: lctx \($ver.lctx // "–"), SQLite \($ver.fts5 // "–"), Xapian \($ver.xapian // "–")",
@@ -235,8 +247,8 @@ def yes($c): if $c == null then "–" elif $c then "yes" else "**no**" end;
 ( [ $all[] | select(.error != null) ] as $e
   | if ($e | length) == 0 then "All runs completed."
     else "Failed runs:", "", ($e[] | "- \(.collection) / \(.method): \(.error)") end )
-' "$RESULTS/bm25.jsonl" > "$RESULTS/bm25.md.tmp" && mv "$RESULTS/bm25.md.tmp" "$RESULTS/bm25.md" ||
-    die "writing $RESULTS/bm25.md failed"
+' "$RESULTS/$NAME.jsonl" > "$RESULTS/$NAME.md.tmp" && mv "$RESULTS/$NAME.md.tmp" "$RESULTS/$NAME.md" ||
+    die "writing $RESULTS/$NAME.md failed"
 
-echo "$PROG: wrote $RESULTS/bm25.jsonl and $RESULTS/bm25.md ($failures failed runs)" >&2
+echo "$PROG: wrote $RESULTS/$NAME.jsonl and $RESULTS/$NAME.md ($failures failed runs)" >&2
 [ "$failures" -eq 0 ]
