@@ -52,7 +52,8 @@ static size_t hits(lctx_db *db, const char *q)
     return n;
 }
 
-/* The same three batches; the second is interrupted after SQLite when crash. */
+/* The same three batches; the second is interrupted after SQLite when crash.
+ * caller_every: store_test_caller_every for the first two batches. */
 /* a and b answer q with the same documents and scores; returns how many. */
 static size_t assert_same_answers(lctx_db *a, lctx_db *b, const char *q,
                                   const lctx_search_opts *o)
@@ -71,10 +72,11 @@ static size_t assert_same_answers(lctx_db *a, lctx_db *b, const char *q,
     return n;
 }
 
-static lctx_db *three_batches(const char *path, int crash)
+static lctx_db *three_batches(const char *path, int crash, unsigned caller_every)
 {
     lctx_db *db;
     cr_assert_eq(lctx_open(path, LCTX_OPEN_CREATE, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
+    store_test_caller_every(db, caller_every);
     cr_assert_eq(lctx_begin(db), LCTX_OK);
     add(db, "one", "the quick brown fox jumps over the lazy dog");
     add(db, "two", "a lazy afternoon with a brown dog");
@@ -99,11 +101,14 @@ static lctx_db *three_batches(const char *path, int crash)
     return db;
 }
 
+/* a crashes between the stores in batch 2 and replays it on reopen, on one
+ * thread; its first two batches were tokenized partly on the calling
+ * thread (documents 0, 2, 4, ...), b's on the worker alone. */
 Test(recovery, between_stores_replays_exactly)
 {
     char ref[300];
     snprintf(ref, sizeof ref, "%s.ref", dir);
-    lctx_db *a = three_batches(dir, 1), *b = three_batches(ref, 0);
+    lctx_db *a = three_batches(dir, 1, 2), *b = three_batches(ref, 0, 0);
     cr_assert_eq(lctx_check(a), LCTX_OK, "%s", lctx_errmsg(a));
     lctx_stats sa, sb;
     cr_assert_eq(lctx_stats_get(a, &sa), LCTX_OK);
@@ -282,6 +287,33 @@ Test(recovery, caller_tokenized_documents_change_nothing)
     open_pair(&a, &b);
     store_test_caller_every(a, 3);
     load_and_compare(a, b, 0);
+}
+
+/* lctx_rollback drops the documents tokenized on the calling thread with
+ * the rest of the batch, and the next batch builds as usual. */
+Test(recovery, rollback_drops_caller_tokenized_documents)
+{
+    lctx_db *db = one_kept_document();
+    store_test_caller_every(db, 2);
+    char id[32];
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    for (int d = 0; d < 6; d++) {
+        snprintf(id, sizeof id, "gone%d", d);
+        add(db, id, "ephemeral words only");
+    }
+    cr_assert_eq(lctx_rollback(db), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(hits(db, "ephemeral"), 0);
+    cr_assert_eq(hits(db, "keep"), 1);
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    for (int d = 0; d < 6; d++) {
+        snprintf(id, sizeof id, "back%d", d);
+        add(db, id, "returning words");
+    }
+    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(hits(db, "returning"), 6);
+    cr_assert_eq(hits(db, "ephemeral"), 0);
+    cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
+    lctx_close(db);
 }
 
 Test(recovery, map_grows)
