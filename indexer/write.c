@@ -135,6 +135,8 @@ static int index_doc(lctx_db *db, struct write_batch *w, index_lane *l, uint32_t
                      uint32_t first_chunk, const char *title, size_t title_len,
                      const char *text, const chunk_span *spans, size_t n_spans)
 {
+    if (db->test_fail_doc && db->test_fail_doc == (uint64_t)doc_id + 1)
+        return store_err(db, LCTX_ENOMEM, "out of memory (simulated)");
     tok_list_reset(&l->title_toks);
     if (title_len && tok_tokenize(l->tok, title, title_len, &l->title_toks))
         return store_err(db, LCTX_ENOMEM, "out of memory");
@@ -439,8 +441,12 @@ uint64_t write_batch_added(const struct write_batch *w)
 int write_add_doc(lctx_db *db, struct write_batch *w, const lctx_doc *d)
 {
     size_t text_len = d->text ? (d->text_len ? d->text_len : strlen(d->text)) : 0;
-    int rc = check_doc(db, d, text_len);
+    /* A document that failed to tokenize has doomed the batch (lctx_commit
+     * will roll it back): say so again rather than add to it. */
+    int rc = write_worker_error(w->worker);
     if (rc)
+        return rc > 0 ? rc : store_err(db, LCTX_ENOMEM, "out of memory");
+    if ((rc = check_doc(db, d, text_len)))
         return rc;
     uint64_t hash = content_hash(d, text_len);
     /* Loading a fresh collection, an id can only repeat within the batch;
@@ -469,19 +475,22 @@ int write_add_doc(lctx_db *db, struct write_batch *w, const lctx_doc *d)
         free(spans);
         return rc;
     }
+    /* The row holds its ids from here, whatever happens next. */
+    w->next_doc++;
+    w->next_chunk += n_spans;
     /* The worker owns spans from here, even on failure. */
     write_index_fn self = w->eb ? NULL : index_caller_job;
     if (self && db->test_caller_every && doc_id % db->test_caller_every == 0) {
         rc = self(w, doc_id, first, title, strlen(title), d->text ? d->text : "", spans, n_spans);
         free(spans);
+        if (rc)
+            write_worker_set_error(w->worker, rc);
     } else {
         rc = write_worker_submit(w->worker, doc_id, first, title, strlen(title),
                                  d->text ? d->text : "", text_len, spans, n_spans, self, w);
     }
     if (rc)
         return rc > 0 ? rc : store_err(db, LCTX_ENOMEM, "out of memory");
-    w->next_doc++;
-    w->next_chunk += n_spans;
     w->n_added++;
     return LCTX_OK;
 }

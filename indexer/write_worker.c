@@ -299,6 +299,22 @@ write_worker *write_worker_start(write_index_fn fn, write_end_fn end, void *ctx)
     return w;
 }
 
+int write_worker_error(write_worker *w)
+{
+    pthread_mutex_lock(&w->mu);
+    int rc = w->rc;
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+void write_worker_set_error(write_worker *w, int rc)
+{
+    pthread_mutex_lock(&w->mu);
+    if (!w->rc)
+        w->rc = rc;
+    pthread_mutex_unlock(&w->mu);
+}
+
 int write_worker_submit(write_worker *w, uint32_t doc, uint32_t first_chunk, const char *title,
                         size_t title_len, const char *text, size_t text_len,
                         chunk_span *spans, size_t n_spans, write_index_fn self_fn,
@@ -310,8 +326,9 @@ int write_worker_submit(write_worker *w, uint32_t doc, uint32_t first_chunk, con
         int busy = w->n_jobs >= WORKER_SELF_JOBS || w->bytes >= WORKER_SELF_BYTES;
         pthread_mutex_unlock(&w->mu);
         if (rc || busy) {
-            if (!rc)
-                rc = self_fn(self_ctx, doc, first_chunk, title, title_len, text, spans, n_spans);
+            if (!rc && (rc = self_fn(self_ctx, doc, first_chunk, title, title_len, text, spans,
+                                     n_spans)) != 0)
+                write_worker_set_error(w, rc);
             free(spans);
             return rc;
         }

@@ -147,6 +147,7 @@ struct lctx_db {
     int test_fail_lmdb;           /* commit: fail the LMDB apply as a full disk would */
     int test_fail_catalog_commit; /* commit: fail the catalog's COMMIT (write.c) */
     unsigned test_caller_every;   /* add: the caller tokenizes every n-th document */
+    uint64_t test_fail_doc;       /* tokenizing document id test_fail_doc - 1 fails */
     int kv_full;                  /* set by kv.c when LMDB answered MDB_MAP_FULL */
 
     /* vectors (indexer/embed.c, store/vecapply.c, query/vsearch.c); fixed
@@ -199,6 +200,9 @@ void store_test_fail_catalog_commit(lctx_db *db, int on);
 /* lctx_add tokenizes documents whose id is a multiple of n on the calling
  * thread, as it does when the worker has a backlog (0 = only then). */
 void store_test_caller_every(lctx_db *db, unsigned n);
+/* Tokenizing the batch's document with this id fails as out of memory
+ * would (UINT64_MAX = never). */
+void store_test_fail_doc(lctx_db *db, uint64_t doc_id);
 /* Vector count at which a commit first builds LSH buckets (0 = default). */
 void store_test_lsh_threshold(lctx_db *db, size_t n);
 

@@ -316,6 +316,52 @@ Test(recovery, rollback_drops_caller_tokenized_documents)
     lctx_close(db);
 }
 
+/* Six documents ("lost", "lost1".."lost5") and the deletion of "keep" in
+ * a batch where tokenizing the third document fails, on the worker or on
+ * the calling thread (caller_every): lctx_add or lctx_commit reports it,
+ * the batch commits nothing, and the next one lands. */
+static void fail_tokenizing(unsigned caller_every)
+{
+    lctx_db *db = one_kept_document();
+    store_test_caller_every(db, caller_every);
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    lctx_stats st;
+    cr_assert_eq(lctx_stats_get(db, &st), LCTX_OK);
+    store_test_fail_doc(db, st.documents + 2);   /* ids continue from the kept one */
+    int reported = 0;
+    for (int d = 0; d < 6; d++) {
+        char id[32];
+        snprintf(id, sizeof id, d ? "lost%d" : "lost", d);
+        lctx_doc doc = {.id = id, .title = id, .text = "doomed words"};
+        int rc = lctx_add(db, &doc);
+        cr_assert(!reported || rc != LCTX_OK, "add %d after the failure succeeded", d);
+        if (rc != LCTX_OK) {
+            cr_assert_eq(rc, LCTX_ENOMEM, "%s", lctx_errmsg(db));
+            reported++;
+        }
+    }
+    cr_assert_eq(lctx_delete(db, "keep"), LCTX_OK);
+    int rc = lctx_commit(db, NULL);
+    cr_assert_eq(rc, LCTX_ENOMEM, "the batch must fail (%d)", rc);
+    cr_assert(strstr(lctx_errmsg(db), "simulated") != NULL, "%s", lctx_errmsg(db));
+    if (caller_every == 1)   /* the failing add reports it at once */
+        cr_assert(reported >= 1 && reported <= 5, "%d adds failed", reported);
+    store_test_fail_doc(db, UINT64_MAX);
+    cr_assert_eq(hits(db, "doomed"), 0);
+    assert_failed_batch_left_nothing(db);
+    assert_next_batch_lands(db);
+}
+
+Test(recovery, failed_tokenizing_on_worker_fails_batch)
+{
+    fail_tokenizing(0);
+}
+
+Test(recovery, failed_tokenizing_on_caller_fails_batch)
+{
+    fail_tokenizing(1);
+}
+
 Test(recovery, map_grows)
 {
     lctx_db *db;
