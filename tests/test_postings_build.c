@@ -228,3 +228,31 @@ Test(postings_merge, interleaved_pieces_equal_one_builder)
     postings_build_free(one);
     tok_free(t1);
 }
+
+/* Thousands of terms sharing their first 8 bytes: the radix passes leave
+ * one long run, which must still come out in byte order (qsort takes runs
+ * that insertion sort would take quadratic time on). */
+Test(postings_sort, one_long_run_of_a_shared_prefix)
+{
+    tok_tokenizer *t = new_tok();
+    postings_builder *pb = postings_build_new();
+    tok_list text;
+    tok_list_init(&text);
+    unsigned seed = 7;
+    char buf[64], w[64];
+    for (uint32_t c = 0; c < 3000; c++) {
+        random_word(&seed, w);
+        int n = snprintf(buf, sizeof buf, "zzzzzzzz%s%u", w, c % 97);
+        tok_list_reset(&text);
+        cr_assert_eq(tok_tokenize(t, buf, (size_t)n, &text), 0);
+        uint32_t len;
+        cr_assert_eq(postings_build_chunk(pb, t, c, c, &text, NULL, &len), 0);
+    }
+    store_batch x;
+    cr_assert_eq(postings_build_finish(pb, &x), 0);
+    cr_assert_gt(x.n_terms, 2000);
+    cr_assert_eq(assert_sorted(&x), x.n_terms - 1, "every neighbour shares the prefix");
+    tok_list_free(&text);
+    postings_build_free(pb);
+    tok_free(t);
+}
