@@ -71,7 +71,7 @@ BENCH_DEB_PKGS := sqlite3 jq libxapian-dev libfaiss-dev libhnswlib-dev gnuplot-n
 MODEL_DEB_PKGS := nodejs npm
 
 .PHONY: all lib cli test demo deps deps-bench deps-model bench bench-attention \
-        bench-encoders bench-vectors eval model clean install check-san
+        bench-encoders bench-vectors eval model clean install
 .DEFAULT_GOAL := all
 
 all: deps lib cli

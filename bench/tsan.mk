@@ -1,0 +1,42 @@
+# tsan.mk — the write path under ThreadSanitizer.
+#
+# Indexing runs on up to three threads (the caller, the tokenizing worker,
+# the catalog's commit thread), and `make test` builds with ASan+UBSan,
+# which see no data races. This builds the library and bench-bm25's lctx
+# program with -fsanitize=thread in $(BUILD)/tsan and indexes two dev
+# collections with them (three builds each: the caller tokenizes whenever
+# the worker has a backlog, and shares it at commit), failing on any report.
+# Not part of `make test`: it needs ../shared's collections and a few
+# minutes. The Criterion tests cannot run under TSan here (Criterion's
+# shared arena fails to map beside TSan's shadow memory).
+#
+#   make check-tsan [TSAN_COLLECTIONS="npl time"]
+
+TSAN_DIR := $(BUILD)/tsan
+TSAN_OBJ := $(LIB_SRC:%.c=$(TSAN_DIR)/%.o)
+TSAN_COLLECTIONS ?= dbpedia_entity_subset time
+CFLAGS_TSAN = -std=c11 $(WARN) $(DEFS) $(INCS) $(PKG_CFLAGS) -O1 -g -fsanitize=thread -MMD -MP
+
+$(TSAN_DIR)/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_TSAN) -c $< -o $@
+
+$(TSAN_DIR)/liblctx.a: $(TSAN_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(TSAN_DIR)/bench-bm25: bench/bench-bm25.c bench/bm25_common.h $(TSAN_DIR)/liblctx.a
+	$(CC) $(CFLAGS_TSAN) -o $@ $< $(TSAN_DIR)/liblctx.a $(PKG_LIBS)
+
+.PHONY: check-tsan
+check-tsan: $(TSAN_DIR)/bench-bm25
+	@set -e; for c in $(TSAN_COLLECTIONS); do \
+	  d=$(SHARED)/data/ir/$$c; [ -f $$d/corpus.jsonl ] || { echo "check-tsan: $$d missing"; exit 1; }; \
+	  rm -rf $(TSAN_DIR)/work; mkdir -p $(TSAN_DIR)/work; \
+	  echo "check-tsan: $$c"; \
+	  OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1:exitcode=66 \
+	    $(TSAN_DIR)/bench-bm25 --builds 3 --repeat 1 --corpus $$d/corpus.jsonl \
+	    --queries $$d/queries.jsonl --index $(TSAN_DIR)/work/index \
+	    --run $(TSAN_DIR)/work/run.trec >/dev/null; \
+	done; echo "check-tsan: no data race reported"
+
+-include $(TSAN_OBJ:.o=.d)
