@@ -276,7 +276,7 @@ int lsh_index_remove(lsh_index *ix, int64_t label)
 static uint8_t *tail_sketches(const lsh_index *ix)
 {
     size_t n = ix->n_rows - ix->n_committed;
-    uint8_t *sk = malloc((n ? n : 1) * ix->sk_bytes);
+    uint8_t *sk = calloc((n ? n : 1) * ix->sk_bytes + lsh_sketch_span(ix->sk_bytes), 1);
     float *x = malloc((size_t)ix->dim * sizeof *x);
     if (!sk || !x) {
         free(sk);
@@ -305,7 +305,9 @@ static int commit_table(const lsh_index *ix, int t, size_t live_entries, const u
     uint32_t *off = calloc(nb + 1, sizeof *off);
     uint32_t *rows = malloc(cap * sizeof *rows);
     uint32_t *cursor = malloc(nb * sizeof *cursor);
-    nt->sk = inl ? malloc(cap * ix->sk_bytes) : NULL;
+    nt->sk = inl ? malloc(cap * ix->sk_bytes + lsh_sketch_span(ix->sk_bytes)) : NULL;
+    if (nt->sk)   /* the dot products read up to a span past the last sketch */
+        memset(nt->sk + cap * ix->sk_bytes, 0, lsh_sketch_span(ix->sk_bytes));
     if (!off || !rows || !cursor || (inl && !nt->sk)) {
         free(off);
         free(rows);

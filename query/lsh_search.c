@@ -160,9 +160,9 @@ static int scratch_fit(lsh_scratch *s, const lsh_index *ix, int tables, int prob
             if (!s->pre)
                 return -1;
         }
-        if (!s->qlo && !(s->qlo = malloc(ix->sk_bytes)))
+        if (!s->qlo && !(s->qlo = malloc(lsh_sketch_span(ix->sk_bytes))))
             return -1;
-        if (!s->qhi && !(s->qhi = malloc(ix->sk_bytes)))
+        if (!s->qhi && !(s->qhi = malloc(lsh_sketch_span(ix->sk_bytes))))
             return -1;
     }
     (void)tables;

@@ -277,6 +277,10 @@ static inline void lsh_bit_clear(uint64_t *b, size_t i) { b[i >> 6] &= ~(1ull <<
 /* ------------------------------------------------------------ lsh_sketch.c
  * Sketches of the inline-code layout (layout and error: lsh_sketch.c). */
 size_t lsh_sketch_bytes(int dim, int bits);                 /* bits 8 or 4 */
+/* Bytes the dot products read from a sketch (and the size of each query
+ * array): sk_bytes rounded up to 32. Arrays of sketches keep that much
+ * readable past their last one. */
+size_t lsh_sketch_span(size_t sk_bytes);
 void lsh_sketch_encode(int bits, int dim, size_t sk_bytes, const float *x, uint8_t *out);
 /* The query's 8-bit sketch into lo and hi (sk_bytes each); returns its scale
  * and sets *bias to the code offset times the sum of the query's bytes. */
@@ -350,7 +354,8 @@ static inline float lsh_sketch_score(int bits, size_t sk_bytes, const int8_t *lo
 {
     float scale;
     memcpy(&scale, x + sk_bytes - 4, 4);
-    int32_t d = bits == 8 ? lsh_sketch_dot8(lo, x, sk_bytes) : lsh_sketch_dot4(lo, hi, x, sk_bytes);
+    const size_t span = (sk_bytes + 31) & ~(size_t)31;
+    int32_t d = bits == 8 ? lsh_sketch_dot8(lo, x, span) : lsh_sketch_dot4(lo, hi, x, span);
     return scale * (float)(d - bias);
 }
 

@@ -254,9 +254,11 @@ static void check_sketch_scores(int bits, int dim, double max_err)
     enum { N = 400 };
     float *v = test_unit_vecs(N + 1, dim, 77u + (unsigned)dim);
     const float *q = v + (size_t)N * dim;
-    size_t skb = lsh_sketch_bytes(dim, bits);
-    uint8_t *sk = malloc(skb);
-    int8_t *lo = malloc(skb), *hi = malloc(skb);
+    size_t skb = lsh_sketch_bytes(dim, bits), span = lsh_sketch_span(skb);
+    cr_assert_eq(skb % 8, 0);
+    cr_assert(span % 32 == 0 && span >= skb && span < skb + 32);
+    uint8_t *sk = calloc(span, 1);   /* the dot products read a span */
+    int8_t *lo = malloc(span), *hi = malloc(span);
     int *cq = malloc(dim * sizeof *cq), *cx = malloc(dim * sizeof *cx);
     int32_t bias;
     float sq = lsh_sketch_query(bits, dim, skb, q, lo, hi, &bias);
