@@ -47,11 +47,6 @@ size_t lsh_sketch_bytes(int dim, int bits)
     return (code + 4 + 7) & ~(size_t)7;
 }
 
-size_t lsh_sketch_span(size_t sk_bytes)
-{
-    return (sk_bytes + 31) & ~(size_t)31;
-}
-
 static float abs_max(const float *x, int dim)
 {
     float amax = 0.0f;

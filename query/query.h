@@ -280,7 +280,10 @@ size_t lsh_sketch_bytes(int dim, int bits);                 /* bits 8 or 4 */
 /* Bytes the dot products read from a sketch (and the size of each query
  * array): sk_bytes rounded up to 32. Arrays of sketches keep that much
  * readable past their last one. */
-size_t lsh_sketch_span(size_t sk_bytes);
+static inline size_t lsh_sketch_span(size_t sk_bytes)
+{
+    return (sk_bytes + 31) & ~(size_t)31;
+}
 void lsh_sketch_encode(int bits, int dim, size_t sk_bytes, const float *x, uint8_t *out);
 /* The query's 8-bit sketch into lo and hi (sk_bytes each); returns its scale
  * and sets *bias to the code offset times the sum of the query's bytes. */
@@ -354,7 +357,7 @@ static inline float lsh_sketch_score(int bits, size_t sk_bytes, const int8_t *lo
 {
     float scale;
     memcpy(&scale, x + sk_bytes - 4, 4);
-    const size_t span = (sk_bytes + 31) & ~(size_t)31;
+    const size_t span = lsh_sketch_span(sk_bytes);
     int32_t d = bits == 8 ? lsh_sketch_dot8(lo, x, span) : lsh_sketch_dot4(lo, hi, x, span);
     return scale * (float)(d - bias);
 }
