@@ -266,16 +266,18 @@ typedef int (*write_end_fn)(void *ctx);
 write_worker *write_worker_start(write_index_fn fn, write_end_fn end, void *ctx);
 /* Queues a copy of title and text; takes ownership of spans (malloc'd).
  * When the worker has a backlog and self_fn is given, runs self_fn on the
- * document here instead (its failure is then the worker's first error, see
- * write_worker_set_error); without self_fn, blocks while the queue is
- * full. 0, the worker's first error, or -1. */
+ * document here instead (write_worker_run_here); without self_fn, blocks
+ * while the queue is full. 0, the worker's first error, or -1. */
 int write_worker_submit(write_worker *w, uint32_t doc, uint32_t first_chunk, const char *title,
                         size_t title_len, const char *text, size_t text_len,
                         chunk_span *spans, size_t n_spans, write_index_fn self_fn,
                         void *self_ctx);
-/* Records a failure of a document tokenized outside the worker as if the
- * worker had failed: later submits and finish report the first error. */
-void write_worker_set_error(write_worker *w, int rc);
+/* Runs fn on a document on the calling thread instead of queueing it (the
+ * self path of write_worker_submit), frees spans, and records a failure as
+ * the worker's first error. Returns fn's status. */
+int write_worker_run_here(write_worker *w, write_index_fn fn, void *ctx, uint32_t doc,
+                          uint32_t first_chunk, const char *title, size_t title_len,
+                          const char *text, chunk_span *spans, size_t n_spans);
 /* The worker's first error so far, or 0. */
 int write_worker_error(write_worker *w);
 /* Processes what is queued, stops the thread, frees; the first error or 0.

@@ -481,10 +481,8 @@ int write_add_doc(lctx_db *db, struct write_batch *w, const lctx_doc *d)
     /* The worker owns spans from here, even on failure. */
     write_index_fn self = w->eb ? NULL : index_caller_job;
     if (self && db->test_caller_every && doc_id % db->test_caller_every == 0) {
-        rc = self(w, doc_id, first, title, strlen(title), d->text ? d->text : "", spans, n_spans);
-        free(spans);
-        if (rc)
-            write_worker_set_error(w->worker, rc);
+        rc = write_worker_run_here(w->worker, self, w, doc_id, first, title, strlen(title),
+                                   d->text ? d->text : "", spans, n_spans);
     } else {
         rc = write_worker_submit(w->worker, doc_id, first, title, strlen(title),
                                  d->text ? d->text : "", text_len, spans, n_spans, self, w);

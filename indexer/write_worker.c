@@ -307,12 +307,25 @@ int write_worker_error(write_worker *w)
     return rc;
 }
 
-void write_worker_set_error(write_worker *w, int rc)
+/* Records a failure of a document tokenized outside the worker as if the
+ * worker had failed: later submits and finish report the first error. */
+static void write_worker_set_error(write_worker *w, int rc)
 {
     pthread_mutex_lock(&w->mu);
     if (!w->rc)
         w->rc = rc;
     pthread_mutex_unlock(&w->mu);
+}
+
+int write_worker_run_here(write_worker *w, write_index_fn fn, void *ctx, uint32_t doc,
+                          uint32_t first_chunk, const char *title, size_t title_len,
+                          const char *text, chunk_span *spans, size_t n_spans)
+{
+    int rc = fn(ctx, doc, first_chunk, title, title_len, text, spans, n_spans);
+    free(spans);
+    if (rc)
+        write_worker_set_error(w, rc);
+    return rc;
 }
 
 int write_worker_submit(write_worker *w, uint32_t doc, uint32_t first_chunk, const char *title,
@@ -325,13 +338,13 @@ int write_worker_submit(write_worker *w, uint32_t doc, uint32_t first_chunk, con
         int rc = w->rc;
         int busy = w->n_jobs >= WORKER_SELF_JOBS || w->bytes >= WORKER_SELF_BYTES;
         pthread_mutex_unlock(&w->mu);
-        if (rc || busy) {
-            if (!rc && (rc = self_fn(self_ctx, doc, first_chunk, title, title_len, text, spans,
-                                     n_spans)) != 0)
-                write_worker_set_error(w, rc);
+        if (rc) {
             free(spans);
             return rc;
         }
+        if (busy)
+            return write_worker_run_here(w, self_fn, self_ctx, doc, first_chunk, title,
+                                         title_len, text, spans, n_spans);
     }
     job *j = job_get(w, title_len + text_len + 2);
     if (!j) {
