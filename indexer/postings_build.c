@@ -100,7 +100,6 @@ struct postings_builder {
     uint32_t first_chunk;
     uint32_t *tomb;
     size_t n_tomb, cap_tomb;
-    size_t bytes;
     store_term_postings **sorted;  /* the terms in byte order (postings_build_sort) */
     size_t n_sorted;
     int sorted_valid;              /* sorted lists every term */
@@ -195,7 +194,6 @@ static void *arena_alloc(postings_builder *pb, size_t n)
         b->used = 0;
         b->cap = cap;
         pb->arena = b;
-        pb->bytes += cap;
     }
     void *p = pb->arena->data + pb->arena->used;
     pb->arena->used += n;
@@ -262,17 +260,14 @@ static int grow_list(postings_builder *pb, pb_entry *e)
         p = realloc(tp->p, bytes);
         if (!p)
             return -1;
-        pb->bytes += bytes / 2;
     } else {
         p = bytes <= PB_HEAP_LIST ? arena_alloc(pb, bytes) : malloc(bytes);
         if (!p)
             return -1;
         if (tp->n)
             memcpy(p, tp->p, tp->n * sizeof *p);
-        if (bytes > PB_HEAP_LIST) {
+        if (bytes > PB_HEAP_LIST)
             e->heap = 1;
-            pb->bytes += bytes;
-        }
     }
     tp->p = p;
     tp->cap = ncap;
@@ -591,9 +586,4 @@ int postings_build_finish(postings_builder *pb, struct store_batch *out)
     out->tomb = pb->tomb;
     out->n_tomb = pb->n_tomb;
     return 0;
-}
-
-size_t postings_build_bytes(const postings_builder *pb)
-{
-    return pb->bytes + pb->cap_chunks * sizeof(store_chunkrec) + pb->n_slots * sizeof(pb_slot);
 }
