@@ -33,13 +33,19 @@ static tok_tokenizer *new_tok(void)
     return t;
 }
 
-Test(tok_tags, slot_tag_follows_the_word)
+/* A new tokenizer, with s tokenized into l (initialised here). */
+static tok_tokenizer *tokenized(const char *s, tok_list *l)
 {
     tok_tokenizer *t = new_tok();
+    tok_list_init(l);
+    cr_assert_eq(tok_tokenize(t, s, strlen(s), l), 0);
+    return t;
+}
+
+Test(tok_tags, slot_tag_follows_the_word)
+{
     tok_list l;
-    tok_list_init(&l);
-    const char *s = "Running dogs";
-    cr_assert_eq(tok_tokenize(t, s, strlen(s), &l), 0);
+    tok_tokenizer *t = tokenized("Running dogs", &l);
     cr_assert_eq(l.n, 2);
     cr_assert_str_eq(tok_term(&l, 0), "run");
     uint32_t slot = l.tokens[0].slot;
@@ -60,11 +66,8 @@ Test(tok_tags, slot_tag_follows_the_word)
 
 Test(tok_tags, numbers_and_cjk_have_no_slot)
 {
-    tok_tokenizer *t = new_tok();
     tok_list l;
-    tok_list_init(&l);
-    const char *s = "3.14 \xe4\xb8\xad\xe6\x96\x87";
-    cr_assert_eq(tok_tokenize(t, s, strlen(s), &l), 0);
+    tok_tokenizer *t = tokenized("3.14 \xe4\xb8\xad\xe6\x96\x87", &l);
     cr_assert_eq(l.n, 2);
     cr_assert_eq(l.tokens[0].slot, 0);
     cr_assert_eq(l.tokens[1].slot, 0);
