@@ -70,25 +70,35 @@ struct write_batch {
     embed_batch *eb;                 /* chunk texts to embed (collections with vectors) */
 };
 
-static void lane_free(index_lane *l)
+/* Tokenizers come from and go back to the collection's pool (store_tok_get),
+ * which searches share: creating one allocates a stemmer and a stem cache. */
+static void lane_free(lctx_db *db, index_lane *l)
 {
     postings_build_free(l->pb);
-    tok_free(l->tok);
+    store_tok_put(db, l->tok);
     tok_list_free(&l->text_toks);
     tok_list_free(&l->title_toks);
 }
 
+/* A lane of its own allocation (the caller's): freed with it; NULL is fine. */
+static void lane_drop(lctx_db *db, index_lane *l)
+{
+    if (!l)
+        return;
+    lane_free(db, l);
+    free(l);
+}
+
 static int lane_init(lctx_db *db, index_lane *l)
 {
-    tok_config tc = {db->cfg.language, db->cfg.stopwords, strcmp(db->cfg.language, "none") != 0};
-    char err[256] = "";
-    l->tok = tok_new(&tc, err, sizeof err);
+    l->tok = store_tok_get(db);
     l->pb = postings_build_new();
     tok_list_init(&l->text_toks);
     tok_list_init(&l->title_toks);
-    if (!l->tok || !l->pb)
-        return store_err(db, l->tok ? LCTX_ENOMEM : LCTX_EINVAL, "%s: tokenizer: %s", db->path,
-                         err[0] ? err : "out of memory");
+    if (!l->tok)
+        return LCTX_ERROR;   /* store_tok_get said why */
+    if (!l->pb)
+        return store_err(db, LCTX_ENOMEM, "out of memory");
     return LCTX_OK;
 }
 
@@ -98,13 +108,9 @@ static void batch_free(struct write_batch *w)
         return;
     write_worker_abort(w->worker);
     free(w->tombs);
-    lane_free(&w->lane);
-    if (w->caller)
-        lane_free(w->caller);
-    free(w->caller);
-    if (w->share)
-        lane_free(w->share);
-    free(w->share);
+    lane_free(w->db, &w->lane);
+    lane_drop(w->db, w->caller);
+    lane_drop(w->db, w->share);
     sqlite3_finalize(w->st_find);
     sqlite3_finalize(w->st_del);
     sqlite3_finalize(w->st_doc);
@@ -202,8 +208,7 @@ static int index_caller_job(void *ctx, uint32_t doc, uint32_t first_chunk, const
             return store_err(w->db, LCTX_ENOMEM, "out of memory");
         int rc = lane_init(w->db, l);
         if (rc) {
-            lane_free(l);
-            free(l);
+            lane_drop(w->db, l);
             return rc;
         }
         *slot = l;
