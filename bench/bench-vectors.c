@@ -23,7 +23,7 @@
  * files; bench/vectors.mk runs both and plots.
  *
  * usage: bench-vectors [--base F --queries F] [--json] [--nbase N] [--nq N]
- *        [--configs K:L[:enc[:layout]],... | xp:F:m:L[:enc[:layout]],...]
+ *        [--configs K:L[:enc[:layout][:center]],... | xp:F:m:L[:enc[:layout][:center]],...]
  *        [--probes m1,m2,...] [--tune T] [--no-exact] [--max-candidates N,...]
  *
  * --max-candidates: a list of candidate caps (0 = none, default
@@ -34,7 +34,8 @@
  * signed argmax over m rotated coordinates (F*log2(2m) bits). enc is the
  * stored encoding f32, f16 or i8; layout is rows (default: buckets hold row
  * numbers) or inline8 / inline4 (each bucket entry also carries an 8- or
- * 4-bit sketch of its vector, lsh_params.inline_codes).
+ * 4-bit sketch of its vector, lsh_params.inline_codes); a last ":center"
+ * hashes vectors minus the base's mean (lsh_params.center).
  */
 #include <cblas.h>
 #include <errno.h>
@@ -213,14 +214,16 @@ static int bench_config(const bench_opts *o, const matrix *b, const matrix *q, c
             char params[256];
             if (p.family == LSH_CROSSPOLYTOPE)
                 snprintf(params, sizeof params,
-                         "{\"family\":\"xp\",\"F\":%d,\"m\":%d,\"K\":%d,\"L\":%d,\"probes\":%d,\"encoding\":\"%s\",\"layout\":\"%s\",\"max_candidates\":%ld}",
+                         "{\"family\":\"xp\",\"F\":%d,\"m\":%d,\"K\":%d,\"L\":%d,\"probes\":%d,\"encoding\":\"%s\",\"layout\":\"%s\",\"center\":%s,\"max_candidates\":%ld}",
                          p.per_table, p.cp_dim, lsh_index_params(ix)->k_bits, L, probes,
-                         vecstore_encoding_name(enc), p.inline_codes == 8 ? "inline8" : p.inline_codes == 4 ? "inline4" : "rows", cap);
+                         vecstore_encoding_name(enc), p.inline_codes == 8 ? "inline8" : p.inline_codes == 4 ? "inline4" : "rows",
+                         p.center ? "true" : "false", cap);
             else
                 snprintf(params, sizeof params,
-                         "{\"family\":\"hp\",\"K\":%d,\"L\":%d,\"probes\":%d,\"encoding\":\"%s\",\"layout\":\"%s\",\"max_candidates\":%ld}",
+                         "{\"family\":\"hp\",\"K\":%d,\"L\":%d,\"probes\":%d,\"encoding\":\"%s\",\"layout\":\"%s\",\"center\":%s,\"max_candidates\":%ld}",
                          p.k_bits, L, probes, vecstore_encoding_name(enc),
-                         p.inline_codes == 8 ? "inline8" : p.inline_codes == 4 ? "inline4" : "rows", cap);
+                         p.inline_codes == 8 ? "inline8" : p.inline_codes == 4 ? "inline4" : "rows",
+                         p.center ? "true" : "false", cap);
             emit(o, "lctx-lsh", params, r, qps, build_s, lsh_index_memory(ix), cand);
         }
     }
@@ -333,23 +336,32 @@ int main(int argc, char **argv)
     for (char *tok = strtok_r(configs, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         lsh_params p;
         lsh_params_init(&p);
-        char enc_name[16] = "f32";
+        char enc_name[40] = "f32";
         int ok;
         if (!strncmp(tok, "xp:", 3)) {   /* xp:F:m:L[:enc] cross-polytope */
             p.family = LSH_CROSSPOLYTOPE;
-            ok = sscanf(tok + 3, "%d:%d:%d:%15s", &p.per_table, &p.cp_dim, &p.n_tables, enc_name) >= 3;
+            ok = sscanf(tok + 3, "%d:%d:%d:%39s", &p.per_table, &p.cp_dim, &p.n_tables, enc_name) >= 3;
         } else {                          /* K:L[:enc] hyperplanes */
-            ok = sscanf(tok, "%d:%d:%15s", &p.k_bits, &p.n_tables, enc_name) >= 2;
+            ok = sscanf(tok, "%d:%d:%39s", &p.k_bits, &p.n_tables, enc_name) >= 2;
         }
-        char *layout = strchr(enc_name, ':');   /* enc:inline8 or enc:inline4 */
-        if (layout) {
-            *layout++ = 0;
-            p.inline_codes = !strcmp(layout, "inline8") ? 8 : !strcmp(layout, "inline4") ? 4 : 0;
-            ok = ok && p.inline_codes;
+        char *opt = strchr(enc_name, ':');   /* enc[:rows|inline8|inline4][:center] */
+        if (opt)
+            *opt++ = 0;
+        while (ok && opt) {
+            char *next = strchr(opt, ':');
+            if (next)
+                *next++ = 0;
+            if (!strcmp(opt, "inline8") || !strcmp(opt, "inline4"))
+                p.inline_codes = opt[6] - '0';
+            else if (!strcmp(opt, "center"))
+                p.center = 1;
+            else
+                ok = !strcmp(opt, "rows");
+            opt = next;
         }
         if (!ok || vecstore_encoding_parse(enc_name) < 0) {
-            fprintf(stderr, "bench-vectors: bad config '%s' (K:L[:enc[:inline8|inline4]] or "
-                            "xp:F:m:L[:enc[:inline8|inline4]])\n", tok);
+            fprintf(stderr, "bench-vectors: bad config '%s' (K:L[:enc[:layout][:center]] or "
+                            "xp:F:m:L[:enc[:layout][:center]], layout rows, inline8 or inline4)\n", tok);
             return 2;
         }
         p.encoding = (vecstore_encoding)vecstore_encoding_parse(enc_name);

@@ -22,7 +22,24 @@
  * buckets after any sequence of adds, removes and a commit are exactly those
  * of a fresh build over the live rows (tests/test_lsh_index.c checks this).
  * Codes are computed from the stored (encoded, then decoded) vector, so an
- * index rebuilt from stored rows hashes every vector the same way.
+ * index rebuilt from stored rows hashes every vector the same way. Tail rows
+ * are hashed when they are committed, not when added: until then nothing
+ * reads their codes.
+ *
+ * Centring (lsh_params.center). Random rotations spread directions evenly
+ * over the sphere, but real embeddings do not fill it: GloVe's vectors, like
+ * most trained embeddings, share a large common component, so they sit in
+ * one cap of the sphere and crowd a fraction of the buckets (the rare words
+ * that GloVe's held-out queries mostly are crowd it most). Hashing x - mu,
+ * mu the mean of the data, spreads them over the buckets again (FALCONN
+ * centres its GloVe data for the same reason). Neighbours stay neighbours:
+ * for unit vectors |x - q|^2 = 2 - 2 x.q, and translation keeps distances.
+ * On GloVe it halves the candidates a query needs for a given recall. The
+ * sketches are of x - mu as well: they rank by q.(x - mu) = q.x - q.mu, the
+ * same order (q.mu is one number per query, added back so that sketch and
+ * exact scores share one scale), with a finer grid since the common part
+ * no longer takes up the quantiser's range. mu is fixed at the first commit
+ * (the mean of its rows) and kept: moving it would re-hash every row.
  *
  * Searching is lsh_search.c; the structures both files read are in
  * query/query.h ("LSH index internals").
@@ -132,7 +149,7 @@ void lsh_index_free(lsh_index *ix)
     for (int t = 0; ix->tables && t < ix->prm.n_tables; t++)
         table_free(&ix->tables[t]);
     free(ix->tables);
-    free(ix->tail_codes);
+    free(ix->center);
     free(ix->vecs);
     free(ix->labels);
     free(ix->removed);
@@ -175,42 +192,45 @@ static int reserve_rows(lsh_index *ix, size_t need)
     return 0;
 }
 
-/* Room for the codes of a tail of `rows` rows (they go when committed). */
-static int reserve_tail(lsh_index *ix, size_t rows)
+const float *lsh_index_center(const lsh_index *ix) { return ix->center; }
+
+int lsh_index_set_center(lsh_index *ix, const float *mu, char *err, size_t errlen)
 {
-    if (rows <= ix->tail_cap)
-        return 0;
-    size_t cap = 2 * ix->tail_cap > rows ? 2 * ix->tail_cap : rows;
-    uint32_t *tc = realloc(ix->tail_codes, cap * (size_t)ix->prm.n_tables * sizeof *tc);
-    if (!tc)
+    if (!ix || !mu) {
+        set_err(err, errlen, "lsh_index_set_center: null argument");
         return -1;
-    ix->tail_codes = tc;
-    ix->tail_cap = cap;
+    }
+    if (ix->n_entries > 0) {
+        set_err(err, errlen, "lsh_index_set_center: the buckets already hold rows hashed without it");
+        return -1;
+    }
+    float *c = malloc((size_t)ix->dim * sizeof *c);
+    if (!c) {
+        set_err(err, errlen, "lsh_index_set_center: out of memory");
+        return -1;
+    }
+    memcpy(c, mu, (size_t)ix->dim * sizeof *c);
+    free(ix->center);
+    ix->center = c;
     return 0;
 }
 
 /* Appends n rows to the tail: each either a float vector (vecs, normalised
- * and encoded here) or an already encoded row (rows, copied verbatim), then
- * hashed as stored, i.e. decoded. who names the caller in errors. */
+ * and encoded here) or an already encoded row (rows, copied verbatim); commit
+ * hashes them as stored, i.e. decoded. who names the caller in errors. */
 static int add_rows(lsh_index *ix, size_t n, const int64_t *labels, const float *vecs,
                     const void *rows, const char *who, char *err, size_t errlen)
 {
     char msg[96];
-    if (reserve_rows(ix, ix->n_rows + n) != 0 ||
-        reserve_tail(ix, ix->n_rows + n - ix->n_committed) != 0) {
-        snprintf(msg, sizeof msg, "%s: out of memory", who);
-        set_err(err, errlen, msg);
-        return -1;
-    }
-    const int dim = ix->dim, L = ix->prm.n_tables;
+    const int dim = ix->dim;
     const size_t rb = vecstore_row_bytes(ix->prm.encoding, dim);
-    float *buf = malloc(((size_t)dim + lsh_hasher_work_floats(ix->hasher)) * sizeof *buf);
-    if (!buf) {
+    float *buf = malloc((size_t)dim * sizeof *buf);
+    if (!buf || reserve_rows(ix, ix->n_rows + n) != 0) {
+        free(buf);
         snprintf(msg, sizeof msg, "%s: out of memory", who);
         set_err(err, errlen, msg);
         return -1;
     }
-    float *work = buf + dim;
     for (size_t i = 0; i < n; i++) {
         size_t row = ix->n_rows;
         unsigned char *dst = ix->vecs + row * ix->row_bytes;
@@ -227,9 +247,6 @@ static int add_rows(lsh_index *ix, size_t n, const int64_t *labels, const float 
             memcpy(dst, (const unsigned char *)rows + i * rb, rb);
         }
         memset(dst + rb, 0, ix->row_bytes - rb);
-        vecstore_decode(ix->prm.encoding, dim, dst, buf);  /* hash what is stored */
-        lsh_hasher_hash(ix->hasher, buf, ix->tail_codes + (row - ix->n_committed) * (size_t)L,
-                        NULL, work);
         ix->labels[row] = labels ? labels[i] : (int64_t)row;
         ix->n_rows++;
     }
@@ -271,32 +288,73 @@ int lsh_index_remove(lsh_index *ix, int64_t label)
     return -1;
 }
 
-/* Sketches of the tail rows, from their stored (decoded) vectors, so every
- * table copies the same bytes: row r's at (r - n_committed) * sk_bytes. */
-static uint8_t *tail_sketches(const lsh_index *ix)
+/* The mean of the live tail rows as stored (decoded): the centre a first
+ * commit fixes. NULL when there are none, or out of memory (*oom set). */
+static float *tail_mean(const lsh_index *ix, int *oom)
 {
-    size_t n = ix->n_rows - ix->n_committed;
-    uint8_t *sk = calloc((n ? n : 1) * ix->sk_bytes + lsh_sketch_span(ix->sk_bytes), 1);
-    float *x = malloc((size_t)ix->dim * sizeof *x);
-    if (!sk || !x) {
-        free(sk);
-        free(x);
+    const int dim = ix->dim;
+    double *sum = calloc((size_t)dim, sizeof *sum);
+    float *x = malloc((size_t)dim * sizeof *x), *mu = malloc((size_t)dim * sizeof *mu);
+    size_t n = 0;
+    *oom = !sum || !x || !mu;
+    for (size_t row = ix->n_committed; !*oom && row < ix->n_rows; row++) {
+        if (lsh_bit_get(ix->removed, row))
+            continue;
+        vecstore_decode(ix->prm.encoding, dim, ix->vecs + row * ix->row_bytes, x);
+        for (int j = 0; j < dim; j++)
+            sum[j] += x[j];
+        n++;
+    }
+    if (!*oom && n > 0)
+        for (int j = 0; j < dim; j++)
+            mu[j] = (float)(sum[j] / (double)n);
+    free(sum);
+    free(x);
+    if (*oom || n == 0) {
+        free(mu);
         return NULL;
     }
+    return mu;
+}
+
+/* Codes (L per row) and, with inline codes, sketches of the tail rows, both
+ * of the stored (decoded) vector minus the centre mu (NULL: none); row r's
+ * at r - n_committed. Every table copies the same sketch bytes. Returns 0,
+ * or -1 out of memory with nothing allocated. */
+static int hash_tail(const lsh_index *ix, const float *mu, uint32_t **codes_out, uint8_t **sk_out)
+{
+    const int dim = ix->dim, L = ix->prm.n_tables;
+    const size_t n = ix->n_rows - ix->n_committed;
+    uint32_t *codes = malloc((n ? n : 1) * (size_t)L * sizeof *codes);
+    uint8_t *sk = ix->prm.inline_codes
+                      ? calloc((n ? n : 1) * ix->sk_bytes + lsh_sketch_span(ix->sk_bytes), 1)
+                      : NULL;
+    float *x = malloc(((size_t)dim + lsh_hasher_work_floats(ix->hasher)) * sizeof *x);
+    if (!codes || !x || (ix->prm.inline_codes && !sk)) {
+        free(codes);
+        free(sk);
+        free(x);
+        return -1;
+    }
     for (size_t i = 0; i < n; i++) {
-        size_t row = ix->n_committed + i;
-        vecstore_decode(ix->prm.encoding, ix->dim, ix->vecs + row * ix->row_bytes, x);
-        lsh_sketch_encode(ix->prm.inline_codes, ix->dim, ix->sk_bytes, x, sk + i * ix->sk_bytes);
+        vecstore_decode(ix->prm.encoding, dim, ix->vecs + (ix->n_committed + i) * ix->row_bytes, x);
+        for (int j = 0; mu && j < dim; j++)
+            x[j] -= mu[j];
+        lsh_hasher_hash(ix->hasher, x, codes + i * (size_t)L, NULL, x + dim);
+        if (sk)
+            lsh_sketch_encode(ix->prm.inline_codes, dim, ix->sk_bytes, x, sk + i * ix->sk_bytes);
     }
     free(x);
-    return sk;
+    *codes_out = codes;
+    *sk_out = sk;
+    return 0;
 }
 
 /* New CSR arrays for table t (into *nt, the table itself untouched): live
  * committed entries in bucket order, then live tail rows, counted then
  * placed (a counting sort by code). */
-static int commit_table(const lsh_index *ix, int t, size_t live_entries, const uint8_t *tail_sk,
-                        lsh_table *nt)
+static int commit_table(const lsh_index *ix, int t, size_t live_entries, const uint32_t *tail_codes,
+                        const uint8_t *tail_sk, lsh_table *nt)
 {
     const lsh_table *tab = &ix->tables[t];
     const size_t nb = (size_t)1 << ix->prm.k_bits, cap = live_entries ? live_entries : 1;
@@ -322,7 +380,7 @@ static int commit_table(const lsh_index *ix, int t, size_t live_entries, const u
                 off[c + 1]++;
     for (size_t row = ix->n_committed; row < ix->n_rows; row++)
         if (!lsh_bit_get(ix->removed, row))
-            off[ix->tail_codes[(row - ix->n_committed) * (size_t)L + t] + 1]++;
+            off[tail_codes[(row - ix->n_committed) * (size_t)L + t] + 1]++;
     for (size_t c = 0; c < nb; c++)
         off[c + 1] += off[c];
     /* Old entries first, bucket by bucket: each lands at the front of its
@@ -339,7 +397,7 @@ static int commit_table(const lsh_index *ix, int t, size_t live_entries, const u
     for (size_t row = ix->n_committed; row < ix->n_rows; row++)
         if (!lsh_bit_get(ix->removed, row)) {
             size_t i = row - ix->n_committed;
-            uint32_t c = ix->tail_codes[i * (size_t)L + t];
+            uint32_t c = tail_codes[i * (size_t)L + t];
             if (inl)
                 memcpy(nt->sk + cursor[c] * ix->sk_bytes, tail_sk + i * ix->sk_bytes, ix->sk_bytes);
             rows[cursor[c]++] = (uint32_t)row;
@@ -351,25 +409,33 @@ static int commit_table(const lsh_index *ix, int t, size_t live_entries, const u
 }
 
 /* All new tables are built before any replaces the old one, so a failure
- * (memory) leaves the index exactly as it was. */
+ * (memory) leaves the index exactly as it was, its centre included. */
 int lsh_index_commit(lsh_index *ix, char *err, size_t errlen)
 {
     const int L = ix->prm.n_tables;
     size_t live = ix->n_rows - ix->n_removed;
+    float *mu_new = NULL;
+    int oom = 0;
+    if (ix->prm.center && !ix->center)
+        mu_new = tail_mean(ix, &oom);
+    uint32_t *tail_codes = NULL;
     uint8_t *tail_sk = NULL;
-    if (ix->prm.inline_codes && !(tail_sk = tail_sketches(ix))) {
+    if (oom || hash_tail(ix, ix->center ? ix->center : mu_new, &tail_codes, &tail_sk) != 0) {
+        free(mu_new);
         set_err(err, errlen, "lsh_index_commit: out of memory");
         return -1;
     }
     lsh_table *nt = calloc((size_t)L, sizeof *nt);
     int t = 0;
-    while (nt && t < L && commit_table(ix, t, live, tail_sk, &nt[t]) == 0)
+    while (nt && t < L && commit_table(ix, t, live, tail_codes, tail_sk, &nt[t]) == 0)
         t++;
+    free(tail_codes);
     free(tail_sk);
     if (!nt || t < L) {
         for (int i = 0; nt && i < t; i++)
             table_free(&nt[i]);
         free(nt);
+        free(mu_new);
         set_err(err, errlen, "lsh_index_commit: out of memory");
         return -1;
     }
@@ -378,11 +444,10 @@ int lsh_index_commit(lsh_index *ix, char *err, size_t errlen)
         ix->tables[i] = nt[i];
     }
     free(nt);
+    if (mu_new)
+        ix->center = mu_new;
     ix->n_entries = live;
     ix->n_committed = ix->n_rows;
-    free(ix->tail_codes);   /* the tail is empty now */
-    ix->tail_codes = NULL;
-    ix->tail_cap = 0;
     return 0;
 }
 
@@ -401,7 +466,7 @@ size_t lsh_index_memory(const lsh_index *ix)
     size_t nb = (size_t)1 << ix->prm.k_bits;
     size_t bytes = sizeof *ix + ix->cap_rows * (ix->row_bytes + sizeof(int64_t))
                  + (ix->cap_rows + 63) / 64 * 8
-                 + ix->tail_cap * (size_t)ix->prm.n_tables * 4
+                 + (ix->center ? (size_t)ix->dim * sizeof(float) : 0)
                  + (size_t)lsh_hasher_rotations(ix->hasher) * 3 * lsh_hasher_padded_dim(ix->hasher) * 4;
     size_t per_entry = 4 + ix->sk_bytes;
     bytes += (size_t)ix->prm.n_tables * ((nb + 1) * 4 + ix->n_entries * per_entry);

@@ -25,6 +25,10 @@
  * probes it will never read. The price is memory, L sketches per vector,
  * which is why the layout goes with 8 to 32 tables rather than 64 to 128.
  *
+ * A centred index (lsh_index.c) hashes q - mu; its sketches are of x - mu,
+ * so a sketch score estimates q.x - q.mu and q.mu is added back, which puts
+ * the sketch-scored and the exactly scored (tail) candidates on one scale.
+ *
  * A search belongs to one thread and its lsh_scratch; many run at once on
  * one index, which they only read.
  */
@@ -61,6 +65,7 @@ struct lsh_scratch {
     float *margins;        /* L*K */
     float *work;           /* hasher work */
     float *q;              /* normalised query */
+    float *qc;             /* centred index: q - mu, what is hashed */
     void *probe_work;
     lsh_probe *probes;
     int probes_cap;
@@ -88,7 +93,8 @@ lsh_scratch *lsh_scratch_new(const lsh_index *ix)
     s->margins = malloc(lsh_hasher_margin_floats(ix->hasher) * sizeof *s->margins);
     s->work = malloc(lsh_hasher_work_floats(ix->hasher) * sizeof *s->work);
     s->q = malloc((size_t)ix->dim * sizeof *s->q);
-    if (!s->codes || !s->margins || !s->work || !s->q) {
+    s->qc = malloc((size_t)ix->dim * sizeof *s->qc);
+    if (!s->codes || !s->margins || !s->work || !s->q || !s->qc) {
         lsh_scratch_free(s);
         return NULL;
     }
@@ -103,6 +109,7 @@ void lsh_scratch_free(lsh_scratch *s)
     free(s->margins);
     free(s->work);
     free(s->q);
+    free(s->qc);
     free(s->probe_work);
     free(s->probes);
     free(s->seen);
@@ -315,6 +322,9 @@ static int collect(const lsh_index *ix, lsh_scratch *s, int depth, int *n_probed
     const int bits = ix->prm.inline_codes;
     int32_t bias = 0;
     const float sq = depth ? lsh_sketch_query(bits, ix->dim, skb, s->q, s->qlo, s->qhi, &bias) : 0.0f;
+    float qmu = 0.0f;   /* centred sketches estimate q.x - q.mu */
+    for (int j = 0; depth && ix->center && j < ix->dim; j++)
+        qmu += s->q[j] * ix->center[j];
     size_t n = 0;
     int np = 0, i = 0;
     for (; i < probes_upto(s, i + 1); i++) {
@@ -340,7 +350,7 @@ static int collect(const lsh_index *ix, lsh_scratch *s, int depth, int *n_probed
                 goto fail;
             if (!depth || (ix->n_removed && lsh_bit_get(ix->removed, row)))
                 continue;
-            float a = sq * lsh_sketch_score(bits, skb, s->qlo, s->qhi, bias, tab->sk + (size_t)e * skb);
+            float a = qmu + sq * lsh_sketch_score(bits, skb, s->qlo, s->qhi, bias, tab->sk + (size_t)e * skb);
             if (np == depth && a < s->pre[0].score)
                 continue;   /* the common case once the shortlist is full */
             topk_offer(ix, s->pre, &np, depth, (row_hit){a, row});
@@ -433,7 +443,13 @@ int lsh_index_search(const lsh_index *ix, lsh_scratch *s, const float *query, in
     for (int j = 0; j < dim; j++)
         s->q[j] = query[j] * inv;
 
-    lsh_hasher_hash(ix->hasher, s->q, s->codes, s->margins, s->work);
+    const float *hq = s->q;
+    if (ix->center) {
+        for (int j = 0; j < dim; j++)
+            s->qc[j] = s->q[j] - ix->center[j];
+        hq = s->qc;
+    }
+    lsh_hasher_hash(ix->hasher, hq, s->codes, s->margins, s->work);
     probes_begin(ix, s, tables, probes);
     size_t n_cand = 0;
     int n_heap = 0, n_probes = 0;

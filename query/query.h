@@ -169,6 +169,10 @@ typedef struct lsh_params {
                              component, so a probe streams a contiguous run of
                              sketches instead of chasing rows (lsh_index.c);
                              costs L sketches per vector. */
+    int center;           /* 1: hash (and sketch) x - mu, mu the mean of the
+                             rows of the first commit (lsh_index.c says why);
+                             0 (default): hash x, or a mean given with
+                             lsh_index_set_center */
 } lsh_params;
 
 void lsh_params_init(lsh_params *p);
@@ -188,6 +192,12 @@ typedef struct lsh_search_stats {
 
 lsh_index *lsh_index_new(int dim, const lsh_params *p, char *err, size_t errlen);
 void lsh_index_free(lsh_index *ix);
+
+/* Centring (lsh_params.center): mu, or NULL while there is none. set_center
+ * fixes mu (dim floats, copied) before anything is committed, e.g. to give a
+ * rebuilt index the centre of the one it replaces; -1 with err otherwise. */
+const float *lsh_index_center(const lsh_index *ix);
+int lsh_index_set_center(lsh_index *ix, const float *mu, char *err, size_t errlen);
 
 /* Adds n vectors (row-major n x dim; normalised on the way in) with labels
  * (NULL: labels are the running row numbers 0, 1, ...). Labels should be
@@ -265,8 +275,8 @@ struct lsh_index {
 
     size_t n_committed;    /* rows below this are in the buckets unless removed before commit */
     size_t n_entries;      /* entries per table */
-    uint32_t *tail_codes;  /* (n_rows - n_committed) * L codes of the tail rows */
-    size_t tail_cap;       /* rows tail_codes has room for */
+    float *center;         /* mu, hashed and sketched vectors are x - mu; NULL: none
+                              (yet: lsh_params.center fixes it at the first commit) */
     lsh_table *tables;
 };
 
