@@ -24,6 +24,7 @@
  * installments, so a search stopped by its candidate limit does not order
  * probes it will never read. The price is memory, L sketches per vector,
  * which is why the layout goes with 8 to 32 tables rather than 64 to 128.
+ * Entries are scored before they are deduplicated (sketch_scan says why).
  *
  * A centred index (lsh_index.c) hashes q - mu; its sketches are of x - mu,
  * so a sketch score estimates q.x - q.mu and q.mu is added back, which puts
@@ -305,40 +306,31 @@ static void prefetch_bucket(const lsh_index *ix, const lsh_probe *p)
         __builtin_prefetch(sk + b);
 }
 
-/* Distinct candidate rows of the probed buckets, then every tail row, into
- * s->cand (the caller clears the bitmap through them, failure included).
- * Probing stops after the bucket that reaches the scratch's candidate
- * limit: a query in a crowded region (rare words in GloVe) then costs a
- * bounded time, at some recall for that query.
- *
- * With inline codes (depth > 0) the same pass also sketch-scores each new
- * candidate, keeping the best `depth` in s->pre (*n_pre of them), and
- * prefetches the buckets ahead; tail rows have no sketch and enter with
- * their exact score. Without (depth 0) it only gathers. */
-static int collect(const lsh_index *ix, lsh_scratch *s, int depth, int *n_probed,
-                   size_t *n_cand, int *n_pre)
+/* The offsets entry of the probe 2 * LSH_PROBE_AHEAD ahead, then the bucket
+ * of the one LSH_PROBE_AHEAD ahead (inline layout). */
+static void prefetch_ahead(const lsh_index *ix, lsh_scratch *s, int i)
 {
-    const size_t skb = ix->sk_bytes;
-    const int bits = ix->prm.inline_codes;
-    int32_t bias = 0;
-    const float sq = depth ? lsh_sketch_query(bits, ix->dim, skb, s->q, s->qlo, s->qhi, &bias) : 0.0f;
-    float qmu = 0.0f;   /* centred sketches estimate q.x - q.mu */
-    for (int j = 0; depth && ix->center && j < ix->dim; j++)
-        qmu += s->q[j] * ix->center[j];
+    int ahead = probes_upto(s, i + 2 * LSH_PROBE_AHEAD + 1);
+    if (i + 2 * LSH_PROBE_AHEAD < ahead) {
+        const lsh_probe *p = &s->probes[i + 2 * LSH_PROBE_AHEAD];
+        __builtin_prefetch(ix->tables[p->table].offsets + p->code);
+    }
+    if (i + LSH_PROBE_AHEAD < ahead)
+        prefetch_bucket(ix, &s->probes[i + LSH_PROBE_AHEAD]);
+}
+
+/* Row layout: the distinct candidate rows of the probed buckets, then every
+ * tail row, into s->cand (*n_cand of them; the caller clears the bitmap
+ * through them, failure included). Probing stops after the bucket that
+ * reaches the scratch's candidate limit: a query in a crowded region (rare
+ * words in GloVe) then costs a bounded time, at some recall for that query. */
+static int gather(const lsh_index *ix, lsh_scratch *s, int *n_probed, size_t *n_cand)
+{
     size_t n = 0;
-    int np = 0, i = 0;
+    int i = 0;
     for (; i < probes_upto(s, i + 1); i++) {
         if (s->max_candidates && n >= s->max_candidates)
             break;
-        if (depth) {
-            int ahead = probes_upto(s, i + 2 * LSH_PROBE_AHEAD + 1);
-            if (i + 2 * LSH_PROBE_AHEAD < ahead) {  /* its offsets first, then its bucket */
-                const lsh_probe *p = &s->probes[i + 2 * LSH_PROBE_AHEAD];
-                __builtin_prefetch(ix->tables[p->table].offsets + p->code);
-            }
-            if (i + LSH_PROBE_AHEAD < ahead)
-                prefetch_bucket(ix, &s->probes[i + LSH_PROBE_AHEAD]);
-        }
         const lsh_table *tab = &ix->tables[s->probes[i].table];
         uint32_t code = s->probes[i].code;
         for (uint32_t e = tab->offsets[code]; e < tab->offsets[code + 1]; e++) {
@@ -348,29 +340,85 @@ static int collect(const lsh_index *ix, lsh_scratch *s, int depth, int *n_probed
             lsh_bit_set(s->seen, row);
             if (push_candidate(s, row, &n) != 0)
                 goto fail;
-            if (!depth || (ix->n_removed && lsh_bit_get(ix->removed, row)))
-                continue;
-            float a = qmu + sq * lsh_sketch_score(bits, skb, s->qlo, s->qhi, bias, tab->sk + (size_t)e * skb);
+        }
+    }
+    *n_probed = i;
+    for (size_t row = ix->n_committed; row < ix->n_rows; row++)
+        if (push_candidate(s, (uint32_t)row, &n) != 0)
+            goto fail;
+    *n_cand = n;
+    return 0;
+fail:
+    *n_cand = n;
+    return -1;
+}
+
+/* Inline layout: sketch-score every entry of the probed buckets, keeping the
+ * best `depth` rows in s->pre (*n_pre of them); tail rows have no sketch and
+ * enter with their exact score. *n_scored counts the sketches scored, the
+ * measure the candidate limit applies to here.
+ *
+ * Rows are not deduplicated before scoring. A row found in several tables
+ * has the same sketch, hence the same score, in each, so only a row that
+ * beats the shortlist's threshold needs the seen bitmap: the first time it
+ * is offered, and never again (the threshold only rises, so a row turned
+ * down once is turned down every time). Scoring the 10-15 % duplicates
+ * costs less than the bitmap test before every score did: that test was a
+ * branch on a random bit, so mispredicted for every duplicate, and kept
+ * the row numbers on the hot path. Measured on GloVe (L = 24): about 18 %
+ * more queries per second at the same recall. Rows offered go to s->cand
+ * (*n_marked), through which the caller clears the bitmap. */
+static int sketch_scan(const lsh_index *ix, lsh_scratch *s, int depth, int *n_probed,
+                       size_t *n_scored, size_t *n_marked, int *n_pre)
+{
+    const size_t skb = ix->sk_bytes;
+    const int bits = ix->prm.inline_codes;
+    int32_t bias = 0;
+    const float sq = lsh_sketch_query(bits, ix->dim, skb, s->q, s->qlo, s->qhi, &bias);
+    float qmu = 0.0f;   /* centred sketches estimate q.x - q.mu */
+    for (int j = 0; ix->center && j < ix->dim; j++)
+        qmu += s->q[j] * ix->center[j];
+    size_t scored = 0, n = 0;
+    int np = 0, i = 0;
+    for (; i < probes_upto(s, i + 1); i++) {
+        if (s->max_candidates && scored >= s->max_candidates)
+            break;
+        prefetch_ahead(ix, s, i);
+        const lsh_table *tab = &ix->tables[s->probes[i].table];
+        uint32_t code = s->probes[i].code;
+        uint32_t e0 = tab->offsets[code], e1 = tab->offsets[code + 1];
+        const uint8_t *sk = tab->sk + (size_t)e0 * skb;
+        scored += e1 - e0;
+        for (uint32_t e = e0; e < e1; e++, sk += skb) {
+            float a = qmu + sq * lsh_sketch_score(bits, skb, s->qlo, s->qhi, bias, sk);
             if (np == depth && a < s->pre[0].score)
                 continue;   /* the common case once the shortlist is full */
+            uint32_t row = tab->rows[e];
+            if (lsh_bit_get(s->seen, row))
+                continue;
+            lsh_bit_set(s->seen, row);
+            if (push_candidate(s, row, &n) != 0)
+                goto fail;
+            if (ix->n_removed && lsh_bit_get(ix->removed, row))
+                continue;
             topk_offer(ix, s->pre, &np, depth, (row_hit){a, row});
         }
     }
     *n_probed = i;
     for (size_t row = ix->n_committed; row < ix->n_rows; row++) {
-        if (push_candidate(s, (uint32_t)row, &n) != 0)
-            goto fail;
-        if (!depth || lsh_bit_get(ix->removed, row))
+        scored++;
+        if (lsh_bit_get(ix->removed, row))
             continue;
         row_hit h = {vecstore_dot(ix->prm.encoding, ix->dim, s->q, ix->vecs + row * ix->row_bytes),
                      (uint32_t)row};
         topk_offer(ix, s->pre, &np, depth, h);
     }
-    *n_cand = n;
+    *n_scored = scored;
+    *n_marked = n;
     *n_pre = np;
     return 0;
 fail:
-    *n_cand = n;
+    *n_marked = n;
     *n_pre = 0;
     return -1;
 }
@@ -378,10 +426,10 @@ fail:
 /* Inline codes: sketch-score the probed buckets, then re-score the shortlist
  * exactly into s->heap. */
 static int score_inline(const lsh_index *ix, lsh_scratch *s, int k, int *n_probed,
-                        size_t *n_cand, int *n_heap)
+                        size_t *n_scored, size_t *n_marked, int *n_heap)
 {
     int n_pre = 0;
-    if (collect(ix, s, rerank_depth(k), n_probed, n_cand, &n_pre) != 0)
+    if (sketch_scan(ix, s, rerank_depth(k), n_probed, n_scored, n_marked, &n_pre) != 0)
         return -1;
     for (int i = 0; i < n_pre; i++)
         __builtin_prefetch(ix->vecs + (size_t)s->pre[i].row * ix->row_bytes);
@@ -401,8 +449,7 @@ static int score_inline(const lsh_index *ix, lsh_scratch *s, int k, int *n_probe
 static int score_gathered(const lsh_index *ix, lsh_scratch *s, int k, int *n_probed,
                           size_t *n_cand, int *n_heap)
 {
-    int none;
-    if (collect(ix, s, 0, n_probed, n_cand, &none) != 0)
+    if (gather(ix, s, n_probed, n_cand) != 0)
         return -1;
     const size_t n = *n_cand;
     for (size_t i = 0; i < n; i++) {
@@ -451,11 +498,16 @@ int lsh_index_search(const lsh_index *ix, lsh_scratch *s, const float *query, in
     }
     lsh_hasher_hash(ix->hasher, hq, s->codes, s->margins, s->work);
     probes_begin(ix, s, tables, probes);
-    size_t n_cand = 0;
+    size_t n_cand = 0, n_marked = 0;
     int n_heap = 0, n_probes = 0;
-    int rc = ix->prm.inline_codes ? score_inline(ix, s, k, &n_probes, &n_cand, &n_heap)
-                                  : score_gathered(ix, s, k, &n_probes, &n_cand, &n_heap);
-    clear_seen(s, n_cand);
+    int rc;
+    if (ix->prm.inline_codes) {
+        rc = score_inline(ix, s, k, &n_probes, &n_cand, &n_marked, &n_heap);
+    } else {
+        rc = score_gathered(ix, s, k, &n_probes, &n_cand, &n_heap);
+        n_marked = n_cand;
+    }
+    clear_seen(s, n_marked);
     if (rc != 0)
         return -1;
     for (int i = 0; i < n_heap; i++) {

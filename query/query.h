@@ -187,7 +187,10 @@ typedef struct lsh_hit {
 
 typedef struct lsh_search_stats {
     size_t probes;        /* buckets probed */
-    size_t candidates;    /* distinct vectors re-scored */
+    size_t candidates;    /* row layout: distinct vectors re-scored; inline
+                             layout: sketches scored, i.e. bucket entries (a
+                             vector in several probed tables counts each time)
+                             plus tail rows */
 } lsh_search_stats;
 
 lsh_index *lsh_index_new(int dim, const lsh_params *p, char *err, size_t errlen);
@@ -238,8 +241,9 @@ int lsh_index_is_removed(const lsh_index *ix, size_t row);
 
 lsh_scratch *lsh_scratch_new(const lsh_index *ix);
 void lsh_scratch_free(lsh_scratch *s);
-/* Stop probing once this many candidates were gathered (0 = no limit, the
- * default): bounds the cost of queries that land in crowded buckets. */
+/* Stop probing once this many candidates (as lsh_search_stats counts them)
+ * were gathered (0 = no limit, the default): bounds the cost of queries that
+ * land in crowded buckets. */
 void lsh_scratch_set_limit(lsh_scratch *s, size_t max_candidates);
 
 /* Top-k by cosine similarity among the candidates found by probing `probes`

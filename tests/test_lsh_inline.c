@@ -6,6 +6,7 @@
  *     exact top-k (labels from a naive double-precision loop, scores equal
  *     to the exact re-scoring), for both hash families;
  *   - adds, removes and commits give the same answers as a fresh build;
+ *     removed rows still in the buckets never come back;
  *   - the probe sequence made in installments of any size is the sequence
  *     made at once;
  *   - a candidate limit still bounds the scan; bad widths are refused;
@@ -65,7 +66,8 @@ static void check_exact(int family, int bits, int dim)
         test_naive_topk(v, n, dim, q + i * dim, k, ids, scores);
         lsh_search_stats st;
         cr_assert_eq(lsh_index_search(ix, s, q + i * dim, k, all, 0, hits, &st), k);
-        cr_assert_eq(st.candidates, n, "every row is a candidate once");
+        cr_assert_eq(st.candidates, n * (size_t)p.n_tables,
+                     "every entry of every table is sketch-scored once");
         for (int j = 0; j < k; j++) {
             cr_assert_eq(hits[j].label, ids[j], "family %d, %d bits, query %zu rank %d",
                          family, bits, i, j);
@@ -151,6 +153,47 @@ Test(lsh_inline, add_remove_commit_equals_rebuild)
     lsh_scratch_free(s2);
     lsh_index_free(inc);
     lsh_index_free(fresh);
+}
+
+/* Entries are scored before the seen bitmap is consulted, so tombstoned
+ * rows still in the buckets, and rows found in every table, must still come
+ * out once and only when live. */
+Test(lsh_inline, removed_rows_never_returned_before_commit)
+{
+    const int dim = 24, k = 10;
+    const size_t n = 1200;
+    float *v = test_unit_vecs(n, dim, 70), *q = test_unit_vecs(15, dim, 71);
+    lsh_params p = inline_params(LSH_CROSSPOLYTOPE, 4);
+    lsh_index *ix = build(dim, &p, v, n, NULL);
+    float *live = malloc(n * dim * sizeof *live);
+    int64_t *ids_of = malloc(n * sizeof *ids_of);
+    size_t n_live = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i % 3 == 0) {
+            cr_assert_eq(lsh_index_remove(ix, (int64_t)i), 0);
+            continue;
+        }
+        memcpy(live + n_live * dim, v + i * dim, dim * sizeof *live);
+        ids_of[n_live++] = (int64_t)i;
+    }
+    int all = p.n_tables << lsh_index_params(ix)->k_bits;
+    lsh_scratch *s = lsh_scratch_new(ix);
+    lsh_hit hits[10];
+    int64_t ids[10];
+    for (int i = 0; i < 15; i++) {
+        test_naive_topk(live, n_live, dim, q + i * dim, k, ids, NULL);
+        cr_assert_eq(lsh_index_search(ix, s, q + i * dim, k, all, 0, hits, NULL), k);
+        for (int j = 0; j < k; j++) {
+            cr_assert_eq(hits[j].label, ids_of[ids[j]], "query %d rank %d", i, j);
+            cr_assert_neq(hits[j].label % 3, 0);
+        }
+    }
+    free(v);
+    free(q);
+    free(live);
+    free(ids_of);
+    lsh_scratch_free(s);
+    lsh_index_free(ix);
 }
 
 Test(lsh_inline, candidate_limit_bounds_the_scan)
