@@ -379,6 +379,7 @@ static int sketch_scan(const lsh_index *ix, lsh_scratch *s, int depth, int *n_pr
     for (int j = 0; ix->center && j < ix->dim; j++)
         qmu += s->q[j] * ix->center[j];
     size_t scored = 0, n = 0;
+    float thr = -INFINITY;   /* the shortlist's worst score once it is full */
     int np = 0, i = 0;
     for (; i < probes_upto(s, i + 1); i++) {
         if (s->max_candidates && scored >= s->max_candidates)
@@ -391,7 +392,7 @@ static int sketch_scan(const lsh_index *ix, lsh_scratch *s, int depth, int *n_pr
         scored += e1 - e0;
         for (uint32_t e = e0; e < e1; e++, sk += skb) {
             float a = qmu + sq * lsh_sketch_score(bits, skb, s->qlo, s->qhi, bias, sk);
-            if (np == depth && a < s->pre[0].score)
+            if (a < thr)
                 continue;   /* the common case once the shortlist is full */
             uint32_t row = tab->rows[e];
             if (lsh_bit_get(s->seen, row))
@@ -402,6 +403,8 @@ static int sketch_scan(const lsh_index *ix, lsh_scratch *s, int depth, int *n_pr
             if (ix->n_removed && lsh_bit_get(ix->removed, row))
                 continue;
             topk_offer(ix, s->pre, &np, depth, (row_hit){a, row});
+            if (np == depth)
+                thr = s->pre[0].score;
         }
     }
     *n_probed = i;
