@@ -71,8 +71,18 @@ static int xp_alternatives(const float *z, int m, xp_alt *alt)
     float hi = 0.0f, lo = 0.0f;
     for (int i = 0; i < m; i++)
         a[i] = fabsf(z[i]);
-    for (int i = 0; i < m; i++)
+    /* The maximum in 16 independent lanes: one running maximum would be a
+     * chain of dependent instructions, and without -ffast-math the
+     * compiler may not reassociate it. */
+    float lane[16] = {0.0f};
+    int i16 = m & ~15;
+    for (int i = 0; i < i16; i += 16)
+        for (int l = 0; l < 16; l++)
+            lane[l] = a[i + l] > lane[l] ? a[i + l] : lane[l];
+    for (int i = i16; i < m; i++)
         hi = a[i] > hi ? a[i] : hi;
+    for (int l = 0; l < 16; l++)
+        hi = lane[l] > hi ? lane[l] : hi;
     int want = XP_ALTS < m ? XP_ALTS : m;
     float t = 0.0f;   /* with t = 0 every value is kept: the fallback */
     for (int step = 0; step < 24 && want < m; step++) {
@@ -87,19 +97,22 @@ static int xp_alternatives(const float *z, int m, xp_alt *alt)
                 break;
         }
     }
-    int idx[XP_MAX_CP];
+    int kept[XP_MAX_CP], idx[XP_MAX_CP];
+    float v[XP_MAX_CP];
     int n = 0;
     for (int i = 0; i < m; i++) {
-        idx[n] = i;
+        kept[n] = i;
+        v[n] = a[i];
         n += a[i] >= t;
     }
-    for (int i = 1; i < n; i++) {   /* by descending |z|, then coordinate */
-        int x = idx[i], j = i;
-        while (j > 0 && a[idx[j - 1]] < a[x]) {
-            idx[j] = idx[j - 1];
-            j--;
-        }
-        idx[j] = x;
+    /* By descending |z|, then coordinate: each kept value's place is the
+     * number of values above it plus the equal ones before it, counted
+     * without a branch (an insertion sort mispredicted on every move). */
+    for (int i = 0; i < n; i++) {
+        int r = 0;
+        for (int j = 0; j < n; j++)
+            r += (v[j] > v[i]) | ((v[j] == v[i]) & (j < i));
+        idx[r] = kept[i];
     }
     if (n == 0)   /* only for m < 1 or NaN coordinates: no alternatives */
         return 0;
