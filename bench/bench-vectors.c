@@ -27,8 +27,9 @@
  *        [--probes m1,m2,...] [--tune T] [--no-exact] [--max-candidates N,...]
  *
  * --max-candidates: a list of candidate caps (0 = none, default
- * "0,20000,25000,30000,35000,40000,50000"); each probe sweep runs once per cap
- * (lsh_scratch_set_limit).
+ * "0,15000,20000,25000,30000,35000,40000,50000"); each probe sweep runs once
+ * per cap (lsh_scratch_set_limit; with inline sketches it counts sketches
+ * scored, a vector found in several tables once per table).
  * Configurations: K:L[:enc] is hyperplane LSH with K bits and L tables;
  * xp:F:m:L[:enc] is cross-polytope LSH with F functions per table, each the
  * signed argmax over m rotated coordinates (F*log2(2m) bits). enc is the
@@ -281,10 +282,11 @@ static int parse_args(int argc, char **argv, bench_opts *o)
     memset(o, 0, sizeof *o);
     o->base = base_def;
     o->queries = query_def;
-    o->configs = "xp:2:128:16:i8:inline4,xp:2:128:24:i8:inline4,xp:2:128:32:i8:inline4,"
-                 "xp:2:64:8:i8:inline4,xp:2:128:16:f32:inline8,xp:2:128:64:f32,16:128:i8";
+    o->configs = "xp:2:128:16:i8:inline4:center,xp:2:128:24:i8:inline4:center,"
+                 "xp:2:128:32:i8:inline4:center,xp:2:128:24:i8:inline4,"
+                 "xp:2:128:16:f32:inline8,xp:2:128:64:f32,16:128:i8";
     o->probes = "4,8,16,24,32,40,48,64,96,128";
-    o->caps = "0,20000,25000,30000,35000,40000,50000";
+    o->caps = "0,15000,20000,25000,30000,35000,40000,50000";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--json")) o->json = 1;
@@ -299,7 +301,8 @@ static int parse_args(int argc, char **argv, bench_opts *o)
         else if (!strcmp(a, "--max-candidates") && v) { o->caps = v; i++; }
         else {
             fprintf(stderr, "usage: bench-vectors [--base F --queries F] [--json] [--nbase N] [--nq N]\n"
-                            "       [--configs K:L[:enc],...|xp:F:m:L[:enc],...] [--probes m,...]\n"
+                            "       [--configs K:L[:enc[:layout][:center]],...|xp:F:m:L[:enc[:layout][:center]],...]\n"
+                            "       [--probes m,...]\n"
                             "       [--tune T] [--no-exact] [--max-candidates N,...]\n");
             return -1;
         }
