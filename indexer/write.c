@@ -4,12 +4,12 @@
  * batches from files, is ingest_run.c).
  *
  * A batch is one SQLite transaction (BEGIN IMMEDIATE at lctx_begin) plus an
- * in-memory postings builder. lctx_add writes the document and its chunk spans to
- * SQLite at once and queues the document for the batch's worker thread,
- * which tokenizes it into the builder (write_worker.c), or tokenizes it
- * itself into a second builder while the worker has a backlog; deletions are
- * collected as chunk ranges and handed to the builder once the worker has
- * drained. lctx_commit then
+ * in-memory postings builder. lctx_add writes the document and its chunk
+ * spans to SQLite at once and queues the document for the batch's worker
+ * thread, which tokenizes it into the builder (write_worker.c), or tokenizes
+ * it itself into a second builder while the worker has a backlog; deletions
+ * are chunk ranges, handed to the builder once the worker has drained.
+ * lctx_commit then
  *
  *   1. records the batch row and COMMITs SQLite (synchronous=FULL): this is
  *      the commit point — from here the batch survives any crash;
@@ -24,12 +24,11 @@
  * A crash between 1 and 2 leaves SQLite one (or more) batches ahead. Opening
  * the collection read-write (or the next lctx_begin) replays them: the
  * batch's documents (batch_seq = seq) are re-chunked from their stored chunk
- * ranges and re-tokenized with the collection's stored tokenizer settings,
- * and the documents it deleted (deleted_seq = seq) are tombstoned again. The
- * same code path (index_doc) builds the postings in both cases, so the
- * replayed LMDB state is identical to what the original apply would have
- * written. When step 2 fails without a crash (full disk), step 1 is undone
- * (catalog_undo_batch) so the batch leaves neither store changed.
+ * ranges and re-tokenized with the stored tokenizer settings, its deletions
+ * (deleted_seq = seq) tombstoned again, by the same code (index_doc), so
+ * LMDB ends exactly as the original apply would have left it. When step 2
+ * fails without a crash (full disk), step 1 is undone (catalog_undo_batch):
+ * the batch leaves neither store changed.
  */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -713,10 +712,8 @@ static int replay_docs(lctx_db *db, struct write_batch *w, uint64_t seq)
     if (sqlite3_prepare_v2(db->wdb, "SELECT doc_id, title, text, first_chunk, n_chunks, spans "
                            "FROM documents WHERE doc_id >= (SELECT first_doc FROM batches "
                            "WHERE seq=?1) AND doc_id < (SELECT end_doc FROM batches WHERE "
-                           "seq=?1) AND batch_seq=?1 ORDER BY doc_id", -1, &sd, NULL)) {
-        rc = sql_fail(db, "replay");
-        goto out;
-    }
+                           "seq=?1) AND batch_seq=?1 ORDER BY doc_id", -1, &sd, NULL))
+        return sql_fail(db, "replay");   /* nothing allocated yet */
     sqlite3_bind_int64(sd, 1, (sqlite3_int64)seq);
     int s;
     while ((s = sqlite3_step(sd)) == SQLITE_ROW && !rc) {
@@ -734,7 +731,6 @@ static int replay_docs(lctx_db *db, struct write_batch *w, uint64_t seq)
     }
     if (!rc && s != SQLITE_DONE)
         rc = sql_fail(db, "replay");
-out:
     free(spans);
     sqlite3_finalize(sd);
     return rc;

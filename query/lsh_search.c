@@ -192,6 +192,16 @@ static int push_candidate(lsh_scratch *s, uint32_t row, size_t *n)
 }
 
 
+/* Marks row seen and lists it in s->cand (through which the bitmap is
+ * cleared): 1 when it was new, 0 when already seen, -1 out of memory. */
+static inline int mark_seen(lsh_scratch *s, uint32_t row, size_t *n)
+{
+    if (lsh_bit_get(s->seen, row))
+        return 0;
+    lsh_bit_set(s->seen, row);
+    return push_candidate(s, row, n) == 0 ? 1 : -1;
+}
+
 /* a ranks below b: lower score, or equal score and larger label. */
 static int row_worse(const lsh_index *ix, row_hit a, row_hit b)
 {
@@ -333,14 +343,9 @@ static int gather(const lsh_index *ix, lsh_scratch *s, int *n_probed, size_t *n_
             break;
         const lsh_table *tab = &ix->tables[s->probes[i].table];
         uint32_t code = s->probes[i].code;
-        for (uint32_t e = tab->offsets[code]; e < tab->offsets[code + 1]; e++) {
-            uint32_t row = tab->rows[e];
-            if (lsh_bit_get(s->seen, row))
-                continue;
-            lsh_bit_set(s->seen, row);
-            if (push_candidate(s, row, &n) != 0)
+        for (uint32_t e = tab->offsets[code]; e < tab->offsets[code + 1]; e++)
+            if (mark_seen(s, tab->rows[e], &n) < 0)
                 goto fail;
-        }
     }
     *n_probed = i;
     for (size_t row = ix->n_committed; row < ix->n_rows; row++)
@@ -395,11 +400,11 @@ static int sketch_scan(const lsh_index *ix, lsh_scratch *s, int depth, int *n_pr
             if (a < thr)
                 continue;   /* the common case once the shortlist is full */
             uint32_t row = tab->rows[e];
-            if (lsh_bit_get(s->seen, row))
-                continue;
-            lsh_bit_set(s->seen, row);
-            if (push_candidate(s, row, &n) != 0)
+            int fresh = mark_seen(s, row, &n);
+            if (fresh < 0)
                 goto fail;
+            if (!fresh)
+                continue;
             if (ix->n_removed && lsh_bit_get(ix->removed, row))
                 continue;
             topk_offer(ix, s->pre, &np, depth, (row_hit){a, row});

@@ -4,7 +4,7 @@
  *
  * The top-k is a double-precision loop over every vector, deliberately
  * independent of lsh_exact.c (which uses OpenBLAS sgemm). With random floats
- * there are no ties.
+ * there are no ties. Also: the check that two indexes answer alike.
  */
 #ifndef LCTX_TEST_VECS_H
 #define LCTX_TEST_VECS_H
@@ -47,6 +47,31 @@ static inline void test_naive_topk(const float *base, size_t n, int dim, const f
     for (int j = 0; scores && j < k; j++)
         scores[j] = best[j];
     free(best);
+}
+
+/* Two indexes that should hold the same buckets and sketches answer every
+ * query alike at partial budgets (3, 12, 48 probes): same candidates, same
+ * labels, same scores, not only the same exact top-k (k <= 16). Needs
+ * criterion.h and query/query.h included first. */
+static inline void test_assert_same_answers(const lsh_index *a, const lsh_index *b,
+                                            const float *q, int nq, int dim, int k)
+{
+    lsh_scratch *s1 = lsh_scratch_new(a), *s2 = lsh_scratch_new(b);
+    lsh_hit h1[16], h2[16];
+    for (int budget = 3; budget <= 48; budget *= 4)
+        for (int i = 0; i < nq; i++) {
+            lsh_search_stats a1, a2;
+            int na = lsh_index_search(a, s1, q + i * dim, k, budget, 0, h1, &a1);
+            int nb = lsh_index_search(b, s2, q + i * dim, k, budget, 0, h2, &a2);
+            cr_assert_eq(na, nb);
+            cr_assert_eq(a1.candidates, a2.candidates);
+            for (int j = 0; j < na; j++) {
+                cr_assert_eq(h1[j].label, h2[j].label, "budget %d query %d rank %d", budget, i, j);
+                cr_assert_eq(h1[j].score, h2[j].score);
+            }
+        }
+    lsh_scratch_free(s1);
+    lsh_scratch_free(s2);
 }
 
 #endif
