@@ -212,11 +212,12 @@ static size_t count_table(const float *s, int f, int per_table, float acc, float
     return c;
 }
 
-/* Non-home tuples of all tables scoring <= t, stopping once past limit. */
-static size_t count_all(const xp_state *st, const float *scores, float t, size_t limit)
+/* Non-home tuples of all tables scoring <= t, stopping once past the room
+ * for keys (the caller only compares the count with that). */
+static size_t count_all(const xp_state *st, const float *scores, float t)
 {
     size_t c = 0;
-    for (int tb = 0; tb < st->tables && c <= limit; tb++) {
+    for (int tb = 0; tb < st->tables && c <= st->cap; tb++) {
         size_t ct = count_table(scores + (size_t)tb * st->per_table * XP_ALTS, 0, st->per_table, 0.0f, t);
         c += ct ? ct - 1 : 0;   /* the home is not counted (none: no alternatives at all) */
     }
@@ -224,12 +225,12 @@ static size_t count_all(const xp_state *st, const float *scores, float t, size_t
 }
 
 /* Writes the keys of table tb's non-home tuples scoring <= t_all, and of
- * those scoring <= t_band while *band_room lasts, in ranks order. */
+ * those scoring <= t_band while band_room lasts, in ranks order. */
 typedef struct emit_ctx {
     const float *s;
     int table, per_table;
     float t_all, t_band;
-    size_t *band_room;
+    size_t band_room;
     uint64_t *keys;
     size_t n;
 } emit_ctx;
@@ -252,9 +253,9 @@ static void emit_table(emit_ctx *e, int f, float acc, int *rank)
         if (home)
             continue;
         if (sc > e->t_all) {   /* in the band of tied scores: while there is room */
-            if (*e->band_room == 0)
+            if (e->band_room == 0)
                 continue;
-            (*e->band_room)--;
+            e->band_room--;
         }
         uint64_t k = (uint64_t)score_bits(sc) << 32 | (uint64_t)e->table << 20;
         for (int g = 0; g < e->per_table; g++)
@@ -308,10 +309,10 @@ static void select_tuples(xp_state *st, size_t want)
     }
     int64_t lo = -1;   /* count(lo) < want; -1: below every score */
     int64_t hi = score_bits(top);
-    size_t c_hi = count_all(st, scores, top, st->cap);
+    size_t c_hi = count_all(st, scores, top);
     while (c_hi > st->cap && hi - lo > 1) {
         int64_t mid = lo + (hi - lo) / 2;
-        size_t c = count_all(st, scores, bits_score((uint32_t)mid), st->cap);
+        size_t c = count_all(st, scores, bits_score((uint32_t)mid));
         if (c < want) {
             lo = mid;
         } else {
@@ -321,12 +322,11 @@ static void select_tuples(xp_state *st, size_t want)
     }
     /* All tuples <= hi when they fit; else those <= lo and, of the tied
      * ones at hi, as many as fit, in key order. */
-    size_t n_lo = lo < 0 ? 0 : count_all(st, scores, bits_score((uint32_t)lo), st->cap);
-    size_t band_room = st->cap - n_lo;
+    size_t n_lo = lo < 0 ? 0 : count_all(st, scores, bits_score((uint32_t)lo));
     emit_ctx e = {.per_table = st->per_table,
                   .t_all = c_hi <= st->cap ? bits_score((uint32_t)hi)
                                            : lo < 0 ? -1.0f : bits_score((uint32_t)lo),
-                  .t_band = bits_score((uint32_t)hi), .band_room = &band_room, .keys = keys};
+                  .t_band = bits_score((uint32_t)hi), .band_room = st->cap - n_lo, .keys = keys};
     for (int tb = 0; tb < st->tables; tb++) {
         int rank[XP_MAX_F] = {0};
         e.s = scores + (size_t)tb * st->per_table * XP_ALTS;
@@ -376,12 +376,10 @@ int lsh_probe_xp_next(void *work, int n, lsh_probe *out)
     int room = st->max_probes - st->emitted, n_out = 0;
     if (n > room)
         n = room;
-    if (st->emitted < st->tables) {
-        for (int t = st->emitted; t < st->tables && n_out < n; t++, n_out++) {
-            out[n_out].table = t;
-            out[n_out].code = st->codes[t];
-            out[n_out].score = 0.0f;
-        }
+    for (int t = st->emitted; t < st->tables && n_out < n; t++, n_out++) {   /* homes */
+        out[n_out].table = t;
+        out[n_out].code = st->codes[t];
+        out[n_out].score = 0.0f;
     }
     const int per_table = st->per_table, fn_bits = st->fn_bits;
     const uint32_t mask = (fn_bits >= 32) ? 0xFFFFFFFFu : ((1u << fn_bits) - 1);
