@@ -383,21 +383,80 @@ static void chunk_scan(chunk_state *st)
     chunk_close_passage(st, 1);
 }
 
+/* Eight bytes from s, the first in the low byte whatever the machine. */
+static uint64_t chunk_load8(const unsigned char *s)
+{
+    uint64_t x;
+    memcpy(&x, s, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    x = __builtin_bswap64(x);
+#endif
+    return x;
+}
+
+#define CHUNK_ONES 0x0101010101010101ull
+#define CHUNK_HIGH 0x8080808080808080ull
+
+/* The high bit of each byte of x that equals b. */
+static uint64_t chunk_bytes_equal(uint64_t x, unsigned char b)
+{
+    uint64_t t = x ^ (b * CHUNK_ONES), low7 = CHUNK_ONES * 0x7f;
+    /* (t & 0x7f) + 0x7f reaches the high bit unless the low seven bits are
+     * zero; or-ing t adds the high bit itself: so a high bit stays clear
+     * exactly where t's byte is zero. No byte carries into the next. */
+    return ~(((t & low7) + low7) | t | low7);
+}
+
+/* The bytes of x (eight ASCII bytes) that are spaces: ' ' or '\t'..'\r',
+ * as an 8-bit mask, bit k for byte k. */
+static unsigned chunk_space_mask(uint64_t x)
+{
+    /* (b | 0x80) - 9 keeps its high bit iff b >= 9 (no borrow leaves the
+     * byte, as b | 0x80 > 14); likewise for 14: b in 9..13 is the first
+     * without the second. */
+    uint64_t ge9 = (x | CHUNK_HIGH) - 9 * CHUNK_ONES;
+    uint64_t ge14 = (x | CHUNK_HIGH) - 14 * CHUNK_ONES;
+    uint64_t sp = (chunk_bytes_equal(x, ' ') | (ge9 & ~ge14)) & CHUNK_HIGH;
+    /* Gathers the eight high bits into the top byte: bit 8k+7 times
+     * 2^(7(7-k)) lands on bit 56+k, and no two products share a bit. */
+    return (unsigned)(((sp >> 7) * 0x0102040810204080ull) >> 56);
+}
+
 /* The common case in one cheap pass: a text without '#' holding at most
  * target whitespace-separated runs, none of them Han, kana or Hangul, is a
  * single passage, the text without its surrounding whitespace (no heading
  * can start a passage, and with at most target words no sentence can close
- * one or be cut). ASCII goes a byte at a time; another character is decoded
- * as the full scan decodes it, a space ends a run, a CJK character or stop
- * sends the text to the full scan (each is a word of its own), anything
- * else is run content. Returns 0 when the text does not qualify; else 1
+ * one or be cut). ASCII goes eight bytes at a time (most texts are ASCII,
+ * and counting runs from bit masks has no branch per byte to mispredict);
+ * another character is decoded as the full scan decodes it, a space ends a
+ * run, a CJK character or stop sends the text to the full scan (each is a
+ * word of its own), anything else is run content. Returns 0 when the text does not qualify; else 1
  * with the span in *out (empty when the text is all whitespace). chunk_scan
  * gives the same answer for every text that qualifies. */
 static int chunk_single(const unsigned char *s, size_t len, size_t target, chunk_span *out)
 {
     size_t runs = 0, first = len, last = 0;
-    int in_run = 0;
+    unsigned in_run = 0;   /* the byte before i was a non-space */
     for (size_t i = 0; i < len;) {
+        if (i + 8 <= len) {
+            uint64_t x = chunk_load8(s + i);
+            if (!(x & CHUNK_HIGH)) {
+                if (chunk_bytes_equal(x, '#') & CHUNK_HIGH)
+                    return 0;
+                unsigned word = ~chunk_space_mask(x) & 0xffu;
+                runs += (size_t)__builtin_popcount(word & ~((word << 1) | in_run));
+                if (runs > target)
+                    return 0;
+                if (word) {
+                    if (first == len)
+                        first = i + (size_t)__builtin_ctz(word);
+                    last = i + 32 - (size_t)__builtin_clz(word);
+                }
+                in_run = word >> 7;
+                i += 8;
+                continue;
+            }
+        }
         unsigned char c = s[i];
         size_t n = 1;
         int space;

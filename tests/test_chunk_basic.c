@@ -393,7 +393,8 @@ Test(chunk, fast_path_agrees_with_full_scan)
         "café", "naïve", "Ωmega", "hindiहिंदी", "xa–b", "x“quoted”", "plain", "word.",
         "End.", "ab\xC2\xA0" "cd", "ab\xE2\x80\xA8" "cd", "x한국", "xかな", "x。", "x×y", "1989",
     };
-    static const char *gaps[] = {" ", "  ", "\t", "\n", "\n\n", " \n "};
+    static const char *gaps[] = {" ", "  ", "\t", "\n", "\n\n", " \n ", "\r\n", "\f", "\v",
+                                 "   \t    "};
     const size_t np = sizeof pool / sizeof pool[0], ng = sizeof gaps / sizeof gaps[0];
     srand(4242);
     for (int round = 0; round < 3000; round++) {

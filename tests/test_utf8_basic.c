@@ -39,6 +39,24 @@ Test(utf8, invalid_inputs_with_offsets)
     assert_bad_at("caf\xC3\xA9 \x80", 7, 6);       /* stray continuation */
 }
 
+/* ASCII is skipped eight bytes at a time: a bad byte or a valid character
+ * at any offset of a long ASCII run, however it falls against the eight,
+ * is found exactly there. */
+Test(utf8, long_ascii_runs_every_offset)
+{
+    char s[48];
+    for (size_t pos = 0; pos < 40; pos++) {
+        memset(s, 'a', sizeof s);
+        s[pos] = (char)0xFF;
+        assert_bad_at(s, sizeof s, pos);
+        s[pos] = (char)0xC3;   /* a valid "é", then one bad byte further on */
+        s[pos + 1] = (char)0xA9;
+        cr_assert(utf8_validate(s, pos + 2, NULL), "é at %zu rejected", pos);
+        s[pos + 5] = (char)0x80;
+        assert_bad_at(s, sizeof s, pos + 5);
+    }
+}
+
 Test(utf8, repair_replaces_each_sequence_once)
 {
     const char s[] = "a\xFF" "b\xE2\x82" "c\xC0\x80" "d\xC3\xA9";
