@@ -45,6 +45,7 @@ typedef struct tomb_range {
 /* What tokenizing into a builder needs; one per thread that does it. */
 typedef struct index_lane {
     tok_tokenizer *tok;
+    int tok_borrowed;                /* tok is another lane's (same thread) */
     postings_builder *pb;
     tok_list text_toks, title_toks;
     uint64_t end_chunk;              /* after the last chunk it has */
@@ -74,7 +75,8 @@ struct write_batch {
 static void lane_free(lctx_db *db, index_lane *l)
 {
     postings_build_free(l->pb);
-    store_tok_put(db, l->tok);
+    if (!l->tok_borrowed)
+        store_tok_put(db, l->tok);
     tok_list_free(&l->text_toks);
     tok_list_free(&l->title_toks);
 }
@@ -88,9 +90,12 @@ static void lane_drop(lctx_db *db, index_lane *l)
     free(l);
 }
 
-static int lane_init(lctx_db *db, index_lane *l)
+/* With tok, the lane borrows that tokenizer (a lane of the same thread)
+ * instead of taking one from the pool. */
+static int lane_init(lctx_db *db, index_lane *l, tok_tokenizer *tok)
 {
-    l->tok = store_tok_get(db);
+    l->tok = tok ? tok : store_tok_get(db);
+    l->tok_borrowed = tok != NULL;
     l->pb = postings_build_new();
     tok_list_init(&l->text_toks);
     tok_list_init(&l->title_toks);
@@ -125,7 +130,7 @@ int write_batch_new(lctx_db *db, struct write_batch **out)
     if (!w)
         return store_err(db, LCTX_ENOMEM, "out of memory");
     w->db = db;
-    int rc = lane_init(db, &w->lane);
+    int rc = lane_init(db, &w->lane, NULL);
     if (rc) {
         write_batch_free(w);
         return rc;
@@ -205,7 +210,12 @@ static int index_caller_job(void *ctx, uint32_t doc, uint32_t first_chunk, const
         index_lane *l = calloc(1, sizeof *l);
         if (!l)
             return store_err(w->db, LCTX_ENOMEM, "out of memory");
-        int rc = lane_init(w->db, l);
+        /* The share lane borrows the caller lane's tokenizer: both run on
+         * this thread, and a tokenizer of its own would start with a cold
+         * word cache (a Snowball call for every distinct word again) and
+         * 2 MiB to zero. The two builders then overwrite each other's tags
+         * in the cache's slots, which token_entry checks before trusting. */
+        int rc = lane_init(w->db, l, slot == &w->share ? w->caller->tok : NULL);
         if (rc) {
             lane_drop(w->db, l);
             return rc;
