@@ -113,6 +113,39 @@ static inline const char *tok_term(const tok_list *l, size_t i)
     return l->terms + l->tokens[i].term;
 }
 
+/* s[0..n) for 0 < n < 8 as one number, as memcpy into a zeroed uint64_t
+ * gives on a little-endian machine, without a call or a byte loop: two
+ * loads that overlap (equal bytes or-ed together change nothing). Terms
+ * are short, so this tail is on every hash and every comparison. */
+static inline uint64_t tok_load_short(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        return a | (uint64_t)b << (8 * (n - 4));
+    }
+    return u[0] | (uint64_t)u[n / 2] << (8 * (n / 2)) | (uint64_t)u[n - 1] << (8 * (n - 1));
+}
+
+/* a[0..n) == b[0..n) without calling memcmp for the short terms that are
+ * nearly all of them: 8 to 16 bytes as a first and a last eight. */
+static inline int tok_same(const char *a, const char *b, size_t n)
+{
+    if (n > 16)
+        return memcmp(a, b, n) == 0;
+    if (n >= 8) {
+        uint64_t x, y, u, v;
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        memcpy(&u, a + n - 8, 8);
+        memcpy(&v, b + n - 8, 8);
+        return ((x ^ y) | (u ^ v)) == 0;
+    }
+    return n == 0 || tok_load_short(a, n) == tok_load_short(b, n);
+}
+
 /* A 32-bit hash of a term's bytes, for in-memory tables (the tokenizer's
  * word cache, the postings builder's term table); it never reaches disk.
  * Multiply-xorshift over 8-byte words: terms are short, and one multiply
@@ -128,11 +161,8 @@ static inline uint32_t tok_hash(const char *s, size_t n)
         s += 8;
         n -= 8;
     }
-    if (n) {
-        uint64_t w = 0;
-        memcpy(&w, s, n);
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-    }
+    if (n)
+        h = (h ^ tok_load_short(s, n)) * 0xff51afd7ed558ccdull;
     h ^= h >> 29;
     h *= 0xc4ceb9fe1a85ec53ull;
     return (uint32_t)(h >> 32);

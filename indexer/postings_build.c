@@ -226,7 +226,7 @@ static pb_entry *lookup(postings_builder *pb, const char *term, size_t len)
     uint32_t h = tok_hash(term, len);
     size_t mask = pb->n_slots - 1, j = h & mask;
     for (pb_entry *e; (e = pb->slots[j].e); j = (j + 1) & mask)
-        if (pb->slots[j].hash == h && e->tp.len == len && memcmp(e->tp.term, term, len) == 0)
+        if (pb->slots[j].hash == h && e->tp.len == len && tok_same(e->tp.term, term, len))
             return e;
     if (grow((void **)&pb->entries, &pb->cap_entries, pb->n_entries + 1, sizeof *pb->entries))
         return NULL;
@@ -298,7 +298,7 @@ static pb_entry *token_entry(postings_builder *pb, tok_tokenizer *tok, const tok
     uint32_t *tag = l->tokens[i].slot ? tok_slot_tag(tok, l->tokens[i].slot, term, len) : NULL;
     if (tag && *tag && *tag <= pb->n_entries) {
         pb_entry *e = (pb_entry *)pb->entries[*tag - 1];
-        if (e->tp.len == len && memcmp(e->tp.term, term, len) == 0)
+        if (e->tp.len == len && tok_same(e->tp.term, term, len))
             return e;
     }
     pb_entry *e = lookup(pb, term, len);

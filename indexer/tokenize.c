@@ -240,7 +240,7 @@ uint32_t *tok_slot_tag(tok_tokenizer *t, uint32_t slot, const char *term, size_t
     if (!t || !t->cache || slot == 0 || slot > TOK_CACHE_SLOTS)
         return NULL;
     tok_cache_slot *c = &t->cache[slot - 1];
-    if (c->vlen != len || memcmp(c->val, term, len) != 0)
+    if (c->vlen != len || !tok_same(c->val, term, len))
         return NULL;
     return &c->tag;
 }
@@ -390,7 +390,7 @@ static const char *tok_resolve(tok_tokenizer *t, const char *w, size_t n, size_t
         first = tok_hash(w, n) & (TOK_CACHE_SLOTS - 1) & ~(size_t)1;
         set = &t->cache[first];
         for (int k = 0; k < 2; k++)
-            if (set[k].klen == n && memcmp(set[k].key, w, n) == 0) {
+            if (set[k].klen == n && tok_same(set[k].key, w, n)) {
                 *out_len = set[k].vlen;
                 *slot = (uint32_t)(first + (size_t)k + 1);
                 return set[k].val;
