@@ -130,7 +130,7 @@ void tok_list_free(tok_list *l)
     tok_list_init(l);
 }
 
-static int tok_list_push(tok_list *l, const char *term, size_t term_len,
+static inline int tok_list_push(tok_list *l, const char *term, size_t term_len,
                          size_t start, size_t end, uint32_t pos, uint32_t slot)
 {
     if (l->n == l->cap) {
@@ -308,15 +308,9 @@ static int tok_class_cp(int32_t cp)
     }
 }
 
-/* Decodes the character at s[i]; returns its length and class. Invalid bytes
- * (the caller promised valid UTF-8, but we do not trust promises) are
- * one-byte separators. */
-static size_t tok_next(const unsigned char *s, size_t len, size_t i, int *cls)
+/* tok_next past ASCII: decodes with utf8proc. */
+static size_t tok_next_cp(const unsigned char *s, size_t len, size_t i, int *cls)
 {
-    if (s[i] < 0x80) {
-        *cls = tok_class_ascii(s[i]);
-        return 1;
-    }
     utf8proc_int32_t cp;
     size_t room = len - i < 4 ? len - i : 4;
     utf8proc_ssize_t n = utf8proc_iterate(s + i, (utf8proc_ssize_t)room, &cp);
@@ -326,6 +320,20 @@ static size_t tok_next(const unsigned char *s, size_t len, size_t i, int *cls)
     }
     *cls = tok_class_cp(cp);
     return (size_t)n;
+}
+
+/* Decodes the character at s[i]; returns its length and class. Invalid bytes
+ * (the caller promised valid UTF-8, but we do not trust promises) are
+ * one-byte separators. Inline with the ASCII case first: segmentation
+ * calls it for every byte of the corpus, and as a call it cost a sixth of
+ * the tokenizer's time. */
+static inline size_t tok_next(const unsigned char *s, size_t len, size_t i, int *cls)
+{
+    if (s[i] < 0x80) {
+        *cls = tok_ascii_class[s[i]];
+        return 1;
+    }
+    return tok_next_cp(s, len, i, cls);
 }
 
 /* ----------------------------------------------------------- normalising */
