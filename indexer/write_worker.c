@@ -63,19 +63,24 @@
 
 #define WORKER_MAX_JOBS 1024
 #define WORKER_MAX_BYTES ((size_t)32 << 20)
-#define WORKER_WAKE_JOBS 64
-#define WORKER_WAKE_BYTES ((size_t)1 << 20)
+#define WORKER_WAKE_JOBS 8
+#define WORKER_WAKE_BYTES ((size_t)128 << 10)
 /* The worker takes at most this many jobs at once, so that a backlog stays
  * in the shared queue where finish can split it. */
-#define WORKER_TAKE_JOBS 32
+#define WORKER_TAKE_JOBS 4
 /* finish shares the backlog only when the caller's part has this many
  * bytes: below that, a second tokenizer costs more than it saves. */
 #define WORKER_SHARE_MIN_BYTES ((size_t)32 << 10)
 /* Past this many jobs or bytes waiting, the producer tokenizes a document
  * itself (write_worker_submit with self_fn) instead of queueing it: more
- * than the wake thresholds, so the worker is awake and busy by then. */
-#define WORKER_SELF_JOBS 256
-#define WORKER_SELF_BYTES ((size_t)4 << 20)
+ * than the wake thresholds, so the worker is awake and busy by then. Small,
+ * because whatever is queued when lctx_commit comes is tokenized inside
+ * the commit: with 256 jobs allowed, a batch of 423 news articles left
+ * more than half of its documents to the commit, and one of 1,400
+ * abstracts a sixth. Each wake of the worker costs a futex call, a few
+ * microseconds, so the wake threshold stays above one job. */
+#define WORKER_SELF_JOBS 16
+#define WORKER_SELF_BYTES ((size_t)256 << 10)
 /* Job buffers are rounded up to a power of two from this, and recycled up
  * to WORKER_KEEP_BYTES; larger ones are freed after use. */
 #define WORKER_MIN_CAP ((size_t)1024)
