@@ -183,6 +183,12 @@ static int config_load(lctx_db *db, sqlite3 *conn)
         db->cfg.bm25_b = strtod(buf, NULL);
     if (!catalog_get_text(conn, "title_weight", buf, sizeof buf))
         db->cfg.title_weight = strtod(buf, NULL);
+    /* Collections made before 'content_hash' was recorded hash with FNV-1a,
+     * and their stored hashes must keep matching (write.c, content_hash). */
+    db->hash_fnv = catalog_get_text(conn, "content_hash", buf, sizeof buf) != 0;
+    if (!db->hash_fnv && strcmp(buf, "mix64") != 0)
+        return store_err(db, LCTX_EVERSION, "%s: content hash '%s' is unknown to this lctx; "
+                         "upgrade lctx", db->path, buf);
     return LCTX_OK;
 }
 
@@ -257,7 +263,12 @@ int catalog_open(lctx_db *db, const char *file, int create, const lctx_config *c
         return rc;
     if ((rc = catalog_exec(db, db->wdb, "BEGIN IMMEDIATE")))
         return rc;
-    if ((rc = catalog_exec(db, db->wdb, SCHEMA)) || (rc = config_init(db, cfg))) {
+    /* config_init fills in keys an existing catalog lacks; the content
+     * hash is recorded only at creation, as a catalog without it keeps the
+     * hash its documents were stored with (config_load). */
+    if ((rc = catalog_exec(db, db->wdb, SCHEMA)) || (rc = config_init(db, cfg)) ||
+        (!exists && (rc = catalog_exec(db, db->wdb, "INSERT INTO config "
+                                       "VALUES('content_hash','mix64')")))) {
         catalog_exec(db, db->wdb, "ROLLBACK");
         return rc;
     }

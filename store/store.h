@@ -116,6 +116,7 @@ struct lctx_db {
     lctx_config cfg;
     char language[32];            /* cfg.language points here */
     int format_version;
+    int hash_fnv;                 /* content_hash is FNV-1a (collections made before mix64) */
 
     sqlite3 *wdb;                 /* writer connection (NULL when read-only) */
     int wal;                      /* the writer's catalog runs in WAL mode */
