@@ -317,6 +317,22 @@ static void chunk_scan(chunk_state *st)
     int in_heading = 0;
 
     while (i <= len && !st->failed) {
+        /* Most characters continue a word, or are a blank between words:
+         * for ASCII these two cases change nothing but the word's class
+         * (letters and digits make it count), so they skip the rest. */
+        if (i < len && s[i] < 0x80) {
+            unsigned char c = s[i];
+            int blank = c == ' ' || (c >= '\t' && c <= '\r' && c != '\n');
+            if (in_word && !blank && c != '\n') {
+                counts |= ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || (c >= '0' && c <= '9');
+                i++;
+                continue;
+            }
+            if (!in_word && blank) {
+                i++;
+                continue;
+            }
+        }
         int32_t cp = 0;
         size_t n = i < len ? chunk_decode(s, len, i, &cp) : 0;
         int space = i == len || chunk_is_space(cp);
