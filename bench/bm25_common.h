@@ -142,6 +142,7 @@ static double bm25_now(void)
 
 /* Copies id into a hit; -1 when it does not fit (never silently truncated,
  * a truncated id would score as a wrong document). */
+__attribute__((unused))   /* bench-phases uses only the loading half */
 static int bm25_hit_set(bm25_hit *h, const char *id, size_t len, double score)
 {
     if (len >= BM25_MAX_ID) return -1;
@@ -506,6 +507,7 @@ static void bm25_report(const bm25_engine *e, const bm25_args *a, size_t ndocs, 
 }
 
 /* The whole benchmark for one engine; returns the exit status. */
+__attribute__((unused))
 static int bm25_main(int argc, char **argv, const bm25_engine *e)
 {
     bm25_args a;

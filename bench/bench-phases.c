@@ -1,0 +1,151 @@
+/*
+ * bench-phases.c — where the time of one BM25 build goes: open, add,
+ * commit, close, each as wall time and as CPU time of the whole process
+ * (all threads), medians over repeated builds.
+ *
+ * bench-bm25 gives one number per build, which is what the brief's target
+ * is about; this one splits it, which is what tuning needs. The add phase
+ * runs on two threads (the caller's SQLite inserts, the worker's
+ * tokenizing), so its CPU time over its wall time says how busy both
+ * cores were; the commit's wall time mostly waits for the disk. Builds go
+ * into a fresh folder each, as bench-bm25's do, through include/lctx.h
+ * alone.
+ *
+ * usage: bench-phases --corpus corpus.jsonl --dir WORKDIR [--builds 9] [--json]
+ * With OPENBLAS_NUM_THREADS=1, as every lctx benchmark (docs/ARCHITECTURE.md).
+ * Compare two builds of the library by alternating the two programs, several
+ * rounds each: the machine's speed drifts by a tenth within minutes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "lctx.h"
+
+#include "bm25_common.h"
+
+enum { PH_OPEN, PH_ADD, PH_COMMIT, PH_CLOSE, PH_N };
+static const char *const phase_names[PH_N] = {"open", "add", "commit", "close"};
+
+static double cpu_seconds(void)
+{
+    struct rusage r;
+    getrusage(RUSAGE_SELF, &r);
+    return (double)r.ru_utime.tv_sec + (double)r.ru_stime.tv_sec +
+           1e-6 * (double)(r.ru_utime.tv_usec + r.ru_stime.tv_usec);
+}
+
+static void check(lctx_db *db, int rc, const char *what)
+{
+    if (rc != LCTX_OK)
+        bm25_die("%s: %s: %s", what, lctx_strstatus(rc), db ? lctx_errmsg(db) : "");
+}
+
+/* One build into dir; wall[p] and cpu[p] get each phase's seconds. */
+static void build(const char *dir, const bm25_doc *docs, size_t n, double *wall, double *cpu)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/bench.lctx", dir) >= (int)sizeof path)
+        bm25_die("%s: path too long", dir);
+    lctx_db *db = NULL;
+    double t[PH_N + 1], c[PH_N + 1];
+    t[0] = bm25_now();
+    c[0] = cpu_seconds();
+    check(db, lctx_open(path, LCTX_OPEN_CREATE, NULL, &db), path);
+    check(db, lctx_begin(db), "begin");
+    t[1] = bm25_now();
+    c[1] = cpu_seconds();
+    for (size_t i = 0; i < n; i++) {
+        if (docs[i].title_len == 0 && docs[i].text_len == 0)
+            continue;
+        lctx_doc d;
+        memset(&d, 0, sizeof d);
+        d.id = docs[i].id;
+        d.title = docs[i].title_len ? docs[i].title : NULL;
+        d.text = docs[i].text;
+        d.text_len = docs[i].text_len;
+        check(db, lctx_add(db, &d), docs[i].id);
+    }
+    t[2] = bm25_now();
+    c[2] = cpu_seconds();
+    check(db, lctx_commit(db, NULL), "commit");
+    t[3] = bm25_now();
+    c[3] = cpu_seconds();
+    check(NULL, lctx_close(db), "close");
+    t[4] = bm25_now();
+    c[4] = cpu_seconds();
+    for (int p = 0; p < PH_N; p++) {
+        wall[p] = t[p + 1] - t[p];
+        cpu[p] = c[p + 1] - c[p];
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const char *corpus = NULL, *dir = NULL;
+    int builds = 9, json = 0;
+    bm25_prog = "bench-phases";
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--corpus") && i + 1 < argc)
+            corpus = argv[++i];
+        else if (!strcmp(argv[i], "--dir") && i + 1 < argc)
+            dir = argv[++i];
+        else if (!strcmp(argv[i], "--builds") && i + 1 < argc && bm25_posint(argv[i + 1], &builds) == 0)
+            i++;
+        else if (!strcmp(argv[i], "--json"))
+            json = 1;
+        else
+            bm25_die("usage: bench-phases --corpus corpus.jsonl --dir WORKDIR [--builds N] [--json]");
+    }
+    if (!corpus || !dir)
+        bm25_die("usage: bench-phases --corpus corpus.jsonl --dir WORKDIR [--builds N] [--json]");
+    size_t n;
+    bm25_doc *docs = bm25_load_docs(corpus, &n);
+    bm25_prepare_dir(dir);
+    double *wall = bm25_xmalloc(sizeof *wall * PH_N * (size_t)builds);
+    double *cpu = bm25_xmalloc(sizeof *cpu * PH_N * (size_t)builds);
+    double *total = bm25_xmalloc(sizeof *total * (size_t)builds);
+    for (int b = 0; b < builds; b++) {
+        char sub[PATH_MAX];
+        if (snprintf(sub, sizeof sub, "%s/build-%d", dir, b + 1) >= (int)sizeof sub)
+            bm25_die("%s: path too long", dir);
+        bm25_prepare_dir(sub);
+        double w[PH_N], c[PH_N];
+        build(sub, docs, n, w, c);
+        total[b] = 0;
+        for (int p = 0; p < PH_N; p++) {
+            wall[p * builds + b] = w[p];
+            cpu[p * builds + b] = c[p];
+            total[b] += w[p];
+        }
+    }
+    /* Medians phase by phase (they need not add up to the median total). */
+    double mw[PH_N], mc[PH_N];
+    for (int p = 0; p < PH_N; p++) {
+        qsort(wall + p * builds, (size_t)builds, sizeof *wall, bm25_cmp_double);
+        qsort(cpu + p * builds, (size_t)builds, sizeof *cpu, bm25_cmp_double);
+        mw[p] = bm25_quantile(wall + p * builds, (size_t)builds, 0.5);
+        mc[p] = bm25_quantile(cpu + p * builds, (size_t)builds, 0.5);
+    }
+    qsort(total, (size_t)builds, sizeof *total, bm25_cmp_double);
+    double mt = bm25_quantile(total, (size_t)builds, 0.5);
+    if (json) {
+        printf("{\"corpus\":\"%s\",\"docs\":%zu,\"builds\":%d,\"total_ms\":%.2f", corpus, n,
+               builds, 1e3 * mt);
+        for (int p = 0; p < PH_N; p++)
+            printf(",\"%s_ms\":%.2f,\"%s_cpu_ms\":%.2f", phase_names[p], 1e3 * mw[p],
+                   phase_names[p], 1e3 * mc[p]);
+        printf("}\n");
+    } else {
+        printf("%zu documents, median of %d builds: %.2f ms\n", n, builds, 1e3 * mt);
+        printf("%-8s %10s %10s\n", "phase", "wall ms", "cpu ms");
+        for (int p = 0; p < PH_N; p++)
+            printf("%-8s %10.2f %10.2f\n", phase_names[p], 1e3 * mw[p], 1e3 * mc[p]);
+    }
+    free(wall);
+    free(cpu);
+    free(total);
+    bm25_free_docs(docs, n);
+    return 0;
+}
