@@ -51,16 +51,16 @@
 #include "indexer/indexer.h"
 #include "store/store.h"
 
-/* Arena blocks double from ARENA_BLOCK up to ARENA_BLOCK_MAX. Blocks of
- * ARENA_HUGE bytes or more are 2 MiB aligned and advised as transparent
- * huge pages: first touches of fresh memory (page faults, expensive under
- * virtualisation) were a tenth of the builder's time with 4 KiB pages. The
- * first block is one huge page too: the 2 MiB of blocks that used to come
- * before it in 4 KiB pages cost 512 faults, where a huge page costs one,
- * and a batch of a thousand abstracts fills it. */
-#define ARENA_BLOCK ((size_t)2 << 20)
-#define ARENA_BLOCK_MAX ((size_t)8 << 20)
+/* Arena blocks double from ARENA_BLOCK, one 2 MiB huge page, up to
+ * ARENA_BLOCK_MAX, all 2 MiB aligned and advised as transparent huge
+ * pages: first touches of fresh memory (page faults, expensive under
+ * virtualisation) were a tenth of the builder's time with 4 KiB pages.
+ * The first block used to be 64 KiB, doubling in 4 KiB pages up to 2 MiB:
+ * 512 faults where a huge page costs one, and a batch of a thousand
+ * abstracts fills it. */
 #define ARENA_HUGE ((size_t)2 << 20)
+#define ARENA_BLOCK ARENA_HUGE
+#define ARENA_BLOCK_MAX ((size_t)8 << 20)
 
 typedef struct arena_block {
     struct arena_block *next;
@@ -166,13 +166,12 @@ void postings_build_free(postings_builder *pb)
     free(pb);
 }
 
-/* A block of sizeof(arena_block) + cap bytes; huge-page backed when large
- * (the advice is only a hint: without THP it is a plain allocation). */
+/* A block of sizeof(arena_block) + cap bytes (at least ARENA_BLOCK, see
+ * arena_alloc), huge-page backed (the advice is only a hint: without THP
+ * it is a plain allocation). */
 static arena_block *block_new(size_t cap)
 {
     size_t bytes = sizeof(arena_block) + cap;
-    if (bytes < ARENA_HUGE)
-        return malloc(bytes);
     void *p = NULL;
     if (posix_memalign(&p, ARENA_HUGE, bytes))
         return NULL;

@@ -131,7 +131,7 @@ void tok_list_free(tok_list *l)
 }
 
 static inline int tok_list_push(tok_list *l, const char *term, size_t term_len,
-                         size_t start, size_t end, uint32_t pos, uint32_t slot)
+                                size_t start, size_t end, uint32_t pos, uint32_t slot)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 256;

@@ -240,13 +240,13 @@ int catalog_open(lctx_db *db, const char *file, int create, const lctx_config *c
     /* 16 KiB pages for a new catalog (an existing one keeps its own: the
      * pragma changes nothing once the file has pages): a catalog is mostly
      * document texts of a few KiB, which 4 KiB pages cut into overflow
-     * chains, and committing a batch writes its pages one pwrite each.
-     * Building a collection of 6,000 abstracts took a sixth less time. */
-    /* A 2 MiB page cache, SQLite's default, for the writer too. A batch
-     * larger than that spills its pages to the file as it goes instead of
-     * holding them all until COMMIT, and memory touched for the first time
-     * is not free: with a 64 MiB cache, building a collection of 6,000
-     * abstracts took a fifth more CPU, most of it page faults. */
+     * chains, and committing a batch writes its pages one pwrite each; a
+     * cranfield build took about 9 % less time. And a 2 MiB page cache,
+     * SQLite's default, for the writer too: a batch larger than that
+     * spills its pages to the file as it goes instead of holding them all
+     * until COMMIT, and memory touched for the first time is not free
+     * (docs/ARCHITECTURE.md): with a 64 MiB cache, building a collection
+     * of 6,000 abstracts took a fifth more CPU, most of it page faults. */
     if ((rc = catalog_exec(db, db->wdb, "PRAGMA page_size=16384;"
                                         "PRAGMA synchronous=FULL;"
                                         "PRAGMA cache_size=-2048;"
