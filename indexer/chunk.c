@@ -321,14 +321,13 @@ static void chunk_scan(chunk_state *st)
          * for ASCII these two cases change nothing but the word's class
          * (letters and digits make it count), so they skip the rest. */
         if (i < len && s[i] < 0x80) {
-            unsigned char c = s[i];
-            int blank = c == ' ' || (c >= '\t' && c <= '\r' && c != '\n');
-            if (in_word && !blank && c != '\n') {
-                counts |= ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || (c >= '0' && c <= '9');
+            int space = chunk_is_space(s[i]);
+            if (in_word && !space) {
+                counts |= chunk_char_class(s[i]);
                 i++;
                 continue;
             }
-            if (!in_word && blank) {
+            if (!in_word && space && s[i] != '\n') {
                 i++;
                 continue;
             }
@@ -399,17 +398,6 @@ static void chunk_scan(chunk_state *st)
     chunk_close_passage(st, 1);
 }
 
-/* Eight bytes from s, the first in the low byte whatever the machine. */
-static uint64_t chunk_load8(const unsigned char *s)
-{
-    uint64_t x;
-    memcpy(&x, s, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    x = __builtin_bswap64(x);
-#endif
-    return x;
-}
-
 #define CHUNK_ONES 0x0101010101010101ull
 #define CHUNK_HIGH 0x8080808080808080ull
 
@@ -446,16 +434,17 @@ static unsigned chunk_space_mask(uint64_t x)
  * and counting runs from bit masks has no branch per byte to mispredict);
  * another character is decoded as the full scan decodes it, a space ends a
  * run, a CJK character or stop sends the text to the full scan (each is a
- * word of its own), anything else is run content. Returns 0 when the text does not qualify; else 1
- * with the span in *out (empty when the text is all whitespace). chunk_scan
- * gives the same answer for every text that qualifies. */
+ * word of its own), anything else is run content. Returns 0 when the text
+ * does not qualify; else 1 with the span in *out (empty when the text is
+ * all whitespace). chunk_scan gives the same answer for every text that
+ * qualifies. */
 static int chunk_single(const unsigned char *s, size_t len, size_t target, chunk_span *out)
 {
     size_t runs = 0, first = len, last = 0;
     unsigned in_run = 0;   /* the byte before i was a non-space */
     for (size_t i = 0; i < len;) {
         if (i + 8 <= len) {
-            uint64_t x = chunk_load8(s + i);
+            uint64_t x = le_load(s + i, 8);
             if (!(x & CHUNK_HIGH)) {
                 if (chunk_bytes_equal(x, '#') & CHUNK_HIGH)
                     return 0;
@@ -479,7 +468,7 @@ static int chunk_single(const unsigned char *s, size_t len, size_t target, chunk
         if (c < 0x80) {
             if (c == '#')
                 return 0;
-            space = c == ' ' || (c >= '\t' && c <= '\r');
+            space = chunk_is_space(c);
         } else {
             int32_t cp;
             n = chunk_decode(s, len, i, &cp);

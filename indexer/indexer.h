@@ -113,6 +113,18 @@ static inline const char *tok_term(const tok_list *l, size_t i)
     return l->terms + l->tokens[i].term;
 }
 
+/* The n bytes (at most 8) at p as a little-endian number, the same on
+ * every machine (for values that are stored or must not depend on it);
+ * with n a constant 8 the compiler makes it one load. */
+static inline uint64_t le_load(const void *p, size_t n)
+{
+    const unsigned char *u = p;
+    uint64_t w = 0;
+    for (size_t i = 0; i < n; i++)
+        w |= (uint64_t)u[i] << (8 * i);
+    return w;
+}
+
 /* s[0..n) for 0 < n < 8 as one number, as memcpy into a zeroed uint64_t
  * gives on a little-endian machine, without a call or a byte loop: two
  * loads that overlap (equal bytes or-ed together change nothing). Terms

@@ -316,23 +316,15 @@ out:
  * byte, was 5 % of a build's CPU on the thread that feeds the catalog.
  * Collections made before mix64 keep FNV-1a (db->hash_fnv), so their
  * stored hashes still match. */
-static uint64_t load_le64(const unsigned char *p, size_t n)
-{
-    uint64_t w = 0;
-    for (size_t i = 0; i < n; i++)
-        w |= (uint64_t)p[i] << (8 * i);
-    return w;
-}
-
 static uint64_t mix64(uint64_t h, const unsigned char *p, size_t len)
 {
     const uint64_t prime = 0x100000001b3ull;
     size_t i = 0;
     for (; i + 8 <= len; i += 8) {
-        h = (h ^ load_le64(p + i, 8)) * prime;
+        h = (h ^ le_load(p + i, 8)) * prime;
         h ^= h >> 29;
     }
-    h = (h ^ load_le64(p + i, len - i)) * prime;
+    h = (h ^ le_load(p + i, len - i)) * prime;
     h ^= h >> 29;
     h = (h ^ (uint64_t)len) * prime;
     return h ^ (h >> 32);
