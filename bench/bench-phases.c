@@ -11,7 +11,10 @@
  * into a fresh folder each, as bench-bm25's do, through include/lctx.h
  * alone.
  *
- * usage: bench-phases --corpus corpus.jsonl --dir WORKDIR [--builds 9] [--json]
+ * usage: bench-phases --corpus corpus.jsonl --dir WORKDIR [--builds 9] [--json] [--each]
+ * --each prints every build on stderr, its phases and their page faults:
+ * the first builds of a process are slower (fresh memory) than the later
+ * ones, and bench-bm25 reports the median of five.
  * With OPENBLAS_NUM_THREADS=1, as every lctx benchmark (docs/ARCHITECTURE.md).
  * Compare two builds of the library by alternating the two programs, several
  * rounds each: the machine's speed drifts by a tenth within minutes.
@@ -36,6 +39,16 @@ static double cpu_seconds(void)
            1e-6 * (double)(r.ru_utime.tv_usec + r.ru_stime.tv_usec);
 }
 
+/* First touches of fresh memory, which cost about 10 us each on the
+ * development VM (tools/fault-cost.c): --each prints them per phase. */
+static long minflt(void)
+{
+    struct rusage r;
+    getrusage(RUSAGE_SELF, &r);
+    return r.ru_minflt;
+}
+static long flt[5];   /* minor page faults at each phase boundary */
+
 static void check(lctx_db *db, int rc, const char *what)
 {
     if (rc != LCTX_OK)
@@ -52,10 +65,12 @@ static void build(const char *dir, const bm25_doc *docs, size_t n, double *wall,
     double t[PH_N + 1], c[PH_N + 1];
     t[0] = bm25_now();
     c[0] = cpu_seconds();
+    flt[0] = minflt();
     check(db, lctx_open(path, LCTX_OPEN_CREATE, NULL, &db), path);
     check(db, lctx_begin(db), "begin");
     t[1] = bm25_now();
     c[1] = cpu_seconds();
+    flt[1] = minflt();
     for (size_t i = 0; i < n; i++) {
         if (docs[i].title_len == 0 && docs[i].text_len == 0)
             continue;
@@ -69,12 +84,15 @@ static void build(const char *dir, const bm25_doc *docs, size_t n, double *wall,
     }
     t[2] = bm25_now();
     c[2] = cpu_seconds();
+    flt[2] = minflt();
     check(db, lctx_commit(db, NULL), "commit");
     t[3] = bm25_now();
     c[3] = cpu_seconds();
+    flt[3] = minflt();
     check(NULL, lctx_close(db), "close");
     t[4] = bm25_now();
     c[4] = cpu_seconds();
+    flt[4] = minflt();
     for (int p = 0; p < PH_N; p++) {
         wall[p] = t[p + 1] - t[p];
         cpu[p] = c[p + 1] - c[p];
@@ -84,7 +102,7 @@ static void build(const char *dir, const bm25_doc *docs, size_t n, double *wall,
 int main(int argc, char **argv)
 {
     const char *corpus = NULL, *dir = NULL;
-    int builds = 9, json = 0;
+    int builds = 9, json = 0, each = 0;
     bm25_prog = "bench-phases";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--corpus") && i + 1 < argc)
@@ -95,11 +113,13 @@ int main(int argc, char **argv)
             i++;
         else if (!strcmp(argv[i], "--json"))
             json = 1;
+        else if (!strcmp(argv[i], "--each"))
+            each = 1;
         else
-            bm25_die("usage: bench-phases --corpus corpus.jsonl --dir WORKDIR [--builds N] [--json]");
+            bm25_die("usage: bench-phases --corpus corpus.jsonl --dir WORKDIR [--builds N] [--json] [--each]");
     }
     if (!corpus || !dir)
-        bm25_die("usage: bench-phases --corpus corpus.jsonl --dir WORKDIR [--builds N] [--json]");
+        bm25_die("usage: bench-phases --corpus corpus.jsonl --dir WORKDIR [--builds N] [--json] [--each]");
     size_t n;
     bm25_doc *docs = bm25_load_docs(corpus, &n);
     bm25_prepare_dir(dir);
@@ -119,6 +139,11 @@ int main(int argc, char **argv)
             cpu[p * builds + b] = c[p];
             total[b] += w[p];
         }
+        if (each)
+            fprintf(stderr, "build %d: %.2f ms (open %.2f add %.2f commit %.2f close %.2f)\n", b + 1,
+                    1e3 * total[b], 1e3 * w[0], 1e3 * w[1], 1e3 * w[2], 1e3 * w[3]);
+        if (each)
+            fprintf(stderr, "   faults open %ld add %ld commit %ld close %ld\n", flt[1]-flt[0], flt[2]-flt[1], flt[3]-flt[2], flt[4]-flt[3]);
     }
     /* Medians phase by phase (they need not add up to the median total). */
     double mw[PH_N], mc[PH_N];

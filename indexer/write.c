@@ -672,7 +672,17 @@ static int commit_both(lctx_db *db, struct write_batch *w, store_batch *b, catal
         return sq;                       /* nothing committed anywhere */
     if (!built)
         rc = store_err(db, LCTX_ENOMEM, "out of memory");
-    return rc ? undo_committed(db, w, rc) : LCTX_OK;
+    if (rc)
+        return undo_committed(db, w, rc);
+    /* The first batch of a new collection counts once the creation marker
+     * is gone (store/create.c). */
+    if (db->creating && (rc = creation_finish(db))) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", db->errmsg);
+        return store_err(db, rc, "%s (the batch is not committed: the collection will start "
+                         "over when next opened)", why);
+    }
+    return LCTX_OK;
 }
 
 /* Tokenizing the backlog or merging the builders failed (status rc, the

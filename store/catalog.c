@@ -10,9 +10,10 @@
  *
  * Hence WAL with synchronous=FULL: a batch reported committed must survive a
  * power cut, and WAL makes that one fsync of the log per batch. A new
- * catalog is created, and takes its first batch, in rollback-journal mode
- * (catalog_use_wal says why, and catalog_batch_mode when it switches), all
- * of its creation in one transaction. Deleted and
+ * catalog is created, and takes its first batch, with its rollback journal
+ * in memory and no flush before that batch's COMMIT (create.c says why
+ * that is safe; catalog_use_wal why not WAL, and catalog_batch_mode when
+ * it switches), all of its creation in one transaction. Deleted and
  * replaced documents keep their rows, marked with the batch that deleted them
  * (deleted_seq), until compaction: a replay needs them, and readers that see
  * LMDB a batch behind SQLite can still resolve the chunks they find.
@@ -261,6 +262,11 @@ int catalog_open(lctx_db *db, const char *file, int create, const lctx_config *c
     sqlite3_finalize(st);
     if (exists && ((rc = config_load(db, db->wdb)) || (rc = catalog_use_wal(db))))
         return rc;
+    /* A collection being created is not durable until its first batch
+     * commits (create.c): no flush, and the journal in memory. */
+    if (!exists && db->creating &&
+        (rc = catalog_exec(db, db->wdb, "PRAGMA journal_mode=MEMORY;PRAGMA synchronous=OFF;")))
+        return rc;
     if ((rc = catalog_exec(db, db->wdb, "BEGIN IMMEDIATE")))
         return rc;
     /* config_init fills in keys an existing catalog lacks; the content
@@ -317,6 +323,11 @@ int catalog_use_wal(lctx_db *db)
  * unlink, so rollback-mode batches run with it. */
 int catalog_batch_mode(lctx_db *db)
 {
+    /* The first batch of a collection being created keeps the journal in
+     * memory; FULL still flushes the database file at COMMIT, before
+     * creation_finish makes the batch count. */
+    if (db->creating)
+        return catalog_exec(db, db->wdb, "PRAGMA synchronous=FULL");
     if (!db->wal) {
         uint64_t seq;
         int rc = catalog_last_seq(db, db->wdb, &seq);

@@ -11,7 +11,9 @@
  * recover: they read LMDB as of its last commit, which is always consistent.
  *
  * The writer lock is an flock on NAME.lctx/write.lock taken by lctx_begin
- * (and by recovery and compaction) and released when the batch ends. It is
+ * (and by recovery and compaction) and released when the batch ends; the
+ * creator of a new collection holds it until its first batch commits
+ * (create.c). It is
  * non-blocking: a second writer gets LCTX_EBUSY at once rather than hanging
  * behind a long indexing run. flock locks vanish with their process, so a
  * kill -9 never leaves a stale lock behind.
@@ -136,6 +138,8 @@ int store_lock(lctx_db *db)
 
 void store_unlock(lctx_db *db)
 {
+    if (db->creating)
+        return;     /* held until the creation is durable (create.c) */
     if (db->lock_held)
         flock(db->lock_fd, LOCK_UN);
     db->lock_held = 0;
@@ -268,11 +272,25 @@ static int open_stores(lctx_db *db, const lctx_config *cfg)
     }
     char file[4096];
     snprintf(file, sizeof file, "%s/catalog.db", db->path);
-    if (!create && stat(file, &sb))
+    int rc, readonly = (db->flags & LCTX_OPEN_READONLY) != 0;
+    lctx_config resumed;
+    if (readonly && creation_interrupted(db))
+        return store_err(db, LCTX_ENOTFOUND, "%s: its creation was interrupted before the first "
+                         "batch committed; open it for writing to start over", db->path);
+    if (!readonly && create && stat(file, &sb) && !creation_marked(db)) {
+        if ((rc = creation_start(db, cfg)))
+            return rc;
+    } else if (!readonly) {
+        resumed = *cfg;
+        if ((rc = creation_resume(db, &resumed)))
+            return rc;
+        if (db->creating)
+            cfg = &resumed;
+    }
+    if (!create && !db->creating && stat(file, &sb))
         return store_err(db, LCTX_ENOTFOUND, "%s: not an lctx collection (no catalog.db)",
                          db->path);
-    int rc = catalog_open(db, file, create, cfg);
-    if (rc)
+    if ((rc = catalog_open(db, file, create || db->creating, cfg)))
         return rc;
     snprintf(file, sizeof file, "%s/index", db->path);
     if ((rc = kv_open(db, file, (db->flags & LCTX_OPEN_READONLY) != 0)))
@@ -284,7 +302,10 @@ static int open_stores(lctx_db *db, const lctx_config *cfg)
     if (db->wdb && !sqlite3_get_autocommit(db->wdb) &&
         (rc = catalog_exec(db, db->wdb, "COMMIT")))
         return rc;
-    if (db->flags & LCTX_OPEN_READONLY)
+    /* Created without a flush; the first batch's COMMIT flushes it all. */
+    if (db->creating)
+        return catalog_exec(db, db->wdb, "PRAGMA synchronous=FULL");
+    if (readonly)
         return LCTX_OK;
     /* Reconcile the stores unless a live writer is mid-batch. */
     rc = store_lock(db);
@@ -325,6 +346,7 @@ int store_open(const char *path, unsigned flags, const lctx_config *cfg, size_t 
     int rc = check_config(db, cfg);
     if (!rc)
         rc = open_stores(db, cfg);
+    db->opened = rc == LCTX_OK;
     return rc;
 }
 
@@ -334,6 +356,10 @@ int lctx_close(lctx_db *db)
         return LCTX_OK;
     if (db->batch)
         lctx_rollback(db);
+    /* A creation that never committed a batch becomes durable now; one
+     * whose open failed half-way keeps its marker and starts over. */
+    int rc = db->opened ? creation_close(db) : LCTX_OK;
+    db->creating = 0;
     store_unlock(db);
     if (db->lock_fd >= 0)
         close(db->lock_fd);
@@ -343,7 +369,6 @@ int lctx_close(lctx_db *db)
         sqlite3_close(db->pool[i]);
     for (int i = 0; i < db->n_tok_pool; i++)
         tok_free(db->tok_pool[i]);
-    int rc = LCTX_OK;
     if (db->wdb && sqlite3_close(db->wdb) != SQLITE_OK)
         rc = LCTX_ERROR;
     pthread_mutex_destroy(&db->pool_mu);

@@ -96,7 +96,10 @@ int kv_open(lctx_db *db, const char *dir, int readonly)
     mdb_env_set_maxreaders(db->env, 510);
     size_t initial = db->test_map_initial ? db->test_map_initial : STORE_MAP_INITIAL;
     mdb_env_set_mapsize(db->env, initial);
-    unsigned fl = MDB_NOTLS | MDB_NOMETASYNC | (readonly ? MDB_RDONLY : 0);
+    /* A collection being created is not durable until its first batch
+     * commits (create.c): the new environment skips its flushes. */
+    unsigned fl = MDB_NOTLS | MDB_NOMETASYNC | (readonly ? MDB_RDONLY : 0) |
+                  (db->creating ? MDB_NOSYNC : 0);
     if ((rc = mdb_env_open(db->env, dir, fl, 0666))) {
         int st = kv_err(db, rc, "open");
         if (rc == ENOENT)
@@ -109,6 +112,8 @@ int kv_open(lctx_db *db, const char *dir, int readonly)
     mdb_reader_check(db->env, &dead); /* clears slots of crashed readers */
     if ((rc = open_dbis(db, readonly)))
         return rc;
+    if (db->creating && (rc = mdb_env_set_flags(db->env, MDB_NOSYNC, 0)))
+        return kv_err(db, rc, "set flags");
     MDB_txn *txn;
     store_stats st;
     if ((rc = kv_read_begin(db, &txn)))

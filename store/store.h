@@ -120,6 +120,10 @@ struct lctx_db {
 
     sqlite3 *wdb;                 /* writer connection (NULL when read-only) */
     int wal;                      /* the writer's catalog runs in WAL mode */
+    int creating;                 /* NAME.lctx/creating is ours: nothing durable yet (create.c) */
+    int opened;                   /* store_open succeeded */
+    char creation_embedder[160];  /* strings of a config read back from the marker */
+    char creation_venc[16];
     pthread_mutex_t pool_mu;      /* read connections, one per concurrent search */
     sqlite3 *pool[STORE_POOL_MAX];
     int n_pool;
@@ -189,6 +193,27 @@ void store_conn_put(lctx_db *db, sqlite3 *conn);
  * demand; NULL with the error set on failure). */
 struct tok_tokenizer *store_tok_get(lctx_db *db);
 void store_tok_put(lctx_db *db, struct tok_tokenizer *tok);
+
+/* ------------------------------------------------------ creation (create.c) */
+/* A new collection is marked by NAME.lctx/creating until its first batch
+ * commits or its creator closes it; until then nothing in it is durable,
+ * and a crash means starting over (create.c has the protocol). */
+/* Takes the writer lock, writes and syncs the marker with cfg; sets
+ * db->creating. */
+int creation_start(lctx_db *db, const lctx_config *cfg);
+/* Read-write open of an existing folder: when a marker is there and its
+ * creator is gone, removes the stores, puts the marker's config into *cfg
+ * and sets db->creating (the lock held), to be created again. */
+int creation_resume(lctx_db *db, lctx_config *cfg);
+/* Read-only open: 1 when the folder holds an abandoned creation. */
+int creation_interrupted(lctx_db *db);
+/* 1 when the marker exists. */
+int creation_marked(const lctx_db *db);
+/* Both stores hold the first batch durably: unlinks the marker, syncs the
+ * folder (the commit point), and puts the catalog back on a disk journal. */
+int creation_finish(lctx_db *db);
+/* Closing while still creating: flushes both stores, then finishes. */
+int creation_close(lctx_db *db);
 
 /* lctx_open with an initial LMDB map size (0 = STORE_MAP_INITIAL); tests use
  * a tiny map to exercise growth. */

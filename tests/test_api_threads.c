@@ -118,7 +118,7 @@ Test(threads, second_writer_is_busy)
     cr_assert_eq(lctx_compact(b), LCTX_EBUSY);
     lctx_doc d = {.id = "x", .text = "hello"};
     cr_assert_eq(lctx_add(a, &d), LCTX_OK);
-    cr_assert_eq(lctx_commit(a, NULL), LCTX_OK);
+    cr_assert_eq(lctx_commit(a, NULL), LCTX_OK, "%s", lctx_errmsg(a));
     cr_assert_eq(lctx_begin(b), LCTX_OK, "%s", lctx_errmsg(b));
     cr_assert_eq(lctx_rollback(b), LCTX_OK);
     /* a reader sees the committed document */
