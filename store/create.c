@@ -36,7 +36,8 @@
  * marker's config (an unreadable marker, which a power cut can leave,
  * falls back to the opener's config), and a read-only open refuses with a
  * message saying so. A marker whose lock is held belongs to a live creator
- * and is left alone.
+ * and is left alone. (Starting over is silent: lctx_open has no warning
+ * channel yet, the handler is set on the handle it returns.)
  *
  * Closing a collection whose first batch never came (or failed) makes the
  * creation durable then: both files are flushed, then the marker goes.
@@ -156,7 +157,8 @@ static void marker_number(const cJSON *o, const char *key, double *out)
 }
 
 /* The config in the marker over *cfg (which holds the opener's, so a
- * missing or torn marker leaves that); strings go to db->creation_*. */
+ * missing or torn marker leaves that; -1 then); strings go to
+ * db->language and db->creation_*. */
 static int marker_config(lctx_db *db, lctx_config *cfg)
 {
     char file[4200], text[MARKER_MAX + 1];
@@ -224,15 +226,11 @@ int creation_resume(lctx_db *db, lctx_config *cfg)
         store_unlock(db);
         return LCTX_OK;
     }
-    if (marker_config(db, cfg))
-        store_warn(db, "%s/" CREATING_FILE ": unreadable; starting over with the given config",
-                   db->path);
+    marker_config(db, cfg);    /* unreadable: the opener's config stays */
     if ((rc = remove_stores(db))) {
         store_unlock(db);
         return rc;
     }
-    store_warn(db, "%s: its creation was interrupted before the first batch committed; "
-               "starting over, empty", db->path);
     db->creating = 1;
     return LCTX_OK;
 }
@@ -270,15 +268,19 @@ int creation_finish(lctx_db *db)
 {
     if (!db->creating)
         return LCTX_OK;
+    /* The journal first: once the marker is gone the batch counts, and
+     * nothing may fail after that. */
+    int rc = db->wdb ? journal_on_disk(db) : LCTX_OK;
+    if (rc)
+        return rc;
     char file[4200];
     marker_path(db, file, sizeof file);
     if (unlink(file) && errno != ENOENT)
         return store_err(db, LCTX_EIO, "%s: cannot remove: %s", file, strerror(errno));
-    int rc = sync_dir(db);
-    if (rc)
+    if ((rc = sync_dir(db)))
         return rc;
     db->creating = 0;
-    return db->wdb ? journal_on_disk(db) : LCTX_OK;
+    return LCTX_OK;
 }
 
 /* fdatasync of a file by name: SQLite does not lend its descriptor, and
