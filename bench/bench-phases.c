@@ -47,7 +47,6 @@ static long minflt(void)
     getrusage(RUSAGE_SELF, &r);
     return r.ru_minflt;
 }
-static long flt[5];   /* minor page faults at each phase boundary */
 
 static void check(lctx_db *db, int rc, const char *what)
 {
@@ -55,22 +54,25 @@ static void check(lctx_db *db, int rc, const char *what)
         bm25_die("%s: %s: %s", what, lctx_strstatus(rc), db ? lctx_errmsg(db) : "");
 }
 
-/* One build into dir; wall[p] and cpu[p] get each phase's seconds. */
-static void build(const char *dir, const bm25_doc *docs, size_t n, double *wall, double *cpu)
+/* One build into dir; wall[p] and cpu[p] get each phase's seconds, flt[p]
+ * its minor page faults. */
+static void build(const char *dir, const bm25_doc *docs, size_t n, double *wall, double *cpu,
+                  long *flt)
 {
     char path[PATH_MAX];
     if (snprintf(path, sizeof path, "%s/bench.lctx", dir) >= (int)sizeof path)
         bm25_die("%s: path too long", dir);
     lctx_db *db = NULL;
     double t[PH_N + 1], c[PH_N + 1];
+    long f[PH_N + 1];
     t[0] = bm25_now();
     c[0] = cpu_seconds();
-    flt[0] = minflt();
+    f[0] = minflt();
     check(db, lctx_open(path, LCTX_OPEN_CREATE, NULL, &db), path);
     check(db, lctx_begin(db), "begin");
     t[1] = bm25_now();
     c[1] = cpu_seconds();
-    flt[1] = minflt();
+    f[1] = minflt();
     for (size_t i = 0; i < n; i++) {
         if (docs[i].title_len == 0 && docs[i].text_len == 0)
             continue;
@@ -84,18 +86,19 @@ static void build(const char *dir, const bm25_doc *docs, size_t n, double *wall,
     }
     t[2] = bm25_now();
     c[2] = cpu_seconds();
-    flt[2] = minflt();
+    f[2] = minflt();
     check(db, lctx_commit(db, NULL), "commit");
     t[3] = bm25_now();
     c[3] = cpu_seconds();
-    flt[3] = minflt();
+    f[3] = minflt();
     check(NULL, lctx_close(db), "close");
     t[4] = bm25_now();
     c[4] = cpu_seconds();
-    flt[4] = minflt();
+    f[4] = minflt();
     for (int p = 0; p < PH_N; p++) {
         wall[p] = t[p + 1] - t[p];
         cpu[p] = c[p + 1] - c[p];
+        flt[p] = f[p + 1] - f[p];
     }
 }
 
@@ -132,7 +135,8 @@ int main(int argc, char **argv)
             bm25_die("%s: path too long", dir);
         bm25_prepare_dir(sub);
         double w[PH_N], c[PH_N];
-        build(sub, docs, n, w, c);
+        long f[PH_N];
+        build(sub, docs, n, w, c, f);
         total[b] = 0;
         for (int p = 0; p < PH_N; p++) {
             wall[p * builds + b] = w[p];
@@ -140,10 +144,9 @@ int main(int argc, char **argv)
             total[b] += w[p];
         }
         if (each)
-            fprintf(stderr, "build %d: %.2f ms (open %.2f add %.2f commit %.2f close %.2f)\n", b + 1,
-                    1e3 * total[b], 1e3 * w[0], 1e3 * w[1], 1e3 * w[2], 1e3 * w[3]);
-        if (each)
-            fprintf(stderr, "   faults open %ld add %ld commit %ld close %ld\n", flt[1]-flt[0], flt[2]-flt[1], flt[3]-flt[2], flt[4]-flt[3]);
+            fprintf(stderr, "build %d: %.2f ms (open %.2f add %.2f commit %.2f close %.2f)\n"
+                    "   faults open %ld add %ld commit %ld close %ld\n", b + 1, 1e3 * total[b],
+                    1e3 * w[0], 1e3 * w[1], 1e3 * w[2], 1e3 * w[3], f[0], f[1], f[2], f[3]);
     }
     /* Medians phase by phase (they need not add up to the median total). */
     double mw[PH_N], mc[PH_N];

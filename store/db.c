@@ -261,7 +261,8 @@ static lctx_db *db_new(const char *path, unsigned flags)
 static int open_stores(lctx_db *db, const lctx_config *cfg)
 {
     struct stat sb;
-    int create = (db->flags & LCTX_OPEN_CREATE) && !(db->flags & LCTX_OPEN_READONLY);
+    int readonly = (db->flags & LCTX_OPEN_READONLY) != 0;
+    int create = (db->flags & LCTX_OPEN_CREATE) && !readonly;
     if (stat(db->path, &sb)) {
         if (!create)
             return store_err(db, LCTX_ENOTFOUND, "%s: no such collection", db->path);
@@ -272,7 +273,7 @@ static int open_stores(lctx_db *db, const lctx_config *cfg)
     }
     char file[4096];
     snprintf(file, sizeof file, "%s/catalog.db", db->path);
-    int rc, readonly = (db->flags & LCTX_OPEN_READONLY) != 0;
+    int rc;
     lctx_config resumed;
     if (readonly && creation_interrupted(db))
         return store_err(db, LCTX_ENOTFOUND, "%s: its creation was interrupted before the first "
@@ -293,7 +294,7 @@ static int open_stores(lctx_db *db, const lctx_config *cfg)
     if ((rc = catalog_open(db, file, create || db->creating, cfg)))
         return rc;
     snprintf(file, sizeof file, "%s/index", db->path);
-    if ((rc = kv_open(db, file, (db->flags & LCTX_OPEN_READONLY) != 0)))
+    if ((rc = kv_open(db, file, readonly)))
         return rc;
     /* Vector settings and databases: replay needs them. A new catalog's
      * creation transaction (catalog_open) ends here, settings included. */

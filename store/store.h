@@ -209,8 +209,9 @@ int creation_resume(lctx_db *db, lctx_config *cfg);
 int creation_interrupted(lctx_db *db);
 /* 1 when the marker exists. */
 int creation_marked(const lctx_db *db);
-/* Both stores hold the first batch durably: unlinks the marker, syncs the
- * folder (the commit point), and puts the catalog back on a disk journal. */
+/* Both stores hold the first batch durably: puts the catalog back on a
+ * disk journal, then unlinks the marker and syncs the folder (the commit
+ * point). */
 int creation_finish(lctx_db *db);
 /* Closing while still creating: flushes both stores, then finishes. */
 int creation_close(lctx_db *db);

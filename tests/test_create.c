@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "lctx.h"
+#include "test_hits.h"
 #include "test_tmpdir.h"
 
 static char dir[256];
@@ -48,15 +49,6 @@ static void add(lctx_db *db, const char *id, const char *text)
 {
     lctx_doc d = {.id = id, .text = text};
     cr_assert_eq(lctx_add(db, &d), LCTX_OK, "%s", lctx_errmsg(db));
-}
-
-static size_t hits(lctx_db *db, const char *q)
-{
-    lctx_results *r;
-    cr_assert_eq(lctx_search(db, q, NULL, &r), LCTX_OK, "%s", lctx_errmsg(db));
-    size_t n = lctx_results_count(r);
-    lctx_results_free(r);
-    return n;
 }
 
 static lctx_stats stats(lctx_db *db)

@@ -1,0 +1,26 @@
+/*
+ * test_hits.h — how many results a default search returns, for tests that
+ * check through include/lctx.h alone that a document is (or is not)
+ * searchable after a crash, a replay or a restart.
+ *
+ * Header-only (a static function) for the reason test_tmpdir.h gives.
+ */
+#ifndef LCTX_TEST_HITS_H
+#define LCTX_TEST_HITS_H
+
+#include <criterion/criterion.h>
+
+#include "lctx.h"
+
+/* Results of q with the default options; the search must succeed. */
+__attribute__((unused))
+static size_t hits(lctx_db *db, const char *q)
+{
+    lctx_results *r;
+    cr_assert_eq(lctx_search(db, q, NULL, &r), LCTX_OK, "%s", lctx_errmsg(db));
+    size_t n = lctx_results_count(r);
+    lctx_results_free(r);
+    return n;
+}
+
+#endif
