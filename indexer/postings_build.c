@@ -103,6 +103,8 @@ struct postings_builder {
     uint32_t first_chunk;
     uint32_t *tomb;
     size_t n_tomb, cap_tomb;
+    store_wide *wide;              /* exact counts of postings at STORE_TF_WIDE */
+    size_t n_wide, cap_wide;
     store_term_postings **sorted;  /* the terms in byte order (postings_build_sort) */
     size_t n_sorted;
     int sorted_valid;              /* sorted lists every term */
@@ -162,6 +164,7 @@ void postings_build_free(postings_builder *pb)
     free(pb->entries);
     free(pb->chunks);
     free(pb->tomb);
+    free(pb->wide);
     free(pb->sorted);
     free(pb);
 }
@@ -257,7 +260,7 @@ static int grow_list(postings_builder *pb, pb_entry *e)
 {
     store_term_postings *tp = &e->tp;
     size_t ncap = tp->cap ? tp->cap * 2 : 2, bytes = ncap * sizeof *tp->p;
-    store_posting *p;
+    store_bposting *p;
     if (e->heap) {
         p = realloc(tp->p, bytes);
         if (!p)
@@ -309,6 +312,35 @@ static pb_entry *token_entry(postings_builder *pb, tok_tokenizer *tok, const tok
     return e;
 }
 
+/* Counts one more occurrence into a posting with a field about to reach
+ * STORE_TF_WIDE: from then on the exact counts of both its fields live in
+ * a wide record, and the posting holds them capped at STORE_TF_WIDE. The
+ * builder takes its chunks in order, so the records of the chunk being
+ * built are the last ones; within a builder an entry's term pointer names
+ * it. */
+static int count_wide(postings_builder *pb, pb_entry *e, store_bposting *q, int title)
+{
+    store_wide *w = NULL;
+    for (size_t k = pb->n_wide; k > 0 && pb->wide[k - 1].chunk == q->chunk; k--)
+        if (pb->wide[k - 1].term == e->tp.term) {
+            w = &pb->wide[k - 1];
+            break;
+        }
+    if (!w) {
+        if (grow((void **)&pb->wide, &pb->cap_wide, pb->n_wide + 1, sizeof *pb->wide))
+            return -1;
+        w = &pb->wide[pb->n_wide++];
+        *w = (store_wide){e->tp.term, e->tp.len, q->chunk, q->tf_text, q->tf_title};
+    }
+    if (title)
+        w->tf_title++;
+    else
+        w->tf_text++;
+    q->tf_text = w->tf_text < STORE_TF_WIDE ? (uint16_t)w->tf_text : STORE_TF_WIDE;
+    q->tf_title = w->tf_title < STORE_TF_WIDE ? (uint16_t)w->tf_title : STORE_TF_WIDE;
+    return 0;
+}
+
 static int add_token(postings_builder *pb, tok_tokenizer *tok, const tok_list *l, size_t i,
                      uint32_t chunk, int title)
 {
@@ -319,14 +351,17 @@ static int add_token(postings_builder *pb, tok_tokenizer *tok, const tok_list *l
     if (e->last_chunk != chunk) {
         if (tp->n == tp->cap && grow_list(pb, e))
             return -1;
-        tp->p[tp->n++] = (store_posting){chunk, 0, 0};
+        tp->p[tp->n++] = (store_bposting){chunk, 0, 0};
         e->last_chunk = chunk;
     }
-    if (title)
-        tp->p[tp->n - 1].tf_title++;
-    else
-        tp->p[tp->n - 1].tf_text++;
-    return 0;
+    /* A posting with a wide field counts in its record only. */
+    store_bposting *q = &tp->p[tp->n - 1];
+    uint16_t *f = title ? &q->tf_title : &q->tf_text;
+    if (*f < STORE_TF_WIDE - 1 && q->tf_text != STORE_TF_WIDE && q->tf_title != STORE_TF_WIDE) {
+        (*f)++;
+        return 0;
+    }
+    return count_wide(pb, e, q, title);
 }
 
 int postings_build_chunk(postings_builder *pb, tok_tokenizer *tok, uint32_t chunk,
@@ -360,7 +395,7 @@ int postings_build_chunk(postings_builder *pb, tok_tokenizer *tok, uint32_t chun
 /* Merges n postings (ascending chunks, none of them in e's list) into e's
  * list: an append when they all follow it, the usual case; otherwise a
  * merge from the back, in place, into the grown list. */
-static int merge_postings(postings_builder *pb, pb_entry *e, const store_posting *p, size_t n)
+static int merge_postings(postings_builder *pb, pb_entry *e, const store_bposting *p, size_t n)
 {
     store_term_postings *tp = &e->tp;
     if (n == 0)
@@ -430,6 +465,15 @@ int postings_build_merge(postings_builder *pb, postings_builder *other)
         return 0;
     if (merge_chunks(pb, other) || postings_build_sort(pb) || postings_build_sort(other))
         return -1;
+    /* other's wide records point at its terms, which outlive the merge;
+     * finish orders the lot. */
+    if (other->n_wide) {
+        if (grow((void **)&pb->wide, &pb->cap_wide, pb->n_wide + other->n_wide,
+                 sizeof *pb->wide))
+            return -1;
+        memcpy(pb->wide + pb->n_wide, other->wide, other->n_wide * sizeof *pb->wide);
+        pb->n_wide += other->n_wide;
+    }
     size_t na = pb->n_sorted, nb = other->n_sorted, i = 0, j = 0, k = 0;
     store_term_postings **m = malloc((na + nb) * sizeof *m);
     if (!m)
@@ -574,12 +618,27 @@ int postings_build_sort(postings_builder *pb)
     return 0;
 }
 
+/* Wide records by chunk, then term bytes: the order apply searches. */
+static int cmp_wide(const void *a, const void *b)
+{
+    const store_wide *x = a, *y = b;
+    if (x->chunk != y->chunk)
+        return x->chunk < y->chunk ? -1 : 1;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->term, y->term, n);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
 int postings_build_finish(postings_builder *pb, struct store_batch *out)
 {
     if (pb->n_filled != pb->n_chunks)
         return -1;   /* a hole: a piece of the batch was never merged */
     if (postings_build_sort(pb))
         return -1;
+    if (pb->n_wide > 1)
+        qsort(pb->wide, pb->n_wide, sizeof *pb->wide, cmp_wide);
+    out->wide = pb->wide;
+    out->n_wide = pb->n_wide;
     out->terms = pb->sorted;
     out->n_terms = pb->n_sorted;
     out->first_chunk = pb->first_chunk;

@@ -191,6 +191,48 @@ static int reopen_last_block(lctx_db *db, MDB_txn *txn, store_term *t, block_acc
     return LCTX_OK;
 }
 
+/* The wide record of (term, chunk): binary search of the batch's list,
+ * ordered by chunk, then term bytes. NULL when it has none. */
+static const store_wide *find_wide(const store_batch *b, const store_term_postings *tp,
+                                   uint32_t chunk)
+{
+    size_t lo = 0, hi = b->n_wide;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const store_wide *x = &b->wide[mid];
+        int c = x->chunk != chunk ? (x->chunk < chunk ? -1 : 1) : 0;
+        if (!c) {
+            size_t n = x->len < tp->len ? x->len : tp->len;
+            c = memcmp(x->term, tp->term, n);
+            if (!c)
+                c = (x->len > tp->len) - (x->len < tp->len);
+        }
+        if (!c)
+            return x;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* A batch posting in the decoded form, with its exact counts. -1 when a
+ * count says wide and the batch has no record of it (a builder bug). */
+static int widen(const store_batch *b, const store_term_postings *tp, const store_bposting *p,
+                 store_posting *out)
+{
+    *out = (store_posting){p->chunk, p->tf_text, p->tf_title};
+    if (p->tf_text != STORE_TF_WIDE && p->tf_title != STORE_TF_WIDE)
+        return 0;
+    const store_wide *w = find_wide(b, tp, p->chunk);
+    if (!w)
+        return -1;
+    out->tf_text = w->tf_text;
+    out->tf_title = w->tf_title;
+    return 0;
+}
+
 static int put_term(lctx_db *db, MDB_txn *txn, const store_batch *b,
                     const store_term_postings *tp, store_stats *st, block_acc *a, unsigned flags)
 {
@@ -211,10 +253,13 @@ static int put_term(lctx_db *db, MDB_txn *txn, const store_batch *b,
     }
     double w = db->cfg.title_weight;
     for (size_t i = 0; i < tp->n; i++) {
-        const store_posting *p = &tp->p[i];
+        store_posting *p = &a->p[a->n];
+        if (widen(b, tp, &tp->p[i], p))
+            return store_err(db, LCTX_ERROR, "batch: term '%.*s' lacks the exact counts of "
+                             "chunk %u", (int)tp->len, tp->term, tp->p[i].chunk);
+        a->n++;
         float tf = kv_tf_bound(p->tf_text + w * p->tf_title);
         uint32_t len = chunk_len(b, p->chunk);
-        a->p[a->n++] = *p;
         if (tf > a->max_tf)
             a->max_tf = tf;
         if (len < a->min_len)

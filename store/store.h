@@ -81,10 +81,34 @@ typedef struct store_posting {
     uint32_t tf_title;
 } store_posting;
 
+/* A posting as a batch holds it: 8 bytes where store_posting (the decoded
+ * form) takes 12, because a batch holds every posting of every document in
+ * memory until it commits; on npl's 11,429 abstracts the smaller lists took
+ * about a tenth off the build (docs/ARCHITECTURE.md). A count
+ * of STORE_TF_WIDE or more is stored as STORE_TF_WIDE, and the exact counts
+ * of both fields are then in the batch's wide list (store_wide); real
+ * counts that large need one term tens of thousands of times in one chunk,
+ * which only machine-made text has. */
+#define STORE_TF_WIDE 0xffffu
+typedef struct store_bposting {
+    uint32_t chunk;
+    uint16_t tf_text;
+    uint16_t tf_title;
+} store_bposting;
+
+/* The exact counts of a posting with a field at STORE_TF_WIDE. */
+typedef struct store_wide {
+    const char *term;
+    uint32_t len;
+    uint32_t chunk;
+    uint32_t tf_text;
+    uint32_t tf_title;
+} store_wide;
+
 typedef struct store_term_postings {
     const char *term;
     uint32_t len;
-    store_posting *p;
+    store_bposting *p;
     size_t n, cap;
 } store_term_postings;
 
@@ -97,6 +121,8 @@ typedef struct store_batch {
     size_t n_chunks;
     uint32_t *tomb;               /* chunk ids tombstoned by this batch */
     size_t n_tomb;
+    const store_wide *wide;       /* by chunk, then term bytes (STORE_TF_WIDE) */
+    size_t n_wide;
     /* Vectors (collections with an embedder, else NULL): vec_rows holds one
      * encoded row (vecstore_row_bytes of the collection) per new chunk, in
      * chunk order; tombstoned chunks lose their vector and bucket entries. */

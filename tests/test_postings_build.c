@@ -101,6 +101,34 @@ static void random_word(unsigned *seed, char *w)
     w[o] = 0;
 }
 
+/* Documents 7, 1007 and 2007 have a title of WIDE_TITLE "tword" and a
+ * first chunk of WIDE_TEXT "wword" and one "tword": counts past the 16 bits
+ * a batch posting holds, so their exact values go to wide records (one per
+ * chunk for tword, whose title counts in both chunks, one for wword). */
+#define WIDE_TEXT 70000
+#define WIDE_TITLE 65600
+#define WIDE_RECORDS 9
+
+static int wide_doc(uint32_t doc)
+{
+    return doc % 1000 == 7;
+}
+
+/* n copies of word and a space, then tail. malloc'd. */
+static char *repeated(const char *word, int n, const char *tail, size_t *len)
+{
+    size_t k = strlen(word), t = strlen(tail);
+    char *s = malloc((k + 1) * (size_t)n + t + 1);
+    cr_assert_not_null(s);
+    for (int i = 0; i < n; i++) {
+        memcpy(s + (k + 1) * (size_t)i, word, k);
+        s[(k + 1) * (size_t)i + k] = ' ';
+    }
+    memcpy(s + (k + 1) * (size_t)n, tail, t + 1);
+    *len = (k + 1) * (size_t)n + t;
+    return s;
+}
+
 /* Feeds 3000 documents of two chunks each, chunk ids from 100, to n
  * builders: document d goes to builder pick(d) (each builder sees its
  * documents in order, on its own tokenizer, with or without tags). */
@@ -111,6 +139,9 @@ static void build_pieces(postings_builder **pb, tok_tokenizer **t, int use_tags,
     tok_list_init(&text);
     tok_list_init(&title);
     char buf[4096], w[64];
+    size_t wide_title_len, wide_text_len;
+    char *wide_title = repeated("tword", WIDE_TITLE, "", &wide_title_len);
+    char *wide_text = repeated("wword", WIDE_TEXT, "tword", &wide_text_len);
     uint32_t chunk = 100;
     for (uint32_t doc = 0; doc < 3000; doc++) {
         int k = n > 1 ? (int)(next_rand(&pick_seed) % (unsigned)n) : 0;
@@ -120,7 +151,10 @@ static void build_pieces(postings_builder **pb, tok_tokenizer **t, int use_tags,
             o += (size_t)snprintf(buf + o, sizeof buf - o, "%s ", w);
         }
         tok_list_reset(&title);
-        cr_assert_eq(tok_tokenize(t[k], buf, o, &title), 0);
+        if (wide_doc(doc))
+            cr_assert_eq(tok_tokenize(t[k], wide_title, wide_title_len, &title), 0);
+        else
+            cr_assert_eq(tok_tokenize(t[k], buf, o, &title), 0);
         for (int c = 0; c < 2; c++) {
             o = 0;
             for (int i = 0; i < 60; i++) {
@@ -128,7 +162,10 @@ static void build_pieces(postings_builder **pb, tok_tokenizer **t, int use_tags,
                 o += (size_t)snprintf(buf + o, sizeof buf - o, "%s ", w);
             }
             tok_list_reset(&text);
-            cr_assert_eq(tok_tokenize(t[k], buf, o, &text), 0);
+            if (wide_doc(doc) && c == 0)
+                cr_assert_eq(tok_tokenize(t[k], wide_text, wide_text_len, &text), 0);
+            else
+                cr_assert_eq(tok_tokenize(t[k], buf, o, &text), 0);
             uint32_t len;
             cr_assert_eq(postings_build_chunk(pb[k], use_tags ? t[k] : NULL, chunk++, doc,
                                               &text, &title, &len), 0);
@@ -136,6 +173,8 @@ static void build_pieces(postings_builder **pb, tok_tokenizer **t, int use_tags,
     }
     tok_list_free(&text);
     tok_list_free(&title);
+    free(wide_title);
+    free(wide_text);
 }
 
 static void build(postings_builder *pb, tok_tokenizer *t, int use_tags, unsigned seed)
@@ -156,6 +195,51 @@ static void assert_same_batch(const store_batch *x, const store_batch *y)
         cr_assert_eq(p->n, q->n, "term %s", p->term);
         cr_assert_eq(memcmp(p->p, q->p, p->n * sizeof *p->p), 0, "term %s", p->term);
     }
+    cr_assert_eq(x->n_wide, y->n_wide);
+    for (size_t i = 0; i < x->n_wide; i++) {
+        const store_wide *a = &x->wide[i], *b = &y->wide[i];
+        cr_assert_eq(a->len, b->len);
+        cr_assert_eq(memcmp(a->term, b->term, a->len), 0);
+        cr_assert_eq(a->chunk, b->chunk);
+        cr_assert_eq(a->tf_text, b->tf_text);
+        cr_assert_eq(a->tf_title, b->tf_title);
+    }
+}
+
+/* The wide records of the three wide documents hold their exact counts,
+ * and their postings say so. */
+static void assert_wide(const store_batch *x)
+{
+    cr_assert_eq(x->n_wide, WIDE_RECORDS);
+    int seen_text = 0, seen_title = 0;
+    for (size_t i = 0; i < x->n_wide; i++) {
+        const store_wide *w = &x->wide[i];
+        if (i > 0)
+            cr_assert_geq(w->chunk, x->wide[i - 1].chunk, "records by chunk");
+        if (w->len == 5 && memcmp(w->term, "wword", 5) == 0) {
+            cr_assert_eq(w->tf_text, WIDE_TEXT);
+            cr_assert_eq(w->tf_title, 0);
+            seen_text++;
+        } else {
+            cr_assert(w->len == 5 && memcmp(w->term, "tword", 5) == 0);
+            cr_assert_eq(w->tf_title, WIDE_TITLE);
+            /* tword is in the first chunk's text once */
+            cr_assert_eq(w->tf_text, (w->chunk - 100) % 2 == 0 ? 1u : 0u);
+            seen_title++;
+        }
+    }
+    cr_assert_eq(seen_text, 3);
+    cr_assert_eq(seen_title, 6);
+    for (size_t i = 0; i < x->n_terms; i++) {
+        const store_term_postings *p = x->terms[i];
+        if (p->len != 5 || memcmp(p->term, "wword", 5) != 0)
+            continue;
+        cr_assert_eq(p->n, 3);
+        for (size_t j = 0; j < p->n; j++)
+            cr_assert_eq(p->p[j].tf_text, STORE_TF_WIDE);
+        return;
+    }
+    cr_assert_fail("wword has no postings");
 }
 
 /* finish lists the terms in strictly ascending byte order (memcmp, then
@@ -186,6 +270,7 @@ Test(tok_tags, builder_with_tags_equals_builder_without)
     cr_assert_gt(x.n_terms, 40000, "the corpus must overflow the word cache (%zu terms)",
                  x.n_terms);
     cr_assert_gt(assert_sorted(&x), 1000, "neighbours sharing 8 bytes test the tie order");
+    assert_wide(&x);
     assert_same_batch(&x, &y);
     postings_build_free(a);
     postings_build_free(b);
@@ -204,6 +289,7 @@ Test(postings_merge, interleaved_pieces_equal_one_builder)
     build(one, t1, 1, 42);
     store_batch ref;
     cr_assert_eq(postings_build_finish(one, &ref), 0);
+    assert_wide(&ref);
     for (unsigned pick = 1; pick <= 4; pick++) {
         for (int order = 0; order < 2; order++) {
             postings_builder *pb[3];
