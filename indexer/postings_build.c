@@ -479,6 +479,12 @@ int postings_build_merge(postings_builder *pb, postings_builder *other)
     if (!m)
         return -1;
     while (i < na && j < nb) {
+        /* Entries lie scattered over the arenas: ask for the ones the
+         * next rounds compare while this one waits for its own. */
+        if (i + 8 < na)
+            __builtin_prefetch(pb->sorted[i + 8]);
+        if (j + 8 < nb)
+            __builtin_prefetch(other->sorted[j + 8]);
         pb_entry *x = (pb_entry *)pb->sorted[i], *y = (pb_entry *)other->sorted[j];
         int c = cmp_entries(x, y);
         if (c < 0) {
