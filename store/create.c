@@ -36,8 +36,8 @@
  * marker's config (an unreadable marker, which a power cut can leave,
  * falls back to the opener's config), and a read-only open refuses with a
  * message saying so. A marker whose lock is held belongs to a live creator
- * and is left alone. (Starting over is silent: lctx_open has no warning
- * channel yet, the handler is set on the handle it returns.)
+ * and is left alone. Starting over is said in a warning, which waits in
+ * the handle for the handler its caller sets after lctx_open returns.
  *
  * Closing a collection whose first batch never came (or failed) makes the
  * creation durable then: both files are flushed, then the marker goes.
@@ -226,12 +226,16 @@ int creation_resume(lctx_db *db, lctx_config *cfg)
         store_unlock(db);
         return LCTX_OK;
     }
-    marker_config(db, cfg);    /* unreadable: the opener's config stays */
+    int torn = marker_config(db, cfg) != 0;   /* the opener's config stays */
     if ((rc = remove_stores(db))) {
         store_unlock(db);
         return rc;
     }
     db->creating = 1;
+    store_warn(db, "%s: its creation was interrupted before the first batch committed; "
+               "started over with %s", db->path,
+               torn ? "this open's settings (the creation's record was unreadable)"
+                    : "the settings it was created with");
     return LCTX_OK;
 }
 

@@ -57,16 +57,20 @@ void store_clear_err(lctx_db *db)
     pthread_mutex_unlock(&db->err_mu);
 }
 
+/* Without a handler the warning waits for one (lctx_open's warnings can
+ * have no handler yet), up to STORE_PENDING of them; later ones are
+ * dropped, as the API says warnings without a handler are. */
 void store_warn(lctx_db *db, const char *fmt, ...)
 {
-    if (!db->warn)
-        return;
     char buf[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    db->warn(db->warn_ctx, buf);
+    if (db->warn)
+        db->warn(db->warn_ctx, buf);
+    else if (db->n_pending < STORE_PENDING)
+        snprintf(db->pending[db->n_pending++], sizeof db->pending[0], "%s", buf);
 }
 
 const char *lctx_errmsg(const lctx_db *db)
@@ -91,6 +95,11 @@ void lctx_set_warning_handler(lctx_db *db, lctx_warning_fn fn, void *ctx)
         return;
     db->warn = fn;
     db->warn_ctx = ctx;
+    if (!fn)
+        return;
+    for (int i = 0; i < db->n_pending; i++)
+        fn(ctx, db->pending[i]);
+    db->n_pending = 0;
 }
 
 void lctx_config_init(lctx_config *cfg)

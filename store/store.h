@@ -38,6 +38,7 @@
 /* Initial LMDB map size; doubled whenever a write transaction fills it. */
 #define STORE_MAP_INITIAL ((size_t)64 << 20)
 #define STORE_POOL_MAX 8
+#define STORE_PENDING 4
 
 /* One chunk as the query loop sees it: its document and its length in
  * tokens (text + title), with STORE_DELETED set when tombstoned. */
@@ -164,6 +165,10 @@ struct lctx_db {
     char errmsg[512];
     lctx_warning_fn warn;
     void *warn_ctx;
+    /* Warnings raised while lctx_open ran, before a handler could be set:
+     * lctx_set_warning_handler delivers them (the first STORE_PENDING). */
+    char pending[STORE_PENDING][1024];
+    int n_pending;
 
     pthread_mutex_t write_mu;     /* one batch per handle at a time */
     int lock_fd;                  /* write.lock, flock'ed while writing */

@@ -168,6 +168,20 @@ Test(create, live_creator_is_left_alone)
     lctx_close(db);
 }
 
+/* Collects the warnings a handle delivers, one per line. */
+typedef struct warnings {
+    char text[2048];
+    int n;
+} warnings;
+
+static void collect(void *ctx, const char *message)
+{
+    warnings *w = ctx;
+    size_t used = strlen(w->text);
+    snprintf(w->text + used, sizeof w->text - used, "%s\n", message);
+    w->n++;
+}
+
 Test(create, interrupted_creation_starts_over_with_its_config)
 {
     kill_and_reap(creator_stopped_before_commit());
@@ -180,6 +194,14 @@ Test(create, interrupted_creation_starts_over_with_its_config)
     /* a plain read-write open (lctx-index --check) starts over, with the
      * config the collection was created with, not the defaults */
     cr_assert_eq(lctx_open(dir, 0, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
+    /* and says so, to the handler set after the open; once */
+    warnings w = {{0}, 0};
+    lctx_set_warning_handler(db, collect, &w);
+    cr_assert_eq(w.n, 1, "%s", w.text);
+    cr_assert(strstr(w.text, "interrupted") && strstr(w.text, "settings it was created with"),
+              "%s", w.text);
+    lctx_set_warning_handler(db, collect, &w);
+    cr_assert_eq(w.n, 1, "delivered once");
     assert_odd_config(db);
     cr_assert_eq(stats(db).documents, 0);
     cr_assert_eq(hits(db, "zeppelins"), 0);
@@ -215,6 +237,9 @@ Test(create, torn_marker_and_catalog_start_over)
     lctx_config_init(&c);
     c.bm25_k1 = 1.5;
     cr_assert_eq(lctx_open(dir, 0, &c, &db), LCTX_OK, "%s", lctx_errmsg(db));
+    warnings w = {{0}, 0};
+    lctx_set_warning_handler(db, collect, &w);
+    cr_assert(w.n == 1 && strstr(w.text, "this open's settings"), "%s", w.text);
     cr_assert_float_eq(stats(db).bm25_k1, 1.5, 1e-12);
     cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
     lctx_close(db);
