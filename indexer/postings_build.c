@@ -624,15 +624,11 @@ int postings_build_sort(postings_builder *pb)
     return 0;
 }
 
-/* Wide records by chunk, then term bytes: the order apply searches. */
+/* Wide records in the order apply searches them (store_wide_cmp). */
 static int cmp_wide(const void *a, const void *b)
 {
-    const store_wide *x = a, *y = b;
-    if (x->chunk != y->chunk)
-        return x->chunk < y->chunk ? -1 : 1;
-    size_t n = x->len < y->len ? x->len : y->len;
-    int c = memcmp(x->term, y->term, n);
-    return c ? c : (x->len > y->len) - (x->len < y->len);
+    const store_wide *y = b;
+    return store_wide_cmp(a, y->chunk, y->term, y->len);
 }
 
 int postings_build_finish(postings_builder *pb, struct store_batch *out)

@@ -200,13 +200,7 @@ static const store_wide *find_wide(const store_batch *b, const store_term_postin
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         const store_wide *x = &b->wide[mid];
-        int c = x->chunk != chunk ? (x->chunk < chunk ? -1 : 1) : 0;
-        if (!c) {
-            size_t n = x->len < tp->len ? x->len : tp->len;
-            c = memcmp(x->term, tp->term, n);
-            if (!c)
-                c = (x->len > tp->len) - (x->len < tp->len);
-        }
+        int c = store_wide_cmp(x, chunk, tp->term, tp->len);
         if (!c)
             return x;
         if (c < 0)

@@ -106,6 +106,17 @@ typedef struct store_wide {
     uint32_t tf_title;
 } store_wide;
 
+/* The order of a batch's wide records, the builder's sort and apply's
+ * search alike: by chunk, then term bytes (memcmp, then length). */
+static inline int store_wide_cmp(const store_wide *x, uint32_t chunk, const char *term,
+                                 uint32_t len)
+{
+    if (x->chunk != chunk)
+        return x->chunk < chunk ? -1 : 1;
+    int c = memcmp(x->term, term, x->len < len ? x->len : len);
+    return c ? c : (x->len > len) - (x->len < len);
+}
+
 typedef struct store_term_postings {
     const char *term;
     uint32_t len;

@@ -15,6 +15,11 @@
  * in order holds: the same terms, postings lists and chunk records, for
  * any interleaving, including a piece that starts before the one merged
  * into (its chunk records move) and pieces merged in either order.
+ *
+ * Counts past a batch posting's 16 bits travel in wide records: a few
+ * documents of the corpus have them, in text and title, and they must
+ * come through the merge exactly; apply refuses a wide posting without
+ * its record.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -22,7 +27,9 @@
 #include <string.h>
 
 #include "indexer/indexer.h"
+#include "lctx.h"
 #include "store/store.h"
+#include "test_tmpdir.h"
 
 static tok_tokenizer *new_tok(void)
 {
@@ -344,4 +351,54 @@ Test(postings_sort, one_long_run_of_a_shared_prefix)
     tok_list_free(&text);
     postings_build_free(pb);
     tok_free(t);
+}
+
+/* A batch whose posting says its counts are wide but that has no record
+ * of them is a builder bug: apply refuses it and LMDB keeps its state. */
+Test(postings_wide, apply_refuses_a_wide_posting_without_its_record)
+{
+    char dir[256];
+    tmpdir_collection(dir, sizeof dir, "wide");
+    lctx_db *db;
+    cr_assert_eq(lctx_open(dir, LCTX_OPEN_CREATE, NULL, &db), LCTX_OK);
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    lctx_doc d = {.id = "a", .text = "first document"};
+    cr_assert_eq(lctx_add(db, &d), LCTX_OK);
+    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+    MDB_txn *txn;
+    store_stats before, after;
+    cr_assert_eq(kv_read_begin(db, &txn), LCTX_OK);
+    cr_assert_eq(kv_get_stats(db, txn, &before), LCTX_OK);
+    kv_read_end(db, txn);
+
+    store_bposting p = {(uint32_t)before.n_chunks, STORE_TF_WIDE, 0};
+    store_term_postings tp = {"zzz", 3, &p, 1, 1}, *terms[] = {&tp};
+    store_chunkrec rec = {1, 70000};
+    store_wide wide = {"zzz", 3, p.chunk, 70000, 0};
+    store_batch b = {0};
+    b.seq = before.last_seq + 1;
+    b.terms = terms;
+    b.n_terms = 1;
+    b.first_chunk = p.chunk;
+    b.chunks = &rec;
+    b.n_chunks = 1;
+    cr_assert_eq(kv_apply_batch(db, &b, NULL, NULL), LCTX_ERROR);
+    cr_assert(strstr(lctx_errmsg(db), "lacks the exact counts"), "%s", lctx_errmsg(db));
+    cr_assert_eq(kv_read_begin(db, &txn), LCTX_OK);
+    cr_assert_eq(kv_get_stats(db, txn, &after), LCTX_OK);
+    kv_read_end(db, txn);
+    cr_assert_eq(after.last_seq, before.last_seq);
+    cr_assert_eq(after.n_terms, before.n_terms);
+    cr_assert_eq(after.n_chunks, before.n_chunks);
+    /* with its record the same batch applies */
+    b.wide = &wide;
+    b.n_wide = 1;
+    cr_assert_eq(kv_apply_batch(db, &b, NULL, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(kv_read_begin(db, &txn), LCTX_OK);
+    cr_assert_eq(kv_get_stats(db, txn, &after), LCTX_OK);
+    kv_read_end(db, txn);
+    cr_assert_eq(after.last_seq, b.seq);
+    cr_assert_eq(after.n_terms, before.n_terms + 1);
+    lctx_close(db);
+    tmpdir_collection_remove(dir);
 }
