@@ -104,9 +104,9 @@ LCTX_API const char *lctx_errmsg(const lctx_db *db);
 LCTX_API const char *lctx_strstatus(int status);
 
 /* Warnings (skipped binary file, repaired UTF-8, skipped bad line) go here.
- * Those lctx_open raised (an interrupted creation started over) reach the
- * first handler set on the handle, when it is set. Without a handler they
- * are dropped. */
+ * The first four raised before any handler was set (lctx_open's among
+ * them: an interrupted creation started over) reach the first handler when
+ * it is set; others without a handler are dropped. */
 typedef void (*lctx_warning_fn)(void *ctx, const char *message);
 LCTX_API void lctx_set_warning_handler(lctx_db *db, lctx_warning_fn fn, void *ctx);
 

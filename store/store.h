@@ -176,8 +176,8 @@ struct lctx_db {
     char errmsg[512];
     lctx_warning_fn warn;
     void *warn_ctx;
-    /* Warnings raised while lctx_open ran, before a handler could be set:
-     * lctx_set_warning_handler delivers them (the first STORE_PENDING). */
+    /* Warnings raised before a handler was set (lctx_open's could not have
+     * one): lctx_set_warning_handler delivers them (the first STORE_PENDING). */
     char pending[STORE_PENDING][1024];
     int n_pending;
 
