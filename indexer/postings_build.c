@@ -39,10 +39,13 @@
  * records may have holes (PB_HOLE) where the other piece's chunks go, and
  * postings_build_merge fills them, joins the two sorted term lists (each
  * thread sorts its own piece when it is done: postings_build_sort) and
- * merges the two lists of a term found in both by chunk id. No chunk is in
- * both pieces (a document goes to one), so the merged lists are exactly
- * what one builder fed every document in order would hold; finish refuses
- * a builder with a hole left.
+ * gives a term found in both the other piece's list as a second one
+ * (store_term_postings.p2), which apply merges by chunk id as it encodes:
+ * copying every shared term's postings at the merge took lisa's merge 2.2
+ * ms, linking them 0.3 (a third piece's lists are merged by copying). No
+ * chunk is in both pieces (a document goes to one), so the batch holds
+ * exactly what one builder fed every document in order would; finish
+ * refuses a builder with a hole left.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -416,6 +419,30 @@ static int merge_postings(postings_builder *pb, pb_entry *e, const store_bpostin
     return 0;
 }
 
+/* Folds e's linked second list into its own (merge_postings). */
+static int flatten(postings_builder *pb, pb_entry *e)
+{
+    const store_bposting *p2 = e->tp.p2;
+    size_t n2 = e->tp.n2;
+    e->tp.p2 = NULL;
+    e->tp.n2 = 0;
+    return merge_postings(pb, e, p2, n2);
+}
+
+/* Gives x, of pb, the postings of y, another piece's entry for the same
+ * term: by linking y's list as x's second one (apply merges the two), or,
+ * where either already has a second list (a third piece), by merging. */
+static int join_lists(postings_builder *pb, pb_entry *x, const pb_entry *y)
+{
+    if (!x->tp.n2 && !y->tp.n2) {
+        x->tp.p2 = y->tp.p;
+        x->tp.n2 = y->tp.n;
+        return 0;
+    }
+    return flatten(pb, x) || merge_postings(pb, x, y->tp.p, y->tp.n) ||
+           merge_postings(pb, x, y->tp.p2, y->tp.n2);
+}
+
 /* Moves pb's chunk records so that they start at chunk `first` (<= its
  * own first chunk), the records in front holes. */
 static int rebase(postings_builder *pb, uint32_t first)
@@ -492,7 +519,7 @@ int postings_build_merge(postings_builder *pb, postings_builder *other)
         } else if (c > 0) {
             m[k++] = other->sorted[j++];
         } else {
-            if (merge_postings(pb, x, y->tp.p, y->tp.n)) {
+            if (join_lists(pb, x, y)) {
                 free(m);
                 return -1;
             }

@@ -246,11 +246,14 @@ static int put_term(lctx_db *db, MDB_txn *txn, const store_batch *b,
         return rc;
     }
     double w = db->cfg.title_weight;
-    for (size_t i = 0; i < tp->n; i++) {
+    for (size_t i = 0, j = 0; i < tp->n || j < tp->n2;) {
+        /* p and p2 merged by chunk */
+        const store_bposting *bp = j == tp->n2 || (i < tp->n && tp->p[i].chunk < tp->p2[j].chunk)
+                                   ? &tp->p[i++] : &tp->p2[j++];
         store_posting *p = &a->p[a->n];
-        if (widen(b, tp, &tp->p[i], p))
+        if (widen(b, tp, bp, p))
             return store_err(db, LCTX_ERROR, "batch: term '%.*s' lacks the exact counts of "
-                             "chunk %u", (int)tp->len, tp->term, tp->p[i].chunk);
+                             "chunk %u", (int)tp->len, tp->term, bp->chunk);
         a->n++;
         float tf = kv_tf_bound(p->tf_text + w * p->tf_title);
         uint32_t len = chunk_len(b, p->chunk);
@@ -267,8 +270,8 @@ static int put_term(lctx_db *db, MDB_txn *txn, const store_batch *b,
     }
     if (a->n > 0 && (rc = flush_block(db, txn, &t, a, flags)))
         return rc;
-    t.df += (uint32_t)tp->n;
-    st->n_postings += tp->n;
+    t.df += (uint32_t)(tp->n + tp->n2);
+    st->n_postings += tp->n + tp->n2;
     MDB_val k = {tp->len, (void *)tp->term}, v = {sizeof t, &t};
     if ((rc = mdb_put(txn, db->dbi_terms, &k, &v, flags)))
         return kv_err(db, rc, "write term");
@@ -306,11 +309,13 @@ static int apply_txn(lctx_db *db, MDB_txn *txn, void *ctx)
         /* The terms' lists lie scattered over the builders' memory, and
          * waiting for each one's header, then its postings, was half of
          * this loop: ask for the header eight terms ahead and, once that
-         * has arrived, for the postings four ahead. */
+         * has arrived, for the postings (both pieces') four ahead. */
         if (i + 8 < b->n_terms)
             __builtin_prefetch(b->terms[i + 8]);
-        if (i + 4 < b->n_terms)
+        if (i + 4 < b->n_terms) {
             __builtin_prefetch(b->terms[i + 4]->p);
+            __builtin_prefetch(b->terms[i + 4]->p2);
+        }
         rc = put_term(db, txn, b, b->terms[i], &st, acc, flags);
     }
     if (!rc)

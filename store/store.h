@@ -117,11 +117,17 @@ static inline int store_wide_cmp(const store_wide *x, uint32_t chunk, const char
     return c ? c : (x->len > len) - (x->len < len);
 }
 
+/* A term's postings in a batch: p, and when the batch was built in two
+ * pieces that both have the term, the other piece's list in p2 (no chunk
+ * in both; apply merges the two by chunk). Linking the second list saves
+ * copying every shared term's postings at the merge. */
 typedef struct store_term_postings {
     const char *term;
     uint32_t len;
     store_bposting *p;
     size_t n, cap;
+    const store_bposting *p2;
+    size_t n2;
 } store_term_postings;
 
 typedef struct store_batch {
