@@ -13,8 +13,9 @@
  * Yet nothing of a new collection is worth keeping before its first batch
  * commits: an empty collection is its config, and that fits in a file. So
  * a collection under creation is marked by NAME.lctx/creating, a small
- * JSON file with the creation config, written and synced (with the
- * directory) before anything else is, and while it exists the rule is
+ * JSON file with the creation config, written, and its directory entry
+ * made durable by syncing the folder, before anything else is written;
+ * while it exists the rule is
  *
  *     nothing in the folder is durable; after a crash, start over.
  *
@@ -121,9 +122,14 @@ int creation_start(lctx_db *db, const lctx_config *cfg)
         store_unlock(db);
         return store_err(db, LCTX_ENOMEM, "out of memory");
     }
+    /* The folder's sync below makes the marker's entry durable, which is
+     * what the rule needs. Its content is not flushed: a process that
+     * dies leaves it in the page cache, readable; only a power cut can
+     * leave it empty, and then the restart takes the opener's config, as
+     * for a torn marker. Flushing it cost 0.35 ms of a 2 ms open. */
     int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     size_t len = strlen(text);
-    int ok = fd >= 0 && write(fd, text, len) == (ssize_t)len && fdatasync(fd) == 0;
+    int ok = fd >= 0 && write(fd, text, len) == (ssize_t)len;
     int e = errno;
     if (fd >= 0)
         close(fd);
