@@ -30,6 +30,7 @@
 #include "lctx.h"
 #include "store/store.h"
 #include "test_tmpdir.h"
+#include "test_wide.h"
 
 static tok_tokenizer *new_tok(void)
 {
@@ -121,21 +122,6 @@ static int wide_doc(uint32_t doc)
     return doc % 1000 == 7;
 }
 
-/* n copies of word and a space, then tail. malloc'd. */
-static char *repeated(const char *word, int n, const char *tail, size_t *len)
-{
-    size_t k = strlen(word), t = strlen(tail);
-    char *s = malloc((k + 1) * (size_t)n + t + 1);
-    cr_assert_not_null(s);
-    for (int i = 0; i < n; i++) {
-        memcpy(s + (k + 1) * (size_t)i, word, k);
-        s[(k + 1) * (size_t)i + k] = ' ';
-    }
-    memcpy(s + (k + 1) * (size_t)n, tail, t + 1);
-    *len = (k + 1) * (size_t)n + t;
-    return s;
-}
-
 /* Feeds 3000 documents of two chunks each, chunk ids from 100, to n
  * builders: document d goes to builder pick(d) (each builder sees its
  * documents in order, on its own tokenizer, with or without tags). */
@@ -146,9 +132,9 @@ static void build_pieces(postings_builder **pb, tok_tokenizer **t, int use_tags,
     tok_list_init(&text);
     tok_list_init(&title);
     char buf[4096], w[64];
-    size_t wide_title_len, wide_text_len;
-    char *wide_title = repeated("tword", WIDE_TITLE, "", &wide_title_len);
-    char *wide_text = repeated("wword", WIDE_TEXT, "tword", &wide_text_len);
+    char *wide_title = repeat_str("tword ", WIDE_TITLE, "");
+    char *wide_text = repeat_str("wword ", WIDE_TEXT, "tword");
+    size_t wide_title_len = strlen(wide_title), wide_text_len = strlen(wide_text);
     uint32_t chunk = 100;
     for (uint32_t doc = 0; doc < 3000; doc++) {
         int k = n > 1 ? (int)(next_rand(&pick_seed) % (unsigned)n) : 0;

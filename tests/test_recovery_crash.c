@@ -45,8 +45,6 @@ static void add(lctx_db *db, const char *id, const char *text)
     cr_assert_eq(lctx_add(db, &d), LCTX_OK, "%s", lctx_errmsg(db));
 }
 
-/* The same three batches; the second is interrupted after SQLite when crash.
- * caller_every: store_test_caller_every for the first two batches. */
 /* a and b answer q with the same documents and scores; returns how many. */
 static size_t assert_same_answers(lctx_db *a, lctx_db *b, const char *q,
                                   const lctx_search_opts *o)
@@ -65,6 +63,8 @@ static size_t assert_same_answers(lctx_db *a, lctx_db *b, const char *q,
     return n;
 }
 
+/* The same three batches; the second is interrupted after SQLite when crash.
+ * caller_every: store_test_caller_every for the first two batches. */
 static lctx_db *three_batches(const char *path, int crash, unsigned caller_every)
 {
     lctx_db *db;
@@ -130,7 +130,7 @@ Test(recovery, between_stores_replays_exactly)
  * stores, as when it was first applied. */
 Test(recovery, wide_counts_replay_exactly)
 {
-    char *text = repeat_str("apple-", 70000), *title = repeat_str("pear ", 66000);
+    char *text = repeat_str("apple-", 70000, ""), *title = repeat_str("pear ", 66000, "");
     lctx_db *db;
     cr_assert_eq(lctx_open(dir, LCTX_OPEN_CREATE, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
     cr_assert_eq(lctx_begin(db), LCTX_OK);

@@ -1,8 +1,9 @@
 /*
  * test_wide.h — documents with counts past a batch posting's 16 bits
  * (store_wide), and the per-term counts a search explains, for the tests
- * that check such counts reach the index exactly: first applied
- * (test_bm25_hand.c) and replayed after a crash (test_recovery_crash.c).
+ * that check such counts reach the index exactly: through the builder's
+ * pieces (test_postings_build.c), first applied (test_bm25_hand.c) and
+ * replayed after a crash (test_recovery_crash.c).
  *
  * Header-only (static functions) for the reason test_tmpdir.h gives.
  */
@@ -15,16 +16,16 @@
 
 #include "lctx.h"
 
-/* n copies of unit. malloc'd. */
+/* n copies of unit, then tail. malloc'd. */
 __attribute__((unused))
-static char *repeat_str(const char *unit, int n)
+static char *repeat_str(const char *unit, int n, const char *tail)
 {
-    size_t k = strlen(unit);
-    char *s = malloc(k * (size_t)n + 1);
+    size_t k = strlen(unit), t = strlen(tail);
+    char *s = malloc(k * (size_t)n + t + 1);
     cr_assert_not_null(s);
     for (int i = 0; i < n; i++)
         memcpy(s + k * (size_t)i, unit, k);
-    s[k * (size_t)n] = 0;
+    memcpy(s + k * (size_t)n, tail, t + 1);
     return s;
 }
 
