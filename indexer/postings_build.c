@@ -112,6 +112,7 @@ struct postings_builder {
     size_t n_sorted;
     int sorted_valid;              /* sorted lists every term */
     int merged;                    /* sorted holds other builders' terms too */
+    int frozen;                    /* sorted: the table's memory holds the order */
 };
 
 static uint64_t term_prefix(const char *s, size_t n)
@@ -163,12 +164,13 @@ void postings_build_free(postings_builder *pb)
         free(pb->arena);
         pb->arena = next;
     }
+    if (pb->sorted != (void *)pb->slots)
+        free(pb->sorted);
     free(pb->slots);
     free(pb->entries);
     free(pb->chunks);
     free(pb->tomb);
     free(pb->wide);
-    free(pb->sorted);
     free(pb);
 }
 
@@ -371,8 +373,8 @@ int postings_build_chunk(postings_builder *pb, tok_tokenizer *tok, uint32_t chun
                          uint32_t doc, const tok_list *text, const tok_list *title,
                          uint32_t *len)
 {
-    if (pb->merged)
-        return -1;   /* its term list is no longer its own */
+    if (pb->merged || pb->frozen)
+        return -1;   /* its term list is no longer its own, or it is sorted */
     if (pb->n_chunks == 0)
         pb->first_chunk = chunk;
     else if (chunk < pb->first_chunk + pb->n_chunks)
@@ -502,7 +504,7 @@ int postings_build_merge(postings_builder *pb, postings_builder *other)
         pb->n_wide += other->n_wide;
     }
     size_t na = pb->n_sorted, nb = other->n_sorted, i = 0, j = 0, k = 0;
-    store_term_postings **m = malloc((na + nb) * sizeof *m);
+    store_term_postings **m = malloc((na + nb ? na + nb : 1) * sizeof *m);
     if (!m)
         return -1;
     while (i < na && j < nb) {
@@ -531,7 +533,8 @@ int postings_build_merge(postings_builder *pb, postings_builder *other)
         m[k++] = pb->sorted[i++];
     while (j < nb)
         m[k++] = other->sorted[j++];
-    free(pb->sorted);
+    if (pb->sorted != (void *)pb->slots)
+        free(pb->sorted);
     pb->sorted = m;
     pb->n_sorted = k;
     pb->merged = 1;
@@ -580,21 +583,23 @@ static int cmp_items(const void *a, const void *b)
     return cmp_rest(((const sort_item *)a)->e, ((const sort_item *)b)->e);
 }
 
-/* Fills pb->sorted with the entries in byte order of their terms. An LSD
+/* Puts the entries in byte order of their terms into pb->sorted, which is
+ * the hash table's memory: the builder is done taking tokens, and its table
+ * (n_slots >= 2 n entries of 16 bytes) holds exactly the sort's two buffers
+ * of n 16-byte items, which fresh memory would cost page faults. An LSD
  * radix sort on the 8-byte big-endian prefix, one byte per pass (a pass
  * where every key has the same byte is skipped), then insertion sort by
  * the rest of the term within each run of equal prefixes, which is
  * usually short: qsort's indirect comparisons over all the terms were
  * about 7 % of a whole build. */
-static int sort_terms(postings_builder *pb)
+static void sort_terms(postings_builder *pb)
 {
     size_t n = pb->n_entries;
+    _Static_assert(sizeof(sort_item) == sizeof(pb_slot), "the sort fills the table");
+    sort_item *base = (sort_item *)pb->slots, *a = base, *b = base + n;
+    pb->sorted = (store_term_postings **)pb->slots;
     if (n == 0)
-        return 0;
-    sort_item *base = malloc(2 * n * sizeof *base);
-    if (!base)
-        return -1;
-    sort_item *a = base, *b = base + n;
+        return;
     for (size_t i = 0; i < n; i++) {
         pb_entry *e = (pb_entry *)pb->entries[i];
         a[i] = (sort_item){e->prefix, e};
@@ -632,22 +637,25 @@ static int sort_terms(postings_builder *pb)
         }
         i = j;
     }
-    for (size_t i = 0; i < n; i++)
-        pb->sorted[i] = &a[i].e->tp;
-    free(base);
-    return 0;
+    /* Into the front of the same memory: sorted[i] takes bytes [8i, 8i + 8),
+     * which lie before a[i + 1] whichever half a is, so each item is read
+     * before anything overwrites it. */
+    for (size_t i = 0; i < n; i++) {
+        store_term_postings *tp = &a[i].e->tp;
+        pb->sorted[i] = tp;
+    }
 }
 
 int postings_build_sort(postings_builder *pb)
 {
     if (pb->sorted_valid)
         return 0;
-    free(pb->sorted);
-    pb->sorted = malloc((pb->n_entries ? pb->n_entries : 1) * sizeof *pb->sorted);
-    if (!pb->sorted || sort_terms(pb))
-        return -1;
+    if (pb->frozen)
+        return -1;   /* unreachable: a frozen builder's order stays valid */
+    sort_terms(pb);
     pb->n_sorted = pb->n_entries;
     pb->sorted_valid = 1;
+    pb->frozen = 1;
     return 0;
 }
 
