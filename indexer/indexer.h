@@ -80,6 +80,24 @@ void tok_free(tok_tokenizer *t);
  * rules. Returns 0 or -1 (out of memory, or text longer than 4 GiB). */
 int tok_tokenize(tok_tokenizer *t, const char *text, size_t len, tok_list *out);
 
+/* The same tokens, found byte by byte only (no 64-byte blocks): the
+ * reference the block scanner is tested against. */
+int tok_tokenize_bytes(tok_tokenizer *t, const char *text, size_t len, tok_list *out);
+
+/* 64 bytes of text as bit masks, bit k for byte k (tok_block.c): ASCII
+ * letters, bytes inside a word by the ASCII rules (letters, digits, an
+ * apostrophe between letters, '.' or ',' between digits; bit 63 cannot see
+ * the next byte), bytes >= 0x80; and the bytes with A-Z lowercased.
+ * tok_block_read uses the CPU's vector instructions where it can,
+ * tok_block_read_plain is the portable loop; both give the same block. */
+typedef struct tok_block {
+    uint64_t word, letter, high;
+    unsigned char lower[64];
+} tok_block;
+
+void tok_block_read(const unsigned char *s, tok_block *b);
+void tok_block_read_plain(const unsigned char *s, tok_block *b);
+
 /* The client's tag of the word cache slot a token came from (its slot
  * field), for remembering what the client made of the term (the postings
  * builder keeps its entry number there, sparing a second hash lookup per
