@@ -145,14 +145,28 @@ typedef struct block_acc {
     uint32_t min_len;
 } block_acc;
 
-static int flush_block(lctx_db *db, MDB_txn *txn, store_term *t, block_acc *a, unsigned flags)
+/* Where the terms go: a cursor on each table, the put flags, the block
+ * being filled. A put through an open cursor skips mdb_put's cursor setup
+ * and, with MDB_APPEND, its walk down the tree: the cursor already sits at
+ * the end. lisa's bulk load (13,000 terms, 27,000 puts) went from 6.6-7.0
+ * to 5.7-6.5 ms of apply, cranfield's from 2.4-2.7 to 2.1-2.3.
+ * (Encoding the last five eighths of a bulk load's terms on a helper
+ * thread, for this one to write, made the apply slower: 7.7-8.7 ms.) */
+typedef struct term_writer {
+    MDB_cursor *post, *terms;
+    unsigned flags;
+    block_acc acc;
+} term_writer;
+
+static int flush_block(lctx_db *db, term_writer *tw, store_term *t)
 {
+    block_acc *a = &tw->acc;
     uint8_t buf[PBLOCK_MAX_BYTES], kb[8];
     size_t len = pblock_encode(a->p, a->n, a->max_tf, a->min_len, buf);
     uint32_t last = a->p[a->n - 1].chunk;
     pblock_key(kb, t->id, last);
     MDB_val k = {8, kb}, v = {len, buf};
-    int rc = mdb_put(txn, db->dbi_post, &k, &v, flags);
+    int rc = mdb_cursor_put(tw->post, &k, &v, tw->flags);
     if (rc)
         return kv_err(db, rc, "write postings");
     t->n_blocks++;
@@ -228,10 +242,12 @@ static int widen(const store_batch *b, const store_term_postings *tp, const stor
 }
 
 static int put_term(lctx_db *db, MDB_txn *txn, const store_batch *b,
-                    const store_term_postings *tp, store_stats *st, block_acc *a, unsigned flags)
+                    const store_term_postings *tp, store_stats *st, term_writer *tw)
 {
     store_term t;
-    int rc = (flags & MDB_APPEND) ? LCTX_ENOTFOUND : kv_term_get(db, txn, tp->term, tp->len, &t);
+    block_acc *a = &tw->acc;
+    int rc = (tw->flags & MDB_APPEND) ? LCTX_ENOTFOUND
+                                      : kv_term_get(db, txn, tp->term, tp->len, &t);
     a->n = 0;
     a->max_tf = 0;
     a->min_len = UINT32_MAX;
@@ -265,15 +281,15 @@ static int put_term(lctx_db *db, MDB_txn *txn, const store_batch *b,
             t.max_tf = tf;
         if (len < t.min_len)
             t.min_len = len;
-        if (a->n == STORE_BLOCK && (rc = flush_block(db, txn, &t, a, flags)))
+        if (a->n == STORE_BLOCK && (rc = flush_block(db, tw, &t)))
             return rc;
     }
-    if (a->n > 0 && (rc = flush_block(db, txn, &t, a, flags)))
+    if (a->n > 0 && (rc = flush_block(db, tw, &t)))
         return rc;
     t.df += (uint32_t)(tp->n + tp->n2);
     st->n_postings += tp->n + tp->n2;
     MDB_val k = {tp->len, (void *)tp->term}, v = {sizeof t, &t};
-    if ((rc = mdb_put(txn, db->dbi_terms, &k, &v, flags)))
+    if ((rc = mdb_cursor_put(tw->terms, &k, &v, tw->flags)))
         return kv_err(db, rc, "write term");
     return LCTX_OK;
 }
@@ -289,10 +305,10 @@ static int apply_txn(lctx_db *db, MDB_txn *txn, void *ctx)
         return store_err(db, LCTX_ESTATE, "%s/index: batch %llu already applied", db->path,
                          (unsigned long long)b->seq);
     store_chunkrec *recs = malloc(STORE_PAGE * sizeof *recs);
-    block_acc *acc = malloc(sizeof *acc);
-    if (!recs || !acc) {
+    term_writer *tw = malloc(sizeof *tw);
+    if (!recs || !tw) {
         free(recs);
-        free(acc);
+        free(tw);
         return store_err(db, LCTX_ENOMEM, "out of memory");
     }
     /* Bulk load: into an index that has never held a chunk or a term, every
@@ -305,6 +321,11 @@ static int apply_txn(lctx_db *db, MDB_txn *txn, void *ctx)
      * whole batch with it, rather than building a wrong tree. */
     unsigned flags = st.n_chunks == 0 && st.n_terms == 0 ? MDB_APPEND : 0;
     rc = put_chunks(db, txn, b, recs, &st, flags);
+    tw->flags = flags;
+    tw->post = tw->terms = NULL;
+    if (!rc && ((rc = mdb_cursor_open(txn, db->dbi_post, &tw->post)) ||
+                (rc = mdb_cursor_open(txn, db->dbi_terms, &tw->terms))))
+        rc = kv_err(db, rc, "open cursor");
     for (size_t i = 0; i < b->n_terms && !rc; i++) {
         /* The terms' lists lie scattered over the builders' memory, and
          * waiting for each one's header, then its postings, was half of
@@ -316,8 +337,13 @@ static int apply_txn(lctx_db *db, MDB_txn *txn, void *ctx)
             __builtin_prefetch(b->terms[i + 4]->p);
             __builtin_prefetch(b->terms[i + 4]->p2);
         }
-        rc = put_term(db, txn, b, b->terms[i], &st, acc, flags);
+        rc = put_term(db, txn, b, b->terms[i], &st, tw);
     }
+    /* A write transaction's cursors are closed before it ends. */
+    if (tw->post)
+        mdb_cursor_close(tw->post);
+    if (tw->terms)
+        mdb_cursor_close(tw->terms);
     if (!rc)
         rc = put_tombstones(db, txn, b, recs, &st);
     /* Vectors and buckets after the tombstones' records, in the same
@@ -325,7 +351,7 @@ static int apply_txn(lctx_db *db, MDB_txn *txn, void *ctx)
     if (!rc && b->apply_vectors)
         rc = b->apply_vectors(db, txn, b);
     free(recs);
-    free(acc);
+    free(tw);
     if (rc)
         return rc;
     st.last_seq = b->seq;
