@@ -89,7 +89,13 @@ int tok_tokenize_bytes(tok_tokenizer *t, const char *text, size_t len, tok_list 
  * apostrophe between letters, '.' or ',' between digits; bit 63 cannot see
  * the next byte), bytes >= 0x80; and the bytes with A-Z lowercased.
  * tok_block_read uses the CPU's vector instructions where it can,
- * tok_block_read_plain is the portable loop; both give the same block. */
+ * tok_block_read_plain is the portable loop; both give the same block.
+ * The tokenizer reads blocks only where they are vector code. */
+#if defined(__SSE2__)
+#define TOK_BLOCK_VECTOR 1
+#else
+#define TOK_BLOCK_VECTOR 0
+#endif
 typedef struct tok_block {
     uint64_t word, letter, high;
     unsigned char lower[64];

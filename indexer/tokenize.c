@@ -674,7 +674,7 @@ static int tok_scan(tok_tokenizer *t, const char *text, size_t len, int blocks, 
 
 int tok_tokenize(tok_tokenizer *t, const char *text, size_t len, tok_list *out)
 {
-    return tok_scan(t, text, len, 1, out);
+    return tok_scan(t, text, len, TOK_BLOCK_VECTOR, out);
 }
 
 int tok_tokenize_bytes(tok_tokenizer *t, const char *text, size_t len, tok_list *out)
