@@ -347,9 +347,14 @@ int write_worker_run_here(write_worker *w, write_index_fn fn, void *ctx, uint32_
 int write_worker_error(write_worker *w);
 /* Processes what is queued, stops the thread, frees; the first error or 0.
  * With share_fn, a long enough tail of the queue is run through share_fn on
- * the calling thread meanwhile (in order), then share_end (may be NULL). */
+ * the calling thread meanwhile (in order), then share_end (may be NULL).
+ * When the worker sleeps on an empty queue, its end runs on the calling
+ * thread and the worker, still waking, goes to *reap (else NULL), to be
+ * passed to write_worker_reap later: its thread exits on its own. */
 int write_worker_finish(write_worker *w, write_index_fn share_fn, write_end_fn share_end,
-                        void *share_ctx);
+                        void *share_ctx, write_worker **reap);
+/* Waits for a worker from finish's *reap to exit, frees it (NULL: nothing). */
+void write_worker_reap(write_worker *w);
 /* Drops what is queued, stops the thread, frees. */
 void write_worker_abort(write_worker *w);
 

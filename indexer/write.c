@@ -54,6 +54,7 @@ typedef struct index_lane {
 struct write_batch {
     lctx_db *db;
     write_worker *worker;            /* tokenizes lctx_add's documents */
+    write_worker *reap;              /* finished, its thread still exiting */
     tomb_range *tombs;               /* deletions, fed to the builder at commit */
     size_t n_tombs, cap_tombs;
     uint64_t seq;
@@ -111,6 +112,7 @@ void write_batch_free(struct write_batch *w)
     if (!w)
         return;
     write_worker_abort(w->worker);
+    write_worker_reap(w->reap);
     free(w->tombs);
     lane_free(w->db, &w->lane);
     lane_drop(w->db, w->caller);
@@ -726,7 +728,8 @@ int lctx_commit(lctx_db *db, uint64_t *seq)
     /* The worker's error, if any, already set the message. This thread
      * tokenizes its share of the backlog meanwhile (not with an embedder);
      * then the caller's builders are merged into the worker's. */
-    rc = write_worker_finish(w->worker, w->eb ? NULL : index_caller_job, sort_caller_lanes, w);
+    rc = write_worker_finish(w->worker, w->eb ? NULL : index_caller_job, sort_caller_lanes, w,
+                             &w->reap);
     w->worker = NULL;
     for (size_t i = 0; i < w->n_tombs && !rc; i++)
         if (postings_build_tomb(w->lane.pb, w->tombs[i].first, w->tombs[i].n))

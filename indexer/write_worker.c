@@ -48,7 +48,10 @@
  * can share it: the producer detaches the tail of the queue (about half of
  * what the worker still has, counting the jobs in its hands; the worker
  * takes at most WORKER_TAKE_JOBS at a time so that a backlog stays in the
- * queue) and runs it through the same second index function.
+ * queue) and runs it through the same second index function. Often the
+ * worker has run dry and sleeps instead; then finish runs the worker's end
+ * (sorting its builder) itself rather than wait about a millisecond for
+ * the sleeper to wake, and the thread is joined later (write_worker_reap).
  *
  * No wake-up is lost: the worker sleeps only with an empty queue, so a
  * producer that finds the queue full (WORKER_MAX_JOBS > WORKER_WAKE_JOBS,
@@ -117,6 +120,7 @@ struct write_worker {
     int taker_waiting;       /* the worker sleeps on can_take */
     int putter_waiting;      /* the producer sleeps on can_put */
     int closing;             /* no more jobs will come */
+    int end_here;            /* finish ran end on its own thread (see stop) */
     _Atomic int rc;          /* first error of fn (0 = none) */
     write_index_fn fn;
     write_end_fn end;
@@ -279,9 +283,9 @@ static void *worker_main(void *arg)
         if (w->putter_waiting)
             pthread_cond_signal(&w->can_put);
     }
-    int rc = w->rc;
+    int rc = w->rc, end_here = w->end_here;
     pthread_mutex_unlock(&w->mu);
-    if (!rc && w->end && (rc = w->end(w->ctx)) != 0) {
+    if (!rc && w->end && !end_here && (rc = w->end(w->ctx)) != 0) {
         pthread_mutex_lock(&w->mu);
         w->rc = rc;
         pthread_mutex_unlock(&w->mu);
@@ -400,13 +404,35 @@ int write_worker_submit(write_worker *w, uint32_t doc, uint32_t first_chunk, con
     return rc;
 }
 
+/* Frees a worker whose thread has been joined. */
+static void worker_free(write_worker *w)
+{
+    job_free_list(w->done);
+    job_free_list(w->spare);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->can_take);
+    pthread_cond_destroy(&w->can_put);
+    free(w);
+}
+
+/* Stops the worker: it processes what is queued (or drops it, abort_jobs)
+ * and runs end. When the worker sleeps on an empty queue and defer is
+ * given, this thread runs end itself and returns without waiting for the
+ * worker to wake: *defer gets the worker, for write_worker_reap once it
+ * has had time to exit. On the development VM a sleeping thread took about
+ * a millisecond to wake (its idle virtual CPU has to be scheduled again),
+ * and at a commit the worker has usually run dry: that millisecond was
+ * spent waiting, on the commit's critical path, for a thread that had
+ * only its sort left to do. */
 static int stop(write_worker *w, int abort_jobs, write_index_fn share_fn, write_end_fn share_end,
-                void *share_ctx)
+                void *share_ctx, write_worker **defer)
 {
     pthread_mutex_lock(&w->mu);
     w->closing = 1;
     if (abort_jobs && !w->rc)
         w->rc = -1; /* the worker drops what is left */
+    int idle = defer && !w->head && w->taker_waiting && w->n_jobs == 0 && !w->rc;
+    w->end_here = idle;
     job *share = share_fn ? take_share(w) : NULL;
     pthread_cond_signal(&w->can_take);
     pthread_mutex_unlock(&w->mu);
@@ -417,25 +443,39 @@ static int stop(write_worker *w, int abort_jobs, write_index_fn share_fn, write_
     job_free_list(share);
     if (!share_rc && share_end)
         share_rc = share_end(share_ctx);
+    if (idle) {
+        /* The worker wrote its builder before it last released mu, which
+         * this thread has taken since; woken, it sees end_here and leaves
+         * the builder alone. */
+        int rc = w->end ? w->end(w->ctx) : 0;
+        *defer = w;
+        return rc ? rc : share_rc;
+    }
+    if (defer)
+        *defer = NULL;
     pthread_join(w->thread, NULL);
     int rc = w->rc ? w->rc : share_rc;
-    job_free_list(w->done);
-    job_free_list(w->spare);
-    pthread_mutex_destroy(&w->mu);
-    pthread_cond_destroy(&w->can_take);
-    pthread_cond_destroy(&w->can_put);
-    free(w);
+    worker_free(w);
     return rc;
 }
 
 int write_worker_finish(write_worker *w, write_index_fn share_fn, write_end_fn share_end,
-                        void *share_ctx)
+                        void *share_ctx, write_worker **reap)
 {
-    return w ? stop(w, 0, share_fn, share_end, share_ctx) : 0;
+    *reap = NULL;
+    return w ? stop(w, 0, share_fn, share_end, share_ctx, reap) : 0;
+}
+
+void write_worker_reap(write_worker *w)
+{
+    if (!w)
+        return;
+    pthread_join(w->thread, NULL);
+    worker_free(w);
 }
 
 void write_worker_abort(write_worker *w)
 {
     if (w)
-        stop(w, 1, NULL, NULL, NULL);
+        stop(w, 1, NULL, NULL, NULL, NULL);
 }
