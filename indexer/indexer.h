@@ -104,13 +104,18 @@ typedef struct tok_block {
 void tok_block_read(const unsigned char *s, tok_block *b);
 void tok_block_read_plain(const unsigned char *s, tok_block *b);
 
-/* The client's tag of the word cache slot a token came from (its slot
- * field), for remembering what the client made of the term (the postings
- * builder keeps its entry number there, sparing a second hash lookup per
- * token). The tokenizer sets a slot's tag to 0 whenever the slot takes
- * another word. NULL when the token has no slot or the slot no longer holds
- * term[0..len). One client per tokenizer: tags are not shared. */
-uint32_t *tok_slot_tag(tok_tokenizer *t, uint32_t slot, const char *term, size_t len);
+/* The tag of the word cache slot a token came from (its slot field), for
+ * remembering what a client made of the term (the postings builder keeps
+ * its entry number there, sparing a second hash lookup per token). Each
+ * client of a tokenizer takes a number of its own (tok_new_owner, never 0)
+ * and passes it here: a slot's tag belongs to the client that last asked
+ * for it, and reads as 0 to any other, as it does whenever the slot takes
+ * another word. So a nonzero tag is always one this client set for this
+ * term. NULL when the token has no slot or the slot no longer holds
+ * term[0..len). */
+uint32_t tok_new_owner(tok_tokenizer *t);
+uint32_t *tok_slot_tag(tok_tokenizer *t, uint32_t slot, const char *term, size_t len,
+                       uint32_t owner);
 
 /* 1 when folded_word (already normalised and case folded, not stemmed) is a
  * stopword of the tokenizer's language and stopwords are enabled. */

@@ -68,12 +68,15 @@
  * former 4096-slot direct-mapped cache missed on one word in four, and a
  * miss is a Snowball call of a few thousand instructions.
  *
- * Each slot also holds a tag for the tokenizer's client (tok_slot_tag),
- * reset whenever the slot takes another word, and each token carries the
- * number of its slot: the postings builder keeps its entry number for the
- * stem there and so finds a token's postings list without hashing the stem
- * again. The tag took two bytes from the key and the value (31 -> 29);
- * words of 30 or 31 bytes are rare enough to go uncached.
+ * Each slot also holds a tag for the tokenizer's client (tok_slot_tag)
+ * and the number of the client that set it (its owner), both reset
+ * whenever the slot takes another word, and each token carries the number
+ * of its slot: the postings builder keeps its entry number for the stem
+ * there and so finds a token's postings list without hashing the stem
+ * again, and, the owner being its own, without reading the entry to check
+ * it (two builders can share a tokenizer). Tag and owner took four bytes
+ * from the key and the value (31 -> 27); longer words are rare enough to
+ * go uncached.
  *
  * A hit is one random access into the cache, so its cost is a cache and
  * TLB miss: the table is exactly one 2 MiB huge page (32768 slots), mapped
@@ -82,7 +85,7 @@
  * words arrive; without transparent huge pages it is plain 4 KiB pages. */
 #define TOK_CACHE_SLOTS 32768
 #define TOK_CACHE_BYTES ((size_t)TOK_CACHE_SLOTS * 64)
-#define TOK_CACHE_KEY 29
+#define TOK_CACHE_KEY 27
 
 #define TOK_FOLD_OPTS (UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT | \
                        UTF8PROC_CASEFOLD | UTF8PROC_IGNORE)
@@ -91,7 +94,8 @@ typedef struct tok_cache_slot {
     unsigned char klen, vlen;       /* klen 0: empty; vlen 0: drop the word */
     char key[TOK_CACHE_KEY];
     char val[TOK_CACHE_KEY];
-    uint32_t tag;                   /* the client's (tok_slot_tag); 0 when the slot is filled */
+    uint32_t owner;                 /* the client that set tag (tok_new_owner); 0: none */
+    uint32_t tag;                   /* the owner's (tok_slot_tag); 0 when the slot is filled */
 } tok_cache_slot;
 _Static_assert(sizeof(tok_cache_slot) == 64, "a cache slot is one cache line");
 
@@ -105,6 +109,7 @@ struct tok_tokenizer {
     uint32_t *units;                /* start offsets of CJK characters in a run */
     size_t units_cap;
     tok_cache_slot *cache;
+    uint32_t owners;                /* the last owner number handed out */
 };
 
 /* Character classes for segmentation. */
@@ -241,13 +246,32 @@ void tok_free(tok_tokenizer *t)
     free(t);
 }
 
-uint32_t *tok_slot_tag(tok_tokenizer *t, uint32_t slot, const char *term, size_t len)
+uint32_t tok_new_owner(tok_tokenizer *t)
+{
+    if (!t)
+        return 0;
+    if (++t->owners == 0) {
+        /* Wrapped after 2^32 clients: forget every owner, so that no tag
+         * outlives the number of the client that set it. */
+        for (size_t i = 0; t->cache && i < TOK_CACHE_SLOTS; i++)
+            t->cache[i].owner = t->cache[i].tag = 0;
+        t->owners = 1;
+    }
+    return t->owners;
+}
+
+uint32_t *tok_slot_tag(tok_tokenizer *t, uint32_t slot, const char *term, size_t len,
+                       uint32_t owner)
 {
     if (!t || !t->cache || slot == 0 || slot > TOK_CACHE_SLOTS)
         return NULL;
     tok_cache_slot *c = &t->cache[slot - 1];
     if (c->vlen != len || !tok_same(c->val, term, len))
         return NULL;
+    if (c->owner != owner) {
+        c->owner = owner;   /* another client's tag means nothing to this one */
+        c->tag = 0;
+    }
     return &c->tag;
 }
 
@@ -427,6 +451,7 @@ static const char *tok_resolve(tok_tokenizer *t, const char *w, size_t n, size_t
         set[1] = set[0];    /* two ways, newest first: the older entry is evicted */
         set[0].klen = (unsigned char)n;
         set[0].vlen = (unsigned char)vl;
+        set[0].owner = 0;
         set[0].tag = 0;
         memcpy(set[0].key, w, n);
         memcpy(set[0].val, v, vl);

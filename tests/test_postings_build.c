@@ -54,20 +54,60 @@ Test(tok_tags, slot_tag_follows_the_word)
 {
     tok_list l;
     tok_tokenizer *t = tokenized("Running dogs", &l);
+    uint32_t me = tok_new_owner(t), other = tok_new_owner(t);
+    cr_assert(me != 0 && other != 0 && me != other, "owner numbers are distinct, never 0");
     cr_assert_eq(l.n, 2);
     cr_assert_str_eq(tok_term(&l, 0), "run");
     uint32_t slot = l.tokens[0].slot;
     cr_assert_neq(slot, 0);
-    uint32_t *tag = tok_slot_tag(t, slot, "run", 3);
+    uint32_t *tag = tok_slot_tag(t, slot, "run", 3, me);
     cr_assert_not_null(tag);
     cr_assert_eq(*tag, 0, "a new slot has tag 0");
     *tag = 7;
-    cr_assert_null(tok_slot_tag(t, slot, "dog", 3), "another term: no tag");
-    cr_assert_null(tok_slot_tag(t, 0, "run", 3), "no slot: no tag");
+    cr_assert_null(tok_slot_tag(t, slot, "dog", 3, me), "another term: no tag");
+    cr_assert_null(tok_slot_tag(t, 0, "run", 3, me), "no slot: no tag");
     tok_list_reset(&l);
     cr_assert_eq(tok_tokenize(t, "running", 7, &l), 0);
     cr_assert_eq(l.tokens[0].slot, slot, "a cache hit gives the same slot");
-    cr_assert_eq(*tok_slot_tag(t, slot, "run", 3), 7);
+    cr_assert_eq(*tok_slot_tag(t, slot, "run", 3, me), 7);
+    /* Another client sees 0, and taking the slot over clears ours. */
+    tag = tok_slot_tag(t, slot, "run", 3, other);
+    cr_assert_eq(*tag, 0, "another owner's tag reads as 0");
+    *tag = 9;
+    cr_assert_eq(*tok_slot_tag(t, slot, "run", 3, me), 0, "taken over: ours is gone");
+    tok_list_free(&l);
+    tok_free(t);
+}
+
+/* A slot that takes another word drops its tag and owner: the new word
+ * never inherits the old word's entry. */
+Test(tok_tags, a_refilled_slot_has_no_tag)
+{
+    tok_config cfg = {"english", 1, 1};
+    char err[128];
+    tok_tokenizer *t = tok_new(&cfg, err, sizeof err);
+    cr_assert_not_null(t, "%s", err);
+    uint32_t me = tok_new_owner(t);
+    tok_list l;
+    tok_list_init(&l);
+    cr_assert_eq(tok_tokenize(t, "alpha", 5, &l), 0);
+    uint32_t slot = l.tokens[0].slot;
+    *tok_slot_tag(t, slot, "alpha", 5, me) = 3;
+    /* Fill the cache until alpha's slot holds something else. */
+    char w[32];
+    int moved = 0;
+    for (int i = 0; i < 200000 && !moved; i++) {
+        snprintf(w, sizeof w, "zq%dx", i);
+        tok_list_reset(&l);
+        cr_assert_eq(tok_tokenize(t, w, strlen(w), &l), 0);
+        if (l.n == 1 && l.tokens[0].slot == slot) {
+            uint32_t *tag = tok_slot_tag(t, slot, tok_term(&l, 0), l.tokens[0].term_len, me);
+            cr_assert_not_null(tag);
+            cr_assert_eq(*tag, 0, "the new word starts without a tag");
+            moved = 1;
+        }
+    }
+    cr_assert(moved, "the slot was reused");
     tok_list_free(&l);
     tok_free(t);
 }
