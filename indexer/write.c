@@ -215,8 +215,9 @@ static int index_caller_job(void *ctx, uint32_t doc, uint32_t first_chunk, const
         /* The share lane borrows the caller lane's tokenizer: both run on
          * this thread, and a tokenizer of its own would start with a cold
          * word cache (a Snowball call for every distinct word again) and
-         * 2 MiB to zero. The two builders then overwrite each other's tags
-         * in the cache's slots, which token_entry checks before trusting. */
+         * 2 MiB to zero. The two builders then take each other's slots
+         * over (each has its owner number, tok_slot_tag), which costs the
+         * other a hash lookup when it meets that word again. */
         int rc = lane_init(w->db, l, slot == &w->share ? w->caller->tok : NULL);
         if (rc) {
             lane_drop(w->db, l);
