@@ -44,7 +44,7 @@
  * form is a slice of the block's lowercased copy. Anything else (and a
  * word of 63 bytes or more) goes byte by byte; both find the same tokens
  * (tok_tokenize_bytes is kept as the reference the tests compare with).
- * On lisa's texts this took the tokenizer from 21.6 to 15.0 ms.
+ * On lisa's texts: 15.1 ms against 22.8 byte by byte (bench-tokenize).
  */
 #include "indexer/indexer.h"
 
