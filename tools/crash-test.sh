@@ -6,8 +6,9 @@
 #   tools/crash-test.sh [ROUNDS] [BUILD]       (defaults: 50 rounds, build/)
 #
 # Each round writes FILES small JSONL inputs and runs
-#   lctx-index -c COLL --batch-docs 1 in1.jsonl in2.jsonl ...
-# so every input is one batch, reported on stderr as "committed batch N".
+#   lctx-index -c COLL --batch-docs DOCS in1.jsonl in2.jsonl ...
+# so every input (DOCS documents) is one batch, reported on stderr as
+# "committed batch N" (the count of --batch-docs carries across inputs).
 # The k-th report of a round belongs to the k-th input. After the kill the
 # collection is reopened (recovery runs), checked, and every document of
 # every reported input must be found: each input's documents share a unique
@@ -41,9 +42,11 @@ while [ "$r" -lt "$ROUNDS" ]; do
         f=$((f + 1))
     done
     # shellcheck disable=SC2086
-    "$INDEX" -c "$COLL" --batch-docs 1 $inputs 2> "$WORK/err" &
+    "$INDEX" -c "$COLL" --batch-docs "$DOCS" $inputs 2> "$WORK/err" &
     pid=$!
-    sleep "0.$(od -An -N2 -tu2 /dev/urandom | tr -d ' ' | cut -c1-2)"
+    # A moment within the run: 150 one-input batches take about 0.3-0.5 s.
+    ms=$(( $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 300 ))
+    sleep "$(printf '0.%03d' "$ms")"
     kill -9 "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
     if ! "$INDEX" -c "$COLL" --check > "$WORK/check" 2>&1; then
