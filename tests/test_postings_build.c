@@ -30,21 +30,13 @@
 #include "lctx.h"
 #include "store/store.h"
 #include "test_tmpdir.h"
+#include "test_tok.h"
 #include "test_wide.h"
-
-static tok_tokenizer *new_tok(void)
-{
-    tok_config cfg = { "english", 1, 1 };
-    char err[128];
-    tok_tokenizer *t = tok_new(&cfg, err, sizeof err);
-    cr_assert_not_null(t, "%s", err);
-    return t;
-}
 
 /* A new tokenizer, with s tokenized into l (initialised here). */
 static tok_tokenizer *tokenized(const char *s, tok_list *l)
 {
-    tok_tokenizer *t = new_tok();
+    tok_tokenizer *t = english_tokenizer();
     tok_list_init(l);
     cr_assert_eq(tok_tokenize(t, s, strlen(s), l), 0);
     return t;
@@ -83,10 +75,7 @@ Test(tok_tags, slot_tag_follows_the_word)
  * never inherits the old word's entry. */
 Test(tok_tags, a_refilled_slot_has_no_tag)
 {
-    tok_config cfg = {"english", 1, 1};
-    char err[128];
-    tok_tokenizer *t = tok_new(&cfg, err, sizeof err);
-    cr_assert_not_null(t, "%s", err);
+    tok_tokenizer *t = english_tokenizer();
     uint32_t me = tok_new_owner(t);
     tok_list l;
     tok_list_init(&l);
@@ -321,7 +310,7 @@ static size_t assert_sorted(const store_batch *x)
 
 Test(tok_tags, builder_with_tags_equals_builder_without)
 {
-    tok_tokenizer *t1 = new_tok(), *t2 = new_tok();
+    tok_tokenizer *t1 = english_tokenizer(), *t2 = english_tokenizer();
     postings_builder *a = postings_build_new(), *b = postings_build_new();
     build(a, t1, 1, 42);
     build(b, t2, 0, 42);
@@ -345,7 +334,7 @@ Test(tok_tags, builder_with_tags_equals_builder_without)
  * piece 0, so every merge into it must also move its chunk records. */
 Test(postings_merge, interleaved_pieces_equal_one_builder)
 {
-    tok_tokenizer *t1 = new_tok();
+    tok_tokenizer *t1 = english_tokenizer();
     postings_builder *one = postings_build_new();
     build(one, t1, 1, 42);
     store_batch ref;
@@ -357,7 +346,7 @@ Test(postings_merge, interleaved_pieces_equal_one_builder)
             tok_tokenizer *t[3];
             for (int k = 0; k < 3; k++) {
                 pb[k] = postings_build_new();
-                t[k] = new_tok();
+                t[k] = english_tokenizer();
             }
             build_pieces(pb, t, 1, 42, 3, 0x9e3779b9u * pick);
             store_batch part;
@@ -388,7 +377,7 @@ Test(postings_merge, interleaved_pieces_equal_one_builder)
  * that insertion sort would take quadratic time on). */
 Test(postings_sort, one_long_run_of_a_shared_prefix)
 {
-    tok_tokenizer *t = new_tok();
+    tok_tokenizer *t = english_tokenizer();
     postings_builder *pb = postings_build_new();
     tok_list text;
     tok_list_init(&text);

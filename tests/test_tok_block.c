@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "indexer/indexer.h"
+#include "test_tok.h"
 
 /* xorshift64: the same texts on every machine */
 static uint64_t next_rand(uint64_t *s)
@@ -22,15 +23,6 @@ static uint64_t next_rand(uint64_t *s)
     *s ^= *s >> 7;
     *s ^= *s << 17;
     return *s;
-}
-
-static tok_tokenizer *english(void)
-{
-    tok_config cfg = {"english", 1, 1};
-    char err[128];
-    tok_tokenizer *t = tok_new(&cfg, err, sizeof err);
-    cr_assert_not_null(t, "%s", err);
-    return t;
 }
 
 /* Both scans of text[0..len) give the same tokens. */
@@ -107,7 +99,7 @@ Test(tok_block, plain_masks_follow_the_rules)
 
 Test(tok_block, words_across_block_edges)
 {
-    tok_tokenizer *fast = english(), *ref = english();
+    tok_tokenizer *fast = english_tokenizer(), *ref = english_tokenizer();
     char text[300];
     /* A word, an apostrophe or a decimal point at every offset around the
      * first block's end (bytes 60-66), and words of 61 to 66 letters. */
@@ -133,7 +125,7 @@ Test(tok_block, words_across_block_edges)
 
 Test(tok_block, non_ascii_next_to_ascii_words)
 {
-    tok_tokenizer *fast = english(), *ref = english();
+    tok_tokenizer *fast = english_tokenizer(), *ref = english_tokenizer();
     /* An apostrophe before a non-ASCII letter joins it; a combining mark
      * continues the word before it; CJK becomes bigrams. */
     static const char *cases[] = {
@@ -156,7 +148,7 @@ Test(tok_block, non_ascii_next_to_ascii_words)
 
 Test(tok_block, random_texts)
 {
-    tok_tokenizer *fast = english(), *ref = english();
+    tok_tokenizer *fast = english_tokenizer(), *ref = english_tokenizer();
     static const char *atoms[] = {
         "a", "Z", "0", "9", "'", ".", ",", " ", "-", "_", "\n", "'s", "\xe2\x80\x99",
         "\xc3\xa9", "\xe4\xb8\xad", "\xed\x95\x9c", "\xcc\x81", "\xc2\xad", "\xef\xbe\x9e",
