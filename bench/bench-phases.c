@@ -12,9 +12,11 @@
  * alone.
  *
  * usage: bench-phases --corpus corpus.jsonl --dir WORKDIR [--builds 9] [--json] [--each]
- * --each prints every build on stderr, its phases and their page faults:
- * the first builds of a process are slower (fresh memory) than the later
- * ones, and bench-bm25 reports the median of five.
+ * --each prints every build on stderr, its phases and their page faults
+ * (minor faults, and of those the transparent huge pages the kernel
+ * faulted in, from /proc/vmstat, -1 where it cannot be read): the first
+ * builds of a process are slower (fresh memory) than the later ones, and
+ * bench-bm25 reports the median of five.
  * With OPENBLAS_NUM_THREADS=1, as every lctx benchmark (docs/ARCHITECTURE.md).
  * Compare two builds of the library by alternating the two programs, several
  * rounds each: the machine's speed drifts by a tenth within minutes.
@@ -48,6 +50,26 @@ static long minflt(void)
     return r.ru_minflt;
 }
 
+/* Huge pages faulted in by the whole machine (thp_fault_alloc), or -1:
+ * each costs zeroing 2 MiB, and far more when the hypervisor has to back
+ * that memory again. Other processes count too, so it is only read where
+ * the machine is otherwise idle (--each). */
+static long huge_faults(void)
+{
+    FILE *f = fopen("/proc/vmstat", "r");
+    if (!f)
+        return -1;
+    char key[64];
+    long v, n = -1;
+    while (fscanf(f, "%63s %ld", key, &v) == 2)
+        if (!strcmp(key, "thp_fault_alloc")) {
+            n = v;
+            break;
+        }
+    fclose(f);
+    return n;
+}
+
 static void check(lctx_db *db, int rc, const char *what)
 {
     if (rc != LCTX_OK)
@@ -55,24 +77,26 @@ static void check(lctx_db *db, int rc, const char *what)
 }
 
 /* One build into dir; wall[p] and cpu[p] get each phase's seconds, flt[p]
- * its minor page faults. */
+ * its minor page faults, huge[p] its huge page faults (-1: unknown). */
 static void build(const char *dir, const bm25_doc *docs, size_t n, double *wall, double *cpu,
-                  long *flt)
+                  long *flt, long *huge)
 {
     char path[PATH_MAX];
     if (snprintf(path, sizeof path, "%s/bench.lctx", dir) >= (int)sizeof path)
         bm25_die("%s: path too long", dir);
     lctx_db *db = NULL;
     double t[PH_N + 1], c[PH_N + 1];
-    long f[PH_N + 1];
+    long f[PH_N + 1], h[PH_N + 1];
     t[0] = bm25_now();
     c[0] = cpu_seconds();
     f[0] = minflt();
+    h[0] = huge_faults();
     check(db, lctx_open(path, LCTX_OPEN_CREATE, NULL, &db), path);
     check(db, lctx_begin(db), "begin");
     t[1] = bm25_now();
     c[1] = cpu_seconds();
     f[1] = minflt();
+    h[1] = huge_faults();
     for (size_t i = 0; i < n; i++) {
         if (docs[i].title_len == 0 && docs[i].text_len == 0)
             continue;
@@ -87,18 +111,22 @@ static void build(const char *dir, const bm25_doc *docs, size_t n, double *wall,
     t[2] = bm25_now();
     c[2] = cpu_seconds();
     f[2] = minflt();
+    h[2] = huge_faults();
     check(db, lctx_commit(db, NULL), "commit");
     t[3] = bm25_now();
     c[3] = cpu_seconds();
     f[3] = minflt();
+    h[3] = huge_faults();
     check(NULL, lctx_close(db), "close");
     t[4] = bm25_now();
     c[4] = cpu_seconds();
     f[4] = minflt();
+    h[4] = huge_faults();
     for (int p = 0; p < PH_N; p++) {
         wall[p] = t[p + 1] - t[p];
         cpu[p] = c[p + 1] - c[p];
         flt[p] = f[p + 1] - f[p];
+        huge[p] = h[p] < 0 || h[p + 1] < 0 ? -1 : h[p + 1] - h[p];
     }
 }
 
@@ -135,8 +163,8 @@ int main(int argc, char **argv)
             bm25_die("%s: path too long", dir);
         bm25_prepare_dir(sub);
         double w[PH_N], c[PH_N];
-        long f[PH_N];
-        build(sub, docs, n, w, c, f);
+        long f[PH_N], hp[PH_N];
+        build(sub, docs, n, w, c, f, hp);
         total[b] = 0;
         for (int p = 0; p < PH_N; p++) {
             wall[p * builds + b] = w[p];
@@ -145,8 +173,10 @@ int main(int argc, char **argv)
         }
         if (each)
             fprintf(stderr, "build %d: %.2f ms (open %.2f add %.2f commit %.2f close %.2f)\n"
-                    "   faults open %ld add %ld commit %ld close %ld\n", b + 1, 1e3 * total[b],
-                    1e3 * w[0], 1e3 * w[1], 1e3 * w[2], 1e3 * w[3], f[0], f[1], f[2], f[3]);
+                    "   faults open %ld add %ld commit %ld close %ld"
+                    " (huge pages open %ld add %ld commit %ld close %ld)\n", b + 1,
+                    1e3 * total[b], 1e3 * w[0], 1e3 * w[1], 1e3 * w[2], 1e3 * w[3], f[0], f[1],
+                    f[2], f[3], hp[0], hp[1], hp[2], hp[3]);
     }
     /* Medians phase by phase (they need not add up to the median total). */
     double mw[PH_N], mc[PH_N];
