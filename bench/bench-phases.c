@@ -52,8 +52,8 @@ static long minflt(void)
 
 /* Huge pages faulted in by the whole machine (thp_fault_alloc), or -1:
  * each costs zeroing 2 MiB, and far more when the hypervisor has to back
- * that memory again. Other processes count too, so it is only read where
- * the machine is otherwise idle (--each). */
+ * that memory again. Other processes count too: read it on an otherwise
+ * idle machine. */
 static long huge_faults(void)
 {
     FILE *f = fopen("/proc/vmstat", "r");
@@ -76,27 +76,42 @@ static void check(lctx_db *db, int rc, const char *what)
         bm25_die("%s: %s: %s", what, lctx_strstatus(rc), db ? lctx_errmsg(db) : "");
 }
 
+/* The state of the process between two phases. Reading the huge page
+ * count parses /proc/vmstat, tens of microseconds, so it happens only for
+ * --each and between an end mark and a start mark, outside both phases. */
+typedef struct mark {
+    double wall_end, cpu_end;      /* where the phase before ended */
+    long flt_end;
+    long huge;                     /* -1: not read */
+    double wall_start, cpu_start;  /* where the phase after starts */
+    long flt_start;
+} mark;
+
+static void take_mark(mark *m, int each)
+{
+    m->wall_end = bm25_now();
+    m->cpu_end = cpu_seconds();
+    m->flt_end = minflt();
+    m->huge = each ? huge_faults() : -1;
+    m->flt_start = minflt();
+    m->cpu_start = cpu_seconds();
+    m->wall_start = bm25_now();
+}
+
 /* One build into dir; wall[p] and cpu[p] get each phase's seconds, flt[p]
- * its minor page faults, huge[p] its huge page faults (-1: unknown). */
-static void build(const char *dir, const bm25_doc *docs, size_t n, double *wall, double *cpu,
-                  long *flt, long *huge)
+ * its minor page faults, huge[p] its huge page faults (-1: not counted). */
+static void build(const char *dir, const bm25_doc *docs, size_t n, int each, double *wall,
+                  double *cpu, long *flt, long *huge)
 {
     char path[PATH_MAX];
     if (snprintf(path, sizeof path, "%s/bench.lctx", dir) >= (int)sizeof path)
         bm25_die("%s: path too long", dir);
     lctx_db *db = NULL;
-    double t[PH_N + 1], c[PH_N + 1];
-    long f[PH_N + 1], h[PH_N + 1];
-    t[0] = bm25_now();
-    c[0] = cpu_seconds();
-    f[0] = minflt();
-    h[0] = huge_faults();
+    mark m[PH_N + 1];
+    take_mark(&m[0], each);
     check(db, lctx_open(path, LCTX_OPEN_CREATE, NULL, &db), path);
     check(db, lctx_begin(db), "begin");
-    t[1] = bm25_now();
-    c[1] = cpu_seconds();
-    f[1] = minflt();
-    h[1] = huge_faults();
+    take_mark(&m[1], each);
     for (size_t i = 0; i < n; i++) {
         if (docs[i].title_len == 0 && docs[i].text_len == 0)
             continue;
@@ -108,25 +123,16 @@ static void build(const char *dir, const bm25_doc *docs, size_t n, double *wall,
         d.text_len = docs[i].text_len;
         check(db, lctx_add(db, &d), docs[i].id);
     }
-    t[2] = bm25_now();
-    c[2] = cpu_seconds();
-    f[2] = minflt();
-    h[2] = huge_faults();
+    take_mark(&m[2], each);
     check(db, lctx_commit(db, NULL), "commit");
-    t[3] = bm25_now();
-    c[3] = cpu_seconds();
-    f[3] = minflt();
-    h[3] = huge_faults();
+    take_mark(&m[3], each);
     check(NULL, lctx_close(db), "close");
-    t[4] = bm25_now();
-    c[4] = cpu_seconds();
-    f[4] = minflt();
-    h[4] = huge_faults();
+    take_mark(&m[4], each);
     for (int p = 0; p < PH_N; p++) {
-        wall[p] = t[p + 1] - t[p];
-        cpu[p] = c[p + 1] - c[p];
-        flt[p] = f[p + 1] - f[p];
-        huge[p] = h[p] < 0 || h[p + 1] < 0 ? -1 : h[p + 1] - h[p];
+        wall[p] = m[p + 1].wall_end - m[p].wall_start;
+        cpu[p] = m[p + 1].cpu_end - m[p].cpu_start;
+        flt[p] = m[p + 1].flt_end - m[p].flt_start;
+        huge[p] = m[p].huge < 0 || m[p + 1].huge < 0 ? -1 : m[p + 1].huge - m[p].huge;
     }
 }
 
@@ -164,7 +170,7 @@ int main(int argc, char **argv)
         bm25_prepare_dir(sub);
         double w[PH_N], c[PH_N];
         long f[PH_N], hp[PH_N];
-        build(sub, docs, n, w, c, f, hp);
+        build(sub, docs, n, each, w, c, f, hp);
         total[b] = 0;
         for (int p = 0; p < PH_N; p++) {
             wall[p * builds + b] = w[p];
