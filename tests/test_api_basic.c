@@ -11,19 +11,7 @@
 #include "lctx.h"
 #include "test_tmpdir.h"
 
-static char dir[256];
-
-static void setup(void)
-{
-    tmpdir_collection(dir, sizeof dir, "api");
-}
-
-static void teardown(void)
-{
-    tmpdir_collection_remove(dir);
-}
-
-TestSuite(api, .init = setup, .fini = teardown);
+TMPDIR_COLLECTION_SUITE(api, "api");
 
 static lctx_db *open_rw(void)
 {

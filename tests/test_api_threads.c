@@ -12,19 +12,7 @@
 #include "lctx.h"
 #include "test_tmpdir.h"
 
-static char dir[256];
-
-static void setup(void)
-{
-    tmpdir_collection(dir, sizeof dir, "thr");
-}
-
-static void teardown(void)
-{
-    tmpdir_collection_remove(dir);
-}
-
-TestSuite(threads, .init = setup, .fini = teardown);
+TMPDIR_COLLECTION_SUITE(threads, "thr");
 
 static const char *queries[] = {"alpha", "beta gamma", "\"gamma delta\"", "delta -alpha", "epsilon"};
 

@@ -14,19 +14,7 @@
 #include "test_tmpdir.h"
 #include "test_wide.h"
 
-static char dir[256];
-
-static void setup(void)
-{
-    tmpdir_collection(dir, sizeof dir, "bm25");
-}
-
-static void teardown(void)
-{
-    tmpdir_collection_remove(dir);
-}
-
-TestSuite(bm25, .init = setup, .fini = teardown);
+TMPDIR_COLLECTION_SUITE(bm25, "bm25");
 
 static lctx_db *make(double title_weight, const lctx_doc *docs, int n)
 {

@@ -13,19 +13,7 @@
 #include "lctx.h"
 #include "test_tmpdir.h"
 
-static char dir[256];
-
-static void setup(void)
-{
-    tmpdir_collection(dir, sizeof dir, "chash");
-}
-
-static void teardown(void)
-{
-    tmpdir_collection_remove(dir);
-}
-
-TestSuite(content_hash, .init = setup, .fini = teardown);
+TMPDIR_COLLECTION_SUITE(content_hash, "chash");
 
 static void add_one(const char *id, const char *title, const char *text)
 {

@@ -23,19 +23,7 @@
 #include "test_hits.h"
 #include "test_tmpdir.h"
 
-static char dir[256];
-
-static void setup(void)
-{
-    tmpdir_collection(dir, sizeof dir, "create");
-}
-
-static void teardown(void)
-{
-    tmpdir_collection_remove(dir);
-}
-
-TestSuite(create, .init = setup, .fini = teardown);
+TMPDIR_COLLECTION_SUITE(create, "create");
 
 static int marked(void)
 {

@@ -25,19 +25,7 @@
 #include "test_wide.h"
 #include "store/store.h"
 
-static char dir[256];
-
-static void setup(void)
-{
-    tmpdir_collection(dir, sizeof dir, "rec");
-}
-
-static void teardown(void)
-{
-    tmpdir_collection_remove(dir);
-}
-
-TestSuite(recovery, .init = setup, .fini = teardown);
+TMPDIR_COLLECTION_SUITE(recovery, "rec");
 
 static void add(lctx_db *db, const char *id, const char *text)
 {

@@ -12,19 +12,7 @@
 #include "test_tmpdir.h"
 #include "store/store.h"
 
-static char dir[256];
-
-static void setup(void)
-{
-    tmpdir_collection(dir, sizeof dir, "chk");
-}
-
-static void teardown(void)
-{
-    tmpdir_collection_remove(dir);
-}
-
-TestSuite(check, .init = setup, .fini = teardown);
+TMPDIR_COLLECTION_SUITE(check, "chk");
 
 static lctx_db *make(void)
 {

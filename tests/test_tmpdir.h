@@ -7,6 +7,10 @@
  * tag names the suite in the directory's name, so a directory left behind
  * by a crashed run says which test made it.
  *
+ * TMPDIR_COLLECTION_SUITE(suite, tag) is that whole fixture: the path in
+ * a file-level `dir`, made before each test of the suite and removed
+ * after it.
+ *
  * Header-only (static functions) because the Makefile builds each
  * tests/test_*.c as its own binary, and any other .c file in tests/ would
  * be linked into every one of them.
@@ -54,5 +58,18 @@ static void tmpdir_collection_remove(char *path)
     *strrchr(path, '/') = 0;
     tmpdir_remove(path);
 }
+
+/* A Criterion suite whose every test gets a fresh collection path in dir. */
+#define TMPDIR_COLLECTION_SUITE(suite, tag)                   \
+    static char dir[256];                                     \
+    static void tmpdir_suite_init(void)                       \
+    {                                                         \
+        tmpdir_collection(dir, sizeof dir, tag);              \
+    }                                                         \
+    static void tmpdir_suite_fini(void)                       \
+    {                                                         \
+        tmpdir_collection_remove(dir);                        \
+    }                                                         \
+    TestSuite(suite, .init = tmpdir_suite_init, .fini = tmpdir_suite_fini)
 
 #endif

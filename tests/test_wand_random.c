@@ -14,19 +14,7 @@
 #include "test_tmpdir.h"
 #include "query/query.h"
 
-static char dir[256];
-
-static void setup(void)
-{
-    tmpdir_collection(dir, sizeof dir, "wand");
-}
-
-static void teardown(void)
-{
-    tmpdir_collection_remove(dir);
-}
-
-TestSuite(wand, .init = setup, .fini = teardown);
+TMPDIR_COLLECTION_SUITE(wand, "wand");
 
 #define VOCAB 300
 static char vocab[VOCAB][16];
