@@ -67,6 +67,9 @@ typedef struct tok_tokenizer tok_tokenizer;
  * thread. Returns NULL and writes err on failure (unknown language). */
 tok_tokenizer *tok_new(const tok_config *cfg, char *err, size_t errlen);
 void tok_free(tok_tokenizer *t);
+/* Faults the word cache in now, on the calling thread (see lane_init in
+ * write.c for why the thread matters). Changes nothing a caller can see. */
+void tok_warm(tok_tokenizer *t);
 
 /* Normalises (NFKC + case fold via utf8proc), splits on Unicode word
  * boundaries (letters, marks, digits; numbers kept whole, e.g. "3.14",
@@ -296,6 +299,9 @@ typedef struct postings_builder postings_builder;
 
 postings_builder *postings_build_new(void);
 void postings_build_free(postings_builder *pb);
+/* Allocates the first arena block now and faults it in on the calling
+ * thread (as tok_warm). -1 when out of memory. */
+int postings_build_warm(postings_builder *pb);
 /* Adds chunk `chunk` of document `doc` (ids ascending within a builder;
  * ids skipped are holes for another builder's chunks, to be filled by
  * postings_build_merge before finish) from its text tokens and its document's title tokens (may be NULL).

@@ -233,6 +233,16 @@ static void *arena_alloc(postings_builder *pb, size_t n)
     return p;
 }
 
+int postings_build_warm(postings_builder *pb)
+{
+    if (pb->arena)
+        return 0;
+    /* arena_alloc writes the new block's header: that is its first touch. */
+    if (!arena_alloc(pb, 0))
+        return -1;
+    return 0;
+}
+
 static int rehash(postings_builder *pb)
 {
     size_t n = pb->n_slots * 2;

@@ -102,8 +102,17 @@ static int lane_init(lctx_db *db, index_lane *l, tok_tokenizer *tok)
     tok_list_init(&l->title_toks);
     if (!l->tok)
         return LCTX_ERROR;   /* store_tok_get said why */
-    if (!l->pb)
+    if (!l->pb || postings_build_warm(l->pb))
         return store_err(db, LCTX_ENOMEM, "out of memory");
+    /* The lane's two huge pages (word cache, first arena block) are
+     * faulted in here, on the calling thread, even for the worker's lane.
+     * This thread freed the last batch's huge pages, and the kernel hands
+     * pages just freed back to the CPU that freed them: on the development
+     * VM one of those costs about 0.05 ms to fault, one from the free
+     * lists about 3 ms, since the hypervisor must back it again
+     * (tools/fault-cost.c, "fresh"). The worker's CPU had none to give: its
+     * huge pages were the slow kind in about one build in four. */
+    tok_warm(l->tok);
     return LCTX_OK;
 }
 

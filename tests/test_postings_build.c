@@ -101,6 +101,36 @@ Test(tok_tags, a_refilled_slot_has_no_tag)
     tok_free(t);
 }
 
+/* tok_warm writes into the cache's first slot (to fault its huge page in);
+ * a tokenizer from the pool has words there, which must stay, tag and all. */
+Test(tok_tags, warming_keeps_the_first_slot)
+{
+    tok_tokenizer *t = english_tokenizer();
+    uint32_t me = tok_new_owner(t);
+    tok_list l;
+    tok_list_init(&l);
+    char w[32];
+    int found = 0;
+    for (int i = 0; i < 400000 && !found; i++) {
+        snprintf(w, sizeof w, "qv%dk", i);
+        tok_list_reset(&l);
+        cr_assert_eq(tok_tokenize(t, w, strlen(w), &l), 0);
+        found = l.n == 1 && l.tokens[0].slot == 1;
+    }
+    cr_assert(found, "some word landed in the first slot");
+    *tok_slot_tag(t, 1, tok_term(&l, 0), l.tokens[0].term_len, me) = 5;
+    tok_warm(t);
+    tok_warm(t);
+    tok_list_reset(&l);
+    cr_assert_eq(tok_tokenize(t, w, strlen(w), &l), 0);
+    cr_assert_eq(l.tokens[0].slot, 1, "still a cache hit in the first slot");
+    uint32_t *tag = tok_slot_tag(t, 1, tok_term(&l, 0), l.tokens[0].term_len, me);
+    cr_assert_not_null(tag);
+    cr_assert_eq(*tag, 5, "the tag survives warming");
+    tok_list_free(&l);
+    tok_free(t);
+}
+
 Test(tok_tags, numbers_and_cjk_have_no_slot)
 {
     tok_list l;
@@ -251,6 +281,39 @@ static void assert_same_batch(const store_batch *x, const store_batch *y)
         cr_assert_eq(a->tf_text, b->tf_text);
         cr_assert_eq(a->tf_title, b->tf_title);
     }
+}
+
+/* A warmed builder (first arena block allocated up front) builds what an
+ * unwarmed one does, and warming twice allocates nothing more. */
+Test(tok_tags, warmed_builder_equals_cold_builder)
+{
+    const char *text = "the quick brown fox jumps over the lazy dog; dogs and foxes run";
+    postings_builder *cold = postings_build_new(), *warm = postings_build_new();
+    cr_assert(cold && warm);
+    cr_assert_eq(postings_build_warm(warm), 0);
+    cr_assert_eq(postings_build_warm(warm), 0);
+    tok_tokenizer *t = english_tokenizer();
+    tok_list l, title;
+    tok_list_init(&l);
+    tok_list_init(&title);
+    for (uint32_t c = 0; c < 3; c++) {
+        tok_list_reset(&l);
+        cr_assert_eq(tok_tokenize(t, text + 4 * c, strlen(text) - 4 * c, &l), 0);
+        uint32_t len_a, len_b;
+        cr_assert_eq(postings_build_chunk(cold, NULL, c, c, &l, &title, &len_a), 0);
+        cr_assert_eq(postings_build_chunk(warm, NULL, c, c, &l, &title, &len_b), 0);
+        cr_assert_eq(len_a, len_b);
+    }
+    store_batch a, b;
+    cr_assert_eq(postings_build_finish(cold, &a), 0);
+    cr_assert_eq(postings_build_finish(warm, &b), 0);
+    cr_assert_gt(a.n_terms, 5);
+    assert_same_batch(&a, &b);
+    tok_list_free(&l);
+    tok_list_free(&title);
+    tok_free(t);
+    postings_build_free(cold);
+    postings_build_free(warm);
 }
 
 /* The wide records of the three wide documents hold their exact counts,
