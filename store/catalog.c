@@ -397,7 +397,7 @@ int catalog_commit_join(catalog_commit *cc)
     cc->joined = 1;
     cc->status = LCTX_OK;
     if (cc->sqlite_rc != SQLITE_OK)
-        cc->status = store_err(cc->db, status_of(cc->sqlite_rc), "%s/catalog.db: %s",
+        cc->status = store_err(cc->db, status_of(cc->sqlite_rc), "%s/catalog.db: commit: %s",
                                cc->db->path, cc->msg);
     return cc->status;
 }

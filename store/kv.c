@@ -35,7 +35,8 @@ static int kv_status(int rc)
     case MDB_CORRUPTED: case MDB_PAGE_NOTFOUND: case MDB_INVALID: return LCTX_ECORRUPT;
     case MDB_VERSION_MISMATCH: return LCTX_EVERSION;
     case ENOMEM: return LCTX_ENOMEM;
-    case ENOSPC: case EIO: case EDQUOT: case MDB_MAP_FULL: return LCTX_EIO;
+    case ENOSPC: case EIO: case EDQUOT: case EFBIG: case EROFS: case MDB_MAP_FULL:
+        return LCTX_EIO;
     case EAGAIN: case EBUSY: return LCTX_EBUSY;
     default: return LCTX_ERROR;
     }
