@@ -30,6 +30,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -231,14 +232,32 @@ static uint64_t file_size(const char *path)
     return (uint64_t)st.st_size;
 }
 
-/* Commits the open batch and reports it. 0 or -1 (message printed). */
-static int commit_batch(lctx_db *db, const index_args *a, uint64_t ndocs, cli_progress *pg)
+/* After a failed batch (its error printed): what survived. A batch whose
+ * catalog committed but whose index could not be written is not rolled
+ * back but replayed at the next open, and the library's message says so. */
+static void report_rollback(lctx_db *db, uint64_t committed)
+{
+    const char *m = lctx_errmsg(db);
+    if (m && strstr(m, "will be replayed"))
+        return;
+    if (committed == 0)
+        cli_error(PROG, "nothing was committed");
+    else
+        cli_error(PROG, "the open batch was rolled back; %llu documents in earlier batches are committed",
+                  (unsigned long long)committed);
+}
+
+/* Commits the open batch and reports it; committed: documents of earlier
+ * batches. 0 or -1 (message printed). */
+static int commit_batch(lctx_db *db, const index_args *a, uint64_t ndocs, uint64_t committed,
+                        cli_progress *pg)
 {
     uint64_t seq = 0;
     int rc = lctx_commit(db, &seq);
     cli_progress_clear(pg);
     if (rc != LCTX_OK) {
         cli_error(PROG, "%s", cli_db_error(db, rc));
+        report_rollback(db, committed);
         lctx_rollback(db);
         return -1;
     }
@@ -256,12 +275,8 @@ static int ingest_failed(lctx_db *db, int rc, const char *input, uint64_t commit
         cli_error(PROG, "%s", m);
     else
         cli_error(PROG, "%s: %s", input, lctx_strstatus(rc));
+    report_rollback(db, committed);
     lctx_rollback(db);
-    if (committed == 0)
-        cli_error(PROG, "nothing was committed");
-    else
-        cli_error(PROG, "the open batch was rolled back; %llu documents in earlier batches are committed",
-                  (unsigned long long)committed);
     return CLI_EXIT_FAIL;
 }
 
@@ -324,7 +339,7 @@ static int add_inputs(lctx_db *db, const index_args *a, cli_progress *pg)
     /* The last automatic commit may have left an empty batch open. */
     if (st.committed > 0 && total == st.committed)
         lctx_rollback(db);
-    else if (commit_batch(db, a, total - st.committed, pg) != 0)
+    else if (commit_batch(db, a, total - st.committed, st.committed, pg) != 0)
         return CLI_EXIT_FAIL;
     double secs = cli_now() - t0;
     if (!a->quiet)
@@ -356,6 +371,7 @@ static int delete_ids(lctx_db *db, const index_args *a)
     rc = lctx_commit(db, &seq);
     if (rc != LCTX_OK) {
         cli_error(PROG, "%s", cli_db_error(db, rc));
+        report_rollback(db, 0);
         lctx_rollback(db);
         return CLI_EXIT_FAIL;
     }
@@ -501,6 +517,11 @@ int main(int argc, char **argv)
 
     if (!a.delete_ids && (status = inputs_exist(&a)) >= 0)
         return status;
+
+    /* A file that may not grow past the process's size limit (ulimit -f)
+     * is a full disk to us: the write fails, the batch rolls back and we
+     * say so, instead of dying of SIGXFSZ with no word. */
+    signal(SIGXFSZ, SIG_IGN);
 
     cli_progress pg;
     cli_progress_init(&pg, stderr, !a.quiet && isatty(STDERR_FILENO), inputs_size(&a));

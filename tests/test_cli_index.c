@@ -4,10 +4,14 @@
  * What a user relies on: documents go in from JSONL, stdin and plain text
  * directories; a bad input line is named (FILE:LINE) and leaves the
  * collection untouched; --skip-bad skips it; deletes and upserts take
- * effect; --batch-docs commits in steps; exit status 0/1/2 means success,
- * failure, bad usage. Each test works in its own temporary directory.
+ * effect; --batch-docs commits in steps; a full disk fails the batch with
+ * one error and leaves the collection as it was; exit status 0/1/2 means
+ * success, failure, bad usage. Each test works in its own temporary
+ * directory.
  */
 #include "test_cli_harness.h"
+
+#include <sys/resource.h>
 
 TestSuite(cli_index, .fini = cleanup_tmpdir, .timeout = 60);
 
@@ -266,4 +270,59 @@ Test(cli_index, missing_input_fails_without_creating_documents)
     expect_contains(r.err, "nothing was committed");
     result_free(&r);
     cr_assert_eq(documents(coll), 5);
+}
+
+/* A full disk, played by a file size limit that the spawned lctx-index
+ * inherits (tests/test_full_disk.c sweeps it through the library): no
+ * file of the collection may grow, so the batch cannot commit. lctx-index
+ * must say which store failed and that nothing was committed, exit 1,
+ * and leave the collection exactly as it was, rather than die of SIGXFSZ. */
+Test(cli_index, full_disk_fails_the_batch_and_changes_nothing)
+{
+    const char *coll = make_collection();
+    const char *big = tpath("big.jsonl");
+    FILE *f = fopen(big, "w");
+    cr_assert_not_null(f);
+    for (int i = 0; i < 2000; i++) {
+        fprintf(f, "{\"_id\":\"z%d\",\"title\":\"Zorblax %d\",\"text\":\"", i, i);
+        for (int w = 0; w < 80; w++)
+            fprintf(f, "zorblax%d word%d ", (i * 31 + w) % 4000, (i + w * 7) % 900);
+        fprintf(f, "\"}\n");
+    }
+    fclose(f);
+    char *before = stable_stats(coll);
+    off_t largest = 0;
+    const char *files[] = {"catalog.db", "index/data.mdb"};
+    for (int i = 0; i < 2; i++) {
+        char p[512];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", coll, files[i]);
+        cr_assert_eq(stat(p, &st), 0, "%s", p);
+        if (st.st_size > largest)
+            largest = st.st_size;
+    }
+
+    struct rlimit old, lim;
+    cr_assert_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = (rlim_t)largest;
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    cmd_result r = run(NULL, "lctx-index", "-c", coll, big, NULL);
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+
+    expect_status(r, 1);
+    expect_contains(r.err, "lctx-index: ");
+    expect_contains(r.err, coll);
+    expect_contains(r.err, "nothing was committed");
+    result_free(&r);
+    char *after = stable_stats(coll);
+    cr_assert_str_eq(after, before);
+    char *ids = hit_ids(coll, "zorblax");
+    cr_assert_str_eq(ids, "", "a document of the failed batch is searchable: %s", ids);
+    free(ids);
+    free(before);
+    free(after);
+    r = run(NULL, "lctx-index", "-c", coll, "--check", NULL);
+    expect_status(r, 0);
+    result_free(&r);
 }

@@ -213,6 +213,8 @@ static off_t from_zero(const char *path)
 Test(full_disk, batch_into_a_collection_fails_whole_or_commits)
 {
     outcome o = sweep("c", BASE_DOCS, from_largest, 8192);
+    cr_log_info("into a collection: %d limits failed (%d of them replayed), %d committed",
+                o.failed, o.replayed, o.committed);
     cr_assert_gt(o.failed, 0, "some limit failed the batch");
     cr_assert_gt(o.committed, 0, "a large enough limit let it commit");
     cr_assert_gt(o.failed, o.replayed, "most failures left the collection as before");
@@ -221,6 +223,8 @@ Test(full_disk, batch_into_a_collection_fails_whole_or_commits)
 Test(full_disk, creating_batch_fails_whole_or_commits)
 {
     outcome o = sweep("n", 0, from_zero, 8192);
+    cr_log_info("creating: %d limits failed (%d of them replayed), %d committed", o.failed,
+                o.replayed, o.committed);
     cr_assert_gt(o.failed, 0);
     cr_assert_gt(o.committed, 0);
 }
