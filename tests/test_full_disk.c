@@ -4,15 +4,15 @@
  * with room again, the collection passes lctx_check, holds exactly what it
  * held before the batch, and takes the next batch.
  *
- * RLIMIT_FSIZE stands in for a full disk (SIGXFSZ ignored): no file of the
- * process can grow past the limit, and a write that would is cut short or
- * fails, as it does on a full file system, without needing a file system
- * of our own (tmpfs or a loop device need privileges CI may not have). A
- * limit only stops growth, so each test sweeps it from below the files'
- * sizes to above what the batch needs: the failure then lands at every
- * point of the write path in turn (the switch to WAL at lctx_begin, the
- * catalog spilling pages during lctx_add, its COMMIT, LMDB's commit behind
- * it), and each case is checked.
+ * RLIMIT_FSIZE stands in for a full disk (SIGXFSZ ignored): a write that
+ * reaches the limit's offset in any file is cut short or fails, as it
+ * would on a full file system, without a file system of our own (tmpfs or
+ * a loop device need privileges CI may not have). Each test sweeps the
+ * limit from below the files' sizes to what the batch needs, so the
+ * failure lands at every point of the write path in turn (the catalog's
+ * writes at lctx_begin and its COMMIT, LMDB's commit behind it; for a new
+ * collection also the creation marker and LMDB's first open), and each
+ * case is checked.
  *
  * One outcome is not "exactly as before": when LMDB cannot write after the
  * catalog committed (the commit point), lctx takes the batch back out of
@@ -82,9 +82,13 @@ static int batch(lctx_db *db, int from, int to, int zorblax)
     return lctx_commit(db, NULL);
 }
 
+/* The soft limit; RLIM_INFINITY gives back as much as the hard limit
+ * allows. */
 static void set_fsize(rlim_t limit)
 {
-    struct rlimit rl = {limit, RLIM_INFINITY};
+    struct rlimit rl;
+    cr_assert_eq(getrlimit(RLIMIT_FSIZE, &rl), 0);
+    rl.rlim_cur = limit < rl.rlim_max ? limit : rl.rlim_max;
     cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
 }
 
