@@ -71,6 +71,22 @@ Test(tok_tags, slot_tag_follows_the_word)
     tok_free(t);
 }
 
+/* Tokenizes made-up words (fmt with a counter) until one lands in cache
+ * slot `slot`: 1 with that word in w and its token in l, 0 when none of
+ * 400,000 did. */
+static int word_into_slot(tok_tokenizer *t, const char *fmt, uint32_t slot, char *w, size_t wlen,
+                          tok_list *l)
+{
+    for (int i = 0; i < 400000; i++) {
+        snprintf(w, wlen, fmt, i);
+        tok_list_reset(l);
+        cr_assert_eq(tok_tokenize(t, w, strlen(w), l), 0);
+        if (l->n == 1 && l->tokens[0].slot == slot)
+            return 1;
+    }
+    return 0;
+}
+
 /* A slot that takes another word drops its tag and owner: the new word
  * never inherits the old word's entry. */
 Test(tok_tags, a_refilled_slot_has_no_tag)
@@ -84,19 +100,10 @@ Test(tok_tags, a_refilled_slot_has_no_tag)
     *tok_slot_tag(t, slot, "alpha", 5, me) = 3;
     /* Fill the cache until alpha's slot holds something else. */
     char w[32];
-    int moved = 0;
-    for (int i = 0; i < 200000 && !moved; i++) {
-        snprintf(w, sizeof w, "zq%dx", i);
-        tok_list_reset(&l);
-        cr_assert_eq(tok_tokenize(t, w, strlen(w), &l), 0);
-        if (l.n == 1 && l.tokens[0].slot == slot) {
-            uint32_t *tag = tok_slot_tag(t, slot, tok_term(&l, 0), l.tokens[0].term_len, me);
-            cr_assert_not_null(tag);
-            cr_assert_eq(*tag, 0, "the new word starts without a tag");
-            moved = 1;
-        }
-    }
-    cr_assert(moved, "the slot was reused");
+    cr_assert(word_into_slot(t, "zq%dx", slot, w, sizeof w, &l), "the slot was reused");
+    uint32_t *tag = tok_slot_tag(t, slot, tok_term(&l, 0), l.tokens[0].term_len, me);
+    cr_assert_not_null(tag);
+    cr_assert_eq(*tag, 0, "the new word starts without a tag");
     tok_list_free(&l);
     tok_free(t);
 }
@@ -110,14 +117,7 @@ Test(tok_tags, warming_keeps_the_first_slot)
     tok_list l;
     tok_list_init(&l);
     char w[32];
-    int found = 0;
-    for (int i = 0; i < 400000 && !found; i++) {
-        snprintf(w, sizeof w, "qv%dk", i);
-        tok_list_reset(&l);
-        cr_assert_eq(tok_tokenize(t, w, strlen(w), &l), 0);
-        found = l.n == 1 && l.tokens[0].slot == 1;
-    }
-    cr_assert(found, "some word landed in the first slot");
+    cr_assert(word_into_slot(t, "qv%dk", 1, w, sizeof w, &l), "a word landed in the first slot");
     *tok_slot_tag(t, 1, tok_term(&l, 0), l.tokens[0].term_len, me) = 5;
     tok_warm(t);
     tok_warm(t);
