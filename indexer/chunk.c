@@ -31,6 +31,14 @@
  * CJK and with at most target words take a shortcut (chunk_single): one
  * pass that only counts words and finds the first and last non-space
  * characters, which is exactly what the full scan would return for them.
+ * The full scan itself steps through a word's ASCII bytes eight at a time
+ * (chunk_word_run: bit masks of spaces, bytes >= 0x80, letters and
+ * digits), since most bytes of a long text are inside words and only a
+ * word's end needs the slower path: time's 423 news articles (1.5 MB, the
+ * one dev collection of long texts) take 4.5 ms instead of 5.7. (With it,
+ * le_load became one load where it had been eight shifts, which took the
+ * shortcut from 0.74 to 0.53 ns a byte on cranfield.) chunk_text_bytes is
+ * the byte loop alone, which tests compare with.
  *
  * Spans exclude the whitespace around them; whitespace between two spans
  * belongs to neither. Invalid UTF-8 bytes are treated as one-byte word
@@ -59,6 +67,7 @@ typedef struct chunk_state {
     uint32_t *w_end;
     size_t s_words, w_cap;      /* w_end grows up to 2*target entries */
     int failed;
+    int blocks;                 /* skip through ASCII word bytes eight at a time */
 } chunk_state;
 
 static int chunk_is_space(int32_t cp)
@@ -307,6 +316,69 @@ static int chunk_char_class(int32_t cp)
            c == UTF8PROC_CATEGORY_CN || c == UTF8PROC_CATEGORY_CO;
 }
 
+#define CHUNK_ONES 0x0101010101010101ull
+#define CHUNK_HIGH 0x8080808080808080ull
+
+/* Eight high bits (bit 8k+7 for byte k, every other bit clear) as an 8-bit
+ * mask, bit k for byte k: bit 8k+7 times 2^(7(7-k)) lands on bit 56+k, and
+ * no two products share a bit. */
+static unsigned chunk_gather(uint64_t high_bits)
+{
+    return (unsigned)(((high_bits >> 7) * 0x0102040810204080ull) >> 56);
+}
+
+/* The high bit of each byte of x that equals b. */
+static uint64_t chunk_bytes_equal(uint64_t x, unsigned char b)
+{
+    uint64_t t = x ^ (b * CHUNK_ONES), low7 = CHUNK_ONES * 0x7f;
+    /* (t & 0x7f) + 0x7f reaches the high bit unless the low seven bits are
+     * zero; or-ing t adds the high bit itself: so a high bit stays clear
+     * exactly where t's byte is zero. No byte carries into the next. */
+    return ~(((t & low7) + low7) | t | low7);
+}
+
+/* The bytes of x that are spaces: ' ' or '\t'..'\r', as an 8-bit mask,
+ * bit k for byte k (exact for ASCII bytes; bytes >= 0x80 come out as
+ * anything). */
+static unsigned chunk_space_mask(uint64_t x)
+{
+    /* (b | 0x80) - 9 keeps its high bit iff b >= 9 (no borrow leaves the
+     * byte, as b | 0x80 > 14); likewise for 14: b in 9..13 is the first
+     * without the second. */
+    uint64_t ge9 = (x | CHUNK_HIGH) - 9 * CHUNK_ONES;
+    uint64_t ge14 = (x | CHUNK_HIGH) - 14 * CHUNK_ONES;
+    uint64_t sp = (chunk_bytes_equal(x, ' ') | (ge9 & ~ge14)) & CHUNK_HIGH;
+    return chunk_gather(sp);
+}
+
+/* The bytes of x that are ASCII letters or digits, as chunk_char_class
+ * counts them (bytes >= 0x80 come out as anything: mask them off). */
+static unsigned chunk_alnum_mask(uint64_t x)
+{
+    /* (b | 0x80) - c keeps its high bit iff b >= c, for b < 0x80 and any c
+     * up to 0x80, with no borrow leaving the byte; | 0x20 folds the case
+     * of letters and moves no other byte into 'a'..'z'. */
+    uint64_t h = x | CHUNK_HIGH, l = h | 0x20 * CHUNK_ONES;
+    uint64_t letter = (l - 'a' * CHUNK_ONES) & ~(l - ('z' + 1) * CHUNK_ONES);
+    uint64_t digit = (h - '0' * CHUNK_ONES) & ~(h - ('9' + 1) * CHUNK_ONES);
+    return chunk_gather((letter | digit) & CHUNK_HIGH);
+}
+
+/* How many bytes from s[i] on, up to eight, continue a word as the byte
+ * loop of chunk_scan would take them one at a time (ASCII, not space);
+ * *alnum gets whether one of them is a letter or a digit. 0 when fewer
+ * than eight bytes are left. */
+static size_t chunk_word_run(const unsigned char *s, size_t len, size_t i, int *alnum)
+{
+    if (i + 8 > len)
+        return 0;
+    uint64_t x = le_load(s + i, 8);
+    unsigned stop = chunk_space_mask(x) | chunk_gather(x & CHUNK_HIGH);
+    size_t k = (size_t)__builtin_ctz(stop | 0x100u);
+    *alnum = (chunk_alnum_mask(x) & ((1u << k) - 1)) != 0;
+    return k;
+}
+
 static void chunk_scan(chunk_state *st)
 {
     const unsigned char *s = st->s;
@@ -319,7 +391,17 @@ static void chunk_scan(chunk_state *st)
     while (i <= len && !st->failed) {
         /* Most characters continue a word, or are a blank between words:
          * for ASCII these two cases change nothing but the word's class
-         * (letters and digits make it count), so they skip the rest. */
+         * (letters and digits make it count), so they skip the rest; the
+         * first of them eight bytes at a time. */
+        if (in_word && st->blocks) {
+            int alnum;
+            size_t k = chunk_word_run(s, len, i, &alnum);
+            if (k) {
+                counts |= alnum;
+                i += k;
+                continue;
+            }
+        }
         if (i < len && s[i] < 0x80) {
             int space = chunk_is_space(s[i]);
             if (in_word && !space) {
@@ -398,34 +480,6 @@ static void chunk_scan(chunk_state *st)
     chunk_close_passage(st, 1);
 }
 
-#define CHUNK_ONES 0x0101010101010101ull
-#define CHUNK_HIGH 0x8080808080808080ull
-
-/* The high bit of each byte of x that equals b. */
-static uint64_t chunk_bytes_equal(uint64_t x, unsigned char b)
-{
-    uint64_t t = x ^ (b * CHUNK_ONES), low7 = CHUNK_ONES * 0x7f;
-    /* (t & 0x7f) + 0x7f reaches the high bit unless the low seven bits are
-     * zero; or-ing t adds the high bit itself: so a high bit stays clear
-     * exactly where t's byte is zero. No byte carries into the next. */
-    return ~(((t & low7) + low7) | t | low7);
-}
-
-/* The bytes of x (eight ASCII bytes) that are spaces: ' ' or '\t'..'\r',
- * as an 8-bit mask, bit k for byte k. */
-static unsigned chunk_space_mask(uint64_t x)
-{
-    /* (b | 0x80) - 9 keeps its high bit iff b >= 9 (no borrow leaves the
-     * byte, as b | 0x80 > 14); likewise for 14: b in 9..13 is the first
-     * without the second. */
-    uint64_t ge9 = (x | CHUNK_HIGH) - 9 * CHUNK_ONES;
-    uint64_t ge14 = (x | CHUNK_HIGH) - 14 * CHUNK_ONES;
-    uint64_t sp = (chunk_bytes_equal(x, ' ') | (ge9 & ~ge14)) & CHUNK_HIGH;
-    /* Gathers the eight high bits into the top byte: bit 8k+7 times
-     * 2^(7(7-k)) lands on bit 56+k, and no two products share a bit. */
-    return (unsigned)(((sp >> 7) * 0x0102040810204080ull) >> 56);
-}
-
 /* The common case in one cheap pass: a text without '#' holding at most
  * target whitespace-separated runs, none of them Han, kana or Hangul, is a
  * single passage, the text without its surrounding whitespace (no heading
@@ -491,8 +545,10 @@ static int chunk_single(const unsigned char *s, size_t len, size_t target, chunk
     return 1;
 }
 
-int chunk_text(const char *text, size_t len, int target_words,
-               chunk_span **spans, size_t *n_spans)
+/* chunk_text, or with blocks 0 the reference: every text through the byte
+ * loop, without chunk_single or chunk_word_run. */
+static int chunk_run(const char *text, size_t len, int target_words, int blocks,
+                     chunk_span **spans, size_t *n_spans)
 {
     chunk_state st;
 
@@ -506,8 +562,9 @@ int chunk_text(const char *text, size_t len, int target_words,
     st.s = (const unsigned char *)text;
     st.len = len;
     st.target = target_words > 0 ? (size_t)target_words : CHUNK_DEFAULT_WORDS;
+    st.blocks = blocks;
     chunk_span one;
-    if (chunk_single(st.s, len, st.target, &one)) {
+    if (blocks && chunk_single(st.s, len, st.target, &one)) {
         if (one.end == one.start)
             return 0;
         if (!(*spans = malloc(sizeof **spans)))
@@ -529,4 +586,16 @@ int chunk_text(const char *text, size_t len, int target_words,
     *spans = st.spans;
     *n_spans = st.n;
     return 0;
+}
+
+int chunk_text(const char *text, size_t len, int target_words,
+               chunk_span **spans, size_t *n_spans)
+{
+    return chunk_run(text, len, target_words, 1, spans, n_spans);
+}
+
+int chunk_text_bytes(const char *text, size_t len, int target_words,
+                     chunk_span **spans, size_t *n_spans)
+{
+    return chunk_run(text, len, target_words, 0, spans, n_spans);
 }
