@@ -34,6 +34,7 @@ export OPENBLAS_NUM_THREADS=1   # as in bench-bm25.sh
 build_rev() {
     tree=$WORK/tree-$2
     rm -rf "$tree"
+    git worktree prune   # a tree left by an interrupted run
     git worktree add -q --detach "$tree" "$1"
     make -s -C "$tree" build/bench-bm25 >/dev/null
     cp "$tree/build/bench-bm25" "$WORK/bench-bm25-$2"
@@ -66,10 +67,13 @@ while [ "$r" -le "$ROUNDS" ]; do
 done
 rm -rf "$WORK/index" "$WORK/run.trec"
 
+# mid: the median of the numbers on stdin, one a line.
+mid() {
+    sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "%.3f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
 # median C P: median over the rounds of collection C, program P, in ms.
 median() {
-    awk -v c="$1" -v p="$2" '$1 == c && $2 == p && $3 != "null" { print $3 * 1000 }' "$OUT" |
-        sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+    awk -v c="$1" -v p="$2" '$1 == c && $2 == p && $3 != "null" { print $3 * 1000 }' "$OUT" | mid
 }
 echo "| collection | FTS5 ms | old ms | new ms | old/FTS5 | new/FTS5 |"
 echo "|---|---:|---:|---:|---:|---:|"
@@ -77,7 +81,6 @@ for c in $COLLECTIONS; do
     f=$(median "$c" fts5); o=$(median "$c" old); n=$(median "$c" new)
     echo "$c $f $o $n" | awk '{ printf "| %s | %.1f | %.1f | %.1f | %.2f | %.2f |\n", $1, $2, $3, $4, $2 / $3, $2 / $4 }'
 done | tee "$WORK/table.md"
-for col in 5 6; do
-    awk -F'|' -v k="$col" '{ print $(k + 1) + 0 }' "$WORK/table.md" | sort -n |
-        awk -v k="$col" '{ v[NR] = $1 } END { printf "median %s/FTS5: %.3f\n", k == 5 ? "old" : "new", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-done
+# the ratio columns of the table: fields 6 (old) and 7 (new) split on '|'
+echo "median old/FTS5: $(awk -F'|' '{ print $6 + 0 }' "$WORK/table.md" | mid)"
+echo "median new/FTS5: $(awk -F'|' '{ print $7 + 0 }' "$WORK/table.md" | mid)"
