@@ -336,6 +336,9 @@ int postings_build_tomb(postings_builder *pb, uint32_t first, uint32_t n);
 /* Sorts the terms and fills *out (views into the builder). 0, or -1 (out
  * of memory, or a hole left in the chunk range). */
 int postings_build_finish(postings_builder *pb, struct store_batch *out);
+/* Bytes the builder has taken from its arena so far (entries and short
+ * lists, not the blocks' spare room): for tests of its memory use. */
+size_t postings_build_arena_used(const postings_builder *pb);
 
 /* ======================================== write worker (write_worker.c)
  * Owned by the engine work. Runs the tokenizing half of lctx_add on a second

@@ -28,11 +28,15 @@
  *  - the hash table keeps each term's 32-bit hash next to its pointer, so a
  *    probe that misses never touches the entry's memory; the hash reads the
  *    term eight bytes at a time;
- *  - postings lists start in the arena and move there as they double (the
- *    old copy is simply abandoned: at most as many bytes as the list holds);
+ *  - postings lists start in the arena and move there as they double;
  *    only lists past PB_HEAP_LIST bytes go to malloc/realloc. Most terms of
  *    a batch have a handful of postings, and per-list realloc used to be the
- *    builder's largest cost;
+ *    builder's largest cost. The copy a doubling leaves behind goes on a
+ *    free list of its size (PB_CLASSES of them, 16 bytes to PB_HEAP_LIST),
+ *    from which the next list to need that size takes it before the arena
+ *    grows: abandoned, those copies were as many bytes as the lists
+ *    themselves, and every arena block is a huge page or more of fresh
+ *    memory to fault in (see ARENA_BLOCK);
  *  - finish sorts the terms by an 8-byte big-endian prefix first (a radix
  *    sort) and calls memcmp only on ties, which the qsort of full strings
  *    did every time.
@@ -93,6 +97,9 @@ typedef struct pb_entry {
 /* Lists up to this many bytes live in the arena. */
 #define PB_HEAP_LIST 4096
 
+/* Arena lists come in PB_CLASSES sizes, 16 << k bytes (2 to 512 postings). */
+#define PB_CLASSES 9
+
 typedef struct pb_slot {
     pb_entry *e;                   /* NULL = empty */
     uint32_t hash;
@@ -121,6 +128,8 @@ struct postings_builder {
     size_t n_slots;                /* power of two */
     arena_block *arena;
     size_t next_block;             /* size of the next arena block */
+    void *spare[PB_CLASSES];       /* lists a doubling left, by size class: each
+                                      block's first 8 bytes link to the next */
     store_chunkrec *chunks;        /* chunk first_chunk + i at i, holes PB_HOLE */
     size_t n_chunks, cap_chunks;   /* n_chunks: the range, holes included */
     size_t n_filled;               /* records that are not holes */
@@ -233,6 +242,14 @@ static void *arena_alloc(postings_builder *pb, size_t n)
     return p;
 }
 
+size_t postings_build_arena_used(const postings_builder *pb)
+{
+    size_t n = 0;
+    for (const arena_block *b = pb->arena; b; b = b->next)
+        n += b->used;
+    return n;
+}
+
 int postings_build_warm(postings_builder *pb)
 {
     if (pb->arena)
@@ -298,13 +315,38 @@ static pb_entry *lookup(postings_builder *pb, const char *term, size_t len)
 /* A list of n postings at p with room for cap, moved to twice the room:
  * in the arena while small, on the heap after (*heap then 1). NULL when
  * memory runs out. */
+/* The size class of an arena list of `bytes` (16 << k). */
+static unsigned list_class(size_t bytes)
+{
+    return (unsigned)__builtin_ctzll(bytes) - 4;
+}
+
+/* Arena room for a list of `bytes`: a spare one of that size if any. */
+static store_bposting *list_alloc(postings_builder *pb, size_t bytes)
+{
+    void **spare = &pb->spare[list_class(bytes)];
+    void *p = *spare;
+    if (!p)
+        return arena_alloc(pb, bytes);
+    memcpy(spare, p, sizeof p);
+    return p;
+}
+
+/* A list of cap postings, given up by its term, for list_alloc to hand out. */
+static void list_spare(postings_builder *pb, store_bposting *p, size_t cap)
+{
+    void **spare = &pb->spare[list_class(cap * sizeof *p)];
+    memcpy(p, spare, sizeof *spare);
+    *spare = p;
+}
+
 static store_bposting *list_double(postings_builder *pb, store_bposting *p, size_t n,
                                    size_t cap, uint32_t *heap)
 {
     size_t bytes = (cap ? cap * 2 : 2) * sizeof *p;
     if (*heap)
         return realloc(p, bytes);
-    store_bposting *q = bytes <= PB_HEAP_LIST ? arena_alloc(pb, bytes) : malloc(bytes);
+    store_bposting *q = bytes <= PB_HEAP_LIST ? list_alloc(pb, bytes) : malloc(bytes);
     if (!q)
         return NULL;
     if (n)
@@ -331,9 +373,14 @@ static int grow_hot(postings_builder *pb, pb_hot *h)
 {
     if (h->cap > UINT32_MAX / 2)
         return -1;
+    uint32_t was_heap = h->heap;
     store_bposting *p = list_double(pb, h->p, h->n, h->cap, &h->heap);
     if (!p)
         return -1;
+    /* Only a hot list is surely in this builder's arena: after a merge, a
+     * list that grow_list doubles may lie in another piece's. */
+    if (h->cap && !was_heap)
+        list_spare(pb, h->p, h->cap);
     h->p = p;
     h->cap = h->cap ? h->cap * 2 : 2;
     return 0;
