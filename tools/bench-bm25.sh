@@ -22,6 +22,11 @@
 #   METHODS      subset of "lctx fts5 xapian"
 #   REPEAT       timed repetitions of each query (default 5)
 #   BUILDS       timed builds of each index, median reported (default 5)
+#   UNION=0      skip the union run (below)
+#   UNION_METHODS  methods of the union run (default "lctx fts5": Xapian takes
+#                14 s a build there, and its indexing is no target)
+#   UNION_REPEAT timed repetitions of each union query (default 1: FTS5 takes
+#                about 50 ms a query on the union, and there are 712)
 #   NOSYNC=1     run every program under eatmydata (fsync and O_SYNC become
 #                no-ops), results in bm25-nosync.jsonl / .md: the share of
 #                indexing time spent waiting for the disk, same for all
@@ -29,6 +34,15 @@
 #   RESULTS      output folder (default bench/results)
 #   EVAL         evaluator (default $BUILD/lctx-eval, called as EVAL -c --json QRELS RUN)
 #   BM25_NO_BUILD=1  skip `make` (the Makefile's bench-bm25 target built already)
+#
+# After the collections one at a time, the same programs run on their union:
+# every corpus, query and judgement of COLLECTIONS in one collection, each id
+# prefixed with its collection's name ("cacm:1410"). Ten small collections
+# measure how fast an engine creates a durable index of a few thousand
+# documents, where opening and committing are a large part of each build;
+# the union (35,030 documents, 18.7 MB for the ten) measures documents per
+# second where they are not. It is reported in its own section and never
+# counted in the per-collection targets.
 #
 # Exit status: 0 when every method ran on every collection, 1 otherwise (the
 # results are written either way, with an "error" line for each failure).
@@ -100,14 +114,36 @@ record_error() {   # method collection message
     failures=$((failures + 1))
 }
 
-run_one() {   # method collection
-    m=$1; c=$2
-    dir=$DATA/$c; out=$WORK/$c; prog=$(program_for "$m")
+UNION_NAME=union
+dir_for() {   # collection -> its BEIR folder
+    if [ "$1" = "$UNION_NAME" ]; then echo "$WORK/$UNION_NAME/data"; else echo "$DATA/$1"; fi
+}
+
+# Writes the union of COLLECTIONS into $WORK/union/data in BEIR layout, ids
+# prefixed "NAME:" so that no two collections' ids meet.
+make_union() {
+    u=$WORK/$UNION_NAME/data
+    rm -rf "${u:?}" && mkdir -p "$u/qrels" || return 1
+    printf 'query-id\tcorpus-id\tscore\n' > "$u/qrels/test.tsv"
+    for c in $COLLECTIONS; do
+        d=$DATA/$c
+        for f in corpus queries; do
+            jq -c --arg c "$c" '._id = ($c + ":" + ((._id // .id) | tostring)) | del(.id)' \
+                "$d/$f.jsonl" >> "$u/$f.jsonl" || return 1
+        done
+        awk -F '\t' -v c="$c" 'NR > 1 && NF >= 3 { print c ":" $1 "\t" c ":" $2 "\t" $3 }' \
+            "$d/qrels/test.tsv" >> "$u/qrels/test.tsv" || return 1
+    done
+}
+
+run_one() {   # method collection [repeat]
+    m=$1; c=$2; repeat=${3:-$REPEAT}
+    dir=$(dir_for "$c"); out=$WORK/$c; prog=$(program_for "$m")
     [ -x "$prog" ] || { record_error "$m" "$c" "$prog not built"; return; }
     rm -rf "${out:?}/$m" "$out/$m.trec"
     mkdir -p "$out"
     line=$($WRAP "$prog" --corpus "$dir/corpus.jsonl" --queries "$dir/queries.jsonl" \
-        --index "$out/$m" --run "$out/$m.trec" --repeat "$REPEAT" --builds "$BUILDS" --collection "$c" \
+        --index "$out/$m" --run "$out/$m.trec" --repeat "$repeat" --builds "$BUILDS" --collection "$c" \
         2> "$out/$m.log" | tail -n 1)
     if [ -z "$line" ]; then
         record_error "$m" "$c" "$(tail -n 1 "$out/$m.log")"
@@ -139,6 +175,21 @@ for c in $COLLECTIONS; do
     done
 done
 
+RUN_UNION=0
+if [ "${UNION:-1}" != 0 ] && [ "$(echo $COLLECTIONS | wc -w)" -ge 2 ]; then
+    RUN_UNION=1
+    echo "$PROG: $UNION_NAME: building the union of the collections" >&2
+    if make_union; then
+        for m in ${UNION_METHODS:-lctx fts5}; do
+            echo "$PROG: $UNION_NAME: $m" >&2
+            run_one "$m" "$UNION_NAME" "${UNION_REPEAT:-1}"
+        done
+    else
+        for m in ${UNION_METHODS:-lctx fts5}; do record_error "$m" "$UNION_NAME" "building the union failed"; done
+    fi
+    rm -rf "${WORK:?}/$UNION_NAME/data"
+fi
+
 mv "$JSONL_TMP" "$RESULTS/$NAME.jsonl" || exit 1
 
 # ------------------------------------------------------------------ report
@@ -150,7 +201,7 @@ COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 jq -r -s \
     --arg cpu "${CPU:-unknown}" --arg ncpu "${NCPU:-?}" --arg date "$DATE" \
     --arg load "${LOAD:-?}" --arg commit "$COMMIT" --arg repeat "$REPEAT" --arg builds "$BUILDS" \
-    --arg order "$COLLECTIONS" --arg nosync "$NOSYNC" '
+    --arg order "$COLLECTIONS" --arg nosync "$NOSYNC" --arg union "$UNION_NAME" --arg run_union "$RUN_UNION" '
 # Fixed-point text with d decimals; "–" for a missing number.
 def fix($d):
   if type != "number" then "–"
@@ -182,6 +233,11 @@ def yes($c): if $c == null then "–" elif $c then "yes" else "**no**" end;
         l: ($rows | map(select(.method == "lctx")) | first),
         f: ($rows | map(select(.method == "fts5")) | first),
         x: ($rows | map(select(.method == "xapian")) | first) } ] as $t
+| ($all | map(select(.collection == $union))) as $urows
+| { l: ($urows | map(select(.method == "lctx")) | first),
+    f: ($urows | map(select(.method == "fts5")) | first),
+    x: ($urows | map(select(.method == "xapian")) | first) } as $u
+| ratio($u.l.docs_per_second; $u.f.docs_per_second) as $uri
 | ($all | map(select(.error == null)) | map({key: .method, value: .version}) | from_entries) as $ver
 | [ $t[] | . as $r
     | { c: .c,
@@ -243,7 +299,23 @@ def yes($c): if $c == null then "–" elif $c then "yes" else "**no**" end;
 "| query p50 ≤ ½ FTS5 | \(count(if .rf == null then null else .rf <= 0.5 end)) | \($s | map(.rf) | median | fix(2)) |",
 "| query p50 ≤ Xapian | \(count(if .rx == null then null else .rx <= 1 end)) | \($s | map(.rx) | median | fix(2)) |",
 "| indexing ≥ 2× FTS5 docs/s | \(count(if .ri == null then null else .ri >= 2 end)) | \($s | map(.ri) | median | fix(2)) |",
+(if $run_union == "1" then
+"| indexing ≥ 2× FTS5 docs/s, the union (below) | \(if $uri == null then "not measured" elif $uri >= 2 then "yes" else "**no**" end) | \($uri | fix(2)) |"
+ else empty end),
 "",
+(if $run_union == "1" then
+ ([$u.l, $u.f, $u.x] | map(select(. != null and .docs != null)) | first) as $any
+ | "## Indexing at scale: the collections above as one corpus",
+   "",
+   "Every corpus, query and judgement of the \($colls | length) collections in one collection, each id prefixed with its collection'"'"'s name: \($any.docs // "–") documents, \($any.queries // "–") queries. A build indexes all of it in one batch, so opening the index and making it durable weigh little next to the documents: this is indexing throughput, where each collection alone mostly measures how fast an engine creates a durable index of a few thousand documents. Quality here is information, not a target: every collection'"'"'s documents compete with the others'"'"' and share one set of statistics. Each query is timed \($urows | map(.repeat // empty) | first | if . == 1 then "once" elif . == null then "–" else "\(.) times" end).",
+   "",
+   "| engine | docs/s | ms (range) | lctx/engine docs/s | nDCG@10 (Recall@100) | query p50 ms | MB |",
+   "|---|---:|---:|---:|---:|---:|---:|",
+   ( [["lctx", $u.l], ["FTS5", $u.f], ["Xapian", $u.x]][] | select(.[1] != null) as [$n, $r]
+     | "| \($n) | \($r.docs_per_second | fix(0)) | \($r | msr) | \(ratio($u.l.docs_per_second; $r.docs_per_second) | fix(2)) | "
+       + "\($r.ndcg_10 | fix(4)) (\($r.recall_100 | fix(3))) | \($r.query_p50_ms | fix(3)) | \($r.index_bytes | mb | fix(2)) |" ),
+   ""
+ else empty end),
 ( [ $all[] | select(.error != null) ] as $e
   | if ($e | length) == 0 then "All runs completed."
     else "Failed runs:", "", ($e[] | "- \(.collection) / \(.method): \(.error)") end )
