@@ -312,9 +312,6 @@ static pb_entry *lookup(postings_builder *pb, const char *term, size_t len)
     return e;
 }
 
-/* A list of n postings at p with room for cap, moved to twice the room:
- * in the arena while small, on the heap after (*heap then 1). NULL when
- * memory runs out. */
 /* The size class of an arena list of `bytes` (16 << k). */
 static unsigned list_class(size_t bytes)
 {
@@ -340,6 +337,9 @@ static void list_spare(postings_builder *pb, store_bposting *p, size_t cap)
     *spare = p;
 }
 
+/* A list of n postings at p with room for cap, moved to twice the room:
+ * in the arena while small, on the heap after (*heap then 1). NULL when
+ * memory runs out. */
 static store_bposting *list_double(postings_builder *pb, store_bposting *p, size_t n,
                                    size_t cap, uint32_t *heap)
 {
