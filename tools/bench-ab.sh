@@ -57,15 +57,18 @@ while [ "$r" -le "$ROUNDS" ]; do
             prog=$WORK/bench-bm25-$p
             [ "$p" = fts5 ] && prog=$WORK/bench-fts5
             rm -rf "$WORK/index"
-            s=$("$prog" --corpus "$d/corpus.jsonl" --queries "$d/queries.jsonl" --index "$WORK/index" \
-                  --run "$WORK/run.trec" --repeat 1 --builds "$BUILDS" --collection "$c" 2>/dev/null |
-                tail -n 1 | jq -r .index_seconds)
+            # Read the result once the program has ended: a reader started
+            # beside it (a pipe into jq) takes CPU inside its first build.
+            "$prog" --corpus "$d/corpus.jsonl" --queries "$d/queries.jsonl" --index "$WORK/index" \
+                --run "$WORK/run.trec" --repeat 1 --builds "$BUILDS" --collection "$c" \
+                > "$WORK/line.json" 2>/dev/null
+            s=$(tail -n 1 "$WORK/line.json" | jq -r .index_seconds)
             echo "$c $p $s" >> "$OUT"
         done
     done
     r=$((r + 1))
 done
-rm -rf "$WORK/index" "$WORK/run.trec"
+rm -rf "$WORK/index" "$WORK/run.trec" "$WORK/line.json"
 
 # mid: the median of the numbers on stdin, one a line.
 mid() {

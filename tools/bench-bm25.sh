@@ -142,9 +142,13 @@ run_one() {   # method collection [repeat]
     [ -x "$prog" ] || { record_error "$m" "$c" "$prog not built"; return; }
     rm -rf "${out:?}/$m" "$out/$m.trec"
     mkdir -p "$out"
-    line=$($WRAP "$prog" --corpus "$dir/corpus.jsonl" --queries "$dir/queries.jsonl" \
+    # The result is read once the program has ended: a reader started
+    # beside it (a pipe) would take CPU inside its first build, and lctx,
+    # which uses both cores, would pay for it more than the peers.
+    $WRAP "$prog" --corpus "$dir/corpus.jsonl" --queries "$dir/queries.jsonl" \
         --index "$out/$m" --run "$out/$m.trec" --repeat "$repeat" --builds "$BUILDS" --collection "$c" \
-        2> "$out/$m.log" | tail -n 1)
+        > "$out/$m.json" 2> "$out/$m.log"
+    line=$(tail -n 1 "$out/$m.json")
     if [ -z "$line" ]; then
         record_error "$m" "$c" "$(tail -n 1 "$out/$m.log")"
         return
