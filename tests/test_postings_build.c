@@ -29,6 +29,7 @@
 #include "indexer/indexer.h"
 #include "lctx.h"
 #include "store/store.h"
+#include "test_rand.h"
 #include "test_tmpdir.h"
 #include "test_tok.h"
 #include "test_wide.h"
@@ -140,15 +141,6 @@ Test(tok_tags, numbers_and_cjk_have_no_slot)
     cr_assert_eq(l.tokens[1].slot, 0);
     tok_list_free(&l);
     tok_free(t);
-}
-
-static unsigned next_rand(unsigned *seed)
-{
-    unsigned x = *seed;     /* xorshift32 */
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return *seed = x;
 }
 
 /* A pseudo-random word of syllables, so words repeat often but the

@@ -21,6 +21,7 @@
 
 #include "indexer/indexer.h"
 #include "store/store.h"
+#include "test_rand.h"
 #include "test_tok.h"
 
 /* One posting as the reference counts it: a term (the tokenizer's folded,
@@ -74,15 +75,6 @@ static void ref_finish(ref_count *r)
         }
     }
     r->n = k;
-}
-
-static unsigned next_rand(unsigned *seed)
-{
-    unsigned x = *seed;     /* xorshift32 */
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return *seed = x;
 }
 
 /* Word w<r> of a skewed vocabulary: r = u^2 / 3000 for u uniform below
