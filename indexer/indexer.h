@@ -296,6 +296,41 @@ typedef struct ingest_opts {
 int ingest_path(const char *path, const ingest_opts *opts, ingest_doc_fn fn,
                 char *err, size_t errlen);
 
+/* ============================================ postings arena (postings_arena.c)
+ * The postings builder's memory: blocks of huge pages, freed all at once,
+ * and the short postings lists that double inside them (the copy a
+ * doubling leaves is kept for the next list of that size). Zeroed, it is
+ * empty. */
+struct store_bposting;
+struct arena_block;
+/* Lists up to this many bytes live in the arena, in POSTINGS_ARENA_CLASSES
+ * sizes of 16 << k bytes (2 to 512 postings). */
+#define POSTINGS_ARENA_LIST 4096
+#define POSTINGS_ARENA_CLASSES 9
+typedef struct postings_arena {
+    struct arena_block *blocks;   /* newest first */
+    size_t next_block;            /* size of the next block */
+    void *spare[POSTINGS_ARENA_CLASSES]; /* copies left by doublings, by size */
+} postings_arena;
+
+/* n bytes, 8-byte aligned; NULL when out of memory. */
+void *postings_arena_alloc(postings_arena *a, size_t n);
+/* Allocates the first block now (its first touch on this thread). 0 or -1. */
+int postings_arena_warm(postings_arena *a);
+/* Bytes handed out so far (not the blocks' spare room). */
+size_t postings_arena_used(const postings_arena *a);
+void postings_arena_free(postings_arena *a);
+/* A list of n postings at p (room for cap; p may be NULL when cap is 0)
+ * moved to twice the room: in the arena while at most POSTINGS_ARENA_LIST
+ * bytes, on the heap after (*heap then 1; a heap list is realloc'd). The
+ * old copy stays where it was: postings_arena_list_spare can give it back.
+ * NULL when out of memory. */
+struct store_bposting *postings_arena_list_double(postings_arena *a, struct store_bposting *p,
+                                                  size_t n, size_t cap, uint32_t *heap);
+/* Gives back an arena list of room cap (the copy a doubling left), for the
+ * next list of that size. Only for lists of this arena. */
+void postings_arena_list_spare(postings_arena *a, struct store_bposting *p, size_t cap);
+
 /* ============================================ postings builder (postings_build.c)
  * Owned by the engine work (store + BM25); see store/store.h.
  *

@@ -28,15 +28,10 @@
  *  - the hash table keeps each term's 32-bit hash next to its pointer, so a
  *    probe that misses never touches the entry's memory; the hash reads the
  *    term eight bytes at a time;
- *  - postings lists start in the arena and move there as they double;
- *    only lists past PB_HEAP_LIST bytes go to malloc/realloc. Most terms of
- *    a batch have a handful of postings, and per-list realloc used to be the
- *    builder's largest cost. The copy a doubling leaves behind goes on a
- *    free list of its size (PB_CLASSES of them, 16 bytes to PB_HEAP_LIST),
- *    from which the next list to need that size takes it before the arena
- *    grows: abandoned, those copies were as many bytes as the lists
- *    themselves, and every arena block is a huge page or more of fresh
- *    memory to fault in (see ARENA_BLOCK);
+ *  - postings lists start in the builder's arena of huge pages and move
+ *    there as they double, the copy they leave going to the next list of
+ *    that size (postings_arena.c); most terms of a batch have a handful of
+ *    postings, and per-list realloc used to be the builder's largest cost;
  *  - finish sorts the terms by an 8-byte big-endian prefix first (a radix
  *    sort) and calls memcmp only on ties, which the qsort of full strings
  *    did every time.
@@ -58,27 +53,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "indexer/indexer.h"
 #include "store/store.h"
-
-/* Arena blocks double from ARENA_BLOCK, one 2 MiB huge page, up to
- * ARENA_BLOCK_MAX, all 2 MiB aligned and advised as transparent huge
- * pages: first touches of fresh memory (page faults, expensive under
- * virtualisation) were a tenth of the builder's time with 4 KiB pages.
- * The first block used to be 64 KiB, doubling in 4 KiB pages up to 2 MiB:
- * 512 faults where a huge page costs one, and a batch of a thousand
- * abstracts fills it. */
-#define ARENA_HUGE ((size_t)2 << 20)
-#define ARENA_BLOCK ARENA_HUGE
-#define ARENA_BLOCK_MAX ((size_t)8 << 20)
-
-typedef struct arena_block {
-    struct arena_block *next;
-    size_t used, cap;
-    char data[];
-} arena_block;
 
 /* A term's list as the builder keeps it: the public view first, so a
  * pb_entry pointer is also a store_term_postings pointer. */
@@ -93,12 +70,6 @@ typedef struct pb_entry {
 /* A chunk record not (yet) filled: the other piece of the batch has it.
  * Real lengths never reach it (STORE_LEN_MASK). */
 #define PB_HOLE UINT32_MAX
-
-/* Lists up to this many bytes live in the arena. */
-#define PB_HEAP_LIST 4096
-
-/* Arena lists come in PB_CLASSES sizes, 16 << k bytes (2 to 512 postings). */
-#define PB_CLASSES 9
 
 typedef struct pb_slot {
     pb_entry *e;                   /* NULL = empty */
@@ -126,10 +97,7 @@ struct postings_builder {
     tok_tokenizer *owner_tok;      /* the tokenizer whose cache tags name our entries */
     uint32_t owner;                /* our owner number there (tok_new_owner) */
     size_t n_slots;                /* power of two */
-    arena_block *arena;
-    size_t next_block;             /* size of the next arena block */
-    void *spare[PB_CLASSES];       /* lists a doubling left, by size class: each
-                                      block's first 8 bytes link to the next */
+    postings_arena arena;          /* entries and short lists (postings_arena.c) */
     store_chunkrec *chunks;        /* chunk first_chunk + i at i, holes PB_HOLE */
     size_t n_chunks, cap_chunks;   /* n_chunks: the range, holes included */
     size_t n_filled;               /* records that are not holes */
@@ -191,11 +159,7 @@ void postings_build_free(postings_builder *pb)
             free(pb->hot ? (void *)pb->hot[i].p : (void *)pb->entries[i]->p);
     }
     free(pb->hot);
-    while (pb->arena) {
-        arena_block *next = pb->arena->next;
-        free(pb->arena);
-        pb->arena = next;
-    }
+    postings_arena_free(&pb->arena);
     if (pb->sorted != (void *)pb->slots)
         free(pb->sorted);
     free(pb->slots);
@@ -206,58 +170,14 @@ void postings_build_free(postings_builder *pb)
     free(pb);
 }
 
-/* A block of sizeof(arena_block) + cap bytes (at least ARENA_BLOCK, see
- * arena_alloc), huge-page backed (the advice is only a hint: without THP
- * it is a plain allocation). */
-static arena_block *block_new(size_t cap)
+int postings_build_warm(postings_builder *pb)
 {
-    size_t bytes = sizeof(arena_block) + cap;
-    void *p = NULL;
-    if (posix_memalign(&p, ARENA_HUGE, bytes))
-        return NULL;
-#ifdef MADV_HUGEPAGE
-    madvise(p, bytes & ~(ARENA_HUGE - 1), MADV_HUGEPAGE);
-#endif
-    return p;
-}
-
-static void *arena_alloc(postings_builder *pb, size_t n)
-{
-    n = (n + 7) & ~(size_t)7;
-    if (!pb->arena || pb->arena->used + n > pb->arena->cap) {
-        size_t want = pb->next_block ? pb->next_block : ARENA_BLOCK;
-        size_t cap = n > want - sizeof(arena_block) ? n : want - sizeof(arena_block);
-        arena_block *b = block_new(cap);
-        if (!b)
-            return NULL;
-        if (want < ARENA_BLOCK_MAX)
-            pb->next_block = want * 2;
-        b->next = pb->arena;
-        b->used = 0;
-        b->cap = cap;
-        pb->arena = b;
-    }
-    void *p = pb->arena->data + pb->arena->used;
-    pb->arena->used += n;
-    return p;
+    return postings_arena_warm(&pb->arena);
 }
 
 size_t postings_build_arena_used(const postings_builder *pb)
 {
-    size_t n = 0;
-    for (const arena_block *b = pb->arena; b; b = b->next)
-        n += b->used;
-    return n;
-}
-
-int postings_build_warm(postings_builder *pb)
-{
-    if (pb->arena)
-        return 0;
-    /* arena_alloc writes the new block's header: that is its first touch. */
-    if (!arena_alloc(pb, 0))
-        return -1;
-    return 0;
+    return postings_arena_used(&pb->arena);
 }
 
 static int rehash(postings_builder *pb)
@@ -291,7 +211,7 @@ static pb_entry *lookup(postings_builder *pb, const char *term, size_t len)
     if (grow((void **)&pb->entries, &pb->cap_entries, pb->n_entries + 1, sizeof *pb->entries) ||
         grow((void **)&pb->hot, &pb->cap_hot, pb->n_entries + 1, sizeof *pb->hot))
         return NULL;
-    pb_entry *e = arena_alloc(pb, sizeof *e + len + 1);
+    pb_entry *e = postings_arena_alloc(&pb->arena, sizeof *e + len + 1);
     if (!e)
         return NULL;
     char *s = (char *)(e + 1);
@@ -312,55 +232,11 @@ static pb_entry *lookup(postings_builder *pb, const char *term, size_t len)
     return e;
 }
 
-/* The size class of an arena list of `bytes` (16 << k). */
-static unsigned list_class(size_t bytes)
-{
-    return (unsigned)__builtin_ctzll(bytes) - 4;
-}
-
-/* Arena room for a list of `bytes`: a spare one of that size if any. */
-static store_bposting *list_alloc(postings_builder *pb, size_t bytes)
-{
-    void **spare = &pb->spare[list_class(bytes)];
-    void *p = *spare;
-    if (!p)
-        return arena_alloc(pb, bytes);
-    memcpy(spare, p, sizeof p);
-    return p;
-}
-
-/* A list of cap postings, given up by its term, for list_alloc to hand out. */
-static void list_spare(postings_builder *pb, store_bposting *p, size_t cap)
-{
-    void **spare = &pb->spare[list_class(cap * sizeof *p)];
-    memcpy(p, spare, sizeof *spare);
-    *spare = p;
-}
-
-/* A list of n postings at p with room for cap, moved to twice the room:
- * in the arena while small, on the heap after (*heap then 1). NULL when
- * memory runs out. */
-static store_bposting *list_double(postings_builder *pb, store_bposting *p, size_t n,
-                                   size_t cap, uint32_t *heap)
-{
-    size_t bytes = (cap ? cap * 2 : 2) * sizeof *p;
-    if (*heap)
-        return realloc(p, bytes);
-    store_bposting *q = bytes <= PB_HEAP_LIST ? list_alloc(pb, bytes) : malloc(bytes);
-    if (!q)
-        return NULL;
-    if (n)
-        memcpy(q, p, n * sizeof *p);
-    if (bytes > PB_HEAP_LIST)
-        *heap = 1;
-    return q;
-}
-
 /* Doubles e's postings list (after sync_hot: merges). */
 static int grow_list(postings_builder *pb, pb_entry *e)
 {
     store_term_postings *tp = &e->tp;
-    store_bposting *p = list_double(pb, tp->p, tp->n, tp->cap, &e->heap);
+    store_bposting *p = postings_arena_list_double(&pb->arena, tp->p, tp->n, tp->cap, &e->heap);
     if (!p)
         return -1;
     tp->p = p;
@@ -374,13 +250,13 @@ static int grow_hot(postings_builder *pb, pb_hot *h)
     if (h->cap > UINT32_MAX / 2)
         return -1;
     uint32_t was_heap = h->heap;
-    store_bposting *p = list_double(pb, h->p, h->n, h->cap, &h->heap);
+    store_bposting *p = postings_arena_list_double(&pb->arena, h->p, h->n, h->cap, &h->heap);
     if (!p)
         return -1;
     /* Only a hot list is surely in this builder's arena: after a merge, a
      * list that grow_list doubles may lie in another piece's. */
     if (h->cap && !was_heap)
-        list_spare(pb, h->p, h->cap);
+        postings_arena_list_spare(&pb->arena, h->p, h->cap);
     h->p = p;
     h->cap = h->cap ? h->cap * 2 : 2;
     return 0;
