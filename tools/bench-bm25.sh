@@ -228,19 +228,17 @@ def mb: if type == "number" then . / 1048576 else null end;
 def msr: if . == null or .index_seconds == null then "–"
          else "\(.index_seconds * 1000 | fix(1)) (\(.index_seconds_min * 1000 | fix(1))–\(.index_seconds_max * 1000 | fix(1)))" end;
 def yes($c): if $c == null then "–" elif $c then "yes" else "**no**" end;
+# The lines of the three engines for collection $c: {l: lctx, f: FTS5, x: Xapian}, null where missing.
+def of_collection($c): map(select(.collection == $c)) as $rows
+  | { l: ($rows | map(select(.method == "lctx")) | first),
+      f: ($rows | map(select(.method == "fts5")) | first),
+      x: ($rows | map(select(.method == "xapian")) | first) };
 
 . as $all
 | ($order | split(" ") | map(select(length > 0))) as $colls
-| [ $colls[] as $c
-    | ($all | map(select(.collection == $c))) as $rows
-    | { c: $c,
-        l: ($rows | map(select(.method == "lctx")) | first),
-        f: ($rows | map(select(.method == "fts5")) | first),
-        x: ($rows | map(select(.method == "xapian")) | first) } ] as $t
+| [ $colls[] as $c | {c: $c} + ($all | of_collection($c)) ] as $t
 | ($all | map(select(.collection == $union))) as $urows
-| { l: ($urows | map(select(.method == "lctx")) | first),
-    f: ($urows | map(select(.method == "fts5")) | first),
-    x: ($urows | map(select(.method == "xapian")) | first) } as $u
+| ($all | of_collection($union)) as $u
 | ratio($u.l.docs_per_second; $u.f.docs_per_second) as $uri
 | ($all | map(select(.error == null)) | map({key: .method, value: .version}) | from_entries) as $ver
 | [ $t[] | . as $r
