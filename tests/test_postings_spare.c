@@ -4,9 +4,9 @@
  * list's doubling leaves behind.
  *
  * A term's list starts with room for two postings in the builder's arena
- * and doubles, moving each time, up to PB_HEAP_LIST bytes; the copy it
+ * and doubles, moving each time, up to POSTINGS_ARENA_LIST bytes; the copy it
  * leaves goes on a free list of its size, and the next list to need that
- * size takes it (postings_build.c). A copy handed out while its list still
+ * size takes it (postings_arena.c). A copy handed out while its list still
  * used it, or to a list of another size, would corrupt postings; both
  * tests below would see it. The first feeds a corpus whose terms' lists
  * grow through every size, interleaved, so that copies change hands
