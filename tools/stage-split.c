@@ -146,7 +146,7 @@ typedef struct job {
     const bm25_doc *d;
     uint32_t doc, first_chunk, n_chunks, n_terms;
     uint64_t hash;
-    uint8_t spans[64];
+    uint8_t *spans;              /* encoded chunk spans, as the catalog keeps them */
     size_t spans_len;
     uint32_t *nums;
     size_t n_nums, cap_nums;
@@ -166,6 +166,7 @@ static void job_free(job *j)
 {
     free(j->nums);
     free(j->copy);
+    free(j->spans);
     free(j);
 }
 
@@ -418,10 +419,11 @@ static void run_round(const bm25_doc *docs, size_t n, int split, const char *db_
         j->hash = text_hash(d->text, d->text_len) ^ text_hash(d->title, d->title_len);
         j->first_chunk = chunk;
         j->n_chunks = (uint32_t)n_spans;
-        j->spans_len = chunk_spans_encode(spans, n_spans < 8 ? n_spans : 8, j->spans);
+        j->spans = malloc(CHUNK_SPANS_MAX_BYTES(n_spans) + 1);
         j->copy = malloc(d->title_len + d->text_len + 2);
-        if (!j->copy)
+        if (!j->spans || !j->copy)
             bm25_die("out of memory");
+        j->spans_len = chunk_spans_encode(spans, n_spans, j->spans);
         memcpy(j->copy, d->title, d->title_len + 1);
         memcpy(j->copy + d->title_len + 1, d->text, d->text_len + 1);
         tok_list_reset(&title);
@@ -495,5 +497,6 @@ int main(int argc, char **argv)
         run_round(docs, n, 1, db_path, r);
     }
     remove(db_path);
+    bm25_free_docs(docs, n);
     return 0;
 }
