@@ -14,6 +14,11 @@ CC      ?= cc
 CXX     ?= c++
 BUILD   := build
 PKGS    := sqlite3 lmdb openblas libcurl libutf8proc libcjson libcrypto
+# Linked: all but libcurl and libcrypto, whose headers lctx compiles with but
+# which it opens with dlopen only when an HTTP embedder or a model download
+# needs them (attention/dynlib.c): with them linked, every program that
+# links lctx loaded about thirty more libraries at start-up.
+LINK_PKGS := sqlite3 lmdb openblas libutf8proc libcjson
 # OpenBLAS is Debian's default (pthread) build. Not the serial one: lctx
 # calls sgemm from several threads at once (one encoder batch per core),
 # and Debian's serial build is not safe for that (built without
@@ -28,7 +33,7 @@ PKGS    := sqlite3 lmdb openblas libcurl libutf8proc libcjson libcrypto
 # and every compile rule waits for `deps`. (Each variable replaces itself
 # with its value the first time it is expanded, so pkg-config runs once.)
 PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags $$(PKGS) 2>/dev/null))$(PKG_CFLAGS)
-PKG_LIBS   = $(eval PKG_LIBS := $$(shell pkg-config --libs $$(PKGS) 2>/dev/null) -lstemmer -lm -lpthread)$(PKG_LIBS)
+PKG_LIBS   = $(eval PKG_LIBS := $$(shell pkg-config --libs $$(LINK_PKGS) 2>/dev/null) -lstemmer -lm -lpthread)$(PKG_LIBS)
 
 WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wstrict-prototypes
 DEFS    := -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64

@@ -20,6 +20,8 @@
 #ifndef LCTX_ATTENTION_H
 #define LCTX_ATTENTION_H
 
+#include <curl/curl.h>
+#include <openssl/types.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -332,6 +334,46 @@ typedef struct http_embed_opts {
 void http_embed_opts_init(http_embed_opts *o);
 encoder *http_embed_open(const http_embed_opts *o, char *err, size_t errlen);
 
+/* ---- libcurl and libcrypto, opened when needed (dynlib.c) */
+/* The entry points lctx uses, bound with dlopen/dlsym: the library is not
+ * linked with them, so that programs that never embed over HTTP or fetch a
+ * model do not load them (and the thirty libraries libcurl brings). Each
+ * user opens its own table and closes it; the loader counts the opens. */
+typedef struct dyn_curl {
+    void *lib;
+    CURLcode (*global_init)(long flags);
+    void (*global_cleanup)(void);
+    CURL *(*easy_init)(void);
+    CURLcode (*easy_setopt)(CURL *c, CURLoption opt, ...);
+    CURLcode (*easy_perform)(CURL *c);
+    CURLcode (*easy_getinfo)(CURL *c, CURLINFO info, ...);
+    void (*easy_cleanup)(CURL *c);
+    const char *(*easy_strerror)(CURLcode code);
+    struct curl_slist *(*slist_append)(struct curl_slist *list, const char *s);
+    void (*slist_free_all)(struct curl_slist *list);
+} dyn_curl;
+
+typedef struct dyn_crypto {
+    void *lib;
+    const EVP_MD *(*sha256)(void);
+    int (*digest)(const void *data, size_t n, unsigned char *md, unsigned int *size,
+                  const EVP_MD *type, ENGINE *impl);
+    EVP_MD_CTX *(*ctx_new)(void);
+    void (*ctx_free)(EVP_MD_CTX *ctx);
+    int (*init_ex)(EVP_MD_CTX *ctx, const EVP_MD *type, ENGINE *impl);
+    int (*update)(EVP_MD_CTX *ctx, const void *d, size_t n);
+    int (*final_ex)(EVP_MD_CTX *ctx, unsigned char *md, unsigned int *size);
+} dyn_crypto;
+
+/* 0, or -1 with a one-line err naming the library and the package to
+ * install. The _from forms take the soname (tests name a missing one). */
+int dyn_curl_open(dyn_curl *c, char *err, size_t errlen);
+int dyn_curl_open_from(dyn_curl *c, const char *soname, char *err, size_t errlen);
+void dyn_curl_close(dyn_curl *c);
+int dyn_crypto_open(dyn_crypto *c, char *err, size_t errlen);
+int dyn_crypto_open_from(dyn_crypto *c, const char *soname, char *err, size_t errlen);
+void dyn_crypto_close(dyn_crypto *c);
+
 /* ---- Hugging Face hub download (hub.c) */
 /* Downloads ORG/NAME's model files from $LCTX_HF_ENDPOINT (default
  * https://huggingface.co) into dest_dir, resuming .part files, and writes
@@ -342,7 +384,8 @@ int hub_fetch(const char *org_name, const char *dest_dir,
               char *err, size_t errlen);
 /* SHA-256 of a file as 64 hex digits + NUL. 0 or -1. */
 int hub_sha256_file(const char *path, char hex[65], char *err, size_t errlen);
-void hub_sha256(const void *data, size_t len, uint8_t out[32]);
+/* SHA-256 of a buffer. 0, or -1 with err set (libcrypto missing). */
+int hub_sha256(const void *data, size_t len, uint8_t out[32], char *err, size_t errlen);
 
 /* ============================================== lctx model files (model_file.c)
  * lctx's own single-file model format (docs/model-format.md): a header with

@@ -24,13 +24,13 @@
  * learnt at open by embedding one probe text (unless the caller states it),
  * which also surfaces a wrong URL or key before indexing starts.
  *
- * Each call uses its own curl handle, so encode is thread-safe.
+ * Each call uses its own curl handle, so encode is thread-safe. libcurl
+ * itself is opened with the encoder and closed with it (dynlib.c).
  */
 #include "attention/attention.h"
 #include "lctx.h"
 
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +41,7 @@
 #define HTTP_MAX_BACKOFF_MS 30000L
 
 typedef struct http_embed {
+    dyn_curl cu;             /* libcurl, opened for this encoder */
     http_embed_opts o;       /* strings below are owned copies */
     char *endpoint;
     char *model;
@@ -142,32 +143,32 @@ static int post(const http_embed *h, const char *body, reply *r, char *err, size
 {
     long delay = h->o.backoff_ms > 0 ? h->o.backoff_ms : 0;
     for (int attempt = 0;; attempt++) {
-        CURL *c = curl_easy_init();
+        CURL *c = h->cu.easy_init();
         if (!c) {
             attn_err(err, errlen, "http:%s: cannot create a curl handle", h->o.url);
             return -1;
         }
-        struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+        struct curl_slist *hdr = h->cu.slist_append(NULL, "Content-Type: application/json");
         if (hdr && h->auth)
-            hdr = curl_slist_append(hdr, h->auth);
+            hdr = h->cu.slist_append(hdr, h->auth);
         char cerr[CURL_ERROR_SIZE] = "";
         free(r->buf);
         memset(r, 0, sizeof *r);
-        curl_easy_setopt(c, CURLOPT_URL, h->endpoint);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->o.connect_timeout_ms);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->o.timeout_ms);
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
-        curl_easy_setopt(c, CURLOPT_USERAGENT, "lctx/" LCTX_VERSION_STRING);
-        CURLcode cc = curl_easy_perform(c);
+        h->cu.easy_setopt(c, CURLOPT_URL, h->endpoint);
+        h->cu.easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+        h->cu.easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        h->cu.easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+        h->cu.easy_setopt(c, CURLOPT_WRITEDATA, r);
+        h->cu.easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->o.connect_timeout_ms);
+        h->cu.easy_setopt(c, CURLOPT_TIMEOUT_MS, h->o.timeout_ms);
+        h->cu.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        h->cu.easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
+        h->cu.easy_setopt(c, CURLOPT_USERAGENT, "lctx/" LCTX_VERSION_STRING);
+        CURLcode cc = h->cu.easy_perform(c);
         long status = 0;
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-        curl_easy_cleanup(c);
-        curl_slist_free_all(hdr);
+        h->cu.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        h->cu.easy_cleanup(c);
+        h->cu.slist_free_all(hdr);
         if (cc == CURLE_OK && status == 200)
             return 0;
         int timed_out = cc == CURLE_OPERATION_TIMEDOUT;
@@ -182,7 +183,7 @@ static int post(const http_embed *h, const char *body, reply *r, char *err, size
                          h->endpoint, h->o.timeout_ms, attempt + 1);
             else if (cc != CURLE_OK)
                 attn_err(err, errlen, "http:%s: %s", h->endpoint,
-                         cerr[0] ? cerr : curl_easy_strerror(cc));
+                         cerr[0] ? cerr : h->cu.easy_strerror(cc));
             else {
                 server_message(r, msg, sizeof msg);
                 attn_err(err, errlen, "http:%s: HTTP %ld%s%s%s", h->endpoint, status,
@@ -319,10 +320,13 @@ static void http_close(encoder *e)
                 *p++ = 0;
             free(h->auth);
         }
+        if (h->cu.lib) {
+            h->cu.global_cleanup();
+            dyn_curl_close(&h->cu);
+        }
         free(h);
     }
     free(e);
-    curl_global_cleanup();
 }
 
 static const encoder_vtable http_vt = {http_encode, NULL, NULL, http_close};
@@ -337,17 +341,22 @@ encoder *http_embed_open(const http_embed_opts *opts, char *err, size_t errlen)
         attn_err(err, errlen, "http:%s: URL must start with http:// or https://", opts->url);
         return NULL;
     }
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        attn_err(err, errlen, "http:%s: libcurl initialisation failed", opts->url);
-        return NULL;
-    }
     encoder *e = calloc(1, sizeof *e);
     http_embed *h = calloc(1, sizeof *h);
     if (!e || !h) {
         free(e);
         free(h);
-        curl_global_cleanup();
         attn_err(err, errlen, "http:%s: out of memory", opts->url);
+        return NULL;
+    }
+    char why[256];
+    if (dyn_curl_open(&h->cu, why, sizeof why) ||
+        h->cu.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        attn_err(err, errlen, "http:%s: %s", opts->url,
+                 h->cu.lib ? "libcurl initialisation failed" : why);
+        dyn_curl_close(&h->cu);
+        free(e);
+        free(h);
         return NULL;
     }
     e->impl = h;

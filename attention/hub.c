@@ -19,14 +19,13 @@
  *
  * SHA-256 comes from OpenSSL's libcrypto (Debian's libssl-dev, which
  * libcurl4-openssl-dev already pulls in): model integrity checks need a
- * vetted digest, not a hand-written one.
+ * vetted digest, not a hand-written one. Both libraries are opened here
+ * when needed (dynlib.c), not linked.
  */
 #include "attention/attention.h"
 #include "lctx.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
-#include <openssl/evp.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,24 +36,37 @@
 /* ---------------------------------------------------------------- SHA-256
  * OpenSSL's libcrypto (EVP digests); one-shot for buffers, streamed for files. */
 
-void hub_sha256(const void *data, size_t len, uint8_t out[32])
+int hub_sha256(const void *data, size_t len, uint8_t out[32], char *err, size_t errlen)
 {
+    dyn_crypto cr;
+    if (dyn_crypto_open(&cr, err, errlen))
+        return -1;
     unsigned int n = 32;
-    if (!EVP_Digest(data, len, out, &n, EVP_sha256(), NULL))
-        memset(out, 0, 32);
+    int ok = cr.digest(data, len, out, &n, cr.sha256(), NULL);
+    dyn_crypto_close(&cr);
+    if (!ok) {
+        attn_err(err, errlen, "SHA-256 failed (libcrypto)");
+        return -1;
+    }
+    return 0;
 }
 
 int hub_sha256_file(const char *path, char hex[65], char *err, size_t errlen)
 {
+    dyn_crypto cr;
+    if (dyn_crypto_open(&cr, err, errlen))
+        return -1;
     FILE *f = fopen(path, "rb");
     if (!f) {
         attn_err(err, errlen, "%s: %s", path, strerror(errno));
+        dyn_crypto_close(&cr);
         return -1;
     }
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    if (!c || !EVP_DigestInit_ex(c, EVP_sha256(), NULL)) {
-        EVP_MD_CTX_free(c);
+    EVP_MD_CTX *c = cr.ctx_new();
+    if (!c || !cr.init_ex(c, cr.sha256(), NULL)) {
+        cr.ctx_free(c);
         fclose(f);
+        dyn_crypto_close(&cr);
         attn_err(err, errlen, "%s: cannot start SHA-256 (libcrypto)", path);
         return -1;
     }
@@ -62,16 +74,17 @@ int hub_sha256_file(const char *path, char hex[65], char *err, size_t errlen)
     size_t k;
     int bad = 0;
     while (!bad && (k = fread(buf, 1, sizeof buf, f)) > 0)
-        bad = !EVP_DigestUpdate(c, buf, k);
+        bad = !cr.update(c, buf, k);
     bad = bad || ferror(f);
     fclose(f);
     unsigned int dn = 32;
-    if (bad || !EVP_DigestFinal_ex(c, d, &dn)) {
-        EVP_MD_CTX_free(c);
+    bad = bad || !cr.final_ex(c, d, &dn);
+    cr.ctx_free(c);
+    dyn_crypto_close(&cr);
+    if (bad) {
         attn_err(err, errlen, "%s: read error", path);
         return -1;
     }
-    EVP_MD_CTX_free(c);
     for (int i = 0; i < 32; i++)
         snprintf(hex + 2 * i, 3, "%02x", d[i]);
     return 0;
@@ -80,6 +93,7 @@ int hub_sha256_file(const char *path, char hex[65], char *err, size_t errlen)
 /* ------------------------------------------------------------- download */
 
 typedef struct dl {
+    const dyn_curl *cu;
     CURL *curl;
     FILE *f;
     const char *part;
@@ -116,7 +130,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
     dl *d = arg;
     if (!d->checked) {
         long status = 0;
-        curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &status);
+        d->cu->easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &status);
         d->checked = 1;
         if (status == 200 && d->offset > 0) {
             /* The server ignored our Range: start the file over. */
@@ -128,7 +142,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
         }
     }
     long status = 0;
-    curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &status);
+    d->cu->easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &status);
     if (status != 200 && status != 206)
         return size * n;
     return fwrite(p, size, n, d->f) * size;
@@ -143,7 +157,8 @@ static int on_progress(void *arg, curl_off_t total, curl_off_t now, curl_off_t u
 }
 
 /* Fetches one file. 0 done, 1 not found (404), -1 error (err set). */
-static int fetch_file(const char *url, const char *dest, const char *auth, const char *shown,
+static int fetch_file(const dyn_curl *cu, const char *url, const char *dest, const char *auth,
+                      const char *shown,
                       void (*progress)(void *, uint64_t, uint64_t), void *ctx,
                       char *err, size_t errlen)
 {
@@ -153,6 +168,7 @@ static int fetch_file(const char *url, const char *dest, const char *auth, const
         return -1;
     }
     dl d = {0};
+    d.cu = cu;
     d.part = part;
     d.progress = progress;
     d.ctx = ctx;
@@ -164,53 +180,53 @@ static int fetch_file(const char *url, const char *dest, const char *auth, const
         attn_err(err, errlen, "%s: %s", part, strerror(errno));
         return -1;
     }
-    CURL *c = curl_easy_init();
+    CURL *c = cu->easy_init();
     if (!c) {
         fclose(d.f);
         attn_err(err, errlen, "%s: cannot create a curl handle", shown);
         return -1;
     }
     d.curl = c;
-    struct curl_slist *hdr = auth ? curl_slist_append(NULL, auth) : NULL;
+    struct curl_slist *hdr = auth ? cu->slist_append(NULL, auth) : NULL;
     char cerr[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &d);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &d);
-    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &d);
-    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);    /* stalled for a minute: give up */
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "lctx/" LCTX_VERSION_STRING);
+    cu->easy_setopt(c, CURLOPT_URL, url);
+    cu->easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+    cu->easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+    cu->easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+    cu->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    cu->easy_setopt(c, CURLOPT_WRITEDATA, &d);
+    cu->easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    cu->easy_setopt(c, CURLOPT_HEADERDATA, &d);
+    cu->easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    cu->easy_setopt(c, CURLOPT_XFERINFODATA, &d);
+    cu->easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    cu->easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
+    cu->easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);    /* stalled for a minute: give up */
+    cu->easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+    cu->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    cu->easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
+    cu->easy_setopt(c, CURLOPT_USERAGENT, "lctx/" LCTX_VERSION_STRING);
     if (d.offset > 0)
-        curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)d.offset);
-    CURLcode cc = curl_easy_perform(c);
+        cu->easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)d.offset);
+    CURLcode cc = cu->easy_perform(c);
     long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(c);
-    curl_slist_free_all(hdr);
+    cu->easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    cu->easy_cleanup(c);
+    cu->slist_free_all(hdr);
     int closed = fclose(d.f);
     if (cc == CURLE_COULDNT_RESOLVE_HOST || cc == CURLE_COULDNT_CONNECT ||
         cc == CURLE_COULDNT_RESOLVE_PROXY) {
         if (d.offset == 0)
             unlink(part);          /* nothing came: leave no empty .part behind */
         attn_err(err, errlen, "cannot reach %s (%s): no internet connection? "
-                 "(LCTX_HF_ENDPOINT selects a mirror)", url, cerr[0] ? cerr : curl_easy_strerror(cc));
+                 "(LCTX_HF_ENDPOINT selects a mirror)", url, cerr[0] ? cerr : cu->easy_strerror(cc));
         return -1;
     }
     if (status == 416 && d.offset > 0) {
         /* Range past the end: the .part is already whole. */
     } else if (cc != CURLE_OK && !(cc == CURLE_HTTP_RETURNED_ERROR)) {
         attn_err(err, errlen, "%s: download failed: %s (rerun to resume)", shown,
-                 cerr[0] ? cerr : curl_easy_strerror(cc));
+                 cerr[0] ? cerr : cu->easy_strerror(cc));
         return -1;
     } else if (status == 404) {
         unlink(part);
@@ -291,8 +307,16 @@ int hub_fetch(const char *org_name, const char *dest_dir,
         if ((auth = malloc(n)))
             snprintf(auth, n, "Authorization: Bearer %s", token);
     }
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    dyn_curl cu;
+    char why[256];
+    if (dyn_curl_open(&cu, why, sizeof why)) {
         free(auth);
+        attn_err(err, errlen, "hf:%s: %s", org_name, why);
+        return -1;
+    }
+    if (cu.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        free(auth);
+        dyn_curl_close(&cu);
         attn_err(err, errlen, "hf:%s: libcurl initialisation failed", org_name);
         return -1;
     }
@@ -303,7 +327,7 @@ int hub_fetch(const char *org_name, const char *dest_dir,
         snprintf(url, sizeof url, "%s/%s/resolve/main/%s", endpoint, org_name, files[i].file);
         snprintf(dest, sizeof dest, "%s/%s", dest_dir, files[i].file);
         snprintf(shown, sizeof shown, "hf:%s/%s", org_name, files[i].file);
-        int r = fetch_file(url, dest, auth, shown, progress, ctx, err, errlen);
+        int r = fetch_file(&cu, url, dest, auth, shown, progress, ctx, err, errlen);
         if (r < 0) {
             rc = -1;
         } else if (r == 1 && files[i].required) {
@@ -327,7 +351,8 @@ int hub_fetch(const char *org_name, const char *dest_dir,
             *p++ = 0;
         free(auth);
     }
-    curl_global_cleanup();
+    cu.global_cleanup();
+    dyn_curl_close(&cu);
     if (rc != 0)
         return -1;
     /* manifest.sha256 in sha256sum's format. */

@@ -1,0 +1,124 @@
+/*
+ * test_dynlib.c — libcurl and libcrypto opened on demand (attention/dynlib.c).
+ *
+ * Checks that both tables bind every entry point and that the entry points
+ * work (curl's error strings, a SHA-256 through the streamed interface);
+ * that a missing library and a library without the symbols each fail with
+ * a message naming what is missing; and that the programs do not link the
+ * two libraries, which is the point: `readelf -d` on the built commands
+ * must not list them among the libraries loaded at start-up.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attention/attention.h"
+
+Test(dynlib, curl_binds_every_entry_point)
+{
+    dyn_curl c;
+    char err[256] = "";
+    cr_assert_eq(dyn_curl_open(&c, err, sizeof err), 0, "%s", err);
+    cr_assert_not_null(c.lib);
+    void (*const fns[])(void) = {
+        (void (*)(void))c.global_init, (void (*)(void))c.global_cleanup,
+        (void (*)(void))c.easy_init, (void (*)(void))c.easy_setopt,
+        (void (*)(void))c.easy_perform, (void (*)(void))c.easy_getinfo,
+        (void (*)(void))c.easy_cleanup, (void (*)(void))c.easy_strerror,
+        (void (*)(void))c.slist_append, (void (*)(void))c.slist_free_all};
+    for (size_t i = 0; i < sizeof fns / sizeof *fns; i++)
+        cr_assert_not_null(fns[i], "entry point %zu unbound", i);
+    cr_assert_str_eq(c.easy_strerror(CURLE_OK), "No error");
+    struct curl_slist *l = c.slist_append(NULL, "X-Test: 1");
+    cr_assert_not_null(l);
+    cr_assert_str_eq(l->data, "X-Test: 1");
+    c.slist_free_all(l);
+    dyn_curl_close(&c);
+    cr_assert_null(c.lib);
+}
+
+Test(dynlib, crypto_streams_a_sha256)
+{
+    dyn_crypto c;
+    char err[256] = "";
+    cr_assert_eq(dyn_crypto_open(&c, err, sizeof err), 0, "%s", err);
+    EVP_MD_CTX *x = c.ctx_new();
+    cr_assert_not_null(x);
+    cr_assert(c.init_ex(x, c.sha256(), NULL));
+    cr_assert(c.update(x, "ab", 2));
+    cr_assert(c.update(x, "c", 1));
+    unsigned char d[32];
+    unsigned int n = 0;
+    cr_assert(c.final_ex(x, d, &n));
+    c.ctx_free(x);
+    dyn_crypto_close(&c);
+    cr_assert_eq(n, 32);
+    char hex[65];
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    /* FIPS 180-2, "abc" */
+    cr_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+Test(dynlib, a_missing_library_is_named)
+{
+    dyn_curl c;
+    dyn_crypto k;
+    char err[256] = "";
+    cr_assert_eq(dyn_curl_open_from(&c, "libcurl-lctx-test-missing.so.4", err, sizeof err), -1);
+    cr_assert_null(c.lib);
+    cr_assert(strstr(err, "libcurl-lctx-test-missing.so.4"), "%s", err);
+    cr_assert(strstr(err, "libcurl4"), "the package to install: %s", err);
+    err[0] = 0;
+    cr_assert_eq(dyn_crypto_open_from(&k, "libcrypto-lctx-test-missing.so.3", err, sizeof err),
+                 -1);
+    cr_assert_null(k.lib);
+    cr_assert(strstr(err, "libcrypto-lctx-test-missing.so.3"), "%s", err);
+}
+
+Test(dynlib, a_library_without_the_symbols_is_refused)
+{
+    /* libm is always there and has none of curl's or OpenSSL's names. */
+    dyn_curl c;
+    dyn_crypto k;
+    char err[256] = "";
+    cr_assert_eq(dyn_curl_open_from(&c, "libm.so.6", err, sizeof err), -1);
+    cr_assert_null(c.lib);
+    cr_assert(strstr(err, "no symbol curl_global_init"), "%s", err);
+    err[0] = 0;
+    cr_assert_eq(dyn_crypto_open_from(&k, "libm.so.6", err, sizeof err), -1);
+    cr_assert_null(k.lib);
+    cr_assert(strstr(err, "no symbol EVP_sha256"), "%s", err);
+}
+
+/* The NEEDED entries of a built program, one per line, from readelf. */
+static char *needed_of(const char *path)
+{
+    char cmd[640];
+    snprintf(cmd, sizeof cmd, "readelf -d '%s' 2>&1 | grep NEEDED", path);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t cap = (size_t)1 << 14;
+    char *buf = malloc(cap);
+    cr_assert_not_null(buf);
+    size_t n = fread(buf, 1, cap - 1, p);
+    buf[n] = 0;
+    cr_assert_eq(pclose(p), 0, "readelf on %s failed: %s", path, buf);
+    return buf;
+}
+
+Test(dynlib, the_programs_do_not_load_curl_or_crypto_at_start)
+{
+    const char *build = getenv("LCTX_BUILD");
+    const char *names[] = {"lctx-index", "lctx-search"};
+    for (size_t i = 0; i < 2; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/san/%s", build && *build ? build : "build", names[i]);
+        char *needed = needed_of(path);
+        cr_assert(strstr(needed, "libsqlite3"), "%s: NEEDED not read: %s", path, needed);
+        cr_assert_null(strstr(needed, "libcurl"), "%s links libcurl:\n%s", path, needed);
+        cr_assert_null(strstr(needed, "libcrypto"), "%s links libcrypto:\n%s", path, needed);
+        free(needed);
+    }
+}
