@@ -5,10 +5,10 @@
  * download (libcurl), and SHA-256 of downloaded model files (libcrypto).
  * Linked in, they were loaded by every process that links lctx, and
  * libcurl brings thirty more libraries with it (GnuTLS, Kerberos, LDAP,
- * SSH, RTMP, ...). Resolving and faulting in those at start-up took
- * `lctx-search --version` 23 ms on the development VM, and a one-shot BM25
- * query 28.5 ms, of which the search itself is under a millisecond; without
- * them the query takes 8 ms (`perf stat -r 30`, docs/ARCHITECTURE.md). So
+ * SSH, RTMP, ...). Resolving and faulting in those made start-up most of
+ * a one-shot BM25 query on the development VM: `lctx-search --version`
+ * took 21.6 ms and a query 27.6, against 10.6 and 14.9 without them
+ * (`perf stat -r 30`, docs/ARCHITECTURE.md). So
  * the library is linked without them, and an object that needs one opens
  * it here with dlopen, by its soname (the ABI the headers we compiled with
  * describe), and closes it when it is done. The dynamic loader counts
