@@ -145,9 +145,18 @@ $(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT_OBJ) $(BUILD)/liblctx-san.a | deps
 	$(CC) $(CFLAGS_SAN) -o $@ $< $(TEST_SUPPORT_OBJ) $(BUILD)/liblctx-san.a \
 	  $(LDFLAGS_SAN) $(PKG_LIBS) -lcriterion
 
+# bench/bench-vectors-peers.cc is C++ and includes query/query.h (and through
+# it the other module headers): compiling that header as C++ with every test
+# run keeps a C-only construct from breaking `make bench` unnoticed, as an
+# implicit conversion from void * in indexer.h once did.
+$(BUILD)/cxx-headers.ok: $(wildcard */*.h include/*.h) | deps
+	@mkdir -p $(dir $@)
+	printf 'extern "C" {\n#include "query/query.h"\n}\n' | \
+	  $(CXX) -fsyntax-only -x c++ $(INCS) $(DEFS) $(PKG_CFLAGS) - && touch $@
+
 # Every test binary runs even when an earlier one fails; the target fails if
 # any did. The last line sums Criterion's counts over all binaries.
-test: deps model $(TEST_BIN) $(CLI_SAN_BIN) $(CLI_BIN)
+test: deps model $(BUILD)/cxx-headers.ok $(TEST_BIN) $(CLI_SAN_BIN) $(CLI_BIN)
 	@failed=0; pass=0; fail=0; log=$(BUILD)/tests/last.log; \
 	for t in $(TEST_BIN); do \
 	  echo "== $$t"; \

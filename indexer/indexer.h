@@ -150,7 +150,7 @@ static inline const char *tok_term(const tok_list *l, size_t i)
  * eight bytes on a little-endian machine are one load. */
 static inline uint64_t le_load(const void *p, size_t n)
 {
-    const unsigned char *u = p;
+    const unsigned char *u = (const unsigned char *)p;
     uint64_t w = 0;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     if (n == 8) {   /* where the byte loop is not folded into one load */
