@@ -340,7 +340,7 @@ encoder *http_embed_open(const http_embed_opts *o, char *err, size_t errlen);
  * model do not load them (and the thirty libraries libcurl brings). Each
  * user opens its own table and closes it; the loader counts the opens. */
 typedef struct dyn_curl {
-    void *lib;
+    void *lib;               /* first: dynlib.c relies on it; NULL when closed */
     CURLcode (*global_init)(long flags);
     void (*global_cleanup)(void);
     CURL *(*easy_init)(void);
@@ -354,7 +354,7 @@ typedef struct dyn_curl {
 } dyn_curl;
 
 typedef struct dyn_crypto {
-    void *lib;
+    void *lib;               /* first, as in dyn_curl */
     const EVP_MD *(*sha256)(void);
     int (*digest)(const void *data, size_t n, unsigned char *md, unsigned int *size,
                   const EVP_MD *type, ENGINE *impl);

@@ -24,6 +24,7 @@
 
 #include <dlfcn.h>
 #include <openssl/opensslv.h>
+#include <stddef.h>
 #include <string.h>
 
 /* libcurl's soname has been 4 since 2006 (7.16), through curl 8. */
@@ -37,56 +38,77 @@
 #define CRYPTO_SONAME "libcrypto.so.1.1"
 #endif
 
-/* Opens soname; NULL with err set (naming the package to install). */
-static void *open_lib(const char *soname, const char *package, char *err, size_t errlen)
+/* An entry point to bind: its name and where its pointer goes in the table. */
+typedef struct dyn_sym {
+    const char *name;
+    size_t at;
+} dyn_sym;
+
+static const dyn_sym curl_syms[] = {
+    {"curl_global_init", offsetof(dyn_curl, global_init)},
+    {"curl_global_cleanup", offsetof(dyn_curl, global_cleanup)},
+    {"curl_easy_init", offsetof(dyn_curl, easy_init)},
+    {"curl_easy_setopt", offsetof(dyn_curl, easy_setopt)},
+    {"curl_easy_perform", offsetof(dyn_curl, easy_perform)},
+    {"curl_easy_getinfo", offsetof(dyn_curl, easy_getinfo)},
+    {"curl_easy_cleanup", offsetof(dyn_curl, easy_cleanup)},
+    {"curl_easy_strerror", offsetof(dyn_curl, easy_strerror)},
+    {"curl_slist_append", offsetof(dyn_curl, slist_append)},
+    {"curl_slist_free_all", offsetof(dyn_curl, slist_free_all)},
+};
+
+static const dyn_sym crypto_syms[] = {
+    {"EVP_sha256", offsetof(dyn_crypto, sha256)},
+    {"EVP_Digest", offsetof(dyn_crypto, digest)},
+    {"EVP_MD_CTX_new", offsetof(dyn_crypto, ctx_new)},
+    {"EVP_MD_CTX_free", offsetof(dyn_crypto, ctx_free)},
+    {"EVP_DigestInit_ex", offsetof(dyn_crypto, init_ex)},
+    {"EVP_DigestUpdate", offsetof(dyn_crypto, update)},
+    {"EVP_DigestFinal_ex", offsetof(dyn_crypto, final_ex)},
+};
+
+/* Opens soname and binds syms into the table api (size bytes, its first
+ * member the library handle). 0, or -1 with err set and api zeroed: a
+ * missing library names the package to install, a missing symbol itself.
+ * POSIX guarantees a function's address survives the trip through void *. */
+static int dyn_open(void *api, size_t size, const char *soname, const char *package,
+                    const dyn_sym *syms, size_t n, char *err, size_t errlen)
 {
+    memset(api, 0, size);
     void *lib = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
     if (!lib) {
         const char *why = dlerror();
         attn_err(err, errlen, "%s (install Debian's %s)", why ? why : soname, package);
-    }
-    return lib;
-}
-
-/* Points *slot at lib's symbol name; -1 with err set when it is missing.
- * POSIX guarantees a function's address survives the trip through void *. */
-static int bind_sym(void *lib, const char *soname, const char *name, void *slot, char *err,
-                    size_t errlen)
-{
-    void *p = dlsym(lib, name);
-    if (!p) {
-        attn_err(err, errlen, "%s: no symbol %s", soname, name);
         return -1;
     }
-    memcpy(slot, &p, sizeof p);
+    for (size_t i = 0; i < n; i++) {
+        void *p = dlsym(lib, syms[i].name);
+        if (!p) {
+            attn_err(err, errlen, "%s: no symbol %s", soname, syms[i].name);
+            dlclose(lib);
+            memset(api, 0, size);
+            return -1;
+        }
+        memcpy((char *)api + syms[i].at, &p, sizeof p);
+    }
+    memcpy(api, &lib, sizeof lib);
     return 0;
 }
 
-#define BIND(lib, soname, api, field, name) \
-    bind_sym(lib, soname, name, &(api)->field, err, errlen)
+/* Closes the library of a table opened by dyn_open (or zeroed). */
+static void dyn_close(void *api, size_t size)
+{
+    void *lib;
+    memcpy(&lib, api, sizeof lib);
+    if (lib)
+        dlclose(lib);
+    memset(api, 0, size);
+}
 
 int dyn_curl_open_from(dyn_curl *c, const char *soname, char *err, size_t errlen)
 {
-    memset(c, 0, sizeof *c);
-    void *lib = open_lib(soname, "libcurl4", err, errlen);
-    if (!lib)
-        return -1;
-    if (BIND(lib, soname, c, global_init, "curl_global_init") ||
-        BIND(lib, soname, c, global_cleanup, "curl_global_cleanup") ||
-        BIND(lib, soname, c, easy_init, "curl_easy_init") ||
-        BIND(lib, soname, c, easy_setopt, "curl_easy_setopt") ||
-        BIND(lib, soname, c, easy_perform, "curl_easy_perform") ||
-        BIND(lib, soname, c, easy_getinfo, "curl_easy_getinfo") ||
-        BIND(lib, soname, c, easy_cleanup, "curl_easy_cleanup") ||
-        BIND(lib, soname, c, easy_strerror, "curl_easy_strerror") ||
-        BIND(lib, soname, c, slist_append, "curl_slist_append") ||
-        BIND(lib, soname, c, slist_free_all, "curl_slist_free_all")) {
-        dlclose(lib);
-        memset(c, 0, sizeof *c);
-        return -1;
-    }
-    c->lib = lib;
-    return 0;
+    return dyn_open(c, sizeof *c, soname, "libcurl4", curl_syms,
+                    sizeof curl_syms / sizeof *curl_syms, err, errlen);
 }
 
 int dyn_curl_open(dyn_curl *c, char *err, size_t errlen)
@@ -96,31 +118,14 @@ int dyn_curl_open(dyn_curl *c, char *err, size_t errlen)
 
 void dyn_curl_close(dyn_curl *c)
 {
-    if (c && c->lib)
-        dlclose(c->lib);
     if (c)
-        memset(c, 0, sizeof *c);
+        dyn_close(c, sizeof *c);
 }
 
 int dyn_crypto_open_from(dyn_crypto *c, const char *soname, char *err, size_t errlen)
 {
-    memset(c, 0, sizeof *c);
-    void *lib = open_lib(soname, "libssl3", err, errlen);
-    if (!lib)
-        return -1;
-    if (BIND(lib, soname, c, sha256, "EVP_sha256") ||
-        BIND(lib, soname, c, digest, "EVP_Digest") ||
-        BIND(lib, soname, c, ctx_new, "EVP_MD_CTX_new") ||
-        BIND(lib, soname, c, ctx_free, "EVP_MD_CTX_free") ||
-        BIND(lib, soname, c, init_ex, "EVP_DigestInit_ex") ||
-        BIND(lib, soname, c, update, "EVP_DigestUpdate") ||
-        BIND(lib, soname, c, final_ex, "EVP_DigestFinal_ex")) {
-        dlclose(lib);
-        memset(c, 0, sizeof *c);
-        return -1;
-    }
-    c->lib = lib;
-    return 0;
+    return dyn_open(c, sizeof *c, soname, "libssl3", crypto_syms,
+                    sizeof crypto_syms / sizeof *crypto_syms, err, errlen);
 }
 
 int dyn_crypto_open(dyn_crypto *c, char *err, size_t errlen)
@@ -130,8 +135,6 @@ int dyn_crypto_open(dyn_crypto *c, char *err, size_t errlen)
 
 void dyn_crypto_close(dyn_crypto *c)
 {
-    if (c && c->lib)
-        dlclose(c->lib);
     if (c)
-        memset(c, 0, sizeof *c);
+        dyn_close(c, sizeof *c);
 }
