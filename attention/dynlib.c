@@ -13,7 +13,8 @@
  * it here with dlopen, by its soname (the ABI the headers we compiled with
  * describe), and closes it when it is done. The dynamic loader counts
  * opens, so a second open is cheap and nothing here is global: each user
- * holds its own table of entry points.
+ * holds its own table of entry points. Once loaded, a library stays mapped
+ * (RTLD_NODELETE, below).
  *
  * The packages are still dependencies (Debian's libcurl4-openssl-dev and
  * libssl-dev provide the headers, and pull in the libraries); on a system
@@ -75,7 +76,11 @@ static int dyn_open(void *api, size_t size, const char *soname, const char *pack
                     const dyn_sym *syms, size_t n, char *err, size_t errlen)
 {
     memset(api, 0, size);
-    void *lib = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+    /* RTLD_NODELETE: the last close leaves the library mapped. libcurl and
+     * the TLS, Kerberos and LDAP libraries it brings register thread and
+     * exit handlers of their own; unmapped under them, a thread exiting
+     * later, or the process at exit, would call into nothing. */
+    void *lib = dlopen(soname, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (!lib) {
         const char *why = dlerror();
         attn_err(err, errlen, "%s (install Debian's %s)", why ? why : soname, package);
