@@ -14,11 +14,13 @@ CC      ?= cc
 CXX     ?= c++
 BUILD   := build
 PKGS    := sqlite3 lmdb openblas libcurl libutf8proc libcjson libcrypto
-# Linked: all but libcurl and libcrypto, whose headers lctx compiles with but
-# which it opens with dlopen only when an HTTP embedder or a model download
-# needs them (attention/dynlib.c): with them linked, every program that
-# links lctx loaded about thirty more libraries at start-up.
-LINK_PKGS := sqlite3 lmdb openblas libutf8proc libcjson
+# Linked: all but libcurl, libcrypto and OpenBLAS, whose headers lctx
+# compiles with but which it opens with dlopen only when an HTTP embedder,
+# a model download or an encoder needs them (attention/dynlib.c): linked,
+# they were loaded by every program that links lctx, and made start-up most
+# of a one-shot BM25 query. Benchmarks that call BLAS themselves link
+# OpenBLAS (BLAS_LIBS), and lctx then uses theirs.
+LINK_PKGS := sqlite3 lmdb libutf8proc libcjson
 # OpenBLAS is Debian's default (pthread) build. Not the serial one: lctx
 # calls sgemm from several threads at once (one encoder batch per core),
 # and Debian's serial build is not safe for that (built without
@@ -34,6 +36,9 @@ LINK_PKGS := sqlite3 lmdb openblas libutf8proc libcjson
 # with its value the first time it is expanded, so pkg-config runs once.)
 PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags $$(PKGS) 2>/dev/null))$(PKG_CFLAGS)
 PKG_LIBS   = $(eval PKG_LIBS := $$(shell pkg-config --libs $$(LINK_PKGS) 2>/dev/null) -lstemmer -lm -lpthread)$(PKG_LIBS)
+# --no-as-needed: lctx refers to OpenBLAS only weakly (dynlib.c), which the
+# linker does not count as a use.
+BLAS_LIBS  = $(eval BLAS_LIBS := -Wl,--no-as-needed $$(shell pkg-config --libs openblas 2>/dev/null) -Wl,--as-needed)$(BLAS_LIBS)
 
 WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wstrict-prototypes
 DEFS    := -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64
@@ -177,10 +182,10 @@ test: deps model $(BUILD)/cxx-headers.ok $(TEST_BIN) $(CLI_SAN_BIN) $(CLI_BIN)
 
 # ---------------------------------------------------------------- benchmarks
 $(BUILD)/bench-%: bench/bench-%.c $(BUILD)/liblctx.a | deps-bench
-	$(CC) $(CFLAGS_REL) -o $@ $< $(BUILD)/liblctx.a $(PKG_LIBS)
+	$(CC) $(CFLAGS_REL) -o $@ $< $(BUILD)/liblctx.a $(PKG_LIBS) $(BLAS_LIBS)
 
 $(BUILD)/bench-%: bench/bench-%.cc $(BUILD)/liblctx.a | deps-bench
-	$(CXX) -O3 -march=native -g $(INCS) -o $@ $< $(BUILD)/liblctx.a $(PKG_LIBS) \
+	$(CXX) -O3 -march=native -g $(INCS) -o $@ $< $(BUILD)/liblctx.a $(PKG_LIBS) $(BLAS_LIBS) \
 	  $(shell pkg-config --libs xapian-core 2>/dev/null) -lfaiss
 
 # Each benchmark family brings its own targets (bench-bm25, bench-attention, ...).

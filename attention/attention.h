@@ -365,6 +365,21 @@ typedef struct dyn_crypto {
     int (*final_ex)(EVP_MD_CTX *ctx, unsigned char *md, unsigned int *size);
 } dyn_crypto;
 
+/* OpenBLAS's entry points that lctx calls, bound once per process: the
+ * program's own when it links a CBLAS, else OpenBLAS opened with dlopen.
+ * blas_ready: 0, or -1 with err (may be NULL) naming the library when
+ * neither can be had. Code that reaches BLAS checks it at its entry point
+ * (encoder open, exact search); the calls below assume it. Arguments are
+ * cblas.h's (CblasRowMajor, CblasTrans, ...), as ints, so that this header
+ * need not include cblas.h (whose <complex.h> defines I). */
+int blas_ready(char *err, size_t errlen);
+void blas_sgemm(int order, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
+void blas_sgemv(int order, int trans, int m, int n, float alpha, const float *a, int lda,
+                const float *x, int incx, float beta, float *y, int incy);
+void blas_set_threads(int n);
+int blas_get_threads(void);
+
 /* 0, or -1 with a one-line err naming the library and the package to
  * install. The _from forms take the soname (tests name a missing one). */
 int dyn_curl_open(dyn_curl *c, char *err, size_t errlen);

@@ -30,7 +30,7 @@ int attn_naive_run(const attn_config *cfg, const float *q, const float *k, const
         int hk = hq / group;
         float slope = cfg->alibi ? attn_alibi_slope(H, hq) : 0.0f;
         /* S[n x n] = scale * Q_h K_h^T */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, d, scale,
+        blas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, d, scale,
                     q + (size_t)hq * d, ldq, k + (size_t)hk * d, ldkv, 0.0f, S, n);
         for (int i = 0; i < n; i++) {
             float *s = S + (size_t)i * n;
@@ -42,7 +42,7 @@ int attn_naive_run(const attn_config *cfg, const float *q, const float *k, const
         /* rows with every key hidden become zeros */
         tensor_softmax_rows(S, n, n);
         /* O_h = P V_h */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, d, n, 1.0f,
+        blas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, d, n, 1.0f,
                     S, n, v + (size_t)hk * d, ldkv, 0.0f, out + (size_t)hq * d, ldq);
     }
     return 0;

@@ -226,7 +226,7 @@ void attn_tile_step(const attn_head *h, attn_scratch *sc, const attn_rows *rows,
     float *S = sc->s;
 
     /* S[tq x tk] = scale * Q[tq x d] K[tk x d]^T */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, tq, tk, d,
+    blas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, tq, tk, d,
                 h->scale, rows->q, rows->ldq, keys->k, keys->ld, 0.0f, S, tk);
 
     bias_tile(h, sc, S, rows, keys);
@@ -257,6 +257,6 @@ void attn_tile_step(const attn_head *h, attn_scratch *sc, const attn_rows *rows,
         return;
 
     /* O[tq x d] += P[tq x tk] V[tk x d] */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, tq, d, tk,
+    blas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, tq, d, tk,
                 1.0f, S, tk, keys->v, keys->ld, 1.0f, rows->o, rows->ldo);
 }

@@ -163,6 +163,11 @@ bert_model *bert_model_open(const char *dir, char *err, size_t errlen)
         attn_err(err, errlen, "bert: no model directory given");
         return NULL;
     }
+    char why[256];
+    if (blas_ready(why, sizeof why)) {   /* every layer is an sgemm */
+        attn_err(err, errlen, "%s: %s", dir, why);
+        return NULL;
+    }
     bert_model *m = calloc(1, sizeof *m);
     if (!m) {
         attn_err(err, errlen, "%s: out of memory", dir);

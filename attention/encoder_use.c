@@ -270,6 +270,11 @@ fail:
 
 use_model *use_model_open(const char *path, char *err, size_t errlen)
 {
+    char why[256];
+    if (blas_ready(why, sizeof why)) {   /* every layer is an sgemm */
+        attn_err(err, errlen, "%s: %s", path ? path : "use-lite", why);
+        return NULL;
+    }
     model_file *m = model_file_open(path, err, errlen);
     return m ? use_model_from_file(m, err, errlen) : NULL;
 }

@@ -8,7 +8,8 @@
  * (n tokens x hidden), and a bare pointer makes it obvious what every kernel
  * reads and writes, in the spirit of llm.c.
  *
- * All heavy lifting (matrix products) goes to OpenBLAS through cblas_sgemm;
+ * All heavy lifting (matrix products) goes to OpenBLAS's cblas_sgemm,
+ * bound when first needed (dynlib.c, blas_ready);
  * the rest (layer norm, GELU, softmax, residual add, L2 normalisation) are
  * element loops written so the compiler vectorises them (GELU and tanh use
  * a polynomial e^x instead of libm's scalar erff/tanhf, see below).
@@ -25,7 +26,6 @@
  * them do nothing rather than crash, since the callers' shapes come from
  * model files that the loaders have already validated.
  */
-#include "attention/attention.h"
 #include "attention/attention.h"
 
 #include <cblas.h>
@@ -68,14 +68,14 @@ void tensor_set_threads(int n)
 {
     if (n < 1)
         n = 1;
-    openblas_set_num_threads(n);
+    blas_set_threads(n);
 }
 
 /* Not declared in the shared section before; handy for benchmarks that want
  * to restore the previous setting. */
 int tensor_get_threads(void)
 {
-    return openblas_get_num_threads();
+    return blas_get_threads();
 }
 
 /* ---------------------------------------------------------- matrix products */
@@ -101,7 +101,7 @@ static void linear(const float *x, int n, int in, const float *W, const float *b
         broadcast_bias(y, n, out, b);
         beta = 1.0f;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, w_out_in ? CblasTrans : CblasNoTrans, n, out, in,
+    blas_sgemm(CblasRowMajor, CblasNoTrans, w_out_in ? CblasTrans : CblasNoTrans, n, out, in,
                 1.0f, x, in, W, w_out_in ? in : out, beta, y, out);
 }
 
@@ -122,7 +122,7 @@ void tensor_gemm(int m, int n, int k, float alpha, const float *A, const float *
 {
     if (!A || !B || !C || m <= 0 || n <= 0 || k <= 0)
         return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k,
+    blas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k,
                 alpha, A, k, B, n, beta, C, n);
 }
 
@@ -131,7 +131,7 @@ void tensor_gemv(int rows, int cols, const float *A, const float *x, float *y)
 {
     if (!A || !x || !y || rows <= 0 || cols <= 0)
         return;
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, rows, cols, 1.0f, A, cols, x, 1, 0.0f, y, 1);
+    blas_sgemv(CblasRowMajor, CblasNoTrans, rows, cols, 1.0f, A, cols, x, 1, 0.0f, y, 1);
 }
 
 /* --------------------------------------------------------------- layer norm */

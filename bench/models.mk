@@ -25,7 +25,7 @@ BENCH_TARGETS += bench-encoders
 
 # The benchmark defines cblas_sgemm itself to time it (see its top comment).
 $(BUILD)/bench-encoders: bench/bench-encoders.c $(BUILD)/liblctx.a | deps
-	$(CC) $(CFLAGS_REL) -o $@ $< $(BUILD)/liblctx.a $(PKG_LIBS) -ldl
+	$(CC) $(CFLAGS_REL) -o $@ $< $(BUILD)/liblctx.a $(PKG_LIBS) $(BLAS_LIBS) -ldl
 
 # ---------------------------------------------------------------- fixture
 # Versions pinned: the fixture must be reproducible. --legacy-peer-deps because

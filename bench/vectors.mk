@@ -21,7 +21,7 @@ VEC_RESULTS ?= bench/results
 $(BUILD)/bench-vectors-peers: bench/bench-vectors-peers.cc $(BUILD)/liblctx.a | deps-bench
 	@mkdir -p $(dir $@)
 	$(CXX) -O3 -march=native -g -fopenmp $(INCS) $(PKG_CFLAGS) -o $@ $< \
-	  $(BUILD)/liblctx.a -lfaiss $(PKG_LIBS)
+	  $(BUILD)/liblctx.a -lfaiss $(PKG_LIBS) $(BLAS_LIBS)
 
 .PHONY: bench-vectors
 bench-vectors: $(BUILD)/bench-vectors $(BUILD)/bench-vectors-peers | deps-model

@@ -68,7 +68,7 @@ static int cmp_exact_desc(const void *a, const void *b)
 int lsh_exact_topk(const float *base, size_t n, int dim, const float *queries, size_t nq,
                    int k, const int64_t *skip_self, int64_t *ids, float *scores)
 {
-    if (k < 1 || dim < 1)
+    if (k < 1 || dim < 1 || blas_ready(NULL, 0))
         return -1;
     float *S = malloc((size_t)EXACT_QB * EXACT_BB * sizeof *S);
     exact_hit *heaps = malloc((size_t)EXACT_QB * k * sizeof *heaps);
@@ -85,7 +85,7 @@ int lsh_exact_topk(const float *base, size_t n, int dim, const float *queries, s
         for (size_t b0 = 0; b0 < n; b0 += EXACT_BB) {
             int bb = (int)(n - b0 < EXACT_BB ? n - b0 : EXACT_BB);
             /* S[qb x bb] = Q[qb x d] * B[bb x d]^T */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, qb, bb, dim, 1.0f,
+            blas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, qb, bb, dim, 1.0f,
                         queries + q0 * dim, dim, base + b0 * dim, dim, 0.0f, S, bb);
             for (int i = 0; i < qb; i++) {
                 const float *row = S + (size_t)i * bb;

@@ -1,13 +1,17 @@
 /*
- * test_dynlib.c — libcurl and libcrypto opened on demand (attention/dynlib.c).
+ * test_dynlib.c — libcurl, libcrypto and OpenBLAS opened on demand
+ * (attention/dynlib.c).
  *
- * Checks that both tables bind every entry point and that the entry points
- * work (curl's error strings, a SHA-256 through the streamed interface);
- * that a missing library and a library without the symbols each fail with
- * a message naming what is missing; and that the programs do not link the
- * two libraries, which is the point: `readelf -d` on the built commands
- * must not list them among the libraries loaded at start-up.
+ * Checks that the tables bind every entry point and that the entry points
+ * work (curl's error strings, a SHA-256 through the streamed interface, a
+ * product through the bound sgemm and sgemv); that a missing library and a
+ * library without the symbols each fail with a message naming what is
+ * missing; and that the programs do not link the three libraries, which is
+ * the point: `readelf -d` on the built commands must not list them among
+ * the libraries loaded at start-up. This test binary links none of them
+ * either, so OpenBLAS comes through dlopen here, as in the commands.
  */
+#include <cblas.h>
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +65,28 @@ Test(dynlib, crypto_streams_a_sha256)
     cr_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+Test(dynlib, blas_is_bound_on_first_use)
+{
+    char err[256] = "";
+    cr_assert_eq(blas_ready(err, sizeof err), 0, "%s", err);
+    /* [1 2; 3 4] [5 6; 7 8] = [19 22; 43 50]; with B transposed, [17 23; 39 53] */
+    const float a[4] = {1, 2, 3, 4}, b[4] = {5, 6, 7, 8};
+    float c[4] = {1, 1, 1, 1};
+    blas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 2, 2, 2, 1.0f, a, 2, b, 2, 0.0f, c, 2);
+    cr_assert(c[0] == 19 && c[1] == 22 && c[2] == 43 && c[3] == 50);
+    blas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 2, 2, 2, 1.0f, a, 2, b, 2, 0.0f, c, 2);
+    cr_assert(c[0] == 17 && c[1] == 23 && c[2] == 39 && c[3] == 53);
+    float y[2] = {0, 0};
+    const float x[2] = {1, -1};
+    blas_sgemv(CblasRowMajor, CblasNoTrans, 2, 2, 2.0f, a, 2, x, 1, 0.0f, y, 1);
+    cr_assert(y[0] == -2 && y[1] == -2);
+    int before = blas_get_threads();
+    blas_set_threads(1);
+    cr_assert_eq(blas_get_threads(), 1);
+    blas_set_threads(before);
+    cr_assert_eq(blas_get_threads(), before);
+}
+
 Test(dynlib, a_missing_library_is_named)
 {
     dyn_curl c;
@@ -108,7 +134,7 @@ static char *needed_of(const char *path)
     return buf;
 }
 
-Test(dynlib, the_programs_do_not_load_curl_or_crypto_at_start)
+Test(dynlib, the_programs_do_not_load_curl_crypto_or_openblas_at_start)
 {
     const char *build = getenv("LCTX_BUILD");
     const char *names[] = {"lctx-index", "lctx-search"};
@@ -119,6 +145,7 @@ Test(dynlib, the_programs_do_not_load_curl_or_crypto_at_start)
         cr_assert(strstr(needed, "libsqlite3"), "%s: NEEDED not read: %s", path, needed);
         cr_assert_null(strstr(needed, "libcurl"), "%s links libcurl:\n%s", path, needed);
         cr_assert_null(strstr(needed, "libcrypto"), "%s links libcrypto:\n%s", path, needed);
+        cr_assert_null(strstr(needed, "libopenblas"), "%s links OpenBLAS:\n%s", path, needed);
         free(needed);
     }
 }

@@ -2,8 +2,8 @@
  * test_tensor.c — the tensor helpers against plain double-precision loops,
  * and BLAS under concurrent callers.
  */
-#include <cblas.h>
 #include <criterion/criterion.h>
+#include <cblas.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,9 +253,9 @@ static void blas_op(int op, const float *A, const float *B, float *C)
 {
     const blas_case *c = &CASES[op];
     if (op == 3)
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, c->m, c->k, 1.0f, A, c->k, B, 1, 0.0f, C, 1);
+        blas_sgemv(CblasRowMajor, CblasNoTrans, c->m, c->k, 1.0f, A, c->k, B, 1, 0.0f, C, 1);
     else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, c->trans_b ? CblasTrans : CblasNoTrans, c->m,
+        blas_sgemm(CblasRowMajor, CblasNoTrans, c->trans_b ? CblasTrans : CblasNoTrans, c->m,
                     c->n, c->k, 1.0f, A, c->k, B, c->trans_b ? c->k : c->n, 0.0f, C, c->n);
 }
 
