@@ -366,7 +366,8 @@ typedef struct dyn_crypto {
 } dyn_crypto;
 
 /* OpenBLAS's entry points that lctx calls, bound once per process: the
- * program's own when it links a CBLAS, else OpenBLAS opened with dlopen.
+ * program's own when it links OpenBLAS (or defines all four), else
+ * OpenBLAS opened with dlopen.
  * blas_ready: 0, or -1 with err (may be NULL) naming the library when
  * neither can be had. Code that reaches BLAS checks it at its entry point
  * (encoder open, exact search); the calls below assume it. Arguments are

@@ -19,9 +19,9 @@
  *
  * OpenBLAS is called from kernels that carry no handle a table could live
  * in, so its entry points are bound once per process (blas_ready and the
- * blas_* calls): those of the program itself when it links a CBLAS (weak
- * references: a benchmark that interposes cblas_sgemm keeps doing so), else
- * OpenBLAS's, opened here. That table is the one process-wide object in
+ * blas_* calls): those of the program itself when it links OpenBLAS or
+ * defines all four (weak references: a benchmark that interposes
+ * cblas_sgemm keeps doing so), else OpenBLAS's, opened here. That table is the one process-wide object in
  * lctx: written once under pthread_once and never again, it is what the
  * dynamic linker used to bind at load, bound later. The code paths that
  * reach BLAS check blas_ready at their entry (opening an encoder, exact
@@ -83,7 +83,7 @@ static const dyn_sym crypto_syms[] = {
     {"EVP_DigestFinal_ex", offsetof(dyn_crypto, final_ex)},
 };
 
-/* The program's own CBLAS, if it links one: NULL otherwise. */
+/* The program's own, if it links OpenBLAS or defines them: NULL otherwise. */
 #pragma weak cblas_sgemm
 #pragma weak cblas_sgemv
 #pragma weak openblas_set_num_threads
