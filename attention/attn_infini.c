@@ -62,7 +62,7 @@ static void memory_read(const float *M, const float *z, const float *sf, int row
 {
     /* out = sf[rows x d] M[d x d] */
     blas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, d, d, 1.0f,
-                sf, d, M, d, 0.0f, out, d);
+               sf, d, M, d, 0.0f, out, d);
     for (int r = 0; r < rows; r++) {
         const float *s = sf + (size_t)r * d;
         double den = 0.0;
@@ -99,12 +99,12 @@ static void memory_update_chunk(const float *M, const float *z, float *dM, float
             float inv = (float)(1.0 / den);
             /* tmp_r -= inv * s M  (a gemv: M^T s) */
             blas_sgemv(CblasRowMajor, CblasTrans, d, d, -inv, M, d, s, 1, 1.0f,
-                        tmp + (size_t)r * d, 1);
+                       tmp + (size_t)r * d, 1);
         }
     }
     /* dM[d x d] += sk^T[d x rows] tmp[rows x d] */
     blas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, d, rows, 1.0f,
-                sk, d, tmp, d, 1.0f, dM, d);
+               sk, d, tmp, d, 1.0f, dM, d);
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < d; c++)
             dz[c] += sk[(size_t)r * d + c];

@@ -31,7 +31,7 @@ int attn_naive_run(const attn_config *cfg, const float *q, const float *k, const
         float slope = cfg->alibi ? attn_alibi_slope(H, hq) : 0.0f;
         /* S[n x n] = scale * Q_h K_h^T */
         blas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, d, scale,
-                    q + (size_t)hq * d, ldq, k + (size_t)hk * d, ldkv, 0.0f, S, n);
+                   q + (size_t)hq * d, ldq, k + (size_t)hk * d, ldkv, 0.0f, S, n);
         for (int i = 0; i < n; i++) {
             float *s = S + (size_t)i * n;
             for (int j = 0; j < n; j++) {
@@ -43,7 +43,7 @@ int attn_naive_run(const attn_config *cfg, const float *q, const float *k, const
         tensor_softmax_rows(S, n, n);
         /* O_h = P V_h */
         blas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, d, n, 1.0f,
-                    S, n, v + (size_t)hk * d, ldkv, 0.0f, out + (size_t)hq * d, ldq);
+                   S, n, v + (size_t)hk * d, ldkv, 0.0f, out + (size_t)hq * d, ldq);
     }
     return 0;
 }

@@ -227,7 +227,7 @@ void attn_tile_step(const attn_head *h, attn_scratch *sc, const attn_rows *rows,
 
     /* S[tq x tk] = scale * Q[tq x d] K[tk x d]^T */
     blas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, tq, tk, d,
-                h->scale, rows->q, rows->ldq, keys->k, keys->ld, 0.0f, S, tk);
+               h->scale, rows->q, rows->ldq, keys->k, keys->ld, 0.0f, S, tk);
 
     bias_tile(h, sc, S, rows, keys);
     int any = 0;
@@ -258,5 +258,5 @@ void attn_tile_step(const attn_head *h, attn_scratch *sc, const attn_rows *rows,
 
     /* O[tq x d] += P[tq x tk] V[tk x d] */
     blas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, tq, d, tk,
-                1.0f, S, tk, keys->v, keys->ld, 1.0f, rows->o, rows->ldo);
+               1.0f, S, tk, keys->v, keys->ld, 1.0f, rows->o, rows->ldo);
 }

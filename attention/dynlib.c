@@ -205,9 +205,9 @@ static void blas_bind(void)
         blas_bound.get_num_threads = openblas_get_num_threads;
         return;
     }
-    if (dyn_open(&blas_bound, sizeof blas_bound, OPENBLAS_SONAME, "libopenblas0-pthread",
-                 blas_syms, sizeof blas_syms / sizeof *blas_syms, blas_why, sizeof blas_why))
-        memset(&blas_bound, 0, sizeof blas_bound);
+    /* On failure dyn_open leaves the table zeroed: blas_ready reports why. */
+    dyn_open(&blas_bound, sizeof blas_bound, OPENBLAS_SONAME, "libopenblas0-pthread", blas_syms,
+             sizeof blas_syms / sizeof *blas_syms, blas_why, sizeof blas_why);
 }
 
 static const dyn_blas *blas_table(void)

@@ -102,7 +102,7 @@ static void linear(const float *x, int n, int in, const float *W, const float *b
         beta = 1.0f;
     }
     blas_sgemm(CblasRowMajor, CblasNoTrans, w_out_in ? CblasTrans : CblasNoTrans, n, out, in,
-                1.0f, x, in, W, w_out_in ? in : out, beta, y, out);
+               1.0f, x, in, W, w_out_in ? in : out, beta, y, out);
 }
 
 void tensor_linear(const float *x, int n, int in, const float *W, const float *b,
@@ -123,7 +123,7 @@ void tensor_gemm(int m, int n, int k, float alpha, const float *A, const float *
     if (!A || !B || !C || m <= 0 || n <= 0 || k <= 0)
         return;
     blas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k,
-                alpha, A, k, B, n, beta, C, n);
+               alpha, A, k, B, n, beta, C, n);
 }
 
 /* y[rows] = A[rows x cols] * x[cols]  (row-major, y overwritten). */

@@ -86,7 +86,7 @@ int lsh_exact_topk(const float *base, size_t n, int dim, const float *queries, s
             int bb = (int)(n - b0 < EXACT_BB ? n - b0 : EXACT_BB);
             /* S[qb x bb] = Q[qb x d] * B[bb x d]^T */
             blas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, qb, bb, dim, 1.0f,
-                        queries + q0 * dim, dim, base + b0 * dim, dim, 0.0f, S, bb);
+                       queries + q0 * dim, dim, base + b0 * dim, dim, 0.0f, S, bb);
             for (int i = 0; i < qb; i++) {
                 const float *row = S + (size_t)i * bb;
                 int64_t self = skip_self ? skip_self[q0 + i] : -1;

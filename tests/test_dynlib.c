@@ -11,6 +11,8 @@
  * the libraries loaded at start-up. This test binary links none of them
  * either, so OpenBLAS comes through dlopen here, as in the commands.
  */
+#include "test_cli_harness.h"
+
 #include <cblas.h>
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -136,11 +138,9 @@ static char *needed_of(const char *path)
 
 Test(dynlib, the_programs_do_not_load_curl_crypto_or_openblas_at_start)
 {
-    const char *build = getenv("LCTX_BUILD");
     const char *names[] = {"lctx-index", "lctx-search"};
     for (size_t i = 0; i < 2; i++) {
-        char path[512];
-        snprintf(path, sizeof path, "%s/san/%s", build && *build ? build : "build", names[i]);
+        const char *path = program(names[i]);
         char *needed = needed_of(path);
         cr_assert(strstr(needed, "libsqlite3"), "%s: NEEDED not read: %s", path, needed);
         cr_assert_null(strstr(needed, "libcurl"), "%s links libcurl:\n%s", path, needed);

@@ -2,8 +2,8 @@
  * test_tensor.c — the tensor helpers against plain double-precision loops,
  * and BLAS under concurrent callers.
  */
-#include <criterion/criterion.h>
 #include <cblas.h>
+#include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,7 +256,7 @@ static void blas_op(int op, const float *A, const float *B, float *C)
         blas_sgemv(CblasRowMajor, CblasNoTrans, c->m, c->k, 1.0f, A, c->k, B, 1, 0.0f, C, 1);
     else
         blas_sgemm(CblasRowMajor, CblasNoTrans, c->trans_b ? CblasTrans : CblasNoTrans, c->m,
-                    c->n, c->k, 1.0f, A, c->k, B, c->trans_b ? c->k : c->n, 0.0f, C, c->n);
+                   c->n, c->k, 1.0f, A, c->k, B, c->trans_b ? c->k : c->n, 0.0f, C, c->n);
 }
 
 static void *blas_worker(void *arg)
