@@ -41,7 +41,7 @@ extern "C" {
 /* On-disk format version written into new collections. A collection with
  * another number was made by another lctx and is refused (LCTX_EVERSION):
  * a newer one must be read by a newer lctx, an older one rebuilt. */
-#define LCTX_FORMAT_VERSION 2
+#define LCTX_FORMAT_VERSION 3
 
 /* ------------------------------------------------------------------ status */
 enum lctx_status {

@@ -36,9 +36,9 @@
 /* ------------------------------------------------------------------ cursor */
 typedef struct cursor {
     size_t t;                /* query term index */
-    uint32_t id;             /* term id */
     double ub;               /* bound over the whole list */
-    MDB_cursor *mc;
+    kv_blocks blocks;
+    int open;                /* blocks needs closing */
     int exhausted;           /* no more blocks */
     uint32_t blk_last;       /* current block: last chunk, header, bound */
     pblock_header h;
@@ -61,29 +61,19 @@ static double bound(const bm25_search *s, size_t t, double max_tf, uint32_t min_
     return bm25_term_score(s, t, max_tf, (double)min_len) * BOUND_SLACK;
 }
 
-/* Loads the header of the block under the LMDB cursor, if it is ours. */
-static int load_block(bm25_search *s, cursor *c, MDB_val *k, MDB_val *v, int rc)
+/* Loads the header of block b (exhausted when there is none). */
+static int load_block(bm25_search *s, cursor *c, const kv_block *b)
 {
-    uint32_t tid, last;
-    if (rc == MDB_NOTFOUND) {
+    if (!b->data) {
         c->exhausted = 1;
         return 0;
     }
-    if (rc)
-        return kv_err(s->db, rc, "read postings");
-    if (k->mv_size != 8)
-        return store_err(s->db, LCTX_ECORRUPT, "%s/index: bad postings key", s->db->path);
-    pblock_key_parse(k->mv_data, &tid, &last);
-    if (tid != c->id) {
-        c->exhausted = 1;
-        return 0;
-    }
-    if (pblock_header_read(v->mv_data, v->mv_size, &c->h))
+    if (pblock_header_read(b->data, b->len, &c->h))
         return store_err(s->db, LCTX_ECORRUPT, "%s/index: malformed postings block",
                          s->db->path);
-    c->blk_last = last;
-    c->data = v->mv_data;
-    c->len = v->mv_size;
+    c->blk_last = b->last;
+    c->data = b->data;
+    c->len = b->len;
     c->decoded = 0;
     c->blk_ub = c->t == SIZE_MAX ? 0 : bound(s, c->t, c->h.max_tf, c->h.min_len);
     return 0;
@@ -95,11 +85,9 @@ static int seek_block(bm25_search *s, cursor *c, uint32_t target)
 {
     if (c->exhausted || (c->data && c->blk_last >= target))
         return 0;
-    uint8_t kb[8];
-    pblock_key(kb, c->id, target);
-    MDB_val k = {8, kb}, v;
-    int rc = mdb_cursor_get(c->mc, &k, &v, MDB_SET_RANGE);
-    return load_block(s, c, &k, &v, rc);
+    kv_block b;
+    int rc = kv_blocks_seek(s->db, &c->blocks, target, &b);
+    return rc ? rc : load_block(s, c, &b);
 }
 
 static int decode_block(bm25_search *s, cursor *c)
@@ -135,19 +123,28 @@ static int next_geq(bm25_search *s, cursor *c, uint32_t target)
     return 0;
 }
 
-static int cursor_open(bm25_search *s, cursor *c, size_t t)
+/* A cursor on the postings of term (with its inline block inl), at its
+ * first posting; t is the query term it scores, SIZE_MAX for none. */
+static int cursor_open(bm25_search *s, cursor *c, size_t t, const store_term *term,
+                       const MDB_val *inl)
 {
     memset(c, 0, sizeof *c);
     c->t = t;
-    c->id = s->term[t].id;
-    c->ub = bound(s, t, s->term[t].max_tf, s->term[t].min_len);
-    c->cur = 0;
-    int rc = mdb_cursor_open(s->txn, s->db->dbi_post, &c->mc);
+    if (t != SIZE_MAX)
+        c->ub = bound(s, t, term->max_tf, term->min_len);
+    int rc = kv_blocks_open(s->db, s->txn, term, inl, &c->blocks);
     if (rc)
-        return kv_err(s->db, rc, "open cursor");
+        return rc;
+    c->open = 1;
     c->cur = UINT32_MAX;
-    c->decoded = 0;
     return next_geq(s, c, 0);
+}
+
+static void cursor_close(cursor *c)
+{
+    if (c->open)
+        kv_blocks_close(&c->blocks);
+    c->open = 0;
 }
 
 /* ------------------------------------------------------------ preparation */
@@ -156,8 +153,9 @@ static int collect_excluded(bm25_search *s)
     kv_page_cache pc = {0};
     for (size_t e = 0; e < s->q->n_excluded; e++) {
         store_term t;
+        MDB_val inl;
         const char *w = s->q->excluded[e];
-        int rc = kv_term_get(s->db, s->txn, w, strlen(w), &t);
+        int rc = kv_term_get(s->db, s->txn, w, strlen(w), &t, &inl);
         if (rc == LCTX_ENOTFOUND)
             continue;
         if (rc)
@@ -165,22 +163,15 @@ static int collect_excluded(bm25_search *s)
         cursor *c = malloc(sizeof *c);
         if (!c)
             return store_err(s->db, LCTX_ENOMEM, "out of memory");
-        memset(c, 0, sizeof *c);
-        c->t = SIZE_MAX; /* not a scored term: no bounds */
-        c->id = t.id;
-        c->cur = UINT32_MAX;
-        rc = mdb_cursor_open(s->txn, s->db->dbi_post, &c->mc);
-        if (rc) {
-            free(c);
-            return kv_err(s->db, rc, "open cursor");
-        }
-        for (rc = next_geq(s, c, 0); !rc && c->cur != UINT32_MAX; rc = next_geq(s, c, c->cur + 1)) {
+        /* not a scored term: no bounds */
+        for (rc = cursor_open(s, c, SIZE_MAX, &t, &inl); !rc && c->cur != UINT32_MAX;
+             rc = next_geq(s, c, c->cur + 1)) {
             store_chunkrec r;
             if (kv_chunk(s->db, s->txn, &pc, c->cur, &r) == 0 && !(r.len & STORE_DELETED) &&
                 docset_add(&s->excluded, r.doc))
                 rc = store_err(s->db, LCTX_ENOMEM, "out of memory");
         }
-        mdb_cursor_close(c->mc);
+        cursor_close(c);
         free(c);
         if (rc)
             return rc;
@@ -211,7 +202,7 @@ int bm25_prepare(bm25_search *s, lctx_db *db, MDB_txn *txn, const query_parsed *
         s->avgdl = 1.0;
     int impossible = 0;
     for (size_t t = 0; t < q->n_terms; t++) {
-        rc = kv_term_get(db, txn, q->terms[t].term, q->terms[t].len, &s->term[t]);
+        rc = kv_term_get(db, txn, q->terms[t].term, q->terms[t].len, &s->term[t], &s->inl[t]);
         if (rc && rc != LCTX_ENOTFOUND)
             return -rc;
         s->present[t] = rc == LCTX_OK && s->term[t].df > 0;
@@ -627,8 +618,8 @@ int bm25_topk(bm25_search *s, int k, bm25_hit **out, size_t *n)
     for (size_t i = 0; i < s->q->n_terms && !rc; i++) {
         if (!s->present[i])
             continue;
-        rc = cursor_open(s, &cs[nc], i);
-        if (cs[nc].mc) {
+        rc = cursor_open(s, &cs[nc], i, &s->term[i], &s->inl[i]);
+        if (cs[nc].open) {
             by_term[i] = &cs[nc];
             ord[nc] = &cs[nc];
             nc++;
@@ -637,7 +628,7 @@ int bm25_topk(bm25_search *s, int k, bm25_hit **out, size_t *n)
     if (!rc)
         rc = wand_loop(s, &t, ord, nc, by_term);
     for (size_t i = 0; i < nc; i++)
-        mdb_cursor_close(cs[i].mc);
+        cursor_close(&cs[i]);
     free(cs);
     if (!rc)
         topk_finish(&t, out, n);
@@ -651,35 +642,29 @@ typedef struct plist {
     size_t n, cap, i;
 } plist;
 
-/* Reads a whole postings list, block by block, without any skipping. */
-static int read_list(bm25_search *s, uint32_t id, plist *l)
+/* Reads query term t's whole postings list, block by block, without any
+ * skipping. */
+static int read_list(bm25_search *s, size_t t, plist *l)
 {
-    MDB_cursor *mc;
-    int rc = mdb_cursor_open(s->txn, s->db->dbi_post, &mc);
+    kv_blocks bl;
+    int rc = kv_blocks_open(s->db, s->txn, &s->term[t], &s->inl[t], &bl);
     if (rc)
-        return kv_err(s->db, rc, "open cursor");
-    uint8_t kb[8];
-    pblock_key(kb, id, 0);
-    MDB_val k = {8, kb}, v;
+        return rc;
     store_posting buf[STORE_BLOCK];
-    for (rc = mdb_cursor_get(mc, &k, &v, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(mc, &k, &v, MDB_NEXT)) {
-        uint32_t tid, last;
-        pblock_key_parse(k.mv_data, &tid, &last);
-        if (tid != id)
-            break;
+    kv_block b;
+    for (rc = kv_blocks_next(s->db, &bl, &b); !rc && b.data; rc = kv_blocks_next(s->db, &bl, &b)) {
         pblock_header h;
-        if (pblock_decode(v.mv_data, v.mv_size, &h, buf)) {
-            mdb_cursor_close(mc);
-            return store_err(s->db, LCTX_ECORRUPT, "%s/index: malformed postings block",
-                             s->db->path);
+        if (pblock_decode(b.data, b.len, &h, buf)) {
+            rc = store_err(s->db, LCTX_ECORRUPT, "%s/index: malformed postings block",
+                           s->db->path);
+            break;
         }
         if (l->n + h.count > l->cap) {
             size_t cap = (l->cap + h.count) * 2;
             store_posting *p = realloc(l->p, cap * sizeof *p);
             if (!p) {
-                mdb_cursor_close(mc);
-                return store_err(s->db, LCTX_ENOMEM, "out of memory");
+                rc = store_err(s->db, LCTX_ENOMEM, "out of memory");
+                break;
             }
             l->p = p;
             l->cap = cap;
@@ -687,8 +672,8 @@ static int read_list(bm25_search *s, uint32_t id, plist *l)
         memcpy(l->p + l->n, buf, h.count * sizeof *buf);
         l->n += h.count;
     }
-    mdb_cursor_close(mc);
-    return rc == 0 || rc == MDB_NOTFOUND ? LCTX_OK : kv_err(s->db, rc, "read postings");
+    kv_blocks_close(&bl);
+    return rc;
 }
 
 /* By document, then score descending, then chunk ascending. */
@@ -715,7 +700,7 @@ int bm25_exhaustive(bm25_search *s, int k, bm25_hit **out, size_t *n)
     int rc = l ? LCTX_OK : store_err(s->db, LCTX_ENOMEM, "out of memory");
     for (size_t t = 0; t < nt && !rc; t++)
         if (s->present[t])
-            rc = read_list(s, s->term[t].id, &l[t]);
+            rc = read_list(s, t, &l[t]);
     kv_page_cache pc = {0};
     while (!rc) {
         uint32_t d = UINT32_MAX;
@@ -786,15 +771,14 @@ int bm25_term_tf(bm25_search *s, size_t t, uint32_t chunk, uint32_t *tf_text,
     cursor *c = malloc(sizeof *c);
     if (!c)
         return store_err(s->db, LCTX_ENOMEM, "out of memory");
-    int rc = cursor_open(s, c, t);
+    int rc = cursor_open(s, c, t, &s->term[t], &s->inl[t]);
     if (!rc)
         rc = next_geq(s, c, chunk);
     if (!rc && c->cur == chunk) {
         *tf_text = c->post[c->i].tf_text;
         *tf_title = c->post[c->i].tf_title;
     }
-    if (c->mc)
-        mdb_cursor_close(c->mc);
+    cursor_close(c);
     free(c);
     return rc;
 }

@@ -79,6 +79,7 @@ typedef struct bm25_search {
     double k1, b, avgdl, w_title;
     double N;
     store_term term[QUERY_MAX_TERMS];
+    MDB_val inl[QUERY_MAX_TERMS]; /* a term's inline block (kv_term_get) */
     int present[QUERY_MAX_TERMS]; /* term is in the dictionary */
     double idf[QUERY_MAX_TERMS];
     const docset *allowed;   /* NULL: all documents */

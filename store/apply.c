@@ -10,7 +10,9 @@
  * ones: the term's last block is topped up to STORE_BLOCK entries (its key
  * changes because the key carries the block's last chunk id) and further
  * blocks are appended. Nothing else is rewritten, which keeps a batch's cost
- * proportional to its own size.
+ * proportional to its own size. A term with a single block keeps it in its
+ * dictionary entry (blocks.c): topping it up rewrites the entry, and a
+ * second block moves the first to the postings table.
  *
  * Applying is deterministic in the batch: replaying a batch from SQLite after
  * a crash (indexer/write.c) builds the same store_batch and therefore the
@@ -177,6 +179,34 @@ static int flush_block(lctx_db *db, term_writer *tw, store_term *t)
     return LCTX_OK;
 }
 
+/* An inline block (the term's only one) goes back into the accumulator
+ * when it has room. A full one moves to the postings table as the first
+ * of the blocks the term now has; it is copied before the put, which may
+ * move the page it lies in. */
+static int reopen_inline(lctx_db *db, term_writer *tw, store_term *t, const MDB_val *inl)
+{
+    block_acc *a = &tw->acc;
+    pblock_header h;
+    if (pblock_header_read(inl->mv_data, inl->mv_size, &h))
+        return store_err(db, LCTX_ECORRUPT, "%s/index: malformed postings block", db->path);
+    if (h.count < STORE_BLOCK) {
+        if (pblock_decode(inl->mv_data, inl->mv_size, &h, a->p))
+            return store_err(db, LCTX_ECORRUPT, "%s/index: malformed postings block",
+                             db->path);
+        a->n = h.count;
+        a->max_tf = h.max_tf;
+        a->min_len = h.min_len;
+        t->n_blocks = 0;
+        return LCTX_OK;
+    }
+    uint8_t buf[PBLOCK_MAX_BYTES], kb[8];
+    memcpy(buf, inl->mv_data, inl->mv_size);
+    pblock_key(kb, t->id, t->last_chunk);
+    MDB_val k = {8, kb}, v = {inl->mv_size, buf};
+    int rc = mdb_cursor_put(tw->post, &k, &v, 0);
+    return rc ? kv_err(db, rc, "write postings") : LCTX_OK;
+}
+
 /* Pulls the term's last block back into the accumulator when it has room. */
 static int reopen_last_block(lctx_db *db, MDB_txn *txn, store_term *t, block_acc *a)
 {
@@ -241,13 +271,17 @@ static int widen(const store_batch *b, const store_term_postings *tp, const stor
     return 0;
 }
 
+/* Appends the batch's postings of one term. A term that ends up with a
+ * single block keeps it in its dictionary entry (blocks.c); one with more
+ * keeps them all in the postings table. */
 static int put_term(lctx_db *db, MDB_txn *txn, const store_batch *b,
                     const store_term_postings *tp, store_stats *st, term_writer *tw)
 {
     store_term t;
+    MDB_val inl = {0, NULL};
     block_acc *a = &tw->acc;
     int rc = (tw->flags & MDB_APPEND) ? LCTX_ENOTFOUND
-                                      : kv_term_get(db, txn, tp->term, tp->len, &t);
+                                      : kv_term_get(db, txn, tp->term, tp->len, &t, &inl);
     a->n = 0;
     a->max_tf = 0;
     a->min_len = UINT32_MAX;
@@ -258,9 +292,13 @@ static int put_term(lctx_db *db, MDB_txn *txn, const store_batch *b,
         st->n_terms++;
     } else if (rc) {
         return rc;
-    } else if (t.n_blocks > 0 && (rc = reopen_last_block(db, txn, &t, a))) {
+    } else if (inl.mv_size && (rc = reopen_inline(db, tw, &t, &inl))) {
+        return rc;
+    } else if (!inl.mv_size && t.n_blocks > 0 && (rc = reopen_last_block(db, txn, &t, a))) {
         return rc;
     }
+    size_t added = tp->n + tp->n2;
+    int one_block = t.n_blocks == 0 && a->n + added <= STORE_BLOCK;
     double w = db->cfg.title_weight;
     for (size_t i = 0, j = 0; i < tp->n || j < tp->n2;) {
         /* p and p2 merged by chunk */
@@ -281,14 +319,22 @@ static int put_term(lctx_db *db, MDB_txn *txn, const store_batch *b,
             t.max_tf = tf;
         if (len < t.min_len)
             t.min_len = len;
-        if (a->n == STORE_BLOCK && (rc = flush_block(db, tw, &t)))
+        if (a->n == STORE_BLOCK && !one_block && (rc = flush_block(db, tw, &t)))
             return rc;
     }
-    if (a->n > 0 && (rc = flush_block(db, tw, &t)))
+    uint8_t val[sizeof t + PBLOCK_MAX_BYTES];
+    size_t inline_len = 0;
+    if (one_block && a->n > 0) {
+        inline_len = pblock_encode(a->p, a->n, a->max_tf, a->min_len, val + sizeof t);
+        t.n_blocks = 1;
+        t.last_chunk = a->p[a->n - 1].chunk;
+    } else if (a->n > 0 && (rc = flush_block(db, tw, &t))) {
         return rc;
-    t.df += (uint32_t)(tp->n + tp->n2);
-    st->n_postings += tp->n + tp->n2;
-    MDB_val k = {tp->len, (void *)tp->term}, v = {sizeof t, &t};
+    }
+    t.df += (uint32_t)added;
+    st->n_postings += added;
+    memcpy(val, &t, sizeof t);
+    MDB_val k = {tp->len, (void *)tp->term}, v = {sizeof t + inline_len, val};
     if ((rc = mdb_cursor_put(tw->terms, &k, &v, tw->flags)))
         return kv_err(db, rc, "write term");
     return LCTX_OK;

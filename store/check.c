@@ -10,7 +10,9 @@
  *      within and across blocks, each block's key names its last chunk, the
  *      block header bounds (max tf, min length) hold for every entry, block
  *      and posting counts match the dictionary, every posting's chunk has a
- *      record; the totals match the statistics;
+ *      record, a term's block is inline exactly when it is its only one
+ *      (blocks.c); the totals match the statistics, and the postings table
+ *      holds no block of a term the dictionary lacks;
  *   5. every chunk of a document live as of LMDB's last batch (the catalog
  *      may be ahead while a writer is between its commits) has a live LMDB
  *      record for the same document, and the live chunk counts agree;
@@ -85,96 +87,106 @@ static int check_chunks(lctx_db *db, MDB_txn *txn, const store_stats *st)
     return LCTX_OK;
 }
 
-/* Checks one term's blocks; adds its block count to *blocks. */
-static int check_term(lctx_db *db, MDB_txn *txn, MDB_cursor *pc, const MDB_val *name,
-                      const store_term *t, kv_page_cache *cache, uint64_t *blocks)
+/* "term 'NAME': " into msg; returns its length. */
+static size_t term_prefix(char *msg, size_t len, const MDB_val *name)
 {
-    uint8_t kb[8];
-    pblock_key(kb, t->id, 0);
-    MDB_val k = {8, kb}, v;
+    snprintf(msg, len, "term '%.*s': ", (int)(name->mv_size > 64 ? 64 : name->mv_size),
+             (const char *)name->mv_data);
+    return strlen(msg);
+}
+
+/* Checks one term's blocks; adds to *table the blocks it keeps in the
+ * postings table. */
+static int check_term(lctx_db *db, MDB_txn *txn, const MDB_val *name, const store_term *t,
+                      const MDB_val *inl, kv_page_cache *cache, uint64_t *table)
+{
     store_posting p[STORE_BLOCK];
     uint64_t df = 0, nb = 0;
     int64_t prev = -1;
     char msg[300];
-    int rc;
-    for (rc = mdb_cursor_get(pc, &k, &v, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(pc, &k, &v, MDB_NEXT)) {
-        uint32_t tid, last;
-        pblock_key_parse(k.mv_data, &tid, &last);
-        if (tid != t->id)
-            break;
+    size_t m = term_prefix(msg, sizeof msg, name);
+    kv_blocks bl;
+    kv_block b;
+    int rc = kv_blocks_open(db, txn, t, inl, &bl);
+    if (rc)
+        return rc;
+    for (rc = kv_blocks_next(db, &bl, &b); !rc && b.data; rc = kv_blocks_next(db, &bl, &b)) {
         pblock_header h;
-        snprintf(msg, sizeof msg, "term '%.*s': ", (int)(name->mv_size > 64 ? 64 : name->mv_size),
-                 (const char *)name->mv_data);
-        size_t m = strlen(msg);
-        if (pblock_decode(v.mv_data, v.mv_size, &h, p))
-            return snprintf(msg + m, sizeof msg - m, "block does not decode"), corrupt(db, msg);
-        if ((int64_t)p[0].chunk <= prev || p[h.count - 1].chunk != last)
-            return snprintf(msg + m, sizeof msg - m, "blocks out of order"), corrupt(db, msg);
-        for (uint32_t i = 0; i < h.count; i++) {
+        if (pblock_decode(b.data, b.len, &h, p)) {
+            snprintf(msg + m, sizeof msg - m, "block does not decode");
+            break;
+        }
+        if ((int64_t)p[0].chunk <= prev || p[h.count - 1].chunk != b.last) {
+            snprintf(msg + m, sizeof msg - m, "blocks out of order");
+            break;
+        }
+        for (uint32_t i = 0; i < h.count && !msg[m]; i++) {
             store_chunkrec r;
             float tf = kv_tf_bound(p[i].tf_text + db->cfg.title_weight * p[i].tf_title);
             if (p[i].tf_text == 0 && p[i].tf_title == 0)
-                return snprintf(msg + m, sizeof msg - m, "zero tf"), corrupt(db, msg);
-            if (kv_chunk(db, txn, cache, p[i].chunk, &r))
-                return snprintf(msg + m, sizeof msg - m, "posting for missing chunk %u",
-                                p[i].chunk), corrupt(db, msg);
-            if (tf > h.max_tf || (r.len & STORE_LEN_MASK) < h.min_len)
-                return snprintf(msg + m, sizeof msg - m, "block bound too low"), corrupt(db, msg);
+                snprintf(msg + m, sizeof msg - m, "zero tf");
+            else if (kv_chunk(db, txn, cache, p[i].chunk, &r))
+                snprintf(msg + m, sizeof msg - m, "posting for missing chunk %u", p[i].chunk);
+            else if (tf > h.max_tf || (r.len & STORE_LEN_MASK) < h.min_len)
+                snprintf(msg + m, sizeof msg - m, "block bound too low");
         }
-        prev = last;
+        if (msg[m])
+            break;
+        prev = b.last;
         df += h.count;
         nb++;
     }
-    if (rc && rc != MDB_NOTFOUND)
-        return kv_err(db, rc, "read postings");
-    if (df != t->df || nb != t->n_blocks || (nb && (uint32_t)prev != t->last_chunk))
-        return snprintf(msg, sizeof msg, "term '%.*s': dictionary entry disagrees with its "
-                        "postings", (int)(name->mv_size > 64 ? 64 : name->mv_size),
-                        (const char *)name->mv_data), corrupt(db, msg);
-    *blocks += nb;
+    kv_blocks_close(&bl);
+    if (rc)
+        return rc;
+    /* The writers' rule (blocks.c): one block, and only then, inline. */
+    if (!msg[m] && !inl->mv_size && nb == 1)
+        snprintf(msg + m, sizeof msg - m, "its one block is not in its dictionary entry");
+    if (!msg[m] && (df != t->df || nb != t->n_blocks || (nb && (uint32_t)prev != t->last_chunk)))
+        snprintf(msg + m, sizeof msg - m, "dictionary entry disagrees with its postings");
+    if (msg[m])
+        return corrupt(db, msg);
+    if (!inl->mv_size)
+        *table += nb;
     return LCTX_OK;
 }
 
 static int check_postings(lctx_db *db, MDB_txn *txn, const store_stats *st)
 {
-    MDB_cursor *tc, *pc;
+    MDB_cursor *tc;
     int rc = mdb_cursor_open(txn, db->dbi_terms, &tc);
     if (rc)
         return kv_err(db, rc, "open cursor");
-    if ((rc = mdb_cursor_open(txn, db->dbi_post, &pc))) {
-        mdb_cursor_close(tc);
-        return kv_err(db, rc, "open cursor");
-    }
     kv_page_cache cache = {0};
-    uint64_t terms = 0, postings = 0, blocks = 0;
+    uint64_t terms = 0, postings = 0, table = 0;
     MDB_val k, v;
     int s = LCTX_OK;
     for (rc = mdb_cursor_get(tc, &k, &v, MDB_FIRST); rc == 0 && !s;
          rc = mdb_cursor_get(tc, &k, &v, MDB_NEXT)) {
         store_term t;
-        if (v.mv_size != sizeof t) {
+        MDB_val inl;
+        if (kv_term_parse(db, &v, &t, &inl)) {
             s = corrupt(db, "malformed term entry");
             break;
         }
-        memcpy(&t, v.mv_data, sizeof t);
         if (t.id >= st->next_term)
             s = corrupt(db, "term id beyond the allocated range");
         else
-            s = check_term(db, txn, pc, &k, &t, &cache, &blocks);
+            s = check_term(db, txn, &k, &t, &inl, &cache, &table);
         terms++;
         postings += t.df;
     }
     mdb_cursor_close(tc);
-    mdb_cursor_close(pc);
     if (s)
         return s;
+    if (rc != MDB_NOTFOUND)
+        return kv_err(db, rc, "read terms");
     MDB_stat ms;
     if ((rc = mdb_stat(txn, db->dbi_post, &ms)))
         return kv_err(db, rc, "stat");
     if (terms != st->n_terms || postings != st->n_postings)
         return corrupt(db, "term or posting counts disagree with statistics");
-    if (ms.ms_entries != blocks)
+    if (ms.ms_entries != table)
         return corrupt(db, "postings blocks without a dictionary entry");
     return LCTX_OK;
 }

@@ -7,7 +7,8 @@
  * in two steps:
  *
  *   1. one LMDB write transaction rewrites every term's postings without
- *      tombstoned chunks (terms left empty are removed), clears the
+ *      tombstoned chunks (terms left empty are removed, a list left with
+ *      one block moves into its dictionary entry), clears the
  *      tombstoned chunk records and recomputes the statistics;
  *   2. one SQLite transaction deletes the deleted documents (their chunk
  *      spans live in their rows) and their chunks' vectors.
@@ -66,38 +67,33 @@ static int push_key(lctx_db *db, compact_ctx *c, const void *key)
     return LCTX_OK;
 }
 
-/* Reads the live postings of term t into c->p and remembers its block keys. */
-static int read_live(lctx_db *db, MDB_txn *txn, const store_term *t, compact_ctx *c,
-                     kv_page_cache *pc)
+/* Reads the live postings of term t (inline block inl) into c->p and
+ * remembers the keys of its blocks in the postings table. */
+static int read_live(lctx_db *db, MDB_txn *txn, const store_term *t, const MDB_val *inl,
+                     compact_ctx *c, kv_page_cache *pc)
 {
-    MDB_cursor *mc;
-    int rc = mdb_cursor_open(txn, db->dbi_post, &mc);
+    kv_blocks bl;
+    kv_block b;
+    int rc = kv_blocks_open(db, txn, t, inl, &bl);
     if (rc)
-        return kv_err(db, rc, "open cursor");
-    uint8_t kb[8];
-    pblock_key(kb, t->id, 0);
-    MDB_val k = {8, kb}, v;
+        return rc;
     store_posting buf[STORE_BLOCK];
     c->n = c->n_keys = 0;
-    int st = LCTX_OK;
-    for (rc = mdb_cursor_get(mc, &k, &v, MDB_SET_RANGE); rc == 0 && !st;
-         rc = mdb_cursor_get(mc, &k, &v, MDB_NEXT)) {
-        uint32_t tid, last;
-        pblock_key_parse(k.mv_data, &tid, &last);
-        if (tid != t->id)
-            break;
+    for (rc = kv_blocks_next(db, &bl, &b); !rc && b.data; rc = kv_blocks_next(db, &bl, &b)) {
         pblock_header h;
-        if (pblock_decode(v.mv_data, v.mv_size, &h, buf)) {
-            st = store_err(db, LCTX_ECORRUPT, "%s/index: malformed postings block", db->path);
+        if (pblock_decode(b.data, b.len, &h, buf)) {
+            rc = store_err(db, LCTX_ECORRUPT, "%s/index: malformed postings block", db->path);
             break;
         }
-        if ((st = push_key(db, c, k.mv_data)))
+        uint8_t kb[8];
+        pblock_key(kb, t->id, b.last);
+        if (!inl->mv_size && (rc = push_key(db, c, kb)))
             break;
         if (c->n + h.count > c->cap) {
             size_t cap = (c->cap + h.count) * 2;
             store_posting *p = realloc(c->p, cap * sizeof *p);
             if (!p) {
-                st = store_err(db, LCTX_ENOMEM, "out of memory");
+                rc = store_err(db, LCTX_ENOMEM, "out of memory");
                 break;
             }
             c->p = p;
@@ -109,15 +105,15 @@ static int read_live(lctx_db *db, MDB_txn *txn, const store_term *t, compact_ctx
                 c->p[c->n++] = buf[i];
         }
     }
-    mdb_cursor_close(mc);
-    if (!st && rc && rc != MDB_NOTFOUND)
-        st = kv_err(db, rc, "read postings");
-    return st;
+    kv_blocks_close(&bl);
+    return rc;
 }
 
-/* Rewrites term t from c->p; updates *t. */
+/* Rewrites term t from c->p; updates *t. A list left with one block goes
+ * into the dictionary entry (blocks.c): its bytes to inl, their count to
+ * *inl_len (0 when the blocks went to the postings table). */
 static int rewrite_term(lctx_db *db, MDB_txn *txn, store_term *t, compact_ctx *c,
-                        kv_page_cache *pc)
+                        kv_page_cache *pc, uint8_t *inl, size_t *inl_len)
 {
     for (size_t i = 0; i < c->n_keys; i++) {
         MDB_val k = {8, c->kbuf + 8 * i};
@@ -129,6 +125,7 @@ static int rewrite_term(lctx_db *db, MDB_txn *txn, store_term *t, compact_ctx *c
     t->n_blocks = 0;
     t->max_tf = 0;
     t->min_len = UINT32_MAX;
+    *inl_len = 0;
     uint8_t out[PBLOCK_MAX_BYTES], kb[8];
     for (size_t s = 0; s < c->n; s += STORE_BLOCK) {
         size_t n = c->n - s < STORE_BLOCK ? c->n - s : STORE_BLOCK;
@@ -144,18 +141,22 @@ static int rewrite_term(lctx_db *db, MDB_txn *txn, store_term *t, compact_ctx *c
             if (len < min_len)
                 min_len = len;
         }
-        size_t len = pblock_encode(c->p + s, n, max_tf, min_len, out);
         t->last_chunk = c->p[s + n - 1].chunk;
-        pblock_key(kb, t->id, t->last_chunk);
-        MDB_val k = {8, kb}, v = {len, out};
-        int rc = mdb_put(txn, db->dbi_post, &k, &v, 0);
-        if (rc)
-            return kv_err(db, rc, "write postings");
         t->n_blocks++;
         if (max_tf > t->max_tf)
             t->max_tf = max_tf;
         if (min_len < t->min_len)
             t->min_len = min_len;
+        if (c->n <= STORE_BLOCK) {
+            *inl_len = pblock_encode(c->p + s, n, max_tf, min_len, inl);
+            break;
+        }
+        size_t len = pblock_encode(c->p + s, n, max_tf, min_len, out);
+        pblock_key(kb, t->id, t->last_chunk);
+        MDB_val k = {8, kb}, v = {len, out};
+        int rc = mdb_put(txn, db->dbi_post, &k, &v, 0);
+        if (rc)
+            return kv_err(db, rc, "write postings");
     }
     return LCTX_OK;
 }
@@ -174,16 +175,17 @@ static int compact_terms(lctx_db *db, MDB_txn *txn, store_stats *st, compact_ctx
     st->n_terms = st->n_postings = 0;
     for (rc = step(tc, kb, &kl, &k, &v); rc == 0 && !s; rc = step(tc, kb, &kl, &k, &v)) {
         store_term t;
-        if (v.mv_size != sizeof t) {
-            s = store_err(db, LCTX_ECORRUPT, "%s/index: malformed term entry", db->path);
+        MDB_val inl;
+        if ((s = kv_term_parse(db, &v, &t, &inl)) || (s = read_live(db, txn, &t, &inl, c, &pc)))
             break;
+        if (c->n == t.df) {     /* nothing tombstoned in this list: the entry stays */
+            st->n_terms++;
+            st->n_postings += t.df;
+            continue;
         }
-        memcpy(&t, v.mv_data, sizeof t);
-        if ((s = read_live(db, txn, &t, c, &pc)))
-            break;
-        if (c->n == t.df)
-            ; /* nothing tombstoned in this list */
-        else if ((s = rewrite_term(db, txn, &t, c, &pc)))
+        uint8_t val[sizeof t + PBLOCK_MAX_BYTES];
+        size_t inl_len;
+        if ((s = rewrite_term(db, txn, &t, c, &pc, val + sizeof t, &inl_len)))
             break;
         MDB_val key = {kl, kb};
         if (t.df == 0) {
@@ -195,7 +197,8 @@ static int compact_terms(lctx_db *db, MDB_txn *txn, store_stats *st, compact_ctx
         }
         st->n_terms++;
         st->n_postings += t.df;
-        MDB_val nv = {sizeof t, &t};
+        memcpy(val, &t, sizeof t);
+        MDB_val nv = {sizeof t + inl_len, val};
         if ((rc = mdb_put(txn, db->dbi_terms, &key, &nv, 0))) {
             s = kv_err(db, rc, "write term");
             break;

@@ -3,8 +3,10 @@
  * chunk records, statistics, and applying a write batch.
  *
  * Named databases:
- *   terms    term bytes -> store_term (id, df, block count, last block, bounds)
- *   postings (term id BE32, last chunk BE32) -> postings block (pblock.c)
+ *   terms    term bytes -> store_term (id, df, block count, last block, bounds),
+ *            then the term's postings block when it has only one (blocks.c)
+ *   postings (term id BE32, last chunk BE32) -> postings block (pblock.c), for
+ *            terms with two blocks or more
  *   chunks   page number BE32 (chunk id >> 10) -> array of store_chunkrec
  *   meta     "stats" -> store_stats
  *
@@ -178,20 +180,6 @@ int kv_put_stats(lctx_db *db, MDB_txn *txn, const store_stats *st)
     MDB_val k = {5, "stats"}, v = {sizeof *st, (void *)st};
     int rc = mdb_put(txn, db->dbi_meta, &k, &v, 0);
     return rc ? kv_err(db, rc, "write statistics") : LCTX_OK;
-}
-
-int kv_term_get(lctx_db *db, MDB_txn *txn, const char *term, size_t len, store_term *out)
-{
-    MDB_val k = {len, (void *)term}, v;
-    int rc = mdb_get(txn, db->dbi_terms, &k, &v);
-    if (rc == MDB_NOTFOUND)
-        return LCTX_ENOTFOUND;
-    if (rc)
-        return kv_err(db, rc, "read term");
-    if (v.mv_size != sizeof *out)
-        return store_err(db, LCTX_ECORRUPT, "%s/index: malformed term entry", db->path);
-    memcpy(out, v.mv_data, sizeof *out);
-    return LCTX_OK;
 }
 
 int kv_chunk(lctx_db *db, MDB_txn *txn, kv_page_cache *pc, uint32_t chunk, store_chunkrec *out)

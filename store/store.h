@@ -61,7 +61,8 @@ typedef struct store_stats {
     uint64_t n_postings;     /* posting entries including tombstoned */
 } store_stats;
 
-/* A term dictionary entry (LMDB "terms": term bytes -> this struct). */
+/* A term dictionary entry (LMDB "terms": term bytes -> this struct, then,
+ * for a term whose postings fit in one block, that block: see kv_blocks). */
 typedef struct store_term {
     uint32_t id;
     uint32_t df;             /* postings, including tombstoned */
@@ -350,7 +351,13 @@ int kv_chunk(lctx_db *db, MDB_txn *txn, kv_page_cache *pc, uint32_t chunk,
 typedef int (*kv_write_fn)(lctx_db *db, MDB_txn *txn, void *ctx);
 int kv_write(lctx_db *db, kv_write_fn fn, void *ctx);
 int kv_write_gated(lctx_db *db, kv_write_fn fn, void *ctx, kv_gate_fn gate, void *gate_ctx);
-int kv_term_get(lctx_db *db, MDB_txn *txn, const char *term, size_t len, store_term *out);
+/* A dictionary entry: *out, and in *inl (when not NULL) the term's block
+ * when it is inline ({0, NULL} otherwise), pointing into LMDB's memory. */
+int kv_term_get(lctx_db *db, MDB_txn *txn, const char *term, size_t len, store_term *out,
+                MDB_val *inl);
+/* The same for a value read from the terms table; LCTX_ECORRUPT when it
+ * is neither a bare entry nor an entry of one block followed by it. */
+int kv_term_parse(lctx_db *db, const MDB_val *v, store_term *out, MDB_val *inl);
 /* Maps an LMDB return code to a status with a message naming what failed. */
 int kv_err(lctx_db *db, int rc, const char *what);
 /* Rounds a term frequency up to a float (block bounds must never be low). */
@@ -415,6 +422,33 @@ size_t pblock_encode(const store_posting *p, size_t n, float max_tf, uint32_t mi
 int pblock_header_read(const uint8_t *buf, size_t len, pblock_header *h);
 /* Decodes all entries (up to STORE_BLOCK); -1 when malformed. */
 int pblock_decode(const uint8_t *buf, size_t len, pblock_header *h, store_posting *out);
+
+/* --------------------------------------------- a term's blocks (blocks.c)
+ * Where a term's postings blocks are (format 3): a term with one block
+ * keeps it in its dictionary entry, after the store_term; a term with more
+ * keeps them all in the postings table. Readers walk them through this. */
+typedef struct kv_blocks {
+    MDB_cursor *mc;          /* postings table; NULL for an inline block */
+    uint32_t id;
+    MDB_val inl;             /* the inline block */
+    uint32_t inl_last;       /* its last chunk */
+    enum { KV_BLOCKS_FRESH, KV_BLOCKS_AT, KV_BLOCKS_ENDED } state;
+} kv_blocks;
+
+typedef struct kv_block {
+    const uint8_t *data;     /* NULL past the last block */
+    size_t len;
+    uint32_t last;           /* the block's last chunk (its key's) */
+} kv_block;
+
+/* inl: from kv_term_get/kv_term_parse, valid for the transaction. */
+int kv_blocks_open(lctx_db *db, MDB_txn *txn, const store_term *t, const MDB_val *inl,
+                   kv_blocks *b);
+/* The first block whose last chunk is >= target. */
+int kv_blocks_seek(lctx_db *db, kv_blocks *b, uint32_t target, kv_block *out);
+/* The block after the one last returned (the first after open). */
+int kv_blocks_next(lctx_db *db, kv_blocks *b, kv_block *out);
+void kv_blocks_close(kv_blocks *b);
 
 
 /* ====================================================================
