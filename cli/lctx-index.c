@@ -4,7 +4,8 @@
  *   lctx-index -c COLL [--format auto|text|jsonl|beir] [--embedder SPEC]
  *              [--skip-bad] [--batch-docs N] [--quiet] INPUT...
  *   lctx-index -c COLL --delete ID...
- *   lctx-index -c COLL [--compact] [--check] [--retune [--target R]] [--stats [--json]]
+ *   lctx-index -c COLL [--rebuild-index] [--compact] [--check] [--retune [--target R]]
+ *              [--stats [--json]]
  *
  * Adding is one atomic batch by default: every INPUT goes into it, and any
  * failure (a malformed JSONL line, an unreadable file, a full disk) rolls it
@@ -15,9 +16,14 @@
  * documents have accumulated, each one reported; a failure then loses only
  * the open batch.
  *
- * The steps of one invocation run in a fixed order: delete or add, then
- * compact, then check, then stats — so `--stats` after adding shows the
- * result. Exit status: 0 success, 1 a failed operation, 2 bad usage.
+ * The steps of one invocation run in a fixed order: rebuild the index,
+ * delete or add, then compact, then check, then stats — so `--stats` after
+ * adding shows the result. Exit status: 0 success, 1 a failed operation, 2
+ * bad usage.
+ *
+ * --rebuild-index discards the collection's index and rebuilds it from the
+ * catalog (LCTX_OPEN_REBUILD_INDEX): for an index --check finds damaged,
+ * or one an older lctx wrote in a format this one no longer reads.
  *
  * --embedder (use-lite, bert:DIR, http:URL or none) is fixed when the
  * collection is created: every chunk is embedded with it at indexing time.
@@ -47,6 +53,7 @@ typedef struct index_args {
     int stats;
     int check;
     int compact;
+    int rebuild;
     int delete_ids;          /* positionals are ids to delete */
     long batch_docs;         /* 0 = one batch */
     const char *embedder;    /* NULL = not given */
@@ -61,7 +68,7 @@ static void usage(FILE *f)
     fprintf(f,
         "usage: lctx-index -c COLL [options] INPUT...\n"
         "       lctx-index -c COLL --delete ID...\n"
-        "       lctx-index -c COLL [--compact] [--check] [--stats [--json]]\n"
+        "       lctx-index -c COLL [--rebuild-index] [--compact] [--check] [--stats [--json]]\n"
         "\n"
         "INPUT is a file, a directory (read recursively), a JSONL or BEIR corpus\n"
         "(_id|id, title, text, metadata), or '-' for JSONL on stdin.\n"
@@ -74,6 +81,8 @@ static void usage(FILE *f)
         "  --skip-bad              skip malformed JSONL lines with a warning\n"
         "  --batch-docs N          commit every N documents instead of once\n"
         "  --delete                delete the documents named by the arguments\n"
+        "  --rebuild-index         rebuild the index from the catalog (a damaged\n"
+        "                          index, or one of an older format)\n"
         "  --compact               reclaim space held by deleted documents\n"
         "  --check                 verify the collection's integrity\n"
         "  --stats                 print collection statistics (--json for JSON)\n"
@@ -103,7 +112,8 @@ static int check_embedder(const char *e)
 }
 
 enum { OPT_FORMAT = 256, OPT_EMBEDDER, OPT_SKIP_BAD, OPT_BATCH_DOCS, OPT_DELETE,
-       OPT_COMPACT, OPT_CHECK, OPT_STATS, OPT_JSON, OPT_VERSION, OPT_RETUNE, OPT_TARGET };
+       OPT_COMPACT, OPT_CHECK, OPT_STATS, OPT_JSON, OPT_VERSION, OPT_RETUNE, OPT_TARGET,
+       OPT_REBUILD };
 
 /* Returns -1 to go on, or an exit status. */
 static int parse_args(int argc, char **argv, index_args *a)
@@ -116,6 +126,7 @@ static int parse_args(int argc, char **argv, index_args *a)
         { "batch-docs", required_argument, NULL, OPT_BATCH_DOCS },
         { "delete", no_argument, NULL, OPT_DELETE },
         { "compact", no_argument, NULL, OPT_COMPACT },
+        { "rebuild-index", no_argument, NULL, OPT_REBUILD },
         { "check", no_argument, NULL, OPT_CHECK },
         { "stats", no_argument, NULL, OPT_STATS },
         { "json", no_argument, NULL, OPT_JSON },
@@ -155,6 +166,7 @@ static int parse_args(int argc, char **argv, index_args *a)
             break;
         case OPT_DELETE: a->delete_ids = 1; break;
         case OPT_COMPACT: a->compact = 1; break;
+        case OPT_REBUILD: a->rebuild = 1; break;
         case OPT_CHECK: a->check = 1; break;
         case OPT_STATS: a->stats = 1; break;
         case OPT_JSON: a->json = 1; break;
@@ -174,9 +186,9 @@ static int parse_args(int argc, char **argv, index_args *a)
         return cli_bad_usage(PROG, "--target goes with --retune");
     if (a->delete_ids && a->ninputs == 0)
         return cli_bad_usage(PROG, "--delete wants one or more document ids");
-    if (a->ninputs == 0 && !a->compact && !a->check && !a->stats && !a->retune)
-        return cli_bad_usage(PROG, "nothing to do: give INPUTs, --delete, --compact, --check, "
-                                   "--retune or --stats");
+    if (a->ninputs == 0 && !a->compact && !a->check && !a->stats && !a->retune && !a->rebuild)
+        return cli_bad_usage(PROG, "nothing to do: give INPUTs, --delete, --rebuild-index, "
+                                   "--compact, --check, --retune or --stats");
     if (a->json && !a->stats)
         return cli_bad_usage(PROG, "--json goes with --stats");
     return -1;
@@ -501,6 +513,8 @@ static int embedder_matches(lctx_db *db, const char *coll, const char *want)
 
 static unsigned open_flags(const index_args *a)
 {
+    if (a->rebuild)
+        return LCTX_OPEN_REBUILD_INDEX;
     if (a->ninputs > 0 && !a->delete_ids)
         return LCTX_OPEN_CREATE;
     if (a->ninputs == 0 && !a->compact && !a->check && !a->retune)
@@ -532,7 +546,10 @@ int main(int argc, char **argv)
     lctx_config_init(&cfg);
     if (a.embedder)
         cfg.embedder = a.embedder;
+    double t0 = cli_now();
     int rc = lctx_open(a.coll, open_flags(&a), &cfg, &db);
+    if (rc == LCTX_OK && a.rebuild && !a.quiet)
+        fprintf(stderr, "%s: rebuilt the index in %.2f s\n", PROG, cli_now() - t0);
     if (rc != LCTX_OK) {
         if (rc == LCTX_ENOTFOUND && !(open_flags(&a) & LCTX_OPEN_CREATE))
             cli_error(PROG, "%s: no such collection", a.coll);

@@ -40,8 +40,12 @@ extern "C" {
 #define LCTX_VERSION_STRING "0.1.0"
 /* On-disk format version written into new collections. A collection with
  * another number was made by another lctx and is refused (LCTX_EVERSION):
- * a newer one must be read by a newer lctx, an older one rebuilt. */
+ * a newer one must be read by a newer lctx; an older one rebuilt, its index
+ * alone (LCTX_OPEN_REBUILD_INDEX) when its catalog is recent enough. */
 #define LCTX_FORMAT_VERSION 3
+/* The oldest format whose catalog this lctx reads: such a collection opens
+ * with LCTX_OPEN_REBUILD_INDEX, which rebuilds its index. */
+#define LCTX_FORMAT_OLDEST_CATALOG 2
 
 /* ------------------------------------------------------------------ status */
 enum lctx_status {
@@ -73,6 +77,14 @@ typedef struct lctx_results lctx_results;
  * (pipelines, lctx-search batch and interactive modes); collections below
  * the LSH threshold scan exactly and do not use it. */
 #define LCTX_OPEN_VECTOR_CACHE 0x4u
+/* Rebuild the index (the collection's LMDB folder) from the catalog before
+ * returning: the old index is discarded, every committed batch is replayed
+ * in order from the documents the catalog keeps, and the vector buckets are
+ * rebuilt with the LSH parameters last tuned. For an index lctx_check finds
+ * damaged, or one of an older format whose catalog this lctx still reads
+ * (format 2). Holds the writer lock meanwhile (LCTX_EBUSY while another
+ * process writes); not with LCTX_OPEN_READONLY. */
+#define LCTX_OPEN_REBUILD_INDEX 0x8u
 
 /* Settings fixed when a collection is created (ignored when it exists). */
 typedef struct lctx_config {

@@ -468,16 +468,24 @@ int embed_replay(lctx_db *db, store_batch *b, uint8_t **rows)
     }
     sqlite3_bind_int64(s, 1, b->first_chunk);
     sqlite3_bind_int64(s, 2, (sqlite3_int64)b->first_chunk + (sqlite3_int64)b->n_chunks);
-    size_t got = 0;
+    /* Every chunk of the range has its row, in order, but for holes (chunks
+     * of documents compaction removed, whose vectors went with them). */
+    size_t want = 0, got = 0, at = 0;
+    for (size_t i = 0; i < b->n_chunks; i++)
+        want += b->chunks[i].doc != 0;
     while (sqlite3_step(s) == SQLITE_ROW) {
         uint64_t id = (uint64_t)sqlite3_column_int64(s, 0);
-        if (id != b->first_chunk + got || (size_t)sqlite3_column_bytes(s, 1) != rb)
+        while (at < b->n_chunks && b->chunks[at].doc == 0)
+            at++;
+        if (at == b->n_chunks || id != b->first_chunk + at ||
+            (size_t)sqlite3_column_bytes(s, 1) != rb)
             break;
-        memcpy(r + got * rb, sqlite3_column_blob(s, 1), rb);
+        memcpy(r + at * rb, sqlite3_column_blob(s, 1), rb);
         got++;
+        at++;
     }
     sqlite3_finalize(s);
-    if (got != b->n_chunks) {
+    if (got != want) {
         free(r);
         return store_err(db, LCTX_ECORRUPT, "%s/catalog.db: vectors of chunks %u..%zu missing "
                          "(replay)", db->path, b->first_chunk,

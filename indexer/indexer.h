@@ -371,6 +371,9 @@ int postings_build_tomb(postings_builder *pb, uint32_t first, uint32_t n);
 /* Sorts the terms and fills *out (views into the builder). 0, or -1 (out
  * of memory, or a hole left in the chunk range). */
 int postings_build_finish(postings_builder *pb, struct store_batch *out);
+/* Lets finish pass holes (records {0, ...}, which the apply skips): a batch
+ * replayed after compaction removed some of its documents. */
+void postings_build_allow_holes(postings_builder *pb);
 /* Bytes the builder has taken from its arena so far (entries and short
  * lists, not the blocks' spare room): for tests of its memory use. */
 size_t postings_build_arena_used(const postings_builder *pb);
@@ -439,6 +442,9 @@ int write_batch_index(struct write_batch *w, uint32_t doc, uint32_t first_chunk,
                       const chunk_span *spans, size_t n);
 int write_batch_tomb(struct write_batch *w, uint32_t first, uint32_t n);
 int write_batch_finish(struct write_batch *w, uint64_t seq, struct store_batch *b);
+/* A replayed batch may miss documents compaction removed since: their
+ * chunk ids are holes in its range, which it then passes over. */
+void write_batch_allow_holes(struct write_batch *w);
 /* A status (LCTX_EIO for a full disk or I/O error, else LCTX_ERROR) with
  * the catalog's message, prefixed by what failed. */
 int write_sql_fail(struct lctx_db *db, const char *what);

@@ -101,6 +101,7 @@ struct postings_builder {
     store_chunkrec *chunks;        /* chunk first_chunk + i at i, holes PB_HOLE */
     size_t n_chunks, cap_chunks;   /* n_chunks: the range, holes included */
     size_t n_filled;               /* records that are not holes */
+    int holes_ok;                  /* postings_build_allow_holes */
     uint32_t first_chunk;
     uint32_t *tomb;
     size_t n_tomb, cap_tomb;
@@ -668,9 +669,14 @@ static int cmp_wide(const void *a, const void *b)
     return store_wide_cmp(a, y->chunk, y->term, y->len);
 }
 
+void postings_build_allow_holes(postings_builder *pb)
+{
+    pb->holes_ok = 1;
+}
+
 int postings_build_finish(postings_builder *pb, struct store_batch *out)
 {
-    if (pb->n_filled != pb->n_chunks)
+    if (pb->n_filled != pb->n_chunks && !pb->holes_ok)
         return -1;   /* a hole: a piece of the batch was never merged */
     if (postings_build_sort(pb))
         return -1;

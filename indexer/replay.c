@@ -14,6 +14,13 @@
  * transaction. So LMDB ends exactly as the original apply would have left
  * it, term ids included; vectors are read back from the catalog
  * (embed_replay), never recomputed.
+ *
+ * Rebuilding the whole index (LCTX_OPEN_REBUILD_INDEX, store/db.c) is the
+ * same replay from batch 1. Compaction has deleted the rows of deleted
+ * documents by then, so an old batch may come back without some of its
+ * documents: their chunk ids are holes, which the batch passes over
+ * (write_batch_allow_holes) and the apply skips. That index is the one
+ * compaction left, up to term ids.
  */
 #include <stdlib.h>
 
@@ -96,6 +103,7 @@ static int replay_one(lctx_db *db, uint64_t seq)
     int rc = write_batch_new(db, &w);
     if (rc)
         return rc;
+    write_batch_allow_holes(w);
     store_batch b;
     uint8_t *rows = NULL;
     if (!(rc = replay_docs(db, w, seq)) && !(rc = replay_tombs(db, w, seq))) {

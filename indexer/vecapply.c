@@ -82,6 +82,8 @@ static int put_new(lctx_db *db, MDB_txn *txn, const store_batch *b, const vecsto
                    const lsh_store *ls, const lsh_hasher *h, hash_work *w)
 {
     for (size_t i = 0; i < b->n_chunks; i++) {
+        if (b->chunks[i].doc == 0)
+            continue;   /* a hole (postings_build_allow_holes): no vector */
         uint32_t chunk = b->first_chunk + (uint32_t)i;
         const uint8_t *row = b->vec_rows + i * vs->row_bytes;
         int rc = vecstore_put_row(txn, vs, chunk, row);

@@ -780,6 +780,11 @@ int write_batch_index(struct write_batch *w, uint32_t doc, uint32_t first_chunk,
     return index_doc(w->db, w, &w->lane, doc, first_chunk, title, title_len, text, spans, n);
 }
 
+void write_batch_allow_holes(struct write_batch *w)
+{
+    postings_build_allow_holes(w->lane.pb);
+}
+
 int write_batch_tomb(struct write_batch *w, uint32_t first, uint32_t n)
 {
     return postings_build_tomb(w->lane.pb, first, n)

@@ -512,5 +512,9 @@ int vtune_run(lctx_db *db, double target);
 /* After a commit: vtune_run when the count first crosses the threshold or
  * doubled since the last tuning. */
 int vtune_after_commit(lctx_db *db);
+/* After the index was rebuilt from the catalog (LCTX_OPEN_REBUILD_INDEX):
+ * the buckets again, with the parameters the catalog records from the
+ * last tuning; nothing when the collection was never tuned. */
+int vtune_restore(lctx_db *db);
 
 #endif /* LCTX_QUERY_H */

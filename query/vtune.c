@@ -30,6 +30,9 @@
 #include "query/query.h"
 
 enum { VTUNE_SAMPLE = 50000 };
+/* Every tuning hashes with this seed, so the parameters the catalog
+ * records are enough to rebuild the same tables (vtune_restore). */
+#define VTUNE_SEED 0x6c6374786c7368ull
 
 static size_t threshold(const lctx_db *db)
 {
@@ -122,8 +125,8 @@ int vtune_run(lctx_db *db, double target)
     int rc = vector_count(db, &total);
     if (rc)
         return rc;
-    lsh_store_config c = {1, (uint32_t)db->dim, (uint32_t)db->venc, 0, 0, 0,
-                          0x6c6374786c7368ull, target, 0};
+    lsh_store_config c = {1, (uint32_t)db->dim, (uint32_t)db->venc, 0, 0, 0, VTUNE_SEED,
+                          target, 0};
     if (total >= threshold(db) && total >= 32) { /* the tuner needs a sample */
         float *v = NULL;
         size_t n = 0;
@@ -170,6 +173,26 @@ int vtune_after_commit(lctx_db *db)
     if (tuned && total < 2 * tuned)
         return LCTX_OK;
     return vtune_run(db, db->lsh_target);
+}
+
+int vtune_restore(lctx_db *db)
+{
+    uint64_t bits, tables, probes, tuned;
+    char recall[64];
+    if (!db->has_vectors || catalog_get_u64(db, db->wdb, "lsh_tables", &tables) || !tables) {
+        store_clear_err(db);
+        return LCTX_OK;    /* never tuned: searches scan exactly, as before */
+    }
+    if (catalog_get_u64(db, db->wdb, "lsh_bits", &bits) ||
+        catalog_get_u64(db, db->wdb, "lsh_probes", &probes) ||
+        catalog_get_u64(db, db->wdb, "lsh_tuned_vectors", &tuned) ||
+        catalog_get_text(db->wdb, "lsh_recall", recall, sizeof recall))
+        return store_err(db, LCTX_ECORRUPT, "%s/catalog.db: the last LSH tuning is recorded "
+                         "only in part", db->path);
+    lsh_store_config c = {1, (uint32_t)db->dim, (uint32_t)db->venc, (uint32_t)bits,
+                          (uint32_t)tables, (uint32_t)probes, VTUNE_SEED, db->lsh_target,
+                          atof(recall)};
+    return vec_lsh_rebuild(db, &c);
 }
 
 int lctx_retune(lctx_db *db, double target_recall)

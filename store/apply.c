@@ -87,6 +87,8 @@ static int put_chunks(lctx_db *db, MDB_txn *txn, const store_batch *b, store_chu
         if (rc)
             return rc;
         for (; i < b->n_chunks && ((b->first_chunk + i) >> STORE_PAGE_SHIFT) == page; i++) {
+            if (b->chunks[i].doc == 0)
+                continue;   /* a hole: a replayed document compaction removed */
             uint32_t slot = (b->first_chunk + (uint32_t)i) & (STORE_PAGE - 1);
             recs[slot] = b->chunks[i];
             if (slot + 1 > n)

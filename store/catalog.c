@@ -166,10 +166,18 @@ static int config_load(lctx_db *db, sqlite3 *conn)
                          "upgrade lctx", db->path, db->format_version, LCTX_FORMAT_VERSION);
     if (db->format_version < 1)
         return store_err(db, LCTX_ECORRUPT, "%s: bad format version %s", db->path, buf);
-    if (db->format_version < LCTX_FORMAT_VERSION)
+    /* A catalog as recent as LCTX_FORMAT_OLDEST_CATALOG is this format's,
+     * and only the index differs: that can be rebuilt from the catalog. */
+    if (db->format_version < LCTX_FORMAT_OLDEST_CATALOG)
         return store_err(db, LCTX_EVERSION,
                          "%s: format version %d is older than this lctx supports (%d); "
-                         "rebuild the collection", db->path, db->format_version,
+                         "rebuild the collection from its sources", db->path,
+                         db->format_version, LCTX_FORMAT_VERSION);
+    if (db->format_version < LCTX_FORMAT_VERSION && !db->rebuilding)
+        return store_err(db, LCTX_EVERSION,
+                         "%s: format version %d is older than this lctx supports (%d); "
+                         "rebuild its index (lctx-index --rebuild-index, or "
+                         "LCTX_OPEN_REBUILD_INDEX)", db->path, db->format_version,
                          LCTX_FORMAT_VERSION);
     if (!catalog_get_text(conn, "language", buf, sizeof buf))
         snprintf(db->language, sizeof db->language, "%.31s", buf);

@@ -9,6 +9,8 @@
  * when another process holds it, that process is alive and mid-batch, so
  * there is nothing to recover and opening proceeds. Read-only handles never
  * recover: they read LMDB as of its last commit, which is always consistent.
+ * LCTX_OPEN_REBUILD_INDEX is the same recovery from an empty index
+ * (rebuild_start, below).
  *
  * The writer lock is an flock on NAME.lctx/write.lock taken by lctx_begin
  * (and by recovery and compaction) and released when the batch ends; the
@@ -267,6 +269,43 @@ static lctx_db *db_new(const char *path, unsigned flags)
     return db;
 }
 
+/* LCTX_OPEN_REBUILD_INDEX. The index is derived state: the catalog keeps
+ * every committed batch's documents (text, chunk ranges, the batch that
+ * added and the one that deleted each) and their vectors, which is what
+ * crash recovery replays from (indexer/replay.c). So rebuilding is:
+ * take the writer lock for the whole of it, read the catalog even when an
+ * older format wrote it (its index is about to go), delete the index,
+ * record the current format, and let recovery replay every batch into a
+ * new, empty one; then the vector buckets get the tables last tuned
+ * (vtune_restore). A crash part-way leaves a catalog of the current
+ * format and an index behind it, which the next read-write open brings up
+ * to date as after any crash; a crash before the format is recorded
+ * leaves an older catalog, which asks for the rebuild again. */
+static int rebuild_start(lctx_db *db)
+{
+    if (db->flags & LCTX_OPEN_READONLY)
+        return store_err(db, LCTX_EINVAL, "%s: LCTX_OPEN_REBUILD_INDEX needs a read-write open",
+                         db->path);
+    int rc = store_lock(db);
+    if (rc)
+        return rc;
+    db->rebuilding = 1;
+    return LCTX_OK;
+}
+
+static int rebuild_discard(lctx_db *db, const char *index)
+{
+    int rc = kv_remove(db, index);
+    if (rc || db->format_version == LCTX_FORMAT_VERSION)
+        return rc;
+    char v[16];
+    snprintf(v, sizeof v, "%d", LCTX_FORMAT_VERSION);
+    if ((rc = catalog_set_text(db, db->wdb, "format_version", v)))
+        return rc;
+    db->format_version = LCTX_FORMAT_VERSION;
+    return LCTX_OK;
+}
+
 static int open_stores(lctx_db *db, const lctx_config *cfg)
 {
     struct stat sb;
@@ -300,9 +339,14 @@ static int open_stores(lctx_db *db, const lctx_config *cfg)
     if (!create && !db->creating && stat(file, &sb))
         return store_err(db, LCTX_ENOTFOUND, "%s: not an lctx collection (no catalog.db)",
                          db->path);
+    /* A collection being created has no index worth rebuilding. */
+    if ((db->flags & LCTX_OPEN_REBUILD_INDEX) && !db->creating && (rc = rebuild_start(db)))
+        return rc;
     if ((rc = catalog_open(db, file, create || db->creating, cfg)))
         return rc;
     snprintf(file, sizeof file, "%s/index", db->path);
+    if (db->rebuilding && (rc = rebuild_discard(db, file)))
+        return rc;
     if ((rc = kv_open(db, file, readonly)))
         return rc;
     /* Vector settings and databases: replay needs them. A new catalog's
@@ -326,6 +370,9 @@ static int open_stores(lctx_db *db, const lctx_config *cfg)
     if (rc)
         return rc;
     rc = write_recover(db);
+    if (!rc && db->rebuilding)
+        rc = vtune_restore(db);
+    db->rebuilding = 0;
     store_unlock(db);
     return rc;
 }

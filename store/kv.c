@@ -25,7 +25,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "store/store.h"
 
@@ -129,6 +131,18 @@ int kv_open(lctx_db *db, const char *dir, int readonly)
         return store_err(db, LCTX_EVERSION, "%s: index format version %llu is newer than this "
                          "lctx supports (%d)", db->path, (unsigned long long)st.format_version,
                          LCTX_FORMAT_VERSION);
+    return LCTX_OK;
+}
+
+int kv_remove(lctx_db *db, const char *dir)
+{
+    static const char *const files[] = {"data.mdb", "lock.mdb"};
+    for (size_t i = 0; i < 2; i++) {
+        char file[4200];
+        snprintf(file, sizeof file, "%s/%s", dir, files[i]);
+        if (unlink(file) && errno != ENOENT)
+            return store_err(db, LCTX_EIO, "%s: cannot remove: %s", file, strerror(errno));
+    }
     return LCTX_OK;
 }
 

@@ -167,6 +167,7 @@ struct lctx_db {
     int wal;                      /* the writer's catalog runs in WAL mode */
     int creating;                 /* NAME.lctx/creating is ours: nothing durable yet (create.c) */
     int opened;                   /* store_open succeeded */
+    int rebuilding;               /* LCTX_OPEN_REBUILD_INDEX: older catalogs are read */
     char creation_embedder[160];  /* strings of a config read back from the marker */
     char creation_venc[16];
     pthread_mutex_t pool_mu;      /* read connections, one per concurrent search */
@@ -324,6 +325,8 @@ int catalog_commit_gate(void *ctx);
 
 /* ---------------------------------------------------------- LMDB (kv.c) */
 int kv_open(lctx_db *db, const char *dir, int readonly);
+/* Deletes the environment's files in dir (none there is fine). */
+int kv_remove(lctx_db *db, const char *dir);
 void kv_close(lctx_db *db);
 /* Read transaction (MDB_RDONLY) that follows a map grown by another process. */
 int kv_read_begin(lctx_db *db, MDB_txn **txn);

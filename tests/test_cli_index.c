@@ -6,11 +6,12 @@
  * collection untouched; --skip-bad skips it; deletes and upserts take
  * effect; --batch-docs commits in steps; a full disk fails the batch with
  * one error and leaves the collection as it was; exit status 0/1/2 means
- * success, failure, bad usage. Each test works in its own temporary
- * directory.
+ * success, failure, bad usage; --rebuild-index brings back a collection an
+ * older format wrote. Each test works in its own temporary directory.
  */
 #include "test_cli_harness.h"
 
+#include <sqlite3.h>
 #include <sys/resource.h>
 
 TestSuite(cli_index, .fini = cleanup_tmpdir, .timeout = 60);
@@ -326,4 +327,39 @@ Test(cli_index, full_disk_fails_the_batch_and_changes_nothing)
     r = run(NULL, "lctx-index", "-c", coll, "--check", NULL);
     expect_status(r, 0);
     result_free(&r);
+}
+
+Test(cli_index, rebuild_index_reads_an_older_format_again)
+{
+    const char *coll = make_collection();
+    cmd_result before = run(NULL, "lctx-search", "-c", coll, "-k", "5", "moon astronauts",
+                            NULL);
+    expect_status(before, 0);
+    expect_contains(before.out, "d5");
+    /* what format 2 left: the same catalog, marked 2 */
+    char catalog[600];
+    snprintf(catalog, sizeof catalog, "%s/catalog.db", coll);
+    sqlite3 *c;
+    cr_assert_eq(sqlite3_open(catalog, &c), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(c, "UPDATE config SET value='2' WHERE key='format_version'",
+                              NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(c);
+
+    cmd_result r = run(NULL, "lctx-search", "-c", coll, "moon", NULL);
+    expect_status(r, 1);
+    expect_contains(r.err, "format version 2 is older");
+    expect_contains(r.err, "--rebuild-index");
+    result_free(&r);
+
+    r = run(NULL, "lctx-index", "-c", coll, "--rebuild-index", "--check", NULL);
+    expect_status(r, 0);
+    expect_contains(r.err, "rebuilt the index");
+    expect_contains(r.err, "check passed");
+    result_free(&r);
+
+    r = run(NULL, "lctx-search", "-c", coll, "-k", "5", "moon astronauts", NULL);
+    expect_status(r, 0);
+    cr_assert_str_eq(r.out, before.out);
+    result_free(&r);
+    result_free(&before);
 }

@@ -509,3 +509,84 @@ Test(vector_store, check_finds_a_missing_vector)
               lctx_errmsg(db));
     lctx_close(db);
 }
+
+/* Vector search's answers as "id score" lines. */
+static char *vector_answers(lctx_db *db)
+{
+    static const char *queries[] = {"kitten", "boats on the sea", "a game of chess", "money"};
+    size_t cap = 8192, n = 0;
+    char *out = malloc(cap);
+    cr_assert_not_null(out);
+    out[0] = 0;
+    for (size_t q = 0; q < sizeof queries / sizeof queries[0]; q++) {
+        lctx_search_opts o;
+        lctx_search_opts_init(&o);
+        o.mode = LCTX_MODE_VECTOR;
+        o.k = 8;
+        lctx_results *r = NULL;
+        cr_assert_eq(lctx_search(db, queries[q], &o, &r), LCTX_OK, "%s", lctx_errmsg(db));
+        for (size_t i = 0; i < lctx_results_count(r) && n + 96 < cap; i++) {
+            const lctx_hit *h = lctx_results_get(r, i);
+            n += (size_t)snprintf(out + n, cap - n, "%zu %s %a\n", q, h->id, h->score);
+        }
+        lctx_results_free(r);
+    }
+    return out;
+}
+
+static size_t bucket_entries(lctx_db *db)
+{
+    MDB_txn *txn;
+    MDB_stat st;
+    cr_assert_eq(kv_read_begin(db, &txn), LCTX_OK);
+    cr_assert_eq(mdb_stat(txn, db->dbi_lsh, &st), 0);
+    kv_read_end(db, txn);
+    return st.ms_entries;
+}
+
+Test(vector_store, rebuilt_index_keeps_vectors_and_lsh_tables)
+{
+    lctx_db *db = open_coll("r.lctx", "use-lite");
+    store_test_lsh_threshold(db, 32);
+    add_all(db, 0);
+    static const char *topics[] = {"tea", "rain", "chess", "trains", "gardens", "coins"};
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    for (int i = 0; i < 36; i++) {
+        char id[16], text[128];
+        snprintf(id, sizeof id, "n%d", i);
+        snprintf(text, sizeof text, "Note %d is about %s and how people enjoy %s.", i,
+                 topics[i % 6], topics[(i / 6) % 6]);
+        lctx_doc d = {id, NULL, text, 0, NULL, NULL};
+        cr_assert_eq(lctx_add(db, &d), LCTX_OK);
+    }
+    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+    /* Deleted and compacted: holes, without vectors, in the replayed batch. */
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    cr_assert_eq(lctx_delete(db, "n3"), LCTX_OK);
+    cr_assert_eq(lctx_delete(db, "n20"), LCTX_OK);
+    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(lctx_compact(db), LCTX_OK, "%s", lctx_errmsg(db));
+    lctx_stats before = stats(db);
+    cr_assert_gt(before.lsh_tables, 0, "the test wants LSH tables");
+    size_t buckets = bucket_entries(db);
+    cr_assert_eq(buckets, (size_t)before.lsh_tables * 40);
+    char *answers = vector_answers(db);
+    char path[300];
+    snprintf(path, sizeof path, "%s/r.lctx", dir);
+    lctx_close(db);
+
+    cr_assert_eq(lctx_open(path, LCTX_OPEN_REBUILD_INDEX, NULL, &db), LCTX_OK, "%s",
+                 lctx_errmsg(db));
+    cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
+    lctx_stats after = stats(db);
+    cr_assert_eq(after.lsh_tables, before.lsh_tables);
+    cr_assert_eq(after.lsh_bits, before.lsh_bits);
+    cr_assert_eq(after.lsh_probes, before.lsh_probes);
+    cr_assert_eq(after.vectors, before.vectors);
+    cr_assert_eq(bucket_entries(db), buckets);
+    char *again = vector_answers(db);
+    cr_assert_str_eq(again, answers);
+    free(again);
+    free(answers);
+    lctx_close(db);
+}
