@@ -5,7 +5,8 @@
  * documents and the same scores, holds the same statistics and passes
  * lctx_check; a damaged index comes back whole; a format-2 collection is
  * refused by a plain open and upgraded by a rebuild; format 1 and misuse
- * are refused. The reference is the collection's own answers before the
+ * are refused; a writer that had the collection open meanwhile loses
+ * nothing. The reference is the collection's own answers before the
  * rebuild, so a rebuild that lost, duplicated or reweighted anything
  * shows up as a difference.
  */
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "lctx.h"
@@ -263,5 +265,48 @@ Test(rebuild, a_crash_part_way_is_finished_by_the_next_open)
     db = reopen(0);
     expect_same(db, before, &sb);
     lctx_close(db);
+    free(before);
+}
+
+Test(rebuild, a_writer_open_meanwhile_loses_nothing)
+{
+    lctx_db *db = build();
+    char *before = answers(db);
+    /* db stays open, idle, while another process rebuilds the index */
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        lctx_db *other;
+        int rc = lctx_open(dir, LCTX_OPEN_REBUILD_INDEX, NULL, &other);
+        lctx_close(other);
+        _exit(rc == LCTX_OK ? 0 : 1);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the rebuild failed");
+    /* The old handle still answers from the index it opened, and what it
+     * commits now reaches the new index through the catalog. */
+    char *old_view = answers(db);
+    cr_assert_str_eq(old_view, before);
+    add_batch(db, 700, 10, 3);
+    lctx_close(db);
+    db = reopen(0);
+    cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
+    lctx_search_opts o;
+    lctx_search_opts_init(&o);
+    o.k = 1000;
+    o.mode = LCTX_MODE_BM25;
+    lctx_results *r;
+    cr_assert_eq(lctx_search(db, "river stone bridge lantern harbor meadow signal copper "
+                             "orchard valley engine compass glacier market thunder ember",
+                             &o, &r), LCTX_OK);
+    int found = 0;
+    for (size_t i = 0; i < lctx_results_count(r); i++)
+        found += strncmp(lctx_results_get(r, i)->id, "d70", 3) == 0 &&
+                 strlen(lctx_results_get(r, i)->id) == 4;
+    lctx_results_free(r);
+    cr_assert_eq(found, 10, "%d of the 10 documents committed meanwhile found", found);
+    lctx_close(db);
+    free(old_view);
     free(before);
 }
