@@ -177,7 +177,7 @@ int vtune_after_commit(lctx_db *db)
 
 int vtune_restore(lctx_db *db)
 {
-    uint64_t bits, tables, probes, tuned;
+    uint64_t bits, tables, probes;
     char recall[64];
     if (!db->has_vectors || catalog_get_u64(db, db->wdb, "lsh_tables", &tables) || !tables) {
         store_clear_err(db);
@@ -185,7 +185,6 @@ int vtune_restore(lctx_db *db)
     }
     if (catalog_get_u64(db, db->wdb, "lsh_bits", &bits) ||
         catalog_get_u64(db, db->wdb, "lsh_probes", &probes) ||
-        catalog_get_u64(db, db->wdb, "lsh_tuned_vectors", &tuned) ||
         catalog_get_text(db->wdb, "lsh_recall", recall, sizeof recall))
         return store_err(db, LCTX_ECORRUPT, "%s/catalog.db: the last LSH tuning is recorded "
                          "only in part", db->path);

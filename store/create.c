@@ -206,15 +206,15 @@ static int marker_config(lctx_db *db, lctx_config *cfg)
 static int remove_stores(lctx_db *db)
 {
     static const char *const files[] = {
-        "catalog.db", "catalog.db-journal", "catalog.db-wal", "catalog.db-shm",
-        "index/data.mdb", "index/lock.mdb"};
+        "catalog.db", "catalog.db-journal", "catalog.db-wal", "catalog.db-shm"};
+    char file[4200];
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        char file[4200];
         snprintf(file, sizeof file, "%s/%s", db->path, files[i]);
         if (unlink(file) && errno != ENOENT)
             return store_err(db, LCTX_EIO, "%s: cannot remove: %s", file, strerror(errno));
     }
-    return LCTX_OK;
+    snprintf(file, sizeof file, "%s/index", db->path);
+    return kv_remove(db, file);
 }
 
 int creation_resume(lctx_db *db, lctx_config *cfg)

@@ -23,9 +23,9 @@
  * processes notice with MDB_MAP_RESIZED and adopt the new size.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 

@@ -40,6 +40,16 @@ static void add(lctx_db *db, const char *id, int first, int n, const char *word)
     cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
 }
 
+/* Deletes "ID0".."ID<n-1>" in the open batch. */
+static void delete_ids(lctx_db *db, const char *id, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char ext[32];
+        snprintf(ext, sizeof ext, "%s%d", id, i);
+        cr_assert_eq(lctx_delete(db, ext), LCTX_OK, "%s", lctx_errmsg(db));
+    }
+}
+
 typedef struct layout {
     int found;
     store_term t;
@@ -167,16 +177,8 @@ Test(inl, compaction_brings_a_short_list_inline)
     add(db, "k", 0, 3, "kiwi");
     expect_table(db, "zebra", 200, 2);
     cr_assert_eq(lctx_begin(db), LCTX_OK);
-    for (int i = 0; i < 150; i++) {
-        char ext[16];
-        snprintf(ext, sizeof ext, "z%d", i);
-        cr_assert_eq(lctx_delete(db, ext), LCTX_OK, "%s", lctx_errmsg(db));
-    }
-    for (int i = 0; i < 3; i++) {
-        char ext[16];
-        snprintf(ext, sizeof ext, "k%d", i);
-        cr_assert_eq(lctx_delete(db, ext), LCTX_OK, "%s", lctx_errmsg(db));
-    }
+    delete_ids(db, "z", 150);
+    delete_ids(db, "k", 3);
     cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
     cr_assert_eq(lctx_compact(db), LCTX_OK, "%s", lctx_errmsg(db));
     expect_inline(db, "zebra", 50);

@@ -435,17 +435,13 @@ Test(vector_store, concurrent_embedding_matches_single)
     lctx_close(db);
 }
 
-Test(vector_store, retune_builds_lsh_above_threshold)
+/* One batch of n short notes "n0".."n<n-1>" on six topics: enough
+ * vectors, with the threshold lowered, for the LSH tuner. */
+static void add_notes(lctx_db *db, int n)
 {
-    lctx_db *db = open_coll("t.lctx", "use-lite");
-    add_all(db, 0);
-    cr_expect_eq(lctx_retune(db, 0.9), LCTX_OK, "%s", lctx_errmsg(db));
-    cr_expect_eq(stats(db).lsh_tables, 0, "below the threshold search stays exact");
-    store_test_lsh_threshold(db, 32);
-    /* The next commit crosses the (lowered) threshold and tunes. */
     static const char *topics[] = {"tea", "rain", "chess", "trains", "gardens", "coins"};
     cr_assert_eq(lctx_begin(db), LCTX_OK);
-    for (int i = 0; i < 30; i++) {
+    for (int i = 0; i < n; i++) {
         char id[16], text[128];
         snprintf(id, sizeof id, "n%d", i);
         snprintf(text, sizeof text, "Note %d is about %s and how people enjoy %s.", i,
@@ -454,6 +450,17 @@ Test(vector_store, retune_builds_lsh_above_threshold)
         cr_assert_eq(lctx_add(db, &d), LCTX_OK);
     }
     cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+}
+
+Test(vector_store, retune_builds_lsh_above_threshold)
+{
+    lctx_db *db = open_coll("t.lctx", "use-lite");
+    add_all(db, 0);
+    cr_expect_eq(lctx_retune(db, 0.9), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_expect_eq(stats(db).lsh_tables, 0, "below the threshold search stays exact");
+    store_test_lsh_threshold(db, 32);
+    /* The next commit crosses the (lowered) threshold and tunes. */
+    add_notes(db, 30);
     lctx_stats s = stats(db);
     cr_expect_gt(s.lsh_tables, 0);
     cr_expect_gt(s.lsh_bits, 0);
@@ -549,17 +556,7 @@ Test(vector_store, rebuilt_index_keeps_vectors_and_lsh_tables)
     lctx_db *db = open_coll("r.lctx", "use-lite");
     store_test_lsh_threshold(db, 32);
     add_all(db, 0);
-    static const char *topics[] = {"tea", "rain", "chess", "trains", "gardens", "coins"};
-    cr_assert_eq(lctx_begin(db), LCTX_OK);
-    for (int i = 0; i < 36; i++) {
-        char id[16], text[128];
-        snprintf(id, sizeof id, "n%d", i);
-        snprintf(text, sizeof text, "Note %d is about %s and how people enjoy %s.", i,
-                 topics[i % 6], topics[(i / 6) % 6]);
-        lctx_doc d = {id, NULL, text, 0, NULL, NULL};
-        cr_assert_eq(lctx_add(db, &d), LCTX_OK);
-    }
-    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+    add_notes(db, 36);
     /* Deleted and compacted: holes, without vectors, in the replayed batch. */
     cr_assert_eq(lctx_begin(db), LCTX_OK);
     cr_assert_eq(lctx_delete(db, "n3"), LCTX_OK);
