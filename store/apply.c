@@ -152,8 +152,9 @@ typedef struct block_acc {
 /* Where the terms go: a cursor on each table, the put flags, the block
  * being filled. A put through an open cursor skips mdb_put's cursor setup
  * and, with MDB_APPEND, its walk down the tree: the cursor already sits at
- * the end. lisa's bulk load (13,000 terms, 27,000 puts) went from 6.6-7.0
- * to 5.7-6.5 ms of apply, cranfield's from 2.4-2.7 to 2.1-2.3.
+ * the end. lisa's bulk load (13,000 terms, 27,000 puts in format 2; about
+ * 15,000 since single blocks are inline) went from 6.6-7.0 to 5.7-6.5 ms of
+ * apply, cranfield's from 2.4-2.7 to 2.1-2.3.
  * (Encoding the last five eighths of a bulk load's terms on a helper
  * thread, for this one to write, made the apply slower: 7.7-8.7 ms.) */
 typedef struct term_writer {
