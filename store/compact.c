@@ -11,7 +11,8 @@
  *      one block moves into its dictionary entry), clears the
  *      tombstoned chunk records and recomputes the statistics;
  *   2. one SQLite transaction deletes the deleted documents (their chunk
- *      spans live in their rows) and their chunks' vectors.
+ *      spans live in their rows) and their chunks' vectors, and VACUUM
+ *      gives the room they took back to the file system.
  *
  * A crash between the two leaves rows in SQLite for chunks LMDB has
  * forgotten; they belong to deleted documents, which nothing reads, and the
@@ -270,6 +271,26 @@ static int compact_txn(lctx_db *db, MDB_txn *txn, void *ctx)
     return kv_put_stats(db, txn, &st);
 }
 
+/* Deleting rows leaves their pages free inside catalog.db, for later
+ * batches to fill; VACUUM gives them back to the file system, which is
+ * what compacting after deletions is for to whoever watches the disk. It
+ * rewrites the file (time, and for a moment free space, in proportion to
+ * the catalog), so it runs only when compaction removed something, and
+ * its failure (a full disk) is a warning: the compaction has committed.
+ * In WAL mode the rewritten pages pass through the WAL, which the
+ * checkpoint then truncates. The index's free pages stay in its file for
+ * later batches (lctx-index --rebuild-index writes it anew). */
+static void shrink_catalog(lctx_db *db)
+{
+    char *err = NULL;
+    const char *sql = db->test_fail_vacuum ? "VACUUM simulated_failure"
+                                           : "VACUUM; PRAGMA wal_checkpoint(TRUNCATE);";
+    if (sqlite3_exec(db->wdb, sql, NULL, NULL, &err))
+        store_warn(db, "%s/catalog.db: compacted, but its free space was not given back: %s",
+                   db->path, err ? err : sqlite3_errmsg(db->wdb));
+    sqlite3_free(err);
+}
+
 int lctx_compact(lctx_db *db)
 {
     if (!db)
@@ -289,6 +310,7 @@ int lctx_compact(lctx_db *db)
         rc = kv_write(db, compact_txn, &c);
     free(c.p);
     free(c.kbuf);
+    sqlite3_int64 changes = db->wdb ? sqlite3_total_changes64(db->wdb) : 0;
     if (!rc)
         rc = catalog_exec(db, db->wdb,
                           "BEGIN IMMEDIATE;"
@@ -303,6 +325,8 @@ int lctx_compact(lctx_db *db)
                           "COMMIT;");
     if (rc && db->wdb && !sqlite3_get_autocommit(db->wdb))
         sqlite3_exec(db->wdb, "ROLLBACK", NULL, NULL, NULL);
+    if (!rc && sqlite3_total_changes64(db->wdb) > changes)
+        shrink_catalog(db);
     store_unlock(db);
     pthread_mutex_unlock(&db->write_mu);
     return rc;

@@ -443,6 +443,7 @@ int lctx_close(lctx_db *db)
 void store_test_stop_after_sqlite(lctx_db *db, int on) { db->test_stop_after_sqlite = on; }
 void store_test_fail_lmdb(lctx_db *db, int on) { db->test_fail_lmdb = on; }
 void store_test_fail_catalog_commit(lctx_db *db, int on) { db->test_fail_catalog_commit = on; }
+void store_test_fail_vacuum(lctx_db *db, int on) { db->test_fail_vacuum = on; }
 void store_test_caller_every(lctx_db *db, unsigned n) { db->test_caller_every = n; }
 void store_test_fail_doc(lctx_db *db, uint64_t doc_id) { db->test_fail_doc = doc_id + 1; }
 void store_test_lsh_threshold(lctx_db *db, size_t n) { db->test_lsh_threshold = n; }

@@ -201,6 +201,7 @@ struct lctx_db {
     size_t test_map_initial;      /* initial map size for new environments */
     int test_fail_lmdb;           /* commit: fail the LMDB apply as a full disk would */
     int test_fail_catalog_commit; /* commit: fail the catalog's COMMIT (write.c) */
+    int test_fail_vacuum;         /* compact: fail the catalog's VACUUM (compact.c) */
     unsigned test_caller_every;   /* add: the caller tokenizes every n-th document */
     uint64_t test_fail_doc;       /* tokenizing document id test_fail_doc - 1 fails */
     int kv_full;                  /* set by kv.c when LMDB answered MDB_MAP_FULL */
@@ -274,6 +275,7 @@ int store_open(const char *path, unsigned flags, const lctx_config *cfg, size_t 
 void store_test_stop_after_sqlite(lctx_db *db, int on);
 void store_test_fail_lmdb(lctx_db *db, int on);
 void store_test_fail_catalog_commit(lctx_db *db, int on);
+void store_test_fail_vacuum(lctx_db *db, int on);
 /* lctx_add tokenizes documents whose id is a multiple of n on the calling
  * thread, as it does when the worker has a backlog (0 = only then). */
 void store_test_caller_every(lctx_db *db, unsigned n);

@@ -1,0 +1,134 @@
+/*
+ * test_compact_vacuum.c — compaction gives the catalog's room back to the
+ * file system: after most documents are deleted and compacted, catalog.db
+ * is much smaller, its WAL empty, and every kept document still found; a
+ * compaction that removed nothing leaves the file alone; and a VACUUM that
+ * fails (simulated) is a warning, not a failed compaction.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "lctx.h"
+#include "test_tmpdir.h"
+#include "store/store.h"
+
+TMPDIR_COLLECTION_SUITE(vacuum, "vac");
+
+static long file_size(const char *name)
+{
+    char file[400];
+    struct stat sb;
+    snprintf(file, sizeof file, "%s/%s", dir, name);
+    return stat(file, &sb) ? 0 : (long)sb.st_size;
+}
+
+static long long mtime_ns(const char *name)
+{
+    char file[400];
+    struct stat sb;
+    snprintf(file, sizeof file, "%s/%s", dir, name);
+    cr_assert_eq(stat(file, &sb), 0);
+    return sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec;
+}
+
+/* The catalog's bytes on disk: its file and its WAL. */
+static long catalog_bytes(void)
+{
+    return file_size("catalog.db") + file_size("catalog.db-wal");
+}
+
+/* Two batches (the second turns on WAL) of documents of ~4 KB each. */
+static lctx_db *build(int n)
+{
+    lctx_db *db;
+    cr_assert_eq(lctx_open(dir, LCTX_OPEN_CREATE, NULL, &db), LCTX_OK);
+    static char text[4200];
+    for (int batch = 0; batch < 2; batch++) {
+        cr_assert_eq(lctx_begin(db), LCTX_OK);
+        for (int i = batch * n / 2; i < (batch + 1) * n / 2; i++) {
+            char id[16];
+            snprintf(id, sizeof id, "d%d", i);
+            size_t len = (size_t)snprintf(text, sizeof text, "word%d", i);
+            for (int j = 0; len < 4000; j++)
+                len += (size_t)snprintf(text + len, sizeof text - len, " tree%d", j);
+            lctx_doc d = {.id = id, .text = text};
+            cr_assert_eq(lctx_add(db, &d), LCTX_OK, "%s", lctx_errmsg(db));
+        }
+        cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+    }
+    return db;
+}
+
+static void delete_all_but_every(lctx_db *db, int n, int keep)
+{
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    for (int i = 0; i < n; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "d%d", i);
+        if (i % keep)
+            cr_assert_eq(lctx_delete(db, id), LCTX_OK, "%s", lctx_errmsg(db));
+    }
+    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+}
+
+static size_t hits(lctx_db *db, const char *q)
+{
+    lctx_search_opts o;
+    lctx_search_opts_init(&o);
+    o.k = 1000;
+    o.mode = LCTX_MODE_BM25;
+    lctx_results *r;
+    cr_assert_eq(lctx_search(db, q, &o, &r), LCTX_OK, "%s", lctx_errmsg(db));
+    size_t n = lctx_results_count(r);
+    lctx_results_free(r);
+    return n;
+}
+
+static void count_warning(void *ctx, const char *message)
+{
+    cr_assert(strstr(message, "not given back"), "%s", message);
+    ++*(int *)ctx;
+}
+
+Test(vacuum, compaction_shrinks_the_catalog)
+{
+    lctx_db *db = build(400);
+    delete_all_but_every(db, 400, 4);
+    long before = catalog_bytes();
+    int warnings = 0;
+    lctx_set_warning_handler(db, count_warning, &warnings);
+    cr_assert_eq(lctx_compact(db), LCTX_OK, "%s", lctx_errmsg(db));
+    long after = catalog_bytes();
+    cr_assert_gt(before, 400 * 4000, "the catalog holds the texts: %ld bytes", before);
+    cr_assert_lt(after, before / 2, "catalog.db %ld -> %ld bytes", before, after);
+    cr_assert_eq(file_size("catalog.db-wal"), 0, "the WAL keeps %ld bytes",
+                 file_size("catalog.db-wal"));
+    cr_assert_eq(warnings, 0);
+    cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(hits(db, "tree3"), 100);
+    cr_assert_eq(hits(db, "word8"), 1);
+    cr_assert_eq(hits(db, "word9"), 0);
+    /* Nothing left to remove: the file is not even written. */
+    long long written = mtime_ns("catalog.db");
+    cr_assert_eq(lctx_compact(db), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(catalog_bytes(), after);
+    cr_assert_eq(mtime_ns("catalog.db"), written, "VACUUM ran with nothing to give back");
+    lctx_close(db);
+}
+
+Test(vacuum, a_failed_vacuum_is_a_warning)
+{
+    lctx_db *db = build(40);
+    delete_all_but_every(db, 40, 2);
+    int warnings = 0;
+    lctx_set_warning_handler(db, count_warning, &warnings);
+    store_test_fail_vacuum(db, 1);
+    cr_assert_eq(lctx_compact(db), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(warnings, 1);
+    cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(hits(db, "tree3"), 20);
+    lctx_close(db);
+}
