@@ -143,7 +143,9 @@ LCTX_API int lctx_delete(lctx_db *db, const char *id);
 LCTX_API int lctx_commit(lctx_db *db, uint64_t *seq);
 LCTX_API int lctx_rollback(lctx_db *db);
 
-/* Rewrites postings without tombstoned entries. */
+/* Rewrites postings without tombstoned entries, removes deleted documents
+ * from the catalog and gives the catalog's freed room back to the file
+ * system (a failure of that last step is a warning). */
 LCTX_API int lctx_compact(lctx_db *db);
 /* Verifies both stores and their agreement; LCTX_ECORRUPT with a message
  * naming the first problem. */
