@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "lctx.h"
+#include "test_hits.h"
 #include "test_tmpdir.h"
 #include "store/store.h"
 
@@ -88,19 +89,6 @@ static layout where(lctx_db *db, const char *term)
     return l;
 }
 
-static size_t hits(lctx_db *db, const char *query)
-{
-    lctx_search_opts o;
-    lctx_search_opts_init(&o);
-    o.k = 5000;
-    o.mode = LCTX_MODE_BM25;
-    lctx_results *r;
-    cr_assert_eq(lctx_search(db, query, &o, &r), LCTX_OK, "%s", lctx_errmsg(db));
-    size_t n = lctx_results_count(r);
-    lctx_results_free(r);
-    return n;
-}
-
 static void expect_inline(lctx_db *db, const char *term, uint32_t df)
 {
     layout l = where(db, term);
@@ -137,11 +125,11 @@ Test(inl, bulk_load_inlines_single_blocks)
     expect_table(db, "zebra", 300, 3);
     expect_table(db, "alpha", 420, 4);
     cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
-    cr_assert_eq(hits(db, "quokka"), 100);
-    cr_assert_eq(hits(db, "zebra"), 300);
-    cr_assert_eq(hits(db, "alpha -quokka"), 320);
-    cr_assert_eq(hits(db, "alpha -zebra"), 120);
-    cr_assert_eq(hits(db, "\"alpha quokka\""), 100);
+    cr_assert_eq(bm25_hits(db, "quokka", 5000), 100);
+    cr_assert_eq(bm25_hits(db, "zebra", 5000), 300);
+    cr_assert_eq(bm25_hits(db, "alpha -quokka", 5000), 320);
+    cr_assert_eq(bm25_hits(db, "alpha -zebra", 5000), 120);
+    cr_assert_eq(bm25_hits(db, "\"alpha quokka\"", 5000), 100);
     lctx_close(db);
 }
 
@@ -159,14 +147,14 @@ Test(inl, growth_tops_up_then_moves_to_table)
     add(db, "y", 128, 5, "yak");           /* the full inline block moves as it is */
     expect_table(db, "yak", 133, 2);
     cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
-    cr_assert_eq(hits(db, "quokka"), 129);
-    cr_assert_eq(hits(db, "yak"), 133);
-    cr_assert_eq(hits(db, "alpha -yak"), 129);
+    cr_assert_eq(bm25_hits(db, "quokka", 5000), 129);
+    cr_assert_eq(bm25_hits(db, "yak", 5000), 133);
+    cr_assert_eq(bm25_hits(db, "alpha -yak", 5000), 129);
     /* and it all survives closing and reopening */
     lctx_close(db);
     cr_assert_eq(lctx_open(dir, 0, NULL, &db), LCTX_OK);
     cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
-    cr_assert_eq(hits(db, "quokka yak"), 262);
+    cr_assert_eq(bm25_hits(db, "quokka yak", 5000), 262);
     lctx_close(db);
 }
 
@@ -184,8 +172,8 @@ Test(inl, compaction_brings_a_short_list_inline)
     expect_inline(db, "zebra", 50);
     cr_assert_not(where(db, "kiwi").found, "an emptied term stays in the dictionary");
     cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
-    cr_assert_eq(hits(db, "zebra"), 50);
-    cr_assert_eq(hits(db, "alpha"), 50);
+    cr_assert_eq(bm25_hits(db, "zebra", 5000), 50);
+    cr_assert_eq(bm25_hits(db, "alpha", 5000), 50);
     lctx_close(db);
 }
 

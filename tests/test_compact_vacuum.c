@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "lctx.h"
+#include "test_hits.h"
 #include "test_tmpdir.h"
 #include "store/store.h"
 
@@ -74,18 +75,6 @@ static void delete_all_but_every(lctx_db *db, int n, int keep)
     cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
 }
 
-static size_t hits(lctx_db *db, const char *q)
-{
-    lctx_search_opts o;
-    lctx_search_opts_init(&o);
-    o.k = 1000;
-    o.mode = LCTX_MODE_BM25;
-    lctx_results *r;
-    cr_assert_eq(lctx_search(db, q, &o, &r), LCTX_OK, "%s", lctx_errmsg(db));
-    size_t n = lctx_results_count(r);
-    lctx_results_free(r);
-    return n;
-}
 
 static void count_warning(void *ctx, const char *message)
 {
@@ -108,9 +97,9 @@ Test(vacuum, compaction_shrinks_the_catalog)
                  file_size("catalog.db-wal"));
     cr_assert_eq(warnings, 0);
     cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
-    cr_assert_eq(hits(db, "tree3"), 100);
-    cr_assert_eq(hits(db, "word8"), 1);
-    cr_assert_eq(hits(db, "word9"), 0);
+    cr_assert_eq(bm25_hits(db, "tree3", 1000), 100);
+    cr_assert_eq(bm25_hits(db, "word8", 1000), 1);
+    cr_assert_eq(bm25_hits(db, "word9", 1000), 0);
     /* Nothing left to remove: the file is not even written. */
     long long written = mtime_ns("catalog.db");
     cr_assert_eq(lctx_compact(db), LCTX_OK, "%s", lctx_errmsg(db));
@@ -129,6 +118,6 @@ Test(vacuum, a_failed_vacuum_is_a_warning)
     cr_assert_eq(lctx_compact(db), LCTX_OK, "%s", lctx_errmsg(db));
     cr_assert_eq(warnings, 1);
     cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
-    cr_assert_eq(hits(db, "tree3"), 20);
+    cr_assert_eq(bm25_hits(db, "tree3", 1000), 20);
     lctx_close(db);
 }

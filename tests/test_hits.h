@@ -23,4 +23,19 @@ static size_t hits(lctx_db *db, const char *q)
     return n;
 }
 
+/* Results of a BM25 search for q with up to k documents. */
+__attribute__((unused))
+static size_t bm25_hits(lctx_db *db, const char *q, int k)
+{
+    lctx_search_opts o;
+    lctx_search_opts_init(&o);
+    o.k = k;
+    o.mode = LCTX_MODE_BM25;
+    lctx_results *r;
+    cr_assert_eq(lctx_search(db, q, &o, &r), LCTX_OK, "%s", lctx_errmsg(db));
+    size_t n = lctx_results_count(r);
+    lctx_results_free(r);
+    return n;
+}
+
 #endif
