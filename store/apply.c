@@ -182,23 +182,34 @@ static int flush_block(lctx_db *db, term_writer *tw, store_term *t)
     return LCTX_OK;
 }
 
+/* Decodes block v into the accumulator when it has room; *full says it
+ * had none (and the accumulator is left empty). */
+static int acc_take(lctx_db *db, block_acc *a, const MDB_val *v, int *full)
+{
+    pblock_header h;
+    if (pblock_header_read(v->mv_data, v->mv_size, &h))
+        return store_err(db, LCTX_ECORRUPT, "%s/index: malformed postings block", db->path);
+    *full = h.count >= STORE_BLOCK;
+    if (*full)
+        return LCTX_OK;
+    if (pblock_decode(v->mv_data, v->mv_size, &h, a->p))
+        return store_err(db, LCTX_ECORRUPT, "%s/index: malformed postings block", db->path);
+    a->n = h.count;
+    a->max_tf = h.max_tf;
+    a->min_len = h.min_len;
+    return LCTX_OK;
+}
+
 /* An inline block (the term's only one) goes back into the accumulator
  * when it has room. A full one moves to the postings table as the first
  * of the blocks the term now has; it is copied before the put, which may
  * move the page it lies in. */
 static int reopen_inline(lctx_db *db, term_writer *tw, store_term *t, const MDB_val *inl)
 {
-    block_acc *a = &tw->acc;
-    pblock_header h;
-    if (pblock_header_read(inl->mv_data, inl->mv_size, &h))
-        return store_err(db, LCTX_ECORRUPT, "%s/index: malformed postings block", db->path);
-    if (h.count < STORE_BLOCK) {
-        if (pblock_decode(inl->mv_data, inl->mv_size, &h, a->p))
-            return store_err(db, LCTX_ECORRUPT, "%s/index: malformed postings block",
-                             db->path);
-        a->n = h.count;
-        a->max_tf = h.max_tf;
-        a->min_len = h.min_len;
+    int full, rc = acc_take(db, &tw->acc, inl, &full);
+    if (rc)
+        return rc;
+    if (!full) {
         t->n_blocks = 0;
         return LCTX_OK;
     }
@@ -206,7 +217,7 @@ static int reopen_inline(lctx_db *db, term_writer *tw, store_term *t, const MDB_
     memcpy(buf, inl->mv_data, inl->mv_size);
     pblock_key(kb, t->id, t->last_chunk);
     MDB_val k = {8, kb}, v = {inl->mv_size, buf};
-    int rc = mdb_cursor_put(tw->post, &k, &v, 0);
+    rc = mdb_cursor_put(tw->post, &k, &v, 0);
     return rc ? kv_err(db, rc, "write postings") : LCTX_OK;
 }
 
@@ -222,16 +233,9 @@ static int reopen_last_block(lctx_db *db, MDB_txn *txn, store_term *t, block_acc
             ? store_err(db, LCTX_ECORRUPT, "%s/index: last postings block of term %u missing",
                         db->path, t->id)
             : kv_err(db, rc, "read postings");
-    pblock_header h;
-    if (pblock_header_read(v.mv_data, v.mv_size, &h))
-        return store_err(db, LCTX_ECORRUPT, "%s/index: malformed postings block", db->path);
-    if (h.count >= STORE_BLOCK)
-        return LCTX_OK;
-    if (pblock_decode(v.mv_data, v.mv_size, &h, a->p))
-        return store_err(db, LCTX_ECORRUPT, "%s/index: malformed postings block", db->path);
-    a->n = h.count;
-    a->max_tf = h.max_tf;
-    a->min_len = h.min_len;
+    int full;
+    if ((rc = acc_take(db, a, &v, &full)) || full)
+        return rc;
     if ((rc = mdb_del(txn, db->dbi_post, &k, NULL)))
         return kv_err(db, rc, "delete postings");
     t->n_blocks--;

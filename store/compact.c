@@ -86,10 +86,12 @@ static int read_live(lctx_db *db, MDB_txn *txn, const store_term *t, const MDB_v
             rc = store_err(db, LCTX_ECORRUPT, "%s/index: malformed postings block", db->path);
             break;
         }
-        uint8_t kb[8];
-        pblock_key(kb, t->id, b.last);
-        if (!inl->mv_size && (rc = push_key(db, c, kb)))
-            break;
+        if (!inl->mv_size) {    /* a block of the postings table, deleted on rewrite */
+            uint8_t kb[8];
+            pblock_key(kb, t->id, b.last);
+            if ((rc = push_key(db, c, kb)))
+                break;
+        }
         if (c->n + h.count > c->cap) {
             size_t cap = (c->cap + h.count) * 2;
             store_posting *p = realloc(c->p, cap * sizeof *p);
@@ -310,7 +312,7 @@ int lctx_compact(lctx_db *db)
         rc = kv_write(db, compact_txn, &c);
     free(c.p);
     free(c.kbuf);
-    sqlite3_int64 changes = db->wdb ? sqlite3_total_changes64(db->wdb) : 0;
+    sqlite3_int64 changes = sqlite3_total_changes64(db->wdb);
     if (!rc)
         rc = catalog_exec(db, db->wdb,
                           "BEGIN IMMEDIATE;"
