@@ -456,11 +456,17 @@ static int maintain(lctx_db *db, const index_args *a)
     int rc;
     if (a->compact) {
         double t0 = cli_now();
+        lctx_stats before, after;
+        int sized = lctx_stats_get(db, &before) == LCTX_OK;
         if ((rc = lctx_compact(db)) != LCTX_OK) {
             cli_error(PROG, "compact: %s", cli_db_error(db, rc));
             return CLI_EXIT_FAIL;
         }
-        if (!a->quiet)
+        sized = sized && lctx_stats_get(db, &after) == LCTX_OK;
+        if (!a->quiet && sized)
+            fprintf(stderr, "%s: compacted in %.2f s (%.1f MB on disk, was %.1f MB)\n", PROG,
+                    cli_now() - t0, after.disk_bytes / 1e6, before.disk_bytes / 1e6);
+        else if (!a->quiet)
             fprintf(stderr, "%s: compacted in %.2f s\n", PROG, cli_now() - t0);
     }
     if (a->retune) {

@@ -78,12 +78,14 @@ typedef struct lctx_results lctx_results;
  * the LSH threshold scan exactly and do not use it. */
 #define LCTX_OPEN_VECTOR_CACHE 0x4u
 /* Rebuild the index (the collection's LMDB folder) from the catalog before
- * returning: the old index is discarded, every committed batch is replayed
- * in order from the documents the catalog keeps, and the vector buckets are
- * rebuilt with the LSH parameters last tuned. For an index lctx_check finds
- * damaged, or one of an older format whose catalog this lctx still reads
- * (format 2). Holds the writer lock meanwhile (LCTX_EBUSY while another
- * process writes); not with LCTX_OPEN_READONLY. */
+ * returning: every committed batch is replayed in order from the documents
+ * the catalog keeps into a new index beside the old one, the vector buckets
+ * are rebuilt with the LSH parameters last tuned, and the new index then
+ * replaces the old, which other handles keep reading until then and leave
+ * by themselves after. For an index lctx_check finds damaged, or one of an
+ * older format whose catalog this lctx still reads (format 2). Holds the
+ * writer lock meanwhile (LCTX_EBUSY while another process writes); not
+ * with LCTX_OPEN_READONLY. */
 #define LCTX_OPEN_REBUILD_INDEX 0x8u
 
 /* Settings fixed when a collection is created (ignored when it exists). */
@@ -144,8 +146,10 @@ LCTX_API int lctx_commit(lctx_db *db, uint64_t *seq);
 LCTX_API int lctx_rollback(lctx_db *db);
 
 /* Rewrites postings without tombstoned entries, removes deleted documents
- * from the catalog and gives the catalog's freed room back to the file
- * system (a failure of that last step is a warning). */
+ * from the catalog and gives the freed room back to the file system: the
+ * catalog is vacuumed, and the index replaced by a dense copy that other
+ * handles, in this process or others, move to before their next read (a
+ * failure of either step is a warning). */
 LCTX_API int lctx_compact(lctx_db *db);
 /* Verifies both stores and their agreement; LCTX_ECORRUPT with a message
  * naming the first problem. */

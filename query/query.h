@@ -472,6 +472,9 @@ int vcache_topk(lctx_db *db, MDB_txn *txn, const lsh_store_config *cfg, const fl
                 const docset *allowed, uint32_t exclude_doc, int probes, bm25_hit **out,
                 size_t *n, int *used);
 void vcache_free(struct vcache *vc);
+/* Drops the handle's cache (its last user frees it): the index it was built
+ * from was replaced (store/generation.c). */
+void vcache_forget(lctx_db *db);
 
 int vsearch_topk(lctx_db *db, MDB_txn *txn, const float *q, int k, const docset *allowed,
                  uint32_t exclude_doc, int probes, bm25_hit **out, size_t *n);

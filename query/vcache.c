@@ -240,6 +240,17 @@ static void release(lctx_db *db, struct vcache *vc)
         vcache_free(vc);
 }
 
+void vcache_forget(lctx_db *db)
+{
+    pthread_mutex_lock(&db->vcache_mu);
+    struct vcache *vc = db->vcache;
+    db->vcache = NULL;
+    int unused = vc && vc->users == 0;
+    pthread_mutex_unlock(&db->vcache_mu);
+    if (unused)
+        vcache_free(vc);
+}
+
 /* The best chunk of each allowed document, from the ranked chunks, up to k
  * documents; returns how many. Chunks come best first, so a document's
  * first chunk is its best. */

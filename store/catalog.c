@@ -118,6 +118,26 @@ int catalog_set_text(lctx_db *db, sqlite3 *conn, const char *key, const char *va
     return config_put_end(db, st);
 }
 
+int catalog_index_gen(lctx_db *db, sqlite3 *conn, uint64_t *gen)
+{
+    sqlite3_stmt *st;
+    *gen = 0;
+    int rc = sqlite3_prepare_v2(conn, "SELECT value FROM config WHERE key='index_gen'", -1, &st,
+                                NULL);
+    if (rc == SQLITE_OK) {
+        if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            const unsigned char *v = sqlite3_column_text(st, 0);
+            *gen = v ? strtoull((const char *)v, NULL, 10) : 0;
+            rc = SQLITE_DONE;
+        }
+        sqlite3_finalize(st);
+    }
+    if (rc != SQLITE_DONE)
+        return store_err(db, status_of(rc), "%s/catalog.db: reading the index generation: %s",
+                         db->path, sqlite3_errstr(rc));
+    return LCTX_OK;
+}
+
 int catalog_last_seq(lctx_db *db, sqlite3 *conn, uint64_t *seq)
 {
     sqlite3_stmt *st;

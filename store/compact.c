@@ -280,8 +280,7 @@ static int compact_txn(lctx_db *db, MDB_txn *txn, void *ctx)
  * the catalog), so it runs only when compaction removed something, and
  * its failure (a full disk) is a warning: the compaction has committed.
  * In WAL mode the rewritten pages pass through the WAL, which the
- * checkpoint then truncates. The index's free pages stay in its file for
- * later batches (lctx-index --rebuild-index writes it anew). */
+ * checkpoint then truncates. */
 static void shrink_catalog(lctx_db *db)
 {
     char *err = NULL;
@@ -291,6 +290,21 @@ static void shrink_catalog(lctx_db *db)
         store_warn(db, "%s/catalog.db: compacted, but its free space was not given back: %s",
                    db->path, err ? err : sqlite3_errmsg(db->wdb));
     sqlite3_free(err);
+}
+
+/* LMDB reuses the pages a compaction frees, but never gives them back:
+ * rewriting every touched list in one transaction left lisa's file, half
+ * its documents deleted, at 2.8 MB against 1.4 before. So when compaction
+ * removed documents (or a quarter of the file is free pages), the index
+ * is replaced by a dense copy (generation.c, which other processes
+ * follow); a failure is a warning, as for the catalog. */
+static void shrink_index(lctx_db *db, int removed)
+{
+    if (index_shrink(db, removed)) {
+        store_warn(db, "%s: compacted, but the index file was not shrunk: %s", db->path,
+                   lctx_errmsg(db));
+        store_clear_err(db);
+    }
 }
 
 int lctx_compact(lctx_db *db)
@@ -327,7 +341,12 @@ int lctx_compact(lctx_db *db)
                           "COMMIT;");
     if (rc && db->wdb && !sqlite3_get_autocommit(db->wdb))
         sqlite3_exec(db->wdb, "ROLLBACK", NULL, NULL, NULL);
-    if (!rc && sqlite3_total_changes64(db->wdb) > changes)
+    /* The index first: switching generations writes the catalog, whose
+     * WAL the VACUUM's checkpoint then empties. */
+    int removed = !rc && sqlite3_total_changes64(db->wdb) > changes;
+    if (!rc)
+        shrink_index(db, removed);
+    if (removed)
         shrink_catalog(db);
     store_unlock(db);
     pthread_mutex_unlock(&db->write_mu);

@@ -144,7 +144,12 @@ int store_lock(lctx_db *db)
         return store_err(db, LCTX_EIO, "%s/write.lock: %s", db->path, strerror(errno));
     }
     db->lock_held = 1;
-    return LCTX_OK;
+    /* Another process may have replaced the index since this handle last
+     * wrote (generation.c); a rebuild's own generation is not current yet. */
+    int rc = db->env && !db->rebuilding && !db->creating ? index_writer_follow(db) : LCTX_OK;
+    if (rc)
+        store_unlock(db);
+    return rc;
 }
 
 void store_unlock(lctx_db *db)
@@ -272,15 +277,16 @@ static lctx_db *db_new(const char *path, unsigned flags)
 /* LCTX_OPEN_REBUILD_INDEX. The index is derived state: the catalog keeps
  * every committed batch's documents (text, chunk ranges, the batch that
  * added and the one that deleted each) and their vectors, which is what
- * crash recovery replays from (indexer/replay.c). So rebuilding is:
- * take the writer lock for the whole of it, read the catalog even when an
- * older format wrote it (its index is about to go), delete the index,
- * record the current format, and let recovery replay every batch into a
- * new, empty one; then the vector buckets get the tables last tuned
- * (vtune_restore). A crash part-way leaves a catalog of the current
- * format and an index behind it, which the next read-write open brings up
- * to date as after any crash; a crash before the format is recorded
- * leaves an older catalog, which asks for the rebuild again. */
+ * crash recovery replays from (indexer/replay.c). So rebuilding is: take
+ * the writer lock for the whole of it, read the catalog even when an older
+ * format wrote it, open an empty next generation of the index beside the
+ * current one (generation.c), let recovery replay every batch into it, give
+ * the vector buckets the tables last tuned (vtune_restore), and switch the
+ * catalog to the new generation, recording the current format in the same
+ * transaction. Until that switch the old index stays current, and other
+ * processes keep reading it; a crash part-way leaves it current (a catalog
+ * of an older format asks for the rebuild again) and a stray generation
+ * that the next read-write open removes. */
 static int rebuild_start(lctx_db *db)
 {
     if (db->flags & LCTX_OPEN_READONLY)
@@ -290,19 +296,6 @@ static int rebuild_start(lctx_db *db)
     if (rc)
         return rc;
     db->rebuilding = 1;
-    return LCTX_OK;
-}
-
-static int rebuild_discard(lctx_db *db, const char *index)
-{
-    int rc = kv_remove(db, index);
-    if (rc || db->format_version == LCTX_FORMAT_VERSION)
-        return rc;
-    char v[16];
-    snprintf(v, sizeof v, "%d", LCTX_FORMAT_VERSION);
-    if ((rc = catalog_set_text(db, db->wdb, "format_version", v)))
-        return rc;
-    db->format_version = LCTX_FORMAT_VERSION;
     return LCTX_OK;
 }
 
@@ -344,10 +337,7 @@ static int open_stores(lctx_db *db, const lctx_config *cfg)
         return rc;
     if ((rc = catalog_open(db, file, create || db->creating, cfg)))
         return rc;
-    snprintf(file, sizeof file, "%s/index", db->path);
-    if (db->rebuilding && (rc = rebuild_discard(db, file)))
-        return rc;
-    if ((rc = kv_open(db, file, readonly)))
+    if ((rc = db->rebuilding ? index_rebuild_open(db) : index_open(db)))
         return rc;
     /* Vector settings and databases: replay needs them. A new catalog's
      * creation transaction (catalog_open) ends here, settings included. */
@@ -370,8 +360,10 @@ static int open_stores(lctx_db *db, const lctx_config *cfg)
     if (rc)
         return rc;
     rc = write_recover(db);
-    if (!rc && db->rebuilding)
-        rc = vtune_restore(db);
+    if (!rc && db->rebuilding && !(rc = vtune_restore(db)))
+        rc = index_rebuild_commit(db);
+    if (!rc)
+        index_remove_strays(db);
     db->rebuilding = 0;
     store_unlock(db);
     return rc;
@@ -444,6 +436,7 @@ void store_test_stop_after_sqlite(lctx_db *db, int on) { db->test_stop_after_sql
 void store_test_fail_lmdb(lctx_db *db, int on) { db->test_fail_lmdb = on; }
 void store_test_fail_catalog_commit(lctx_db *db, int on) { db->test_fail_catalog_commit = on; }
 void store_test_fail_vacuum(lctx_db *db, int on) { db->test_fail_vacuum = on; }
+void store_test_fail_replace(lctx_db *db, int on) { db->test_fail_replace = on; }
 void store_test_caller_every(lctx_db *db, unsigned n) { db->test_caller_every = n; }
 void store_test_fail_doc(lctx_db *db, uint64_t doc_id) { db->test_fail_doc = doc_id + 1; }
 void store_test_lsh_threshold(lctx_db *db, size_t n) { db->test_lsh_threshold = n; }

@@ -119,12 +119,17 @@ int kv_open(lctx_db *db, const char *dir, int readonly)
         return rc;
     if (db->creating && (rc = mdb_env_set_flags(db->env, MDB_NOSYNC, 0)))
         return kv_err(db, rc, "set flags");
+    /* A bare read transaction: nobody else uses a handle being opened, and
+     * a generation being followed (generation.c) holds the map lock. */
     MDB_txn *txn;
     store_stats st;
-    if ((rc = kv_read_begin(db, &txn)))
-        return rc;
+    if ((rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn)) == MDB_MAP_RESIZED &&
+        !(rc = mdb_env_set_mapsize(db->env, 0)))
+        rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn);
+    if (rc)
+        return kv_err(db, rc, "read transaction");
     rc = kv_get_stats(db, txn, &st);
-    kv_read_end(db, txn);
+    mdb_txn_abort(txn);
     if (rc)
         return rc;
     if (st.format_version > LCTX_FORMAT_VERSION)
@@ -155,11 +160,20 @@ void kv_close(lctx_db *db)
 
 int kv_read_begin(lctx_db *db, MDB_txn **txn)
 {
-    for (int tries = 0; tries < 3; tries++) {
+    for (int tries = 0; tries < 4; tries++) {
         pthread_rwlock_rdlock(&db->map_lock);
         int rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, txn);
-        if (rc == MDB_SUCCESS)
+        if (rc == MDB_SUCCESS && !index_retired(db, *txn))
             return LCTX_OK;
+        if (rc == MDB_SUCCESS) {
+            /* Another process replaced the index: move to the current one
+             * (generation.c) and begin again there. */
+            mdb_txn_abort(*txn);
+            pthread_rwlock_unlock(&db->map_lock);
+            if ((rc = index_follow(db)))
+                return rc;
+            continue;
+        }
         pthread_rwlock_unlock(&db->map_lock);
         if (rc != MDB_MAP_RESIZED)
             return kv_err(db, rc, "read transaction");
@@ -168,7 +182,7 @@ int kv_read_begin(lctx_db *db, MDB_txn **txn)
         mdb_env_set_mapsize(db->env, 0);
         pthread_rwlock_unlock(&db->map_lock);
     }
-    return store_err(db, LCTX_EBUSY, "%s/index: map keeps being resized", db->path);
+    return store_err(db, LCTX_EBUSY, "%s/index: map keeps being resized or replaced", db->path);
 }
 
 void kv_read_end(lctx_db *db, MDB_txn *txn)

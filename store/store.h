@@ -177,6 +177,10 @@ struct lctx_db {
     int n_tok_pool;
 
     MDB_env *env;
+    uint64_t index_gen;           /* the generation env belongs to (generation.c) */
+    uint64_t replaced_gen;        /* rebuilding: the generation being replaced */
+    uint64_t looked_txn;          /* index_retired: the snapshot last looked at, and */
+    int64_t looked_ms;            /* when (atomics: any reading thread updates them) */
     MDB_dbi dbi_terms, dbi_post, dbi_chunks, dbi_meta;
     pthread_rwlock_t map_lock;    /* held shared by transactions, exclusive to grow the map */
 
@@ -202,6 +206,8 @@ struct lctx_db {
     int test_fail_lmdb;           /* commit: fail the LMDB apply as a full disk would */
     int test_fail_catalog_commit; /* commit: fail the catalog's COMMIT (write.c) */
     int test_fail_vacuum;         /* compact: fail the catalog's VACUUM (compact.c) */
+    int test_fail_replace;        /* a new index generation: 1 fails before its commit
+                                     point, 2 stops right after it (generation.c) */
     unsigned test_caller_every;   /* add: the caller tokenizes every n-th document */
     uint64_t test_fail_doc;       /* tokenizing document id test_fail_doc - 1 fails */
     int kv_full;                  /* set by kv.c when LMDB answered MDB_MAP_FULL */
@@ -276,6 +282,7 @@ void store_test_stop_after_sqlite(lctx_db *db, int on);
 void store_test_fail_lmdb(lctx_db *db, int on);
 void store_test_fail_catalog_commit(lctx_db *db, int on);
 void store_test_fail_vacuum(lctx_db *db, int on);
+void store_test_fail_replace(lctx_db *db, int on);
 /* lctx_add tokenizes documents whose id is a multiple of n on the calling
  * thread, as it does when the worker has a backlog (0 = only then). */
 void store_test_caller_every(lctx_db *db, unsigned n);
@@ -303,6 +310,9 @@ int catalog_get_u64(lctx_db *db, sqlite3 *conn, const char *key, uint64_t *v);
  * (or the query failed). */
 int catalog_get_text(sqlite3 *conn, const char *key, char *buf, size_t len);
 int catalog_set_text(lctx_db *db, sqlite3 *conn, const char *key, const char *value);
+/* The index generation the catalog names (config 'index_gen'; 0 when it
+ * has none): generation.c. */
+int catalog_index_gen(lctx_db *db, sqlite3 *conn, uint64_t *gen);
 /* Removes every trace of batch seq from SQLite (used when LMDB failed). */
 int catalog_undo_batch(lctx_db *db, uint64_t seq, uint64_t first_doc);
 /* The end of a write batch's catalog transaction, `sql` (its last rows,
@@ -324,6 +334,40 @@ void catalog_commit_start(lctx_db *db, catalog_commit *cc, const char *sql);
 int catalog_commit_join(catalog_commit *cc);
 /* catalog_commit_join as a kv_write gate (ctx is the catalog_commit). */
 int catalog_commit_gate(void *ctx);
+
+/* ------------------------------------ index generations (generation.c) */
+/* The index lives in NAME.lctx/index (generation 0) or index.N, the one the
+ * catalog names; rebuilding and shrinking write the next generation beside
+ * it and switch the catalog over, and handles that had the old one move to
+ * the new one before their next transaction. */
+void index_dir(const lctx_db *db, uint64_t gen, char *buf, size_t len);
+/* Opens the current generation (read-write: creating an empty environment
+ * where it has none, for recovery to fill). */
+int index_open(lctx_db *db);
+/* 1 when another process replaced the handle's generation (its data file
+ * is unlinked); call with the map lock held. */
+int index_stale(lctx_db *db);
+/* index_stale for a read transaction just begun, without its system call
+ * in the usual case: only when the snapshot is newer than the last one
+ * looked at (a replacement commits one last transaction into the index it
+ * retires), or a second has passed. */
+int index_retired(lctx_db *db, MDB_txn *txn);
+/* Moves a stale handle to the current generation (takes the map lock). */
+int index_follow(lctx_db *db);
+/* For a writer that has just taken the writer lock: moves the handle to the
+ * catalog's generation when it holds another. */
+int index_writer_follow(lctx_db *db);
+/* LCTX_OPEN_REBUILD_INDEX: opens an empty next generation for recovery to
+ * fill; index_rebuild_commit makes it current and retires the old one. */
+int index_rebuild_open(lctx_db *db);
+int index_rebuild_commit(lctx_db *db);
+/* After compaction (writer lock held): when it removed documents, or a
+ * quarter or more of LMDB's file is free pages, replaces the index with a
+ * dense copy, which other handles follow. */
+int index_shrink(lctx_db *db, int removed);
+/* Removes generations other than the handle's (writer lock held): what a
+ * crash during a replacement, or a failed retirement, leaves behind. */
+void index_remove_strays(lctx_db *db);
 
 /* ---------------------------------------------------------- LMDB (kv.c) */
 int kv_open(lctx_db *db, const char *dir, int readonly);

@@ -18,82 +18,11 @@
 #include <unistd.h>
 
 #include "lctx.h"
+#include "test_corpus.h"
 #include "test_tmpdir.h"
 #include "store/store.h"
 
 TMPDIR_COLLECTION_SUITE(rebuild, "rebuild");
-
-static const char *const WORDS[] = {
-    "river", "stone", "bridge", "lantern", "harbor", "meadow", "signal", "copper",
-    "orchard", "valley", "engine", "compass", "glacier", "market", "thunder", "ember"};
-#define NWORDS (int)(sizeof WORDS / sizeof WORDS[0])
-
-static const char *const QUERIES[] = {
-    "river stone", "bridge", "lantern harbor meadow", "copper signal engine",
-    "\"orchard valley\"", "glacier -thunder", "market ember compass"};
-#define NQUERIES (int)(sizeof QUERIES / sizeof QUERIES[0])
-
-/* Document i of the corpus: a few words picked by i, some of them twice,
- * and now and then a title. */
-static void doc_text(int i, int version, char *text, size_t len, char *title, size_t tlen)
-{
-    size_t n = 0;
-    text[0] = 0;
-    for (int w = 0; w < 6 + i % 5; w++)
-        n += (size_t)snprintf(text + n, len - n, "%s ",
-                              WORDS[(i * 7 + w * (3 + version) + w * w) % NWORDS]);
-    snprintf(title, tlen, "%s", i % 4 == 0 ? WORDS[(i + version) % NWORDS] : "");
-}
-
-static void add_batch(lctx_db *db, int first, int n, int version)
-{
-    cr_assert_eq(lctx_begin(db), LCTX_OK, "%s", lctx_errmsg(db));
-    for (int i = first; i < first + n; i++) {
-        char id[16], text[256], title[32];
-        snprintf(id, sizeof id, "d%d", i);
-        doc_text(i, version, text, sizeof text, title, sizeof title);
-        lctx_doc d = {.id = id, .title = title[0] ? title : NULL, .text = text};
-        cr_assert_eq(lctx_add(db, &d), LCTX_OK, "%s", lctx_errmsg(db));
-    }
-    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
-}
-
-static void delete_ids(lctx_db *db, int first, int n, int step)
-{
-    cr_assert_eq(lctx_begin(db), LCTX_OK);
-    for (int i = first; i < first + n; i += step) {
-        char id[16];
-        snprintf(id, sizeof id, "d%d", i);
-        cr_assert_eq(lctx_delete(db, id), LCTX_OK, "%s", lctx_errmsg(db));
-    }
-    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
-}
-
-/* Every query's top 50 as "id score" lines, scores printed exactly. */
-static char *answers(lctx_db *db)
-{
-    size_t cap = 1 << 16, n = 0;
-    char *out = malloc(cap);
-    cr_assert_not_null(out);
-    out[0] = 0;
-    for (int q = 0; q < NQUERIES; q++) {
-        lctx_search_opts o;
-        lctx_search_opts_init(&o);
-        o.k = 50;
-        o.mode = LCTX_MODE_BM25;
-        lctx_results *r;
-        cr_assert_eq(lctx_search(db, QUERIES[q], &o, &r), LCTX_OK, "%s", lctx_errmsg(db));
-        for (size_t i = 0; i < lctx_results_count(r); i++) {
-            const lctx_hit *h = lctx_results_get(r, i);
-            if (n + 128 > cap)
-                cr_assert_not_null(out = realloc(out, cap *= 2));
-            n += (size_t)snprintf(out + n, cap - n, "%d %s %a %lld\n", q, h->id, h->score,
-                                  (long long)h->chunk);
-        }
-        lctx_results_free(r);
-    }
-    return out;
-}
 
 /* The collection of the tests: four batches, upserts, deletions of which
  * the older ones are compacted away (holes in the replayed batches) and
@@ -228,8 +157,8 @@ Test(rebuild, format_1_is_refused_even_for_a_rebuild)
     cr_assert(strstr(lctx_errmsg(db), "from its sources"), "%s", lctx_errmsg(db));
     lctx_close(db);
     /* the refusal touched nothing: the index is still there */
-    char file[300];
-    snprintf(file, sizeof file, "%s/index/data.mdb", dir);
+    char file[600];
+    tmpdir_index_file(dir, "data.mdb", file, sizeof file);
     cr_assert_eq(access(file, F_OK), 0);
 }
 
@@ -257,10 +186,10 @@ Test(rebuild, a_crash_part_way_is_finished_by_the_next_open)
     lctx_close(db);
     /* What a crash after the index was discarded leaves: a catalog of the
      * current format and no index at all. */
-    char file[300];
-    snprintf(file, sizeof file, "%s/index/data.mdb", dir);
+    char file[600];
+    tmpdir_index_file(dir, "data.mdb", file, sizeof file);
     cr_assert_eq(unlink(file), 0);
-    snprintf(file, sizeof file, "%s/index/lock.mdb", dir);
+    tmpdir_index_file(dir, "lock.mdb", file, sizeof file);
     cr_assert_eq(unlink(file), 0);
     db = reopen(0);
     expect_same(db, before, &sb);

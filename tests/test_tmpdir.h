@@ -19,6 +19,7 @@
 #define LCTX_TEST_TMPDIR_H
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,33 @@ static void tmpdir_collection_remove(char *path)
 {
     *strrchr(path, '/') = 0;
     tmpdir_remove(path);
+}
+
+/* How many index generations (folders "index" and "index.N") the
+ * collection at coll holds; the path of the last one found into out. */
+__attribute__((unused))
+static int tmpdir_index_folders(const char *coll, char *out, size_t len)
+{
+    DIR *d = opendir(coll);
+    int n = 0;
+    cr_assert_not_null(d, "%s", coll);
+    for (struct dirent *e; (e = readdir(d));)
+        if (strcmp(e->d_name, "index") == 0 || strncmp(e->d_name, "index.", 6) == 0) {
+            snprintf(out, len, "%s/%s", coll, e->d_name);
+            n++;
+        }
+    closedir(d);
+    return n;
+}
+
+/* The path of a file of the collection's index (its one generation). */
+__attribute__((unused))
+static void tmpdir_index_file(const char *coll, const char *name, char *out, size_t len)
+{
+    char folder[512];
+    cr_assert_eq(tmpdir_index_folders(coll, folder, sizeof folder), 1,
+                 "%s: one index generation expected", coll);
+    snprintf(out, len, "%s/%s", folder, name);
 }
 
 /* A Criterion suite whose every test gets a fresh collection path in dir. */

@@ -587,3 +587,38 @@ Test(vector_store, rebuilt_index_keeps_vectors_and_lsh_tables)
     free(answers);
     lctx_close(db);
 }
+
+Test(vector_store, a_shrunk_index_keeps_vectors_and_lsh_tables)
+{
+    lctx_db *db = open_coll("s.lctx", "use-lite");
+    store_test_lsh_threshold(db, 32);
+    add_all(db, 0);
+    add_notes(db, 36);
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    cr_assert_eq(lctx_delete(db, "n3"), LCTX_OK);
+    cr_assert_eq(lctx_delete(db, "n20"), LCTX_OK);
+    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+    /* Compacted in place first (the dense copy made to fail), then copied
+     * by a second compaction: the copy must hold every vector and bucket. */
+    store_test_fail_replace(db, 1);
+    cr_assert_eq(lctx_compact(db), LCTX_OK, "%s", lctx_errmsg(db));
+    lctx_stats before = stats(db);
+    cr_assert_gt(before.lsh_tables, 0, "the test wants LSH tables");
+    size_t buckets = bucket_entries(db);
+    char *answers = vector_answers(db);
+    store_test_fail_replace(db, 0);
+    uint64_t gen = db->index_gen;
+    cr_assert_eq(lctx_compact(db), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(db->index_gen, gen + 1, "the index was not replaced");
+    cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
+    lctx_stats after = stats(db);
+    cr_assert_eq(after.lsh_tables, before.lsh_tables);
+    cr_assert_eq(after.lsh_bits, before.lsh_bits);
+    cr_assert_eq(after.vectors, before.vectors);
+    cr_assert_eq(bucket_entries(db), buckets);
+    char *again = vector_answers(db);
+    cr_assert_str_eq(again, answers);
+    free(again);
+    free(answers);
+    lctx_close(db);
+}
