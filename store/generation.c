@@ -446,7 +446,8 @@ static int copy_dense(lctx_db *db, const char *dir)
 
 int index_shrink(lctx_db *db, int removed)
 {
-    if (!removed && !worth_shrinking(db))
+    /* A collection being created has nothing durable to replace. */
+    if (db->creating || (!removed && !worth_shrinking(db)))
         return LCTX_OK;
     uint64_t gen = db->index_gen + 1;
     char dir[4200];
