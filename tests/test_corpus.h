@@ -97,4 +97,28 @@ static char *answers(lctx_db *db)
     return out;
 }
 
+/* A query of every word: it matches every document of the corpus. */
+#define ALL_WORDS "river stone bridge lantern harbor meadow signal copper orchard valley " \
+                  "engine compass glacier market thunder ember"
+
+/* How many of the top 1000 BM25 hits for ALL_WORDS have an id of id_len
+ * bytes that starts with prefix ("d200", 5: d2000..d2009). */
+__attribute__((unused))
+static int ids_found(lctx_db *db, const char *prefix, size_t id_len)
+{
+    lctx_search_opts o;
+    lctx_search_opts_init(&o);
+    o.k = 1000;
+    o.mode = LCTX_MODE_BM25;
+    lctx_results *r;
+    cr_assert_eq(lctx_search(db, ALL_WORDS, &o, &r), LCTX_OK, "%s", lctx_errmsg(db));
+    int found = 0;
+    for (size_t i = 0; i < lctx_results_count(r); i++) {
+        const char *id = lctx_results_get(r, i)->id;
+        found += strncmp(id, prefix, strlen(prefix)) == 0 && strlen(id) == id_len;
+    }
+    lctx_results_free(r);
+    return found;
+}
+
 #endif

@@ -132,8 +132,7 @@ Test(generations, compaction_replaces_the_index_with_a_dense_copy)
 
     /* It takes batches, and a new handle reads the same generation. */
     add_batch(db, 900, 20, 0);
-    cr_assert_eq(bm25_hits(db, "river stone bridge lantern harbor meadow signal copper "
-                           "orchard valley engine compass glacier market thunder ember", 1000),
+    cr_assert_eq(bm25_hits(db, ALL_WORDS, 1000),
                  (size_t)(700 - 234 + 20));
     free(after);
     after = answers(db);
@@ -179,20 +178,7 @@ static void add_later(lctx_db *db)
 /* Documents d2000..d2009 that a handle finds. */
 static int later_docs(lctx_db *db)
 {
-    lctx_search_opts o;
-    lctx_search_opts_init(&o);
-    o.k = 1000;
-    o.mode = LCTX_MODE_BM25;
-    lctx_results *r;
-    cr_assert_eq(lctx_search(db, "river stone bridge lantern harbor meadow signal copper "
-                             "orchard valley engine compass glacier market thunder ember",
-                             &o, &r), LCTX_OK, "%s", lctx_errmsg(db));
-    int found = 0;
-    for (size_t i = 0; i < lctx_results_count(r); i++)
-        found += strncmp(lctx_results_get(r, i)->id, "d200", 4) == 0 &&
-                 strlen(lctx_results_get(r, i)->id) == 5;
-    lctx_results_free(r);
-    return found;
+    return ids_found(db, "d200", 5);
 }
 
 Test(generations, a_reader_follows_a_compaction_in_another_process)
@@ -216,8 +202,7 @@ static void compact_and_stop(lctx_db *db)
 Test(generations, a_writer_never_writes_into_a_retired_index)
 {
     lctx_db *db = build();
-    const char *all = "river stone bridge lantern harbor meadow signal copper orchard valley "
-                      "engine compass glacier market thunder ember";
+    const char *all = ALL_WORDS;
     size_t live = bm25_hits(db, all, 1000);
     /* The other process switches generations but dies before it retires
      * the old one, so nothing tells this handle but the catalog. */
@@ -240,8 +225,7 @@ Test(generations, handles_follow_a_rebuild_in_another_process)
 {
     lctx_db *db = build();
     lctx_db *reader;
-    const char *all = "d3000 river stone bridge lantern harbor meadow signal copper orchard "
-                      "valley engine compass glacier market thunder ember";
+    const char *all = ALL_WORDS;
     cr_assert_eq(lctx_open(dir, LCTX_OPEN_READONLY, NULL, &reader), LCTX_OK);
     size_t live = bm25_hits(reader, all, 1000);
     in_child(add_later, LCTX_OPEN_REBUILD_INDEX);

@@ -221,19 +221,7 @@ Test(rebuild, a_writer_open_meanwhile_loses_nothing)
     lctx_close(db);
     db = reopen(0);
     cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
-    lctx_search_opts o;
-    lctx_search_opts_init(&o);
-    o.k = 1000;
-    o.mode = LCTX_MODE_BM25;
-    lctx_results *r;
-    cr_assert_eq(lctx_search(db, "river stone bridge lantern harbor meadow signal copper "
-                             "orchard valley engine compass glacier market thunder ember",
-                             &o, &r), LCTX_OK);
-    int found = 0;
-    for (size_t i = 0; i < lctx_results_count(r); i++)
-        found += strncmp(lctx_results_get(r, i)->id, "d70", 3) == 0 &&
-                 strlen(lctx_results_get(r, i)->id) == 4;
-    lctx_results_free(r);
+    int found = ids_found(db, "d70", 4);
     cr_assert_eq(found, 10, "%d of the 10 documents committed meanwhile found", found);
     lctx_close(db);
     free(old_view);

@@ -551,17 +551,25 @@ static size_t bucket_entries(lctx_db *db)
     return st.ms_entries;
 }
 
-Test(vector_store, rebuilt_index_keeps_vectors_and_lsh_tables)
+/* A collection with LSH tables and two documents deleted (not compacted
+ * yet). */
+static lctx_db *tuned_with_deletions(const char *name)
 {
-    lctx_db *db = open_coll("r.lctx", "use-lite");
+    lctx_db *db = open_coll(name, "use-lite");
     store_test_lsh_threshold(db, 32);
     add_all(db, 0);
     add_notes(db, 36);
-    /* Deleted and compacted: holes, without vectors, in the replayed batch. */
     cr_assert_eq(lctx_begin(db), LCTX_OK);
     cr_assert_eq(lctx_delete(db, "n3"), LCTX_OK);
     cr_assert_eq(lctx_delete(db, "n20"), LCTX_OK);
     cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+    return db;
+}
+
+Test(vector_store, rebuilt_index_keeps_vectors_and_lsh_tables)
+{
+    lctx_db *db = tuned_with_deletions("r.lctx");
+    /* Compacted: holes, without vectors, in the replayed batch. */
     cr_assert_eq(lctx_compact(db), LCTX_OK, "%s", lctx_errmsg(db));
     lctx_stats before = stats(db);
     cr_assert_gt(before.lsh_tables, 0, "the test wants LSH tables");
@@ -590,14 +598,7 @@ Test(vector_store, rebuilt_index_keeps_vectors_and_lsh_tables)
 
 Test(vector_store, a_shrunk_index_keeps_vectors_and_lsh_tables)
 {
-    lctx_db *db = open_coll("s.lctx", "use-lite");
-    store_test_lsh_threshold(db, 32);
-    add_all(db, 0);
-    add_notes(db, 36);
-    cr_assert_eq(lctx_begin(db), LCTX_OK);
-    cr_assert_eq(lctx_delete(db, "n3"), LCTX_OK);
-    cr_assert_eq(lctx_delete(db, "n20"), LCTX_OK);
-    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+    lctx_db *db = tuned_with_deletions("s.lctx");
     /* Compacted in place first (the dense copy made to fail), then copied
      * by a second compaction: the copy must hold every vector and bucket. */
     store_test_fail_replace(db, 1);
