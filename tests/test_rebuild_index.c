@@ -213,8 +213,9 @@ Test(rebuild, a_writer_open_meanwhile_loses_nothing)
     int status;
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the rebuild failed");
-    /* The old handle still answers from the index it opened, and what it
-     * commits now reaches the new index through the catalog. */
+    /* The old handle answers as before (from the rebuilt index, which it
+     * moved to by itself: test_generations.c), and what it commits now
+     * is in the index a new handle opens. */
     char *old_view = answers(db);
     cr_assert_str_eq(old_view, before);
     add_batch(db, 700, 10, 3);
