@@ -5,7 +5,10 @@
 # which see no data races. This builds the library and bench-bm25's lctx
 # program with -fsanitize=thread in $(BUILD)/tsan and indexes two dev
 # collections with them (three builds each: the caller tokenizes whenever
-# the worker has a backlog, and shares it at commit), failing on any report.
+# the worker has a backlog, and shares it at commit), then runs
+# tools/tsan-follow.c: three threads searching one handle while lctx-index
+# rebuilds and compacts the collection in other processes, so that handle
+# keeps moving to new index generations. It fails on any report.
 # Not part of `make test`: it needs ../shared's collections and a few
 # minutes. The Criterion tests cannot run under TSan here (Criterion's
 # shared arena fails to map beside TSan's shadow memory).
@@ -27,8 +30,11 @@ $(TSAN_DIR)/liblctx.a: $(TSAN_OBJ)
 $(TSAN_DIR)/bench-bm25: bench/bench-bm25.c bench/bm25_common.h $(TSAN_DIR)/liblctx.a
 	$(CC) $(CFLAGS_TSAN) -o $@ $< $(TSAN_DIR)/liblctx.a $(PKG_LIBS)
 
+$(TSAN_DIR)/tsan-follow: tools/tsan-follow.c $(TSAN_DIR)/liblctx.a
+	$(CC) $(CFLAGS_TSAN) -o $@ $< $(TSAN_DIR)/liblctx.a $(PKG_LIBS)
+
 .PHONY: check-tsan
-check-tsan: $(TSAN_DIR)/bench-bm25
+check-tsan: $(TSAN_DIR)/bench-bm25 $(TSAN_DIR)/tsan-follow $(BUILD)/lctx-index
 	@set -e; for c in $(TSAN_COLLECTIONS); do \
 	  d=$(SHARED)/data/ir/$$c; [ -f $$d/corpus.jsonl ] || { echo "check-tsan: $$d missing"; exit 1; }; \
 	  rm -rf $(TSAN_DIR)/work; mkdir -p $(TSAN_DIR)/work; \
@@ -37,6 +43,12 @@ check-tsan: $(TSAN_DIR)/bench-bm25
 	    $(TSAN_DIR)/bench-bm25 --builds 3 --repeat 1 --corpus $$d/corpus.jsonl \
 	    --queries $$d/queries.jsonl --index $(TSAN_DIR)/work/index \
 	    --run $(TSAN_DIR)/work/run.trec >/dev/null; \
-	done; echo "check-tsan: no data race reported"
+	done; \
+	echo "check-tsan: searches while other processes replace the index (cranfield)"; \
+	rm -rf $(TSAN_DIR)/work; mkdir -p $(TSAN_DIR)/work; \
+	OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1:exitcode=66 \
+	  $(TSAN_DIR)/tsan-follow $(SHARED)/data/ir/cranfield/corpus.jsonl $(BUILD)/lctx-index \
+	  $(TSAN_DIR)/work; \
+	echo "check-tsan: no data race reported"
 
 -include $(TSAN_OBJ:.o=.d)
