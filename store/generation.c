@@ -178,8 +178,9 @@ int index_stale(lctx_db *db)
 }
 
 /* fstat is a system call, and a search runs two or three read
- * transactions: 3-5 % of a fast query's time when every transaction looked (MS MARCO p50 0.073 -> 0.076 ms, cranfield 0.150 ->
- * 0.158). A snapshot id that has not changed since the last look cannot be
+ * transactions: 3-5 % of a fast query's time when every transaction
+ * looked (MS MARCO p50 0.073 -> 0.076 ms, cranfield 0.150 -> 0.158). A
+ * snapshot id that has not changed since the last look cannot be
  * a retired index's last one, so it looks again only after a commit, or
  * after INDEX_LOOK_MS, which bounds how long a retirement that could not
  * commit its last transaction goes unnoticed. */
