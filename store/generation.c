@@ -110,6 +110,16 @@ static int remove_gen(lctx_db *db, const char *dir)
     return rc;
 }
 
+/* The environment in dir into the handle, with the vector databases when
+ * vectors (embed_open opens them itself at open time). */
+static int open_env(lctx_db *db, const char *dir, int vectors)
+{
+    int rc = kv_open(db, dir, (db->flags & LCTX_OPEN_READONLY) != 0);
+    if (!rc && vectors)
+        rc = kv_open_vectors(db);
+    return rc;
+}
+
 /* Opens the catalog's current generation into the handle and reads the
  * generation again afterwards: a replacement that committed meanwhile means
  * opening again. create: a read-write open, which may create an empty
@@ -119,7 +129,6 @@ static int remove_gen(lctx_db *db, const char *dir)
  * open time). */
 static int open_current(lctx_db *db, sqlite3 *conn, int create, int vectors)
 {
-    int readonly = (db->flags & LCTX_OPEN_READONLY) != 0;
     for (int tries = 0; tries < 8; tries++) {
         uint64_t gen, again;
         char dir[4200], file[4300];
@@ -129,9 +138,7 @@ static int open_current(lctx_db *db, sqlite3 *conn, int create, int vectors)
         index_dir(db, gen, dir, sizeof dir);
         snprintf(file, sizeof file, "%s/data.mdb", dir);
         if (create || access(file, F_OK) == 0) {
-            rc = kv_open(db, dir, readonly);
-            if (!rc && vectors)
-                rc = kv_open_vectors(db);
+            rc = open_env(db, dir, vectors);
         } else {
             rc = store_err(db, LCTX_ENOTFOUND, "%s: no index (not an lctx collection?)", dir);
         }
@@ -462,9 +469,7 @@ int index_shrink(lctx_db *db, int removed)
         pthread_rwlock_wrlock(&db->map_lock);
         handles_save(db, &old);
         db->env = NULL;
-        rc = kv_open(db, dir, 0);
-        if (!rc && db->has_vectors)
-            rc = kv_open_vectors(db);
+        rc = open_env(db, dir, db->has_vectors);
         if (!rc)
             rc = replace_commit(db, gen);
         if (rc) {

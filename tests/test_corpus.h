@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lctx.h"
 
@@ -119,6 +120,22 @@ static int ids_found(lctx_db *db, const char *prefix, size_t id_len)
     }
     lctx_results_free(r);
     return found;
+}
+
+/* A process of its own that opens coll with LCTX_OPEN_REBUILD_INDEX,
+ * closes it and exits 0 (1 when the open failed); its pid. */
+__attribute__((unused))
+static pid_t fork_rebuild(const char *coll)
+{
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        lctx_db *other;
+        int rc = lctx_open(coll, LCTX_OPEN_REBUILD_INDEX, NULL, &other);
+        lctx_close(other);
+        _exit(rc == LCTX_OK ? 0 : 1);
+    }
+    return pid;
 }
 
 #endif

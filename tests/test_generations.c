@@ -287,14 +287,7 @@ Test(generations, a_rebuild_killed_at_any_moment_loses_nothing)
     long span_us = (t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000;
     srand(7);
     for (int round = 0; round < 12; round++) {
-        pid_t pid = fork();
-        cr_assert_geq(pid, 0);
-        if (pid == 0) {
-            lctx_db *other;
-            int rc = lctx_open(dir, LCTX_OPEN_REBUILD_INDEX, NULL, &other);
-            lctx_close(other);
-            _exit(rc == LCTX_OK ? 0 : 1);
-        }
+        pid_t pid = fork_rebuild(dir);
         usleep((useconds_t)(rand() % (span_us + 1)));
         kill(pid, SIGKILL);
         int status;

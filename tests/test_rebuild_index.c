@@ -202,14 +202,7 @@ Test(rebuild, a_writer_open_meanwhile_loses_nothing)
     lctx_db *db = build();
     char *before = answers(db);
     /* db stays open, idle, while another process rebuilds the index */
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        lctx_db *other;
-        int rc = lctx_open(dir, LCTX_OPEN_REBUILD_INDEX, NULL, &other);
-        lctx_close(other);
-        _exit(rc == LCTX_OK ? 0 : 1);
-    }
+    pid_t pid = fork_rebuild(dir);
     int status;
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the rebuild failed");

@@ -566,6 +566,23 @@ static lctx_db *tuned_with_deletions(const char *name)
     return db;
 }
 
+/* After an index replacement: the same LSH parameters, vector count,
+ * bucket entries and vector answers as before it, and a clean check. */
+static void expect_same_vectors(lctx_db *db, const lctx_stats *before, size_t buckets,
+                                const char *answers)
+{
+    cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
+    lctx_stats after = stats(db);
+    cr_assert_eq(after.lsh_tables, before->lsh_tables);
+    cr_assert_eq(after.lsh_bits, before->lsh_bits);
+    cr_assert_eq(after.lsh_probes, before->lsh_probes);
+    cr_assert_eq(after.vectors, before->vectors);
+    cr_assert_eq(bucket_entries(db), buckets);
+    char *again = vector_answers(db);
+    cr_assert_str_eq(again, answers);
+    free(again);
+}
+
 Test(vector_store, rebuilt_index_keeps_vectors_and_lsh_tables)
 {
     lctx_db *db = tuned_with_deletions("r.lctx");
@@ -582,16 +599,7 @@ Test(vector_store, rebuilt_index_keeps_vectors_and_lsh_tables)
 
     cr_assert_eq(lctx_open(path, LCTX_OPEN_REBUILD_INDEX, NULL, &db), LCTX_OK, "%s",
                  lctx_errmsg(db));
-    cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
-    lctx_stats after = stats(db);
-    cr_assert_eq(after.lsh_tables, before.lsh_tables);
-    cr_assert_eq(after.lsh_bits, before.lsh_bits);
-    cr_assert_eq(after.lsh_probes, before.lsh_probes);
-    cr_assert_eq(after.vectors, before.vectors);
-    cr_assert_eq(bucket_entries(db), buckets);
-    char *again = vector_answers(db);
-    cr_assert_str_eq(again, answers);
-    free(again);
+    expect_same_vectors(db, &before, buckets, answers);
     free(answers);
     lctx_close(db);
 }
@@ -611,15 +619,7 @@ Test(vector_store, a_shrunk_index_keeps_vectors_and_lsh_tables)
     uint64_t gen = db->index_gen;
     cr_assert_eq(lctx_compact(db), LCTX_OK, "%s", lctx_errmsg(db));
     cr_assert_eq(db->index_gen, gen + 1, "the index was not replaced");
-    cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
-    lctx_stats after = stats(db);
-    cr_assert_eq(after.lsh_tables, before.lsh_tables);
-    cr_assert_eq(after.lsh_bits, before.lsh_bits);
-    cr_assert_eq(after.vectors, before.vectors);
-    cr_assert_eq(bucket_entries(db), buckets);
-    char *again = vector_answers(db);
-    cr_assert_str_eq(again, answers);
-    free(again);
+    expect_same_vectors(db, &before, buckets, answers);
     free(answers);
     lctx_close(db);
 }
