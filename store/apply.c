@@ -347,6 +347,28 @@ static int put_term(lctx_db *db, MDB_txn *txn, const store_batch *b,
     return LCTX_OK;
 }
 
+/* 1 when the index holds no chunk page, term or postings list, 0 when it
+ * does, -rc on an LMDB error. Its statistics alone cannot tell: a
+ * collection emptied by deletions and compacted counts no chunk and no
+ * term, yet chunk numbers go on from where they were, and a page its
+ * compaction kept (or one written before compaction cleared pages) would
+ * be appended to. */
+static int index_is_empty(lctx_db *db, MDB_txn *txn, const store_stats *st)
+{
+    if (st->n_chunks || st->n_terms)
+        return 0;
+    MDB_dbi dbis[3] = {db->dbi_chunks, db->dbi_terms, db->dbi_post};
+    for (int i = 0; i < 3; i++) {
+        MDB_stat ms;
+        int rc = mdb_stat(txn, dbis[i], &ms);
+        if (rc)
+            return -rc;
+        if (ms.ms_entries)
+            return 0;
+    }
+    return 1;
+}
+
 static int apply_txn(lctx_db *db, MDB_txn *txn, void *ctx)
 {
     const store_batch *b = ctx;
@@ -364,7 +386,7 @@ static int apply_txn(lctx_db *db, MDB_txn *txn, void *ctx)
         free(tw);
         return store_err(db, LCTX_ENOMEM, "out of memory");
     }
-    /* Bulk load: into an index that has never held a chunk or a term, every
+    /* Bulk load: into an index that holds no chunk or term, every
      * key of this batch is new and arrives in LMDB's key order (chunk pages
      * by number; terms sorted bytewise, as LMDB compares them, and numbered
      * in that order, so postings keys (term, last chunk) ascend too). Then
@@ -372,8 +394,10 @@ static int apply_txn(lctx_db *db, MDB_txn *txn, void *ctx)
      * of its tree without a search, filling pages instead of splitting them
      * in half. A key out of order fails the put (MDB_KEYEXIST) and the
      * whole batch with it, rather than building a wrong tree. */
-    unsigned flags = st.n_chunks == 0 && st.n_terms == 0 ? MDB_APPEND : 0;
-    rc = put_chunks(db, txn, b, recs, &st, flags);
+    int empty = index_is_empty(db, txn, &st);
+    unsigned flags = empty > 0 ? MDB_APPEND : 0;
+    rc = empty < 0 ? kv_err(db, -empty, "read index statistics")
+                   : put_chunks(db, txn, b, recs, &st, flags);
     tw->flags = flags;
     tw->post = tw->terms = NULL;
     if (!rc && ((rc = mdb_cursor_open(txn, db->dbi_post, &tw->post)) ||

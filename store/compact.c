@@ -237,7 +237,7 @@ static int compact_chunks(lctx_db *db, MDB_txn *txn, store_stats *st)
             break;
         }
         memcpy(recs, v.mv_data, v.mv_size);
-        int changed = 0;
+        int changed = 0, live = 0;
         for (size_t i = 0; i < n; i++) {
             if (recs[i].len & STORE_DELETED) {
                 recs[i].doc = recs[i].len = 0;
@@ -245,10 +245,14 @@ static int compact_chunks(lctx_db *db, MDB_txn *txn, store_stats *st)
             } else if (recs[i].doc) {
                 st->n_chunks++;
                 st->total_len += recs[i].len;
+                live = 1;
             }
         }
+        /* A page of cleared records reads as a missing one (page_load), so
+         * it goes: an emptied index then holds no chunk pages at all. */
         MDB_val nv = {v.mv_size, recs}, key = {kl, kb};
-        if (changed && (rc = mdb_put(txn, db->dbi_chunks, &key, &nv, 0))) {
+        if (changed && (rc = live ? mdb_put(txn, db->dbi_chunks, &key, &nv, 0)
+                                  : mdb_del(txn, db->dbi_chunks, &key, NULL))) {
             s = kv_err(db, rc, "write chunk page");
             break;
         }

@@ -3,7 +3,8 @@
  * file system: after most documents are deleted and compacted, catalog.db
  * is much smaller, its WAL empty, and every kept document still found; a
  * compaction that removed nothing leaves the file alone; and a VACUUM that
- * fails (simulated) is a warning, not a failed compaction.
+ * fails (simulated) is a warning, not a failed compaction. A collection
+ * emptied by deletions and compacted takes new batches again.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -119,5 +120,49 @@ Test(vacuum, a_failed_vacuum_is_a_warning)
     cr_assert_eq(warnings, 1);
     cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
     cr_assert_eq(bm25_hits(db, "tree3", 1000), 20);
+    lctx_close(db);
+}
+
+/* Compacting away every document leaves chunk pages of cleared records
+ * and no terms; the next batch must not take the index for a new one (its
+ * bulk load appends, and a chunk page that exists fails the append), in
+ * this handle or after a reopen. */
+Test(vacuum, an_emptied_collection_takes_new_batches)
+{
+    lctx_db *db = build(40);
+    delete_all_but_every(db, 40, 41);
+    cr_assert_eq(bm25_hits(db, "tree3", 1000), 1, "d0 alone is kept by keep = 41");
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    cr_assert_eq(lctx_delete(db, "d0"), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(lctx_compact(db), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(bm25_hits(db, "tree3", 1000), 0);
+    for (int round = 0; round < 2; round++) {
+        char id[32], text[64];
+        cr_assert_eq(lctx_begin(db), LCTX_OK);
+        for (int i = 0; i < 3; i++) {
+            snprintf(id, sizeof id, "new%d-%d", round, i);
+            snprintf(text, sizeof text, "apple%d banana", round);
+            lctx_doc d = {.id = id, .text = text};
+            cr_assert_eq(lctx_add(db, &d), LCTX_OK, "%s", lctx_errmsg(db));
+        }
+        cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "round %d: %s", round, lctx_errmsg(db));
+        cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
+        cr_assert_eq(bm25_hits(db, "banana", 100), 3);
+        lctx_close(db);
+        cr_assert_eq(lctx_open(dir, 0, NULL, &db), LCTX_OK);
+        if (round == 0) {               /* empty it again, then reopen and add */
+            cr_assert_eq(lctx_begin(db), LCTX_OK);
+            for (int i = 0; i < 3; i++) {
+                snprintf(id, sizeof id, "new0-%d", i);
+                cr_assert_eq(lctx_delete(db, id), LCTX_OK, "%s", lctx_errmsg(db));
+            }
+            cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+            cr_assert_eq(lctx_compact(db), LCTX_OK, "%s", lctx_errmsg(db));
+            cr_assert_eq(bm25_hits(db, "banana", 100), 0);
+        }
+    }
+    cr_assert_eq(bm25_hits(db, "apple1", 100), 3);
+    cr_assert_eq(bm25_hits(db, "apple0", 100), 0);
     lctx_close(db);
 }
