@@ -111,6 +111,10 @@ LCTX_API void lctx_config_init(lctx_config *cfg);
  * cfg may be NULL for defaults. On failure *out is still set when possible so
  * lctx_errmsg(*out) can explain; lctx_close(*out) must then be called. */
 LCTX_API int lctx_open(const char *path, unsigned flags, const lctx_config *cfg, lctx_db **out);
+/* A collection this handle created and whose first batch never committed
+ * stays, empty, if no batch failed or was rolled back; if one did, or the
+ * creating open itself failed, lctx_close removes it (the folder too when
+ * the open made it), leaving things as they were before. */
 LCTX_API int lctx_close(lctx_db *db);
 /* The last failure on this handle, as one line; "" when none. */
 LCTX_API const char *lctx_errmsg(const lctx_db *db);

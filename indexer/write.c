@@ -589,6 +589,9 @@ int lctx_delete(lctx_db *db, const char *id)
 
 static void end_batch(lctx_db *db)
 {
+    /* Still creating: this first batch did not commit (create.c). */
+    if (db->creating)
+        db->creation_failed = 1;
     write_batch_free(db->batch);
     db->batch = NULL;
     if (!db->lock_keep)

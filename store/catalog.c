@@ -288,8 +288,22 @@ int catalog_open(lctx_db *db, const char *file, int create, const lctx_config *c
         return store_err(db, LCTX_ECORRUPT, "%s: %s", file, sqlite3_errmsg(db->wdb));
     int exists = sqlite3_step(st) == SQLITE_ROW;
     sqlite3_finalize(st);
-    if (exists && ((rc = config_load(db, db->wdb)) || (rc = catalog_use_wal(db))))
+    /* A catalog without its config table that this handle is not creating
+     * is another process's creation, not yet committed (or not ours). */
+    if (!exists && !db->creating)
+        return creation_marked(db)
+            ? store_err(db, LCTX_EBUSY, "%s: another process is creating the collection",
+                        db->path)
+            : store_err(db, LCTX_ECORRUPT, "%s: not an lctx catalog", file);
+    if (exists && (rc = config_load(db, db->wdb)))
         return rc;
+    /* WAL now if we can; a writer busy in rollback mode (a new collection's
+     * first batch) keeps it for catalog_batch_mode. */
+    if (exists && (rc = catalog_use_wal(db))) {
+        if (rc != LCTX_EBUSY)
+            return rc;
+        store_clear_err(db);
+    }
     /* A collection being created is not durable until its first batch
      * commits (create.c): no flush, and the journal in memory. */
     if (!exists && db->creating &&

@@ -40,8 +40,15 @@
  * and is left alone. Starting over is said in a warning, which waits in
  * the handle for the handler its caller sets after lctx_open returns.
  *
- * Closing a collection whose first batch never came (or failed) makes the
- * creation durable then: both files are flushed, then the marker goes.
+ * Closing a collection whose first batch never came makes the creation
+ * durable then: both files are flushed, then the marker goes. One whose
+ * open or first batch failed is undone instead (creation_abandon): before
+ * it there was no collection, and a failed command should leave none, not
+ * an empty one holding the settings (say, an unreachable embedder) that
+ * made it fail. Two processes may set out to create the same collection
+ * at once: creation_start looks again, under the lock, for a catalog or a
+ * marker that appeared since the opener looked, and then opens what is
+ * there instead of creating it over the other's.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -116,6 +123,12 @@ int creation_start(lctx_db *db, const lctx_config *cfg)
     if (rc)
         return rc;
     char file[4200];
+    struct stat sb;
+    snprintf(file, sizeof file, "%s/catalog.db", db->path);
+    if (!stat(file, &sb) || creation_marked(db)) {
+        store_unlock(db);   /* made (or begun and abandoned) while we looked */
+        return LCTX_OK;
+    }
     marker_path(db, file, sizeof file);
     char *text = marker_text(cfg);
     if (!text) {
@@ -245,10 +258,9 @@ int creation_resume(lctx_db *db, lctx_config *cfg)
     return LCTX_OK;
 }
 
-int creation_interrupted(lctx_db *db)
+/* 1: the writer lock is free (or its file missing), 0: someone holds it. */
+static int lock_free(const lctx_db *db)
 {
-    if (!creation_marked(db))
-        return 0;
     char file[4200];
     snprintf(file, sizeof file, "%s/write.lock", db->path);
     int fd = open(file, O_RDONLY | O_CLOEXEC);
@@ -256,8 +268,14 @@ int creation_interrupted(lctx_db *db)
         return 1;              /* a creator takes the lock before it writes the marker */
     int free_lock = flock(fd, LOCK_SH | LOCK_NB) == 0;
     close(fd);                 /* also releases the shared lock */
-    return free_lock && creation_marked(db);
+    return free_lock;
 }
+
+int creation_interrupted(lctx_db *db)
+{
+    return creation_marked(db) && lock_free(db) && creation_marked(db);
+}
+
 
 /* From the end of the creation a crash must not tear the catalog: writes
  * outside batches (an undo, compaction) journal on disk again, and the
@@ -316,4 +334,29 @@ int creation_close(lctx_db *db)
     if (!rc && db->env && mdb_env_sync(db->env, 1) != MDB_SUCCESS)
         rc = store_err(db, LCTX_EIO, "%s/index: cannot sync", db->path);
     return rc ? rc : creation_finish(db);
+}
+
+int creation_abandon(lctx_db *db)
+{
+    if (!db->creating)
+        return LCTX_OK;
+    /* The stores' removal is durable before the marker's: a crash in
+     * between leaves a marker over nothing, which the next open starts
+     * over from, never a torn catalog without its marker. */
+    int rc = remove_stores(db);
+    if (!rc)
+        rc = sync_dir(db);
+    char file[4200];
+    marker_path(db, file, sizeof file);
+    if (!rc && unlink(file) && errno != ENOENT)
+        rc = store_err(db, LCTX_EIO, "%s: cannot remove: %s", file, strerror(errno));
+    snprintf(file, sizeof file, "%s/index", db->path);
+    rmdir(file);               /* emptied by remove_stores */
+    if (!rc && db->made_dir) {
+        snprintf(file, sizeof file, "%s/write.lock", db->path);
+        unlink(file);
+        rmdir(db->path);       /* fails, harmlessly, if someone put a file there */
+    }
+    db->creating = 0;
+    return rc;
 }

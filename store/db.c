@@ -309,6 +309,7 @@ static int open_stores(lctx_db *db, const lctx_config *cfg)
             return store_err(db, LCTX_ENOTFOUND, "%s: no such collection", db->path);
         if (mkdir(db->path, 0777) && errno != EEXIST)
             return store_err(db, LCTX_EIO, "%s: cannot create: %s", db->path, strerror(errno));
+        db->made_dir = errno != EEXIST;
     } else if (!S_ISDIR(sb.st_mode)) {
         return store_err(db, LCTX_EINVAL, "%s: not a directory", db->path);
     }
@@ -319,23 +320,26 @@ static int open_stores(lctx_db *db, const lctx_config *cfg)
     if (readonly && creation_interrupted(db))
         return store_err(db, LCTX_ENOTFOUND, "%s: its creation was interrupted before the first "
                          "batch committed; open it for writing to start over", db->path);
-    if (!readonly && create && stat(file, &sb) && !creation_marked(db)) {
-        if ((rc = creation_start(db, cfg)))
-            return rc;
-    } else if (!readonly) {
+    if (!readonly && create && stat(file, &sb) && !creation_marked(db) &&
+        (rc = creation_start(db, cfg)))
+        return rc;
+    if (!readonly && !db->creating) {
         resumed = *cfg;
         if ((rc = creation_resume(db, &resumed)))
             return rc;
         if (db->creating)
             cfg = &resumed;
     }
-    if (!create && !db->creating && stat(file, &sb))
-        return store_err(db, LCTX_ENOTFOUND, "%s: not an lctx collection (no catalog.db)",
-                         db->path);
+    if (!db->creating && stat(file, &sb))
+        return creation_marked(db)
+            ? store_err(db, LCTX_EBUSY, "%s: another process is creating the collection",
+                        db->path)
+            : store_err(db, LCTX_ENOTFOUND, "%s: not an lctx collection (no catalog.db)",
+                        db->path);
     /* A collection being created has no index worth rebuilding. */
     if ((db->flags & LCTX_OPEN_REBUILD_INDEX) && !db->creating && (rc = rebuild_start(db)))
         return rc;
-    if ((rc = catalog_open(db, file, create || db->creating, cfg)))
+    if ((rc = catalog_open(db, file, db->creating, cfg)))
         return rc;
     if ((rc = db->rebuilding ? index_rebuild_open(db) : index_open(db)))
         return rc;
@@ -406,12 +410,10 @@ int lctx_close(lctx_db *db)
     if (db->batch)
         lctx_rollback(db);
     /* A creation that never committed a batch becomes durable now; one
-     * whose open failed half-way keeps its marker and starts over. */
-    int rc = db->opened ? creation_close(db) : LCTX_OK;
-    db->creating = 0;
-    store_unlock(db);
-    if (db->lock_fd >= 0)
-        close(db->lock_fd);
+     * whose open or first batch failed is undone once its stores are
+     * closed (create.c). */
+    int abandon = db->creating && (!db->opened || db->creation_failed);
+    int rc = abandon ? LCTX_OK : creation_close(db);
     kv_close(db);
     embed_close(db);
     for (int i = 0; i < db->n_pool; i++)
@@ -420,6 +422,13 @@ int lctx_close(lctx_db *db)
         tok_free(db->tok_pool[i]);
     if (db->wdb && sqlite3_close(db->wdb) != SQLITE_OK)
         rc = LCTX_ERROR;
+    db->wdb = NULL;
+    if (abandon)
+        rc = creation_abandon(db);
+    db->creating = 0;
+    store_unlock(db);
+    if (db->lock_fd >= 0)
+        close(db->lock_fd);
     pthread_mutex_destroy(&db->pool_mu);
     pthread_mutex_destroy(&db->err_mu);
     pthread_mutex_destroy(&db->write_mu);

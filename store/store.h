@@ -166,6 +166,8 @@ struct lctx_db {
     sqlite3 *wdb;                 /* writer connection (NULL when read-only) */
     int wal;                      /* the writer's catalog runs in WAL mode */
     int creating;                 /* NAME.lctx/creating is ours: nothing durable yet (create.c) */
+    int creation_failed;          /* a batch ended uncommitted while creating */
+    int made_dir;                 /* this open made the collection's folder */
     int opened;                   /* store_open succeeded */
     int rebuilding;               /* LCTX_OPEN_REBUILD_INDEX: older catalogs are read */
     char creation_embedder[160];  /* strings of a config read back from the marker */
@@ -272,6 +274,11 @@ int creation_marked(const lctx_db *db);
 int creation_finish(lctx_db *db);
 /* Closing while still creating: flushes both stores, then finishes. */
 int creation_close(lctx_db *db);
+/* Closing a creation whose open or first batch failed: removes what it
+ * made (the stores, then the marker; the folder too when this open made
+ * it), with the stores already closed and the lock still held. */
+int creation_abandon(lctx_db *db);
+int creation_live(lctx_db *db);
 
 /* lctx_open with an initial LMDB map size (0 = STORE_MAP_INITIAL); tests use
  * a tiny map to exercise growth. */

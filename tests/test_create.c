@@ -2,7 +2,9 @@
  * test_create.c — the creation protocol (store/create.c): a new collection
  * is marked by NAME.lctx/creating until its first batch commits or its
  * creator closes it; a creation whose creator died starts over, empty,
- * with the config it was created with; a live creator is left alone.
+ * with the config it was created with; a live creator is left alone; a
+ * creation whose open or first batch failed leaves nothing behind; and two
+ * processes creating the same collection at once leave one collection.
  *
  * Crashes are real: a forked child creates the collection and is killed
  * with SIGKILL at a chosen point (or a random moment of its first batch),
@@ -289,6 +291,126 @@ Test(create, kill9_during_creation, .timeout = 120)
             snprintf(q, sizeof q, "\"round%d batch%d item7\"", round, k);
             cr_assert_eq(hits(db, q), 1, "round %d: batch %d lost", round, k);
         }
+        lctx_close(db);
+        tmpdir_collection_remove(dir);
+        tmpdir_collection(dir, sizeof dir, "create");
+    }
+}
+
+static int exists(const char *name)
+{
+    char f[300];
+    struct stat sb;
+    snprintf(f, sizeof f, "%s%s%s", dir, name[0] ? "/" : "", name);
+    return stat(f, &sb) == 0;
+}
+
+/* Before the failed batch there was no collection, and after it there is
+ * none: not an empty one that keeps the settings it was made with. A
+ * folder the caller made keeps only the writer's lock file. */
+Test(create, a_failed_first_batch_leaves_no_collection)
+{
+    for (int made = 0; made < 2; made++) {
+        if (made)
+            cr_assert_eq(mkdir(dir, 0777), 0);
+        lctx_db *db;
+        cr_assert_eq(lctx_open(dir, LCTX_OPEN_CREATE, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
+        cr_assert_eq(lctx_begin(db), LCTX_OK);
+        add(db, "a", "words never committed");
+        cr_assert_eq(lctx_rollback(db), LCTX_OK);
+        cr_assert_eq(lctx_close(db), LCTX_OK, "%s", lctx_errmsg(db));
+        cr_assert_eq(exists(""), made, "made %d", made);
+        cr_assert(!exists("catalog.db") && !exists("index") && !exists("creating"));
+        cr_assert_eq(lctx_open(dir, 0, NULL, &db), LCTX_ENOTFOUND);
+        lctx_close(db);
+        /* and a later creation takes its own settings */
+        lctx_config c = odd_config();
+        cr_assert_eq(lctx_open(dir, LCTX_OPEN_CREATE, &c, &db), LCTX_OK, "%s", lctx_errmsg(db));
+        cr_assert_eq(lctx_begin(db), LCTX_OK);
+        add(db, "b", "words that stay");
+        cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+        lctx_close(db);
+        cr_assert_eq(lctx_open(dir, LCTX_OPEN_READONLY, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
+        assert_odd_config(db);
+        cr_assert_eq(hits(db, "words"), 1);
+        lctx_close(db);
+        tmpdir_collection_remove(dir);
+        tmpdir_collection(dir, sizeof dir, "create");
+    }
+}
+
+/* An embedder that cannot be loaded fails the open after the marker and
+ * the catalog exist; nothing of them stays, so the next creation is not
+ * held to that embedder. */
+Test(create, a_failed_creating_open_leaves_no_collection)
+{
+    lctx_config c;
+    lctx_config_init(&c);
+    c.embedder = "bert:/nonexistent/model/dir";
+    lctx_db *db;
+    cr_assert_neq(lctx_open(dir, LCTX_OPEN_CREATE, &c, &db), LCTX_OK);
+    cr_assert(strstr(lctx_errmsg(db), "/nonexistent/model/dir"), "%s", lctx_errmsg(db));
+    lctx_close(db);
+    cr_assert(!exists(""), "the folder this open made is gone");
+    cr_assert_eq(lctx_open(dir, LCTX_OPEN_CREATE, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(lctx_begin(db), LCTX_OK, "%s", lctx_errmsg(db));
+    add(db, "x", "plain keyword collection");
+    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+    lctx_close(db);
+}
+
+/* A child creates the collection with 50 documents of its own: 0 when
+ * committed, 2 when refused because the other one was first, 3 otherwise. */
+static int concurrent_creator(int who)
+{
+    lctx_db *db;
+    int rc = lctx_open(dir, LCTX_OPEN_CREATE, NULL, &db);
+    if (rc == LCTX_OK)
+        rc = lctx_begin(db);
+    if (rc != LCTX_OK) {
+        int busy = rc == LCTX_EBUSY && (strstr(lctx_errmsg(db), "another process is creating") ||
+                                        strstr(lctx_errmsg(db), "another writer"));
+        if (!busy)
+            fprintf(stderr, "creator %d: %s\n", who, lctx_errmsg(db));
+        lctx_close(db);
+        return busy ? 2 : 3;
+    }
+    for (int i = 0; i < 50; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "c%d-%d", who, i);
+        lctx_doc d = {.id = id, .text = "a document from one of two creators"};
+        if (lctx_add(db, &d))
+            return 3;
+    }
+    rc = lctx_commit(db, NULL);
+    lctx_close(db);
+    return rc ? 3 : 0;
+}
+
+Test(create, two_creators_at_once_leave_one_collection, .timeout = 120)
+{
+    for (int round = 0; round < 12; round++) {
+        pid_t pid[2];
+        for (int k = 0; k < 2; k++) {
+            pid[k] = fork();
+            cr_assert_geq(pid[k], 0);
+            if (pid[k] == 0)
+                _exit(concurrent_creator(k));
+        }
+        int committed = 0;
+        for (int k = 0; k < 2; k++) {
+            int status;
+            cr_assert_eq(waitpid(pid[k], &status, 0), pid[k]);
+            cr_assert(WIFEXITED(status) && WEXITSTATUS(status) != 3,
+                      "round %d: creator %d failed for another reason", round, k);
+            committed += WEXITSTATUS(status) == 0;
+        }
+        cr_assert_geq(committed, 1, "round %d: neither creator committed", round);
+        lctx_db *db;
+        cr_assert_eq(lctx_open(dir, 0, NULL, &db), LCTX_OK, "round %d: %s", round, lctx_errmsg(db));
+        cr_assert(!marked());
+        cr_assert_eq(lctx_check(db), LCTX_OK, "round %d: %s", round, lctx_errmsg(db));
+        cr_assert_eq(stats(db).documents, 50 * (uint64_t)committed, "round %d", round);
         lctx_close(db);
         tmpdir_collection_remove(dir);
         tmpdir_collection(dir, sizeof dir, "create");
