@@ -179,6 +179,8 @@ static int parse_args(int argc, char **argv, index_args *a)
     a->ninputs = argc - optind;
     if (!a->coll)
         return cli_bad_usage(PROG, "missing -c COLL");
+    if (!*a->coll)
+        return cli_bad_usage(PROG, "-c wants a collection path, not an empty one");
     int e = a->embedder ? check_embedder(a->embedder) : -1;
     if (e >= 0)
         return e;
@@ -191,6 +193,9 @@ static int parse_args(int argc, char **argv, index_args *a)
                                    "--compact, --check, --retune or --stats");
     if (a->json && !a->stats)
         return cli_bad_usage(PROG, "--json goes with --stats");
+    for (int i = 0; !a->delete_ids && a->format == LCTX_FORMAT_TEXT && i < a->ninputs; i++)
+        if (strcmp(a->inputs[i], "-") == 0)
+            return cli_bad_usage(PROG, "--format text: standard input ('-') is read as JSONL only");
     return -1;
 }
 
@@ -367,7 +372,14 @@ static int delete_ids(lctx_db *db, const index_args *a)
         cli_error(PROG, "%s", cli_db_error(db, rc));
         return CLI_EXIT_FAIL;
     }
+    int deleted = 0;
     for (int i = 0; i < a->ninputs; i++) {
+        int again = 0;          /* an id named twice is deleted once */
+        for (int j = 0; j < i && !again; j++)
+            again = strcmp(a->inputs[j], a->inputs[i]) == 0;
+        if (again)
+            continue;
+        deleted++;
         rc = lctx_delete(db, a->inputs[i]);
         if (rc != LCTX_OK) {
             if (rc == LCTX_ENOTFOUND)
@@ -389,7 +401,7 @@ static int delete_ids(lctx_db *db, const index_args *a)
     }
     if (!a->quiet)
         fprintf(stderr, "%s: committed batch %llu: deleted %d documents\n", PROG,
-                (unsigned long long)seq, a->ninputs);
+                (unsigned long long)seq, deleted);
     return CLI_EXIT_OK;
 }
 

@@ -138,10 +138,16 @@ typedef struct lctx_doc {
     const char *metadata;    /* a JSON object as text; may be NULL */
 } lctx_doc;
 
+/* The most bytes of text one document may hold (256 MiB). Indexing takes
+ * about four times a document's size in memory while it is added, and a
+ * "document" larger than this is almost always a mistake (a log, a dump)
+ * that should fail with a message, not run the machine out of memory. */
+#define LCTX_MAX_TEXT ((size_t)256 << 20)
+
 LCTX_API int lctx_begin(lctx_db *db);
-/* Adds or replaces a document. Text must be valid UTF-8 (LCTX_EINVAL names
- * the byte offset otherwise). An unchanged document (same content hash) is a
- * no-op. */
+/* Adds or replaces a document. Id, title, text and uri must be valid UTF-8
+ * (LCTX_EINVAL names the byte offset otherwise), text at most LCTX_MAX_TEXT
+ * bytes. An unchanged document (same content hash) is a no-op. */
 LCTX_API int lctx_add(lctx_db *db, const lctx_doc *doc);
 /* Deletes by external id; LCTX_ENOTFOUND when no such document. */
 LCTX_API int lctx_delete(lctx_db *db, const char *id);
@@ -179,9 +185,14 @@ typedef struct lctx_ingest_opts {
 LCTX_API void lctx_ingest_opts_init(lctx_ingest_opts *opts);
 /* Adds everything at path (a file, a directory walked recursively, a JSONL
  * file, a BEIR folder or its corpus.jsonl; "-" reads JSONL from stdin) to the
- * current batch. Must be inside lctx_begin/lctx_commit. On failure the error
- * names FILE:LINE and the reason; the caller then rolls back. *ndocs (may be
- * NULL) receives the number of documents added. */
+ * current batch. Must be inside lctx_begin/lctx_commit. A text file's id is
+ * its path as given (a directory's files: the directory as given joined
+ * with the path below it; "./" and repeated slashes tidied away). On
+ * failure the error names FILE:LINE and the reason; the caller then rolls
+ * back. *ndocs (may be NULL) receives the number of documents added or
+ * replaced (one identical to the stored document is not counted). A
+ * document's text may hold up to LCTX_MAX_TEXT bytes; a larger file is
+ * skipped with a warning. */
 LCTX_API int lctx_ingest(lctx_db *db, const char *path, const lctx_ingest_opts *opts, uint64_t *ndocs);
 
 /* ------------------------------------------------------------------- stats */

@@ -283,12 +283,15 @@ typedef struct ingest_opts {
     ingest_warn_fn warn;     /* may be NULL */
     ingest_progress_fn progress; /* may be NULL */
     void *ctx;               /* passed to all callbacks */
+    const char *collection;  /* the collection's folder, never read as input; may be NULL */
 } ingest_opts;
 
 /* Reads path: a regular file (.jsonl/.ndjson as JSONL, anything else as
- * text), a directory (recursive, sorted order; hidden entries, symlinked
- * directories and files of other extensions passed over silently; binary
- * and empty files skipped with a warning), a BEIR folder (has
+ * text; its id is the path as given), a directory (recursive, sorted
+ * order, ids the directory as given joined with the path below it; hidden
+ * entries and symlinked directories passed over silently, files of other
+ * extensions counted in one warning, binary, empty, oversized and
+ * non-UTF-8-named files skipped with a warning), a BEIR folder (has
  * corpus.jsonl), or "-" for JSONL on stdin. opts may be NULL. Calls fn for
  * each document. Details: docs/tokenizer.md.
  * Returns 0 on success, the callback's non-zero value if it stopped, or -1 on

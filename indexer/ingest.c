@@ -13,16 +13,25 @@
  *                    index the same documents in the same order. Hidden
  *                    entries (".git", ".DS_Store") are skipped silently, as
  *                    are symlinks to directories (a link back up the tree
- *                    would loop forever; symlinks to files are read).
+ *                    would loop forever; symlinks to files are read) and
+ *                    the collection's own folder, should it lie inside.
  *                    Text files (.txt .md .markdown .rst .text, or no
- *                    extension) become one document each, with the path
- *                    relative to the directory as id; .jsonl/.ndjson files
- *                    are read as JSONL; anything else is not ours to read
- *                    and is passed over without a word.
+ *                    extension) become one document each; .jsonl/.ndjson
+ *                    files are read as JSONL; other files are passed over,
+ *                    and one warning at the end counts them, with a few of
+ *                    their extensions, so that a tree of .c or .html files
+ *                    does not index as "0 documents" without a word.
  *   a file           .jsonl/.ndjson as JSONL, anything else as text (the
  *                    user named it, so the extension is not second-guessed;
- *                    binary content is still skipped with a warning). The
- *                    id is the file name.
+ *                    binary content is still skipped with a warning).
+ *
+ * A text file's id is its path as given, tidied (ingest_path_id): the
+ * file named, or the directory named joined with the path below it. So
+ * "lctx-index -c C proj1 proj2" keeps proj1/README.md and proj2/README.md
+ * apart, indexing the same tree again with the same spelling replaces each
+ * document, and "--delete ~/notes/old.txt" names what "~/notes" indexed.
+ * Ids are UTF-8 text, so a file whose name is not valid UTF-8 is skipped
+ * with a warning (named on the command line, it is an error).
  *
  * A forced format changes the reading: TEXT reads every file as text,
  * JSONL/BEIR read only JSONL files (and a BEIR folder's corpus.jsonl).
@@ -53,9 +62,16 @@ typedef struct walk_entry {
     uint64_t size;
 } walk_entry;
 
+/* What a walk found: the files to read, and what it passed over. */
 typedef struct walk_list {
     walk_entry *v;
     size_t n, cap;
+    size_t passed;              /* files not ours to read by their names */
+    char exts[4][16];           /* a few of their extensions, for the warning */
+    int n_exts, more_exts;      /* more_exts: some did not fit */
+    int has_skip;               /* skip_dev/skip_ino: the collection's folder */
+    dev_t skip_dev;
+    ino_t skip_ino;
 } walk_list;
 
 /* ----------------------------------------------------------- messages */
@@ -156,6 +172,48 @@ static char *ingest_join(const char *a, const char *b)
     return p;
 }
 
+/* A tidy copy of path for ids: no "." components, no repeated or
+ * trailing slashes ("./docs//a.md" gives "docs/a.md", "." gives ""). */
+static char *ingest_path_id(const char *path)
+{
+    size_t len = strlen(path), n = 0;
+    char *id = malloc(len + 1);
+    if (!id)
+        return NULL;
+    const char *p = path;
+    if (*p == '/')
+        id[n++] = '/';
+    while (*p) {
+        while (*p == '/')
+            p++;
+        const char *end = strchr(p, '/');
+        size_t seg = end ? (size_t)(end - p) : strlen(p);
+        if (seg && !(seg == 1 && p[0] == '.')) {
+            if (n && id[n - 1] != '/')
+                id[n++] = '/';
+            memcpy(id + n, p, seg);
+            n += seg;
+        }
+        p += seg;
+    }
+    id[n] = '\0';
+    return id;
+}
+
+/* Counts a file passed over by its name, keeping a few extensions. */
+static void walk_pass_over(walk_list *l, const char *name)
+{
+    const char *e = ingest_ext(name);
+    l->passed++;
+    for (int i = 0; e && i < l->n_exts; i++)
+        if (strcmp(l->exts[i], e) == 0)
+            return;
+    if (!e || strlen(e) >= sizeof l->exts[0] || l->n_exts == 4)
+        l->more_exts = 1;
+    else
+        snprintf(l->exts[l->n_exts++], sizeof l->exts[0], "%s", e);
+}
+
 static int walk_push(walk_list *l, char *path, char *id, int kind, uint64_t size)
 {
     if (l->n == l->cap) {
@@ -228,6 +286,7 @@ static int walk_entry_at(ingest_run *r, const char *dir, const char *rel,
     char *path = ingest_join(dir, name);
     char *id = rel[0] ? ingest_join(rel, name) : strdup(name);
     int rc = 0, kind;
+    size_t bad;
 
     if (!path || !id) {
         rc = ingest_run_fail(r, "%s: out of memory", dir);
@@ -235,6 +294,12 @@ static int walk_entry_at(ingest_run *r, const char *dir, const char *rel,
     }
     if (lstat(path, &lst) != 0 || stat(path, &st) != 0) {
         ingest_run_warn(r, "%s: %s, skipped", path, strerror(errno));
+        goto done;
+    }
+    if (out->has_skip && st.st_dev == out->skip_dev && st.st_ino == out->skip_ino)
+        goto done;          /* the collection itself */
+    if (!utf8_validate(name, strlen(name), &bad)) {
+        ingest_run_warn(r, "%s: name is not valid UTF-8 (byte %zu), skipped", path, bad);
         goto done;
     }
     if (S_ISDIR(st.st_mode)) {
@@ -245,8 +310,10 @@ static int walk_entry_at(ingest_run *r, const char *dir, const char *rel,
     if (!S_ISREG(st.st_mode))
         goto done;          /* fifos, sockets, devices */
     kind = ingest_kind_in_dir(name, r->opts->format);
-    if (kind == KIND_SKIP)
+    if (kind == KIND_SKIP) {
+        walk_pass_over(out, name);
         goto done;
+    }
     if (walk_push(out, path, id, kind, (uint64_t)st.st_size) < 0) {
         rc = ingest_run_fail(r, "%s: out of memory", dir);
         goto done;
@@ -279,12 +346,46 @@ static int walk_dir(ingest_run *r, const char *dir, const char *rel, int depth,
     return rc;
 }
 
+/* The collection's folder, when it exists, as skip_dev/skip_ino. */
+static void walk_skip_collection(const ingest_opts *opts, walk_list *l)
+{
+    struct stat st;
+    if (opts->collection && stat(opts->collection, &st) == 0) {
+        l->has_skip = 1;
+        l->skip_dev = st.st_dev;
+        l->skip_ino = st.st_ino;
+    }
+}
+
+static void walk_report_passed(ingest_run *r, const char *dir, const walk_list *l)
+{
+    char exts[80] = "";
+    size_t used = 0;
+    if (!l->passed)
+        return;
+    for (int i = 0; i < l->n_exts && used < sizeof exts; i++)
+        used += (size_t)snprintf(exts + used, sizeof exts - used, "%s.%s", i ? " " : " (",
+                                 l->exts[i]);
+    if (l->n_exts && used < sizeof exts)
+        snprintf(exts + used, sizeof exts - used, "%s)", l->more_exts ? " ..." : "");
+    int jsonl = r->opts->format == INGEST_JSONL || r->opts->format == INGEST_BEIR;
+    ingest_run_warn(r, "%s: %zu file%s passed over, not %s by name%s%s", dir, l->passed,
+                    l->passed == 1 ? "" : "s", jsonl ? "JSONL" : "text or JSONL", exts,
+                    jsonl ? "" : "; name them, or read every file as text (format text)");
+}
+
 static int ingest_dir(ingest_run *r, const char *dir)
 {
     walk_list l = { 0 };
     size_t i;
-    int rc = walk_dir(r, dir, "", 0, &l);
-
+    char *prefix = ingest_path_id(dir);
+    if (!prefix)
+        return ingest_run_fail(r, "%s: out of memory", dir);
+    walk_skip_collection(r->opts, &l);
+    int rc = walk_dir(r, dir, prefix, 0, &l);
+    free(prefix);
+    if (rc == 0)
+        walk_report_passed(r, dir, &l);
     for (i = 0; rc == 0 && i < l.n; i++)
         r->total += l.v[i].size;
     for (i = 0; rc == 0 && i < l.n; i++) {
@@ -299,10 +400,28 @@ static int ingest_dir(ingest_run *r, const char *dir)
 
 /* ----------------------------------------------------------- entry */
 
-static const char *ingest_basename(const char *path)
+/* A text file named on the command line: id its tidied path. */
+static int ingest_named_text(ingest_run *r, const char *path)
 {
-    const char *slash = strrchr(path, '/');
-    return slash && slash[1] ? slash + 1 : path;
+    size_t bad;
+    if (!utf8_validate(path, strlen(path), &bad))
+        return ingest_run_fail(r, "%s: name is not valid UTF-8 (byte %zu); ids are UTF-8 text, "
+                               "so rename it", path, bad);
+    char *id = ingest_path_id(path);
+    if (!id)
+        return ingest_run_fail(r, "%s: out of memory", path);
+    int rc = ingest_text_file(r, path, id);
+    free(id);
+    return rc;
+}
+
+/* 1 when path is the collection's folder (reading it would index the
+ * collection's own files). */
+static int ingest_is_collection(const ingest_opts *opts, const struct stat *st)
+{
+    walk_list l = { 0 };
+    walk_skip_collection(opts, &l);
+    return l.has_skip && st->st_dev == l.skip_dev && st->st_ino == l.skip_ino;
 }
 
 int ingest_path(const char *path, const ingest_opts *opts, ingest_doc_fn fn,
@@ -333,6 +452,8 @@ int ingest_path(const char *path, const ingest_opts *opts, ingest_doc_fn fn,
         rc = ingest_jsonl_stream(&r, stdin, "-");
     } else if (stat(path, &st) != 0) {
         return ingest_run_fail(&r, "%s: %s", path, strerror(errno));
+    } else if (ingest_is_collection(opts, &st)) {
+        return ingest_run_fail(&r, "%s: is the collection itself, not an input", path);
     } else if (S_ISDIR(st.st_mode)) {
         char *corpus = ingest_join(path, "corpus.jsonl");
         struct stat cst;
@@ -349,8 +470,7 @@ int ingest_path(const char *path, const ingest_opts *opts, ingest_doc_fn fn,
         r.total = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
         int jsonl = opts->format == INGEST_JSONL || opts->format == INGEST_BEIR ||
                     (opts->format == INGEST_AUTO && ingest_is_jsonl_name(path));
-        rc = jsonl ? ingest_jsonl_file(&r, path)
-                   : ingest_text_file(&r, path, ingest_basename(path));
+        rc = jsonl ? ingest_jsonl_file(&r, path) : ingest_named_text(&r, path);
     }
     if (rc == 0)
         ingest_run_progress(&r, 0, 1);

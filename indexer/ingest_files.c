@@ -20,6 +20,7 @@
  *             it would be a document nothing can ever match.
  */
 #include "indexer/indexer.h"
+#include "lctx.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -41,45 +42,88 @@ int ingest_is_markdown(const char *name)
            strcmp(dot, ".MD") == 0;
 }
 
-/* Reads the whole file into a malloc'd, NUL-terminated buffer. Returns 0 or
- * an errno value. */
+/* files_slurp's answers besides 0 and errno values. */
+#define FILES_BINARY (-1)
+#define FILES_TOO_BIG (-2)
+/* The head that decides binary or text: what utf8_looks_binary inspects,
+ * after a byte order mark. */
+#define FILES_HEAD (8192 + 3)
+
+/* 1 when the head of a file (its first bytes, len of them) is binary. */
+static int files_head_binary(const char *s, size_t len)
+{
+    if (len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) {
+        s += 3;
+        len -= 3;
+    }
+    return utf8_looks_binary(s, len);
+}
+
+/* Reads the whole file into a malloc'd, NUL-terminated buffer. Returns 0,
+ * an errno value, FILES_BINARY when its head is binary, or FILES_TOO_BIG
+ * past LCTX_MAX_TEXT. The head is judged before the rest is read, and the
+ * size checked as it grows: a disk image or /dev/zero, named by mistake,
+ * is refused at once instead of filling memory. */
 static int files_slurp(const char *path, char **out, size_t *out_len)
 {
     FILE *f = fopen(path, "rb");
     struct stat st;
-    size_t cap, len = 0;
+    size_t cap, len = 0, limit = LCTX_MAX_TEXT + 3;
+    int judged = 0, rc = 0;
     char *buf;
 
     if (!f)
         return errno;
-    cap = fstat(fileno(f), &st) == 0 && st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
-    buf = malloc(cap);
-    if (!buf) {
+    int regular = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode);
+    if (regular && (uint64_t)st.st_size > limit) {
+        fclose(f);
+        return FILES_TOO_BIG;
+    }
+    cap = regular && st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
+    if (cap < FILES_HEAD + 1)
+        cap = FILES_HEAD + 1;
+    if (!(buf = malloc(cap))) {
         fclose(f);
         return ENOMEM;
     }
     for (;;) {
-        size_t n = fread(buf + len, 1, cap - len - 1, f);
+        /* the head first, then the rest */
+        size_t want = judged ? cap - len - 1 : FILES_HEAD - len;
+        size_t n = fread(buf + len, 1, want, f);
         len += n;
-        if (len + 1 < cap) {
-            if (ferror(f)) {
-                int e = errno ? errno : EIO;
-                free(buf);
-                fclose(f);
-                return e;
+        int eof = n < want;
+        if (eof && ferror(f)) {
+            rc = errno ? errno : EIO;
+            break;
+        }
+        if (!judged && (eof || len == FILES_HEAD)) {
+            judged = 1;
+            if (files_head_binary(buf, len)) {
+                rc = FILES_BINARY;
+                break;
             }
-            break;      /* EOF */
         }
-        char *p = realloc(buf, cap * 2);   /* the file grew since fstat */
-        if (!p) {
-            free(buf);
-            fclose(f);
-            return ENOMEM;
+        if (len > limit) {
+            rc = FILES_TOO_BIG;
+            break;
         }
-        buf = p;
-        cap *= 2;
+        if (eof)
+            break;
+        if (len + 1 == cap) {   /* the file grew since fstat, or is no file */
+            char *p = realloc(buf, cap * 2);
+            if (!p) {
+                rc = ENOMEM;
+                break;
+            }
+            buf = p;
+            cap *= 2;
+        }
     }
     fclose(f);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
     buf[len] = '\0';
     *out = buf;
     *out_len = len;
@@ -216,18 +260,22 @@ int ingest_text_file(ingest_run *r, const char *path, const char *id)
     size_t len = 0, bad = 0, ta = 0, tb = 0;
     int e, rc;
 
-    if ((e = files_slurp(path, &buf, &len)) != 0)
+    if ((e = files_slurp(path, &buf, &len)) == FILES_BINARY) {
+        ingest_run_warn(r, "%s: binary file skipped", path);
+        return 0;
+    }
+    if (e == FILES_TOO_BIG) {
+        ingest_run_warn(r, "%s: over the %zu MiB a document may hold, skipped", path,
+                        LCTX_MAX_TEXT >> 20);
+        return 0;
+    }
+    if (e != 0)
         return ingest_run_fail(r, "%s: %s", path, strerror(e));
     ingest_run_progress(r, len, 0);
     text = buf;
     if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
         text += 3;
         len -= 3;
-    }
-    if (utf8_looks_binary(text, len)) {
-        ingest_run_warn(r, "%s: binary file skipped", path);
-        free(buf);
-        return 0;
     }
     if (!utf8_validate(text, len, &bad)) {
         size_t n = 0, nrep = 0;

@@ -6,12 +6,19 @@
  *   {"_id": "d1", "title": "...", "text": "...", "metadata": {...}}
  *
  * "_id" (BEIR) or "id" names the document; a number is accepted and turned
- * into its decimal text (through a double, as cJSON keeps numbers, so ids
- * beyond 2^53 lose digits: quote them). "title" and "text" are strings or
+ * into its decimal text when it is an integer of at most 2^53 in size:
+ * cJSON keeps numbers as doubles, so a larger one (or a fraction) may not
+ * be the number written, and two ids could silently become one; those are
+ * refused, to be quoted. "title" and "text" are strings or
  * absent. "metadata", when present, must be an object. Any other top-level
  * field (BEIR corpora carry a few, such as "url" or "pmid") is folded into
  * metadata, so nothing in the input is silently lost and filters can reach
  * it; a key already in "metadata" wins.
+ *
+ * cJSON is lenient where JSON is not, in two ways that would lose data
+ * without a word, so each line is checked for them first (jsonl_strict):
+ * it keeps strings NUL-terminated, so "\u0000" would cut an id or a text
+ * short, and it takes raw control characters inside strings.
  *
  * Lines are read with getline, so there is no length limit. Empty lines are
  * skipped. Each bad line is reported as "FILE:LINE: reason": invalid UTF-8
@@ -42,7 +49,11 @@ static void jsonl_doc_free(jsonl_doc *d)
     free(d->metadata);
 }
 
-/* The id field as text, or NULL when missing or of the wrong type. */
+/* Integers a double holds exactly, and so every one cJSON reads as written. */
+#define JSONL_ID_MAX 9007199254740992.0     /* 2^53 */
+
+/* The id field as text; NULL when missing or of the wrong type, "" for a
+ * number that cannot be kept exactly. */
 static const char *jsonl_id(cJSON *item, char *buf, size_t buflen)
 {
     if (cJSON_IsString(item) && item->valuestring && item->valuestring[0])
@@ -50,11 +61,39 @@ static const char *jsonl_id(cJSON *item, char *buf, size_t buflen)
     if (cJSON_IsNumber(item)) {
         double v = item->valuedouble;
         /* range first: casting an out-of-range double is undefined */
-        if (v > -9.2e18 && v < 9.2e18 && v == (double)(long long)v)
-            snprintf(buf, buflen, "%lld", (long long)v);
-        else if (snprintf(buf, buflen, "%.15g", v) > 0 && strtod(buf, NULL) != v)
-            snprintf(buf, buflen, "%.17g", v);  /* shortest that round-trips */
+        if (!(v >= -JSONL_ID_MAX && v <= JSONL_ID_MAX) || v != (double)(long long)v)
+            return "";
+        snprintf(buf, buflen, "%lld", (long long)v);
         return buf;
+    }
+    return NULL;
+}
+
+/* The two things cJSON accepts that would lose data (see the top): a
+ * "\u0000" escape and a raw control character inside a string. NULL, or
+ * the reason with its byte offset in buf. A malformed line is left for
+ * cJSON to place its error. */
+static const char *jsonl_strict(const char *line, size_t len, char *buf, size_t buflen)
+{
+    int in_string = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)line[i];
+        if (!in_string) {
+            in_string = c == '"';
+        } else if (c == '"') {
+            in_string = 0;
+        } else if (c < 0x20) {
+            snprintf(buf, buflen, "control character 0x%02x in a string at byte %zu "
+                     "(JSON wants it escaped)", c, i);
+            return buf;
+        } else if (c == '\\') {
+            if (i + 5 < len && memcmp(line + i + 1, "u0000", 5) == 0) {
+                snprintf(buf, buflen, "\\u0000 in a string at byte %zu "
+                         "(text cannot hold NUL characters)", i);
+                return buf;
+            }
+            i++;                /* the escaped character, a quote perhaps */
+        }
     }
     return NULL;
 }
@@ -124,6 +163,8 @@ static const char *jsonl_parse(const char *line, size_t len, jsonl_doc *d,
         snprintf(buf, buflen, "invalid UTF-8 at byte %zu of the line", bad);
         return buf;
     }
+    if ((why = jsonl_strict(line, len, buf, buflen)) != NULL)
+        return why;
     d->root = cJSON_ParseWithLengthOpts(line, len, &end, 0);
     if (!d->root) {
         size_t at = end && end >= line && end <= line + len ? (size_t)(end - line) : 0;
@@ -147,6 +188,8 @@ static const char *jsonl_parse(const char *line, size_t len, jsonl_doc *d,
     }
     if (!d->id)
         return "missing _id/id";
+    if (!d->id[0])
+        return "numeric id is not an integer within 2^53, so not kept exactly: quote it";
     if ((why = jsonl_string(d->root, "title", &d->title)) != NULL)
         return why;
     if ((why = jsonl_string(d->root, "text", &d->text)) != NULL)

@@ -78,20 +78,32 @@ static int ingest_fail(ingest_ctx *ic, const ingest_doc *d, int rc)
     return 1;
 }
 
+/* 1 when s[0..n) is NULL, empty or only white space: nothing to index. */
+static int blank(const char *s, size_t n)
+{
+    for (size_t i = 0; s && i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r' && s[i] != '\f' &&
+            s[i] != '\v')
+            return 0;
+    return 1;
+}
+
 static int ingest_one(void *ctx, const ingest_doc *d)
 {
     ingest_ctx *ic = ctx;
     lctx_doc doc = {d->id, d->title, d->text, d->text_len, d->uri, d->metadata};
-    if (!d->text_len && d->text)
+    if (blank(d->text, d->text_len))
         doc.text = NULL; /* empty body: text_len 0 would mean strlen */
-    if (!doc.text && (!doc.title || !*doc.title)) {
+    if (!doc.text && blank(doc.title, doc.title ? strlen(doc.title) : 0)) {
         store_warn(ic->db, "%s:%ld: document '%s' is empty, skipped", d->source, d->line, d->id);
         return 0;
     }
+    /* ndocs counts what changed: an unchanged document is not added again */
+    uint64_t before = write_batch_added(ic->db->batch);
     int rc = write_add_doc(ic->db, ic->db->batch, &doc);
     if (rc)
         return ingest_fail(ic, d, rc);
-    ic->n++;
+    ic->n += write_batch_added(ic->db->batch) > before;
     uint64_t every = ic->opts->commit_every;
     if (every && write_batch_added(ic->db->batch) >= every && (rc = ingest_commit_batch(ic)))
         return ingest_fail(ic, d, rc);
@@ -129,7 +141,7 @@ int lctx_ingest(lctx_db *db, const char *path, const lctx_ingest_opts *opts, uin
     }
     ingest_ctx ic = {db, opts, 0, LCTX_OK};
     ingest_opts io = {(ingest_format)opts->format, opts->skip_bad, ingest_warn,
-                      ingest_progress, &ic};
+                      ingest_progress, &ic, db->path};
     char err[512] = "";
     int r = ingest_path(path, &io, ingest_one, err, sizeof err);
     int rc = LCTX_OK;

@@ -371,13 +371,25 @@ static int check_doc(lctx_db *db, const lctx_doc *d, size_t text_len)
     size_t bad;
     if (!d->id || !*d->id)
         return store_err(db, LCTX_EINVAL, "document without an id");
+    /* checked before the id is quoted in any message */
+    if (!utf8_validate(d->id, strlen(d->id), &bad))
+        return store_err(db, LCTX_EINVAL, "document id: invalid UTF-8 at byte %zu", bad);
+    if (d->uri && !utf8_validate(d->uri, strlen(d->uri), &bad))
+        return store_err(db, LCTX_EINVAL, "document '%s': invalid UTF-8 in uri at byte %zu",
+                         d->id, bad);
     if (!d->text && !d->title)
         return store_err(db, LCTX_EINVAL, "document '%s': no title and no text", d->id);
+    if (text_len > LCTX_MAX_TEXT)
+        return store_err(db, LCTX_EINVAL, "document '%s': text of %zu MiB is over the %zu MiB "
+                         "a document may hold", d->id, text_len >> 20, LCTX_MAX_TEXT >> 20);
     if (d->text && !utf8_validate(d->text, text_len, &bad))
         return store_err(db, LCTX_EINVAL, "document '%s': invalid UTF-8 in text at byte %zu",
                          d->id, bad);
     if (d->title && !utf8_validate(d->title, strlen(d->title), &bad))
         return store_err(db, LCTX_EINVAL, "document '%s': invalid UTF-8 in title at byte %zu",
+                         d->id, bad);
+    if (d->metadata && !utf8_validate(d->metadata, strlen(d->metadata), &bad))
+        return store_err(db, LCTX_EINVAL, "document '%s': invalid UTF-8 in metadata at byte %zu",
                          d->id, bad);
     if (d->metadata) {
         cJSON *j = cJSON_Parse(d->metadata);
@@ -387,8 +399,6 @@ static int check_doc(lctx_db *db, const lctx_doc *d, size_t text_len)
             return store_err(db, LCTX_EINVAL, "document '%s': metadata is not a JSON object",
                              d->id);
     }
-    if (text_len > UINT32_MAX)
-        return store_err(db, LCTX_EINVAL, "document '%s': text over 4 GiB", d->id);
     return LCTX_OK;
 }
 

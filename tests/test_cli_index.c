@@ -59,10 +59,15 @@ Test(cli_index, bad_usage_exits_2)
         { "-c", coll, "--format", "xml" },                 /* bad format */
         { "-c", coll, "--delete", NULL },                  /* delete what? */
         { "-c", coll, "--batch-docs", "0" },               /* bad number */
+        { "-c", "", "--stats" },                           /* empty collection path */
     };
     expect_usage_errors("lctx-index", cases, sizeof cases / sizeof cases[0]);
     struct stat st;
     cr_assert_neq(stat(coll, &st), 0, "bad usage must not create the collection");
+    cmd_result u = run(NULL, "lctx-index", "-c", coll, "--format", "text", "-", NULL);
+    expect_status(u, 2);
+    expect_contains(u.err, "read as JSONL only");
+    result_free(&u);
 
     cmd_result r = run(NULL, "lctx-index", "--help", NULL);
     expect_status(r, 0);
@@ -265,8 +270,16 @@ Test(cli_index, text_directory_input)
     result_free(&r);
     cr_assert_eq(documents(coll), 2);
     char *ids = hit_ids(coll, "mitochondria");
-    expect_contains(ids, "two.txt");
+    char want[600];
+    snprintf(want, sizeof want, "%s/sub/two.txt", dir);
+    cr_assert_str_eq(ids, want, "a file's id is its path as given");
     free(ids);
+    /* so the path deletes it, named twice or not */
+    r = run(NULL, "lctx-index", "-c", coll, want, "--delete", want, want, NULL);
+    expect_status(r, 0);
+    expect_contains(r.err, "deleted 1 documents");
+    result_free(&r);
+    cr_assert_eq(documents(coll), 1);
 }
 
 Test(cli_index, missing_input_fails_without_creating_documents)
