@@ -116,7 +116,9 @@ LCTX_API int lctx_open(const char *path, unsigned flags, const lctx_config *cfg,
  * creating open itself failed, lctx_close removes it (the folder too when
  * the open made it), leaving things as they were before. */
 LCTX_API int lctx_close(lctx_db *db);
-/* The last failure on this handle, as one line; "" when none. */
+/* The calling thread's last failure on this handle, as one line; "" when
+ * none. Threads sharing a handle each get their own (up to 16 at a time);
+ * the text stays as it is until the thread's next call on the handle. */
 LCTX_API const char *lctx_errmsg(const lctx_db *db);
 /* A static name for a status code. */
 LCTX_API const char *lctx_strstatus(int status);
@@ -151,7 +153,11 @@ LCTX_API int lctx_begin(lctx_db *db);
 LCTX_API int lctx_add(lctx_db *db, const lctx_doc *doc);
 /* Deletes by external id; LCTX_ENOTFOUND when no such document. */
 LCTX_API int lctx_delete(lctx_db *db, const char *id);
-/* Commits the batch; *seq (may be NULL) receives its sequence number. */
+/* Commits the batch; *seq (may be NULL) receives its sequence number. A
+ * failure is all or nothing, with one exception the message names: when
+ * the index fails (a full disk) after the catalog has committed, the batch
+ * is kept, LCTX_EIO is returned, and the index takes it at the next
+ * lctx_begin, lctx_check or read-write open. */
 LCTX_API int lctx_commit(lctx_db *db, uint64_t *seq);
 LCTX_API int lctx_rollback(lctx_db *db);
 
@@ -162,7 +168,8 @@ LCTX_API int lctx_rollback(lctx_db *db);
  * failure of either step is a warning). */
 LCTX_API int lctx_compact(lctx_db *db);
 /* Verifies both stores and their agreement; LCTX_ECORRUPT with a message
- * naming the first problem. */
+ * naming the first problem. On a read-write handle it first replays a
+ * batch the catalog holds and the index lacks (see lctx_commit). */
 LCTX_API int lctx_check(lctx_db *db);
 
 /* ------------------------------------------------------------------ ingest */
@@ -273,7 +280,8 @@ typedef struct lctx_hit {
 } lctx_hit;
 
 LCTX_API size_t lctx_results_count(const lctx_results *r);
-/* Hits are ranked by descending score, ties by ascending document id. The
+/* Hits are ranked by descending score, ties in the order the documents
+ * were added (a replaced document counts from its replacement). The
  * pointer stays valid until lctx_results_free. */
 LCTX_API const lctx_hit *lctx_results_get(const lctx_results *r, size_t i);
 /* Parsed query terms as the engine saw them (after normalisation), as JSON. */

@@ -512,7 +512,7 @@ void embed_undo(lctx_db *db, uint64_t first_chunk)
 int embed_after_commit(lctx_db *db)
 {
     if (vtune_after_commit(db) != LCTX_OK)
-        store_warn(db, "%s", db->errmsg);
+        store_warn(db, "%s", lctx_errmsg(db));
     store_clear_err(db);
     return LCTX_OK;
 }

@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -410,6 +411,9 @@ int write_worker_run_here(write_worker *w, write_index_fn fn, void *ctx, uint32_
                           const char *text, chunk_span *spans, size_t n_spans);
 /* The worker's first error so far, or 0. */
 int write_worker_error(write_worker *w);
+/* The worker's thread, whose failures' messages are in its own slot of
+ * the handle (store_err_adopt). */
+pthread_t write_worker_thread(const write_worker *w);
 /* Processes what is queued, stops the thread, frees; the first error or 0.
  * With share_fn, a long enough tail of the queue is run through share_fn on
  * the calling thread meanwhile (in order), then share_end (may be NULL).

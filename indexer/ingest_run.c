@@ -16,6 +16,8 @@
 
 void lctx_ingest_opts_init(lctx_ingest_opts *opts)
 {
+    if (!opts)
+        return;
     memset(opts, 0, sizeof *opts);
     opts->format = LCTX_FORMAT_AUTO;
 }
@@ -69,7 +71,7 @@ static int ingest_commit_batch(ingest_ctx *ic)
 static int ingest_fail(ingest_ctx *ic, const ingest_doc *d, int rc)
 {
     char why[512];
-    snprintf(why, sizeof why, "%s", ic->db->errmsg);
+    snprintf(why, sizeof why, "%s", lctx_errmsg(ic->db));
     if (d->line)
         store_err(ic->db, rc, "%s:%ld: %s", d->source, d->line, why);
     else
@@ -134,6 +136,8 @@ int lctx_ingest(lctx_db *db, const char *path, const lctx_ingest_opts *opts, uin
     }
     if (ndocs)
         *ndocs = 0;
+    if ((unsigned)opts->format > LCTX_FORMAT_BEIR)
+        return store_err(db, LCTX_EINVAL, "lctx_ingest: unknown format %d", (int)opts->format);
     pthread_mutex_lock(&db->write_mu);
     if (!db->batch) {
         pthread_mutex_unlock(&db->write_mu);

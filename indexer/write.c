@@ -150,6 +150,17 @@ int write_batch_new(lctx_db *db, struct write_batch **out)
     return LCTX_OK;
 }
 
+/* A status from indexing work, as this thread's failure. Work the worker
+ * did set its message in the worker thread's slot (lctx_errmsg is per
+ * thread): the newer of that and this thread's own is the one to report.
+ * A negative rc is memory that nobody named yet. */
+static int worker_failed(lctx_db *db, pthread_t worker, int rc)
+{
+    if (rc < 0)
+        return store_err(db, LCTX_ENOMEM, "out of memory");
+    return store_err_adopt(db, worker, rc);
+}
+
 /* Tokenizes one document's chunks into the builder. Identical for first
  * apply and replay: that is what makes replay exact. */
 static int index_doc(lctx_db *db, struct write_batch *w, index_lane *l, uint32_t doc_id,
@@ -513,7 +524,7 @@ int write_add_doc(lctx_db *db, struct write_batch *w, const lctx_doc *d)
      * will roll it back): say so again rather than add to it. */
     int rc = write_worker_error(w->worker);
     if (rc)
-        return rc > 0 ? rc : store_err(db, LCTX_ENOMEM, "out of memory");
+        return worker_failed(db, write_worker_thread(w->worker), rc);
     if ((rc = check_doc(db, d, text_len)))
         return rc;
     uint64_t hash = content_hash(db, d, text_len);
@@ -556,7 +567,7 @@ int write_add_doc(lctx_db *db, struct write_batch *w, const lctx_doc *d)
                                  d->text ? d->text : "", text_len, spans, n_spans, self, w);
     }
     if (rc)
-        return rc > 0 ? rc : store_err(db, LCTX_ENOMEM, "out of memory");
+        return worker_failed(db, write_worker_thread(w->worker), rc);
     w->n_added++;
     return LCTX_OK;
 }
@@ -647,7 +658,7 @@ static void commit_sqlite_start(lctx_db *db, struct write_batch *w, catalog_comm
 static int undo_committed(lctx_db *db, struct write_batch *w, int rc)
 {
     char why[512];
-    snprintf(why, sizeof why, "%s", db->errmsg);
+    snprintf(why, sizeof why, "%s", lctx_errmsg(db));
     if (catalog_undo_batch(db, w->seq, w->first_doc) == LCTX_OK) {
         if (w->eb)
             embed_undo(db, w->first_chunk);
@@ -703,7 +714,7 @@ static int commit_both(lctx_db *db, struct write_batch *w, store_batch *b, catal
      * is gone (store/create.c). */
     if (db->creating && (rc = creation_finish(db))) {
         char why[512];
-        snprintf(why, sizeof why, "%s", db->errmsg);
+        snprintf(why, sizeof why, "%s", lctx_errmsg(db));
         return store_err(db, rc, "%s (the batch is not committed: the collection will start "
                          "over when next opened)", why);
     }
@@ -721,7 +732,7 @@ static int abandon_batch(lctx_db *db, struct write_batch *w, int rc, catalog_com
         return rc;
     }
     char why[512];
-    snprintf(why, sizeof why, "%s", db->errmsg);
+    snprintf(why, sizeof why, "%s", lctx_errmsg(db));
     if (catalog_commit_join(cc) != LCTX_OK)
         return store_err(db, rc, "%s", why);   /* the COMMIT failed too: nothing committed */
     return undo_committed(db, w, rc);
@@ -751,6 +762,7 @@ int lctx_commit(lctx_db *db, uint64_t *seq)
     /* The worker's error, if any, already set the message. This thread
      * tokenizes its share of the backlog meanwhile (not with an embedder);
      * then the caller's builders are merged into the worker's. */
+    pthread_t worker = write_worker_thread(w->worker);
     rc = write_worker_finish(w->worker, w->eb ? NULL : index_caller_job, sort_caller_lanes, w,
                              &w->reap);
     w->worker = NULL;
@@ -762,8 +774,7 @@ int lctx_commit(lctx_db *db, uint64_t *seq)
     if (!rc && w->share && postings_build_merge(w->lane.pb, w->share->pb))
         rc = -1;
     if (rc) {
-        if (rc < 0)
-            rc = store_err(db, LCTX_ENOMEM, "out of memory");
+        rc = worker_failed(db, worker, rc);
         rc = abandon_batch(db, w, rc, early ? &cc : NULL);
         end_batch(db);
         goto out;

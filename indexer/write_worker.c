@@ -314,6 +314,11 @@ write_worker *write_worker_start(write_index_fn fn, write_end_fn end, void *ctx)
     return w;
 }
 
+pthread_t write_worker_thread(const write_worker *w)
+{
+    return w->thread;
+}
+
 int write_worker_error(write_worker *w)
 {
     return w->rc;

@@ -377,7 +377,7 @@ int catalog_batch_mode(lctx_db *db)
             return rc;
         /* A reader in the way only delays the switch to a later batch. */
         if (seq > 0 && catalog_use_wal(db) != LCTX_OK) {
-            store_warn(db, "%s", db->errmsg);
+            store_warn(db, "%s", lctx_errmsg(db));
             store_clear_err(db);
         }
     }

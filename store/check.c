@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "indexer/indexer.h"
 #include "store/store.h"
 
 static int corrupt(lctx_db *db, const char *what)
@@ -244,6 +245,11 @@ int lctx_check(lctx_db *db)
                 store_clear_err(db);
         }
     }
+    /* A batch the catalog holds and the index lacks (a full disk after the
+     * catalog's commit) is not damage: it is replayed, as lctx_begin and a
+     * writer's open would, and a failure to do so is reported as such. */
+    if (!rc && locked)
+        rc = write_recover(db);
     MDB_txn *txn = NULL;
     store_stats st;
     if (!rc && !(rc = kv_read_begin(db, &txn)) && !(rc = kv_get_stats(db, txn, &st))) {

@@ -30,6 +30,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
+#include <libstemmer.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -39,6 +41,27 @@
 #include "store/store.h"
 
 /* ------------------------------------------------------------------ errors */
+/* The calling thread's slot (err_mu held); with make, one is taken for
+ * it: a free one, else the least recently used. NULL when it has none. */
+static store_errslot *err_slot(lctx_db *db, int make)
+{
+    pthread_t self = pthread_self();
+    store_errslot *oldest = &db->errs[0];
+    for (int i = 0; i < STORE_ERR_THREADS; i++) {
+        store_errslot *e = &db->errs[i];
+        if (e->used && pthread_equal(e->thread, self))
+            return e;
+        if (e->used < oldest->used)
+            oldest = e;
+    }
+    if (!make)
+        return NULL;
+    oldest->thread = self;
+    oldest->used = ++db->err_clock;
+    oldest->msg[0] = 0;
+    return oldest;
+}
+
 int store_err(lctx_db *db, int rc, const char *fmt, ...)
 {
     if (!db)
@@ -46,16 +69,36 @@ int store_err(lctx_db *db, int rc, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     pthread_mutex_lock(&db->err_mu);
-    vsnprintf(db->errmsg, sizeof db->errmsg, fmt, ap);
+    store_errslot *e = err_slot(db, 1);
+    e->used = ++db->err_clock;
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
     pthread_mutex_unlock(&db->err_mu);
     va_end(ap);
+    return rc;
+}
+
+int store_err_adopt(lctx_db *db, pthread_t from, int rc)
+{
+    pthread_mutex_lock(&db->err_mu);
+    store_errslot *mine = err_slot(db, 0), *theirs = NULL;
+    for (int i = 0; i < STORE_ERR_THREADS && !theirs; i++)
+        if (db->errs[i].used && pthread_equal(db->errs[i].thread, from))
+            theirs = &db->errs[i];
+    if (theirs && theirs != mine && (!mine || theirs->used > mine->used)) {
+        mine = err_slot(db, 1);
+        memcpy(mine->msg, theirs->msg, sizeof mine->msg);
+        mine->used = ++db->err_clock;
+    }
+    pthread_mutex_unlock(&db->err_mu);
     return rc;
 }
 
 void store_clear_err(lctx_db *db)
 {
     pthread_mutex_lock(&db->err_mu);
-    db->errmsg[0] = 0;
+    store_errslot *e = err_slot(db, 0);
+    if (e)
+        e->msg[0] = 0;
     pthread_mutex_unlock(&db->err_mu);
 }
 
@@ -75,9 +118,17 @@ void store_warn(lctx_db *db, const char *fmt, ...)
         snprintf(db->pending[db->n_pending++], sizeof db->pending[0], "%s", buf);
 }
 
+/* Only the calling thread writes its slot, so the message stays as it is
+ * until that thread's next call on the handle. */
 const char *lctx_errmsg(const lctx_db *db)
 {
-    return db ? db->errmsg : "no collection handle";
+    if (!db)
+        return "no collection handle";
+    lctx_db *h = (lctx_db *)db;         /* the lock is the handle's own business */
+    pthread_mutex_lock(&h->err_mu);
+    store_errslot *e = err_slot(h, 0);
+    pthread_mutex_unlock(&h->err_mu);
+    return e ? e->msg : "";
 }
 
 const char *lctx_strstatus(int status)
@@ -106,6 +157,8 @@ void lctx_set_warning_handler(lctx_db *db, lctx_warning_fn fn, void *ctx)
 
 void lctx_config_init(lctx_config *cfg)
 {
+    if (!cfg)
+        return;
     memset(cfg, 0, sizeof *cfg);
     cfg->language = "english";
     cfg->stopwords = 1;
@@ -235,14 +288,34 @@ static int valid_language(const char *s)
     return 1;
 }
 
+/* 1 when Snowball has a stemmer of that name (or it is "none"). Checked
+ * here because a collection records its language at creation: one made
+ * with a name the tokenizer then refuses could never take a batch or
+ * answer a query. */
+static int known_language(const char *s)
+{
+    if (strcmp(s, "none") == 0)
+        return 1;
+    struct sb_stemmer *st = sb_stemmer_new(s, "UTF_8");
+    sb_stemmer_delete(st);
+    return st != NULL;
+}
+
 static int check_config(lctx_db *db, const lctx_config *c)
 {
     if (!valid_language(c->language))
         return store_err(db, LCTX_EINVAL, "bad language name");
-    if (c->chunk_words < 1 || c->bm25_k1 < 0 || c->bm25_b < 0 || c->bm25_b > 1 ||
-        c->title_weight < 0)
+    if (!known_language(c->language))
+        return store_err(db, LCTX_EINVAL, "unknown language '%s' (Snowball's names, such as "
+                         "english or french, or none)", c->language);
+    /* written so that NaN fails every test */
+    if (c->chunk_words < 1 || !(c->bm25_k1 >= 0 && isfinite(c->bm25_k1)) ||
+        !(c->bm25_b >= 0 && c->bm25_b <= 1) ||
+        !(c->title_weight >= 0 && isfinite(c->title_weight)) ||
+        !(c->lsh_target_recall >= 0 && c->lsh_target_recall <= 1))
         return store_err(db, LCTX_EINVAL, "bad collection config (chunk_words >= 1, "
-                         "k1 >= 0, 0 <= b <= 1, title_weight >= 0)");
+                         "finite k1 >= 0, 0 <= b <= 1, finite title_weight >= 0, "
+                         "0 <= lsh_target_recall <= 1)");
     return LCTX_OK;
 }
 
@@ -264,7 +337,17 @@ static lctx_db *db_new(const char *path, unsigned flags)
     pthread_mutex_init(&db->pool_mu, NULL);
     pthread_mutex_init(&db->err_mu, NULL);
     pthread_mutex_init(&db->write_mu, NULL);
-    pthread_rwlock_init(&db->map_lock, NULL);
+    /* Writers first: glibc's default lets a new reader in while a writer
+     * waits, so threads searching back to back on one handle kept a
+     * writer (a map resize, a move to a new index generation, hence
+     * lctx_begin) waiting for as long as they went on, 25 s and more with
+     * eight. No thread takes map_lock twice (kv_read_begin is never
+     * nested), which the non-recursive kind requires. */
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&db->map_lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
     pthread_mutex_init(&db->enc_mu, NULL);
     pthread_mutex_init(&db->vcache_mu, NULL);
     snprintf(db->embedder, sizeof db->embedder, "none");
@@ -384,13 +467,18 @@ int store_open(const char *path, unsigned flags, const lctx_config *cfg, size_t 
     if (!out)
         return LCTX_EINVAL;
     *out = NULL;
-    if (!path || !*path)
-        return LCTX_EINVAL;
-    lctx_db *db = db_new(path, flags);
+    /* A handle even for a bad call, so that lctx_errmsg can say why. */
+    lctx_db *db = db_new(path && *path ? path : "", flags);
     if (!db)
         return LCTX_ENOMEM;
     db->test_map_initial = map_initial;
     *out = db;
+    if (!path || !*path)
+        return store_err(db, LCTX_EINVAL, "lctx_open: no collection path");
+    const unsigned known = LCTX_OPEN_CREATE | LCTX_OPEN_READONLY | LCTX_OPEN_VECTOR_CACHE |
+                           LCTX_OPEN_REBUILD_INDEX;
+    if (flags & ~known)
+        return store_err(db, LCTX_EINVAL, "lctx_open: unknown flags 0x%x", flags & ~known);
     lctx_config defaults;
     if (!cfg) {
         lctx_config_init(&defaults);

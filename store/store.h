@@ -155,6 +155,17 @@ struct write_batch;               /* indexer/write.c */
 struct tok_tokenizer;             /* indexer/tokenize.c */
 
 /* ------------------------------------------------------------ the handle */
+/* One thread's last failure on a handle. Threads searching one handle at
+ * once each read their own message (lctx_errmsg), not whichever failure
+ * came last; past STORE_ERR_THREADS threads the least recent slot is
+ * reused. */
+#define STORE_ERR_THREADS 16
+typedef struct store_errslot {
+    pthread_t thread;
+    uint64_t used;                /* 0: free */
+    char msg[512];
+} store_errslot;
+
 struct lctx_db {
     char *path;                   /* NAME.lctx */
     unsigned flags;
@@ -187,7 +198,8 @@ struct lctx_db {
     pthread_rwlock_t map_lock;    /* held shared by transactions, exclusive to grow the map */
 
     pthread_mutex_t err_mu;
-    char errmsg[512];
+    store_errslot errs[STORE_ERR_THREADS]; /* each thread's last failure */
+    uint64_t err_clock;           /* stamps errs[].used, for reuse */
     lctx_warning_fn warn;
     void *warn_ctx;
     /* Warnings raised before a handler was set (lctx_open's could not have
@@ -240,6 +252,10 @@ struct lctx_db {
 int store_err(lctx_db *db, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void store_clear_err(lctx_db *db);
+/* Work done for this thread on another (the indexing worker) failed with
+ * rc: its message, if newer than this thread's own, becomes this
+ * thread's. Returns rc. */
+int store_err_adopt(lctx_db *db, pthread_t from, int rc);
 void store_warn(lctx_db *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Takes / releases the cross-process writer lock (flock on write.lock).
  * LCTX_EBUSY when another process holds it. */
