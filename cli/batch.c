@@ -9,12 +9,22 @@
  * accepted too). Every query is answered with k hits (100 unless -k is
  * given) and written as "qid Q0 docid rank score tag".
  *
+ * The queries file is read and checked whole before the first search, so a
+ * bad line stops the run before the run file is opened (an existing file
+ * is left as it was). Checked: each line is one JSON object and nothing
+ * after it; the id is a string or a number, the text a string; neither
+ * holds \u0000, which cJSON would take as the end of the C string and so
+ * cut the id or text short without a word; and no id is given twice,
+ * since a run with two blocks for one query is one every evaluator refuses
+ * or misreads. Errors name FILE:LINE.
+ *
  * The run is written in the order trec_eval will read it: score descending,
- * ties by document id descending. The library breaks ties the other way
- * (ascending id); re-sorting the tied hits here makes the rank column say
- * what every evaluator will actually use, and makes our own metrics (which
- * follow trec_eval) agree with the file. Scores are compared as written
- * (six decimals), since that is all an evaluator of the file can see.
+ * ties by document id descending. The library breaks ties its own way (by
+ * the order documents were added); re-sorting the tied hits here makes the
+ * rank column say what every evaluator will actually use, and makes our
+ * own metrics (which follow trec_eval) agree with the file. Scores are
+ * compared as written (six decimals), since that is all an evaluator of
+ * the file can see.
  *
  * Query text is taken as plain words: double quotes and a minus sign at the
  * start of a word are blanked before searching. Test collections hold
@@ -37,6 +47,7 @@
 typedef struct query {
     char *id;
     char *text;
+    long line;                 /* in the queries file, for messages */
 } query;
 
 typedef struct query_list {
@@ -54,19 +65,35 @@ static void queries_free(query_list *l)
     memset(l, 0, sizeof *l);
 }
 
-/* The string value of key, or a number printed as an integer (some BEIR
- * files write ids as numbers); NULL when absent. malloc'd. */
-static char *json_field(const cJSON *o, const char *key)
+/* Takes the value of key (or, when absent, of alt) into *out, malloc'd: a
+ * string, or with numbers_ok a number printed as an integer (some BEIR
+ * files write ids as numbers). 0, or -1 with err set. */
+static int take_field(const cJSON *o, const char *key, const char *alt, int numbers_ok,
+                      char **out, char *err, size_t errlen)
 {
+    const char *name = key;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (cJSON_IsString(v) && v->valuestring)
-        return strdup(v->valuestring);
-    if (cJSON_IsNumber(v)) {
+    if (!v)
+        v = cJSON_GetObjectItemCaseSensitive(o, name = alt);
+    if (!v) {
+        snprintf(err, errlen, "missing \"%s\"", key);
+        return -1;
+    }
+    if (cJSON_IsString(v) && v->valuestring) {
+        *out = strdup(v->valuestring);
+    } else if (numbers_ok && cJSON_IsNumber(v)) {
         char buf[64];
         snprintf(buf, sizeof buf, "%.17g", v->valuedouble);
-        return strdup(buf);
+        *out = strdup(buf);
+    } else {
+        snprintf(err, errlen, "\"%s\" is not a string%s", name, numbers_ok ? " or a number" : "");
+        return -1;
     }
-    return NULL;
+    if (!*out) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
 }
 
 static int has_blank(const char *s)
@@ -74,35 +101,109 @@ static int has_blank(const char *s)
     return strpbrk(s, " \t\r\n\v\f") != NULL;
 }
 
-/* Parses one queries line into q; on failure returns -1 with err set. */
-static int parse_query(const char *line, query *q, char *err, size_t errlen)
+/* Whether a JSON string in s holds the escape \u0000. */
+static int has_nul_escape(const char *s)
 {
-    cJSON *o = cJSON_Parse(line);
-    if (!cJSON_IsObject(o)) {
+    int in_string = 0;
+    for (; *s; s++) {
+        if (*s == '"') {
+            in_string = !in_string;
+        } else if (in_string && *s == '\\') {
+            if (s[1] == 'u' && strncmp(s + 2, "0000", 4) == 0)
+                return 1;
+            if (s[1])
+                s++;            /* the escaped character, '"' included */
+        }
+    }
+    return 0;
+}
+
+/* Parses the JSON object of one line (len bytes) into o; -1 with err set. */
+static int parse_object(const char *line, size_t len, cJSON **o, char *err, size_t errlen)
+{
+    if (memchr(line, '\0', len)) {
+        snprintf(err, errlen, "line holds a NUL byte");
+        return -1;
+    }
+    if (has_nul_escape(line)) {
+        snprintf(err, errlen, "a string holds \\u0000 (NUL), which would cut it short");
+        return -1;
+    }
+    const char *end = NULL;
+    *o = cJSON_ParseWithOpts(line, &end, 0);
+    if (!cJSON_IsObject(*o)) {
         snprintf(err, errlen, "not a JSON object");
-        cJSON_Delete(o);
+        cJSON_Delete(*o);
         return -1;
     }
-    q->id = json_field(o, "_id");
-    if (!q->id)
-        q->id = json_field(o, "id");
-    q->text = json_field(o, "text");
-    if (!q->text)
-        q->text = json_field(o, "query");
-    cJSON_Delete(o);
-    if (!q->id || !q->text) {
-        snprintf(err, errlen, "%s", !q->id ? "missing \"_id\"" : "missing \"text\"");
-        free(q->id);
-        free(q->text);
-        return -1;
-    }
-    if (!*q->id || has_blank(q->id)) {
-        snprintf(err, errlen, "query id \"%s\" is empty or contains blanks (not allowed in a TREC run)", q->id);
-        free(q->id);
-        free(q->text);
+    end += strspn(end, " \t\r\n");
+    if (*end) {
+        snprintf(err, errlen, "unexpected text after the JSON object");
+        cJSON_Delete(*o);
         return -1;
     }
     return 0;
+}
+
+/* Parses one queries line into q; on failure returns -1 with err set. */
+static int parse_query(const char *line, size_t len, query *q, char *err, size_t errlen)
+{
+    cJSON *o = NULL;
+    if (parse_object(line, len, &o, err, errlen) != 0)
+        return -1;
+    q->id = q->text = NULL;
+    int rc = take_field(o, "_id", "id", 1, &q->id, err, errlen);
+    if (rc == 0)
+        rc = take_field(o, "text", "query", 0, &q->text, err, errlen);
+    cJSON_Delete(o);
+    if (rc == 0 && (!*q->id || has_blank(q->id))) {
+        snprintf(err, errlen, "query id \"%s\" is empty or contains blanks (not allowed in a TREC run)", q->id);
+        rc = -1;
+    }
+    if (rc != 0) {
+        free(q->id);
+        free(q->text);
+    }
+    return rc;
+}
+
+static int cmp_query_id(const void *a, const void *b)
+{
+    const query *x = *(const query *const *)a, *y = *(const query *const *)b;
+    int c = strcmp(x->id, y->id);
+    return c ? c : (x->line > y->line) - (x->line < y->line);
+}
+
+/* Refuses an id given twice, naming the repeat that comes first in the
+ * file. Sorting a copy finds them all in O(n log n). 0 or -1. */
+static int check_duplicates(const char *prog, const char *path, const query_list *l)
+{
+    if (l->n < 2)
+        return 0;
+    const query **v = malloc(l->n * sizeof *v);
+    if (!v) {
+        cli_error(prog, "%s: out of memory", path);
+        return -1;
+    }
+    for (size_t i = 0; i < l->n; i++)
+        v[i] = &l->v[i];
+    qsort(v, l->n, sizeof *v, cmp_query_id);
+    const query *first = NULL, *again = NULL;
+    for (size_t i = 1; i < l->n; i++) {
+        if (strcmp(v[i]->id, v[i - 1]->id) == 0 && (!again || v[i]->line < again->line)) {
+            again = v[i];
+            /* the earliest line of this id: walk back over its run */
+            size_t j = i - 1;
+            while (j > 0 && strcmp(v[j - 1]->id, v[i]->id) == 0)
+                j--;
+            first = v[j];
+        }
+    }
+    if (again)
+        cli_error(prog, "%s:%ld: query id \"%s\" given twice (first on line %ld)",
+                  path, again->line, again->id, first->line);
+    free(v);
+    return again ? -1 : 0;
 }
 
 static int queries_load(const char *prog, const char *path, query_list *l)
@@ -114,11 +215,12 @@ static int queries_load(const char *prog, const char *path, query_list *l)
     }
     char *line = NULL;
     size_t cap = 0;
+    ssize_t len;
     long lineno = 0;
     int rc = 0;
-    while (getline(&line, &cap, f) >= 0) {
+    while ((len = getline(&line, &cap, f)) >= 0) {
         lineno++;
-        if (strspn(line, " \t\r\n") == strlen(line))
+        if (strspn(line, " \t\r\n") == (size_t)len)
             continue;
         if (l->n == l->cap) {
             size_t ncap = l->cap ? l->cap * 2 : 64;
@@ -132,16 +234,22 @@ static int queries_load(const char *prog, const char *path, query_list *l)
             l->cap = ncap;
         }
         char err[256];
-        if (parse_query(line, &l->v[l->n], err, sizeof err) != 0) {
+        if (parse_query(line, (size_t)len, &l->v[l->n], err, sizeof err) != 0) {
             cli_error(prog, "%s:%ld: %s", path, lineno, err);
             rc = -1;
             break;
         }
-        l->n++;
+        l->v[l->n++].line = lineno;
+    }
+    if (rc == 0 && ferror(f)) {
+        cli_error(prog, "%s: read error", path);
+        rc = -1;
     }
     free(line);
     if (f != stdin)
         fclose(f);
+    if (rc == 0)
+        rc = check_duplicates(prog, path, l);
     return rc;
 }
 

@@ -56,9 +56,16 @@ double cli_now(void);
 const char *cli_db_error(const lctx_db *db, int status);
 /* Reports a failed lctx_open of path (db may be NULL). */
 void cli_open_error(const char *prog, const char *path, const lctx_db *db, int status);
-/* Copies s with each run of whitespace (newlines included) folded to one
- * space and leading/trailing space removed; malloc'd, NULL on ENOMEM. */
-char *cli_squash_space(const char *s);
+
+/* U+FFFD, what a byte that cannot be shown or stored is replaced with. */
+#define CLI_REPLACEMENT "\xef\xbf\xbd"
+/* Decodes the UTF-8 sequence at s (n bytes available): its length (1..4)
+ * with the code point in *cp, or 0 when the bytes at s are not valid UTF-8
+ * (overlong forms, surrogates and truncated sequences included). */
+size_t cli_utf8_next(const char *s, size_t n, uint32_t *cp);
+/* Copies s[0..n) as valid UTF-8 without NULs: each invalid byte and each
+ * NUL becomes U+FFFD. malloc'd, NULL on ENOMEM. */
+char *cli_utf8_repair(const char *s, size_t n);
 
 /* ============================================================ treceval.c */
 
@@ -184,9 +191,10 @@ void cli_print_results(FILE *f, const char *query, const lctx_results *res,
  * printed) and frees o. */
 void cli_print_json(FILE *f, cJSON *o);
 
-/* Highlight markers for snippets: ANSI bold on a terminal, else brackets. */
-const char *cli_hl_open(int color);
-const char *cli_hl_close(int color);
+/* Writes s for a terminal: control characters (C0, DEL, C1) and bytes that
+ * are not UTF-8 become U+FFFD, so text from a document or an input line
+ * cannot send the terminal an escape sequence. */
+void cli_put_terminal(FILE *f, const char *s);
 
 /* =============================================================== batch.c */
 
@@ -214,8 +222,15 @@ int cli_interactive(const char *prog, lctx_db *db, cli_session_opts *o);
 /* One query per line from f, each answered in turn. Exit status. */
 int cli_answer_lines(const char *prog, lctx_db *db, FILE *f, const cli_session_opts *o);
 /* Runs one query and prints it; shared by one-shot, pipe and session modes.
- * Returns an exit status. */
-int cli_answer(const char *prog, lctx_db *db, const char *query,
+ * where (NULL for none) says which of many queries it is ("stdin:3") and
+ * prefixes its messages. A failed query goes to cli_answer_failed. Returns
+ * an exit status. */
+int cli_answer(const char *prog, lctx_db *db, const char *query, const char *where,
                const lctx_search_opts *so, const cli_output_opts *oo);
+/* Reports a query that failed, or could not be asked (query[0..len) may be
+ * any bytes): the reason on stderr and, with JSON output, the object
+ * {"query":Q,"hits":[],"error":REASON} on stdout, Q made valid UTF-8. */
+void cli_answer_failed(const char *prog, const char *query, size_t len, const char *where,
+                       const char *reason, const cli_output_opts *oo);
 
 #endif /* LCTX_CLI_H */

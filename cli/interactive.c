@@ -13,11 +13,19 @@
  *   :filter EXPR    metadata filter (SQLite JSON1 expression); ":filter" clears
  *   :help  :quit
  *
+ * A session that ends with :quit or Ctrl-D exits 0 whatever its queries
+ * did: each error was shown when it happened, and the person has moved on.
+ *
  * When stdin is not a terminal the same program reads one query per line and
- * answers each in turn (text output heads each answer with "== QUERY"; JSON
- * output is one object per line), which makes `cat queries.txt | lctx-search -c C`
- * work without a queries file format. Blank lines are skipped; one failed
- * query does not stop the others, but the exit status reports it.
+ * answers each in turn, which makes `cat queries.txt | lctx-search -c C` work
+ * without a queries file format. Text output heads each answer with
+ * "== QUERY" and skips blank lines. JSON output is exactly one line per input
+ * line, so `cut -f2 q.tsv | lctx-search -c C --json | paste q.tsv -` lines
+ * up: a blank line is answered as the empty query (no hits, and the terms
+ * object says why), and a line that cannot be answered (invalid UTF-8, a NUL
+ * byte, an engine error) prints {"query":...,"hits":[],"error":...}. One
+ * failed line does not stop the others, but the exit status is 1 when any
+ * failed; messages name the line as "stdin:N".
  */
 #include "cli/cli.h"
 
@@ -29,15 +37,29 @@
 
 #define HISTORY_MAX 1000
 
-/* Trims leading and trailing blanks in place; returns the start. */
+static int is_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Trims leading and trailing blanks of s[0..*n) in place (s may hold NUL
+ * bytes); returns the start and sets *n to the trimmed length. */
+static char *trim_n(char *s, size_t *n)
+{
+    size_t len = *n;
+    while (len > 0 && is_blank(*s))
+        s++, len--;
+    while (len > 0 && is_blank(s[len - 1]))
+        len--;
+    s[len] = '\0';
+    *n = len;
+    return s;
+}
+
 static char *trim(char *s)
 {
-    while (*s == ' ' || *s == '\t')
-        s++;
     size_t n = strlen(s);
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r'))
-        s[--n] = '\0';
-    return s;
+    return trim_n(s, &n);
 }
 
 /* $LCTX_HISTORY, else $HOME/.lctx_history; malloc'd, NULL when neither. */
@@ -138,7 +160,6 @@ int cli_interactive(const char *prog, lctx_db *db, cli_session_opts *o)
 
     session s = { o, NULL };
     const char *saved_filter = o->search.filter;
-    int status = CLI_EXIT_OK;
     for (;;) {
         char *line = readline("lctx> ");
         if (!line) {
@@ -152,8 +173,7 @@ int cli_interactive(const char *prog, lctx_db *db, cli_session_opts *o)
             if (q[0] == ':')
                 leave = session_command(prog, &s, q);
             else
-                status = cli_answer(prog, db, q, &o->search, &o->out) == CLI_EXIT_OK
-                         ? status : CLI_EXIT_FAIL;
+                cli_answer(prog, db, q, NULL, &o->search, &o->out);
         }
         free(line);
         if (leave)
@@ -167,24 +187,45 @@ int cli_interactive(const char *prog, lctx_db *db, cli_session_opts *o)
     free(hist);
     o->search.filter = saved_filter;
     free(s.filter);
-    return status;
+    return CLI_EXIT_OK;
+}
+
+/* Answers one line of standard input; returns an exit status. */
+static int answer_line(const char *prog, lctx_db *db, char *line, size_t len,
+                       unsigned long lineno, unsigned long *answered, const cli_session_opts *o)
+{
+    int has_nul = memchr(line, '\0', len) != NULL;
+    char *q = trim_n(line, &len);
+    if (len == 0 && !o->out.json)
+        return CLI_EXIT_OK;
+    if (!o->out.json) {        /* text: say which query each block answers */
+        char *shown = cli_utf8_repair(q, len);
+        printf("%s== ", (*answered)++ ? "\n" : "");
+        cli_put_terminal(stdout, shown ? shown : "");
+        putchar('\n');
+        fflush(stdout);
+        free(shown);
+    }
+    char where[48];
+    snprintf(where, sizeof where, "stdin:%lu", lineno);
+    if (has_nul) {
+        /* The engine takes C strings: searching would silently drop the
+         * rest of the line. */
+        cli_answer_failed(prog, q, len, where, "query holds a NUL byte", &o->out);
+        return CLI_EXIT_FAIL;
+    }
+    return cli_answer(prog, db, q, where, &o->search, &o->out);
 }
 
 int cli_answer_lines(const char *prog, lctx_db *db, FILE *f, const cli_session_opts *o)
 {
     char *line = NULL;
     size_t cap = 0;
+    ssize_t len;
     int status = CLI_EXIT_OK;
-    unsigned long answered = 0;
-    while (getline(&line, &cap, f) >= 0) {
-        char *q = trim(line);
-        if (!*q)
-            continue;
-        if (!o->out.json) {        /* text: say which query each block answers */
-            printf("%s== %s\n", answered++ ? "\n" : "", q);
-            fflush(stdout);
-        }
-        if (cli_answer(prog, db, q, &o->search, &o->out) != CLI_EXIT_OK)
+    unsigned long lineno = 0, answered = 0;
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        if (answer_line(prog, db, line, (size_t)len, ++lineno, &answered, o) != CLI_EXIT_OK)
             status = CLI_EXIT_FAIL;
     }
     free(line);

@@ -21,9 +21,13 @@
  * message saying they are not in this build, so scripts written against the
  * documented contract fail loudly instead of getting plain BM25 silently.
  * --no-rerank is accepted: it is what this build does anyway.
+ *
+ * A --tag must be one word (it is a field of a blank-separated run line);
+ * anything else is bad usage rather than a run that no evaluator reads.
  */
 #include "cli/cli.h"
 
+#include <ctype.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +118,20 @@ static const char *unsupported_what(int c)
     }
 }
 
+/* A run tag is the sixth field of "qid Q0 docid rank score tag"; evaluators
+ * split lines on blanks, so an empty tag or one with blanks gives lines
+ * with the wrong number of fields and a run no evaluator (ours included)
+ * will read. */
+static int valid_tag(const char *t)
+{
+    if (!*t)
+        return 0;
+    for (; *t; t++)
+        if (isspace((unsigned char)*t))
+            return 0;
+    return 1;
+}
+
 /* Checks the combination of options. Returns -1 to go on, or a status. */
 static int validate(search_args *a)
 {
@@ -125,11 +143,20 @@ static int validate(search_args *a)
     }
     if (a->search.like && a->search.mode == LCTX_MODE_BM25)
         return cli_bad_usage(PROG, "--like needs --mode vector or hybrid");
+    /* The default mode is hybrid on a collection with vectors and bm25
+     * without (lctx.h); asking for hybrid outright changes nothing on the
+     * first and makes the library say what is wrong on the second (no
+     * vectors) rather than that bm25 cannot search by example. */
+    if (a->search.like && a->search.mode == LCTX_MODE_DEFAULT)
+        a->search.mode = LCTX_MODE_HYBRID;
     if (a->queries) {
         if (a->query)
             return cli_bad_usage(PROG, "give either QUERY or --queries, not both");
         if (!a->run && !a->qrels)
             return cli_bad_usage(PROG, "--queries wants --run OUT.trec, --qrels QRELS or both");
+        if (a->tag && !valid_tag(a->tag))
+            return cli_bad_usage(PROG, "--tag wants a non-empty tag without blanks "
+                                 "(a TREC run line is 6 blank-separated fields)");
         if (!a->k_given)
             a->search.k = 100;
     } else if (a->run || a->qrels || a->tag) {
@@ -235,9 +262,9 @@ static int run(lctx_db *db, search_args *a)
     so.out.explain = a->explain;
     so.out.color = !a->json && isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
     if (a->query)
-        return cli_answer(PROG, db, a->query, &so.search, &so.out);
+        return cli_answer(PROG, db, a->query, NULL, &so.search, &so.out);
     if (a->search.like) /* more like this needs no words */
-        return cli_answer(PROG, db, "", &so.search, &so.out);
+        return cli_answer(PROG, db, "", NULL, &so.search, &so.out);
     if (isatty(STDIN_FILENO))
         return cli_interactive(PROG, db, &so);
     return cli_answer_lines(PROG, db, stdin, &so);

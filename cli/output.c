@@ -17,6 +17,25 @@
  * query as the engine normalised it, which is what one needs to understand
  * why a query matched nothing.
  *
+ * A query that fails (an error from the engine, a line of standard input
+ * that is not a query) prints, in JSON output, the same shape with the
+ * reason instead of hits,
+ *
+ *   {"query":"...","hits":[],"error":"..."}
+ *
+ * so a stream of JSON answers stays one line per query asked; the reason
+ * also goes to stderr as usual.
+ *
+ * Text output is for terminals, and a terminal obeys the control bytes it
+ * is sent. Ids, titles, uris and snippets are whatever was indexed, so each
+ * is printed through put_safe: C0 controls, DEL, C1 controls and bytes that
+ * are not UTF-8 become U+FFFD, and a document cannot move the cursor,
+ * retitle the window or clear the screen. The highlighting this file wants
+ * on a terminal survives because the library is asked to mark matches with
+ * bytes that never occur in UTF-8 (0xFF, 0xFE), and the engine stores only
+ * UTF-8: put_safe turns exactly those into ANSI bold and reset. JSON output
+ * is left exact; cJSON escapes what JSON requires.
+ *
  * The one-line JSON printer (cli_print_json) is shared by the commands
  * that print JSON: stats, batch metrics and hits all go out the same way.
  * (treceval.c keeps its own four lines: tests/test_treceval.c compiles it
@@ -30,14 +49,62 @@
 #define ANSI_BOLD  "\033[1m"
 #define ANSI_RESET "\033[0m"
 
-const char *cli_hl_open(int color)
+/* Highlight markers asked of the library for a terminal (see above). */
+#define MARK_OPEN  "\xff"
+#define MARK_CLOSE "\xfe"
+
+static int is_space(unsigned char c)
 {
-    return color ? ANSI_BOLD : "[";
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
-const char *cli_hl_close(int color)
+/* Whether s is NULL or only whitespace. */
+static int blank(const char *s)
 {
-    return color ? ANSI_RESET : "]";
+    if (s)
+        for (; *s; s++)
+            if (!is_space((unsigned char)*s))
+                return 0;
+    return 1;
+}
+
+/* Writes s for a terminal. squash: runs of whitespace become one space and
+ * the ends are dropped (titles and snippets are prose; a newline in one
+ * would break the layout); otherwise whitespace other than ' ' is a control
+ * like any other. marks: MARK_OPEN/MARK_CLOSE become ANSI bold/reset. */
+static void put_safe(FILE *f, const char *s, int squash, int marks)
+{
+    size_t n = s ? strlen(s) : 0;
+    int space = 0, started = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        if (squash && is_space(c)) {
+            space = started;
+            i++;
+            continue;
+        }
+        if (space)
+            fputc(' ', f);
+        space = 0;
+        started = 1;
+        uint32_t cp = 0;
+        size_t len = cli_utf8_next(s + i, n - i, &cp);
+        if (marks && (c == 0xFF || c == 0xFE)) {
+            fputs(c == 0xFF ? ANSI_BOLD : ANSI_RESET, f);
+            len = 1;
+        } else if (len == 0 || cp < 0x20 || (cp >= 0x7F && cp <= 0x9F)) {
+            fputs(CLI_REPLACEMENT, f);
+            len = len ? len : 1;
+        } else {
+            fwrite(s + i, 1, len, f);
+        }
+        i += len;
+    }
+}
+
+void cli_put_terminal(FILE *f, const char *s)
+{
+    put_safe(f, s, 0, 0);
 }
 
 /* Adds s to o as a string, or null when s is NULL. */
@@ -115,27 +182,34 @@ void cli_print_json(FILE *f, cJSON *o)
 
 static void print_hit_text(FILE *f, const lctx_hit *h, size_t rank, const cli_output_opts *o)
 {
-    char *title = cli_squash_space(h->title);
-    fprintf(f, "%3zu. %8.4f  %s", rank, h->score, h->id ? h->id : "?");
-    if (title && *title)
-        fprintf(f, "  %s%s%s", o->color ? ANSI_BOLD : "", title, o->color ? ANSI_RESET : "");
-    fputc('\n', f);
-    free(title);
-    if (h->snippet) {
-        char *snip = cli_squash_space(h->snippet);
-        if (snip && *snip)
-            fprintf(f, "     %s\n", snip);
-        free(snip);
+    fprintf(f, "%3zu. %8.4f  ", rank, h->score);
+    put_safe(f, h->id ? h->id : "?", 0, 0);
+    if (!blank(h->title)) {
+        fputs(o->color ? "  " ANSI_BOLD : "  ", f);
+        put_safe(f, h->title, 1, 0);
+        fputs(o->color ? ANSI_RESET : "", f);
     }
-    if (h->uri && *h->uri && (!h->id || strcmp(h->uri, h->id) != 0))
-        fprintf(f, "     %s\n", h->uri);
+    fputc('\n', f);
+    if (!blank(h->snippet)) {
+        fputs("     ", f);
+        put_safe(f, h->snippet, 1, o->color);
+        fputc('\n', f);
+    }
+    if (h->uri && *h->uri && (!h->id || strcmp(h->uri, h->id) != 0)) {
+        fputs("     ", f);
+        put_safe(f, h->uri, 0, 0);
+        fputc('\n', f);
+    }
     if (o->explain && (h->bm25_score != 0 || h->vector_score != 0))
         fprintf(f, "     bm25 %.4f  vector %.4f\n", h->bm25_score, h->vector_score);
     if (o->explain && h->explain) {
-        /* One line: the library's JSON re-printed compactly. */
+        /* One line: the library's JSON re-printed compactly (cJSON leaves
+         * DEL and C1 unescaped, hence put_safe). */
         cJSON *v = cJSON_Parse(h->explain);
         char *flat = v ? cJSON_PrintUnformatted(v) : NULL;
-        fprintf(f, "     explain: %s\n", flat ? flat : h->explain);
+        fputs("     explain: ", f);
+        put_safe(f, flat ? flat : h->explain, 0, 0);
+        fputc('\n', f);
         cJSON_free(flat);
         cJSON_Delete(v);
     }
@@ -155,21 +229,53 @@ void cli_print_results(FILE *f, const char *query, const lctx_results *res,
         fprintf(f, "no results\n");
     if (o->explain && res) {
         const char *terms = lctx_results_query_json(res);
-        if (terms)
-            fprintf(f, "query terms: %s\n", terms);
+        if (terms) {
+            fputs("query terms: ", f);
+            put_safe(f, terms, 0, 0);
+            fputc('\n', f);
+        }
     }
 }
 
 /* ------------------------------------------------------------- answering */
 
-int cli_answer(const char *prog, lctx_db *db, const char *query,
+/* "WHERE: " when where is given, for messages about one query of many. */
+static const char *at(const char *where, char *buf, size_t len)
+{
+    if (!where)
+        return "";
+    snprintf(buf, len, "%s: ", where);
+    return buf;
+}
+
+void cli_answer_failed(const char *prog, const char *query, size_t len, const char *where,
+                       const char *reason, const cli_output_opts *oo)
+{
+    char buf[64];
+    cli_error(prog, "%s%s", at(where, buf, sizeof buf), reason);
+    if (!oo->json)
+        return;
+    /* The query as JSON can hold it: the line may not be UTF-8. */
+    char *q = cli_utf8_repair(query ? query : "", query ? len : 0);
+    cJSON *o = cJSON_CreateObject();
+    if (o) {
+        add_str(o, "query", q ? q : "");
+        cJSON_AddItemToObject(o, "hits", cJSON_CreateArray());
+        add_str(o, "error", reason);
+    }
+    cli_print_json(stdout, o);
+    free(q);
+    fflush(stdout);
+}
+
+int cli_answer(const char *prog, lctx_db *db, const char *query, const char *where,
                const lctx_search_opts *so, const cli_output_opts *oo)
 {
     lctx_search_opts opts = *so;
     opts.snippets = 1;
     if (!oo->json) {
-        opts.hl_open = cli_hl_open(oo->color);
-        opts.hl_close = cli_hl_close(oo->color);
+        opts.hl_open = oo->color ? MARK_OPEN : "[";
+        opts.hl_close = oo->color ? MARK_CLOSE : "]";
     }
     opts.explain = oo->explain || so->explain;
     lctx_results *res = NULL;
@@ -177,7 +283,7 @@ int cli_answer(const char *prog, lctx_db *db, const char *query,
     int rc = lctx_search(db, query, &opts, &res);
     double ms = (cli_now() - t0) * 1000.0;
     if (rc != LCTX_OK) {
-        cli_error(prog, "%s", cli_db_error(db, rc));
+        cli_answer_failed(prog, query, strlen(query), where, cli_db_error(db, rc), oo);
         lctx_results_free(res);
         return CLI_EXIT_FAIL;
     }
@@ -185,8 +291,9 @@ int cli_answer(const char *prog, lctx_db *db, const char *query,
      * stderr; it is still an answer, so the status stays 0. */
     if (!res || lctx_results_count(res) == 0) {
         const char *why = lctx_errmsg(db);
+        char buf[64];
         if (why && *why)
-            cli_error(prog, "%s", why);
+            cli_error(prog, "%s%s", at(where, buf, sizeof buf), why);
     }
     cli_print_results(stdout, query, res, ms, oo);
     lctx_results_free(res);

@@ -24,6 +24,12 @@
  *             judgments, not the system). Otherwise the caller chooses the
  *             set (enum cli_eval_over): trec_eval by default averages over
  *             the queries the run answers; -c over all judged queries.
+ *   header    BEIR qrels start with "query-id corpus-id score". The first
+ *             line is taken as that header only when it looks like one:
+ *             three fields, the first and third names (letters, '-', '_')
+ *             rather than values. Any other first line is a judgment, and a
+ *             relevance that is not an integer there is an error naming the
+ *             line, as anywhere else, instead of a judgment silently lost.
  *   duplicates  a document listed twice for one query in a run is an error
  *             (trec_eval refuses such runs too). A pair judged twice in the
  *             qrels keeps its highest level (trec_eval refuses that file).
@@ -34,6 +40,7 @@
  */
 #include "cli/cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -165,6 +172,27 @@ static int parse_score(const char *s, double *out)
     return 0;
 }
 
+/* Whether s is a column name such as "query-id" or "score": letters, '-'
+ * and '_' only, at least one letter. */
+static int is_name(const char *s)
+{
+    int letters = 0;
+    for (; *s; s++) {
+        if (isalpha((unsigned char)*s))
+            letters++;
+        else if (*s != '-' && *s != '_')
+            return 0;
+    }
+    return letters > 0;
+}
+
+/* Whether the first line of a qrels file, split into n fields, is BEIR's
+ * header (see the top of the file). */
+static int is_header(char **fld, int n)
+{
+    return n == 3 && is_name(fld[0]) && is_name(fld[2]);
+}
+
 int cli_qrels_load(const char *path, cli_qrels *q, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
@@ -175,12 +203,16 @@ int cli_qrels_load(const char *path, cli_qrels *q, char *err, size_t errlen)
     char *line = NULL;
     size_t cap = 0;
     long lineno = 0;
-    int rc = 0, seen_data = 0;
+    int rc = 0, first = 1;
     while (rc == 0 && getline(&line, &cap, f) >= 0) {
         lineno++;
         char *fld[MAX_FIELDS];
         int n = split_fields(line, fld);
         if (n == 0)
+            continue;
+        int header = first && is_header(fld, n);
+        first = 0;
+        if (header)
             continue;
         const char *qid, *docid, *rels;
         if (n == 3) {                 /* BEIR: query-id corpus-id score */
@@ -195,13 +227,10 @@ int cli_qrels_load(const char *path, cli_qrels *q, char *err, size_t errlen)
         }
         int rel;
         if (parse_int(rels, &rel) != 0) {
-            if (!seen_data && n == 3)   /* the BEIR header line */
-                continue;
             snprintf(err, errlen, "%s:%ld: relevance '%s' is not an integer", path, lineno, rels);
             rc = -1;
             break;
         }
-        seen_data = 1;
         if (cli_qrels_add(q, qid, docid, rel) != 0) {
             snprintf(err, errlen, "%s:%ld: out of memory", path, lineno);
             rc = -1;

@@ -6,6 +6,11 @@
  * lctx_errmsg already names FILE:LINE for input errors, so a program only
  * prefixes its own name. The program name is passed in rather than kept in
  * a global: these files are linked into several programs and hold no state.
+ *
+ * The UTF-8 helpers exist because what the programs print is not always
+ * what the engine stored: a line of standard input may be any bytes, and
+ * the terminal must never receive a control sequence hidden in a document
+ * (output.c). They decode with utf8proc, as the engine does.
  */
 #include "cli/cli.h"
 
@@ -14,9 +19,11 @@
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <utf8proc.h>
 
 static void vreport(const char *prog, const char *kind, const char *fmt, va_list ap)
 {
@@ -87,31 +94,6 @@ void cli_open_error(const char *prog, const char *path, const lctx_db *db, int s
         cli_error(prog, "%s: %s", path, lctx_strstatus(status));
 }
 
-char *cli_squash_space(const char *s)
-{
-    if (!s)
-        s = "";
-    size_t n = strlen(s);
-    char *out = malloc(n + 1);
-    if (!out)
-        return NULL;
-    size_t j = 0;
-    int pending_space = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
-            pending_space = j > 0;
-            continue;
-        }
-        if (pending_space)
-            out[j++] = ' ';
-        pending_space = 0;
-        out[j++] = (char)c;
-    }
-    out[j] = '\0';
-    return out;
-}
-
 void cli_getopt_error(const char *prog, int c, char **argv)
 {
     const char *arg = optind > 0 ? argv[optind - 1] : "?";
@@ -121,4 +103,40 @@ void cli_getopt_error(const char *prog, int c, char **argv)
         cli_error(prog, "unknown option -%c", optopt);
     else
         cli_error(prog, "unknown option %s", arg);
+}
+
+size_t cli_utf8_next(const char *p, size_t n, uint32_t *cp)
+{
+    utf8proc_int32_t c;
+    if (n == 0)
+        return 0;
+    utf8proc_ssize_t len = utf8proc_iterate((const utf8proc_uint8_t *)p,
+                                            (utf8proc_ssize_t)(n < 4 ? n : 4), &c);
+    if (len <= 0)
+        return 0;               /* overlong, surrogate, past Unicode, cut short */
+    *cp = (uint32_t)c;
+    return (size_t)len;
+}
+
+char *cli_utf8_repair(const char *s, size_t n)
+{
+    char *out = malloc(n * 3 + 1);      /* each byte grows to U+FFFD at most */
+    if (!out)
+        return NULL;
+    size_t j = 0;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t len = cli_utf8_next(s + i, n - i, &cp);
+        if (len == 0 || cp == 0) {
+            memcpy(out + j, CLI_REPLACEMENT, 3);
+            j += 3;
+            i++;
+        } else {
+            memcpy(out + j, s + i, len);
+            j += len;
+            i += len;
+        }
+    }
+    out[j] = '\0';
+    return out;
 }

@@ -22,7 +22,13 @@
  *
  * Scores are always summed in query-term order by bm25_term_score, in
  * bm25_topk and bm25_exhaustive alike, so both produce bit-identical scores:
- * the tests compare rankings with ==.
+ * the tests compare rankings with ==. A query may have any number of terms:
+ * the per-term arrays are sized by bm25_prepare.
+ *
+ * The query's other demands (required phrases, -words, -"phrases") are
+ * constrain.c's: here they are a call before a chunk takes a heap slot
+ * (bm25_phrase_ok) and a document set tested with the filter
+ * (bm25_chunk_admissible), so they never affect a bound.
  */
 #include <math.h>
 #include <stdint.h>
@@ -148,37 +154,6 @@ static void cursor_close(cursor *c)
 }
 
 /* ------------------------------------------------------------ preparation */
-static int collect_excluded(bm25_search *s)
-{
-    kv_page_cache pc = {0};
-    for (size_t e = 0; e < s->q->n_excluded; e++) {
-        store_term t;
-        MDB_val inl;
-        const char *w = s->q->excluded[e];
-        int rc = kv_term_get(s->db, s->txn, w, strlen(w), &t, &inl);
-        if (rc == LCTX_ENOTFOUND)
-            continue;
-        if (rc)
-            return rc;
-        cursor *c = malloc(sizeof *c);
-        if (!c)
-            return store_err(s->db, LCTX_ENOMEM, "out of memory");
-        /* not a scored term: no bounds */
-        for (rc = cursor_open(s, c, SIZE_MAX, &t, &inl); !rc && c->cur != UINT32_MAX;
-             rc = next_geq(s, c, c->cur + 1)) {
-            store_chunkrec r;
-            if (kv_chunk(s->db, s->txn, &pc, c->cur, &r) == 0 && !(r.len & STORE_DELETED) &&
-                docset_add(&s->excluded, r.doc))
-                rc = store_err(s->db, LCTX_ENOMEM, "out of memory");
-        }
-        cursor_close(c);
-        free(c);
-        if (rc)
-            return rc;
-    }
-    return LCTX_OK;
-}
-
 int bm25_prepare(bm25_search *s, lctx_db *db, MDB_txn *txn, const query_parsed *q,
                  sqlite3 *conn, tok_tokenizer *tok)
 {
@@ -200,6 +175,13 @@ int bm25_prepare(bm25_search *s, lctx_db *db, MDB_txn *txn, const query_parsed *
     s->avgdl = st.n_chunks ? (double)st.total_len / (double)st.n_chunks : 1.0;
     if (s->avgdl <= 0)
         s->avgdl = 1.0;
+    size_t nt = q->n_terms ? q->n_terms : 1;
+    s->term = calloc(nt, sizeof *s->term);
+    s->inl = calloc(nt, sizeof *s->inl);
+    s->present = calloc(nt, sizeof *s->present);
+    s->idf = calloc(nt, sizeof *s->idf);
+    if (!s->term || !s->inl || !s->present || !s->idf)
+        return -store_err(db, LCTX_ENOMEM, "out of memory");
     int impossible = 0;
     for (size_t t = 0; t < q->n_terms; t++) {
         rc = kv_term_get(db, txn, q->terms[t].term, q->terms[t].len, &s->term[t], &s->inl[t]);
@@ -211,114 +193,25 @@ int bm25_prepare(bm25_search *s, lctx_db *db, MDB_txn *txn, const query_parsed *
         double df = s->present[t] ? s->term[t].df : 0;
         s->idf[t] = log(1.0 + (s->N - df + 0.5) / (df + 0.5));
     }
-    if ((rc = collect_excluded(s)))
+    if ((rc = bm25_collect_excluded(s)))
         return -rc;
     return impossible;
 }
 
 void bm25_release(bm25_search *s)
 {
+    free(s->term);
+    free(s->inl);
+    free(s->present);
+    free(s->idf);
+    s->term = NULL;
+    s->inl = NULL;
+    s->present = NULL;
+    s->idf = NULL;
     docset_free(&s->excluded);
     tok_list_free(&s->toks);
     sqlite3_finalize(s->st_text);
     s->st_text = NULL;
-}
-
-/* ---------------------------------------------------------- phrase check */
-static int has_phrase(const tok_list *l, const query_parsed *q, const query_phrase *ph)
-{
-    const char *first = q->terms[ph->term[0]].term;
-    for (size_t i = 0; i < l->n; i++) {
-        if (strcmp(tok_term(l, i), first) != 0)
-            continue;
-        size_t j, k = i;
-        for (j = 1; j < ph->n; j++) {
-            uint32_t want = l->tokens[i].pos + ph->offset[j];
-            while (k < l->n && l->tokens[k].pos < want)
-                k++;
-            /* several tokens can share a position (CJK bigrams do not, but be safe) */
-            size_t m = k;
-            int found = 0;
-            for (; m < l->n && l->tokens[m].pos == want; m++)
-                if (strcmp(tok_term(l, m), q->terms[ph->term[j]].term) == 0)
-                    found = 1;
-            if (!found)
-                break;
-        }
-        if (j == ph->n)
-            return 1;
-    }
-    return 0;
-}
-
-/* The chunk's title and text: its document's row (found through the chunk
- * record), the text cut to the chunk's span. 1 with *title, *text set; 0
- * when the chunk or its document is gone; -1 on an error. */
-static int chunk_fields(bm25_search *s, uint32_t chunk, const char **title, size_t *title_len,
-                        const char **text, size_t *text_len)
-{
-    kv_page_cache pc = {0};
-    store_chunkrec rec;
-    if (kv_chunk(s->db, s->txn, &pc, chunk, &rec))
-        return 0;
-    if (!s->st_text &&
-        sqlite3_prepare_v2(s->conn, "SELECT title, text, first_chunk, spans FROM documents "
-                           "WHERE doc_id = ?", -1, &s->st_text, NULL))
-        return store_err(s->db, LCTX_ERROR, "%s/catalog.db: %s", s->db->path,
-                         sqlite3_errmsg(s->conn)), -1;
-    sqlite3_bind_int64(s->st_text, 1, rec.doc);
-    if (sqlite3_step(s->st_text) != SQLITE_ROW)
-        return 0;
-    chunk_span sp;
-    uint32_t first = (uint32_t)sqlite3_column_int64(s->st_text, 2);
-    const char *body = sqlite3_column_blob(s->st_text, 1);
-    size_t body_len = (size_t)sqlite3_column_bytes(s->st_text, 1);
-    if (chunk < first ||
-        chunk_span_at(sqlite3_column_blob(s->st_text, 3),
-                      (size_t)sqlite3_column_bytes(s->st_text, 3), chunk - first, &sp) ||
-        sp.end > body_len)
-        return 0;
-    *title = sqlite3_column_blob(s->st_text, 0);
-    *title_len = (size_t)sqlite3_column_bytes(s->st_text, 0);
-    *text = body ? body + sp.start : NULL;
-    *text_len = sp.end - sp.start;
-    return 1;
-}
-
-int bm25_phrase_ok(bm25_search *s, uint32_t chunk)
-{
-    if (s->q->n_phrases == 0)
-        return 1;
-    const char *field_text[2];
-    size_t field_len[2];
-    int ok = chunk_fields(s, chunk, &field_text[0], &field_len[0], &field_text[1],
-                          &field_len[1]);
-    if (ok < 0)
-        return -1;
-    if (ok) {
-        for (int field = 0; field < 2; field++) {
-            tok_list_reset(&s->toks);
-            const char *p = field_text[field];
-            size_t n = field_len[field];
-            if (p && n > 0 && tok_tokenize(s->tok, p, n, &s->toks)) {
-                sqlite3_reset(s->st_text);
-                return store_err(s->db, LCTX_ENOMEM, "out of memory"), -1;
-            }
-            /* A phrase may be in the title or in the text; all must hold. */
-            if (field == 0) {
-                int all = 1;
-                for (size_t i = 0; i < s->q->n_phrases && all; i++)
-                    all = has_phrase(&s->toks, s->q, &s->q->phrases[i]);
-                if (all)
-                    break;
-                continue;
-            }
-            for (size_t i = 0; i < s->q->n_phrases && ok; i++)
-                ok = has_phrase(&s->toks, s->q, &s->q->phrases[i]);
-        }
-    }
-    sqlite3_reset(s->st_text);
-    return ok;
 }
 
 /* ------------------------------------------------------------------ heap */
@@ -472,9 +365,8 @@ static void topk_finish(topk *t, bm25_hit **out, size_t *n)
 }
 
 /* ------------------------------------------------------ chunk evaluation */
-/* Document-level and chunk-level constraints other than the score. */
-static int chunk_admissible(bm25_search *s, kv_page_cache *pc, uint32_t chunk,
-                            store_chunkrec *rec)
+int bm25_chunk_admissible(bm25_search *s, kv_page_cache *pc, uint32_t chunk,
+                          store_chunkrec *rec)
 {
     if (kv_chunk(s->db, s->txn, pc, chunk, rec))
         return 0; /* no record: a posting without its chunk, ignored */
@@ -495,7 +387,7 @@ static int offer(bm25_search *s, topk *t, const store_chunkrec *rec, uint32_t ch
         return 0;
     int ok = bm25_phrase_ok(s, chunk);
     if (ok < 0)
-        return -1;
+        return s->failed;
     if (ok)
         topk_offer(t, rec->doc, chunk, score);
     return 0;
@@ -537,7 +429,7 @@ static int evaluate(bm25_search *s, topk *t, kv_page_cache *pc, cursor *const *b
                     uint32_t d)
 {
     store_chunkrec rec;
-    if (!chunk_admissible(s, pc, d, &rec) || !required_ok(s, by_term, d))
+    if (!bm25_chunk_admissible(s, pc, d, &rec) || !required_ok(s, by_term, d))
         return 0;
     s->n_scored++;
     double score = score_at(s, by_term, d, (double)(rec.len & STORE_LEN_MASK));
@@ -606,12 +498,15 @@ int bm25_topk(bm25_search *s, int k, bm25_hit **out, size_t *n)
     if (k <= 0 || s->q->n_terms == 0)
         return LCTX_OK;
     cursor *cs = calloc(s->q->n_terms, sizeof *cs);
-    cursor *ord[QUERY_MAX_TERMS], *by_term[QUERY_MAX_TERMS] = {0};
+    cursor **ord = calloc(s->q->n_terms, sizeof *ord);
+    cursor **by_term = calloc(s->q->n_terms, sizeof *by_term);
     topk t;
     int rc = LCTX_OK;
     size_t nc = 0;
-    if (!cs || topk_init(&t, (size_t)k)) {
+    if (topk_init(&t, (size_t)k) || !cs || !ord || !by_term) {
         free(cs);
+        free(ord);
+        free(by_term);
         topk_free(&t);
         return store_err(s->db, LCTX_ENOMEM, "out of memory");
     }
@@ -630,6 +525,8 @@ int bm25_topk(bm25_search *s, int k, bm25_hit **out, size_t *n)
     for (size_t i = 0; i < nc; i++)
         cursor_close(&cs[i]);
     free(cs);
+    free(ord);
+    free(by_term);
     if (!rc)
         topk_finish(&t, out, n);
     topk_free(&t);
@@ -637,45 +534,6 @@ int bm25_topk(bm25_search *s, int k, bm25_hit **out, size_t *n)
 }
 
 /* ------------------------------------------------- exhaustive reference */
-typedef struct plist {
-    store_posting *p;
-    size_t n, cap, i;
-} plist;
-
-/* Reads query term t's whole postings list, block by block, without any
- * skipping. */
-static int read_list(bm25_search *s, size_t t, plist *l)
-{
-    kv_blocks bl;
-    int rc = kv_blocks_open(s->db, s->txn, &s->term[t], &s->inl[t], &bl);
-    if (rc)
-        return rc;
-    store_posting buf[STORE_BLOCK];
-    kv_block b;
-    for (rc = kv_blocks_next(s->db, &bl, &b); !rc && b.data; rc = kv_blocks_next(s->db, &bl, &b)) {
-        pblock_header h;
-        if (pblock_decode(b.data, b.len, &h, buf)) {
-            rc = store_err(s->db, LCTX_ECORRUPT, "%s/index: malformed postings block",
-                           s->db->path);
-            break;
-        }
-        if (l->n + h.count > l->cap) {
-            size_t cap = (l->cap + h.count) * 2;
-            store_posting *p = realloc(l->p, cap * sizeof *p);
-            if (!p) {
-                rc = store_err(s->db, LCTX_ENOMEM, "out of memory");
-                break;
-            }
-            l->p = p;
-            l->cap = cap;
-        }
-        memcpy(l->p + l->n, buf, h.count * sizeof *buf);
-        l->n += h.count;
-    }
-    kv_blocks_close(&bl);
-    return rc;
-}
-
 /* By document, then score descending, then chunk ascending. */
 static int cmp_doc_best(const void *a, const void *b)
 {
@@ -694,13 +552,13 @@ int bm25_exhaustive(bm25_search *s, int k, bm25_hit **out, size_t *n)
     if (k <= 0 || s->q->n_terms == 0)
         return LCTX_OK;
     size_t nt = s->q->n_terms;
-    plist *l = calloc(nt, sizeof *l);
+    bm25_list *l = calloc(nt, sizeof *l);
     bm25_hit *all = NULL;
     size_t n_all = 0, cap_all = 0;
     int rc = l ? LCTX_OK : store_err(s->db, LCTX_ENOMEM, "out of memory");
     for (size_t t = 0; t < nt && !rc; t++)
         if (s->present[t])
-            rc = read_list(s, t, &l[t]);
+            rc = bm25_read_list(s, &s->term[t], &s->inl[t], &l[t]);
     kv_page_cache pc = {0};
     while (!rc) {
         uint32_t d = UINT32_MAX;
@@ -710,7 +568,7 @@ int bm25_exhaustive(bm25_search *s, int k, bm25_hit **out, size_t *n)
         if (d == UINT32_MAX)
             break;
         store_chunkrec rec;
-        int ok = chunk_admissible(s, &pc, d, &rec);
+        int ok = bm25_chunk_admissible(s, &pc, d, &rec);
         for (size_t t = 0; t < nt && ok; t++)
             if (s->q->terms[t].required && !(l[t].i < l[t].n && l[t].p[l[t].i].chunk == d))
                 ok = 0;
@@ -721,7 +579,7 @@ int bm25_exhaustive(bm25_search *s, int k, bm25_hit **out, size_t *n)
                     score += bm25_term_score(s, t, tf_of(s, &l[t].p[l[t].i]), len);
             int ph = bm25_phrase_ok(s, d);
             if (ph < 0)
-                rc = LCTX_ERROR;
+                rc = s->failed;
             else if (ph) {
                 if (n_all == cap_all) {
                     cap_all = cap_all ? cap_all * 2 : 256;

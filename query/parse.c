@@ -5,12 +5,19 @@
  *   "quoted phrase"  its terms are required, adjacent and in order; they are
  *                    also scored like words
  *   -word            documents containing the word are excluded
+ *   -"quoted phrase" documents containing the phrase are excluded (a phrase
+ *                    of one term after stopwords is a -word)
  *
  * Each piece is run through the collection's tokenizer, so queries and
  * documents are normalised identically (case folding, stemming, stopwords,
  * CJK bigrams). Positions from the tokenizer count stopwords, which lets
  * "king of england" match through the dropped "of". A repeated word weighs
  * more, as a repeated clause does in Lucene.
+ *
+ * There is no limit on the number of distinct terms: every term of a long
+ * query (a pasted paragraph) is scored, as exhaustive BM25 would score it.
+ * Repeats are found through a hash of the terms seen so far, so a long query
+ * parses in linear time.
  */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -19,35 +26,98 @@
 
 #include "query/query.h"
 
-enum seg_kind { SEG_WORDS, SEG_PHRASE, SEG_EXCLUDE };
+enum seg_kind { SEG_WORDS, SEG_PHRASE, SEG_EXCLUDE, SEG_XPHRASE };
+
+/* What query_parse carries between segments. */
+typedef struct parse_ctx {
+    tok_tokenizer *tok;
+    query_parsed *q;
+    tok_list l;
+    uint32_t *slot;          /* open addressing: term index + 1, 0 = empty */
+    size_t mask;             /* slots - 1 (slots a power of two), 0 = no table yet */
+    int words;               /* a word or phrase to search for was given */
+    int excludes;            /* a -word or -"phrase" was given */
+} parse_ctx;
 
 static int is_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
-/* Adds (or finds) a scored term; returns its index or -1. */
-static long add_term(query_parsed *q, const char *term, size_t len, int required)
+static char *dup_term(const char *term, size_t len)
 {
-    for (size_t i = 0; i < q->n_terms; i++) {
-        if (q->terms[i].len == len && memcmp(q->terms[i].term, term, len) == 0) {
-            q->terms[i].weight += 1;
-            q->terms[i].required |= required;
-            return (long)i;
-        }
+    char *s = malloc(len + 1);
+    if (s) {
+        memcpy(s, term, len);
+        s[len] = 0;
     }
-    if (q->n_terms == QUERY_MAX_TERMS)
-        return -2; /* silently ignore terms past the limit */
+    return s;
+}
+
+static size_t term_hash(const char *s, size_t len)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return (size_t)(h ^ h >> 32);
+}
+
+/* The slot of term: where it is, or the empty slot where it would go. */
+static size_t find_slot(const parse_ctx *c, const char *term, size_t len)
+{
+    size_t j = term_hash(term, len) & c->mask;
+    for (; c->slot[j]; j = (j + 1) & c->mask) {
+        const query_term *t = &c->q->terms[c->slot[j] - 1];
+        if (t->len == len && memcmp(t->term, term, len) == 0)
+            break;
+    }
+    return j;
+}
+
+/* Keeps the table at most half full: rehashes every term into twice the
+ * slots when the next term would pass that. */
+static int grow_table(parse_ctx *c)
+{
+    size_t n = c->q->n_terms, cap = c->mask ? c->mask + 1 : 16;
+    if (c->mask && (n + 1) * 2 <= cap)
+        return 0;
+    while ((n + 1) * 2 > cap)
+        cap *= 2;
+    uint32_t *s = calloc(cap, sizeof *s);
+    if (!s)
+        return -1;
+    free(c->slot);
+    c->slot = s;
+    c->mask = cap - 1;
+    for (size_t i = 0; i < n; i++)
+        c->slot[find_slot(c, c->q->terms[i].term, c->q->terms[i].len)] = (uint32_t)i + 1;
+    return 0;
+}
+
+/* Adds (or finds) a scored term; returns its index or -1 (out of memory). */
+static long add_term(parse_ctx *c, const char *term, size_t len, int required)
+{
+    query_parsed *q = c->q;
+    if (grow_table(c))
+        return -1;
+    size_t j = find_slot(c, term, len);
+    if (c->slot[j]) {
+        query_term *t = &q->terms[c->slot[j] - 1];
+        t->weight += 1;
+        t->required |= required;
+        return (long)c->slot[j] - 1;
+    }
+    if (q->n_terms >= UINT32_MAX - 1)
+        return -1;
     query_term *p = realloc(q->terms, (q->n_terms + 1) * sizeof *p);
     if (!p)
         return -1;
     q->terms = p;
-    char *s = malloc(len + 1);
+    char *s = dup_term(term, len);
     if (!s)
         return -1;
-    memcpy(s, term, len);
-    s[len] = 0;
     q->terms[q->n_terms] = (query_term){s, (uint32_t)len, 1.0, required};
+    c->slot[j] = (uint32_t)q->n_terms + 1;
     return (long)q->n_terms++;
 }
 
@@ -57,70 +127,123 @@ static int add_excluded(query_parsed *q, const char *term, size_t len)
     if (!p)
         return -1;
     q->excluded = p;
-    if (!(p[q->n_excluded] = malloc(len + 1)))
+    if (!(p[q->n_excluded] = dup_term(term, len)))
         return -1;
-    memcpy(p[q->n_excluded], term, len);
-    p[q->n_excluded][len] = 0;
     q->n_excluded++;
     return 0;
 }
 
-static int add_phrase(query_parsed *q, const tok_list *l)
+static void phrase_free(query_phrase *ph)
 {
-    query_phrase ph = {malloc(l->n * sizeof(uint32_t)), malloc(l->n * sizeof(uint32_t)), 0};
-    if (!ph.term || !ph.offset) {
-        free(ph.term);
-        free(ph.offset);
-        return -1;
+    for (size_t i = 0; ph->word && i < ph->n; i++)
+        free(ph->word[i]);
+    free(ph->word);
+    free(ph->offset);
+}
+
+/* The tokens of l as a phrase (its words copied) appended to *list. */
+static int append_phrase(query_phrase **list, size_t *n, const tok_list *l)
+{
+    query_phrase ph = {calloc(l->n, sizeof(char *)), malloc(l->n * sizeof(uint32_t)), 0};
+    int rc = ph.word && ph.offset ? 0 : -1;
+    for (size_t i = 0; i < l->n && !rc; i++) {
+        if (!(ph.word[i] = dup_term(tok_term(l, i), l->tokens[i].term_len)))
+            rc = -1;
+        ph.offset[i] = l->tokens[i].pos - l->tokens[0].pos;
+        ph.n = i + 1;
     }
-    for (size_t i = 0; i < l->n; i++) {
-        long t = add_term(q, tok_term(l, i), l->tokens[i].term_len, 1);
-        if (t == -1) {
-            free(ph.term);
-            free(ph.offset);
-            return -1;
-        }
-        if (t < 0)
-            continue;
-        ph.term[ph.n] = (uint32_t)t;
-        ph.offset[ph.n] = l->tokens[i].pos - l->tokens[0].pos;
-        ph.n++;
-    }
-    if (ph.n < 2) {
-        free(ph.term);
-        free(ph.offset);
-        return 0;
-    }
-    query_phrase *p = realloc(q->phrases, (q->n_phrases + 1) * sizeof *p);
+    query_phrase *p = rc ? NULL : realloc(*list, (*n + 1) * sizeof *p);
     if (!p) {
-        free(ph.term);
-        free(ph.offset);
+        phrase_free(&ph);
         return -1;
     }
-    q->phrases = p;
-    q->phrases[q->n_phrases++] = ph;
+    *list = p;
+    p[(*n)++] = ph;
     return 0;
 }
 
-static int add_segment(tok_tokenizer *t, query_parsed *q, enum seg_kind kind, const char *s,
-                       size_t n, tok_list *l, int *words)
+/* A required phrase: its terms are scored and required; a phrase of one
+ * term (after stopwords) is just a required term. */
+static int add_phrase(parse_ctx *c, const tok_list *l)
 {
+    for (size_t i = 0; i < l->n; i++)
+        if (add_term(c, tok_term(l, i), l->tokens[i].term_len, 1) < 0)
+            return -1;
+    return l->n < 2 ? 0 : append_phrase(&c->q->phrases, &c->q->n_phrases, l);
+}
+
+/* An excluded phrase: nothing is scored; one term is a plain -word. */
+static int add_xphrase(parse_ctx *c, const tok_list *l)
+{
+    if (l->n == 1)
+        return add_excluded(c->q, tok_term(l, 0), l->tokens[0].term_len);
+    return l->n < 2 ? 0 : append_phrase(&c->q->xphrases, &c->q->n_xphrases, l);
+}
+
+static int add_segment(parse_ctx *c, enum seg_kind kind, const char *s, size_t n)
+{
+    tok_list *l = &c->l;
     tok_list_reset(l);
+    if (kind == SEG_EXCLUDE || kind == SEG_XPHRASE)
+        c->excludes = 1;
     if (n == 0)
         return 0;
-    if (tok_tokenize(t, s, n, l))
+    if (tok_tokenize(c->tok, s, n, l))
         return -1;
-    if (l->n_positions > 0)
-        *words = 1;
+    if (l->n_positions > 0 && (kind == SEG_WORDS || kind == SEG_PHRASE))
+        c->words = 1;
     if (kind == SEG_PHRASE)
-        return add_phrase(q, l);
+        return add_phrase(c, l);
+    if (kind == SEG_XPHRASE)
+        return add_xphrase(c, l);
     for (size_t i = 0; i < l->n; i++) {
         const char *term = tok_term(l, i);
         uint32_t len = l->tokens[i].term_len;
-        if (kind == SEG_EXCLUDE ? add_excluded(q, term, len) : add_term(q, term, len, 0) == -1)
+        if (kind == SEG_EXCLUDE ? add_excluded(c->q, term, len) : add_term(c, term, len, 0) < 0)
             return -1;
     }
     return 0;
+}
+
+/* The end of the quoted text opened at qs[open]: the closing quote or the
+ * end of the query. */
+static size_t quote_end(const char *qs, size_t len, size_t open)
+{
+    size_t j = open + 1;
+    while (j < len && qs[j] != '"')
+        j++;
+    return j;
+}
+
+static int parse_segments(parse_ctx *c, const char *qs, size_t len)
+{
+    int rc = 0;
+    size_t i = 0, plain = 0; /* plain: start of the pending run of words */
+    while (i < len && !rc) {
+        int at_word_start = i == 0 || is_space(qs[i - 1]);
+        int minus = qs[i] == '-' && at_word_start && i + 1 < len;
+        if (qs[i] == '"' || (minus && qs[i + 1] == '"')) {
+            size_t open = qs[i] == '"' ? i : i + 1, j = quote_end(qs, len, open);
+            rc = add_segment(c, SEG_WORDS, qs + plain, i - plain);
+            if (!rc)
+                rc = add_segment(c, open == i ? SEG_PHRASE : SEG_XPHRASE, qs + open + 1,
+                                 j - open - 1);
+            i = plain = j < len ? j + 1 : j;
+        } else if (minus && !is_space(qs[i + 1]) && qs[i + 1] != '-') {
+            rc = add_segment(c, SEG_WORDS, qs + plain, i - plain);
+            size_t j = i + 1;
+            while (j < len && !is_space(qs[j]) && qs[j] != '"')
+                j++;
+            if (!rc)
+                rc = add_segment(c, SEG_EXCLUDE, qs + i + 1, j - i - 1);
+            i = plain = j;
+        } else {
+            i++;
+        }
+    }
+    if (!rc)
+        rc = add_segment(c, SEG_WORDS, qs + plain, len - plain);
+    return rc;
 }
 
 int query_parse(tok_tokenizer *t, const char *qs, query_parsed *q, char *err, size_t errlen)
@@ -131,42 +254,18 @@ int query_parse(tok_tokenizer *t, const char *qs, query_parsed *q, char *err, si
         snprintf(err, errlen, "query: invalid UTF-8 at byte %zu", bad);
         return LCTX_EINVAL;
     }
-    tok_list l;
-    tok_list_init(&l);
-    int words = 0, rc = 0;
-    size_t i = 0, plain = 0; /* plain: start of the pending run of words */
-    while (i < len && !rc) {
-        int at_word_start = i == 0 || is_space(qs[i - 1]);
-        if (qs[i] == '"') {
-            rc = add_segment(t, q, SEG_WORDS, qs + plain, i - plain, &l, &words);
-            size_t j = i + 1;
-            while (j < len && qs[j] != '"')
-                j++;
-            if (!rc)
-                rc = add_segment(t, q, SEG_PHRASE, qs + i + 1, j - i - 1, &l, &words);
-            i = plain = j < len ? j + 1 : j;
-        } else if (qs[i] == '-' && at_word_start && i + 1 < len && !is_space(qs[i + 1]) &&
-                   qs[i + 1] != '-' && qs[i + 1] != '"') {
-            rc = add_segment(t, q, SEG_WORDS, qs + plain, i - plain, &l, &words);
-            size_t j = i + 1;
-            while (j < len && !is_space(qs[j]) && qs[j] != '"')
-                j++;
-            if (!rc)
-                rc = add_segment(t, q, SEG_EXCLUDE, qs + i + 1, j - i - 1, &l, &words);
-            i = plain = j;
-        } else {
-            i++;
-        }
-    }
-    if (!rc)
-        rc = add_segment(t, q, SEG_WORDS, qs + plain, len - plain, &l, &words);
-    tok_list_free(&l);
+    parse_ctx c = {.tok = t, .q = q};
+    tok_list_init(&c.l);
+    int rc = parse_segments(&c, qs, len);
+    tok_list_free(&c.l);
+    free(c.slot);
     if (rc) {
         query_parsed_free(q);
         snprintf(err, errlen, "query: out of memory");
         return LCTX_ENOMEM;
     }
-    q->stopwords_only = words && q->n_terms == 0;
+    q->stopwords_only = c.words && q->n_terms == 0;
+    q->exclusions_only = !c.words && c.excludes && q->n_terms == 0;
     return LCTX_OK;
 }
 
@@ -176,14 +275,27 @@ void query_parsed_free(query_parsed *q)
         free(q->terms[i].term);
     for (size_t i = 0; i < q->n_excluded; i++)
         free(q->excluded[i]);
-    for (size_t i = 0; i < q->n_phrases; i++) {
-        free(q->phrases[i].term);
-        free(q->phrases[i].offset);
-    }
+    for (size_t i = 0; i < q->n_phrases; i++)
+        phrase_free(&q->phrases[i]);
+    for (size_t i = 0; i < q->n_xphrases; i++)
+        phrase_free(&q->xphrases[i]);
     free(q->terms);
     free(q->excluded);
     free(q->phrases);
+    free(q->xphrases);
     memset(q, 0, sizeof *q);
+}
+
+static cJSON *phrases_json(const query_phrase *ph, size_t n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; i < n; i++) {
+        cJSON *p = cJSON_CreateArray();
+        for (size_t j = 0; j < ph[i].n; j++)
+            cJSON_AddItemToArray(p, cJSON_CreateString(ph[i].word[j]));
+        cJSON_AddItemToArray(a, p);
+    }
+    return a;
 }
 
 char *query_parsed_json(const query_parsed *q, const char *message)
@@ -196,16 +308,13 @@ char *query_parsed_json(const query_parsed *q, const char *message)
         cJSON_AddBoolToObject(t, "required", q->terms[i].required);
         cJSON_AddItemToArray(terms, t);
     }
-    cJSON *phrases = cJSON_AddArrayToObject(root, "phrases");
-    for (size_t i = 0; i < q->n_phrases; i++) {
-        cJSON *p = cJSON_CreateArray();
-        for (size_t j = 0; j < q->phrases[i].n; j++)
-            cJSON_AddItemToArray(p, cJSON_CreateString(q->terms[q->phrases[i].term[j]].term));
-        cJSON_AddItemToArray(phrases, p);
-    }
+    cJSON_AddItemToObject(root, "phrases", phrases_json(q->phrases, q->n_phrases));
     cJSON *ex = cJSON_AddArrayToObject(root, "excluded");
     for (size_t i = 0; i < q->n_excluded; i++)
         cJSON_AddItemToArray(ex, cJSON_CreateString(q->excluded[i]));
+    /* Only when there are some, so ordinary queries print as before. */
+    if (q->n_xphrases)
+        cJSON_AddItemToObject(root, "excluded_phrases", phrases_json(q->xphrases, q->n_xphrases));
     if (message && *message)
         cJSON_AddStringToObject(root, "message", message);
     char *s = cJSON_PrintUnformatted(root);

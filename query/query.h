@@ -1,7 +1,8 @@
 /*
  * query.h — the keyword read path: query parsing, BM25 top-k (block-max
  * WAND over chunks, document = best chunk), exhaustive reference scoring,
- * snippets and explanations.
+ * the query's document constraints (constrain.c), snippets and
+ * explanations.
  *
  * Internal header of the query/ module. Prefixes: query_ (parsing and the
  * search driver), bm25_ (scoring and top-k), snippet_.
@@ -17,8 +18,6 @@
 #include "store/store.h"
 
 /* ------------------------------------------------------ parsing (parse.c) */
-#define QUERY_MAX_TERMS 64
-
 typedef struct query_term {
     char *term;              /* normalised (folded, stemmed) */
     uint32_t len;
@@ -26,21 +25,24 @@ typedef struct query_term {
     int required;            /* appears in a phrase */
 } query_term;
 
-/* A phrase: terms (indices into query_parsed.terms) at relative positions. */
+/* A phrase: its normalised terms at positions relative to the first. */
 typedef struct query_phrase {
-    uint32_t *term;
-    uint32_t *offset;        /* position relative to the first term */
+    char **word;
+    uint32_t *offset;
     size_t n;
 } query_phrase;
 
 typedef struct query_parsed {
-    query_term *terms;
+    query_term *terms;       /* as many as the query has (no limit) */
     size_t n_terms;
     char **excluded;         /* normalised terms after '-' */
     size_t n_excluded;
-    query_phrase *phrases;   /* only phrases of 2+ terms */
+    query_phrase *phrases;   /* required: only phrases of 2+ terms */
     size_t n_phrases;
+    query_phrase *xphrases;  /* excluded (-"..."): only phrases of 2+ terms */
+    size_t n_xphrases;
     int stopwords_only;      /* words were given but all were stopwords */
+    int exclusions_only;     /* no words were given, only -words or -"phrases" */
 } query_parsed;
 
 /* Parses q with tokenizer t. LCTX_OK, LCTX_EINVAL (bad UTF-8) or
@@ -63,6 +65,11 @@ static inline int docset_has(const docset *s, uint32_t doc)
 }
 int docset_add(docset *s, uint32_t doc);   /* 0, or -1 out of memory */
 void docset_free(docset *s);
+/* Sets every id 0..max (0, or -1 out of memory). */
+int docset_fill(docset *s, uint32_t max);
+void docset_remove(docset *s, uint32_t doc);
+/* Removes every member of b from s. */
+void docset_subtract(docset *s, const docset *b);
 
 /* One ranked document. */
 typedef struct bm25_hit {
@@ -78,26 +85,27 @@ typedef struct bm25_search {
     const query_parsed *q;
     double k1, b, avgdl, w_title;
     double N;
-    store_term term[QUERY_MAX_TERMS];
-    MDB_val inl[QUERY_MAX_TERMS]; /* a term's inline block (kv_term_get) */
-    int present[QUERY_MAX_TERMS]; /* term is in the dictionary */
-    double idf[QUERY_MAX_TERMS];
+    /* per query term, q->n_terms of each (malloc'd by bm25_prepare) */
+    store_term *term;
+    MDB_val *inl;            /* a term's inline block (kv_term_get) */
+    int *present;            /* term is in the dictionary */
+    double *idf;
     const docset *allowed;   /* NULL: all documents */
-    docset excluded;
+    docset excluded;         /* by -words and -"phrases" */
     /* phrase verification */
     sqlite3 *conn;
     sqlite3_stmt *st_text;
     tok_tokenizer *tok;
     tok_list toks;
-    int failed;              /* an error happened inside a callback */
+    int failed;              /* status of an error in a phrase check (which returns -1) */
     /* counters for tests and tuning */
     uint64_t n_scored, n_blocks_skipped;
 } bm25_search;
 
 /* Sets up the search: reads statistics and term entries, collects the
- * documents excluded by -terms. Returns 1 when the query cannot match
- * anything (a required term is absent), 0 to go on, <0 on error (status
- * negated). */
+ * documents excluded by -terms and -"phrases". Returns 1 when the query
+ * cannot match anything (a required term is absent), 0 to go on, <0 on
+ * error (status negated). bm25_release after, whatever it returned. */
 int bm25_prepare(bm25_search *s, lctx_db *db, MDB_txn *txn, const query_parsed *q,
                  sqlite3 *conn, tok_tokenizer *tok);
 void bm25_release(bm25_search *s);
@@ -116,8 +124,27 @@ int bm25_exhaustive(bm25_search *s, int k, bm25_hit **out, size_t *n);
 /* tf_text and tf_title of term t in chunk (0 when absent). */
 int bm25_term_tf(bm25_search *s, size_t t, uint32_t chunk, uint32_t *tf_text,
                  uint32_t *tf_title);
-/* 1 when chunk passes every phrase, 0 when not, -1 on error. */
+/* Document-level and chunk-level constraints other than the score and the
+ * phrases: the chunk is live, its document neither excluded nor outside
+ * s->allowed. 1 (rec filled) or 0. */
+int bm25_chunk_admissible(bm25_search *s, kv_page_cache *pc, uint32_t chunk,
+                          store_chunkrec *rec);
+
+/* ----------------------------------------- query constraints (constrain.c) */
+/* One term's postings, decoded whole (no skipping); i is the reader's place. */
+typedef struct bm25_list {
+    store_posting *p;
+    size_t n, cap, i;
+} bm25_list;
+
+int bm25_read_list(bm25_search *s, const store_term *term, const MDB_val *inl, bm25_list *l);
+/* Fills s->excluded from the -words and -"phrases" (bm25_prepare). */
+int bm25_collect_excluded(bm25_search *s);
+/* 1 when chunk passes every required phrase, 0 when not, -1 on error. */
 int bm25_phrase_ok(bm25_search *s, uint32_t chunk);
+/* 1 when the query has constraints a vector recall must honour: a required
+ * term (quoted), a -word or a -"phrase". */
+int query_constrains(const query_parsed *q);
 
 /* ------------------------------------------------------ snippets (snippet.c) */
 /* A window of the chunk text around the best cluster of query terms, with
@@ -478,6 +505,12 @@ void vcache_forget(lctx_db *db);
 
 int vsearch_topk(lctx_db *db, MDB_txn *txn, const float *q, int k, const docset *allowed,
                  uint32_t exclude_doc, int probes, bm25_hit **out, size_t *n);
+/* vsearch_topk among the documents BM25 could match (constrain.c): none
+ * excluded by a -word or -"phrase", each with a chunk holding every required
+ * term and phrase, inside the metadata filter s->allowed. s: prepared for the
+ * query (bm25_prepare returned 0). */
+int vsearch_constrained(bm25_search *s, const float *q, int k, uint32_t exclude_doc,
+                        bm25_hit **out, size_t *n);
 /* The same ranking by scanning every vector (the reference for tests). */
 int vsearch_exact(lctx_db *db, MDB_txn *txn, const float *q, int k, const docset *allowed,
                   uint32_t exclude_doc, bm25_hit **out, size_t *n);

@@ -14,6 +14,14 @@
  * k results come back whenever k matching documents exist. The expression
  * runs on a read-only connection and must be a single expression (no
  * trailing statements), so it cannot change the collection.
+ *
+ * Every mode honours the query's constraints (required phrases, -words,
+ * -"phrases"): BM25 while scoring, vector recall by searching only the
+ * documents BM25 could match (constrain.c), so hybrid fuses two lists that
+ * obey the same rules. A query with nothing to search for (empty, only
+ * stopwords or characters that make no terms, only exclusions) finds
+ * nothing in every mode, with the reason as the handle's message; only a
+ * caller's vector or "more like this" document is a query without text.
  */
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -36,6 +44,8 @@ struct lctx_results {
 
 void lctx_search_opts_init(lctx_search_opts *opts)
 {
+    if (!opts)
+        return;
     memset(opts, 0, sizeof *opts);
     opts->mode = LCTX_MODE_DEFAULT;
     opts->k = 10;
@@ -89,8 +99,40 @@ static char *dup_col(sqlite3_stmt *st, int col)
 }
 
 /* Evaluates the metadata filter into a set of allowed documents. */
+/* 1 when expr keeps to its parentheses: outside quoted strings and names
+ * ('..', "..", `..`, [..]) no ')' closes what expr did not open, every
+ * '(' is closed, and there is no comment or ';'. filter_docs pastes expr
+ * inside "AND (...)"; "1) OR (1" would otherwise step out of that clause
+ * and past deleted_seq IS NULL, and a comment could cut the rest off. */
+static int filter_contained(const char *expr)
+{
+    int depth = 0;
+    for (const char *p = expr; *p; p++) {
+        char close = *p == '\'' ? '\'' : *p == '"' ? '"' : *p == '`' ? '`' : *p == '[' ? ']' : 0;
+        if (close) {
+            /* to the closing quote; a doubled one ('it''s') stays inside */
+            for (p++; *p && !(*p == close && p[1] != close); p++)
+                if (*p == close && close != ']')
+                    p++;
+            if (!*p)
+                return 0;
+        } else if (*p == '(') {
+            depth++;
+        } else if (*p == ')') {
+            if (--depth < 0)
+                return 0;
+        } else if (*p == ';' || (*p == '-' && p[1] == '-') || (*p == '/' && p[1] == '*')) {
+            return 0;
+        }
+    }
+    return depth == 0;
+}
+
 static int filter_docs(lctx_db *db, sqlite3 *conn, const char *expr, docset *out)
 {
+    if (!filter_contained(expr))
+        return store_err(db, LCTX_EINVAL, "filter '%s': must be one expression with balanced "
+                         "parentheses and no comment or ';'", expr);
     size_t n = strlen(expr);
     char *sql = malloc(n + 96);
     if (!sql)
@@ -213,6 +255,7 @@ typedef struct search_env {
     docset allowed;
     bm25_search s;
     int prepared;
+    int impossible;          /* a required term is in no document */
     int mode;                /* resolved: BM25, VECTOR or HYBRID */
     int fusion;
     double alpha;
@@ -322,21 +365,41 @@ static void env_release(lctx_db *db, search_env *e)
     docset_free(&e->allowed);
 }
 
-/* BM25 top `depth` documents; *n = 0 when the query cannot match. */
-static int recall_bm25(lctx_db *db, search_env *e, int depth, bm25_hit **hits, size_t *n)
+/* Term statistics and the constraints' document sets, for BM25 recall and
+ * for vector recall under the query's constraints. */
+static int prepare(lctx_db *db, search_env *e)
 {
-    *hits = NULL;
-    *n = 0;
-    if (e->q.n_terms == 0)
-        return LCTX_OK;
     int p = bm25_prepare(&e->s, db, e->txn, &e->q, e->conn, e->tok);
     e->prepared = 1;
     if (p < 0)
         return -p;
     e->s.allowed = e->allowed.bits ? &e->allowed : NULL;
-    if (p == 1) /* a required term is absent: nothing can match */
+    e->impossible = p == 1; /* a required term is absent: nothing can match */
+    return LCTX_OK;
+}
+
+/* BM25 top `depth` documents; *n = 0 when the query cannot match. */
+static int recall_bm25(search_env *e, int depth, bm25_hit **hits, size_t *n)
+{
+    *hits = NULL;
+    *n = 0;
+    if (e->q.n_terms == 0 || e->impossible)
         return LCTX_OK;
     return bm25_topk(&e->s, depth, hits, n);
+}
+
+/* Vector top `depth` documents for qv, among those the constraints allow. */
+static int recall_vector(lctx_db *db, search_env *e, const float *qv, int depth,
+                         uint32_t exclude, bm25_hit **hits, size_t *n)
+{
+    *hits = NULL;
+    *n = 0;
+    if (e->impossible)
+        return LCTX_OK;
+    if (e->prepared && query_constrains(&e->q))
+        return vsearch_constrained(&e->s, qv, depth, exclude, hits, n);
+    return vsearch_topk(db, e->txn, qv, depth, e->allowed.bits ? &e->allowed : NULL, exclude,
+                        0, hits, n);
 }
 
 /* The query vector: the caller's, the liked document's, or the text's. */
@@ -352,6 +415,9 @@ static int query_vector(lctx_db *db, search_env *e, const char *query,
         double ss = 0;
         for (int i = 0; i < db->dim; i++)
             ss += (double)o->vector[i] * o->vector[i];
+        if (!isfinite(ss))
+            return store_err(db, LCTX_EINVAL, "query vector has a component that is not a "
+                             "finite number");
         if (!(ss > 0))
             return store_err(db, LCTX_EINVAL, "query vector is zero");
         for (int i = 0; i < db->dim; i++)
@@ -369,16 +435,6 @@ static int query_vector(lctx_db *db, search_env *e, const char *query,
     int rc = embed_texts(db, &query, 1, qv);
     *have = rc == LCTX_OK;
     return rc;
-}
-
-/* Fused list without documents excluded by -terms, cut at k. */
-static size_t finish_list(search_env *e, fused_hit *f, size_t n, int k)
-{
-    size_t m = 0;
-    for (size_t i = 0; i < n && m < (size_t)k; i++)
-        if (!e->prepared || !docset_has(&e->s.excluded, f[i].doc))
-            f[m++] = f[i];
-    return m;
 }
 
 /* One recall's ranking as is (BM25 or vector mode): raw scores. */
@@ -421,16 +477,19 @@ static int run_search(lctx_db *db, search_env *e, const char *query, const lctx_
     bm25_hit *bh = NULL, *vh = NULL;
     size_t nb = 0, nv = 0;
     float *qv = NULL;
-    if (e->mode != LCTX_MODE_VECTOR)
-        rc = recall_bm25(db, e, db25, &bh, &nb);
+    /* Vector mode prepares only for the constraints a vector recall obeys. */
+    if (e->mode == LCTX_MODE_VECTOR ? query_constrains(&e->q)
+                                    : e->q.n_terms || query_constrains(&e->q))
+        rc = prepare(db, e);
+    if (!rc && e->mode != LCTX_MODE_VECTOR)
+        rc = recall_bm25(e, db25, &bh, &nb);
     if (!rc && e->mode != LCTX_MODE_BM25) {
         uint32_t exclude;
         int have;
         if (!(qv = malloc((size_t)db->dim * sizeof *qv)))
             rc = store_err(db, LCTX_ENOMEM, "out of memory");
         else if (!(rc = query_vector(db, e, query, o, qv, &exclude, &have)) && have)
-            rc = vsearch_topk(db, e->txn, qv, dvec, e->allowed.bits ? &e->allowed : NULL,
-                              exclude, 0, &vh, &nv);
+            rc = recall_vector(db, e, qv, dvec, exclude, &vh, &nv);
     }
     free(qv);
     fused_hit *f = NULL;
@@ -449,8 +508,8 @@ static int run_search(lctx_db *db, search_env *e, const char *query, const lctx_
     }
     free(bh);
     free(vh);
-    if (!rc)
-        rc = fill_hits(db, e, o, f, finish_list(e, f, nf, k), r);
+    if (!rc) /* both recalls obeyed the constraints: the first k are the answer */
+        rc = fill_hits(db, e, o, f, nf < (size_t)k ? nf : (size_t)k, r);
     free(f);
     return rc;
 }
@@ -464,7 +523,7 @@ static int resolve_mode(lctx_db *db, const lctx_search_opts *o, search_env *e)
     if (e->mode != LCTX_MODE_BM25 && e->mode != LCTX_MODE_VECTOR &&
         e->mode != LCTX_MODE_HYBRID)
         return store_err(db, LCTX_EINVAL, "unknown search mode %d", (int)o->mode);
-    if (e->mode != LCTX_MODE_BM25 && !db->has_vectors)
+    if ((e->mode != LCTX_MODE_BM25 || o->vector || o->like) && !db->has_vectors)
         return store_err(db, LCTX_EUNSUPPORTED, "%s: collection has no vectors: index with "
                          "--embedder to use vector or hybrid search", db->path);
     if ((o->vector || o->like) && e->mode == LCTX_MODE_BM25)
@@ -474,7 +533,7 @@ static int resolve_mode(lctx_db *db, const lctx_search_opts *o, search_env *e)
     if (e->fusion != LCTX_FUSION_RRF && e->fusion != LCTX_FUSION_LINEAR)
         return store_err(db, LCTX_EINVAL, "unknown fusion method %d", (int)o->fusion);
     e->alpha = o->alpha < 0 ? SEARCH_ALPHA_DEFAULT : o->alpha;
-    if (e->alpha > 1)
+    if (!(e->alpha <= 1))               /* NaN too */
         return store_err(db, LCTX_EINVAL, "alpha must be between 0 and 1");
     e->rrf_k = o->rrf_k > 0 ? o->rrf_k : 60;
     return LCTX_OK;
@@ -511,11 +570,13 @@ int lctx_search(lctx_db *db, const char *query, const lctx_search_opts *opts,
     else if (!(e.conn = store_conn_get(db)))
         rc = LCTX_EIO;
     const char *msg = NULL;
-    int vector_query = e.mode != LCTX_MODE_BM25 &&
-                       (opts->vector || opts->like || (query && *query));
+    /* Text without terms finds nothing in every mode; a caller's vector or
+     * liked document is a query of its own. */
+    int vector_query = e.mode != LCTX_MODE_BM25 && (opts->vector || opts->like);
     if (!rc && e.q.n_terms == 0 && !vector_query) {
-        msg = e.q.stopwords_only ? "query has no searchable terms (only stopwords)"
-                                 : "query has no searchable terms";
+        msg = e.q.stopwords_only    ? "query has no searchable terms (only stopwords)"
+              : e.q.exclusions_only ? "nothing to search for: the query only excludes terms"
+                                    : "query has no searchable terms";
         store_err(db, LCTX_OK, "%s", msg);
         r->hits = calloc(1, sizeof *r->hits);
     } else if (!rc) {

@@ -75,22 +75,24 @@ static long match_of(const query_parsed *q, const tok_list *l, size_t i)
     return -1;
 }
 
-/* Picks the token window [*ws, *we) with the most distinct matched terms. */
-static void best_window(const query_parsed *q, const tok_list *l, const long *m, size_t *ws,
-                        size_t *we)
+/* Picks the token window [*ws, *we) with the most distinct matched terms.
+ * seen: one entry per query term, zeroed; a term counts once in the window
+ * starting at token s when its entry is not yet s + 1 (a query may have
+ * any number of terms, so no bit mask). */
+static void best_window(const query_parsed *q, const tok_list *l, const long *m, size_t *seen,
+                        size_t *ws, size_t *we)
 {
     size_t best_start = 0, best_d = 0, best_c = 0;
     for (size_t s = 0; s < l->n; s++) {
         if (m[s] < 0)
             continue; /* windows worth having start on a match */
-        uint64_t seen = 0;
         size_t d = 0, c = 0;
         for (size_t i = s; i < l->n && i < s + SNIPPET_WINDOW; i++) {
             if (m[i] < 0)
                 continue;
             c++;
-            if (!(seen >> m[i] & 1)) {
-                seen |= (uint64_t)1 << m[i];
+            if (seen[m[i]] != s + 1) {
+                seen[m[i]] = s + 1;
                 d++;
             }
         }
@@ -128,7 +130,10 @@ char *snippet_make(tok_tokenizer *tok, const query_parsed *q, const char *text, 
         return b.s;
     }
     long *m = malloc(l.n * sizeof *m);
-    if (!m) {
+    size_t *seen = calloc(q->n_terms ? q->n_terms : 1, sizeof *seen);
+    if (!m || !seen) {
+        free(m);
+        free(seen);
         tok_list_free(&l);
         free(b.s);
         return NULL;
@@ -136,7 +141,8 @@ char *snippet_make(tok_tokenizer *tok, const query_parsed *q, const char *text, 
     for (size_t i = 0; i < l.n; i++)
         m[i] = match_of(q, &l, i);
     size_t ws, we;
-    best_window(q, &l, m, &ws, &we);
+    best_window(q, &l, m, seen, &ws, &we);
+    free(seen);
     size_t from = ws == 0 ? 0 : l.tokens[ws].start;
     size_t to = we == l.n ? len : l.tokens[we - 1].end;
     if (from > 0)

@@ -24,6 +24,7 @@
  * realistic neighbourhood, bounded in memory and time on big collections.
  */
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -203,7 +204,7 @@ int lctx_retune(lctx_db *db, double target_recall)
     if (!db->has_vectors)
         return store_err(db, LCTX_EUNSUPPORTED, "%s: collection has no vectors (created "
                          "without an embedder)", db->path);
-    if (target_recall > 1)
+    if (!(target_recall <= 1))          /* NaN too */
         return store_err(db, LCTX_EINVAL, "target recall must be in (0, 1]");
     pthread_mutex_lock(&db->write_mu);
     int rc;

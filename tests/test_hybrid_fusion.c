@@ -206,3 +206,57 @@ Test(hybrid, more_like_this)
     o.like = "cats";
     cr_expect_eq(lctx_search(db, NULL, &o, &r), LCTX_EINVAL);
 }
+
+/* Numbers that are not numbers are refused, not turned into NaN scores. */
+Test(hybrid, non_finite_inputs_are_refused)
+{
+    lctx_stats st;
+    cr_assert_eq(lctx_stats_get(db, &st), LCTX_OK);
+    float *v = calloc((size_t)st.dim, sizeof *v);
+    cr_assert_not_null(v);
+    v[0] = 1.0f / 0.0f;
+    lctx_search_opts o;
+    lctx_search_opts_init(&o);
+    o.mode = LCTX_MODE_VECTOR;
+    o.vector = v;
+    o.vector_dim = st.dim;
+    lctx_results *r = NULL;
+    cr_assert_eq(lctx_search(db, NULL, &o, &r), LCTX_EINVAL);
+    cr_assert(strstr(lctx_errmsg(db), "not a finite number"), "%s", lctx_errmsg(db));
+    v[0] = 0.0f / 0.0f;
+    cr_assert_eq(lctx_search(db, NULL, &o, &r), LCTX_EINVAL);
+    cr_assert(strstr(lctx_errmsg(db), "not a finite number"), "%s", lctx_errmsg(db));
+    free(v);
+    lctx_search_opts_init(&o);
+    o.mode = LCTX_MODE_HYBRID;
+    o.fusion = LCTX_FUSION_LINEAR;
+    o.alpha = 0.0 / 0.0;
+    cr_assert_eq(lctx_search(db, "animals", &o, &r), LCTX_EINVAL);
+    cr_assert(strstr(lctx_errmsg(db), "alpha"), "%s", lctx_errmsg(db));
+    cr_assert_eq(lctx_retune(db, 0.0 / 0.0), LCTX_EINVAL);
+    lctx_search_opts_init(NULL);        /* no crash */
+}
+
+/* A filter is pasted inside "AND (...)": one that would close that clause
+ * itself, or comment the rest away, is refused; quoted parentheses are
+ * text, not structure. */
+Test(hybrid, filters_keep_to_their_parentheses)
+{
+    const char *bad[] = {"1) OR (1", "0) UNION SELECT doc_id FROM documents WHERE (1",
+                         "1 -- comment", "1 /* c */", "(1", "1; SELECT 1"};
+    lctx_search_opts o;
+    lctx_search_opts_init(&o);
+    o.mode = LCTX_MODE_BM25;
+    lctx_results *r = NULL;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        o.filter = bad[i];
+        cr_assert_eq(lctx_search(db, "animals", &o, &r), LCTX_EINVAL, "%s", bad[i]);
+        cr_assert(strstr(lctx_errmsg(db), "filter"), "%s", lctx_errmsg(db));
+    }
+    o.filter = "json_extract(metadata,'$.group') IN ('b', 'x)(''y')";
+    cr_assert_eq(lctx_search(db, "animals", &o, &r), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_gt(lctx_results_count(r), 0);
+    for (size_t i = 0; i < lctx_results_count(r); i++)
+        cr_assert_str_eq(group_of(lctx_results_get(r, i)->id), "b");
+    lctx_results_free(r);
+}

@@ -1,0 +1,251 @@
+/*
+ * test_cli_search_input.c — lctx-search refusing input it would otherwise
+ * misread, end to end through the sanitized binaries.
+ *
+ * Each test is a way a script fed lctx-search something that used to be
+ * taken silently and come out wrong later: a run tag that breaks the run
+ * format, a query id given twice, a JSON string cut short by \u0000, text
+ * after the JSON object, a number where the query text goes, a qrels line
+ * mistaken for a header, and lines of a pipe that vanished from the output
+ * so answers no longer lined up with questions. The tests check the exit
+ * status, that the message names FILE:LINE (or stdin:N), and that no run
+ * file is left behind when the queries file was refused.
+ */
+#include "test_cli_harness.h"
+
+TestSuite(cli_search_input, .fini = cleanup_tmpdir, .timeout = 60);
+
+static const char QUERIES[] =
+    "{\"_id\":\"1\",\"text\":\"moon astronauts\"}\n"
+    "{\"_id\":\"2\",\"text\":\"bread flour\"}\n";
+
+static int exists(const char *path)
+{
+    return access(path, F_OK) == 0;
+}
+
+/* Splits text into lines in place; returns the count (at most max). */
+static int split_lines(char *text, char **lines, int max)
+{
+    int n = 0;
+    for (char *p = text; *p && n < max;) {
+        char *nl = strchr(p, '\n');
+        lines[n++] = p;
+        if (!nl)
+            break;
+        *nl = '\0';
+        p = nl + 1;
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------ run tags */
+
+Test(cli_search_input, tag_must_be_one_word)
+{
+    const char *coll = make_collection();
+    const char *q = tpath("queries.jsonl"), *out = tpath("run.trec");
+    write_file(q, QUERIES);
+    const char *bad[] = { "my tag", "", "tab\there", "nl\n" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cmd_result r = run(NULL, "lctx-search", "-c", coll, "--queries", q, "--run", out,
+                           "--tag", bad[i], NULL);
+        expect_status(r, 2);
+        expect_contains(r.err, "lctx-search: --tag");
+        cr_assert(!exists(out), "tag \"%s\": a run was written", bad[i]);
+        result_free(&r);
+    }
+    /* A tag of one word still goes into the sixth field, and lctx-eval
+     * reads the run. */
+    cmd_result r = run(NULL, "lctx-search", "-c", coll, "--queries", q, "--run", out,
+                       "--tag", "run-1.b", NULL);
+    expect_status(r, 0);
+    result_free(&r);
+    char *text = read_file(out);
+    expect_contains(text, " run-1.b\n");
+    free(text);
+    const char *qrels = tpath("qrels.tsv");
+    write_file(qrels, "1\td1\t1\n2\td2\t1\n");
+    r = run(NULL, "lctx-eval", qrels, out, NULL);
+    expect_status(r, 0);
+    result_free(&r);
+}
+
+/* ------------------------------------------------------- queries files */
+
+Test(cli_search_input, duplicate_query_id_names_second_line)
+{
+    const char *coll = make_collection();
+    const char *q = tpath("queries.jsonl"), *out = tpath("run.trec"), *qrels = tpath("qrels.tsv");
+    write_file(q, "{\"_id\":\"7\",\"text\":\"moon\"}\n"
+                  "{\"_id\":\"2\",\"text\":\"bread\"}\n"
+                  "\n"
+                  "{\"id\":7,\"query\":\"coffee\"}\n"       /* the same id, spelled as a number */
+                  "{\"_id\":\"2\",\"text\":\"water\"}\n");
+    write_file(qrels, "7\td1\t1\n2\td2\t1\n");
+    cmd_result r = run(NULL, "lctx-search", "-c", coll, "--queries", q, "--run", out, NULL);
+    expect_status(r, 1);
+    expect_contains(r.err, "queries.jsonl:4: ");
+    expect_contains(r.err, "\"7\"");
+    expect_contains(r.err, "line 1");
+    cr_assert(!exists(out), "a partial run was written");
+    result_free(&r);
+    r = run(NULL, "lctx-search", "-c", coll, "--queries", q, "--qrels", qrels, NULL);
+    expect_status(r, 1);
+    expect_contains(r.err, "queries.jsonl:4: ");
+    cr_assert_eq(strlen(r.out), 0, "metrics printed: %s", r.out);
+    result_free(&r);
+}
+
+/* Each bad line, as line 2 of a queries file: refused with FILE:2, and no
+ * run file. */
+Test(cli_search_input, bad_queries_lines_name_file_and_line)
+{
+    const char *coll = make_collection();
+    const char *q = tpath("queries.jsonl"), *out = tpath("run.trec");
+    static const struct { const char *line, *why; } bad[] = {
+        { "{\"_id\":\"2\\u0000x\",\"text\":\"bread\"}", "\\u0000" },
+        { "{\"_id\":\"2\",\"text\":\"bread\\u0000 moon\"}", "\\u0000" },
+        { "{\"_id\":\"2\",\"text\":\"bread\"} trailing", "after the JSON object" },
+        { "{\"_id\":\"2\",\"text\":\"bread\"}{\"_id\":\"3\",\"text\":\"moon\"}", "after the JSON object" },
+        { "{\"_id\":\"2\",\"text\":123}", "\"text\" is not a string" },
+        { "{\"_id\":\"2\",\"query\":[\"bread\"]}", "\"query\" is not a string" },
+        { "{\"_id\":null,\"text\":\"bread\"}", "\"_id\" is not a string or a number" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[256];
+        snprintf(text, sizeof text, "{\"_id\":\"1\",\"text\":\"moon\"}\n%s\n", bad[i].line);
+        write_file(q, text);
+        cmd_result r = run(NULL, "lctx-search", "-c", coll, "--queries", q, "--run", out, NULL);
+        cr_assert_eq(r.status, 1, "line %s: status %d, stderr %s", bad[i].line, r.status, r.err);
+        expect_contains(r.err, "queries.jsonl:2: ");
+        expect_contains(r.err, bad[i].why);
+        cr_assert(!exists(out), "line %s: a run was written", bad[i].line);
+        result_free(&r);
+    }
+    /* An escaped backslash before u0000 is text, not a NUL. */
+    write_file(q, "{\"_id\":\"1\",\"text\":\"moon \\\\u0000\"}\n");
+    cmd_result r = run(NULL, "lctx-search", "-c", coll, "--queries", q, "--run", out, NULL);
+    expect_status(r, 0);
+    result_free(&r);
+}
+
+Test(cli_search_input, raw_nul_byte_in_queries_file)
+{
+    const char *coll = make_collection();
+    const char *q = tpath("queries.jsonl"), *out = tpath("run.trec");
+    static const char text[] = "{\"_id\":\"1\",\"text\":\"moon\"}\n{\"_id\":\"2\",\"text\":\"x\"}\0junk\n";
+    FILE *f = fopen(q, "w");
+    cr_assert_not_null(f);
+    fwrite(text, 1, sizeof text - 1, f);
+    fclose(f);
+    cmd_result r = run(NULL, "lctx-search", "-c", coll, "--queries", q, "--run", out, NULL);
+    expect_status(r, 1);
+    expect_contains(r.err, "queries.jsonl:2: ");
+    expect_contains(r.err, "NUL");
+    result_free(&r);
+}
+
+/* ---------------------------------------------------------------- qrels */
+
+Test(cli_search_input, qrels_first_line_is_a_judgment_unless_a_header)
+{
+    const char *coll = make_collection();
+    const char *q = tpath("queries.jsonl"), *qrels = tpath("qrels.tsv"), *out = tpath("run.trec");
+    write_file(q, QUERIES);
+    write_file(out, "1 Q0 d1 1 2.0 t\n2 Q0 d2 1 1.0 t\n");
+    const char *bad[] = { "1\td1\t1.5\n2\td2\t1\n", "1\td1\tabc\n2\td2\t1\n", "q1\td1\tx\n" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_file(qrels, bad[i]);
+        cmd_result r = run(NULL, "lctx-eval", qrels, out, NULL);
+        cr_assert_eq(r.status, 1, "qrels %s: status %d", bad[i], r.status);
+        expect_contains(r.err, "qrels.tsv:1: ");
+        result_free(&r);
+        r = run(NULL, "lctx-search", "-c", coll, "--queries", q, "--qrels", qrels, NULL);
+        expect_status(r, 1);
+        expect_contains(r.err, "qrels.tsv:1: ");
+        result_free(&r);
+    }
+    /* Headers still are headers, and only on line 1. */
+    const char *good[] = { "query-id\tcorpus-id\tscore\n1\td1\t1\n2\td2\t1\n",
+                           "query_id\tdoc\trel\n1\td1\t1\n2\td2\t1\n" };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        write_file(qrels, good[i]);
+        cmd_result r = run(NULL, "lctx-eval", "--json", qrels, out, NULL);
+        expect_status(r, 0);
+        expect_contains(r.out, "\"queries\":2");
+        result_free(&r);
+    }
+    write_file(qrels, "1\td1\t1\nquery-id\tcorpus-id\tscore\n");
+    cmd_result r = run(NULL, "lctx-eval", qrels, out, NULL);
+    expect_status(r, 1);
+    expect_contains(r.err, "qrels.tsv:2: ");
+    result_free(&r);
+}
+
+/* ----------------------------------------------------------- pipe mode */
+
+Test(cli_search_input, pipe_json_gives_one_line_per_input_line)
+{
+    const char *coll = make_collection();
+    /* good, blank, invalid UTF-8, NUL byte, good, blank-only */
+    static const char in[] = "espresso\n\n\xff\xfe bad\nmoon\0rocket\nrocket thrust\n  \t\n";
+    const char *path = tpath("in.txt");
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fwrite(in, 1, sizeof in - 1, f);
+    fclose(f);
+    /* run() takes stdin as a C string; give it the file through sh. */
+    char cmd[1600];
+    snprintf(cmd, sizeof cmd, "exec %s -c %s --json < %s", program("lctx-search"), coll, path);
+    char *sh[] = { "/bin/sh", "-c", cmd, NULL };
+    cmd_result r = run_argv(NULL, sh);
+    expect_status(r, 1);                  /* two lines failed */
+    char *lines[16];
+    int n = split_lines(r.out, lines, 16);
+    cr_assert_eq(n, 6, "want 6 output lines for 6 input lines:\n%s", r.out);
+    const char *want_query[] = { "espresso", "", "\xef\xbf\xbd\xef\xbf\xbd bad",
+                                 "moon\xef\xbf\xbdrocket", "rocket thrust", "" };
+    const char *want_top[] = { "d4", NULL, NULL, NULL, "d3", NULL };
+    const int want_error[] = { 0, 0, 1, 1, 0, 0 };
+    for (int i = 0; i < n; i++) {
+        cJSON *o = cJSON_Parse(lines[i]);
+        cr_assert_not_null(o, "line %d not JSON: %s", i + 1, lines[i]);
+        cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(o, "query")), want_query[i]);
+        cJSON *hits = cJSON_GetObjectItem(o, "hits");
+        cr_assert(cJSON_IsArray(hits), "line %d has no hits array: %s", i + 1, lines[i]);
+        cJSON *err = cJSON_GetObjectItem(o, "error");
+        cr_assert_eq(err != NULL, want_error[i], "line %d: %s", i + 1, lines[i]);
+        if (want_top[i]) {
+            cJSON *h = cJSON_GetArrayItem(hits, 0);
+            cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(h, "id")), want_top[i]);
+        } else {
+            cr_assert_eq(cJSON_GetArraySize(hits), 0, "line %d: %s", i + 1, lines[i]);
+        }
+        cJSON_Delete(o);
+    }
+    expect_contains(r.err, "stdin:3: ");
+    expect_contains(r.err, "stdin:4: ");
+    expect_contains(r.err, "NUL");
+    result_free(&r);
+
+    /* Blank lines alone are not failures. */
+    r = run("moon\n\nespresso\n", "lctx-search", "-c", coll, "--json", NULL);
+    expect_status(r, 0);
+    n = split_lines(r.out, lines, 16);
+    cr_assert_eq(n, 3, "want one line per input line:\n%s", r.out);
+    result_free(&r);
+}
+
+Test(cli_search_input, pipe_text_still_answers_the_other_lines)
+{
+    const char *coll = make_collection();
+    cmd_result r = run("espresso\n\xff\nrocket thrust\n", "lctx-search", "-c", coll, NULL);
+    expect_status(r, 1);
+    expect_contains(r.out, "== espresso\n");
+    expect_contains(r.out, "== \xef\xbf\xbd\n");
+    expect_contains(r.out, "== rocket thrust\n");
+    expect_contains(r.out, "d3");
+    expect_contains(r.err, "stdin:2: ");
+    result_free(&r);
+}

@@ -1,0 +1,235 @@
+/*
+ * test_cli_search_output.c — what lctx-search shows, end to end through
+ * the sanitized binaries: text output that a document cannot use to drive
+ * the terminal, JSON output that stays exact, the tie order the man page
+ * promises, the message --like gives on a collection without vectors, and
+ * the exit status of an interactive session in which a query failed.
+ *
+ * The session runs on a real pseudo-terminal (the only way to get one), as
+ * in test_cli_interactive.c; the helper here is a copy of that file's,
+ * since each test file is its own program.
+ */
+/* POSIX_SPAWN_SETSID is a GNU extension of posix_spawn. */
+#define _GNU_SOURCE
+#include "test_cli_harness.h"
+
+#include <errno.h>
+#include <poll.h>
+
+TestSuite(cli_search_output, .fini = cleanup_tmpdir, .timeout = 60);
+
+/* A document whose id, title and text carry escape sequences, BEL, DEL and
+ * a C1 control (U+009B, CSI on terminals that honour C1), next to a plain
+ * one. */
+static const char ESC_CORPUS[] =
+    "{\"_id\":\"e\\u001b[31mX\\u0007\",\"title\":\"T\\u001b]0;pwned\\u0007 bell\\u007f del \\u009b c1\","
+    "\"text\":\"zebra \\u001b[2J clear \\u0085 screen\"}\n"
+    "{\"_id\":\"plain\",\"title\":\"Zebra facts\",\"text\":\"a zebra has stripes\"}\n";
+
+/* Indexes text (JSONL) from a file named file into DIR/name; returns the
+ * collection's path (a ring of static buffers). */
+static const char *index_corpus(const char *name, const char *file, const char *text)
+{
+    static char bufs[4][512];
+    static int next;
+    char *coll = bufs[next++ % 4];
+    char corpus[512];
+    tjoin(corpus, sizeof corpus, file);
+    tjoin(coll, sizeof bufs[0], name);
+    write_file(corpus, text);
+    cmd_result r = run(NULL, "lctx-index", "-c", coll, "--quiet", corpus, NULL);
+    expect_status(r, 0);
+    result_free(&r);
+    return coll;
+}
+
+/* Asserts that s holds no control character but '\n': no C0, DEL or C1. */
+static void expect_no_controls(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        cr_assert(*p >= 0x20 || *p == '\n', "control byte 0x%02x at %zu in:\n%s",
+                  *p, (size_t)(p - (const unsigned char *)s), s);
+        cr_assert(*p != 0x7f, "DEL at %zu in:\n%s", (size_t)(p - (const unsigned char *)s), s);
+        cr_assert(!(p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f),
+                  "C1 control at %zu in:\n%s", (size_t)(p - (const unsigned char *)s), s);
+    }
+}
+
+Test(cli_search_output, text_output_shows_controls_as_replacement)
+{
+    /* The file name holds an escape too: it is the hits' uri. */
+    const char *coll = index_corpus("esc.lctx", "c\033[31m.jsonl", ESC_CORPUS);
+    cmd_result r = run(NULL, "lctx-search", "-c", coll, "zebra", NULL);
+    expect_status(r, 0);
+    expect_no_controls(r.out);
+    expect_contains(r.out, "e\xef\xbf\xbd[31mX\xef\xbf\xbd");            /* id */
+    expect_contains(r.out, "T\xef\xbf\xbd]0;pwned\xef\xbf\xbd bell");    /* title */
+    expect_contains(r.out, "c\xef\xbf\xbd[31m.jsonl:1");                 /* uri */
+    expect_contains(r.out, "[zebra] \xef\xbf\xbd[2J clear");             /* snippet */
+    expect_contains(r.out, "plain");
+    result_free(&r);
+
+    /* The "== QUERY" heading of pipe mode is text output too. */
+    r = run("zebra \033[2J\n", "lctx-search", "-c", coll, NULL);
+    expect_status(r, 0);
+    expect_no_controls(r.out);
+    expect_contains(r.out, "== zebra \xef\xbf\xbd[2J\n");
+    result_free(&r);
+}
+
+Test(cli_search_output, json_output_stays_exact)
+{
+    const char *coll = index_corpus("esc.lctx", "c.jsonl", ESC_CORPUS);
+    cmd_result r = run(NULL, "lctx-search", "-c", coll, "--json", "zebra", NULL);
+    expect_status(r, 0);
+    cJSON *o = cJSON_Parse(r.out);
+    cr_assert_not_null(o, "not JSON: %s", r.out);
+    cJSON *h, *found = NULL;
+    cJSON_ArrayForEach(h, cJSON_GetObjectItem(o, "hits"))
+        if (!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(h, "id")), "e\033[31mX\a"))
+            found = h;
+    cr_assert_not_null(found, "the id did not come back exactly: %s", r.out);
+    cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(found, "title")),
+                     "T\033]0;pwned\a bell\x7f del \xc2\x9b c1");
+    expect_contains(cJSON_GetStringValue(cJSON_GetObjectItem(found, "snippet")),
+                    "\033[2J clear \xc2\x85 screen");
+    cJSON_Delete(o);
+    result_free(&r);
+}
+
+/* The man page's rule: equal scores come in the order the documents were
+ * added, and a document re-indexed with changed text counts as added then. */
+Test(cli_search_output, ties_follow_the_order_documents_were_added)
+{
+    const char *coll = index_corpus("t.lctx", "t.jsonl",
+                                    "{\"_id\":\"b\",\"text\":\"zebra\"}\n"
+                                    "{\"_id\":\"c\",\"text\":\"zebra\"}\n"
+                                    "{\"_id\":\"a\",\"text\":\"zebra\"}\n");
+    char *ids = hit_ids(coll, "zebra");
+    cr_assert_str_eq(ids, "b c a");
+    free(ids);
+    char again[512];
+    tjoin(again, sizeof again, "again.jsonl");
+    write_file(again, "{\"_id\":\"b\",\"text\":\"zebra.\"}\n");      /* same terms, new text */
+    cmd_result r = run(NULL, "lctx-index", "-c", coll, "--quiet", again, NULL);
+    expect_status(r, 0);
+    result_free(&r);
+    ids = hit_ids(coll, "zebra");
+    cr_assert_str_eq(ids, "c a b");
+    free(ids);
+}
+
+Test(cli_search_output, like_without_vectors_says_so)
+{
+    const char *coll = make_collection();
+    cmd_result r = run(NULL, "lctx-search", "-c", coll, "--like", "d1", NULL);
+    expect_status(r, 1);
+    expect_contains(r.err, "no vectors");
+    cr_assert_null(strstr(r.err, "needs mode"), "blames the mode: %s", r.err);
+    result_free(&r);
+    r = run(NULL, "lctx-search", "-c", coll, "--like", "d1", "--json", NULL);
+    expect_status(r, 1);
+    expect_contains(r.out, "\"error\"");
+    result_free(&r);
+    r = run(NULL, "lctx-search", "-c", coll, "--like", "d1", "--mode", "bm25", NULL);
+    expect_status(r, 2);
+    result_free(&r);
+}
+
+/* ---------------------------------------------------- the session, on a pty */
+
+static int count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
+}
+
+/* Runs lctx-search -c coll on a pty fed with `typed`, then with `later`
+ * (may be NULL) once the program has shown its prompt `prompts` times.
+ * Returns the output and sets *status. */
+static char *run_on_pty(const char *coll, const char *typed, const char *later, int prompts,
+                        int *status)
+{
+    int master = posix_openpt(O_RDWR | O_NOCTTY);
+    cr_assert(master >= 0, "posix_openpt: %s", strerror(errno));
+    cr_assert_eq(grantpt(master), 0);
+    cr_assert_eq(unlockpt(master), 0);
+    const char *slave = ptsname(master);
+    cr_assert_not_null(slave);
+
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, slave, O_RDWR, 0);
+    posix_spawn_file_actions_adddup2(&fa, 0, 1);
+    posix_spawn_file_actions_adddup2(&fa, 0, 2);
+    posix_spawn_file_actions_addclose(&fa, master);
+    posix_spawnattr_t at;
+    posix_spawnattr_init(&at);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID);
+
+    char env_hist[600];
+    snprintf(env_hist, sizeof env_hist, "LCTX_HISTORY=%s", tpath("history"));
+    char *envp[] = { env_hist, "TERM=dumb", "ASAN_OPTIONS=detect_leaks=1", NULL };
+    char *argv[] = { (char *)program("lctx-search"), "-c", (char *)coll, NULL };
+    pid_t pid;
+    int rc = posix_spawn(&pid, argv[0], &fa, &at, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    cr_assert_eq(rc, 0, "posix_spawn: %s", strerror(rc));
+
+    size_t n = strlen(typed);
+    cr_assert_eq(write(master, typed, n), (ssize_t)n);
+    size_t cap = 1 << 16, len = 0;
+    char *out = malloc(cap);
+    cr_assert_not_null(out);
+    for (;;) {
+        struct pollfd p = { master, POLLIN, 0 };
+        int ready = poll(&p, 1, 30000);
+        cr_assert(ready > 0, "no output for 30 s; so far:\n%.*s", (int)len, out);
+        if (len + 4096 > cap) {
+            cap *= 2;
+            out = realloc(out, cap);
+            cr_assert_not_null(out);
+        }
+        ssize_t got = read(master, out + len, cap - len - 1);
+        if (got <= 0)          /* EIO once the child closed the slave */
+            break;
+        len += (size_t)got;
+        out[len] = '\0';
+        if (later && count(out, "lctx> ") >= prompts) {
+            cr_assert_eq(write(master, later, strlen(later)), (ssize_t)strlen(later));
+            later = NULL;
+        }
+    }
+    out[len] = '\0';
+    close(master);
+    int ws = 0;
+    cr_assert_eq(waitpid(pid, &ws, 0), pid);
+    *status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+    return out;
+}
+
+Test(cli_search_output, session_with_a_failed_query_quits_with_0)
+{
+    const char *coll = index_corpus("esc.lctx", "c.jsonl", ESC_CORPUS);
+    int status = -1;
+    char *out = run_on_pty(coll, ":mode vector\nzebra\n:mode bm25\nzebra\n:quit\n", NULL, 0,
+                           &status);
+    cr_assert_eq(status, 0, "status %d; output:\n%s", status, out);
+    expect_contains(out, "no vectors");              /* the failure was shown */
+    /* The answer after it: bold highlights, and none of the document's own
+     * escape sequences. */
+    expect_contains(out, "\033[1mzebra\033[0m");
+    cr_assert_null(strstr(out, "\033[2J"), "screen clear reached the terminal:\n%s", out);
+    cr_assert_null(strstr(out, "\033]0;"), "title change reached the terminal:\n%s", out);
+    cr_assert_null(strstr(out, "\033[31m"), "colour reached the terminal:\n%s", out);
+    free(out);
+
+    /* Leaving with Ctrl-D after a failure is clean too. */
+    out = run_on_pty(coll, ":filter no_such_column = 1\nzebra\n", "\004", 3, &status);
+    cr_assert_eq(status, 0, "status %d; output:\n%s", status, out);
+    expect_contains(out, "filter");
+    free(out);
+}
