@@ -292,7 +292,7 @@ int catalog_open(lctx_db *db, const char *file, int create, const lctx_config *c
      * is another process's creation, not yet committed (or not ours). */
     if (!exists && !db->creating)
         return creation_marked(db)
-            ? store_err(db, LCTX_EBUSY, "%s: another process is creating the collection",
+            ? store_err(db, LCTX_EBUSY, "%s: another handle or process is creating the collection",
                         db->path)
             : store_err(db, LCTX_ECORRUPT, "%s: not an lctx catalog", file);
     if (exists && (rc = config_load(db, db->wdb)))

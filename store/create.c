@@ -119,7 +119,7 @@ int creation_start(lctx_db *db, const lctx_config *cfg)
 {
     int rc = store_lock(db);
     if (rc == LCTX_EBUSY)
-        return store_err(db, rc, "%s: another process is creating the collection", db->path);
+        return store_err(db, rc, "%s: another handle or process is creating the collection", db->path);
     if (rc)
         return rc;
     char file[4200];

@@ -415,7 +415,7 @@ static int open_stores(lctx_db *db, const lctx_config *cfg)
     }
     if (!db->creating && stat(file, &sb))
         return creation_marked(db)
-            ? store_err(db, LCTX_EBUSY, "%s: another process is creating the collection",
+            ? store_err(db, LCTX_EBUSY, "%s: another handle or process is creating the collection",
                         db->path)
             : store_err(db, LCTX_ENOTFOUND, "%s: not an lctx collection (no catalog.db)",
                         db->path);

@@ -368,7 +368,7 @@ static int concurrent_creator(int who)
     if (rc == LCTX_OK)
         rc = lctx_begin(db);
     if (rc != LCTX_OK) {
-        int busy = rc == LCTX_EBUSY && (strstr(lctx_errmsg(db), "another process is creating") ||
+        int busy = rc == LCTX_EBUSY && (strstr(lctx_errmsg(db), "is creating the collection") ||
                                         strstr(lctx_errmsg(db), "another writer"));
         if (!busy)
             fprintf(stderr, "creator %d: %s\n", who, lctx_errmsg(db));
