@@ -459,6 +459,12 @@ int write_sql_fail(struct lctx_db *db, const char *what);
 /* ========================================== crash recovery (replay.c)
  * Owned by the engine work. Replays into LMDB every batch that SQLite holds
  * and LMDB lacks (crash between the two commits). Writer lock held. */
+/* doc_check.c: 0 when d may be added (text_len bytes of text), else the
+ * status with the handle's message naming the problem. */
+int doc_check(struct lctx_db *db, const struct lctx_doc *d, size_t text_len);
+/* The content hash stored with a document (mix64, or FNV-1a for older
+ * collections: db->hash_fnv). */
+uint64_t doc_content_hash(const struct lctx_db *db, const struct lctx_doc *d, size_t text_len);
 int write_recover(struct lctx_db *db);
 
 /* ======================================== vectors (embed.c, vecapply.c)

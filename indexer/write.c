@@ -30,7 +30,6 @@
  * disk for LMDB, memory for the builders), step 1 is undone
  * (catalog_undo_batch): the batch leaves neither store changed.
  */
-#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -331,88 +330,6 @@ out:
     return rc;
 }
 
-/* The document's content hash, which makes re-adding an unchanged
- * document a no-op: of title, text, uri and metadata, each part's length
- * mixed in after it, so ("ab","c") and ("a","bc") differ. mix64 takes eight
- * bytes per multiply (read little-endian, so the stored values are the
- * same on every machine), then a final avalanche; FNV-1a, a multiply per
- * byte, was 5 % of a build's CPU on the thread that feeds the catalog.
- * Collections made before mix64 keep FNV-1a (db->hash_fnv), so their
- * stored hashes still match. */
-static uint64_t mix64(uint64_t h, const unsigned char *p, size_t len)
-{
-    const uint64_t prime = 0x100000001b3ull;
-    size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        h = (h ^ le_load(p + i, 8)) * prime;
-        h ^= h >> 29;
-    }
-    h = (h ^ le_load(p + i, len - i)) * prime;
-    h ^= h >> 29;
-    h = (h ^ (uint64_t)len) * prime;
-    return h ^ (h >> 32);
-}
-
-static uint64_t fnv1a(uint64_t h, const unsigned char *p, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ p[i]) * 1099511628211ull;
-    return (h ^ 0xffu) * 1099511628211ull; /* separator: ("ab","c") != ("a","bc") */
-}
-
-static uint64_t content_hash(const lctx_db *db, const lctx_doc *d, size_t text_len)
-{
-    uint64_t h = 1469598103934665603ull;
-    const char *parts[4] = {d->title, d->text, d->uri, d->metadata};
-    size_t lens[4] = {d->title ? strlen(d->title) : 0, text_len,
-                      d->uri ? strlen(d->uri) : 0, d->metadata ? strlen(d->metadata) : 0};
-    for (int p = 0; p < 4; p++) {
-        const unsigned char *u = (const unsigned char *)(lens[p] ? parts[p] : "");
-        h = db->hash_fnv ? fnv1a(h, u, lens[p]) : mix64(h, u, lens[p]);
-    }
-    if (db->hash_fnv)
-        return h;
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    return h ^ (h >> 33);
-}
-
-static int check_doc(lctx_db *db, const lctx_doc *d, size_t text_len)
-{
-    size_t bad;
-    if (!d->id || !*d->id)
-        return store_err(db, LCTX_EINVAL, "document without an id");
-    /* checked before the id is quoted in any message */
-    if (!utf8_validate(d->id, strlen(d->id), &bad))
-        return store_err(db, LCTX_EINVAL, "document id: invalid UTF-8 at byte %zu", bad);
-    if (d->uri && !utf8_validate(d->uri, strlen(d->uri), &bad))
-        return store_err(db, LCTX_EINVAL, "document '%s': invalid UTF-8 in uri at byte %zu",
-                         d->id, bad);
-    if (!d->text && !d->title)
-        return store_err(db, LCTX_EINVAL, "document '%s': no title and no text", d->id);
-    if (text_len > LCTX_MAX_TEXT)
-        return store_err(db, LCTX_EINVAL, "document '%s': text of %zu MiB is over the %zu MiB "
-                         "a document may hold", d->id, text_len >> 20, LCTX_MAX_TEXT >> 20);
-    if (d->text && !utf8_validate(d->text, text_len, &bad))
-        return store_err(db, LCTX_EINVAL, "document '%s': invalid UTF-8 in text at byte %zu",
-                         d->id, bad);
-    if (d->title && !utf8_validate(d->title, strlen(d->title), &bad))
-        return store_err(db, LCTX_EINVAL, "document '%s': invalid UTF-8 in title at byte %zu",
-                         d->id, bad);
-    if (d->metadata && !utf8_validate(d->metadata, strlen(d->metadata), &bad))
-        return store_err(db, LCTX_EINVAL, "document '%s': invalid UTF-8 in metadata at byte %zu",
-                         d->id, bad);
-    if (d->metadata) {
-        cJSON *j = cJSON_Parse(d->metadata);
-        int ok = j && cJSON_IsObject(j);
-        cJSON_Delete(j);
-        if (!ok)
-            return store_err(db, LCTX_EINVAL, "document '%s': metadata is not a JSON object",
-                             d->id);
-    }
-    return LCTX_OK;
-}
-
 /* Marks the live document found by st_find deleted by this batch. */
 static int tombstone_found(lctx_db *db, struct write_batch *w)
 {
@@ -525,9 +442,9 @@ int write_add_doc(lctx_db *db, struct write_batch *w, const lctx_doc *d)
     int rc = write_worker_error(w->worker);
     if (rc)
         return worker_failed(db, write_worker_thread(w->worker), rc);
-    if ((rc = check_doc(db, d, text_len)))
+    if ((rc = doc_check(db, d, text_len)))
         return rc;
-    uint64_t hash = content_hash(db, d, text_len);
+    uint64_t hash = doc_content_hash(db, d, text_len);
     /* Loading a fresh collection, an id can only repeat within the batch;
      * the unique index catches that on insert (replace_dup), so the lookup
      * per document is skipped. */

@@ -41,14 +41,30 @@
 #include "store/store.h"
 
 /* ------------------------------------------------------------------ errors */
+/* Each thread's last failure on a handle. Threads searching one handle at
+ * once each read their own message (lctx_errmsg), not whichever failure
+ * came last; past STORE_ERR_THREADS threads the least recent slot is
+ * reused. */
+#define STORE_ERR_THREADS 16
+typedef struct store_errslot {
+    pthread_t thread;
+    uint64_t used;                /* 0: free; else a stamp from clock */
+    char msg[512];
+} store_errslot;
+
+struct store_errs {
+    store_errslot slot[STORE_ERR_THREADS];
+    uint64_t clock;
+};
+
 /* The calling thread's slot (err_mu held); with make, one is taken for
  * it: a free one, else the least recently used. NULL when it has none. */
 static store_errslot *err_slot(lctx_db *db, int make)
 {
     pthread_t self = pthread_self();
-    store_errslot *oldest = &db->errs[0];
+    store_errslot *oldest = &db->errs->slot[0];
     for (int i = 0; i < STORE_ERR_THREADS; i++) {
-        store_errslot *e = &db->errs[i];
+        store_errslot *e = &db->errs->slot[i];
         if (e->used && pthread_equal(e->thread, self))
             return e;
         if (e->used < oldest->used)
@@ -57,7 +73,7 @@ static store_errslot *err_slot(lctx_db *db, int make)
     if (!make)
         return NULL;
     oldest->thread = self;
-    oldest->used = ++db->err_clock;
+    oldest->used = ++db->errs->clock;
     oldest->msg[0] = 0;
     return oldest;
 }
@@ -70,7 +86,7 @@ int store_err(lctx_db *db, int rc, const char *fmt, ...)
     va_start(ap, fmt);
     pthread_mutex_lock(&db->err_mu);
     store_errslot *e = err_slot(db, 1);
-    e->used = ++db->err_clock;
+    e->used = ++db->errs->clock;
     vsnprintf(e->msg, sizeof e->msg, fmt, ap);
     pthread_mutex_unlock(&db->err_mu);
     va_end(ap);
@@ -82,12 +98,12 @@ int store_err_adopt(lctx_db *db, pthread_t from, int rc)
     pthread_mutex_lock(&db->err_mu);
     store_errslot *mine = err_slot(db, 0), *theirs = NULL;
     for (int i = 0; i < STORE_ERR_THREADS && !theirs; i++)
-        if (db->errs[i].used && pthread_equal(db->errs[i].thread, from))
-            theirs = &db->errs[i];
+        if (db->errs->slot[i].used && pthread_equal(db->errs->slot[i].thread, from))
+            theirs = &db->errs->slot[i];
     if (theirs && theirs != mine && (!mine || theirs->used > mine->used)) {
         mine = err_slot(db, 1);
         memcpy(mine->msg, theirs->msg, sizeof mine->msg);
-        mine->used = ++db->err_clock;
+        mine->used = ++db->errs->clock;
     }
     pthread_mutex_unlock(&db->err_mu);
     return rc;
@@ -325,7 +341,10 @@ static lctx_db *db_new(const char *path, unsigned flags)
     if (!db)
         return NULL;
     db->path = strdup(path);
-    if (!db->path) {
+    db->errs = calloc(1, sizeof *db->errs);
+    if (!db->path || !db->errs) {
+        free(db->path);
+        free(db->errs);
         free(db);
         return NULL;
     }
@@ -525,6 +544,7 @@ int lctx_close(lctx_db *db)
     vcache_free(db->vcache);   /* no search runs once the handle closes */
     pthread_mutex_destroy(&db->vcache_mu);
     free(db->path);
+    free(db->errs);
     free(db);
     return rc;
 }

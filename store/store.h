@@ -155,17 +155,6 @@ struct write_batch;               /* indexer/write.c */
 struct tok_tokenizer;             /* indexer/tokenize.c */
 
 /* ------------------------------------------------------------ the handle */
-/* One thread's last failure on a handle. Threads searching one handle at
- * once each read their own message (lctx_errmsg), not whichever failure
- * came last; past STORE_ERR_THREADS threads the least recent slot is
- * reused. */
-#define STORE_ERR_THREADS 16
-typedef struct store_errslot {
-    pthread_t thread;
-    uint64_t used;                /* 0: free */
-    char msg[512];
-} store_errslot;
-
 struct lctx_db {
     char *path;                   /* NAME.lctx */
     unsigned flags;
@@ -198,8 +187,7 @@ struct lctx_db {
     pthread_rwlock_t map_lock;    /* held shared by transactions, exclusive to grow the map */
 
     pthread_mutex_t err_mu;
-    store_errslot errs[STORE_ERR_THREADS]; /* each thread's last failure */
-    uint64_t err_clock;           /* stamps errs[].used, for reuse */
+    struct store_errs *errs;      /* each thread's last failure (db.c) */
     lctx_warning_fn warn;
     void *warn_ctx;
     /* Warnings raised before a handler was set (lctx_open's could not have
@@ -252,12 +240,10 @@ struct lctx_db {
 int store_err(lctx_db *db, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void store_clear_err(lctx_db *db);
-/* Work done for this thread on another (the indexing worker) failed with
- * rc: its message, if newer than this thread's own, becomes this
- * thread's. Returns rc. */
+/* rc from work thread `from` (the indexer) did for this one: its newer message is ours. */
 int store_err_adopt(lctx_db *db, pthread_t from, int rc);
 void store_warn(lctx_db *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Takes / releases the cross-process writer lock (flock on write.lock).
+/* Takes / releases the cross-process writer lock (flock on write.lock);
  * LCTX_EBUSY when another process holds it. */
 int store_lock(lctx_db *db);
 void store_unlock(lctx_db *db);
@@ -273,8 +259,8 @@ void store_tok_put(lctx_db *db, struct tok_tokenizer *tok);
 /* A new collection is marked by NAME.lctx/creating until its first batch
  * commits or its creator closes it; until then nothing in it is durable,
  * and a crash means starting over (create.c has the protocol). */
-/* Takes the writer lock, writes and syncs the marker with cfg; sets
- * db->creating. */
+/* Takes the writer lock and, unless a catalog or marker appeared since the
+ * caller looked, writes and syncs the marker with cfg, setting creating. */
 int creation_start(lctx_db *db, const lctx_config *cfg);
 /* Read-write open of an existing folder: when a marker is there and its
  * creator is gone, removes the stores, puts the marker's config into *cfg
@@ -285,19 +271,16 @@ int creation_interrupted(lctx_db *db);
 /* 1 when the marker exists. */
 int creation_marked(const lctx_db *db);
 /* Both stores hold the first batch durably: puts the catalog back on a
- * disk journal, then unlinks the marker and syncs the folder (the commit
- * point). */
+ * disk journal, unlinks the marker, syncs the folder (the commit point). */
 int creation_finish(lctx_db *db);
 /* Closing while still creating: flushes both stores, then finishes. */
 int creation_close(lctx_db *db);
-/* Closing a creation whose open or first batch failed: removes what it
- * made (the stores, then the marker; the folder too when this open made
- * it), with the stores already closed and the lock still held. */
+/* Closing a creation whose open or first batch failed, its stores closed
+ * and the lock held: removes the stores, the marker, the folder it made. */
 int creation_abandon(lctx_db *db);
-int creation_live(lctx_db *db);
 
-/* lctx_open with an initial LMDB map size (0 = STORE_MAP_INITIAL); tests use
- * a tiny map to exercise growth. */
+/* lctx_open with an initial LMDB map size (0 = STORE_MAP_INITIAL; tests
+ * use a tiny map to exercise growth). */
 int store_open(const char *path, unsigned flags, const lctx_config *cfg, size_t map_initial,
                lctx_db **out);
 /* Test hooks. */
@@ -306,11 +289,10 @@ void store_test_fail_lmdb(lctx_db *db, int on);
 void store_test_fail_catalog_commit(lctx_db *db, int on);
 void store_test_fail_vacuum(lctx_db *db, int on);
 void store_test_fail_replace(lctx_db *db, int on);
-/* lctx_add tokenizes documents whose id is a multiple of n on the calling
- * thread, as it does when the worker has a backlog (0 = only then). */
+/* lctx_add tokenizes documents whose id is a multiple of n on the calling thread
+ * (as it does when the worker has a backlog; 0 = only then). */
 void store_test_caller_every(lctx_db *db, unsigned n);
-/* Tokenizing the batch's document with this id fails as out of memory
- * would (UINT64_MAX = never). */
+/* Tokenizing document doc_id fails as out of memory would (UINT64_MAX: never). */
 void store_test_fail_doc(lctx_db *db, uint64_t doc_id);
 /* Vector count at which a commit first builds LSH buckets (0 = default). */
 void store_test_lsh_threshold(lctx_db *db, size_t n);

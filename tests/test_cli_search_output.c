@@ -5,13 +5,12 @@
  * promises, the message --like gives on a collection without vectors, and
  * the exit status of an interactive session in which a query failed.
  *
- * The session runs on a real pseudo-terminal (the only way to get one), as
- * in test_cli_interactive.c; the helper here is a copy of that file's,
- * since each test file is its own program.
+ * The session runs on a real pseudo-terminal (test_pty.h), as in
+ * test_cli_interactive.c.
  */
 /* POSIX_SPAWN_SETSID is a GNU extension of posix_spawn. */
 #define _GNU_SOURCE
-#include "test_cli_harness.h"
+#include "test_pty.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -138,85 +137,12 @@ Test(cli_search_output, like_without_vectors_says_so)
 
 /* ---------------------------------------------------- the session, on a pty */
 
-static int count(const char *hay, const char *needle)
-{
-    int n = 0;
-    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
-        n++;
-    return n;
-}
-
-/* Runs lctx-search -c coll on a pty fed with `typed`, then with `later`
- * (may be NULL) once the program has shown its prompt `prompts` times.
- * Returns the output and sets *status. */
-static char *run_on_pty(const char *coll, const char *typed, const char *later, int prompts,
-                        int *status)
-{
-    int master = posix_openpt(O_RDWR | O_NOCTTY);
-    cr_assert(master >= 0, "posix_openpt: %s", strerror(errno));
-    cr_assert_eq(grantpt(master), 0);
-    cr_assert_eq(unlockpt(master), 0);
-    const char *slave = ptsname(master);
-    cr_assert_not_null(slave);
-
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, slave, O_RDWR, 0);
-    posix_spawn_file_actions_adddup2(&fa, 0, 1);
-    posix_spawn_file_actions_adddup2(&fa, 0, 2);
-    posix_spawn_file_actions_addclose(&fa, master);
-    posix_spawnattr_t at;
-    posix_spawnattr_init(&at);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID);
-
-    char env_hist[600];
-    snprintf(env_hist, sizeof env_hist, "LCTX_HISTORY=%s", tpath("history"));
-    char *envp[] = { env_hist, "TERM=dumb", "ASAN_OPTIONS=detect_leaks=1", NULL };
-    char *argv[] = { (char *)program("lctx-search"), "-c", (char *)coll, NULL };
-    pid_t pid;
-    int rc = posix_spawn(&pid, argv[0], &fa, &at, argv, envp);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
-    cr_assert_eq(rc, 0, "posix_spawn: %s", strerror(rc));
-
-    size_t n = strlen(typed);
-    cr_assert_eq(write(master, typed, n), (ssize_t)n);
-    size_t cap = 1 << 16, len = 0;
-    char *out = malloc(cap);
-    cr_assert_not_null(out);
-    for (;;) {
-        struct pollfd p = { master, POLLIN, 0 };
-        int ready = poll(&p, 1, 30000);
-        cr_assert(ready > 0, "no output for 30 s; so far:\n%.*s", (int)len, out);
-        if (len + 4096 > cap) {
-            cap *= 2;
-            out = realloc(out, cap);
-            cr_assert_not_null(out);
-        }
-        ssize_t got = read(master, out + len, cap - len - 1);
-        if (got <= 0)          /* EIO once the child closed the slave */
-            break;
-        len += (size_t)got;
-        out[len] = '\0';
-        if (later && count(out, "lctx> ") >= prompts) {
-            cr_assert_eq(write(master, later, strlen(later)), (ssize_t)strlen(later));
-            later = NULL;
-        }
-    }
-    out[len] = '\0';
-    close(master);
-    int ws = 0;
-    cr_assert_eq(waitpid(pid, &ws, 0), pid);
-    *status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-    return out;
-}
-
 Test(cli_search_output, session_with_a_failed_query_quits_with_0)
 {
     const char *coll = index_corpus("esc.lctx", "c.jsonl", ESC_CORPUS);
     int status = -1;
-    char *out = run_on_pty(coll, ":mode vector\nzebra\n:mode bm25\nzebra\n:quit\n", NULL, 0,
-                           &status);
+    char *out = run_on_pty(coll, tpath("history"),
+                           ":mode vector\nzebra\n:mode bm25\nzebra\n:quit\n", NULL, 0, &status);
     cr_assert_eq(status, 0, "status %d; output:\n%s", status, out);
     expect_contains(out, "no vectors");              /* the failure was shown */
     /* The answer after it: bold highlights, and none of the document's own
@@ -228,7 +154,8 @@ Test(cli_search_output, session_with_a_failed_query_quits_with_0)
     free(out);
 
     /* Leaving with Ctrl-D after a failure is clean too. */
-    out = run_on_pty(coll, ":filter no_such_column = 1\nzebra\n", "\004", 3, &status);
+    out = run_on_pty(coll, tpath("history"), ":filter no_such_column = 1\nzebra\n", "\004", 3,
+                     &status);
     cr_assert_eq(status, 0, "status %d; output:\n%s", status, out);
     expect_contains(out, "filter");
     free(out);
