@@ -18,20 +18,18 @@
 
 #include "lctx.h"
 #include "query/query.h"
+#include "test_rand.h"
 #include "test_tmpdir.h"
 
 TMPDIR_COLLECTION_SUITE(qlong, "qlong");
 
 #define VOCAB 700
 static char vocab[VOCAB][16];
-static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static unsigned rng = 0x9E3779B9u;
 
 static uint32_t rnd(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 16);
+    return next_rand(&rng);
 }
 
 /* Zipf-ish: low ids much more frequent, so some lists span many blocks. */
