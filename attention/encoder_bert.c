@@ -211,6 +211,16 @@ bert_model *bert_model_open(const char *dir, char *err, size_t errlen)
     }
     for (int l = 0; l < c->layers && !L.failed; l++)
         load_layer(&L, l, c, &m->layers[l]);
+    /* More layers in the weights than config.json names would run silently
+     * as a shallower, different model. */
+    char next[160];
+    snprintf(next, sizeof next, "%sencoder.layer.%d.attention.self.query.weight", L.prefix,
+             c->layers);
+    if (!L.failed && safetensors_find(st, next)) {
+        attn_err(err, errlen, "%s: has tensor %s, but config.json says num_hidden_layers is %d",
+                 path, next, c->layers);
+        L.failed = 1;
+    }
     if (c->is_cross_encoder) {
         m->pool_w = load(&L, "pooler.dense.weight", H, H);
         m->pool_b = load(&L, "pooler.dense.bias", H, 0);

@@ -250,7 +250,8 @@ static int parse_reply(const http_embed *h, const reply *r, int n, int *dim, flo
         int k = 0;
         const cJSON *x;
         cJSON_ArrayForEach(x, emb) {
-            if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble)) {
+            /* a double past float's range would become inf, then NaN */
+            if (!cJSON_IsNumber(x) || !isfinite((float)x->valuedouble)) {
                 attn_err(err, errlen, "http:%s: embedding %d holds a non-number", h->endpoint, i);
                 goto out;
             }

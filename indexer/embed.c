@@ -235,6 +235,10 @@ int embed_texts(lctx_db *db, const char *const *texts, int n, float *out)
     if (encoder_encode(e, texts, n, out, err, sizeof err))
         return store_err(db, encode_status(err), "%s: embedder %s: %s", db->path, db->embedder,
                          err);
+    for (size_t i = 0; i < (size_t)n * (size_t)db->dim; i++)
+        if (!isfinite(out[i]))      /* see run_group */
+            return store_err(db, LCTX_ERROR, "%s: embedder %s gave a vector holding a value "
+                             "that is not a finite number", db->path, db->embedder);
     return LCTX_OK;
 }
 
@@ -321,6 +325,14 @@ static int run_group(lctx_db *db, embed_batch *eb, size_t from, int n, float *ve
         double ss = 0;
         for (int j = 0; j < db->dim; j++)
             ss += (double)x[j] * x[j];
+        /* NaN or inf from any embedder (a model with a damaged weight, a
+         * service's number past float's range) would be stored and score
+         * every search NaN: the batch fails instead. */
+        if (!isfinite(ss)) {
+            snprintf(err, errlen, "embedder %s gave a vector holding a value that is not a "
+                     "finite number (chunk %zu of the batch)", db->embedder, from + (size_t)i);
+            return LCTX_ERROR;
+        }
         float inv = ss > 0 ? (float)(1.0 / sqrt(ss)) : 0.0f;
         for (int j = 0; j < db->dim; j++)
             x[j] *= inv;

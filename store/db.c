@@ -470,6 +470,8 @@ static int open_stores(lctx_db *db, const lctx_config *cfg)
         rc = index_rebuild_commit(db);
     if (!rc)
         index_remove_strays(db);
+    else if (db->rebuilding)
+        index_rebuild_abandon(db);
     db->rebuilding = 0;
     store_unlock(db);
     return rc;
@@ -506,6 +508,10 @@ int store_open(const char *path, unsigned flags, const lctx_config *cfg, size_t 
     int rc = check_config(db, cfg);
     if (!rc)
         rc = open_stores(db, cfg);
+    if (rc && db->rebuilding) {     /* failed before its replay */
+        index_rebuild_abandon(db);
+        db->rebuilding = 0;
+    }
     db->opened = rc == LCTX_OK;
     return rc;
 }

@@ -343,6 +343,18 @@ int index_rebuild_open(lctx_db *db)
     return LCTX_OK;
 }
 
+void index_rebuild_abandon(lctx_db *db)
+{
+    uint64_t gen;
+    kv_close(db);
+    if (!db->wdb || catalog_index_gen(db, db->wdb, &gen)) {
+        store_clear_err(db);   /* the failure being reported stays the first */
+        return;                /* the next read-write open removes it */
+    }
+    db->index_gen = gen;
+    index_remove_strays(db);
+}
+
 int index_rebuild_commit(lctx_db *db)
 {
     int rc = mdb_env_sync(db->env, 1);
@@ -427,7 +439,9 @@ static int copy_dense(lctx_db *db, const char *dir)
     MDB_envinfo info;
     if (mkdir(dir, 0777) && errno != EEXIST)
         return store_err(db, LCTX_EIO, "%s: cannot create: %s", dir, strerror(errno));
-    int rc = kv_read_begin(db, &rt);
+    int rc = kv_reserve_lock(db, dir);
+    if (rc || (rc = kv_read_begin(db, &rt)))
+        return rc;
     if (rc)
         return rc;
     mdb_env_info(db->env, &info);

@@ -23,6 +23,7 @@
  * processes notice with MDB_MAP_RESIZED and adopt the new size.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,8 @@ int kv_open(lctx_db *db, const char *dir, int readonly)
     int rc;
     if (!readonly && mkdir(dir, 0777) && errno != EEXIST)
         return store_err(db, LCTX_EIO, "%s: cannot create: %s", dir, strerror(errno));
+    if (!readonly && (rc = kv_reserve_lock(db, dir)))
+        return rc;
     if ((rc = mdb_env_create(&db->env)))
         return kv_err(db, rc, "create environment");
     mdb_env_set_maxdbs(db->env, 8);
@@ -137,6 +140,28 @@ int kv_open(lctx_db *db, const char *dir, int readonly)
                          "lctx supports (%d)", db->path, (unsigned long long)st.format_version,
                          LCTX_FORMAT_VERSION);
     return LCTX_OK;
+}
+
+/* LMDB writes its reader table through a shared map of lock.mdb, which it
+ * sizes with ftruncate: on a full disk the first store to a page the file
+ * system cannot supply is a SIGBUS, which kills the host process instead
+ * of failing the call (a rebuild, or a creation, with the disk full).
+ * Reserving the file's blocks first makes that an ENOSPC here. The table
+ * for 510 readers is about 33 KiB; LMDB keeps a larger file as it is. */
+#define KV_LOCK_BYTES (64 * 1024)
+
+int kv_reserve_lock(lctx_db *db, const char *dir)
+{
+    char file[4200];
+    snprintf(file, sizeof file, "%s/lock.mdb", dir);
+    int fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0)
+        return store_err(db, LCTX_EIO, "%s: %s", file, strerror(errno));
+    int e = posix_fallocate(fd, 0, KV_LOCK_BYTES);
+    close(fd);
+    return e ? store_err(db, LCTX_EIO, "%s: cannot reserve its %d KiB: %s", file,
+                         KV_LOCK_BYTES / 1024, strerror(e))
+             : LCTX_OK;
 }
 
 int kv_remove(lctx_db *db, const char *dir)

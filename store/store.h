@@ -366,6 +366,8 @@ int index_writer_follow(lctx_db *db);
  * fill; index_rebuild_commit makes it current and retires the old one. */
 int index_rebuild_open(lctx_db *db);
 int index_rebuild_commit(lctx_db *db);
+/* A rebuild that failed: its new generation goes (whatever the catalog names stays). */
+void index_rebuild_abandon(lctx_db *db);
 /* After compaction (writer lock held): when it removed documents, or a
  * quarter or more of LMDB's file is free pages, replaces the index with a
  * dense copy, which other handles follow. */
@@ -376,8 +378,9 @@ void index_remove_strays(lctx_db *db);
 
 /* ---------------------------------------------------------- LMDB (kv.c) */
 int kv_open(lctx_db *db, const char *dir, int readonly);
-/* Deletes the environment's files in dir (none there is fine). */
-int kv_remove(lctx_db *db, const char *dir);
+/* Before a writable environment opens in dir: reserves lock.mdb's blocks. */
+int kv_reserve_lock(lctx_db *db, const char *dir);
+int kv_remove(lctx_db *db, const char *dir);   /* dir's environment files, if any */
 void kv_close(lctx_db *db);
 /* Read transaction (MDB_RDONLY) that follows a map grown by another process. */
 int kv_read_begin(lctx_db *db, MDB_txn **txn);
@@ -503,7 +506,6 @@ int kv_blocks_seek(lctx_db *db, kv_blocks *b, uint32_t target, kv_block *out);
 /* The block after the one last returned (the first after open). */
 int kv_blocks_next(lctx_db *db, kv_blocks *b, kv_block *out);
 void kv_blocks_close(kv_blocks *b);
-
 
 /* ====================================================================
  * Vectors and LSH buckets. (Formerly store/vecstore.h and store/lsh_store.h;
@@ -712,8 +714,6 @@ static inline float vecstore_dot(vecstore_encoding e, int dim, const float *q, c
  * section above; the hashing in attention/lsh_hash.c; the in-memory index
  * and querying in query/query.h.
  */
-
-
 
 /* ============================================ LMDB vector store (vecstore.c)
  * Named database "vectors": key = chunk id (uint32, MDB_INTEGERKEY), value =

@@ -375,3 +375,29 @@ Test(bert_encoder, malformed_config, .init = make_copy, .fini = remove_copy)
     write_text(p, "{\"architectures\": [\"BertModel\"], \"hidden_size\": ");
     expect_open_error("malformed JSON", "config.json");
 }
+
+/* Fewer layers in config.json than in the weights: refused, not run as a
+ * shallower model. */
+Test(bert_encoder, config_with_fewer_layers_than_the_weights, .init = make_copy,
+     .fini = remove_copy)
+{
+    char p[256], text[4096];
+    snprintf(p, sizeof p, "%s/config.json", tmpdir);
+    FILE *f = fopen(p, "rb");
+    cr_assert(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    char *k = strstr(text, "\"num_hidden_layers\"");
+    cr_assert(k, "fixture config lacks num_hidden_layers");
+    char *colon = strchr(k, ':');
+    int layers = atoi(colon + 1);
+    cr_assert_gt(layers, 1, "the fixture needs two layers or more");
+    char *end = colon + 1;
+    while (*end == ' ' || (*end >= '0' && *end <= '9'))
+        end++;
+    char fixed[4200];
+    snprintf(fixed, sizeof fixed, "%.*s %d%s", (int)(colon + 1 - text), text, layers - 1, end);
+    write_text(p, fixed);
+    expect_open_error("num_hidden_layers", "model.safetensors");
+}

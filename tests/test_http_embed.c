@@ -252,6 +252,15 @@ Test(http_embed, wrong_count)
     expect_failure(script, 1, "1 embeddings for 2 inputs");
 }
 
+/* A number JSON allows but a float cannot hold would become inf, then
+ * NaN once normalised, and score every search NaN. */
+Test(http_embed, numbers_past_float_range)
+{
+    canned script[] = {{R_RAW, 200, "{\"data\":[{\"index\":0,\"embedding\":[1e39,0,0,0]},"
+                                    "{\"index\":1,\"embedding\":[1,0,0,0]}]}"}};
+    expect_failure(script, 1, "embedding 0 holds a non-number");
+}
+
 Test(http_embed, wrong_dimension)
 {
     canned script[] = {{R_WRONG_DIMS, 0, NULL}};
