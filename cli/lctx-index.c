@@ -515,12 +515,13 @@ static int maintain(lctx_db *db, const index_args *a)
 
 /* --embedder none on a collection made with an embedder: the library takes
  * "none" as "whatever the collection has" (searches open that way), so the
- * command checks it. Exit status, or -1 to go on. */
+ * command checks it; any other spec the library compared at open (with a
+ * bert: path made absolute). Exit status, or -1 to go on. */
 static int embedder_matches(lctx_db *db, const char *coll, const char *want)
 {
     lctx_stats s;
     memset(&s, 0, sizeof s);
-    if (lctx_stats_get(db, &s) != LCTX_OK)
+    if (strcmp(want, "none") != 0 || lctx_stats_get(db, &s) != LCTX_OK)
         return -1;
     const char *have = s.embedder[0] ? s.embedder : "none";
     if (strcmp(have, want) == 0)

@@ -32,6 +32,7 @@
  * (516 bytes for USE-lite in int8). The first apply writes the very bytes
  * the catalog holds, so a replayed collection is byte-identical.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +57,19 @@ static int is_none(const char *spec)
     return !spec || !*spec || !strcmp(spec, "none");
 }
 
+/* spec as the collection records it: bert:DIR with DIR made absolute, so
+ * that the collection works from any working directory and "bert:./m" and
+ * "bert:m" name one model; other specs as given. 0, or -1 when DIR cannot
+ * be resolved (spec is then copied as given, for the encoder to report)
+ * or the result does not fit. */
+static int canonical_spec(const char *spec, char *out, size_t len)
+{
+    char abs[PATH_MAX];
+    if (strncmp(spec, "bert:", 5) == 0 && spec[5] && spec[5] != '/' && realpath(spec + 5, abs))
+        return snprintf(out, len, "bert:%s", abs) < (int)len ? 0 : -1;
+    return snprintf(out, len, "%s", spec) < (int)len ? 0 : -1;
+}
+
 /* The encoding names users write; stored canonical. */
 static const char *enc_name(int e)
 {
@@ -72,7 +86,8 @@ static int create_settings(lctx_db *db, const lctx_config *cfg)
 {
     if (is_none(cfg->embedder))
         return embed_config_set(db, "embedder", "none");
-    if (strlen(cfg->embedder) >= sizeof db->embedder)
+    char spec[sizeof db->embedder];
+    if (canonical_spec(cfg->embedder, spec, sizeof spec))
         return store_err(db, LCTX_EINVAL, "embedder spec too long");
     int enc = vecstore_encoding_parse(cfg->vector_encoding ? cfg->vector_encoding : "int8");
     if (enc < 0)
@@ -96,7 +111,7 @@ static int create_settings(lctx_db *db, const lctx_config *cfg)
     char num[64];
     int rc;
     snprintf(num, sizeof num, "%d", dim);
-    if ((rc = embed_config_set(db, "embedder", cfg->embedder)) ||
+    if ((rc = embed_config_set(db, "embedder", spec)) ||
         (rc = embed_config_set(db, "dim", num)) ||
         (rc = embed_config_set(db, "vector_encoding", enc_name(enc))))
         return rc;
@@ -163,7 +178,12 @@ int embed_open(lctx_db *db, const lctx_config *cfg)
         store_conn_put(db, conn);
     if (rc)
         return rc;
-    if (!is_none(cfg ? cfg->embedder : NULL) && strcmp(cfg->embedder, db->embedder) != 0)
+    char spec[sizeof db->embedder] = "";
+    if (!is_none(cfg ? cfg->embedder : NULL))
+        canonical_spec(cfg->embedder, spec, sizeof spec);
+    /* the spec as given still matches a collection recorded before specs
+     * were made canonical */
+    if (*spec && strcmp(spec, db->embedder) != 0 && strcmp(cfg->embedder, db->embedder) != 0)
         return store_err(db, LCTX_EINVAL, "%s: collection was created with embedder %s, "
                          "not %s", db->path, db->embedder, cfg->embedder);
     if (cfg && cfg->model_dir && !db->model_dir[0])
