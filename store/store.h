@@ -207,7 +207,7 @@ struct lctx_db {
     size_t test_map_initial;      /* initial map size for new environments */
     int test_fail_lmdb;           /* commit: fail the LMDB apply as a full disk would */
     int test_fail_catalog_commit; /* commit: fail the catalog's COMMIT (write.c) */
-    int test_fail_vacuum;         /* compact: fail the catalog's VACUUM (compact.c) */
+    int test_fail_vacuum;         /* compact: 1 fails the catalog's VACUUM, 2 its purge */
     int test_fail_replace;        /* a new index generation: 1 fails before its commit
                                      point, 2 stops right after it (generation.c) */
     unsigned test_caller_every;   /* add: the caller tokenizes every n-th document */

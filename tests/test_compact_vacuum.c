@@ -3,8 +3,9 @@
  * file system: after most documents are deleted and compacted, catalog.db
  * is much smaller, its WAL empty, and every kept document still found; a
  * compaction that removed nothing leaves the file alone; and a VACUUM that
- * fails (simulated) is a warning, not a failed compaction. A collection
- * emptied by deletions and compacted takes new batches again.
+ * fails (simulated) is a warning, not a failed compaction, and so is a
+ * catalog that cannot drop the deleted rows after the index compacted. A
+ * collection emptied by deletions and compacted takes new batches again.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -164,5 +165,40 @@ Test(vacuum, an_emptied_collection_takes_new_batches)
     }
     cr_assert_eq(bm25_hits(db, "apple1", 100), 3);
     cr_assert_eq(bm25_hits(db, "apple0", 100), 0);
+    lctx_close(db);
+}
+
+static void count_any(void *ctx, const char *message)
+{
+    cr_assert(strstr(message, "the index is compacted, but the catalog keeps"), "%s", message);
+    ++*(int *)ctx;
+}
+
+/* The index's compaction commits first; when the catalog then cannot drop
+ * the deleted documents' rows (a full disk, simulated), the compaction has
+ * still happened: a warning, the rows stay marked deleted, and the next
+ * compaction drops them. */
+Test(vacuum, a_failed_catalog_purge_is_a_warning)
+{
+    lctx_db *db = build(40);
+    delete_all_but_every(db, 40, 2);
+    int warnings = 0;
+    lctx_set_warning_handler(db, count_any, &warnings);
+    store_test_fail_vacuum(db, 2);
+    cr_assert_eq(lctx_compact(db), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(warnings, 1);
+    lctx_stats st;
+    cr_assert_eq(lctx_stats_get(db, &st), LCTX_OK);
+    cr_assert_eq(st.deleted_chunks, 0, "the index is compacted");
+    cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(bm25_hits(db, "tree3", 1000), 20);
+    cr_assert_eq(bm25_hits(db, "word1", 1000), 0);
+    long before = catalog_bytes();
+    store_test_fail_vacuum(db, 0);
+    cr_assert_eq(lctx_compact(db), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(warnings, 1);
+    cr_assert_lt(catalog_bytes(), before, "the next compaction dropped the rows");
+    cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(bm25_hits(db, "tree3", 1000), 20);
     lctx_close(db);
 }
