@@ -51,6 +51,7 @@
  * there instead of creating it over the other's.
  */
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -359,4 +360,35 @@ int creation_abandon(lctx_db *db)
     }
     db->creating = 0;
     return rc;
+}
+
+/* 1 when the collection's folder holds nothing but write.lock. */
+static int only_lock_file(const lctx_db *db)
+{
+    DIR *d = opendir(db->path);
+    if (!d)
+        return 0;
+    int other = 0;
+    struct dirent *e;
+    while (!other && (e = readdir(d)))
+        other = strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+                strcmp(e->d_name, "write.lock");
+    closedir(d);
+    return !other;
+}
+
+void creation_unmake_dir(lctx_db *db)
+{
+    /* Under the lock, so that no creator that came since is using it. */
+    if (!db->made_dir || store_lock(db) != LCTX_OK) {
+        store_clear_err(db);
+        return;
+    }
+    if (only_lock_file(db)) {
+        char file[4200];
+        snprintf(file, sizeof file, "%s/write.lock", db->path);
+        unlink(file);
+        rmdir(db->path);
+    }
+    store_unlock(db);
 }

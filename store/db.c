@@ -538,6 +538,8 @@ int lctx_close(lctx_db *db)
     db->wdb = NULL;
     if (abandon)
         rc = creation_abandon(db);
+    else if (!db->opened)
+        creation_unmake_dir(db);
     db->creating = 0;
     store_unlock(db);
     if (db->lock_fd >= 0)

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "store/store.h"
@@ -51,7 +52,14 @@ int kv_err(lctx_db *db, int rc, const char *what)
 {
     if (rc == MDB_MAP_FULL)
         db->kv_full = 1;
-    return store_err(db, kv_status(rc), "%s/index: %s: %s", db->path, what, mdb_strerror(rc));
+    /* LMDB reports a short write as EIO, which is what a full disk mostly
+     * gives it: say so when the file system has no room left. */
+    struct statvfs fs;
+    const char *full = rc == EIO && !statvfs(db->path, &fs) && fs.f_bavail == 0
+                           ? " (no space left on the device)" : "";
+    char dir[4200];
+    index_dir(db, db->index_gen, dir, sizeof dir);
+    return store_err(db, kv_status(rc), "%s: %s: %s%s", dir, what, mdb_strerror(rc), full);
 }
 
 static int open_dbis(lctx_db *db, int readonly)

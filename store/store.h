@@ -266,10 +266,8 @@ int creation_start(lctx_db *db, const lctx_config *cfg);
  * creator is gone, removes the stores, puts the marker's config into *cfg
  * and sets db->creating (the lock held), to be created again. */
 int creation_resume(lctx_db *db, lctx_config *cfg);
-/* Read-only open: 1 when the folder holds an abandoned creation. */
-int creation_interrupted(lctx_db *db);
-/* 1 when the marker exists. */
-int creation_marked(const lctx_db *db);
+int creation_interrupted(lctx_db *db);    /* 1: an abandoned creation (read-only opens) */
+int creation_marked(const lctx_db *db);   /* 1: the marker exists */
 /* Both stores hold the first batch durably: puts the catalog back on a
  * disk journal, unlinks the marker, syncs the folder (the commit point). */
 int creation_finish(lctx_db *db);
@@ -278,6 +276,8 @@ int creation_close(lctx_db *db);
 /* Closing a creation whose open or first batch failed, its stores closed
  * and the lock held: removes the stores, the marker, the folder it made. */
 int creation_abandon(lctx_db *db);
+/* An open that made the folder and failed before creating: the folder goes. */
+void creation_unmake_dir(lctx_db *db);
 
 /* lctx_open with an initial LMDB map size (0 = STORE_MAP_INITIAL; tests
  * use a tiny map to exercise growth). */

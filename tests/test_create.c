@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -415,4 +416,29 @@ Test(create, two_creators_at_once_leave_one_collection, .timeout = 120)
         tmpdir_collection_remove(dir);
         tmpdir_collection(dir, sizeof dir, "create");
     }
+}
+
+/* A creating open that fails before its marker exists (here the marker's
+ * write, under a file size limit of 0 bytes, as a full disk would) leaves
+ * no folder behind either: only the writer's lock file was in it. */
+Test(create, a_folder_made_for_a_failed_creation_goes)
+{
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit rl = {0, 0};
+        if (setrlimit(RLIMIT_FSIZE, &rl))
+            _exit(3);
+        lctx_db *db;
+        int rc = lctx_open(dir, LCTX_OPEN_CREATE, NULL, &db);
+        int said = db && strstr(lctx_errmsg(db), "creating") != NULL;
+        lctx_close(db);
+        _exit(rc == LCTX_OK ? 4 : said ? 0 : 5);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d",
+              WEXITSTATUS(status));
+    cr_assert(!exists(""), "the failed creation left its folder");
 }
