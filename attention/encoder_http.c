@@ -31,6 +31,7 @@
 #include "lctx.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -338,6 +339,18 @@ encoder *http_embed_open(const http_embed_opts *opts, char *err, size_t errlen)
         attn_err(err, errlen, "http: no URL given (use http:https://host/v1)");
         return NULL;
     }
+    /* user:password@host: the URL is recorded in the collection and named
+     * in every message, so a secret does not belong in it. Checked before
+     * any message quotes the URL. */
+    const char *host = strstr(opts->url, "://");
+    host = host ? host + 3 : opts->url;
+    const char *at = strchr(host, '@'), *slash = strchr(host, '/');
+    if (at && (!slash || at < slash)) {
+        attn_err(err, errlen, "http: the URL holds credentials (user@host), which would be "
+                 "recorded in the collection and shown in messages; give the key in "
+                 "LCTX_EMBED_API_KEY");
+        return NULL;
+    }
     if (strncmp(opts->url, "http://", 7) != 0 && strncmp(opts->url, "https://", 8) != 0) {
         attn_err(err, errlen, "http:%s: URL must start with http:// or https://", opts->url);
         return NULL;
@@ -397,17 +410,37 @@ encoder *http_embed_open(const http_embed_opts *opts, char *err, size_t errlen)
     return e;
 }
 
+/* The environment variable name as a positive number into *out when set;
+ * -1 (err set) when it is set to anything else: a typo there would
+ * otherwise leave the default in force without a word. */
+static int env_positive(const char *name, long max, long *out, char *err, size_t errlen)
+{
+    const char *s = getenv(name);
+    if (!s)
+        return 0;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 1 || v > max) {
+        attn_err(err, errlen, "%s=%s: not a whole number from 1 to %ld", name, s, max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 encoder *encoder_http_open(const char *url, char *err, size_t errlen)
 {
     http_embed_opts o;
     http_embed_opts_init(&o);
     o.url = url;
-    const char *s;
-    if ((s = getenv("LCTX_EMBED_TIMEOUT_MS")) && atol(s) > 0)
-        o.timeout_ms = atol(s);
-    if ((s = getenv("LCTX_EMBED_BATCH")) && atoi(s) > 0)
-        o.batch = atoi(s);
-    if ((s = getenv("LCTX_EMBED_DIM")) && atoi(s) > 0)
-        o.dim = atoi(s);
+    long timeout = o.timeout_ms, batch = o.batch, dim = o.dim;
+    if (env_positive("LCTX_EMBED_TIMEOUT_MS", 3600000L, &timeout, err, errlen) ||
+        env_positive("LCTX_EMBED_BATCH", 4096, &batch, err, errlen) ||
+        env_positive("LCTX_EMBED_DIM", 65536, &dim, err, errlen))
+        return NULL;
+    o.timeout_ms = timeout;
+    o.batch = (int)batch;
+    o.dim = (int)dim;
     return http_embed_open(&o, err, errlen);
 }

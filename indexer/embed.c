@@ -107,6 +107,12 @@ static int create_settings(lctx_db *db, const lctx_config *cfg)
         return store_err(db, LCTX_EINVAL, "%s: embedder %s does not produce vectors", db->path,
                          cfg->embedder);
     }
+    if (dim > VECSTORE_MAX_DIM) {
+        encoder_close(e);
+        return store_err(db, LCTX_EINVAL, "%s: embedder %s gives %d dimensions; a collection "
+                         "holds vectors of at most %d", db->path, cfg->embedder, dim,
+                         VECSTORE_MAX_DIM);
+    }
     db->encoder = e; /* kept: the first batch needs it anyway */
     char num[64];
     int rc;

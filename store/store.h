@@ -279,11 +279,10 @@ int creation_abandon(lctx_db *db);
 /* An open that made the folder and failed before creating: the folder goes. */
 void creation_unmake_dir(lctx_db *db);
 
-/* lctx_open with an initial LMDB map size (0 = STORE_MAP_INITIAL; tests
- * use a tiny map to exercise growth). */
+/* lctx_open with an initial LMDB map size (0 = STORE_MAP_INITIAL; tests use
+ * a tiny map to exercise growth); then the test hooks. */
 int store_open(const char *path, unsigned flags, const lctx_config *cfg, size_t map_initial,
                lctx_db **out);
-/* Test hooks. */
 void store_test_stop_after_sqlite(lctx_db *db, int on);
 void store_test_fail_lmdb(lctx_db *db, int on);
 void store_test_fail_catalog_commit(lctx_db *db, int on);
@@ -733,6 +732,7 @@ typedef struct vecstore {
     size_t row_bytes;
 } vecstore;
 
+#define VECSTORE_MAX_DIM 8192   /* the most dimensions vecstore_open takes */
 /* Opens (create != 0: creates) the "vectors" database in txn. */
 int vecstore_open(MDB_txn *txn, int create, int dim, vecstore_encoding enc, vecstore *vs);
 /* Normalises vec and stores it under chunk (replacing any previous row). */

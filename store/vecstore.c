@@ -24,8 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { VECSTORE_MAX_DIM = 8192 };
-
 int vecstore_open(MDB_txn *txn, int create, int dim, vecstore_encoding enc, vecstore *vs)
 {
     if (!txn || !vs || dim < 1 || dim > VECSTORE_MAX_DIM || vecstore_row_bytes(enc, dim) == 0)

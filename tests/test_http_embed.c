@@ -298,3 +298,35 @@ Test(http_embed, rejects_non_http_urls)
     cr_assert_null(encoder_http_open("ftp://example.org", err, sizeof err));
     cr_assert(strstr(err, "http://"), "%s", err);
 }
+
+/* The URL is recorded in the collection and quoted in messages: a password
+ * in it is refused, and never repeated. */
+Test(http_embed, rejects_credentials_in_the_url)
+{
+    char err[512] = "";
+    cr_assert_null(encoder_http_open("https://user:s3cret@example.org/v1", err, sizeof err));
+    cr_assert(strstr(err, "LCTX_EMBED_API_KEY"), "%s", err);
+    cr_assert_null(strstr(err, "s3cret"), "%s", err);
+    /* an '@' in the path is not a credential */
+    err[0] = 0;
+    encoder *e = encoder_http_open("http://127.0.0.1:1/v1/@models", err, sizeof err);
+    if (e)
+        e->vt->close(e);
+    cr_assert_null(strstr(err, "credentials"), "%s", err);
+}
+
+/* A setting that is not a number is an error, not the default in silence. */
+Test(http_embed, bad_environment_settings_are_errors)
+{
+    const char *names[] = {"LCTX_EMBED_TIMEOUT_MS", "LCTX_EMBED_BATCH", "LCTX_EMBED_DIM"};
+    const char *bad[] = {"abc", "0", "-1", "12x"};
+    for (size_t n = 0; n < 3; n++)
+        for (size_t b = 0; b < 4; b++) {
+            char err[512] = "";
+            setenv(names[n], bad[b], 1);
+            cr_assert_null(encoder_http_open("http://127.0.0.1:1/v1", err, sizeof err));
+            cr_assert(strstr(err, names[n]) && strstr(err, "not a whole number"), "%s=%s: %s",
+                      names[n], bad[b], err);
+            unsetenv(names[n]);
+        }
+}
