@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* JSON config files are small; anything past this is not a config. */
 #define HF_MAX_JSON (64u << 20)
@@ -34,6 +35,11 @@ int attn_read_file(const char *path, size_t max, char **out, size_t *len,
                    char *err, size_t errlen)
 {
     *out = NULL;
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {   /* a FIFO would block */
+        attn_err(err, errlen, "%s: not a regular file", path);
+        return -1;
+    }
     FILE *f = fopen(path, "rb");
     if (!f) {
         if (errno == ENOENT)
@@ -430,18 +436,14 @@ out:
 wordpiece *hf_read_tokenizer(const char *dir, char *err, size_t errlen)
 {
     char path[4096];
+    struct stat sb;
     join(path, sizeof path, dir, "tokenizer.json");
-    FILE *f = fopen(path, "rb");
-    if (f) {
-        fclose(f);
+    if (stat(path, &sb) == 0)          /* not opened here: a FIFO would block */
         return hf_tokenizer_json(path, err, errlen);
-    }
     join(path, sizeof path, dir, "vocab.txt");
-    f = fopen(path, "rb");
-    if (!f) {
+    if (stat(path, &sb) != 0) {
         attn_err(err, errlen, "%s: missing vocabulary (neither tokenizer.json nor vocab.txt)", dir);
         return NULL;
     }
-    fclose(f);
     return hf_vocab_txt(path, err, errlen);
 }

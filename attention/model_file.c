@@ -341,7 +341,7 @@ model_file *model_file_open(const char *path, char *err, size_t errlen)
         mf_err(err, errlen, "(null)", "no model path given");
         return NULL;
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);   /* a FIFO must not block */
     if (fd < 0) {
         mf_err(err, errlen, path, "%s", strerror(errno));
         return NULL;

@@ -272,7 +272,7 @@ safetensors *safetensors_parse(const void *buf, size_t len, const char *name,
 
 safetensors *safetensors_open(const char *path, char *err, size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);   /* a FIFO must not block */
     if (fd < 0) {
         st_err(err, errlen, path, "%s", strerror(errno));
         return NULL;

@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -400,4 +401,25 @@ Test(bert_encoder, config_with_fewer_layers_than_the_weights, .init = make_copy,
     snprintf(fixed, sizeof fixed, "%.*s %d%s", (int)(colon + 1 - text), text, layers - 1, end);
     write_text(p, fixed);
     expect_open_error("num_hidden_layers", "model.safetensors");
+}
+
+/* A FIFO in place of a model file (say, a download still being piped in)
+ * is refused at once, not waited on for ever. */
+Test(bert_encoder, fifo_in_place_of_a_file, .init = make_copy, .fini = remove_copy,
+     .timeout = 30)
+{
+    const char *names[] = {"model.safetensors", "config.json", "vocab.txt"};
+    for (int i = 0; i < 3; i++) {
+        char p[256], keep[300];
+        snprintf(p, sizeof p, "%s/%s", tmpdir, names[i]);
+        snprintf(keep, sizeof keep, "%s.kept", p);
+        cr_assert_eq(rename(p, keep), 0);
+        cr_assert_eq(mkfifo(p, 0600), 0);
+        char err[512] = "";
+        encoder *e = encoder_bert_open(tmpdir, err, sizeof err);
+        cr_assert_null(e, "opened with a FIFO for %s", names[i]);
+        cr_assert(strstr(err, names[i]), "error '%s' does not name %s", err, names[i]);
+        unlink(p);
+        cr_assert_eq(rename(keep, p), 0);
+    }
 }
