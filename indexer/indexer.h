@@ -556,5 +556,7 @@ int ingest_text_file(ingest_run *r, const char *path, const char *id);
 
 /* 1 when the name has a markdown extension (.md, .markdown). */
 int ingest_is_markdown(const char *name);
+/* 1 when s[0..len) is NULL, empty or only white space: nothing to index. */
+int ingest_blank(const char *s, size_t len);
 
 #endif /* LCTX_INDEXER_H */

@@ -245,10 +245,9 @@ static const char *files_basename(const char *path)
     return slash && slash[1] ? slash + 1 : path;
 }
 
-static int files_all_space(const char *s, size_t len)
+int ingest_blank(const char *s, size_t len)
 {
-    size_t i;
-    for (i = 0; i < len; i++)
+    for (size_t i = 0; s && i < len; i++)
         if (!files_is_space(s[i]))
             return 0;
     return 1;
@@ -290,7 +289,7 @@ int ingest_text_file(ingest_run *r, const char *path, const char *id)
         buf = text = fixed;
         len = n;
     }
-    if (files_all_space(text, len)) {
+    if (ingest_blank(text, len)) {
         ingest_run_warn(r, "%s: empty file skipped", path);
         free(buf);
         return 0;

@@ -80,23 +80,13 @@ static int ingest_fail(ingest_ctx *ic, const ingest_doc *d, int rc)
     return 1;
 }
 
-/* 1 when s[0..n) is NULL, empty or only white space: nothing to index. */
-static int blank(const char *s, size_t n)
-{
-    for (size_t i = 0; s && i < n; i++)
-        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r' && s[i] != '\f' &&
-            s[i] != '\v')
-            return 0;
-    return 1;
-}
-
 static int ingest_one(void *ctx, const ingest_doc *d)
 {
     ingest_ctx *ic = ctx;
     lctx_doc doc = {d->id, d->title, d->text, d->text_len, d->uri, d->metadata};
-    if (blank(d->text, d->text_len))
+    if (ingest_blank(d->text, d->text_len))
         doc.text = NULL; /* empty body: text_len 0 would mean strlen */
-    if (!doc.text && blank(doc.title, doc.title ? strlen(doc.title) : 0)) {
+    if (!doc.text && ingest_blank(doc.title, doc.title ? strlen(doc.title) : 0)) {
         store_warn(ic->db, "%s:%ld: document '%s' is empty, skipped", d->source, d->line, d->id);
         return 0;
     }

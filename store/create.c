@@ -277,7 +277,6 @@ int creation_interrupted(lctx_db *db)
     return creation_marked(db) && lock_free(db) && creation_marked(db);
 }
 
-
 /* From the end of the creation a crash must not tear the catalog: writes
  * outside batches (an undo, compaction) journal on disk again, and the
  * next batch moves to WAL (catalog_batch_mode). Unless another handle
@@ -337,6 +336,33 @@ int creation_close(lctx_db *db)
     return rc ? rc : creation_finish(db);
 }
 
+/* 1 when the collection's folder holds nothing but write.lock. */
+static int only_lock_file(const lctx_db *db)
+{
+    DIR *d = opendir(db->path);
+    if (!d)
+        return 0;
+    int other = 0;
+    struct dirent *e;
+    while (!other && (e = readdir(d)))
+        other = strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+                strcmp(e->d_name, "write.lock");
+    closedir(d);
+    return !other;
+}
+
+/* The folder this open made, when nothing but the writer's lock file is
+ * left in it (the caller holds the lock): both go. */
+static void remove_lone_folder(lctx_db *db)
+{
+    if (!db->made_dir || !only_lock_file(db))
+        return;
+    char file[4200];
+    snprintf(file, sizeof file, "%s/write.lock", db->path);
+    unlink(file);
+    rmdir(db->path);
+}
+
 int creation_abandon(lctx_db *db)
 {
     if (!db->creating)
@@ -353,28 +379,10 @@ int creation_abandon(lctx_db *db)
         rc = store_err(db, LCTX_EIO, "%s: cannot remove: %s", file, strerror(errno));
     snprintf(file, sizeof file, "%s/index", db->path);
     rmdir(file);               /* emptied by remove_stores */
-    if (!rc && db->made_dir) {
-        snprintf(file, sizeof file, "%s/write.lock", db->path);
-        unlink(file);
-        rmdir(db->path);       /* fails, harmlessly, if someone put a file there */
-    }
+    if (!rc)
+        remove_lone_folder(db);
     db->creating = 0;
     return rc;
-}
-
-/* 1 when the collection's folder holds nothing but write.lock. */
-static int only_lock_file(const lctx_db *db)
-{
-    DIR *d = opendir(db->path);
-    if (!d)
-        return 0;
-    int other = 0;
-    struct dirent *e;
-    while (!other && (e = readdir(d)))
-        other = strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
-                strcmp(e->d_name, "write.lock");
-    closedir(d);
-    return !other;
 }
 
 void creation_unmake_dir(lctx_db *db)
@@ -384,11 +392,6 @@ void creation_unmake_dir(lctx_db *db)
         store_clear_err(db);
         return;
     }
-    if (only_lock_file(db)) {
-        char file[4200];
-        snprintf(file, sizeof file, "%s/write.lock", db->path);
-        unlink(file);
-        rmdir(db->path);
-    }
+    remove_lone_folder(db);
     store_unlock(db);
 }

@@ -57,25 +57,30 @@ struct store_errs {
     uint64_t clock;
 };
 
-/* The calling thread's slot (err_mu held); with make, one is taken for
- * it: a free one, else the least recently used. NULL when it has none. */
-static store_errslot *err_slot(lctx_db *db, int make)
+/* thread's slot (err_mu held); with make, one is taken for it: a free
+ * one, else the least recently used. NULL when it has none. */
+static store_errslot *err_slot_of(lctx_db *db, pthread_t thread, int make)
 {
-    pthread_t self = pthread_self();
     store_errslot *oldest = &db->errs->slot[0];
     for (int i = 0; i < STORE_ERR_THREADS; i++) {
         store_errslot *e = &db->errs->slot[i];
-        if (e->used && pthread_equal(e->thread, self))
+        if (e->used && pthread_equal(e->thread, thread))
             return e;
         if (e->used < oldest->used)
             oldest = e;
     }
     if (!make)
         return NULL;
-    oldest->thread = self;
+    oldest->thread = thread;
     oldest->used = ++db->errs->clock;
     oldest->msg[0] = 0;
     return oldest;
+}
+
+/* The calling thread's slot. */
+static store_errslot *err_slot(lctx_db *db, int make)
+{
+    return err_slot_of(db, pthread_self(), make);
 }
 
 int store_err(lctx_db *db, int rc, const char *fmt, ...)
@@ -96,10 +101,7 @@ int store_err(lctx_db *db, int rc, const char *fmt, ...)
 int store_err_adopt(lctx_db *db, pthread_t from, int rc)
 {
     pthread_mutex_lock(&db->err_mu);
-    store_errslot *mine = err_slot(db, 0), *theirs = NULL;
-    for (int i = 0; i < STORE_ERR_THREADS && !theirs; i++)
-        if (db->errs->slot[i].used && pthread_equal(db->errs->slot[i].thread, from))
-            theirs = &db->errs->slot[i];
+    store_errslot *mine = err_slot(db, 0), *theirs = err_slot_of(db, from, 0);
     if (theirs && theirs != mine && (!mine || theirs->used > mine->used)) {
         mine = err_slot(db, 1);
         memcpy(mine->msg, theirs->msg, sizeof mine->msg);
