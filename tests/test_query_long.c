@@ -18,6 +18,7 @@
 
 #include "lctx.h"
 #include "query/query.h"
+#include "test_churn.h"
 #include "test_rand.h"
 #include "test_tmpdir.h"
 
@@ -77,19 +78,7 @@ static lctx_db *build(int ndocs, int chunk_words, int churn)
     cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
     if (!churn)
         return db;
-    cr_assert_eq(lctx_begin(db), LCTX_OK);
-    for (int i = 0; i < ndocs / 10; i++) {
-        snprintf(id, sizeof id, "doc%u", rnd() % (uint32_t)ndocs);
-        if (i % 2) {
-            random_text(text, sizeof text, 10 + (int)(rnd() % 40));
-            lctx_doc d = {.id = id, .title = "", .text = text};
-            cr_assert_eq(lctx_add(db, &d), LCTX_OK, "%s", lctx_errmsg(db));
-        } else {
-            int rc = lctx_delete(db, id);
-            cr_assert(rc == LCTX_OK || rc == LCTX_ENOTFOUND);
-        }
-    }
-    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+    churn_batch(db, ndocs, rnd, random_text);
     return db;
 }
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "lctx.h"
+#include "test_churn.h"
 #include "test_tmpdir.h"
 #include "query/query.h"
 
@@ -72,19 +73,7 @@ static void build(lctx_db *db, int ndocs)
     }
     cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
     /* upserts and deletes */
-    cr_assert_eq(lctx_begin(db), LCTX_OK);
-    for (int i = 0; i < ndocs / 10; i++) {
-        snprintf(id, sizeof id, "doc%u", rnd() % (uint32_t)ndocs);
-        if (i % 2) {
-            random_text(text, sizeof text, 10 + (int)(rnd() % 40));
-            lctx_doc d = {.id = id, .title = "", .text = text};
-            cr_assert_eq(lctx_add(db, &d), LCTX_OK, "%s", lctx_errmsg(db));
-        } else {
-            int rc = lctx_delete(db, id);
-            cr_assert(rc == LCTX_OK || rc == LCTX_ENOTFOUND);
-        }
-    }
-    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+    churn_batch(db, ndocs, rnd, random_text);
 }
 
 /* Compares top-k and exhaustive for one query; returns hits found. */
