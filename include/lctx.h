@@ -69,7 +69,11 @@ typedef struct lctx_results lctx_results;
 
 /* --------------------------------------------------------------- open/close */
 #define LCTX_OPEN_CREATE   0x1u  /* create the collection if it does not exist */
-#define LCTX_OPEN_READONLY 0x2u  /* searches only; never writes, never recovers */
+/* Searches only; never writes, never recovers. A process that may not
+ * write the collection (a read-only mount, another user's files) can still
+ * open it this way, but then keeps writers out (LCTX_EBUSY) until it closes,
+ * and gets LCTX_EBUSY itself while a writer is at work. */
+#define LCTX_OPEN_READONLY 0x2u
 /* Keep the vector index in memory: built from the handle's snapshot on its
  * first LSH vector search (about a second per few hundred thousand vectors),
  * rebuilt on the first search after a commit; searches answer from flat

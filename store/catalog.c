@@ -239,16 +239,36 @@ static int open_conn(lctx_db *db, const char *file, int flags, sqlite3 **out)
 
 int catalog_open_reader(lctx_db *db, const char *file, sqlite3 **out)
 {
-    int rc = open_conn(db, file, SQLITE_OPEN_READONLY, out);
-    if (rc)
-        return rc;
-    /* Touch the schema now so a non-catalog file fails here, not mid-search. */
-    rc = catalog_exec(db, *out, "SELECT 1 FROM config LIMIT 1");
-    if (rc) {
+    /* A handle that cannot write the collection reads the catalog as an
+     * immutable file once a plain connection has failed for want of its
+     * -shm (readonly.c). */
+    char uri[4400];
+    int immutable = __atomic_load_n(&db->frozen, __ATOMIC_RELAXED) == 2;
+    int st = immutable ? readonly_catalog_uri(db, file, uri, sizeof uri) : LCTX_OK;
+    if (st)
+        return st;
+    for (;;) {
+        int rc = immutable ? open_conn(db, uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, out)
+                           : open_conn(db, file, SQLITE_OPEN_READONLY, out);
+        if (rc)
+            return rc;
+        /* Touch the schema now so a non-catalog file fails here, not
+         * mid-search. */
+        rc = catalog_exec(db, *out, "SELECT 1 FROM config LIMIT 1");
+        if (!rc)
+            return LCTX_OK;
+        int no_shm = sqlite3_errcode(*out) == SQLITE_READONLY ||
+                     sqlite3_errcode(*out) == SQLITE_CANTOPEN;
         sqlite3_close(*out);
         *out = NULL;
+        if (immutable || !db->frozen || !no_shm)
+            return rc;
+        if ((st = readonly_catalog_uri(db, file, uri, sizeof uri)))
+            return st;
+        store_clear_err(db);
+        immutable = 1;
+        __atomic_store_n(&db->frozen, 2, __ATOMIC_RELAXED);
     }
-    return rc;
 }
 
 int catalog_open(lctx_db *db, const char *file, int create, const lctx_config *cfg)

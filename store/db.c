@@ -210,8 +210,8 @@ int store_lock(lctx_db *db)
     }
     if (flock(db->lock_fd, LOCK_EX | LOCK_NB)) {
         if (errno == EWOULDBLOCK)
-            return store_err(db, LCTX_EBUSY, "%s: another writer holds the collection",
-                             db->path);
+            return store_err(db, LCTX_EBUSY, "%s: another writer holds the collection, or a reader that "
+                             "cannot write its lock files (readonly.c)", db->path);
         return store_err(db, LCTX_EIO, "%s/write.lock: %s", db->path, strerror(errno));
     }
     db->lock_held = 1;
@@ -417,6 +417,10 @@ static int open_stores(lctx_db *db, const lctx_config *cfg)
     } else if (!S_ISDIR(sb.st_mode)) {
         return store_err(db, LCTX_EINVAL, "%s: not a directory", db->path);
     }
+    int denied = readonly ? 0 : readonly_write_denied(db);
+    if (denied)
+        return store_err(db, LCTX_EIO, "%s: cannot write the collection: %s (a read-only "
+                         "open can search it)", db->path, strerror(denied));
     char file[4096];
     snprintf(file, sizeof file, "%s/catalog.db", db->path);
     int rc;
@@ -440,6 +444,10 @@ static int open_stores(lctx_db *db, const lctx_config *cfg)
                         db->path)
             : store_err(db, LCTX_ENOTFOUND, "%s: not an lctx collection (no catalog.db)",
                         db->path);
+    /* A reader that cannot write the lock files keeps writers out while
+     * it is open (readonly.c). */
+    if (readonly && (rc = readonly_prepare(db)))
+        return rc;
     /* A collection being created has no index worth rebuilding. */
     if ((db->flags & LCTX_OPEN_REBUILD_INDEX) && !db->creating && (rc = rebuild_start(db)))
         return rc;

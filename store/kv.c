@@ -114,8 +114,10 @@ int kv_open(lctx_db *db, const char *dir, int readonly)
     mdb_env_set_mapsize(db->env, initial);
     /* A collection being created is not durable until its first batch
      * commits (create.c): the new environment skips its flushes. */
+    /* A frozen handle keeps every writer out, so it needs no reader table
+     * (readonly.c). */
     unsigned fl = MDB_NOTLS | MDB_NOMETASYNC | (readonly ? MDB_RDONLY : 0) |
-                  (db->creating ? MDB_NOSYNC : 0);
+                  (db->creating ? MDB_NOSYNC : 0) | (db->frozen ? MDB_NOLOCK : 0);
     if ((rc = mdb_env_open(db->env, dir, fl, 0666))) {
         int st = kv_err(db, rc, "open");
         if (rc == ENOENT)

@@ -83,14 +83,11 @@ typedef struct store_posting {
     uint32_t tf_title;
 } store_posting;
 
-/* A posting as a batch holds it: 8 bytes where store_posting (the decoded
- * form) takes 12, because a batch holds every posting of every document in
- * memory until it commits; on npl's 11,429 abstracts the smaller lists took
- * about a tenth off the build (docs/ARCHITECTURE.md). A count
- * of STORE_TF_WIDE or more is stored as STORE_TF_WIDE, and the exact counts
- * of both fields are then in the batch's wide list (store_wide); real
- * counts that large need one term tens of thousands of times in one chunk,
- * which only machine-made text has. */
+/* A posting as a batch holds it until it commits: 8 bytes, not 12 (npl's
+ * build took a tenth less, docs/ARCHITECTURE.md). A count of STORE_TF_WIDE
+ * or more is stored as STORE_TF_WIDE, with the exact counts of both fields
+ * in the batch's wide list (store_wide): only machine-made text repeats a
+ * term tens of thousands of times in one chunk. */
 #define STORE_TF_WIDE 0xffffu
 typedef struct store_bposting {
     uint32_t chunk;
@@ -198,6 +195,7 @@ struct lctx_db {
     pthread_mutex_t write_mu;     /* one batch per handle at a time */
     int lock_fd;                  /* write.lock, flock'ed while writing */
     int lock_held;
+    int frozen;                   /* readonly.c: holds write.lock shared; 2: catalog immutable */
     int lock_keep;                /* 1: a batch's end keeps the writer lock
                                      (lctx_ingest's commit_every, between batches) */
     struct write_batch *batch;
@@ -208,15 +206,13 @@ struct lctx_db {
     int test_fail_lmdb;           /* commit: fail the LMDB apply as a full disk would */
     int test_fail_catalog_commit; /* commit: fail the catalog's COMMIT (write.c) */
     int test_fail_vacuum;         /* compact: 1 fails the catalog's VACUUM, 2 its purge */
-    int test_fail_replace;        /* a new index generation: 1 fails before its commit
-                                     point, 2 stops right after it (generation.c) */
+    int test_fail_replace;        /* new generation: 1 fails before commit point, 2 after */
     unsigned test_caller_every;   /* add: the caller tokenizes every n-th document */
     uint64_t test_fail_doc;       /* tokenizing document id test_fail_doc - 1 fails */
     int kv_full;                  /* set by kv.c when LMDB answered MDB_MAP_FULL */
 
-    /* vectors (indexer/embed.c, store/vecapply.c, query/vsearch.c); fixed
-     * at creation, loaded at open. has_vectors = 0: BM25 only. */
-    int has_vectors;
+    /* vectors (indexer/embed.c, vecapply.c, query/vsearch.c), fixed at creation */
+    int has_vectors;              /* 0: BM25 only */
     char embedder[160];           /* the spec, "none" without vectors */
     int dim;
     int venc;                     /* vecstore_encoding */
@@ -224,6 +220,7 @@ struct lctx_db {
     MDB_dbi dbi_vec, dbi_lsh, dbi_lsh_meta;
     pthread_mutex_t enc_mu;       /* guards opening the encoder */
     struct encoder *encoder;      /* opened on first use; thread-safe */
+    float *embed_probe;           /* its vector for embed.c's probe text, as recorded */
     char model_dir[1024];         /* lctx_config.model_dir ("" = default) */
     size_t test_lsh_threshold;    /* test hook: vector count that triggers LSH (0 = default) */
 
@@ -243,10 +240,13 @@ void store_clear_err(lctx_db *db);
 /* rc from work thread `from` (the indexer) did for this one: its newer message is ours. */
 int store_err_adopt(lctx_db *db, pthread_t from, int rc);
 void store_warn(lctx_db *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Takes / releases the cross-process writer lock (flock on write.lock);
- * LCTX_EBUSY when another process holds it. */
+/* Takes / releases the writer lock (flock on write.lock); LCTX_EBUSY if taken. */
 int store_lock(lctx_db *db);
 void store_unlock(lctx_db *db);
+/* Opening a collection this process cannot write (readonly.c). */
+int readonly_write_denied(lctx_db *db);   /* errno, 0 when it can */
+int readonly_prepare(lctx_db *db);
+int readonly_catalog_uri(lctx_db *db, const char *file, char *uri, size_t cap);
 /* A read-only SQLite connection from the pool (opened on demand). */
 sqlite3 *store_conn_get(lctx_db *db);
 void store_conn_put(lctx_db *db, sqlite3 *conn);
