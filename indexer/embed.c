@@ -57,6 +57,120 @@ static int is_none(const char *spec)
     return !spec || !*spec || !strcmp(spec, "none");
 }
 
+/* ------------------------------------------------------- the probe
+ * A spec names a model, not its weights: a bert folder whose files were
+ * replaced, a service that now runs another model of the same size, give
+ * vectors of the right dimension that the stored ones cannot be compared
+ * with, and every vector search would quietly rank noise. So a collection
+ * also records the vector its embedder gave for one fixed text, and every
+ * later opening of the encoder embeds the text again and compares. Local
+ * models repeat it to float rounding and a service to its own noise; a
+ * different model lands far from it (near 0 for an unrelated one). The
+ * text must never change: every recorded probe is of it. */
+static const char PROBE_TEXT[] =
+    "lctx embedder probe. Rivers carry sediment down to the sea, where it settles "
+    "into deltas over thousands of years; 42 barges passed Rotterdam on 3 May.";
+#define PROBE_MIN_COSINE 0.99
+
+/* The probe's vector from e into a new array (db->dim floats). */
+static int probe_encode(lctx_db *db, encoder *e, float **out)
+{
+    const char *texts[1] = {PROBE_TEXT};
+    char err[512] = "";
+    float *v = malloc((size_t)db->dim * sizeof *v);
+    *out = NULL;
+    if (!v)
+        return store_err(db, LCTX_ENOMEM, "out of memory");
+    if (encoder_encode(e, texts, 1, v, err, sizeof err)) {
+        free(v);
+        return store_err(db, LCTX_ERROR, "%s: embedder %s: %s", db->path, db->embedder, err);
+    }
+    for (int i = 0; i < db->dim; i++)
+        if (!isfinite(v[i])) {
+            free(v);
+            return store_err(db, LCTX_ERROR, "%s: embedder %s gave a vector holding a value "
+                             "that is not a finite number", db->path, db->embedder);
+        }
+    *out = v;
+    return LCTX_OK;
+}
+
+/* Embeds the probe with e and records it in the writer's open transaction. */
+static int probe_record(lctx_db *db, encoder *e)
+{
+    float *v;
+    int rc = probe_encode(db, e, &v);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->wdb, "INSERT OR REPLACE INTO config(key,value) "
+                           "VALUES('embedder_probe',?)", -1, &st, NULL)) {
+        free(v);
+        return store_err(db, LCTX_EIO, "%s/catalog.db: %s", db->path, sqlite3_errmsg(db->wdb));
+    }
+    sqlite3_bind_blob(st, 1, v, db->dim * (int)sizeof *v, SQLITE_STATIC);
+    rc = sqlite3_step(st) == SQLITE_DONE ? LCTX_OK
+         : store_err(db, LCTX_EIO, "%s/catalog.db: %s", db->path, sqlite3_errmsg(db->wdb));
+    sqlite3_finalize(st);
+    if (rc)
+        free(v);
+    else {
+        free(db->embed_probe);
+        db->embed_probe = v;
+    }
+    return rc;
+}
+
+/* The recorded probe into db->embed_probe; none is fine (a collection made
+ * before probes were recorded gets one with its next batch). */
+static int probe_load(lctx_db *db, sqlite3 *conn)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(conn, "SELECT value FROM config WHERE key='embedder_probe'", -1, &st,
+                           NULL))
+        return store_err(db, LCTX_EIO, "%s/catalog.db: %s", db->path, sqlite3_errmsg(conn));
+    int rc = LCTX_OK;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        size_t want = (size_t)db->dim * sizeof(float);
+        if ((size_t)sqlite3_column_bytes(st, 0) != want ||
+            sqlite3_column_type(st, 0) != SQLITE_BLOB)
+            rc = store_err(db, LCTX_ECORRUPT, "%s/catalog.db: the embedder probe is not %d "
+                           "floats", db->path, db->dim);
+        else if (!(db->embed_probe = malloc(want)))
+            rc = store_err(db, LCTX_ENOMEM, "out of memory");
+        else
+            memcpy(db->embed_probe, sqlite3_column_blob(st, 0), want);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* e against the recorded probe: LCTX_OK, or why its vectors do not belong. */
+static int probe_check(lctx_db *db, encoder *e)
+{
+    if (!db->embed_probe)
+        return LCTX_OK;
+    float *v;
+    int rc = probe_encode(db, e, &v);
+    if (rc)
+        return rc;
+    double dot = 0, na = 0, nb = 0;
+    for (int i = 0; i < db->dim; i++) {
+        dot += (double)v[i] * db->embed_probe[i];
+        na += (double)v[i] * v[i];
+        nb += (double)db->embed_probe[i] * db->embed_probe[i];
+    }
+    free(v);
+    double cos = na > 0 && nb > 0 ? dot / sqrt(na * nb) : 0;
+    if (cos >= PROBE_MIN_COSINE)
+        return LCTX_OK;
+    return store_err(db, LCTX_EINVAL, "%s: embedder %s is not the model this collection was "
+                     "built with: its vector for a fixed probe text has cosine %.3f with the "
+                     "one recorded at creation (at least %.2f expected); restore that model, "
+                     "or index into a new collection", db->path, db->embedder, cos,
+                     PROBE_MIN_COSINE);
+}
+
 /* spec as the collection records it: bert:DIR with DIR made absolute, so
  * that the collection works from any working directory and "bert:./m" and
  * "bert:m" name one model; other specs as given. 0, or -1 when DIR cannot
@@ -114,12 +228,14 @@ static int create_settings(lctx_db *db, const lctx_config *cfg)
                          VECSTORE_MAX_DIM);
     }
     db->encoder = e; /* kept: the first batch needs it anyway */
+    db->dim = dim;
     char num[64];
     int rc;
     snprintf(num, sizeof num, "%d", dim);
     if ((rc = embed_config_set(db, "embedder", spec)) ||
         (rc = embed_config_set(db, "dim", num)) ||
-        (rc = embed_config_set(db, "vector_encoding", enc_name(enc))))
+        (rc = embed_config_set(db, "vector_encoding", enc_name(enc))) ||
+        (rc = probe_record(db, e)))
         return rc;
     snprintf(num, sizeof num, "%.17g", target);
     return embed_config_set(db, "lsh_target_recall", num);
@@ -164,7 +280,7 @@ static int load_settings(lctx_db *db, sqlite3 *conn)
     if (db->dim < 1 || db->venc < 0)
         return store_err(db, LCTX_ECORRUPT, "%s/catalog.db: vector settings missing or bad",
                          db->path);
-    return LCTX_OK;
+    return db->embed_probe ? LCTX_OK : probe_load(db, conn);
 }
 
 /* Called by lctx_open after both stores are open, before recovery. */
@@ -211,6 +327,8 @@ void embed_close(lctx_db *db)
     if (db->encoder)
         encoder_close(db->encoder);
     db->encoder = NULL;
+    free(db->embed_probe);
+    db->embed_probe = NULL;
 }
 
 int embed_encoder(lctx_db *db, encoder **out)
@@ -231,6 +349,8 @@ int embed_encoder(lctx_db *db, encoder **out)
             rc = store_err(db, LCTX_EINVAL, "%s: embedder %s gives %d-dimensional vectors but "
                            "the collection stores %d", db->path, db->embedder,
                            encoder_get_info(e)->dim, db->dim);
+            encoder_close(e);
+        } else if ((rc = probe_check(db, e))) {
             encoder_close(e);
         } else {
             db->encoder = e;
@@ -457,6 +577,11 @@ int embed_batch_run(lctx_db *db, embed_batch *eb, store_batch *b)
     encoder *e;
     int rc = embed_encoder(db, &e);
     if (rc)
+        return rc;
+    /* A collection made before probes were recorded gets one now, in the
+     * batch's transaction (the model that embeds the batch is the one the
+     * collection goes on with). */
+    if (!db->embed_probe && (rc = probe_record(db, e)))
         return rc;
     size_t rb = vecstore_row_bytes((vecstore_encoding)db->venc, db->dim);
     if (!(eb->rows = malloc(eb->n * rb)))

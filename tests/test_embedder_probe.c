@@ -1,0 +1,285 @@
+/*
+ * test_embedder_probe.c — a collection notices when its embedder's model
+ * changed under the same spec (indexer/embed.c, "the probe").
+ *
+ *   - An HTTP embedder that starts answering with another model of the
+ *     same dimension: vector searches and new batches are refused with a
+ *     message that says so, a batch refused that way changes nothing, and
+ *     BM25 searches go on. The same service with a little noise (as a GPU
+ *     service gives) is still accepted.
+ *   - A bert: folder whose weights were replaced (a copy of the MiniLM
+ *     fixture with every weight re-drawn): the same refusal, where the
+ *     untouched copy was accepted by a fresh handle.
+ *   - A collection made before probes were recorded (its probe row deleted
+ *     here) records one with its next batch, and is held to it from then.
+ */
+#define _GNU_SOURCE /* strcasestr, in test_loopback.h */
+#include <criterion/criterion.h>
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lctx.h"
+#include "test_loopback.h"
+#include "test_tmpdir.h"
+
+/* The service's models: 0 and 1 are unrelated; 2 is model 0 plus noise of
+ * about 1e-3 per coordinate. */
+static struct {
+    loopback lb;
+    atomic_int model;
+} S;
+
+static void vector_for(const char *t, int model, float v[8])
+{
+    uint32_t h = 2166136261u;
+    for (const char *p = t; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    for (int j = 0; j < 8; j++) {
+        uint32_t x = h * (2654435761u + (uint32_t)j * 40503u + (model == 1 ? 977u : 0u));
+        x ^= x >> 15;
+        v[j] = (float)(x % 1000) / 1000.0f - 0.5f;
+        if (model == 2)
+            v[j] += (float)((x >> 7) % 3) * 1e-3f - 1e-3f;
+    }
+}
+
+static void handle(int c)
+{
+    static char buf[1 << 17];
+    char *body = loopback_read_request(c, buf, sizeof buf);
+    if (!body)
+        return;
+    cJSON *req = cJSON_Parse(body);
+    cJSON *input = cJSON_GetObjectItem(req, "input");
+    cJSON *root = cJSON_CreateObject(), *data = cJSON_AddArrayToObject(root, "data");
+    for (int i = 0; i < cJSON_GetArraySize(input); i++) {
+        float v[8];
+        vector_for(cJSON_GetArrayItem(input, i)->valuestring, atomic_load(&S.model), v);
+        cJSON *it = cJSON_CreateObject();
+        cJSON_AddNumberToObject(it, "index", i);
+        cJSON_AddItemToObject(it, "embedding", cJSON_CreateFloatArray(v, 8));
+        cJSON_AddItemToArray(data, it);
+    }
+    char *out = cJSON_PrintUnformatted(root);
+    loopback_respond(c, 200, out);
+    free(out);
+    cJSON_Delete(root);
+    cJSON_Delete(req);
+}
+
+static char dir[256], url[128], coll[300];
+
+static void setup(void)
+{
+    memset(&S, 0, sizeof S);
+    loopback_start(&S.lb, handle, 30);
+    snprintf(url, sizeof url, "http:http://127.0.0.1:%d/v1", S.lb.port);
+    tmpdir_make(dir, sizeof dir, "probe");
+    snprintf(coll, sizeof coll, "%s/c.lctx", dir);
+    setenv("LCTX_EMBED_DIM", "8", 1);
+}
+
+static void teardown(void)
+{
+    loopback_stop(&S.lb);
+    tmpdir_remove(dir);
+}
+
+TestSuite(probe, .init = setup, .fini = teardown, .timeout = 120);
+
+static lctx_db *open_with(const char *spec, unsigned flags)
+{
+    lctx_config cfg;
+    lctx_config_init(&cfg);
+    cfg.embedder = spec;
+    lctx_db *db = NULL;
+    cr_assert_eq(lctx_open(coll, flags, &cfg, &db), LCTX_OK, "%s", lctx_errmsg(db));
+    return db;
+}
+
+static int add_batch(lctx_db *db, const char *id, const char *text)
+{
+    lctx_doc d = {.id = id, .text = text};
+    cr_assert_eq(lctx_begin(db), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(lctx_add(db, &d), LCTX_OK, "%s", lctx_errmsg(db));
+    return lctx_commit(db, NULL);
+}
+
+static int search(lctx_db *db, enum lctx_mode mode, size_t *n)
+{
+    lctx_search_opts o;
+    lctx_search_opts_init(&o);
+    o.mode = mode;
+    lctx_results *r;
+    int rc = lctx_search(db, "moon sea", &o, &r);
+    if (!rc) {
+        *n = lctx_results_count(r);
+        lctx_results_free(r);
+    }
+    return rc;
+}
+
+static void expect_refused(lctx_db *db, int rc)
+{
+    cr_assert_eq(rc, LCTX_EINVAL, "status %d: %s", rc, lctx_errmsg(db));
+    cr_assert(strstr(lctx_errmsg(db), "is not the model this collection was built with"), "%s",
+              lctx_errmsg(db));
+}
+
+static void build_two(const char *spec)
+{
+    lctx_db *db = open_with(spec, LCTX_OPEN_CREATE);
+    cr_assert_eq(add_batch(db, "a", "the moon over the sea"), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(add_batch(db, "b", "tides follow the moon"), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(lctx_close(db), LCTX_OK);
+}
+
+Test(probe, a_service_now_running_another_model_is_refused)
+{
+    build_two(url);
+    size_t n = 0;
+    atomic_store(&S.model, 2);           /* the same model, with noise: fine */
+    lctx_db *db = open_with(NULL, LCTX_OPEN_READONLY);
+    cr_assert_eq(search(db, LCTX_MODE_VECTOR, &n), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(n, 2);
+    lctx_close(db);
+
+    atomic_store(&S.model, 1);
+    db = open_with(NULL, LCTX_OPEN_READONLY);
+    expect_refused(db, search(db, LCTX_MODE_VECTOR, &n));
+    expect_refused(db, search(db, LCTX_MODE_HYBRID, &n));
+    cr_assert_eq(search(db, LCTX_MODE_BM25, &n), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(n, 2);
+    lctx_close(db);
+
+    db = open_with(NULL, 0);
+    lctx_stats before, after;
+    cr_assert_eq(lctx_stats_get(db, &before), LCTX_OK);
+    expect_refused(db, add_batch(db, "c", "the sea at night"));
+    cr_assert_eq(lctx_stats_get(db, &after), LCTX_OK);
+    cr_assert_eq(after.documents, before.documents);
+    cr_assert_eq(after.vectors, before.vectors);
+    cr_assert_eq(after.last_seq, before.last_seq);
+    cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
+    lctx_close(db);
+
+    atomic_store(&S.model, 0);           /* the model back: everything works */
+    db = open_with(NULL, 0);
+    cr_assert_eq(add_batch(db, "c", "the sea at night"), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(search(db, LCTX_MODE_VECTOR, &n), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(n, 3);
+    lctx_close(db);
+}
+
+/* Overwrites every float32 tensor of the safetensors file at path with
+ * values drawn from an LCG, of the size a BERT initialiser gives (±0.05):
+ * another randomly initialised model of the same shape. (Re-drawing the
+ * word embeddings alone is not enough: a random BERT's outputs all point
+ * much the same way, whatever the tokens.) */
+static void redraw(const char *path)
+{
+    FILE *f = fopen(path, "r+b");
+    cr_assert_not_null(f, "%s", path);
+    unsigned char lenb[8];
+    cr_assert_eq(fread(lenb, 1, 8, f), 8);
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--)
+        hlen = hlen << 8 | lenb[i];
+    char *json = malloc(hlen + 1);
+    cr_assert_not_null(json);
+    cr_assert_eq(fread(json, 1, hlen, f), hlen);
+    json[hlen] = 0;
+    cJSON *h = cJSON_Parse(json), *t;
+    uint32_t x = 12345;
+    int n = 0;
+    cJSON_ArrayForEach(t, h) {
+        const char *dtype = cJSON_GetStringValue(cJSON_GetObjectItem(t, "dtype"));
+        if (!dtype || strcmp(dtype, "F32"))
+            continue;
+        cJSON *off = cJSON_GetObjectItem(t, "data_offsets");
+        long begin = (long)cJSON_GetArrayItem(off, 0)->valuedouble;
+        long end = (long)cJSON_GetArrayItem(off, 1)->valuedouble;
+        cr_assert_eq(fseek(f, 8 + (long)hlen + begin, SEEK_SET), 0);
+        for (long i = begin; i < end; i += 4) {
+            x = x * 1664525u + 1013904223u;
+            float v = (float)(x >> 8) / 16777216.0f * 0.1f - 0.05f;
+            cr_assert_eq(fwrite(&v, sizeof v, 1, f), 1);
+        }
+        n++;
+    }
+    cr_assert_gt(n, 10, "only %d float32 tensors", n);
+    fclose(f);
+    cJSON_Delete(h);
+    free(json);
+}
+
+Test(probe, a_bert_folder_with_other_weights_is_refused)
+{
+    char model[400], cmd[1000], spec[420], weights[500];
+    snprintf(model, sizeof model, "%s/minilm", dir);
+    snprintf(cmd, sizeof cmd, "cp -r tests/data/bert/minilm '%s'", model);
+    cr_assert_eq(system(cmd), 0);
+    snprintf(spec, sizeof spec, "bert:%s", model);
+    build_two(spec);
+    size_t n = 0;
+    lctx_db *db = open_with(NULL, LCTX_OPEN_READONLY);
+    cr_assert_eq(search(db, LCTX_MODE_VECTOR, &n), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(n, 2);
+    lctx_close(db);
+
+    snprintf(weights, sizeof weights, "%s/model.safetensors", model);
+    redraw(weights);
+    db = open_with(NULL, LCTX_OPEN_READONLY);
+    expect_refused(db, search(db, LCTX_MODE_VECTOR, &n));
+    lctx_close(db);
+}
+
+/* The probe row of the catalog, deleted (1) or counted (0). */
+static int probe_rows(int delete)
+{
+    char file[400];
+    snprintf(file, sizeof file, "%s/catalog.db", coll);
+    sqlite3 *c;
+    cr_assert_eq(sqlite3_open(file, &c), SQLITE_OK);
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_prepare_v2(c, delete ? "DELETE FROM config WHERE key='embedder_probe'"
+                                              : "SELECT count(*) FROM config WHERE "
+                                                "key='embedder_probe'", -1, &st, NULL),
+                 SQLITE_OK, "%s", sqlite3_errmsg(c));
+    int rc = sqlite3_step(st), n = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+    cr_assert(rc == SQLITE_ROW || rc == SQLITE_DONE, "%s", sqlite3_errmsg(c));
+    sqlite3_finalize(st);
+    sqlite3_close(c);
+    return n;
+}
+
+Test(probe, an_older_collection_records_its_probe_with_its_next_batch)
+{
+    build_two(url);
+    cr_assert_eq(probe_rows(0), 1, "creation recorded no probe");
+    probe_rows(1);
+    cr_assert_eq(probe_rows(0), 0);
+
+    atomic_store(&S.model, 1);           /* unnoticed without a probe */
+    size_t n = 0;
+    lctx_db *db = open_with(NULL, LCTX_OPEN_READONLY);
+    cr_assert_eq(search(db, LCTX_MODE_VECTOR, &n), LCTX_OK, "%s", lctx_errmsg(db));
+    lctx_close(db);
+
+    atomic_store(&S.model, 0);
+    db = open_with(NULL, 0);
+    cr_assert_eq(add_batch(db, "c", "the sea at night"), LCTX_OK, "%s", lctx_errmsg(db));
+    lctx_close(db);
+    cr_assert_eq(probe_rows(0), 1, "the batch recorded no probe");
+
+    atomic_store(&S.model, 1);
+    db = open_with(NULL, LCTX_OPEN_READONLY);
+    expect_refused(db, search(db, LCTX_MODE_VECTOR, &n));
+    lctx_close(db);
+}
