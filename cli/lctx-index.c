@@ -35,6 +35,7 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -538,6 +539,13 @@ static unsigned open_flags(const index_args *a)
         return LCTX_OPEN_CREATE;
     if (a->ninputs == 0 && !a->compact && !a->check && !a->retune)
         return LCTX_OPEN_READONLY;   /* --stats alone never writes */
+    /* --check replays a batch awaiting recovery first, which needs the
+     * right to write; without it, it checks the collection as it stands
+     * (a read-only open of a collection one cannot write keeps writers
+     * out meanwhile, so both stores stand still). */
+    if (a->ninputs == 0 && !a->compact && !a->retune &&
+        faccessat(AT_FDCWD, a->coll, W_OK, AT_EACCESS) != 0 && errno != ENOENT)
+        return LCTX_OPEN_READONLY;
     return 0;
 }
 

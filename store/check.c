@@ -254,10 +254,15 @@ int lctx_check(lctx_db *db)
     store_stats st;
     if (!rc && !(rc = kv_read_begin(db, &txn)) && !(rc = kv_get_stats(db, txn, &st))) {
         uint64_t sq = 0;
-        if (locked && !(rc = catalog_last_seq(db, conn, &sq)) && sq != st.last_seq) {
-            char msg[160];
-            snprintf(msg, sizeof msg, "catalog is at batch %llu, index at %llu",
-                     (unsigned long long)sq, (unsigned long long)st.last_seq);
+        /* A frozen handle keeps writers out (readonly.c): the stores stand
+         * still, but it may not replay what awaits recovery. */
+        if ((locked || db->frozen) && !(rc = catalog_last_seq(db, conn, &sq)) &&
+            sq != st.last_seq) {
+            char msg[256];
+            snprintf(msg, sizeof msg, "catalog is at batch %llu, index at %llu%s",
+                     (unsigned long long)sq, (unsigned long long)st.last_seq,
+                     !locked && sq > st.last_seq
+                         ? " (awaiting recovery, which needs a read-write open)" : "");
             rc = corrupt(db, msg);
         }
         if (!rc)
