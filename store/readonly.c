@@ -94,8 +94,10 @@ int readonly_prepare(lctx_db *db)
     int fd = open(file, O_RDONLY | O_CLOEXEC);
     if (fd < 0 && errno != ENOENT)
         return store_err(db, LCTX_EIO, "%s: %s", file, strerror(errno));
-    /* No write.lock, and no right to create one: no writer has been here,
-     * and none can come. */
+    /* No write.lock: no writer has been here since the collection was
+     * copied without it. A writer that comes makes it, which needs a
+     * right to the folder this process lacks; if another user has that
+     * right, this reader is not protected from that user's writes. */
     if (fd >= 0 && flock(fd, LOCK_SH | LOCK_NB)) {
         int busy = errno == EWOULDBLOCK;
         close(fd);
