@@ -35,6 +35,9 @@
  * "Fusion"): min-max linear fusion with a small vector weight. */
 #define SEARCH_FUSION_DEFAULT LCTX_FUSION_LINEAR
 #define SEARCH_ALPHA_DEFAULT 0.1
+/* Runs of one search when compactions keep removing documents under it
+ * (lctx_search); the last run answers with what its catalog still has. */
+#define SEARCH_TRIES 4
 
 struct lctx_results {
     lctx_hit *hits;
@@ -69,10 +72,9 @@ const char *lctx_results_query_json(const lctx_results *r)
     return r && r->query_json ? r->query_json : "{}";
 }
 
-void lctx_results_free(lctx_results *r)
+/* Frees r's hits and leaves it empty. */
+static void results_clear(lctx_results *r)
 {
-    if (!r)
-        return;
     for (size_t i = 0; i < r->n; i++) {
         free((char *)r->hits[i].id);
         free((char *)r->hits[i].title);
@@ -81,6 +83,15 @@ void lctx_results_free(lctx_results *r)
         free((char *)r->hits[i].explain);
     }
     free(r->hits);
+    r->hits = NULL;
+    r->n = 0;
+}
+
+void lctx_results_free(lctx_results *r)
+{
+    if (!r)
+        return;
+    results_clear(r);
     free(r->query_json);
     free(r);
 }
@@ -260,6 +271,7 @@ typedef struct search_env {
     int fusion;
     double alpha;
     int rrf_k;
+    int vanished;            /* hits whose document the catalog no longer has */
 } search_env;
 
 /* The span of chunk in the document row at st (columns 3, 4: first_chunk,
@@ -297,9 +309,12 @@ static int fill_hits(lctx_db *db, search_env *e, const lctx_search_opts *o,
         if (step == SQLITE_ROW && !hit_span(st, h[i].chunk, &sp))
             step = SQLITE_DONE;
         if (step == SQLITE_DONE) {
-            /* Only a search whose index snapshot predates a delete and the
-             * compaction that followed can meet a chunk the catalog no
-             * longer has: the document is gone, so is the hit. */
+            /* Only a search whose index snapshot predates a delete or an
+             * upsert, and the compaction that followed, can meet a chunk
+             * the catalog no longer has. Dropping the hit would lose an
+             * upserted document's new version too, which that snapshot
+             * did not have: lctx_search runs again from a newer one. */
+            e->vanished++;
             sqlite3_reset(st);
             continue;
         }
@@ -351,6 +366,20 @@ static int fill_hits(lctx_db *db, search_env *e, const lctx_search_opts *o,
     }
     sqlite3_finalize(st);
     return rc;
+}
+
+/* Back to what lctx_search set up, for another run from a new snapshot. */
+static void env_restart(lctx_db *db, search_env *e)
+{
+    if (e->prepared)
+        bm25_release(&e->s);
+    e->prepared = 0;
+    if (e->txn)
+        kv_read_end(db, e->txn);
+    e->txn = NULL;
+    docset_free(&e->allowed);
+    e->impossible = 0;
+    e->vanished = 0;
 }
 
 static void env_release(lctx_db *db, search_env *e)
@@ -582,11 +611,21 @@ int lctx_search(lctx_db *db, const char *query, const lctx_search_opts *opts,
     } else if (!rc) {
         store_clear_err(db);
         /* One read transaction for all catalog lookups of the search: one
-         * lock round-trip instead of one per statement. */
-        int tx = sqlite3_exec(e.conn, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
-        rc = run_search(db, &e, query, opts, r);
-        if (tx)
-            sqlite3_exec(e.conn, "COMMIT", NULL, NULL, NULL);
+         * lock round-trip instead of one per statement. It takes its
+         * snapshot after the index's (the first catalog read comes later),
+         * so it holds every document the index snapshot has, unless a
+         * compaction removed some meanwhile (fill_hits): then the search
+         * runs again, from a snapshot past that compaction. */
+        for (int tries = 1;; tries++) {
+            int tx = sqlite3_exec(e.conn, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
+            rc = run_search(db, &e, query, opts, r);
+            if (tx)
+                sqlite3_exec(e.conn, "COMMIT", NULL, NULL, NULL);
+            if (rc || !e.vanished || tries == SEARCH_TRIES)
+                break;
+            results_clear(r);
+            env_restart(db, &e);
+        }
     }
     if (!rc && !(r->query_json = query_parsed_json(&e.q, msg)))
         rc = store_err(db, LCTX_ENOMEM, "out of memory");
