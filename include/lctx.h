@@ -113,7 +113,10 @@ LCTX_API void lctx_config_init(lctx_config *cfg);
 
 /* Opens (and with LCTX_OPEN_CREATE creates) the collection directory at path.
  * cfg may be NULL for defaults. On failure *out is still set when possible so
- * lctx_errmsg(*out) can explain; lctx_close(*out) must then be called. */
+ * lctx_errmsg(*out) can explain; lctx_close(*out) must then be called. One
+ * handle per collection per process: a handle is thread-safe for searches
+ * and writes, and a second open of a collection this process has open is
+ * LCTX_EBUSY (LMDB's locks cannot tell two handles of one process apart). */
 LCTX_API int lctx_open(const char *path, unsigned flags, const lctx_config *cfg, lctx_db **out);
 /* A collection this handle created and whose first batch never committed
  * stays, empty, if no batch failed or was rolled back; if one did, or the
@@ -232,7 +235,10 @@ typedef struct lctx_stats {
 LCTX_API int lctx_stats_get(lctx_db *db, lctx_stats *out);
 
 /* Re-tunes the LSH parameters for target_recall (<= 0: the collection's
- * target) on a sample of the stored vectors and rebuilds the buckets. */
+ * target) on a sample of the stored vectors and rebuilds the buckets. A
+ * target given here becomes the collection's target, which later automatic
+ * tunings (as the collection grows) aim at too; below the LSH threshold
+ * search stays exact, but the target is still recorded. */
 LCTX_API int lctx_retune(lctx_db *db, double target_recall);
 
 /* ------------------------------------------------------------------ search */

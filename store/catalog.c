@@ -329,8 +329,23 @@ int catalog_open(lctx_db *db, const char *file, int create, const lctx_config *c
     if (!exists && db->creating &&
         (rc = catalog_exec(db, db->wdb, "PRAGMA journal_mode=MEMORY;PRAGMA synchronous=OFF;")))
         return rc;
-    if ((rc = catalog_exec(db, db->wdb, "BEGIN IMMEDIATE")))
+    /* An existing catalog's schema and config are brought up to date under
+     * the write lock, but without waiting for it: a writer mid-batch holds
+     * it, and that writer's own open did this already. Waiting would hold
+     * this open for the busy timeout and then fail with "database is
+     * locked", where a second writer should hear at once that another
+     * holds the collection (lctx_begin, store_lock). */
+    if (exists) {
+        sqlite3_busy_timeout(db->wdb, 0);
+        int busy = sqlite3_exec(db->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_BUSY;
+        sqlite3_busy_timeout(db->wdb, 10000);
+        if (busy)
+            return config_load(db, db->wdb);
+        if (sqlite3_get_autocommit(db->wdb) && (rc = catalog_exec(db, db->wdb, "BEGIN IMMEDIATE")))
+            return rc;
+    } else if ((rc = catalog_exec(db, db->wdb, "BEGIN IMMEDIATE"))) {
         return rc;
+    }
     /* config_init fills in keys an existing catalog lacks; the content
      * hash is recorded only at creation, as a catalog without it keeps the
      * hash its documents were stored with (config_load). */

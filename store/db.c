@@ -211,7 +211,7 @@ int store_lock(lctx_db *db)
     if (flock(db->lock_fd, LOCK_EX | LOCK_NB)) {
         if (errno == EWOULDBLOCK)
             return store_err(db, LCTX_EBUSY, "%s: another writer holds the collection, or a reader that "
-                             "cannot write its lock files (readonly.c)", db->path);
+                             "may not write it", db->path);
         return store_err(db, LCTX_EIO, "%s/write.lock: %s", db->path, strerror(errno));
     }
     db->lock_held = 1;
@@ -406,6 +406,7 @@ static int rebuild_start(lctx_db *db)
 static int open_stores(lctx_db *db, const lctx_config *cfg)
 {
     struct stat sb;
+    int rc;
     int readonly = (db->flags & LCTX_OPEN_READONLY) != 0;
     int create = (db->flags & LCTX_OPEN_CREATE) && !readonly;
     if (stat(db->path, &sb)) {
@@ -417,13 +418,14 @@ static int open_stores(lctx_db *db, const lctx_config *cfg)
     } else if (!S_ISDIR(sb.st_mode)) {
         return store_err(db, LCTX_EINVAL, "%s: not a directory", db->path);
     }
+    if ((rc = once_check(db)))
+        return rc;
     int denied = readonly ? 0 : readonly_write_denied(db);
     if (denied)
         return store_err(db, LCTX_EIO, "%s: cannot write the collection: %s (a read-only "
                          "open can search it)", db->path, strerror(denied));
     char file[4096];
     snprintf(file, sizeof file, "%s/catalog.db", db->path);
-    int rc;
     lctx_config resumed;
     if (readonly && creation_interrupted(db))
         return store_err(db, LCTX_ENOTFOUND, "%s: its creation was interrupted before the first "

@@ -246,9 +246,9 @@ void store_unlock(lctx_db *db);
 /* Opening a collection this process cannot write (readonly.c). */
 int readonly_write_denied(lctx_db *db);   /* errno, 0 when it can */
 int readonly_prepare(lctx_db *db);
+int once_check(lctx_db *db);   /* LCTX_EBUSY when another handle here has it (once.c) */
 int readonly_catalog_uri(lctx_db *db, const char *file, char *uri, size_t cap);
-/* A read-only SQLite connection from the pool (opened on demand). */
-sqlite3 *store_conn_get(lctx_db *db);
+sqlite3 *store_conn_get(lctx_db *db);     /* a pooled read-only connection */
 void store_conn_put(lctx_db *db, sqlite3 *conn);
 /* A tokenizer with the collection's settings, from the pool (created on
  * demand; NULL with the error set on failure). */

@@ -224,21 +224,18 @@ Test(generations, a_writer_never_writes_into_a_retired_index)
 Test(generations, handles_follow_a_rebuild_in_another_process)
 {
     lctx_db *db = build();
-    lctx_db *reader;
     const char *all = ALL_WORDS;
-    cr_assert_eq(lctx_open(dir, LCTX_OPEN_READONLY, NULL, &reader), LCTX_OK);
-    size_t live = bm25_hits(reader, all, 1000);
+    size_t live = bm25_hits(db, all, 1000);
     in_child(add_later, LCTX_OPEN_REBUILD_INDEX);
     cr_assert_str_eq(index_name(), "index.1");
     /* The writer's first call after the rebuild is a batch: it must go to
-     * the new generation, not the retired one. */
+     * the new generation, not the retired one. (Readers follow in
+     * a_reader_follows_a_compaction_in_another_process: one handle per
+     * process, store/once.c.) */
     add_batch(db, 3000, 5, 0);
     cr_assert_eq(later_docs(db), 10);
-    cr_assert_eq(later_docs(reader), 10);
-    cr_assert_eq(bm25_hits(reader, all, 1000), live + 15);
     cr_assert_eq(bm25_hits(db, all, 1000), live + 15);
     cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
-    lctx_close(reader);
     lctx_close(db);
     cr_assert_eq(lctx_open(dir, LCTX_OPEN_READONLY, NULL, &db), LCTX_OK);
     cr_assert_eq(bm25_hits(db, all, 1000), live + 15, "a batch was lost");

@@ -330,24 +330,43 @@ static void vector_ids(lctx_db *db, const float *q, int k, const char *filter, c
     lctx_results_free(r);
 }
 
-static void expect_same_answers(lctx_db *plain, lctx_db *cached, const float *q, int k,
-                                const char *filter)
+/* One search's answer: document ids and scores. */
+typedef struct answer {
+    char ids[8][16];
+    double sc[8];
+    size_t n;
+} answer;
+
+#define ASK_PER_QUERY 4
+#define ASK_FILTER "json_extract(metadata, '$.x') IS NULL"
+
+/* h's answers for each of the nq query vectors: k = 1..3 unfiltered, and
+ * k = 2 with ASK_FILTER (ASK_PER_QUERY answers each). */
+static void ask_all(lctx_db *h, float (*q)[512], int nq, answer *out)
 {
-    char a[8][16], b[8][16];
-    double sa[8], sb[8];
-    size_t na, nb;
-    vector_ids(plain, q, k, filter, a, sa, &na);
-    vector_ids(cached, q, k, filter, b, sb, &nb);
-    cr_assert_eq(na, nb, "k %d filter %s", k, filter ? filter : "none");
-    for (size_t i = 0; i < na; i++) {
-        cr_expect_str_eq(a[i], b[i], "rank %zu", i);
-        cr_expect_float_eq(sa[i], sb[i], 1e-6, "rank %zu", i);
+    for (int i = 0, j = 0; i < nq; i++) {
+        for (int k = 1; k <= 3; k++, j++)
+            vector_ids(h, q[i], k, NULL, out[j].ids, out[j].sc, &out[j].n);
+        vector_ids(h, q[i], 2, ASK_FILTER, out[j].ids, out[j].sc, &out[j].n);
+        j++;
+    }
+}
+
+static void expect_same_answers(const answer *a, const answer *b, int n)
+{
+    for (int j = 0; j < n; j++) {
+        cr_assert_eq(a[j].n, b[j].n, "answer %d", j);
+        for (size_t i = 0; i < a[j].n; i++) {
+            cr_expect_str_eq(a[j].ids[i], b[j].ids[i], "answer %d rank %zu", j, i);
+            cr_expect_float_eq(a[j].sc[i], b[j].sc[i], 1e-6, "answer %d rank %zu", j, i);
+        }
     }
 }
 
 /* A handle with the vector cache answers exactly like one reading LMDB:
  * same documents, same scores, with and without a filter, and again after a
- * commit changed the collection (the cache is rebuilt for the new snapshot). */
+ * commit changed the collection (the cache is rebuilt for the new snapshot).
+ * The handles take turns: one per process at a time (store/once.c). */
 Test(vector_store, vector_cache_answers_like_lmdb)
 {
     lctx_db *db = open_coll("vc.lctx", "use-lite");
@@ -356,20 +375,20 @@ Test(vector_store, vector_cache_answers_like_lmdb)
     cr_assert_eq(vec_lsh_rebuild(db, &cfg), LCTX_OK, "%s", lctx_errmsg(db));
     char path[300];
     snprintf(path, sizeof path, "%s/vc.lctx", dir);
-    lctx_db *plain = NULL, *cached = NULL;
-    cr_assert_eq(lctx_open(path, LCTX_OPEN_READONLY, NULL, &plain), LCTX_OK);
-    cr_assert_eq(lctx_open(path, LCTX_OPEN_READONLY | LCTX_OPEN_VECTOR_CACHE, NULL, &cached),
-                 LCTX_OK);
     const char *texts[] = {"pets that meow", "space travel", "baking at home", "music lessons"};
-    float q[512];
-    for (int i = 0; i < 4; i++) {
-        query_vec(db, texts[i], q);
-        for (int k = 1; k <= 3; k++)
-            expect_same_answers(plain, cached, q, k, NULL);
-        expect_same_answers(plain, cached, q, 2, "json_extract(metadata, '$.x') IS NULL");
-    }
-    cr_expect_not_null(cached->vcache, "the cache was built");
-    cr_expect_null(plain->vcache);
+    float q[4][512];
+    for (int i = 0; i < 4; i++)
+        query_vec(db, texts[i], q[i]);
+    answer plain[4 * ASK_PER_QUERY], cached[4 * ASK_PER_QUERY];
+    ask_all(db, q, 4, plain);
+    cr_expect_null(db->vcache);
+    lctx_close(db);
+
+    cr_assert_eq(lctx_open(path, LCTX_OPEN_VECTOR_CACHE, NULL, &db), LCTX_OK, "%s",
+                 lctx_errmsg(db));
+    ask_all(db, q, 4, cached);
+    expect_same_answers(plain, cached, 4 * ASK_PER_QUERY);
+    cr_expect_not_null(db->vcache, "the cache was built");
 
     /* A commit makes the snapshot newer: the next search rebuilds. */
     cr_assert_eq(lctx_begin(db), LCTX_OK);
@@ -377,17 +396,15 @@ Test(vector_store, vector_cache_answers_like_lmdb)
     lctx_doc d = {"kittens", "kittens", "Kittens are young cats that purr and play.", 0, NULL, NULL};
     cr_assert_eq(lctx_add(db, &d), LCTX_OK);
     cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
-    query_vec(db, "pets that meow", q);
-    char ids[8][16];
-    double sc[8];
-    size_t n;
-    vector_ids(cached, q, 3, NULL, ids, sc, &n);
-    cr_assert_eq(n, 3);
-    for (size_t i = 0; i < n; i++)
-        cr_expect_str_neq(ids[i], "cats", "a deleted document is gone from the cache");
-    expect_same_answers(plain, cached, q, 3, NULL);
-    lctx_close(plain);
-    lctx_close(cached);
+    ask_all(db, q, 1, cached);
+    cr_assert_eq(cached[2].n, 3);
+    for (size_t i = 0; i < cached[2].n; i++)
+        cr_expect_str_neq(cached[2].ids[i], "cats", "a deleted document is gone from the cache");
+    lctx_close(db);
+    cr_assert_eq(lctx_open(path, LCTX_OPEN_READONLY, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
+    ask_all(db, q, 1, plain);
+    expect_same_answers(plain, cached, ASK_PER_QUERY);
+    cr_expect_null(db->vcache);
     lctx_close(db);
 }
 
