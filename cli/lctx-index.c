@@ -488,7 +488,10 @@ static int maintain(lctx_db *db, const index_args *a)
             cli_error(PROG, "retune: %s", cli_db_error(db, rc));
             return CLI_EXIT_FAIL;
         }
-        if (!a->quiet)
+        if (!a->quiet && a->target > 0)
+            fprintf(stderr, "%s: retuned in %.2f s; the collection's target recall@10 is now "
+                    "%g\n", PROG, cli_now() - t0, a->target);
+        else if (!a->quiet)
             fprintf(stderr, "%s: retuned in %.2f s\n", PROG, cli_now() - t0);
     }
     if (a->check) {

@@ -221,7 +221,7 @@ static int parse_args(int argc, char **argv, search_args *a)
         case OPT_ALPHA: {
             char *end;
             a->search.alpha = strtod(optarg, &end);
-            if (*end || !(a->search.alpha >= 0 && a->search.alpha <= 1))
+            if (end == optarg || *end || !(a->search.alpha >= 0 && a->search.alpha <= 1))
                 return cli_bad_usage(PROG, "--alpha wants a number from 0 to 1");
             break;
         }

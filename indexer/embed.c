@@ -85,12 +85,14 @@ static int probe_encode(lctx_db *db, encoder *e, float **out)
         free(v);
         return store_err(db, LCTX_ERROR, "%s: embedder %s: %s", db->path, db->embedder, err);
     }
+    double ss = 0;
     for (int i = 0; i < db->dim; i++)
-        if (!isfinite(v[i])) {
-            free(v);
-            return store_err(db, LCTX_ERROR, "%s: embedder %s gave a vector holding a value "
-                             "that is not a finite number", db->path, db->embedder);
-        }
+        ss += (double)v[i] * v[i];
+    if (!isfinite(ss) || !(ss > 0)) {
+        free(v);
+        return store_err(db, LCTX_ERROR, "%s: embedder %s gave a vector that is zero or holds "
+                         "a value that is not a finite number", db->path, db->embedder);
+    }
     *out = v;
     return LCTX_OK;
 }
@@ -381,10 +383,18 @@ int embed_texts(lctx_db *db, const char *const *texts, int n, float *out)
     if (encoder_encode(e, texts, n, out, err, sizeof err))
         return store_err(db, encode_status(err), "%s: embedder %s: %s", db->path, db->embedder,
                          err);
-    for (size_t i = 0; i < (size_t)n * (size_t)db->dim; i++)
-        if (!isfinite(out[i]))      /* see run_group */
+    for (int t = 0; t < n; t++) {   /* see run_group */
+        const float *x = out + (size_t)t * (size_t)db->dim;
+        double ss = 0;
+        for (int i = 0; i < db->dim; i++)
+            ss += (double)x[i] * x[i];
+        if (!isfinite(ss))
             return store_err(db, LCTX_ERROR, "%s: embedder %s gave a vector holding a value "
                              "that is not a finite number", db->path, db->embedder);
+        if (!(ss > 0))
+            return store_err(db, LCTX_ERROR, "%s: embedder %s gave a zero vector, which has "
+                             "no direction to rank by", db->path, db->embedder);
+    }
     return LCTX_OK;
 }
 
@@ -479,7 +489,15 @@ static int run_group(lctx_db *db, embed_batch *eb, size_t from, int n, float *ve
                      "finite number (chunk %zu of the batch)", db->embedder, from + (size_t)i);
             return LCTX_ERROR;
         }
-        float inv = ss > 0 ? (float)(1.0 / sqrt(ss)) : 0.0f;
+        /* A zero vector has no direction: stored, it would score 0 against
+         * every query and stand in every ranking as noise; a service that
+         * answers zeros is failing, like one that answers NaN. */
+        if (!(ss > 0)) {
+            snprintf(err, errlen, "embedder %s gave a zero vector (chunk %zu of the batch)",
+                     db->embedder, from + (size_t)i);
+            return LCTX_ERROR;
+        }
+        float inv = (float)(1.0 / sqrt(ss));
         for (int j = 0; j < db->dim; j++)
             x[j] *= inv;
         vecstore_encode((vecstore_encoding)db->venc, db->dim, x,

@@ -284,6 +284,16 @@ static int hit_span(sqlite3_stmt *st, uint32_t chunk, chunk_span *sp)
                          chunk - first, sp) == 0;
 }
 
+/* A stored int8 or f16 row is a unit vector only to within its rounding,
+ * so its dot product with a unit query can pass 1 by that much (1.0001 for
+ * a passage searched by its own text). A cosine past ±1 means ±1 within
+ * the encoding's error, and is reported as such; the ranking, made before,
+ * keeps the unrounded order. */
+static double cosine_clamp(double c)
+{
+    return c > 1 ? 1 : c < -1 ? -1 : c;
+}
+
 /* Fills hit details (and snippet/explain) for each ranked document. */
 static int fill_hits(lctx_db *db, search_env *e, const lctx_search_opts *o,
                      const fused_hit *h, size_t n, lctx_results *r)
@@ -327,9 +337,9 @@ static int fill_hits(lctx_db *db, search_env *e, const lctx_search_opts *o,
         hit->id = dup_col(st, 0);
         hit->title = dup_col(st, 1);
         hit->uri = sqlite3_column_type(st, 2) == SQLITE_NULL ? NULL : dup_col(st, 2);
-        hit->score = h[i].score;
+        hit->score = e->mode == LCTX_MODE_VECTOR ? cosine_clamp(h[i].score) : h[i].score;
         hit->bm25_score = h[i].bm25;
-        hit->vector_score = h[i].vec;
+        hit->vector_score = cosine_clamp(h[i].vec);
         hit->chunk = h[i].chunk;
         hit->start = sp.start;
         hit->end = sp.end;

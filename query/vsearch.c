@@ -379,12 +379,16 @@ int vsearch_like(lctx_db *db, MDB_txn *txn, sqlite3 *conn, const char *ext_id, f
     if (!got)
         return store_err(db, LCTX_ENOTFOUND, "%s: document '%s' has no vectors yet", db->path,
                          ext_id);
-    /* The mean of unit vectors, renormalised: the document's centroid. */
+    /* The mean of unit vectors, renormalised: the document's centroid. Its
+     * chunks' vectors may cancel out (or be zero, stored before zero
+     * vectors were refused): then there is no direction to search in. */
     double ss = 0;
     for (int i = 0; i < db->dim; i++)
         ss += (double)q[i] * q[i];
-    if (ss > 0)
-        for (int i = 0; i < db->dim; i++)
-            q[i] = (float)(q[i] / sqrt(ss));
+    if (!(ss > 0))
+        return store_err(db, LCTX_EINVAL, "%s: document '%s' has a zero vector, which has no "
+                         "direction to search by", db->path, ext_id);
+    for (int i = 0; i < db->dim; i++)
+        q[i] = (float)(q[i] / sqrt(ss));
     return LCTX_OK;
 }

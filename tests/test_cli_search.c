@@ -331,10 +331,14 @@ Test(cli_search, vector_and_hybrid_modes)
     expect_status(r, 0);
     cr_expect_null(strstr(r.out, "\"id\":\"d1\""), "the liked document is left out: %s", r.out);
     result_free(&r);
-    r = run(NULL, "lctx-search", "-c", coll, "--alpha", "2", "moon", NULL);
-    expect_status(r, 2);
-    expect_contains(r.err, "--alpha wants a number from 0 to 1");
-    result_free(&r);
+    /* "" too: a script's unset $ALPHA must not turn hybrid into BM25. */
+    const char *bad_alpha[] = {"2", "", "0.5x"};
+    for (int i = 0; i < 3; i++) {
+        r = run(NULL, "lctx-search", "-c", coll, "--alpha", bad_alpha[i], "moon", NULL);
+        expect_status(r, 2);
+        expect_contains(r.err, "--alpha wants a number from 0 to 1");
+        result_free(&r);
+    }
     r = run(NULL, "lctx-search", "-c", coll, "--fusion", "max", "moon", NULL);
     expect_status(r, 2);
     result_free(&r);

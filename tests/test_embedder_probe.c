@@ -12,6 +12,9 @@
  *     untouched copy was accepted by a fresh handle.
  *   - A collection made before probes were recorded (its probe row deleted
  *     here) records one with its next batch, and is held to it from then.
+ *   - A zero vector, which has no direction, is refused like NaN: as a
+ *     query (it used to rank the first documents added, score 0, and fill
+ *     a hybrid ranking with them) and in a batch, which changes nothing.
  */
 #define _GNU_SOURCE /* strcasestr, in test_loopback.h */
 #include <criterion/criterion.h>
@@ -29,7 +32,8 @@
 #include "test_tmpdir.h"
 
 /* The service's models: 0 and 1 are unrelated; 2 is model 0 plus noise of
- * about 1e-3 per coordinate. */
+ * about 1e-3 per coordinate; 3 is model 0, but answers zeros for any text
+ * holding "zerovec" (a service failing on some inputs). */
 static struct {
     loopback lb;
     atomic_int model;
@@ -41,6 +45,10 @@ static void vector_for(const char *t, int model, float v[8])
     for (const char *p = t; *p; p++)
         h = (h ^ (unsigned char)*p) * 16777619u;
     for (int j = 0; j < 8; j++) {
+        if (model == 3 && strstr(t, "zerovec")) {
+            v[j] = 0;
+            continue;
+        }
         uint32_t x = h * (2654435761u + (uint32_t)j * 40503u + (model == 1 ? 977u : 0u));
         x ^= x >> 15;
         v[j] = (float)(x % 1000) / 1000.0f - 0.5f;
@@ -281,5 +289,36 @@ Test(probe, an_older_collection_records_its_probe_with_its_next_batch)
     atomic_store(&S.model, 1);
     db = open_with(NULL, LCTX_OPEN_READONLY);
     expect_refused(db, search(db, LCTX_MODE_VECTOR, &n));
+    lctx_close(db);
+}
+
+Test(probe, a_zero_vector_is_refused)
+{
+    build_two(url);
+    atomic_store(&S.model, 3);
+    lctx_db *db = open_with(NULL, 0);
+    lctx_search_opts o;
+    lctx_search_opts_init(&o);
+    lctx_results *r = NULL;
+    enum lctx_mode modes[] = {LCTX_MODE_VECTOR, LCTX_MODE_HYBRID};
+    for (int i = 0; i < 2; i++) {
+        o.mode = modes[i];
+        cr_assert_eq(lctx_search(db, "zerovec moon", &o, &r), LCTX_ERROR, "mode %d", modes[i]);
+        cr_assert(strstr(lctx_errmsg(db), "zero vector"), "%s", lctx_errmsg(db));
+    }
+    o.mode = LCTX_MODE_VECTOR;
+    cr_assert_eq(lctx_search(db, "moon", &o, &r), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(lctx_results_count(r), 2);
+    lctx_results_free(r);
+
+    lctx_stats before, after;
+    cr_assert_eq(lctx_stats_get(db, &before), LCTX_OK);
+    int rc = add_batch(db, "z", "a zerovec document");
+    cr_assert_eq(rc, LCTX_ERROR, "status %d", rc);
+    cr_assert(strstr(lctx_errmsg(db), "zero vector"), "%s", lctx_errmsg(db));
+    cr_assert_eq(lctx_stats_get(db, &after), LCTX_OK);
+    cr_assert_eq(after.documents, before.documents);
+    cr_assert_eq(after.vectors, before.vectors);
+    cr_assert_eq(after.last_seq, before.last_seq);
     lctx_close(db);
 }
