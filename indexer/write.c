@@ -701,13 +701,22 @@ int lctx_commit(lctx_db *db, uint64_t *seq)
     if (!rc && seq)
         *seq = w->seq;
     int tune = !rc && w->eb != NULL && !db->test_stop_after_sqlite;
-    end_batch(db);
+    /* Crossing the LSH threshold builds buckets; a failure there leaves
+     * the batch committed (search stays exact) and is reported. Tuning
+     * writes both stores, so the batch's writer lock is kept for it:
+     * released first, another writer got in meanwhile (a compaction ran
+     * beside the tuning, whose buckets were then lost). */
+    int keep = db->lock_keep;
+    db->lock_keep = keep || tune;
     /* A new catalog took its first batch with the rollback journal; the
      * next batch switches it to WAL (catalog_batch_mode). */
-    /* Crossing the LSH threshold builds buckets; a failure there leaves
-     * the batch committed (search stays exact) and is reported. */
-    if (tune)
+    end_batch(db);
+    db->lock_keep = keep;
+    if (tune) {
         embed_after_commit(db);
+        if (!keep)
+            store_unlock(db);
+    }
 out:
     pthread_mutex_unlock(&db->write_mu);
     return rc;

@@ -139,30 +139,40 @@ static int filter_contained(const char *expr)
     return depth == 0;
 }
 
-static int filter_docs(lctx_db *db, sqlite3 *conn, const char *expr, docset *out)
+static int filter_docs(lctx_db *db, sqlite3 *conn, MDB_txn *txn, const char *expr,
+                       docset *out)
 {
     if (!filter_contained(expr))
         return store_err(db, LCTX_EINVAL, "filter '%s': must be one expression with balanced "
                          "parentheses and no comment or ';'", expr);
+    /* The documents live in the search's index snapshot: the catalog is
+     * read after it, and a document deleted or replaced since (a batch
+     * later than the snapshot's last) is still live there. Leaving it out
+     * would lose a replaced document, whose new version that snapshot
+     * does not have yet. */
+    store_stats st;
+    int rc = kv_get_stats(db, txn, &st);
+    if (rc)
+        return rc;
     size_t n = strlen(expr);
-    char *sql = malloc(n + 96);
+    char *sql = malloc(n + 128);
     if (!sql)
         return store_err(db, LCTX_ENOMEM, "out of memory");
-    snprintf(sql, n + 96, "SELECT doc_id FROM documents WHERE deleted_seq IS NULL AND (%s)",
-             expr);
-    sqlite3_stmt *st = NULL;
+    snprintf(sql, n + 128, "SELECT doc_id FROM documents WHERE (deleted_seq IS NULL OR "
+             "deleted_seq > %llu) AND (%s)", (unsigned long long)st.last_seq, expr);
+    sqlite3_stmt *stmt = NULL;
     const char *tail = NULL;
-    int rc = sqlite3_prepare_v2(conn, sql, -1, &st, &tail);
-    if (rc != SQLITE_OK || !st) {
+    rc = sqlite3_prepare_v2(conn, sql, -1, &stmt, &tail);
+    if (rc != SQLITE_OK || !stmt) {
         rc = store_err(db, LCTX_EINVAL, "filter '%s': %s", expr, sqlite3_errmsg(conn));
-        sqlite3_finalize(st);
+        sqlite3_finalize(stmt);
         free(sql);
         return rc;
     }
     while (tail && (*tail == ' ' || *tail == '\n' || *tail == '\t' || *tail == ';'))
         tail++;
-    if ((tail && *tail) || !sqlite3_stmt_readonly(st)) {
-        sqlite3_finalize(st);
+    if ((tail && *tail) || !sqlite3_stmt_readonly(stmt)) {
+        sqlite3_finalize(stmt);
         free(sql);
         return store_err(db, LCTX_EINVAL, "filter '%s': must be a single expression", expr);
     }
@@ -171,14 +181,14 @@ static int filter_docs(lctx_db *db, sqlite3 *conn, const char *expr, docset *out
     rc = docset_add(out, 0) ? LCTX_ENOMEM : LCTX_OK;
     out->bits[0] = 0;
     int s;
-    while (!rc && (s = sqlite3_step(st)) == SQLITE_ROW)
-        if (docset_add(out, (uint32_t)sqlite3_column_int64(st, 0)))
+    while (!rc && (s = sqlite3_step(stmt)) == SQLITE_ROW)
+        if (docset_add(out, (uint32_t)sqlite3_column_int64(stmt, 0)))
             rc = LCTX_ENOMEM;
     if (!rc && s != SQLITE_DONE)
         rc = store_err(db, LCTX_EINVAL, "filter '%s': %s", expr, sqlite3_errmsg(conn));
     else if (rc == LCTX_ENOMEM)
         store_err(db, rc, "out of memory");
-    sqlite3_finalize(st);
+    sqlite3_finalize(stmt);
     return rc;
 }
 
@@ -505,7 +515,10 @@ static int run_search(lctx_db *db, search_env *e, const char *query, const lctx_
     int rc, k = o->k > 0 ? o->k : 10;
     if ((rc = kv_read_begin(db, &e->txn)))
         return rc;
-    if (o->filter && *o->filter && (rc = filter_docs(db, e->conn, o->filter, &e->allowed)))
+    if (db->test_after_snapshot)
+        db->test_after_snapshot(db->test_after_snapshot_ctx);
+    if (o->filter && *o->filter &&
+        (rc = filter_docs(db, e->conn, e->txn, o->filter, &e->allowed)))
         return rc;
     int db25 = e->mode == LCTX_MODE_HYBRID ? (o->depth_bm25 > 0 ? o->depth_bm25 : 100) : k;
     int dvec = e->mode == LCTX_MODE_HYBRID ? (o->depth_vector > 0 ? o->depth_vector : 100) : k;

@@ -577,6 +577,11 @@ void store_test_fail_replace(lctx_db *db, int on) { db->test_fail_replace = on; 
 void store_test_caller_every(lctx_db *db, unsigned n) { db->test_caller_every = n; }
 void store_test_fail_doc(lctx_db *db, uint64_t doc_id) { db->test_fail_doc = doc_id + 1; }
 void store_test_lsh_threshold(lctx_db *db, size_t n) { db->test_lsh_threshold = n; }
+void store_test_after_snapshot(lctx_db *db, void (*fn)(void *), void *ctx)
+{
+    db->test_after_snapshot = fn;
+    db->test_after_snapshot_ctx = ctx;
+}
 
 /* ------------------------------------------------------------------ stats */
 static uint64_t dir_bytes(const char *path, int depth)

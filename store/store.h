@@ -223,6 +223,7 @@ struct lctx_db {
     float *embed_probe;           /* its vector for embed.c's probe text, as recorded */
     char model_dir[1024];         /* lctx_config.model_dir ("" = default) */
     size_t test_lsh_threshold;    /* test hook: vector count that triggers LSH (0 = default) */
+    void (*test_after_snapshot)(void *), *test_after_snapshot_ctx; /* a search's snapshot */
 
     /* LCTX_OPEN_VECTOR_CACHE (query/vcache.c): the in-memory LSH index of
      * one snapshot, its users counted under vcache_mu. */
@@ -279,8 +280,7 @@ int creation_abandon(lctx_db *db);
 /* An open that made the folder and failed before creating: the folder goes. */
 void creation_unmake_dir(lctx_db *db);
 
-/* lctx_open with an initial LMDB map size (0 = STORE_MAP_INITIAL; tests use
- * a tiny map to exercise growth); then the test hooks. */
+/* lctx_open with an initial LMDB map size (0: STORE_MAP_INITIAL); test hooks. */
 int store_open(const char *path, unsigned flags, const lctx_config *cfg, size_t map_initial,
                lctx_db **out);
 void store_test_stop_after_sqlite(lctx_db *db, int on);
@@ -288,13 +288,13 @@ void store_test_fail_lmdb(lctx_db *db, int on);
 void store_test_fail_catalog_commit(lctx_db *db, int on);
 void store_test_fail_vacuum(lctx_db *db, int on);
 void store_test_fail_replace(lctx_db *db, int on);
-/* lctx_add tokenizes documents whose id is a multiple of n on the calling thread
- * (as it does when the worker has a backlog; 0 = only then). */
+/* lctx_add tokenizes every n-th document on the calling thread (0: backlog only). */
 void store_test_caller_every(lctx_db *db, unsigned n);
 /* Tokenizing document doc_id fails as out of memory would (UINT64_MAX: never). */
 void store_test_fail_doc(lctx_db *db, uint64_t doc_id);
 /* Vector count at which a commit first builds LSH buckets (0 = default). */
 void store_test_lsh_threshold(lctx_db *db, size_t n);
+void store_test_after_snapshot(lctx_db *db, void (*fn)(void *), void *ctx);
 
 /* ---------------------------------------------------- catalog (catalog.c) */
 int catalog_open(lctx_db *db, const char *file, int create, const lctx_config *cfg);

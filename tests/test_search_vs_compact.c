@@ -16,6 +16,11 @@
  * first time, it has a writer process replace the document and compact,
  * serving that writer's embedding requests itself meanwhile, and only then
  * answers the search.
+ *
+ * The same for a filtered search, which a replacement alone used to
+ * defeat: its filter read the catalog after the index snapshot and left
+ * out the old version as deleted, while the snapshot had only that one.
+ * A test hook runs the writer right after the search took its snapshot.
  */
 #define _GNU_SOURCE /* strcasestr, in test_loopback.h */
 #include <criterion/criterion.h>
@@ -30,6 +35,7 @@
 #include <unistd.h>
 
 #include "lctx.h"
+#include "store/store.h"
 #include "test_loopback.h"
 #include "test_tmpdir.h"
 
@@ -206,4 +212,48 @@ Test(search_vs_compact, vector_search_keeps_an_upserted_document)
 Test(search_vs_compact, hybrid_search_keeps_an_upserted_document)
 {
     search_meets_compaction(LCTX_MODE_HYBRID);
+}
+
+static int hook_runs;
+
+/* The test hook: replace x from another process, once. */
+static void replace_x(void *arg)
+{
+    (void)arg;
+    if (hook_runs++)
+        return;
+    const char *build = getenv("LCTX_BUILD");
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "echo '{\"id\":\"x\",\"text\":\"" QUERY " second version\","
+             "\"metadata\":{\"k\":1}}' | %s/san/lctx-index -q -c '%s' --format jsonl -",
+             build ? build : "build", coll);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
+Test(search_vs_compact, a_filtered_search_keeps_a_document_replaced_under_it)
+{
+    lctx_db *db;
+    cr_assert_eq(lctx_open(coll, LCTX_OPEN_CREATE, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    lctx_doc docs[] = {{.id = "a", .text = QUERY " other", .metadata = "{\"k\":2}"},
+                       {.id = "x", .text = QUERY " first version", .metadata = "{\"k\":1}"}};
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(lctx_add(db, &docs[i]), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+    store_test_after_snapshot(db, replace_x, NULL);
+    lctx_search_opts o;
+    lctx_search_opts_init(&o);
+    o.filter = "json_extract(metadata, '$.k') = 1";
+    lctx_results *r;
+    cr_assert_eq(lctx_search(db, QUERY, &o, &r), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(hook_runs, 1, "the writer never ran inside the search");
+    cr_assert_eq(lctx_results_count(r), 1, "%zu hits", lctx_results_count(r));
+    cr_assert_str_eq(lctx_results_get(r, 0)->id, "x");
+    lctx_results_free(r);
+    /* The next search sees the new version, still through the filter. */
+    cr_assert_eq(lctx_search(db, QUERY, &o, &r), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(lctx_results_count(r), 1);
+    cr_assert_str_eq(lctx_results_get(r, 0)->id, "x");
+    lctx_results_free(r);
+    cr_assert_eq(lctx_close(db), LCTX_OK);
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "indexer/indexer.h"
@@ -500,6 +501,27 @@ static void add_notes(lctx_db *db, int n)
     cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
 }
 
+/* lctx_begin on the collection name from another process: its status. */
+static int other_process_begins(const char *name)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        lctx_db *other;
+        int rc = lctx_open(path, 0, NULL, &other);
+        if (!rc && !(rc = lctx_begin(other)))
+            lctx_rollback(other);
+        lctx_close(other);
+        _exit(rc);
+    }
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 Test(vector_store, retune_builds_lsh_above_threshold)
 {
     lctx_db *db = open_coll("t.lctx", "use-lite");
@@ -507,8 +529,10 @@ Test(vector_store, retune_builds_lsh_above_threshold)
     cr_expect_eq(lctx_retune(db, 0.9), LCTX_OK, "%s", lctx_errmsg(db));
     cr_expect_eq(stats(db).lsh_tables, 0, "below the threshold search stays exact");
     store_test_lsh_threshold(db, 32);
-    /* The next commit crosses the (lowered) threshold and tunes. */
+    /* The next commit crosses the (lowered) threshold and tunes, holding
+     * the writer lock for that too, and lets go of it after. */
     add_notes(db, 30);
+    cr_assert_eq(other_process_begins("t.lctx"), LCTX_OK, "the writer lock stayed taken");
     lctx_stats s = stats(db);
     cr_expect_gt(s.lsh_tables, 0);
     cr_expect_gt(s.lsh_bits, 0);
