@@ -280,8 +280,10 @@ int main(int argc, char **argv)
     }
     lctx_db *db = NULL;
     /* Many queries (a batch file, stdin lines, a session) pay for the vector
-     * cache's build once; a single query would pay it for nothing. */
-    unsigned flags = LCTX_OPEN_READONLY | (a.query ? 0 : LCTX_OPEN_VECTOR_CACHE);
+     * cache's build once; a single query, by words or --like alone (run),
+     * would pay it for nothing: a one-shot --like read every vector. */
+    int one_shot = a.query || (a.search.like && !a.queries);
+    unsigned flags = LCTX_OPEN_READONLY | (one_shot ? 0 : LCTX_OPEN_VECTOR_CACHE);
     int rc = lctx_open(a.coll, flags, NULL, &db);
     if (rc != LCTX_OK) {
         if (rc == LCTX_ENOTFOUND)
