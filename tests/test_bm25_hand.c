@@ -103,6 +103,29 @@ Test(bm25, title_weighted)
     lctx_close(db);
 }
 
+/* --explain lists the query terms a hit holds; a term it lacks adds
+ * nothing and is not listed. */
+Test(bm25, explain_lists_the_terms_a_hit_holds)
+{
+    lctx_doc docs[] = {{.id = "A", .text = "apple pie"}, {.id = "B", .text = "cherry pie"}};
+    lctx_db *db = make(1.0, docs, 2);
+    lctx_results *r = run(db, "apple cherry kiwi");
+    cr_assert_eq(lctx_results_count(r), 2);
+    for (size_t i = 0; i < 2; i++) {
+        const lctx_hit *h = lctx_results_get(r, i);
+        const char *own = strcmp(h->id, "A") == 0 ? "appl" : "cherri";   /* stems */
+        const char *other = strcmp(h->id, "A") == 0 ? "cherri" : "appl";
+        char want[64], unwanted[64];
+        snprintf(want, sizeof want, "\"term\":\"%s\"", own);
+        snprintf(unwanted, sizeof unwanted, "\"term\":\"%s\"", other);
+        cr_assert(strstr(h->explain, want), "%s: %s", h->id, h->explain);
+        cr_assert_null(strstr(h->explain, unwanted), "%s: %s", h->id, h->explain);
+        cr_assert_null(strstr(h->explain, "\"term\":\"kiwi\""), "%s: %s", h->id, h->explain);
+    }
+    lctx_results_free(r);
+    lctx_close(db);
+}
+
 Test(bm25, repeated_query_term_weighs_double)
 {
     lctx_doc docs[] = {{.id = "A", .text = "apple pie"}, {.id = "B", .text = "cherry pie"}};
