@@ -28,7 +28,9 @@
 #include <string.h>
 
 #include "lctx.h"
+#include "test_fake_embedder.h"
 #include "test_loopback.h"
+#include "test_safetensors.h"
 #include "test_tmpdir.h"
 
 /* The service's models: 0 and 1 are unrelated; 2 is model 0 plus noise of
@@ -39,21 +41,16 @@ static struct {
     atomic_int model;
 } S;
 
-static void vector_for(const char *t, int model, float v[8])
+/* The service's current model's vector for t. */
+static void vector_for(const char *t, float v[FAKE_DIM])
 {
-    uint32_t h = 2166136261u;
-    for (const char *p = t; *p; p++)
-        h = (h ^ (unsigned char)*p) * 16777619u;
-    for (int j = 0; j < 8; j++) {
-        if (model == 3 && strstr(t, "zerovec")) {
+    int model = atomic_load(&S.model);
+    fake_vector(t, model == 1 ? 977u : 0u, v);
+    for (int j = 0; j < FAKE_DIM; j++) {
+        if (model == 3 && strstr(t, "zerovec"))
             v[j] = 0;
-            continue;
-        }
-        uint32_t x = h * (2654435761u + (uint32_t)j * 40503u + (model == 1 ? 977u : 0u));
-        x ^= x >> 15;
-        v[j] = (float)(x % 1000) / 1000.0f - 0.5f;
-        if (model == 2)
-            v[j] += (float)((x >> 7) % 3) * 1e-3f - 1e-3f;
+        if (model == 2)     /* about 1e-3, from the value's own digits */
+            v[j] += (float)((int)(v[j] * 1e4f + 1e4f) % 3) * 1e-3f - 1e-3f;
     }
 }
 
@@ -64,20 +61,7 @@ static void handle(int c)
     if (!body)
         return;
     cJSON *req = cJSON_Parse(body);
-    cJSON *input = cJSON_GetObjectItem(req, "input");
-    cJSON *root = cJSON_CreateObject(), *data = cJSON_AddArrayToObject(root, "data");
-    for (int i = 0; i < cJSON_GetArraySize(input); i++) {
-        float v[8];
-        vector_for(cJSON_GetArrayItem(input, i)->valuestring, atomic_load(&S.model), v);
-        cJSON *it = cJSON_CreateObject();
-        cJSON_AddNumberToObject(it, "index", i);
-        cJSON_AddItemToObject(it, "embedding", cJSON_CreateFloatArray(v, 8));
-        cJSON_AddItemToArray(data, it);
-    }
-    char *out = cJSON_PrintUnformatted(root);
-    loopback_respond(c, 200, out);
-    free(out);
-    cJSON_Delete(root);
+    fake_respond(c, cJSON_GetObjectItem(req, "input"), vector_for);
     cJSON_Delete(req);
 }
 
@@ -194,16 +178,8 @@ static void redraw(const char *path)
 {
     FILE *f = fopen(path, "r+b");
     cr_assert_not_null(f, "%s", path);
-    unsigned char lenb[8];
-    cr_assert_eq(fread(lenb, 1, 8, f), 8);
-    uint64_t hlen = 0;
-    for (int i = 7; i >= 0; i--)
-        hlen = hlen << 8 | lenb[i];
-    char *json = malloc(hlen + 1);
-    cr_assert_not_null(json);
-    cr_assert_eq(fread(json, 1, hlen, f), hlen);
-    json[hlen] = 0;
-    cJSON *h = cJSON_Parse(json), *t;
+    long data;
+    cJSON *h = st_read_header(f, &data), *t;
     uint32_t x = 12345;
     int n = 0;
     cJSON_ArrayForEach(t, h) {
@@ -213,7 +189,7 @@ static void redraw(const char *path)
         cJSON *off = cJSON_GetObjectItem(t, "data_offsets");
         long begin = (long)cJSON_GetArrayItem(off, 0)->valuedouble;
         long end = (long)cJSON_GetArrayItem(off, 1)->valuedouble;
-        cr_assert_eq(fseek(f, 8 + (long)hlen + begin, SEEK_SET), 0);
+        cr_assert_eq(fseek(f, data + begin, SEEK_SET), 0);
         for (long i = begin; i < end; i += 4) {
             x = x * 1664525u + 1013904223u;
             float v = (float)(x >> 8) / 16777216.0f * 0.1f - 0.05f;
@@ -224,7 +200,6 @@ static void redraw(const char *path)
     cr_assert_gt(n, 10, "only %d float32 tensors", n);
     fclose(f);
     cJSON_Delete(h);
-    free(json);
 }
 
 Test(probe, a_bert_folder_with_other_weights_is_refused)

@@ -36,6 +36,7 @@
 
 #include "lctx.h"
 #include "store/store.h"
+#include "test_fake_embedder.h"
 #include "test_loopback.h"
 #include "test_tmpdir.h"
 
@@ -50,16 +51,9 @@ static struct {
 
 static char dir[256], url[128], coll[300];
 
-static void vector_for(const char *t, float v[8])
+static void vector_for(const char *t, float v[FAKE_DIM])
 {
-    uint32_t h = 2166136261u;
-    for (const char *p = t; *p; p++)
-        h = (h ^ (unsigned char)*p) * 16777619u;
-    for (int j = 0; j < 8; j++) {
-        uint32_t x = h * (2654435761u + (uint32_t)j * 40503u);
-        x ^= x >> 15;
-        v[j] = (float)(x % 1000) / 1000.0f - 0.5f;
-    }
+    fake_vector(t, 0, v);
 }
 
 static int is_query(cJSON *input)
@@ -67,23 +61,6 @@ static int is_query(cJSON *input)
     cJSON *t = cJSON_GetArrayItem(input, 0);
     return cJSON_GetArraySize(input) == 1 && t && t->valuestring &&
            strcmp(t->valuestring, QUERY) == 0;
-}
-
-static void answer(int c, cJSON *input)
-{
-    cJSON *root = cJSON_CreateObject(), *data = cJSON_AddArrayToObject(root, "data");
-    for (int i = 0; i < cJSON_GetArraySize(input); i++) {
-        float v[8];
-        vector_for(cJSON_GetArrayItem(input, i)->valuestring, v);
-        cJSON *it = cJSON_CreateObject();
-        cJSON_AddNumberToObject(it, "index", i);
-        cJSON_AddItemToObject(it, "embedding", cJSON_CreateFloatArray(v, 8));
-        cJSON_AddItemToArray(data, it);
-    }
-    char *out = cJSON_PrintUnformatted(root);
-    loopback_respond(c, 200, out);
-    free(out);
-    cJSON_Delete(root);
 }
 
 /* Replaces m1 and compacts, as another process would: lctx-index, twice.
@@ -141,7 +118,7 @@ static void handle_request(int c, int nested)
     cJSON *input = cJSON_GetObjectItem(req, "input");
     if (!nested && is_query(input) && atomic_fetch_add(&S.queries, 1) == 0)
         serve_writer();
-    answer(c, input);
+    fake_respond(c, input, vector_for);
     cJSON_Delete(req);
 }
 

@@ -1,0 +1,55 @@
+/*
+ * test_fake_embedder.h — what a fake OpenAI-compatible embeddings service
+ * answers, for tests that run one on loopback (test_loopback.h).
+ *
+ * fake_vector draws 8 numbers in [-0.5, 0.5) from an FNV-1a hash of the
+ * text, so equal texts get equal vectors and unrelated texts unrelated
+ * ones; salt picks another "model" (0 is the first). fake_respond answers
+ * a request's input array with such vectors, made by the caller's vec.
+ *
+ * Header-only (static functions) for the reason test_tmpdir.h gives.
+ */
+#ifndef LCTX_TEST_FAKE_EMBEDDER_H
+#define LCTX_TEST_FAKE_EMBEDDER_H
+
+#include <cjson/cJSON.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "test_loopback.h"
+
+#define FAKE_DIM 8
+
+__attribute__((unused))
+static void fake_vector(const char *t, uint32_t salt, float v[FAKE_DIM])
+{
+    uint32_t h = 2166136261u;
+    for (const char *p = t; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    for (int j = 0; j < FAKE_DIM; j++) {
+        uint32_t x = h * (2654435761u + (uint32_t)j * 40503u + salt);
+        x ^= x >> 15;
+        v[j] = (float)(x % 1000) / 1000.0f - 0.5f;
+    }
+}
+
+/* Answers connection c with one vector per text of input, from vec. */
+__attribute__((unused))
+static void fake_respond(int c, cJSON *input, void (*vec)(const char *t, float v[FAKE_DIM]))
+{
+    cJSON *root = cJSON_CreateObject(), *data = cJSON_AddArrayToObject(root, "data");
+    for (int i = 0; i < cJSON_GetArraySize(input); i++) {
+        float v[FAKE_DIM];
+        vec(cJSON_GetArrayItem(input, i)->valuestring, v);
+        cJSON *it = cJSON_CreateObject();
+        cJSON_AddNumberToObject(it, "index", i);
+        cJSON_AddItemToObject(it, "embedding", cJSON_CreateFloatArray(v, FAKE_DIM));
+        cJSON_AddItemToArray(data, it);
+    }
+    char *out = cJSON_PrintUnformatted(root);
+    loopback_respond(c, 200, out);
+    free(out);
+    cJSON_Delete(root);
+}
+
+#endif
