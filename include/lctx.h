@@ -148,7 +148,10 @@ typedef struct lctx_doc {
 } lctx_doc;
 
 /* The most bytes of text one document may hold (256 MiB). Indexing takes
- * about four times a document's size in memory while it is added, and a
+ * about four times a document's size in memory while it is added for prose
+ * (more where nearly every token is a new term: about 200 bytes per
+ * distinct term, so 4 MB of random CJK characters, whose bigrams are 1.2
+ * million terms, take 280 MB), and a
  * "document" larger than this is almost always a mistake (a log, a dump)
  * that should fail with a message, not run the machine out of memory. */
 #define LCTX_MAX_TEXT ((size_t)256 << 20)
