@@ -158,6 +158,7 @@ int bm25_prepare(bm25_search *s, lctx_db *db, MDB_txn *txn, const query_parsed *
                  sqlite3 *conn, tok_tokenizer *tok)
 {
     memset(s, 0, sizeof *s);
+    s->text_doc = -1;
     s->db = db;
     s->txn = txn;
     s->q = q;

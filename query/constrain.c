@@ -175,7 +175,12 @@ static int has_phrase(const tok_list *l, const query_phrase *ph)
 
 /* The chunk's title and text: its document's row (found through the chunk
  * record), the text cut to the chunk's span. 1 with *title, *text set; 0
- * when the chunk or its document is gone; -1 on an error. */
+ * when the chunk or its document is gone; -1 on an error.
+ *
+ * The statement stays on the row between calls: chunks are checked in
+ * chunk order, so a long document's chunks come one after another, and
+ * reading its whole text again for each of them made a phrase on a 40 MB
+ * document take a minute (the text is read once per document now). */
 static int chunk_fields(bm25_search *s, uint32_t chunk, const char **title, size_t *title_len,
                         const char **text, size_t *text_len)
 {
@@ -188,9 +193,14 @@ static int chunk_fields(bm25_search *s, uint32_t chunk, const char **title, size
                            "WHERE doc_id = ?", -1, &s->st_text, NULL))
         return s->failed = store_err(s->db, LCTX_ERROR, "%s/catalog.db: %s", s->db->path,
                                      sqlite3_errmsg(s->conn)), -1;
-    sqlite3_bind_int64(s->st_text, 1, rec.doc);
-    if (sqlite3_step(s->st_text) != SQLITE_ROW)
-        return 0;
+    if (s->text_doc != (int64_t)rec.doc) {
+        sqlite3_reset(s->st_text);
+        s->text_doc = -1;
+        sqlite3_bind_int64(s->st_text, 1, rec.doc);
+        if (sqlite3_step(s->st_text) != SQLITE_ROW)
+            return 0;
+        s->text_doc = rec.doc;
+    }
     chunk_span sp;
     uint32_t first = (uint32_t)sqlite3_column_int64(s->st_text, 2);
     const char *body = sqlite3_column_blob(s->st_text, 1);
@@ -229,9 +239,14 @@ static int chunk_has_phrases(bm25_search *s, uint32_t chunk, const query_phrase 
         for (size_t i = 0; i < n && all; i++)
             all = has_phrase(&s->toks, &ph[i]);
     }
+    return ok < 0 ? -1 : ok && all;
+}
+
+void bm25_phrase_done(bm25_search *s)
+{
     if (s->st_text)
         sqlite3_reset(s->st_text);
-    return ok < 0 ? -1 : ok && all;
+    s->text_doc = -1;
 }
 
 int bm25_phrase_ok(bm25_search *s, uint32_t chunk)

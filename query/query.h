@@ -94,7 +94,8 @@ typedef struct bm25_search {
     docset excluded;         /* by -words and -"phrases" */
     /* phrase verification */
     sqlite3 *conn;
-    sqlite3_stmt *st_text;
+    sqlite3_stmt *st_text;        /* stays on the row of text_doc (constrain.c) */
+    int64_t text_doc;             /* -1: none */
     tok_tokenizer *tok;
     tok_list toks;
     int failed;              /* status of an error in a phrase check (which returns -1) */
@@ -142,6 +143,9 @@ int bm25_read_list(bm25_search *s, const store_term *term, const MDB_val *inl, b
 int bm25_collect_excluded(bm25_search *s);
 /* 1 when chunk passes every required phrase, 0 when not, -1 on error. */
 int bm25_phrase_ok(bm25_search *s, uint32_t chunk);
+/* Lets go of the document row phrase checks keep (before the catalog's
+ * read transaction ends). */
+void bm25_phrase_done(bm25_search *s);
 /* 1 when the query has constraints a vector recall must honour: a required
  * term (quoted), a -word or a -"phrase". */
 int query_constrains(const query_parsed *q);

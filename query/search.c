@@ -646,6 +646,8 @@ int lctx_search(lctx_db *db, const char *query, const lctx_search_opts *opts,
         for (int tries = 1;; tries++) {
             int tx = sqlite3_exec(e.conn, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
             rc = run_search(db, &e, query, opts, r);
+            if (e.prepared)
+                bm25_phrase_done(&e.s);
             if (tx)
                 sqlite3_exec(e.conn, "COMMIT", NULL, NULL, NULL);
             if (rc || !e.vanished || tries == SEARCH_TRIES)

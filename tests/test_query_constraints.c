@@ -432,3 +432,33 @@ Test(qvector, a_caller_vector_or_liked_document_still_searches)
     lctx_results_free(r);
     free(v);
 }
+
+/* Phrase checks keep a document's row between its chunks (constrain.c:
+ * a long document's text is read once, not once per chunk). The search
+ * must still let go of it before its catalog transaction ends: the next
+ * search on the handle sees what was committed since, phrases included. */
+Test(qsyntax, a_phrase_search_lets_go_of_its_snapshot)
+{
+    char text[4096] = "";
+    for (int i = 0; i < 60; i++)    /* five chunks of 12 words, the phrase in the fourth */
+        strcat(text, i == 40 ? "copper kettle " : "plain words ");
+    lctx_doc d = {.id = "long", .text = text};
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    cr_assert_eq(lctx_add(db, &d), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+    lctx_results *r;
+    cr_assert_eq(lctx_search(db, "\"copper kettle\"", NULL, &r), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(lctx_results_count(r), 1);
+    cr_assert_str_eq(lctx_results_get(r, 0)->id, "long");
+    lctx_results_free(r);
+    cr_assert_eq(lctx_search(db, "\"kettle copper\"", NULL, &r), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(lctx_results_count(r), 0);
+    lctx_results_free(r);
+    lctx_doc d2 = {.id = "short", .text = "a copper kettle on the stove"};
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    cr_assert_eq(lctx_add(db, &d2), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(lctx_search(db, "\"copper kettle\"", NULL, &r), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(lctx_results_count(r), 2, "the search after a commit missed it");
+    lctx_results_free(r);
+}
