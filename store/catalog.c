@@ -221,6 +221,9 @@ static int config_load(lctx_db *db, sqlite3 *conn)
     return LCTX_OK;
 }
 
+/* How long a connection waits for a lock another connection holds. */
+#define CATALOG_BUSY_MS 10000
+
 static int open_conn(lctx_db *db, const char *file, int flags, sqlite3 **out)
 {
     sqlite3 *conn = NULL;
@@ -232,7 +235,7 @@ static int open_conn(lctx_db *db, const char *file, int flags, sqlite3 **out)
         sqlite3_close(conn);
         return st;
     }
-    sqlite3_busy_timeout(conn, 10000);
+    sqlite3_busy_timeout(conn, CATALOG_BUSY_MS);
     *out = conn;
     return LCTX_OK;
 }
@@ -338,7 +341,7 @@ int catalog_open(lctx_db *db, const char *file, int create, const lctx_config *c
     if (exists) {
         sqlite3_busy_timeout(db->wdb, 0);
         int busy = sqlite3_exec(db->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_BUSY;
-        sqlite3_busy_timeout(db->wdb, 10000);
+        sqlite3_busy_timeout(db->wdb, CATALOG_BUSY_MS);
         if (busy)
             return config_load(db, db->wdb);
         if (sqlite3_get_autocommit(db->wdb) && (rc = catalog_exec(db, db->wdb, "BEGIN IMMEDIATE")))

@@ -210,8 +210,8 @@ int store_lock(lctx_db *db)
     }
     if (flock(db->lock_fd, LOCK_EX | LOCK_NB)) {
         if (errno == EWOULDBLOCK)
-            return store_err(db, LCTX_EBUSY, "%s: another writer holds the collection, or a reader that "
-                             "may not write it", db->path);
+            return store_err(db, LCTX_EBUSY, "%s: another writer holds the collection, or "
+                             "a reader that may not write it", db->path);
         return store_err(db, LCTX_EIO, "%s/write.lock: %s", db->path, strerror(errno));
     }
     db->lock_held = 1;

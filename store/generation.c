@@ -526,6 +526,26 @@ static int gen_of_name(const char *name, uint64_t *gen)
     return 0;
 }
 
+int index_each_lock_file(lctx_db *db, int (*fn)(const char *file, void *ctx), void *ctx)
+{
+    DIR *d = opendir(db->path);
+    if (!d)
+        return 0;
+    struct dirent *e;
+    int rc = 0;
+    while (!rc && (e = readdir(d))) {
+        uint64_t gen;
+        char dir[4200], file[4300];
+        if (gen_of_name(e->d_name, &gen))
+            continue;
+        index_dir(db, gen, dir, sizeof dir);
+        snprintf(file, sizeof file, "%s/lock.mdb", dir);
+        rc = fn(file, ctx);
+    }
+    closedir(d);
+    return rc;
+}
+
 void index_remove_strays(lctx_db *db)
 {
     DIR *d = opendir(db->path);

@@ -31,7 +31,6 @@
  * A handle that reads without locks (readonly.c) holds none and finds
  * none: such handles have nothing to break.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -44,33 +43,28 @@
 
 enum { ONCE_MAX_FILES = 64 };
 
-/* The inode numbers of the lock files of every index generation in the
- * collection, up to cap; the count. (Inodes alone: /proc/locks names a
- * device the way the kernel numbers it, which need not be stat's.) */
-static size_t lock_inodes(lctx_db *db, unsigned long *ino, size_t cap)
+/* The inode numbers of the index generations' lock files, up to
+ * ONCE_MAX_FILES. (Inodes alone: /proc/locks names a device the way the
+ * kernel numbers it, which need not be stat's.) */
+typedef struct lock_inodes {
+    unsigned long ino[ONCE_MAX_FILES];
+    size_t n;
+} lock_inodes;
+
+static int add_inode(const char *file, void *ctx)
 {
-    size_t n = 0;
-    DIR *d = opendir(db->path);
-    struct dirent *e;
-    while (d && n < cap && (e = readdir(d))) {
-        if (strncmp(e->d_name, "index", 5) != 0 || (e->d_name[5] && e->d_name[5] != '.'))
-            continue;
-        char file[4200];
-        struct stat sb;
-        snprintf(file, sizeof file, "%s/%s/lock.mdb", db->path, e->d_name);
-        if (stat(file, &sb) == 0)
-            ino[n++] = (unsigned long)sb.st_ino;
-    }
-    if (d)
-        closedir(d);
-    return n;
+    lock_inodes *li = ctx;
+    struct stat sb;
+    if (stat(file, &sb) == 0)
+        li->ino[li->n++] = (unsigned long)sb.st_ino;
+    return li->n == ONCE_MAX_FILES;
 }
 
 int once_check(lctx_db *db)
 {
-    unsigned long ino[ONCE_MAX_FILES];
-    size_t n = lock_inodes(db, ino, ONCE_MAX_FILES);
-    FILE *f = n ? fopen("/proc/locks", "re") : NULL;
+    lock_inodes li = {.n = 0};
+    index_each_lock_file(db, add_inode, &li);
+    FILE *f = li.n ? fopen("/proc/locks", "re") : NULL;
     if (!f)
         return LCTX_OK;   /* no index yet, or no /proc: nothing to look at */
     int self = (int)getpid(), found = 0;
@@ -85,8 +79,8 @@ int once_check(lctx_db *db)
         if (sscanf(line, "%*d: %15s %*s %*s %d %x:%x:%lu", kind, &pid, &maj, &min, &inode) != 5 ||
             strcmp(kind, "POSIX") != 0 || pid != self)
             continue;
-        for (size_t i = 0; i < n && !found; i++)
-            found = inode == ino[i];
+        for (size_t i = 0; i < li.n && !found; i++)
+            found = inode == li.ino[i];
     }
     fclose(f);
     if (!found)

@@ -35,7 +35,6 @@
  * never comes here: its read-only handle reads beside the writers as
  * before, and never blocks them.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -56,6 +55,13 @@ static int write_denied(const char *path)
     return errno;
 }
 
+/* write_denied for index_each_lock_file. */
+static int lock_file_denied(const char *file, void *ctx)
+{
+    (void)ctx;
+    return write_denied(file);
+}
+
 /* The first reason this process cannot write what a sharing reader writes:
  * the folder (the catalog's -shm is created there), the catalog, write.lock
  * and the lock.mdb of every index generation; 0 when it can. A read-write
@@ -71,17 +77,7 @@ int readonly_write_denied(lctx_db *db)
     snprintf(file, sizeof file, "%s/write.lock", db->path);
     if (!why)
         why = write_denied(file);
-    DIR *d = why ? NULL : opendir(db->path);
-    struct dirent *e;
-    while (d && !why && (e = readdir(d)))
-        if (strncmp(e->d_name, "index", 5) == 0 &&
-            (e->d_name[5] == '\0' || e->d_name[5] == '.')) {
-            snprintf(file, sizeof file, "%s/%s/lock.mdb", db->path, e->d_name);
-            why = write_denied(file);
-        }
-    if (d)
-        closedir(d);
-    return why;
+    return why ? why : index_each_lock_file(db, lock_file_denied, NULL);
 }
 
 int readonly_prepare(lctx_db *db)

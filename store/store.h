@@ -365,15 +365,15 @@ int index_writer_follow(lctx_db *db);
  * fill; index_rebuild_commit makes it current and retires the old one. */
 int index_rebuild_open(lctx_db *db);
 int index_rebuild_commit(lctx_db *db);
-/* A rebuild that failed: its new generation goes (whatever the catalog names stays). */
-void index_rebuild_abandon(lctx_db *db);
-/* After compaction (writer lock held): when it removed documents, or a
- * quarter or more of LMDB's file is free pages, replaces the index with a
- * dense copy, which other handles follow. */
+void index_rebuild_abandon(lctx_db *db);   /* a failed rebuild's generation goes */
+/* After compaction (writer lock held): when it removed documents, or a quarter
+ * or more of LMDB's file is free pages, swaps in a dense copy (handles follow). */
 int index_shrink(lctx_db *db, int removed);
-/* Removes generations other than the handle's (writer lock held): what a
- * crash during a replacement, or a failed retirement, leaves behind. */
+/* Removes generations other than the handle's (writer lock held), as a crash
+ * during a replacement or a failed retirement leaves them. */
 void index_remove_strays(lctx_db *db);
+/* fn(path of each generation's lock.mdb) until it returns non-zero: that, or 0. */
+int index_each_lock_file(lctx_db *db, int (*fn)(const char *file, void *ctx), void *ctx);
 
 /* ---------------------------------------------------------- LMDB (kv.c) */
 int kv_open(lctx_db *db, const char *dir, int readonly);
