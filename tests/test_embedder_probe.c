@@ -70,11 +70,7 @@ static char dir[256], url[128], coll[300];
 static void setup(void)
 {
     memset(&S, 0, sizeof S);
-    loopback_start(&S.lb, handle, 30);
-    snprintf(url, sizeof url, "http:http://127.0.0.1:%d/v1", S.lb.port);
-    tmpdir_make(dir, sizeof dir, "probe");
-    snprintf(coll, sizeof coll, "%s/c.lctx", dir);
-    setenv("LCTX_EMBED_DIM", "8", 1);
+    fake_service_start(&S.lb, handle, 30, "probe", dir, url, coll);
 }
 
 static void teardown(void)

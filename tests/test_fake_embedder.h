@@ -5,7 +5,8 @@
  * fake_vector draws 8 numbers in [-0.5, 0.5) from an FNV-1a hash of the
  * text, so equal texts get equal vectors and unrelated texts unrelated
  * ones; salt picks another "model" (0 is the first). fake_respond answers
- * a request's input array with such vectors, made by the caller's vec.
+ * a request's input array with such vectors, made by the caller's vec;
+ * fake_service_start starts the service and a test's folder.
  *
  * Header-only (static functions) for the reason test_tmpdir.h gives.
  */
@@ -14,9 +15,11 @@
 
 #include <cjson/cJSON.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "test_loopback.h"
+#include "test_tmpdir.h"
 
 #define FAKE_DIM 8
 
@@ -50,6 +53,20 @@ static void fake_respond(int c, cJSON *input, void (*vec)(const char *t, float v
     loopback_respond(c, 200, out);
     free(out);
     cJSON_Delete(root);
+}
+
+/* Starts lb serving with handle (for at most seconds), makes a fresh
+ * folder (tag) into dir, the collection path in it into coll and the
+ * service's embedder spec into url; the service answers FAKE_DIM numbers. */
+__attribute__((unused))
+static void fake_service_start(loopback *lb, void (*handle)(int), int seconds, const char *tag,
+                               char dir[256], char url[128], char coll[300])
+{
+    loopback_start(lb, handle, seconds);
+    snprintf(url, 128, "http:http://127.0.0.1:%d/v1", lb->port);
+    tmpdir_make(dir, 256, tag);
+    snprintf(coll, 300, "%s/c.lctx", dir);
+    setenv("LCTX_EMBED_DIM", "8", 1);
 }
 
 #endif

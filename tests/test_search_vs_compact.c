@@ -127,11 +127,7 @@ static void handle(int c) { handle_request(c, 0); }
 static void setup(void)
 {
     memset(&S, 0, sizeof S);
-    loopback_start(&S.lb, handle, 60);
-    snprintf(url, sizeof url, "http:http://127.0.0.1:%d/v1", S.lb.port);
-    tmpdir_make(dir, sizeof dir, "svc");
-    snprintf(coll, sizeof coll, "%s/c.lctx", dir);
-    setenv("LCTX_EMBED_DIM", "8", 1);
+    fake_service_start(&S.lb, handle, 60, "svc", dir, url, coll);
 }
 
 static void teardown(void)
