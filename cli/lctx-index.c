@@ -2,7 +2,7 @@
  * lctx-index — builds and maintains a collection.
  *
  *   lctx-index -c COLL [--format auto|text|jsonl|beir] [--embedder SPEC]
- *              [--skip-bad] [--batch-docs N] [--quiet] INPUT...
+ *              [--skip-bad] [--batch-docs N] [--batch-memory MB] [--quiet] INPUT...
  *   lctx-index -c COLL --delete ID...
  *   lctx-index -c COLL [--rebuild-index] [--compact] [--check] [--retune [--target R]]
  *              [--stats [--json]]
@@ -14,7 +14,9 @@
  * makes re-running a failed command safe. --batch-docs N trades it for
  * bounded memory and visible progress on huge corpora: a commit whenever N
  * documents have accumulated, each one reported; a failure then loses only
- * the open batch.
+ * the open batch. Memory does not need it: a batch's postings past
+ * --batch-memory (default 256 MiB) go to temporary files in the collection
+ * and are read back at the commit.
  *
  * The steps of one invocation run in a fixed order: rebuild the index,
  * delete or add, then compact, then check, then stats — so `--stats` after
@@ -57,6 +59,7 @@ typedef struct index_args {
     int rebuild;
     int delete_ids;          /* positionals are ids to delete */
     long batch_docs;         /* 0 = one batch */
+    long batch_memory;       /* MiB, -1 = the library's default */
     const char *embedder;    /* NULL = not given */
     int retune;
     double target;           /* --target, 0 = the collection's */
@@ -81,6 +84,8 @@ static void usage(FILE *f)
         "  --retune                re-tune the LSH vector index (--target R: recall)\n"
         "  --skip-bad              skip malformed JSONL lines with a warning\n"
         "  --batch-docs N          commit every N documents instead of once\n"
+        "  --batch-memory MB       postings a batch keeps in memory before it spills\n"
+        "                          them to temporary files (default 256; 0: never)\n"
         "  --delete                delete the documents named by the arguments\n"
         "  --rebuild-index         rebuild the index from the catalog (a damaged\n"
         "                          index, or one of an older format)\n"
@@ -112,7 +117,7 @@ static int check_embedder(const char *e)
     return cli_bad_usage(PROG, NULL);
 }
 
-enum { OPT_FORMAT = 256, OPT_EMBEDDER, OPT_SKIP_BAD, OPT_BATCH_DOCS, OPT_DELETE,
+enum { OPT_FORMAT = 256, OPT_EMBEDDER, OPT_SKIP_BAD, OPT_BATCH_DOCS, OPT_BATCH_MEMORY, OPT_DELETE,
        OPT_COMPACT, OPT_CHECK, OPT_STATS, OPT_JSON, OPT_VERSION, OPT_RETUNE, OPT_TARGET,
        OPT_REBUILD };
 
@@ -125,6 +130,7 @@ static int parse_args(int argc, char **argv, index_args *a)
         { "embedder", required_argument, NULL, OPT_EMBEDDER },
         { "skip-bad", no_argument, NULL, OPT_SKIP_BAD },
         { "batch-docs", required_argument, NULL, OPT_BATCH_DOCS },
+        { "batch-memory", required_argument, NULL, OPT_BATCH_MEMORY },
         { "delete", no_argument, NULL, OPT_DELETE },
         { "compact", no_argument, NULL, OPT_COMPACT },
         { "rebuild-index", no_argument, NULL, OPT_REBUILD },
@@ -139,6 +145,7 @@ static int parse_args(int argc, char **argv, index_args *a)
         { NULL, 0, NULL, 0 }
     };
     memset(a, 0, sizeof *a);
+    a->batch_memory = -1;
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":c:qh", longopts, NULL)) != -1) {
@@ -164,6 +171,10 @@ static int parse_args(int argc, char **argv, index_args *a)
         case OPT_BATCH_DOCS:
             if (cli_parse_long(optarg, 1, 1000000000L, &a->batch_docs) != 0)
                 return cli_bad_usage(PROG, "--batch-docs wants a positive number");
+            break;
+        case OPT_BATCH_MEMORY:
+            if (cli_parse_long(optarg, 0, 1L << 30, &a->batch_memory) != 0)
+                return cli_bad_usage(PROG, "--batch-memory wants a number of MiB (0: never spill)");
             break;
         case OPT_DELETE: a->delete_ids = 1; break;
         case OPT_COMPACT: a->compact = 1; break;
@@ -337,6 +348,8 @@ static int add_inputs(lctx_db *db, const index_args *a, cli_progress *pg)
     io.commit_every = a->batch_docs > 0 ? (uint64_t)a->batch_docs : 0;
     io.committed = on_committed;
 
+    if (a->batch_memory >= 0)
+        lctx_set_batch_memory(db, (size_t)a->batch_memory << 20);
     double t0 = cli_now();
     uint64_t total = 0;
     int rc = lctx_begin(db);

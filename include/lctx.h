@@ -156,6 +156,17 @@ typedef struct lctx_doc {
  * that should fail with a message, not run the machine out of memory. */
 #define LCTX_MAX_TEXT ((size_t)256 << 20)
 
+/* How much memory a batch's postings may take before they are written,
+ * sorted, to temporary files in the collection's folder and read back at
+ * commit (a batch of gigabytes then needs about this much memory for its
+ * postings, not the gigabytes; the batch stays one transaction). Default
+ * LCTX_BATCH_MEMORY (256 MiB); 0: never spill. Takes effect at the next
+ * lctx_begin (batches replayed by lctx_open use the default). The chunk
+ * records (8 bytes a passage), and with an embedder the passages' text and
+ * vectors, stay in memory until the commit. */
+#define LCTX_BATCH_MEMORY ((size_t)256 << 20)
+LCTX_API void lctx_set_batch_memory(lctx_db *db, size_t bytes);
+
 LCTX_API int lctx_begin(lctx_db *db);
 /* Adds or replaces a document. Id, title, text and uri must be valid UTF-8
  * (LCTX_EINVAL names the byte offset otherwise), text at most LCTX_MAX_TEXT

@@ -313,6 +313,7 @@ struct arena_block;
 #define POSTINGS_ARENA_CLASSES 9
 typedef struct postings_arena {
     struct arena_block *blocks;   /* newest first */
+    struct arena_block *idle;     /* set aside by a rewind, for reuse */
     size_t next_block;            /* size of the next block */
     void *spare[POSTINGS_ARENA_CLASSES]; /* copies left by doublings, by size */
 } postings_arena;
@@ -324,6 +325,8 @@ int postings_arena_warm(postings_arena *a);
 /* Bytes handed out so far (not the blocks' spare room). */
 size_t postings_arena_used(const postings_arena *a);
 void postings_arena_free(postings_arena *a);
+/* Forgets everything allocated; the blocks are reused before new ones. */
+void postings_arena_rewind(postings_arena *a);
 /* A list of n postings at p (room for cap; p may be NULL when cap is 0)
  * moved to twice the room: in the arena while at most POSTINGS_ARENA_LIST
  * bytes, on the heap after (*heap then 1; a heap list is realloc'd). The
@@ -343,6 +346,8 @@ void postings_arena_list_spare(postings_arena *a, struct store_bposting *p, size
  * records; the chunk ids the batch tombstones. postings_build_finish exposes
  * it as a store_batch for kv_apply_batch. */
 struct store_batch;
+struct store_term_postings;
+struct store_term_source;
 struct lctx_db;
 typedef struct postings_builder postings_builder;
 
@@ -381,6 +386,35 @@ void postings_build_allow_holes(postings_builder *pb);
 /* Bytes the builder has taken from its arena so far (entries and short
  * lists, not the blocks' spare room): for tests of its memory use. */
 size_t postings_build_arena_used(const postings_builder *pb);
+/* About the bytes its terms and postings hold now (arena, lists on the
+ * heap, hash table, term arrays): what decides when a lane spills. */
+size_t postings_build_memory(const postings_builder *pb);
+/* Its terms in byte order (after postings_build_sort), as views. */
+void postings_build_sorted(const postings_builder *pb,
+                           struct store_term_postings *const **terms, size_t *n);
+/* Forgets every term and posting (spilled: spill.c), keeping the chunk
+ * records, tombstones and exact counts; takes chunks again after. 0 or -1. */
+int postings_build_drop_terms(postings_builder *pb);
+/* postings_build_merge's chunk records and exact counts only: for a batch
+ * whose terms were all spilled. 0, or -1 (out of memory, a chunk in both). */
+int postings_build_merge_records(postings_builder *pb, const postings_builder *other);
+
+/* ============================================ spilled postings (spill.c)
+ * A batch's terms in sorted runs on disk once they outgrow memory, read
+ * back by apply through a store_term_source. */
+typedef struct spill_file spill_file;
+/* A temporary file in the collection's folder, gone when closed. */
+int spill_open(struct lctx_db *db, spill_file **out);
+void spill_close(spill_file *f);
+/* Appends terms[0..n) (in byte order, no linked second list) as a run. */
+int spill_write_run(spill_file *f, struct store_term_postings *const *terms, size_t n);
+size_t spill_runs(const spill_file *f);
+/* A source over files[0..n) (n <= STORE_CHAINS), each a chain: apply's
+ * store_batch.source; the files stay open until it is closed. */
+typedef struct spill_source spill_source;
+int spill_source_open(struct lctx_db *db, spill_file *const *files, int n, spill_source **out,
+                      struct store_term_source *src);
+void spill_source_close(spill_source *s);
 
 /* ======================================== write worker (write_worker.c)
  * Owned by the engine work. Runs the tokenizing half of lctx_add on a second
@@ -440,8 +474,9 @@ uint64_t write_batch_added(const struct write_batch *w);
 /* For replay.c: a batch without catalog statements, freed with
  * write_batch_free (NULL is fine); its documents tokenized by the same code
  * as lctx_add's (write_batch_index), its deletions (write_batch_tomb), and
- * the finished postings for LMDB as batch seq (write_batch_finish, -1 when
- * out of memory). Statuses set the message. */
+ * the finished postings for LMDB as batch seq (write_batch_finish: the
+ * builders merged, or read back from their spill files). Statuses set the
+ * message. */
 int write_batch_new(struct lctx_db *db, struct write_batch **out);
 void write_batch_free(struct write_batch *w);
 int write_batch_index(struct write_batch *w, uint32_t doc, uint32_t first_chunk,

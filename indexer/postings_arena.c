@@ -61,6 +61,16 @@ void *postings_arena_alloc(postings_arena *a, size_t n)
 {
     n = (n + 7) & ~(size_t)7;
     if (!a->blocks || a->blocks->used + n > a->blocks->cap) {
+        /* A block a rewind set aside first: its pages are faulted in. */
+        for (arena_block **q = &a->idle; *q; q = &(*q)->next)
+            if ((*q)->cap >= n) {
+                arena_block *r = *q;
+                *q = r->next;
+                r->used = 0;
+                r->next = a->blocks;
+                a->blocks = r;
+                goto take;
+            }
         size_t want = a->next_block ? a->next_block : ARENA_BLOCK;
         size_t cap = n > want - sizeof(arena_block) ? n : want - sizeof(arena_block);
         arena_block *b = block_new(cap);
@@ -73,6 +83,7 @@ void *postings_arena_alloc(postings_arena *a, size_t n)
         b->cap = cap;
         a->blocks = b;
     }
+take:;
     void *p = a->blocks->data + a->blocks->used;
     a->blocks->used += n;
     return p;
@@ -94,14 +105,31 @@ size_t postings_arena_used(const postings_arena *a)
     return n;
 }
 
+static void free_blocks(arena_block *b)
+{
+    while (b) {
+        arena_block *next = b->next;
+        free(b);
+        b = next;
+    }
+}
+
 void postings_arena_free(postings_arena *a)
 {
-    while (a->blocks) {
-        arena_block *next = a->blocks->next;
-        free(a->blocks);
-        a->blocks = next;
-    }
+    free_blocks(a->blocks);
+    free_blocks(a->idle);
     memset(a, 0, sizeof *a);
+}
+
+void postings_arena_rewind(postings_arena *a)
+{
+    while (a->blocks) {
+        arena_block *b = a->blocks;
+        a->blocks = b->next;
+        b->next = a->idle;
+        a->idle = b;
+    }
+    memset(a->spare, 0, sizeof a->spare);
 }
 
 /* The size class of a list of `bytes` in the arena (16 << k). */

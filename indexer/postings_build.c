@@ -50,6 +50,11 @@
  * chunk is in both pieces (a document goes to one), so the batch holds
  * exactly what one builder fed every document in order would; finish
  * refuses a builder with a hole left.
+ *
+ * A piece that outgrows the batch's memory writes its sorted terms to a
+ * run on disk (write.c, spill.c) and drops them (postings_build_drop_terms):
+ * the builder starts over empty but keeps its chunk records, tombstones
+ * and exact counts, whose terms it copies out of the arena it reuses.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +112,10 @@ struct postings_builder {
     size_t n_tomb, cap_tomb;
     store_wide *wide;              /* exact counts of postings at STORE_TF_WIDE */
     size_t n_wide, cap_wide;
+    size_t n_wide_own;             /* wide[0..n_wide_own) name terms in `own` */
+    char **own;                    /* their terms' copies, made when terms are dropped */
+    size_t n_own, cap_own;
+    size_t heap_bytes;             /* lists on the heap (past POSTINGS_ARENA_LIST) */
     store_term_postings **sorted;  /* the terms in byte order (postings_build_sort) */
     size_t n_sorted;
     int sorted_valid;              /* sorted lists every term */
@@ -151,15 +160,24 @@ postings_builder *postings_build_new(void)
     return pb;
 }
 
-void postings_build_free(postings_builder *pb)
+/* Frees the lists that went to the heap. */
+static void free_heap_lists(postings_builder *pb)
 {
-    if (!pb)
-        return;
     for (size_t i = 0; i < pb->n_entries; i++) {
         if (pb->hot ? pb->hot[i].heap : ((pb_entry *)pb->entries[i])->heap)
             free(pb->hot ? (void *)pb->hot[i].p : (void *)pb->entries[i]->p);
     }
+}
+
+void postings_build_free(postings_builder *pb)
+{
+    if (!pb)
+        return;
+    free_heap_lists(pb);
     free(pb->hot);
+    for (size_t i = 0; i < pb->n_own; i++)
+        free(pb->own[i]);
+    free(pb->own);
     postings_arena_free(&pb->arena);
     if (pb->sorted != (void *)pb->slots)
         free(pb->sorted);
@@ -179,6 +197,12 @@ int postings_build_warm(postings_builder *pb)
 size_t postings_build_arena_used(const postings_builder *pb)
 {
     return postings_arena_used(&pb->arena);
+}
+
+size_t postings_build_memory(const postings_builder *pb)
+{
+    return postings_arena_used(&pb->arena) + pb->heap_bytes + pb->n_slots * sizeof(pb_slot) +
+           pb->cap_entries * sizeof *pb->entries + pb->cap_hot * sizeof(pb_hot);
 }
 
 static int rehash(postings_builder *pb)
@@ -237,9 +261,12 @@ static pb_entry *lookup(postings_builder *pb, const char *term, size_t len)
 static int grow_list(postings_builder *pb, pb_entry *e)
 {
     store_term_postings *tp = &e->tp;
+    uint32_t was_heap = e->heap;
     store_bposting *p = postings_arena_list_double(&pb->arena, tp->p, tp->n, tp->cap, &e->heap);
     if (!p)
         return -1;
+    if (e->heap)
+        pb->heap_bytes += (tp->cap ? tp->cap * 2 : 2) * sizeof *p - (was_heap ? tp->cap * sizeof *p : 0);
     tp->p = p;
     tp->cap = tp->cap ? tp->cap * 2 : 2;
     return 0;
@@ -258,6 +285,9 @@ static int grow_hot(postings_builder *pb, pb_hot *h)
      * list that grow_list doubles may lie in another piece's. */
     if (h->cap && !was_heap)
         postings_arena_list_spare(&pb->arena, h->p, h->cap);
+    if (h->heap)
+        pb->heap_bytes += (h->cap ? (size_t)h->cap * 2 : 2) * sizeof *p -
+                          (was_heap ? (size_t)h->cap * sizeof *p : 0);
     h->p = p;
     h->cap = h->cap ? h->cap * 2 : 2;
     return 0;
@@ -469,6 +499,19 @@ static int merge_chunks(postings_builder *pb, const postings_builder *other)
     return 0;
 }
 
+/* other's exact counts after pb's: they name other's terms, which outlive
+ * the merge; finish orders the lot. */
+static int take_wide(postings_builder *pb, const postings_builder *other)
+{
+    if (!other->n_wide)
+        return 0;
+    if (grow((void **)&pb->wide, &pb->cap_wide, pb->n_wide + other->n_wide, sizeof *pb->wide))
+        return -1;
+    memcpy(pb->wide + pb->n_wide, other->wide, other->n_wide * sizeof *pb->wide);
+    pb->n_wide += other->n_wide;
+    return 0;
+}
+
 /* The chunk records first, then the two sorted term lists, merged as two
  * sorted runs are: a term in both keeps pb's entry (or, in a later merge,
  * whichever entry the list holds), whose postings take the other's in. */
@@ -476,17 +519,9 @@ int postings_build_merge(postings_builder *pb, postings_builder *other)
 {
     if (other->n_filled == 0)
         return 0;
-    if (merge_chunks(pb, other) || postings_build_sort(pb) || postings_build_sort(other))
+    if (merge_chunks(pb, other) || postings_build_sort(pb) || postings_build_sort(other) ||
+        take_wide(pb, other))
         return -1;
-    /* other's wide records point at its terms, which outlive the merge;
-     * finish orders the lot. */
-    if (other->n_wide) {
-        if (grow((void **)&pb->wide, &pb->cap_wide, pb->n_wide + other->n_wide,
-                 sizeof *pb->wide))
-            return -1;
-        memcpy(pb->wide + pb->n_wide, other->wide, other->n_wide * sizeof *pb->wide);
-        pb->n_wide += other->n_wide;
-    }
     size_t na = pb->n_sorted, nb = other->n_sorted, i = 0, j = 0, k = 0;
     store_term_postings **m = malloc((na + nb ? na + nb : 1) * sizeof *m);
     if (!m)
@@ -522,6 +557,62 @@ int postings_build_merge(postings_builder *pb, postings_builder *other)
     pb->sorted = m;
     pb->n_sorted = k;
     pb->merged = 1;
+    return 0;
+}
+
+int postings_build_merge_records(postings_builder *pb, const postings_builder *other)
+{
+    if (other->n_filled == 0)
+        return 0;
+    return merge_chunks(pb, other) || take_wide(pb, other) ? -1 : 0;
+}
+
+void postings_build_sorted(const postings_builder *pb, store_term_postings *const **terms,
+                           size_t *n)
+{
+    *terms = pb->sorted;
+    *n = pb->sorted_valid ? pb->n_sorted : 0;
+}
+
+/* The exact counts recorded so far keep their terms in copies of their
+ * own: the arena that holds the terms is about to be reused. */
+static int own_wide_terms(postings_builder *pb)
+{
+    for (; pb->n_wide_own < pb->n_wide; pb->n_wide_own++) {
+        store_wide *w = &pb->wide[pb->n_wide_own];
+        char *t = malloc(w->len + 1);
+        if (!t || grow((void **)&pb->own, &pb->cap_own, pb->n_own + 1, sizeof *pb->own)) {
+            free(t);
+            return -1;
+        }
+        memcpy(t, w->term, w->len);
+        t[w->len] = 0;
+        pb->own[pb->n_own++] = t;
+        w->term = t;
+    }
+    return 0;
+}
+
+int postings_build_drop_terms(postings_builder *pb)
+{
+    if (pb->merged || own_wide_terms(pb))
+        return -1;
+    free_heap_lists(pb);
+    free(pb->hot);
+    pb->hot = NULL;
+    pb->cap_hot = 0;
+    pb->heap_bytes = 0;
+    if (pb->sorted != (void *)pb->slots)
+        free(pb->sorted);
+    pb->sorted = NULL;
+    pb->n_sorted = 0;
+    pb->sorted_valid = pb->frozen = 0;
+    memset(pb->slots, 0, pb->n_slots * sizeof *pb->slots);   /* the sort used it */
+    pb->n_entries = 0;
+    postings_arena_rewind(&pb->arena);
+    /* The word cache's tags name entries that are gone: a new owner
+     * number (taken at the next chunk) makes every old tag read 0. */
+    pb->owner_tok = NULL;
     return 0;
 }
 

@@ -106,12 +106,10 @@ static int replay_one(lctx_db *db, uint64_t seq)
     write_batch_allow_holes(w);
     store_batch b;
     uint8_t *rows = NULL;
-    if (!(rc = replay_docs(db, w, seq)) && !(rc = replay_tombs(db, w, seq))) {
-        if (write_batch_finish(w, seq, &b))
-            rc = store_err(db, LCTX_ENOMEM, "out of memory");
-        else if (!db->has_vectors || !(rc = embed_replay(db, &b, &rows)))
-            rc = kv_apply_batch(db, &b, NULL, NULL);
-    }
+    if (!(rc = replay_docs(db, w, seq)) && !(rc = replay_tombs(db, w, seq)) &&
+        !(rc = write_batch_finish(w, seq, &b)) &&
+        (!db->has_vectors || !(rc = embed_replay(db, &b, &rows))))
+        rc = kv_apply_batch(db, &b, NULL, NULL);
     free(rows);
     write_batch_free(w);
     return rc;

@@ -48,6 +48,7 @@ typedef struct index_lane {
     postings_builder *pb;
     tok_list text_toks, title_toks;
     uint64_t end_chunk;              /* after the last chunk it has */
+    spill_file *spill;               /* its runs, once its terms outgrew memory */
 } index_lane;
 
 struct write_batch {
@@ -68,12 +69,16 @@ struct write_batch {
     uint8_t *spans_buf;              /* encoded spans of the document being added */
     size_t spans_cap;
     embed_batch *eb;                 /* chunk texts to embed (collections with vectors) */
+    size_t spill_at;                 /* a lane's builder spills past this (0: never) */
+    spill_source *src;               /* a spilled batch's terms, for apply */
+    store_term_source source;
 };
 
 /* Tokenizers come from and go back to the collection's pool (store_tok_get),
  * which searches share: creating one allocates a stemmer and a stem cache. */
 static void lane_free(lctx_db *db, index_lane *l)
 {
+    spill_close(l->spill);
     postings_build_free(l->pb);
     if (!l->tok_borrowed)
         store_tok_put(db, l->tok);
@@ -121,6 +126,7 @@ void write_batch_free(struct write_batch *w)
         return;
     write_worker_abort(w->worker);
     write_worker_reap(w->reap);
+    spill_source_close(w->src);
     free(w->tombs);
     lane_free(w->db, &w->lane);
     lane_drop(w->db, w->caller);
@@ -140,6 +146,9 @@ int write_batch_new(lctx_db *db, struct write_batch **out)
     if (!w)
         return store_err(db, LCTX_ENOMEM, "out of memory");
     w->db = db;
+    /* Two lanes take documents at once (the worker's and the caller's). */
+    if (db->batch_memory)
+        w->spill_at = db->batch_memory / 2 ? db->batch_memory / 2 : 1;
     int rc = lane_init(db, &w->lane, NULL);
     if (rc) {
         write_batch_free(w);
@@ -158,6 +167,27 @@ static int worker_failed(lctx_db *db, pthread_t worker, int rc)
     if (rc < 0)
         return store_err(db, LCTX_ENOMEM, "out of memory");
     return store_err_adopt(db, worker, rc);
+}
+
+/* Writes the lane's terms as one more run of its spill file and empties
+ * its builder (spill.c). Nothing to write and no file yet: nothing done. */
+static int lane_spill(lctx_db *db, index_lane *l)
+{
+    store_term_postings *const *terms;
+    size_t n;
+    int rc = LCTX_OK;
+    if (postings_build_sort(l->pb))
+        return store_err(db, LCTX_ENOMEM, "out of memory");
+    postings_build_sorted(l->pb, &terms, &n);
+    if (!n && !l->spill)
+        return LCTX_OK;
+    if ((!l->spill && (rc = spill_open(db, &l->spill))) ||
+        (n && (rc = spill_write_run(l->spill, terms, n))))
+        return rc;
+    if (postings_build_drop_terms(l->pb))
+        return store_err(db, LCTX_ENOMEM, "out of memory");
+    __atomic_fetch_add(&db->n_spills, 1, __ATOMIC_RELAXED);
+    return LCTX_OK;
 }
 
 /* Tokenizes one document's chunks into the builder. Identical for first
@@ -186,6 +216,9 @@ static int index_doc(lctx_db *db, struct write_batch *w, index_lane *l, uint32_t
             return store_err(db, LCTX_ENOMEM, "out of memory");
     }
     l->end_chunk = (uint64_t)first_chunk + n_spans;
+    /* Between documents: a run holds whole documents. */
+    if (w->spill_at && postings_build_memory(l->pb) > w->spill_at)
+        return lane_spill(db, l);
     return LCTX_OK;
 }
 
@@ -596,35 +629,64 @@ static int undo_committed(lctx_db *db, struct write_batch *w, int rc)
  * point. b is the batch for LMDB, filled here. */
 int write_batch_finish(struct write_batch *w, uint64_t seq, store_batch *b)
 {
+    lctx_db *db = w->db;
+    index_lane *lanes[3] = {&w->lane, w->caller, w->share};
+    int spilled = 0, rc;
+    for (int i = 0; i < 3; i++)
+        spilled |= lanes[i] && lanes[i]->spill;
+    if (!spilled) {
+        /* The caller's builders into the worker's, all in memory. */
+        for (int i = 1; i < 3; i++)
+            if (lanes[i] && postings_build_merge(w->lane.pb, lanes[i]->pb))
+                return store_err(db, LCTX_ENOMEM, "out of memory");
+    } else {
+        /* Some lane outgrew memory: every lane's remaining terms go to its
+         * file too, the worker's lane takes the others' chunk records, and
+         * apply reads the terms back from the files, one chain each. */
+        spill_file *files[3];
+        int n = 0;
+        for (int i = 0; i < 3; i++) {
+            if (!lanes[i])
+                continue;
+            if ((rc = lane_spill(db, lanes[i])))
+                return rc;
+            if (lanes[i]->spill)
+                files[n++] = lanes[i]->spill;
+            if (i > 0 && postings_build_merge_records(w->lane.pb, lanes[i]->pb))
+                return store_err(db, LCTX_ENOMEM, "out of memory");
+        }
+        if ((rc = spill_source_open(db, files, n, &w->src, &w->source)))
+            return rc;
+    }
     if (postings_build_finish(w->lane.pb, b))
-        return -1;
+        return store_err(db, LCTX_ENOMEM, "out of memory");
+    b->source = spilled ? &w->source : NULL;
     b->vec_rows = NULL;
     b->apply_vectors = NULL;
     b->seq = seq;
-    return 0;
+    return LCTX_OK;
 }
 
 static int commit_both(lctx_db *db, struct write_batch *w, store_batch *b, catalog_commit *cc)
 {
-    int rc = LCTX_OK, built = 1;
+    int rc = LCTX_OK;
     if (w->eb) {
-        rc = write_batch_finish(w, w->seq, b) ? store_err(db, LCTX_ENOMEM, "out of memory")
-                                              : embed_batch_run(db, w->eb, b);
+        rc = write_batch_finish(w, w->seq, b);
+        if (!rc)
+            rc = embed_batch_run(db, w->eb, b);
         if (rc) {
             catalog_exec(db, db->wdb, "ROLLBACK");
             return rc;
         }
         commit_sqlite_start(db, w, cc);
     } else {
-        built = write_batch_finish(w, w->seq, b) == 0;
+        rc = write_batch_finish(w, w->seq, b);
     }
-    if (built && !db->test_stop_after_sqlite)
+    if (!rc && !db->test_stop_after_sqlite)
         rc = kv_apply_batch(db, b, catalog_commit_gate, cc);
     int sq = catalog_commit_join(cc);    /* from here this thread has the catalog again */
     if (sq != LCTX_OK)
         return sq;                       /* nothing committed anywhere */
-    if (!built)
-        rc = store_err(db, LCTX_ENOMEM, "out of memory");
     if (rc)
         return undo_committed(db, w, rc);
     /* The first batch of a new collection counts once the creation marker
@@ -686,10 +748,6 @@ int lctx_commit(lctx_db *db, uint64_t *seq)
     for (size_t i = 0; i < w->n_tombs && !rc; i++)
         if (postings_build_tomb(w->lane.pb, w->tombs[i].first, w->tombs[i].n))
             rc = -1;
-    if (!rc && w->caller && postings_build_merge(w->lane.pb, w->caller->pb))
-        rc = -1;
-    if (!rc && w->share && postings_build_merge(w->lane.pb, w->share->pb))
-        rc = -1;
     if (rc) {
         rc = worker_failed(db, worker, rc);
         rc = abandon_batch(db, w, rc, early ? &cc : NULL);

@@ -17,6 +17,12 @@
  * Applying is deterministic in the batch: replaying a batch from SQLite after
  * a crash (indexer/write.c) builds the same store_batch and therefore the
  * same LMDB state, term ids included (new terms get ids in sorted order).
+ *
+ * A batch too large for memory comes with its terms in runs on disk
+ * (indexer/spill.c) instead of terms[]: b->source yields them in the same
+ * byte order, each term's postings in chains that put_chained merges by
+ * chunk, so the same keys are written in the same order and the index is
+ * the same, byte for byte (tests/test_batch_spill.c).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -244,14 +250,14 @@ static int reopen_last_block(lctx_db *db, MDB_txn *txn, store_term *t, block_acc
 
 /* The wide record of (term, chunk): binary search of the batch's list,
  * ordered by chunk, then term bytes. NULL when it has none. */
-static const store_wide *find_wide(const store_batch *b, const store_term_postings *tp,
+static const store_wide *find_wide(const store_batch *b, const char *term, uint32_t len,
                                    uint32_t chunk)
 {
     size_t lo = 0, hi = b->n_wide;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         const store_wide *x = &b->wide[mid];
-        int c = store_wide_cmp(x, chunk, tp->term, tp->len);
+        int c = store_wide_cmp(x, chunk, term, len);
         if (!c)
             return x;
         if (c < 0)
@@ -262,20 +268,103 @@ static const store_wide *find_wide(const store_batch *b, const store_term_postin
     return NULL;
 }
 
-/* A batch posting in the decoded form, with its exact counts. -1 when a
- * count says wide and the batch has no record of it (a builder bug). */
-static int widen(const store_batch *b, const store_term_postings *tp, const store_bposting *p,
-                 store_posting *out)
+/* One term being appended to: its dictionary entry as it will be written,
+ * whether its postings will all fit one inline block, and its name. */
+typedef struct term_put {
+    store_term t;
+    int one_block;
+    size_t added;
+    const char *term;
+    uint32_t len;
+} term_put;
+
+/* Looks the term up (a new one gets the next id) and reopens its last
+ * block, inline or not, when that has room; `added` postings will follow. */
+static int term_open(lctx_db *db, MDB_txn *txn, const char *term, uint32_t len, size_t added,
+                     store_stats *st, term_writer *tw, term_put *tp)
 {
-    *out = (store_posting){p->chunk, p->tf_text, p->tf_title};
-    if (p->tf_text != STORE_TF_WIDE && p->tf_title != STORE_TF_WIDE)
-        return 0;
-    const store_wide *w = find_wide(b, tp, p->chunk);
-    if (!w)
-        return -1;
-    out->tf_text = w->tf_text;
-    out->tf_title = w->tf_title;
-    return 0;
+    store_term *t = &tp->t;
+    MDB_val inl = {0, NULL};
+    block_acc *a = &tw->acc;
+    int rc = (tw->flags & MDB_APPEND) ? LCTX_ENOTFOUND
+                                      : kv_term_get(db, txn, term, len, t, &inl);
+    a->n = 0;
+    a->max_tf = 0;
+    a->min_len = UINT32_MAX;
+    tp->term = term;
+    tp->len = len;
+    tp->added = added;
+    if (rc == LCTX_ENOTFOUND) {
+        memset(t, 0, sizeof *t);
+        t->id = (uint32_t)st->next_term++;
+        t->min_len = UINT32_MAX;
+        st->n_terms++;
+    } else if (rc) {
+        return rc;
+    } else if (inl.mv_size && (rc = reopen_inline(db, tw, t, &inl))) {
+        return rc;
+    } else if (!inl.mv_size && t->n_blocks > 0 && (rc = reopen_last_block(db, txn, t, a))) {
+        return rc;
+    }
+    tp->one_block = t->n_blocks == 0 && a->n + added <= STORE_BLOCK;
+    return LCTX_OK;
+}
+
+/* Appends one batch posting (in chunk order) with its exact counts. */
+static inline int term_take(lctx_db *db, const store_batch *b, term_writer *tw, term_put *tp,
+                            const store_bposting *bp)
+{
+    block_acc *a = &tw->acc;
+    store_term *t = &tp->t;
+    store_posting *p = &a->p[a->n];
+    *p = (store_posting){bp->chunk, bp->tf_text, bp->tf_title};
+    if (bp->tf_text == STORE_TF_WIDE || bp->tf_title == STORE_TF_WIDE) {
+        const store_wide *w = find_wide(b, tp->term, tp->len, bp->chunk);
+        if (!w)   /* a builder bug */
+            return store_err(db, LCTX_ERROR, "batch: term '%.*s' lacks the exact counts of "
+                             "chunk %u", (int)tp->len, tp->term, bp->chunk);
+        p->tf_text = w->tf_text;
+        p->tf_title = w->tf_title;
+    }
+    a->n++;
+    float tf = kv_tf_bound(p->tf_text + db->cfg.title_weight * p->tf_title);
+    uint32_t len = chunk_len(b, p->chunk);
+    if (tf > a->max_tf)
+        a->max_tf = tf;
+    if (len < a->min_len)
+        a->min_len = len;
+    if (tf > t->max_tf)
+        t->max_tf = tf;
+    if (len < t->min_len)
+        t->min_len = len;
+    if (a->n == STORE_BLOCK && !tp->one_block)
+        return flush_block(db, tw, t);
+    return LCTX_OK;
+}
+
+/* Writes what the accumulator holds: the inline block of a term that
+ * has one, else a last block; then the dictionary entry. */
+static int term_close(lctx_db *db, term_writer *tw, term_put *tp, store_stats *st)
+{
+    block_acc *a = &tw->acc;
+    store_term *t = &tp->t;
+    uint8_t val[sizeof *t + PBLOCK_MAX_BYTES];
+    size_t inline_len = 0;
+    int rc;
+    if (tp->one_block && a->n > 0) {
+        inline_len = pblock_encode(a->p, a->n, a->max_tf, a->min_len, val + sizeof *t);
+        t->n_blocks = 1;
+        t->last_chunk = a->p[a->n - 1].chunk;
+    } else if (a->n > 0 && (rc = flush_block(db, tw, t))) {
+        return rc;
+    }
+    t->df += (uint32_t)tp->added;
+    st->n_postings += tp->added;
+    memcpy(val, t, sizeof *t);
+    MDB_val k = {tp->len, (void *)tp->term}, v = {sizeof *t + inline_len, val};
+    if ((rc = mdb_cursor_put(tw->terms, &k, &v, tw->flags)))
+        return kv_err(db, rc, "write term");
+    return LCTX_OK;
 }
 
 /* Appends the batch's postings of one term. A term that ends up with a
@@ -284,67 +373,79 @@ static int widen(const store_batch *b, const store_term_postings *tp, const stor
 static int put_term(lctx_db *db, MDB_txn *txn, const store_batch *b,
                     const store_term_postings *tp, store_stats *st, term_writer *tw)
 {
-    store_term t;
-    MDB_val inl = {0, NULL};
-    block_acc *a = &tw->acc;
-    int rc = (tw->flags & MDB_APPEND) ? LCTX_ENOTFOUND
-                                      : kv_term_get(db, txn, tp->term, tp->len, &t, &inl);
-    a->n = 0;
-    a->max_tf = 0;
-    a->min_len = UINT32_MAX;
-    if (rc == LCTX_ENOTFOUND) {
-        memset(&t, 0, sizeof t);
-        t.id = (uint32_t)st->next_term++;
-        t.min_len = UINT32_MAX;
-        st->n_terms++;
-    } else if (rc) {
-        return rc;
-    } else if (inl.mv_size && (rc = reopen_inline(db, tw, &t, &inl))) {
-        return rc;
-    } else if (!inl.mv_size && t.n_blocks > 0 && (rc = reopen_last_block(db, txn, &t, a))) {
-        return rc;
-    }
-    size_t added = tp->n + tp->n2;
-    int one_block = t.n_blocks == 0 && a->n + added <= STORE_BLOCK;
-    double w = db->cfg.title_weight;
-    for (size_t i = 0, j = 0; i < tp->n || j < tp->n2;) {
+    term_put put;
+    int rc = term_open(db, txn, tp->term, tp->len, tp->n + tp->n2, st, tw, &put);
+    for (size_t i = 0, j = 0; !rc && (i < tp->n || j < tp->n2);) {
         /* p and p2 merged by chunk */
         const store_bposting *bp = j == tp->n2 || (i < tp->n && tp->p[i].chunk < tp->p2[j].chunk)
                                    ? &tp->p[i++] : &tp->p2[j++];
-        store_posting *p = &a->p[a->n];
-        if (widen(b, tp, bp, p))
-            return store_err(db, LCTX_ERROR, "batch: term '%.*s' lacks the exact counts of "
-                             "chunk %u", (int)tp->len, tp->term, bp->chunk);
-        a->n++;
-        float tf = kv_tf_bound(p->tf_text + w * p->tf_title);
-        uint32_t len = chunk_len(b, p->chunk);
-        if (tf > a->max_tf)
-            a->max_tf = tf;
-        if (len < a->min_len)
-            a->min_len = len;
-        if (tf > t.max_tf)
-            t.max_tf = tf;
-        if (len < t.min_len)
-            t.min_len = len;
-        if (a->n == STORE_BLOCK && !one_block && (rc = flush_block(db, tw, &t)))
-            return rc;
+        rc = term_take(db, b, tw, &put, bp);
     }
-    uint8_t val[sizeof t + PBLOCK_MAX_BYTES];
-    size_t inline_len = 0;
-    if (one_block && a->n > 0) {
-        inline_len = pblock_encode(a->p, a->n, a->max_tf, a->min_len, val + sizeof t);
-        t.n_blocks = 1;
-        t.last_chunk = a->p[a->n - 1].chunk;
-    } else if (a->n > 0 && (rc = flush_block(db, tw, &t))) {
-        return rc;
+    return rc ? rc : term_close(db, tw, &put, st);
+}
+
+/* Where one chain of a spilled term is: segment s, posting i in it. */
+typedef struct chain_pos {
+    const store_seg *seg;
+    size_t n_seg, s, i;
+} chain_pos;
+
+static const store_bposting *chain_head(const chain_pos *c)
+{
+    return c->s < c->n_seg ? &c->seg[c->s].p[c->i] : NULL;
+}
+
+static void chain_step(chain_pos *c)
+{
+    if (++c->i == c->seg[c->s].n) {
+        c->i = 0;
+        do
+            c->s++;
+        while (c->s < c->n_seg && c->seg[c->s].n == 0);
     }
-    t.df += (uint32_t)added;
-    st->n_postings += added;
-    memcpy(val, &t, sizeof t);
-    MDB_val k = {tp->len, (void *)tp->term}, v = {sizeof t + inline_len, val};
-    if ((rc = mdb_cursor_put(tw->terms, &k, &v, tw->flags)))
-        return kv_err(db, rc, "write term");
-    return LCTX_OK;
+}
+
+/* The same for a term of a spilled batch: its chains merged by chunk. */
+static int put_chained(lctx_db *db, MDB_txn *txn, const store_batch *b,
+                       const store_term_chains *tc, store_stats *st, term_writer *tw)
+{
+    chain_pos c[STORE_CHAINS];
+    for (int k = 0; k < STORE_CHAINS; k++) {
+        c[k] = (chain_pos){tc->seg[k], tc->n_seg[k], 0, 0};
+        while (c[k].s < c[k].n_seg && c[k].seg[c[k].s].n == 0)
+            c[k].s++;
+    }
+    term_put put;
+    int rc = term_open(db, txn, tc->term, tc->len, tc->n, st, tw, &put);
+    for (size_t taken = 0; !rc && taken < tc->n; taken++) {
+        int best = -1;
+        const store_bposting *bp = NULL;
+        for (int k = 0; k < STORE_CHAINS; k++) {
+            const store_bposting *h = chain_head(&c[k]);
+            if (h && (!bp || h->chunk < bp->chunk)) {
+                bp = h;
+                best = k;
+            }
+        }
+        if (!bp)
+            return store_err(db, LCTX_ERROR, "batch: term '%.*s' has fewer postings than "
+                             "it counts", (int)tc->len, tc->term);
+        rc = term_take(db, b, tw, &put, bp);
+        chain_step(&c[best]);
+    }
+    return rc ? rc : term_close(db, tw, &put, st);
+}
+
+/* Every term of a spilled batch, from its source. */
+static int put_source_terms(lctx_db *db, MDB_txn *txn, const store_batch *b, store_stats *st,
+                            term_writer *tw)
+{
+    const store_term_source *src = b->source;
+    int rc = src->rewind(src->ctx);
+    const store_term_chains *tc;
+    while (!rc && !(rc = src->next(src->ctx, &tc)) && tc)
+        rc = put_chained(db, txn, b, tc, st, tw);
+    return rc;
 }
 
 /* 1 when the index holds no chunk page, term or postings list, 0 when it
@@ -403,6 +504,8 @@ static int apply_txn(lctx_db *db, MDB_txn *txn, void *ctx)
     if (!rc && ((rc = mdb_cursor_open(txn, db->dbi_post, &tw->post)) ||
                 (rc = mdb_cursor_open(txn, db->dbi_terms, &tw->terms))))
         rc = kv_err(db, rc, "open cursor");
+    if (!rc && b->source)
+        rc = put_source_terms(db, txn, b, &st, tw);
     for (size_t i = 0; i < b->n_terms && !rc; i++) {
         /* The terms' lists lie scattered over the builders' memory, and
          * waiting for each one's header, then its postings, was half of

@@ -355,6 +355,7 @@ static lctx_db *db_new(const char *path, unsigned flags)
         db->path[--n] = 0;
     db->flags = flags;
     db->lock_fd = -1;
+    db->batch_memory = LCTX_BATCH_MEMORY;
     pthread_mutex_init(&db->pool_mu, NULL);
     pthread_mutex_init(&db->err_mu, NULL);
     pthread_mutex_init(&db->write_mu, NULL);

@@ -27,16 +27,12 @@
 
 #include "lctx.h"
 
-/* Postings are grouped in blocks of this many entries. */
-#define STORE_BLOCK 128
-/* Chunk records live in pages of 1 << STORE_PAGE_SHIFT chunks. */
-#define STORE_PAGE_SHIFT 10
+#define STORE_BLOCK 128       /* postings per block */
+#define STORE_PAGE_SHIFT 10   /* chunk records live in pages of 1 << this */
 #define STORE_PAGE (1u << STORE_PAGE_SHIFT)
-/* High bit of a chunk record's len: the chunk is tombstoned. */
-#define STORE_DELETED 0x80000000u
+#define STORE_DELETED 0x80000000u   /* chunk record's len: tombstoned */
 #define STORE_LEN_MASK 0x7fffffffu
-/* Initial LMDB map size; doubled whenever a write transaction fills it. */
-#define STORE_MAP_INITIAL ((size_t)64 << 20)
+#define STORE_MAP_INITIAL ((size_t)64 << 20)   /* doubled whenever a write fills it */
 #define STORE_POOL_MAX 8
 #define STORE_PENDING 4
 
@@ -146,7 +142,29 @@ typedef struct store_batch {
     /* Applies the vector half inside apply's transaction (set by the
      * indexer, which owns hashing; NULL for BM25-only collections). */
     int (*apply_vectors)(struct lctx_db *db, MDB_txn *txn, const struct store_batch *b);
+    /* A batch too large for memory (indexer/spill.c) gives its terms here
+     * instead of in terms[]: NULL otherwise. */
+    const struct store_term_source *source;
 } store_batch;
+
+/* A term of a spilled batch: chains of segments (one chain per piece of
+ * the batch, each in chunk order, no chunk in two), merged by apply. */
+#define STORE_CHAINS 4
+typedef struct store_seg { const store_bposting *p; size_t n; } store_seg;
+typedef struct store_term_chains {
+    const char *term;
+    uint32_t len;
+    size_t n;                     /* postings in all chains */
+    const store_seg *seg[STORE_CHAINS];
+    size_t n_seg[STORE_CHAINS];
+} store_term_chains;
+/* Terms in byte order; next gives NULL after the last, rewind starts over
+ * (apply's transaction may be retried). Statuses, with the message set. */
+typedef struct store_term_source {
+    int (*rewind)(void *ctx);
+    int (*next)(void *ctx, const store_term_chains **out);
+    void *ctx;
+} store_term_source;
 
 struct write_batch;               /* indexer/write.c */
 struct tok_tokenizer;             /* indexer/tokenize.c */
@@ -199,6 +217,8 @@ struct lctx_db {
     int lock_keep;                /* 1: a batch's end keeps the writer lock
                                      (lctx_ingest's commit_every, between batches) */
     struct write_batch *batch;
+    size_t batch_memory;          /* postings a batch keeps before spilling (0: never) */
+    unsigned long n_spills;       /* runs spilled by this handle (atomic; tests read it) */
 
     /* test hooks (store_test_*): never set in normal use */
     int test_stop_after_sqlite;   /* commit: skip the LMDB apply, as a crash would */
@@ -292,8 +312,7 @@ void store_test_fail_replace(lctx_db *db, int on);
 void store_test_caller_every(lctx_db *db, unsigned n);
 /* Tokenizing document doc_id fails as out of memory would (UINT64_MAX: never). */
 void store_test_fail_doc(lctx_db *db, uint64_t doc_id);
-/* Vector count at which a commit first builds LSH buckets (0 = default). */
-void store_test_lsh_threshold(lctx_db *db, size_t n);
+void store_test_lsh_threshold(lctx_db *db, size_t n);   /* LSH from n vectors (0: default) */
 void store_test_after_snapshot(lctx_db *db, void (*fn)(void *), void *ctx);
 
 /* ---------------------------------------------------- catalog (catalog.c) */
@@ -319,13 +338,11 @@ int catalog_set_text(lctx_db *db, sqlite3 *conn, const char *key, const char *va
 int catalog_index_gen(lctx_db *db, sqlite3 *conn, uint64_t *gen);
 /* Removes every trace of batch seq from SQLite (used when LMDB failed). */
 int catalog_undo_batch(lctx_db *db, uint64_t seq, uint64_t first_doc);
-/* The end of a write batch's catalog transaction, `sql` (its last rows,
- * then COMMIT), run on a thread of its own so the caller can build the
- * LMDB half meanwhile (write.c: commit_both). Mostly it waits for the disk.
- * The thread touches only the writer connection and *cc, never the handle's
- * message; catalog_commit_join waits for it (again: at once) and reports a
- * failure on the handle as catalog_exec would, after rolling back. Without
- * a thread (pthread_create failed) the SQL runs at start. */
+/* The end of a batch's catalog transaction, `sql` (last rows, COMMIT), on
+ * a thread of its own while the caller builds the LMDB half (write.c). The
+ * thread touches only the writer connection and *cc; catalog_commit_join
+ * waits for it and reports a failure as catalog_exec would, after rolling
+ * back. Without a thread (pthread_create failed) the SQL runs at start. */
 typedef struct catalog_commit {
     lctx_db *db;
     pthread_t thread;
@@ -351,10 +368,8 @@ int index_open(lctx_db *db);
 /* 1 when another process replaced the handle's generation (its data file
  * is unlinked); call with the map lock held. */
 int index_stale(lctx_db *db);
-/* index_stale for a read transaction just begun, without its system call
- * in the usual case: only when the snapshot is newer than the last one
- * looked at (a replacement commits one last transaction into the index it
- * retires), or a second has passed. */
+/* index_stale for a read transaction just begun, called only when the
+ * snapshot is newer than the last one looked at or a second has passed. */
 int index_retired(lctx_db *db, MDB_txn *txn);
 /* Moves a stale handle to the current generation (takes the map lock). */
 int index_follow(lctx_db *db);
@@ -420,9 +435,8 @@ int kv_err(lctx_db *db, int rc, const char *what);
 float kv_tf_bound(double tf);
 
 /* ------------------------------------------------------------ varints
- * LEB128, 7 bits per byte, low first: the postings blocks (pblock.c) and
- * the catalog's chunk spans (indexer/spans.c). Inline: block decoding is
- * on the query path. */
+ * LEB128, low 7 bits first: postings blocks (pblock.c, on the query path,
+ * hence inline) and the catalog's chunk spans (indexer/spans.c). */
 static inline size_t store_varint_put(uint8_t *out, uint32_t v)
 {
     size_t n = 0;
@@ -506,11 +520,7 @@ int kv_blocks_seek(lctx_db *db, kv_blocks *b, uint32_t target, kv_block *out);
 int kv_blocks_next(lctx_db *db, kv_blocks *b, kv_block *out);
 void kv_blocks_close(kv_blocks *b);
 
-/* ====================================================================
- * Vectors and LSH buckets. (Formerly store/vecstore.h and store/lsh_store.h;
- * folded here under the one-header-per-module rule.)
- * ==================================================================== */
-/*
+/* ================================================ vectors and LSH buckets
  * Compact encodings of L2-normalised vectors, and the dot
  * products that re-score LSH candidates against them.
  *
@@ -534,8 +544,6 @@ void kv_blocks_close(kv_blocks *b);
  * inlines them; they are straight loops with 8 independent accumulators,
  * which the compiler turns into SIMD without -ffast-math.
  */
-
-
 typedef enum vecstore_encoding {
     VECSTORE_F32 = 0,
     VECSTORE_F16 = 1,
@@ -707,13 +715,6 @@ static inline float vecstore_dot(vecstore_encoding e, int dim, const float *q, c
     return vecstore_dot_f32(q, (const float *)row, dim);
 }
 
-/*
- * Vectors and LSH buckets of a collection in LMDB
- * (store/vecstore.c, store/lsh_store.c). The encodings and kernels are the
- * section above; the hashing in attention/lsh_hash.c; the in-memory index
- * and querying in query/query.h.
- */
-
 /* ============================================ LMDB vector store (vecstore.c)
  * Named database "vectors": key = chunk id (uint32, MDB_INTEGERKEY), value =
  * one encoded row. LMDB values are only 2-byte aligned in the map, so i8 and
@@ -793,8 +794,7 @@ int lsh_store_count(MDB_txn *txn, const lsh_store *ls, size_t *entries);
 /* The collection's stores, from the handle's databases (kv_open_vectors). */
 void vecstore_of(const lctx_db *db, vecstore *vs, lsh_store *ls);
 
-/* lctx_check's vector part (vcheck.c): vectors and buckets agree with the
- * chunk records. */
+/* lctx_check's part (vcheck.c): vectors and buckets agree with the chunks. */
 int check_vectors(lctx_db *db, MDB_txn *txn, const store_stats *st);
 
 #endif /* LCTX_STORE_H */

@@ -52,6 +52,9 @@ TestSuite(full_disk, .init = init, .fini = fini);
 #define BASE_DOCS 40
 #define BATCH_DOCS 300
 
+/* The batch memory of the batch under test (lctx_set_batch_memory). */
+static size_t batch_memory = LCTX_BATCH_MEMORY;
+
 /* A plain document of about 60 words; batch documents carry "zorblax",
  * which no base document has. */
 static void add_doc(lctx_db *db, int i, int batch, int *rc)
@@ -122,6 +125,7 @@ static size_t matching(lctx_db *db, const char *q)
 
 typedef struct outcome {
     int failed, committed, replayed;   /* counts over the sweep */
+    int spill_failed;                  /* failures writing the batch's temporary file */
 } outcome;
 
 /* Reopens path with room to spare and checks it holds `docs` documents,
@@ -154,6 +158,7 @@ static void one_limit(const char *path, rlim_t limit, uint64_t before, outcome *
         set_fsize(limit);
     int rc = lctx_open(path, LCTX_OPEN_CREATE, NULL, &db);
     if (rc == LCTX_OK) {
+        lctx_set_batch_memory(db, batch_memory);
         if (before > 0)
             set_fsize(limit);
         rc = batch(db, 1000, 1000 + BATCH_DOCS, 1);
@@ -173,6 +178,8 @@ static void one_limit(const char *path, rlim_t limit, uint64_t before, outcome *
     cr_assert_eq(rc, LCTX_EIO, "limit %llu: status %d: %s", (unsigned long long)limit, rc, msg);
     cr_assert_not_null(strstr(msg, path), "limit %llu: '%s' names the collection",
                        (unsigned long long)limit, msg);
+    if (strstr(msg, "temporary file"))
+        o->spill_failed++;
     if (strstr(msg, "will be replayed")) {
         o->replayed++;
         check_after(path, before + BATCH_DOCS, BATCH_DOCS, why);
@@ -221,5 +228,18 @@ Test(full_disk, creating_batch_fails_whole_or_commits)
     cr_log_info("creating: %d limits failed (%d of them replayed), %d committed", o.failed,
                 o.replayed, o.committed);
     cr_assert_gt(o.failed, 0);
+    cr_assert_gt(o.committed, 0);
+}
+
+/* A batch whose postings go to temporary runs (every document's, with a
+ * batch memory of one byte): the runs' file fills up too, at lctx_add or
+ * at the commit, and the batch fails whole like any other. */
+Test(full_disk, a_spilling_batch_fails_whole_or_commits)
+{
+    batch_memory = 1;
+    outcome o = sweep("s", BASE_DOCS, 8192);
+    cr_log_info("spilling: %d limits failed (%d in the temporary file, %d replayed), %d "
+                "committed", o.failed, o.spill_failed, o.replayed, o.committed);
+    cr_assert_gt(o.spill_failed, 0, "some limit failed the batch's temporary file");
     cr_assert_gt(o.committed, 0);
 }
