@@ -4,7 +4,9 @@
  *   words            scored with BM25 (any of them may match)
  *   "quoted phrase"  its terms are required, adjacent and in order; they are
  *                    also scored like words
- *   -word            documents containing the word are excluded
+ *   -word            documents containing the word are excluded; a word
+ *                    the tokenizer splits into several terms (CJK bigrams,
+ *                    "e-mail") is excluded as the phrase of its terms
  *   -"quoted phrase" documents containing the phrase are excluded (a phrase
  *                    of one term after stopwords is a -word)
  *
@@ -194,14 +196,13 @@ static int add_segment(parse_ctx *c, enum seg_kind kind, const char *s, size_t n
         c->words = 1;
     if (kind == SEG_PHRASE)
         return add_phrase(c, l);
-    if (kind == SEG_XPHRASE)
+    /* A -word the tokenizer splits (CJK bigrams, e-mail, example.com) is
+     * the word as a whole: the phrase of its terms, not each of them. */
+    if (kind == SEG_XPHRASE || kind == SEG_EXCLUDE)
         return add_xphrase(c, l);
-    for (size_t i = 0; i < l->n; i++) {
-        const char *term = tok_term(l, i);
-        uint32_t len = l->tokens[i].term_len;
-        if (kind == SEG_EXCLUDE ? add_excluded(c->q, term, len) : add_term(c, term, len, 0) < 0)
+    for (size_t i = 0; i < l->n; i++)
+        if (add_term(c, tok_term(l, i), l->tokens[i].term_len, 0) < 0)
             return -1;
-    }
     return 0;
 }
 

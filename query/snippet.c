@@ -147,18 +147,29 @@ char *snippet_make(tok_tokenizer *tok, const query_parsed *q, const char *text, 
     size_t to = we == l.n ? len : l.tokens[we - 1].end;
     if (from > 0)
         put(&b, "\xe2\x80\xa6", 3);
-    size_t at = from;
-    for (size_t i = ws; i < we; i++) {
-        if (m[i] < 0)
+    /* Matches that overlap (a CJK word's bigrams: 東京, 京タ, タワ) are one
+     * highlight over their union, [東京タワ], not the first of each pair. */
+    size_t at = from, hs = 0, he = 0;
+    int open_span = 0;
+    for (size_t i = ws; i <= we; i++) {
+        size_t st = i < we ? l.tokens[i].start : len, en = i < we ? l.tokens[i].end : len;
+        if (i < we && m[i] < 0)
             continue;
-        size_t st = l.tokens[i].start, en = l.tokens[i].end;
-        if (st < at)
-            continue; /* overlapping CJK bigrams: highlight once */
-        put_text(&b, text, at, st);
-        put(&b, open, strlen(open));
-        put(&b, text + st, en - st);
-        put(&b, close, strlen(close));
-        at = en;
+        if (open_span && i < we && st < he) {
+            if (en > he)
+                he = en;
+            continue;
+        }
+        if (open_span) {
+            put_text(&b, text, at, hs);
+            put(&b, open, strlen(open));
+            put(&b, text + hs, he - hs);
+            put(&b, close, strlen(close));
+            at = he;
+        }
+        open_span = i < we;
+        hs = st;
+        he = en;
     }
     put_text(&b, text, at, to);
     if (to < len)
