@@ -38,10 +38,15 @@ int utf8_script(int32_t cp);
 
 /* ================================================ tokenizer (tokenize.c) */
 
+/* Segmentation rules: 2 (current) keeps fullwidth , . ' inside words as
+ * their ASCII forms and composes decomposed Hangul (tokenize.c); 1 is what
+ * collections made before 2026-11-23 were indexed with. */
+#define TOK_RULES 2
 typedef struct tok_config {
     const char *language;   /* Snowball language ("english", ...) or "none" */
     int stopwords;          /* drop stopwords of the language (English list built in) */
     int stem;               /* apply the stemmer (ignored when language is "none") */
+    int rules;              /* 0: TOK_RULES; 1: the first rules */
 } tok_config;
 
 typedef struct tok_token {

@@ -14,13 +14,20 @@
  *    start one; everything else (spaces, punctuation, symbols, emoji)
  *    separates words. Inside a word an apostrophe (' or U+2019) between two
  *    letters is kept ("don't", "o'neill"), and '.' or ',' between two digits
- *    is kept ("3.14", "1,000"). Hyphens, underscores and other dots split
- *    ("state-of-the-art", "snake_case", "U.S.A").
+ *    is kept ("3.14", "1,000"), as are their fullwidth and small forms,
+ *    which NFKC makes the same ("１，０００"). Hyphens, underscores and
+ *    other dots split ("state-of-the-art", "snake_case", "U.S.A").
  * 2. Han, kana and Hangul are written without spaces; their runs become
  *    overlapping character bigrams (a run of one character is a unigram),
  *    each bigram's byte range covering its two characters. Han and kana form
  *    one run (Japanese mixes them inside a word); Hangul runs separately; a
  *    change to or from any other script ends the run ("iPhone手机").
+ *    Decomposed Hangul (an initial, a vowel, a final: NFD) is one character,
+ *    its vowel and final attaching like marks, so it bigrams as the
+ *    composed syllable does.
+ *    The fullwidth forms and decomposed Hangul came with rules 2
+ *    (TOK_RULES, 2026-11-23); a collection that recorded no rules keeps
+ *    rules 1, which split both, until its index is rebuilt.
  * 3. Each word is normalised alone: NFKC + case fold + removal of default
  *    ignorable characters (utf8proc), which is Unicode's NFKC_Casefold in
  *    all but name; U+2019 becomes "'". A pure-ASCII word skips utf8proc,
@@ -116,6 +123,7 @@ struct tok_tokenizer {
     size_t units_cap;
     tok_cache_slot *cache;
     uint32_t owners;                /* the last owner number handed out */
+    int rules;                      /* segmentation rules (TOK_RULES, or 1) */
 };
 
 /* Character classes for segmentation. */
@@ -214,6 +222,7 @@ tok_tokenizer *tok_new(const tok_config *cfg, char *err, size_t errlen)
 
     if (!t)
         goto nomem;
+    t->rules = cfg && cfg->rules ? cfg->rules : TOK_RULES;
     if (use_stem && strcmp(lang, "none") != 0) {
         t->stemmer = sb_stemmer_new(lang, "UTF_8");
         if (!t->stemmer) {
@@ -335,12 +344,25 @@ static int tok_class_ascii(unsigned char c)
     return c < 0x80 ? tok_ascii_class[c] : TC_SEP;
 }
 
-static int tok_class_cp(int32_t cp)
+static int tok_class_cp(int32_t cp, int rules)
 {
     if (cp < 0x80)
         return tok_class_ascii((unsigned char)cp);
     if (cp == 0x2019)
         return TC_APOS;
+    if (rules >= 2) {
+        /* What NFKC makes ' , . (fullwidth, small): inside a word as those
+         * are (１，０００ is 1,000; don＇t is don't). */
+        if (cp == 0xFF07)
+            return TC_APOS;
+        if (cp == 0xFF0C || cp == 0xFF0E || cp == 0xFE50 || cp == 0xFE52)
+            return TC_NUMSEP;
+        /* Conjoining vowels and finals belong to the syllable their initial
+         * starts (NFD Hangul, as macOS and PDF text have it): marks attach
+         * to the character before, and NFKC composes the three. */
+        if ((cp >= 0x1160 && cp <= 0x11FF) || (cp >= 0xD7B0 && cp <= 0xD7FF))
+            return TC_MARK;
+    }
     if (cp == 0xFF9E || cp == 0xFF9F)
         return TC_MARK;     /* halfwidth voicing marks: NFKC composes them */
     switch (utf8proc_category(cp)) {
@@ -362,7 +384,7 @@ static int tok_class_cp(int32_t cp)
 }
 
 /* tok_next past ASCII: decodes with utf8proc. */
-static size_t tok_next_cp(const unsigned char *s, size_t len, size_t i, int *cls)
+static size_t tok_next_cp(const unsigned char *s, size_t len, size_t i, int *cls, int rules)
 {
     utf8proc_int32_t cp;
     size_t room = len - i < 4 ? len - i : 4;
@@ -371,7 +393,7 @@ static size_t tok_next_cp(const unsigned char *s, size_t len, size_t i, int *cls
         *cls = TC_SEP;
         return 1;
     }
-    *cls = tok_class_cp(cp);
+    *cls = tok_class_cp(cp, rules);
     return (size_t)n;
 }
 
@@ -380,13 +402,14 @@ static size_t tok_next_cp(const unsigned char *s, size_t len, size_t i, int *cls
  * one-byte separators. Inline with the ASCII case first: segmentation
  * calls it for every byte of the corpus, and as a call it cost a sixth of
  * the tokenizer's time. */
-static inline size_t tok_next(const unsigned char *s, size_t len, size_t i, int *cls)
+static inline size_t tok_next(const unsigned char *s, size_t len, size_t i, int *cls,
+                              int rules)
 {
     if (s[i] < 0x80) {
         *cls = tok_ascii_class[s[i]];
         return 1;
     }
-    return tok_next_cp(s, len, i, cls);
+    return tok_next_cp(s, len, i, cls, rules);
 }
 
 /* ----------------------------------------------------------- normalising */
@@ -552,7 +575,7 @@ static int tok_emit_cjk(tok_tokenizer *t, const char *text, size_t start, size_t
 /* Scans the word starting at i (whose first character has class cls and
  * length n). Returns its end; sets *ascii and *has_letter. */
 static size_t tok_scan_word(const unsigned char *s, size_t len, size_t i, size_t n,
-                            int cls, int *ascii, int *has_letter)
+                            int cls, int rules, int *ascii, int *has_letter)
 {
     size_t j = i + n;
     int prev = cls, c, c2;
@@ -560,7 +583,7 @@ static size_t tok_scan_word(const unsigned char *s, size_t len, size_t i, size_t
     *ascii = s[i] < 0x80;
     *has_letter = cls == TC_LETTER;
     while (j < len) {
-        size_t m = tok_next(s, len, j, &c);
+        size_t m = tok_next(s, len, j, &c, rules);
         if (c == TC_LETTER || c == TC_DIGIT) {
             *has_letter |= c == TC_LETTER;
         } else if (c == TC_MARK || c == TC_FORMAT) {
@@ -570,7 +593,7 @@ static size_t tok_scan_word(const unsigned char *s, size_t len, size_t i, size_t
                    (c == TC_NUMSEP && prev == TC_DIGIT)) {
             if (j + m >= len)
                 break;
-            tok_next(s, len, j + m, &c2);
+            tok_next(s, len, j + m, &c2, rules);
             if (c2 != prev)
                 break;
             c = prev;
@@ -610,7 +633,7 @@ static size_t tok_scan_cjk(tok_tokenizer *t, const char *text, size_t len, size_
     int c;
 
     while (j < len) {
-        size_t m = tok_next(s, len, j, &c);
+        size_t m = tok_next(s, len, j, &c, t->rules);
         if (c == cls) {
             if (tok_grow_units(t, nu + 1) < 0)
                 return 0;
@@ -711,10 +734,10 @@ static int tok_scan(tok_tokenizer *t, const char *text, size_t len, int blocks, 
             }
         }
         int cls;
-        size_t n = tok_next(s, len, i, &cls);
+        size_t n = tok_next(s, len, i, &cls, t->rules);
         if (cls == TC_LETTER || cls == TC_DIGIT) {
             int ascii, has_letter;
-            size_t end = tok_scan_word(s, len, i, n, cls, &ascii, &has_letter);
+            size_t end = tok_scan_word(s, len, i, n, cls, t->rules, &ascii, &has_letter);
             if (tok_emit_word(t, text, i, end, ascii, has_letter,
                               out->n_positions++, out) < 0)
                 return -1;

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "indexer/indexer.h"
 #include "store/store.h"
 
 static const char *SCHEMA =
@@ -218,6 +219,16 @@ static int config_load(lctx_db *db, sqlite3 *conn)
     if (!db->hash_fnv && strcmp(buf, "mix64") != 0)
         return store_err(db, LCTX_EVERSION, "%s: content hash '%s' is unknown to this lctx; "
                          "upgrade lctx", db->path, buf);
+    /* Collections made before 'tokenizer_rules' was recorded keep the first
+     * rules, which their postings were made with, until a rebuild of their
+     * index (which re-tokenizes every document, so takes the current ones:
+     * generation.c records them when it commits). */
+    db->tok_rules = catalog_get_text(conn, "tokenizer_rules", buf, sizeof buf) ? 1 : atoi(buf);
+    if (db->tok_rules < 1 || db->tok_rules > TOK_RULES)
+        return store_err(db, LCTX_EVERSION, "%s: tokenizer rules '%s' are unknown to this lctx; "
+                         "upgrade lctx", db->path, buf);
+    if (db->rebuilding)
+        db->tok_rules = TOK_RULES;
     return LCTX_OK;
 }
 
@@ -350,11 +361,14 @@ int catalog_open(lctx_db *db, const char *file, int create, const lctx_config *c
         return rc;
     }
     /* config_init fills in keys an existing catalog lacks; the content
-     * hash is recorded only at creation, as a catalog without it keeps the
-     * hash its documents were stored with (config_load). */
+     * hash and the tokenizer's rules are recorded only at creation, as a
+     * catalog without them keeps the hash its documents were stored with
+     * and the rules its index was made with (config_load). */
+    char made[128];
+    snprintf(made, sizeof made, "INSERT INTO config VALUES('content_hash','mix64'),"
+             "('tokenizer_rules',%d)", TOK_RULES);
     if ((rc = catalog_exec(db, db->wdb, SCHEMA)) || (rc = config_init(db, cfg)) ||
-        (!exists && (rc = catalog_exec(db, db->wdb, "INSERT INTO config "
-                                       "VALUES('content_hash','mix64')")))) {
+        (!exists && (rc = catalog_exec(db, db->wdb, made)))) {
         catalog_exec(db, db->wdb, "ROLLBACK");
         return rc;
     }

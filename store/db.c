@@ -274,7 +274,8 @@ struct tok_tokenizer *store_tok_get(lctx_db *db)
     pthread_mutex_unlock(&db->pool_mu);
     if (t)
         return t;
-    tok_config tc = {db->cfg.language, db->cfg.stopwords, strcmp(db->cfg.language, "none") != 0};
+    tok_config tc = {db->cfg.language, db->cfg.stopwords, strcmp(db->cfg.language, "none") != 0,
+                     db->tok_rules};
     char err[256] = "";
     t = tok_new(&tc, err, sizeof err);
     if (!t)

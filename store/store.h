@@ -177,6 +177,7 @@ struct lctx_db {
     char language[32];            /* cfg.language points here */
     int format_version;
     int hash_fnv;                 /* content_hash is FNV-1a (collections made before mix64) */
+    int tok_rules;                /* the tokenizer's rules (TOK_RULES, or 1: none recorded) */
 
     sqlite3 *wdb;                 /* writer connection (NULL when read-only) */
     int wal;                      /* the writer's catalog runs in WAL mode */
@@ -205,8 +206,7 @@ struct lctx_db {
     struct store_errs *errs;      /* each thread's last failure (db.c) */
     lctx_warning_fn warn;
     void *warn_ctx;
-    /* Warnings raised before a handler was set (lctx_open's could not have
-     * one): lctx_set_warning_handler delivers them (the first STORE_PENDING). */
+    /* Warnings raised before a handler was set: lctx_set_warning_handler's. */
     char pending[STORE_PENDING][1024];
     int n_pending;
 
