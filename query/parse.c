@@ -10,6 +10,8 @@
  *   -"quoted phrase" documents containing the phrase are excluded (a phrase
  *                    of one term after stopwords is a -word)
  *
+ * Typographic quotes (“ ” „ ＂) count as '"'.
+ *
  * Each piece is run through the collection's tokenizer, so queries and
  * documents are normalised identically (case folding, stemming, stopwords,
  * CJK bigrams). Positions from the tokenizer count stopwords, which lets
@@ -247,6 +249,30 @@ static int parse_segments(parse_ctx *c, const char *qs, size_t len)
     return rc;
 }
 
+/* Typographic quotes, as word processors and web pages give a pasted
+ * query ("…", „…", ＂…＂), are quotes: a copy of qs with each one as '"'
+ * (3 bytes become 1). NULL when out of memory. */
+static char *plain_quotes(const char *qs, size_t *len)
+{
+    char *out = malloc(*len + 1);
+    size_t o = 0;
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < *len;) {
+        const unsigned char *u = (const unsigned char *)qs + i;
+        if (i + 3 <= *len && ((u[0] == 0xE2 && u[1] == 0x80 && u[2] >= 0x9C && u[2] <= 0x9E) ||
+                              (u[0] == 0xEF && u[1] == 0xBC && u[2] == 0x82))) {
+            out[o++] = '"';   /* U+201C, U+201D, U+201E, U+FF02 */
+            i += 3;
+        } else {
+            out[o++] = qs[i++];
+        }
+    }
+    out[o] = 0;
+    *len = o;
+    return out;
+}
+
 int query_parse(tok_tokenizer *t, const char *qs, query_parsed *q, char *err, size_t errlen)
 {
     memset(q, 0, sizeof *q);
@@ -257,7 +283,9 @@ int query_parse(tok_tokenizer *t, const char *qs, query_parsed *q, char *err, si
     }
     parse_ctx c = {.tok = t, .q = q};
     tok_list_init(&c.l);
-    int rc = parse_segments(&c, qs, len);
+    char *plain = plain_quotes(qs, &len);
+    int rc = plain ? parse_segments(&c, plain, len) : -1;
+    free(plain);
     tok_list_free(&c.l);
     free(c.slot);
     if (rc) {

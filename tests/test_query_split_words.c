@@ -10,6 +10,9 @@
  *              東京, 京タ, タワ, ワー of 東京タワー are one highlight, not
  *              [東京][タワ]ー
  *
+ * and typographic quotes, as a pasted query has them (“…”, „…“, ＂…＂),
+ * quote a phrase as '"' does.
+ *
  * The documents a -word must leave out are found by a plain substring test
  * of the fixture's texts (case folded by hand for the Latin ones), never
  * from the engine.
@@ -123,5 +126,45 @@ Test(split, a_cjk_word_is_highlighted_whole)
     char *s = first_snippet(db, "send today");
     cr_assert_not_null(strstr(s, "[send] an e-mail [today]"), "%s", s);
     free(s);
+    lctx_close(db);
+}
+
+/* The ids of q's hits, in order, as one string. */
+static char *ids_of(lctx_db *db, const char *q)
+{
+    lctx_search_opts o;
+    lctx_search_opts_init(&o);
+    o.k = 100;
+    lctx_results *r;
+    cr_assert_eq(lctx_search(db, q, &o, &r), LCTX_OK, "%s: %s", q, lctx_errmsg(db));
+    char *s = calloc(1, 1024);
+    for (size_t j = 0; j < lctx_results_count(r); j++) {
+        strcat(s, lctx_results_get(r, j)->id);
+        strcat(s, " ");
+    }
+    lctx_results_free(r);
+    return s;
+}
+
+Test(split, typographic_quotes_quote_a_phrase)
+{
+    lctx_db *db = open_fixture();
+    char *plain = ids_of(db, "\"mail arrived\""), *words = ids_of(db, "mail arrived");
+    cr_assert_str_eq(plain, "e2 ", "the phrase is in e2 alone");
+    cr_assert_str_neq(words, plain, "the words alone find more: %s", words);
+    static const char *typo[] = {
+        "\u201cmail arrived\u201d", "\u201email arrived\u201c", "\uff02mail arrived\uff02",
+    };
+    for (size_t i = 0; i < sizeof typo / sizeof *typo; i++) {
+        char *got = ids_of(db, typo[i]);
+        cr_assert_str_eq(got, plain, "%s", typo[i]);
+        free(got);
+    }
+    char *ex = ids_of(db, "today -\u201cmail arrived\u201d");
+    cr_assert_null(strstr(ex, "e2"), "%s", ex);
+    cr_assert_not_null(strstr(ex, "e1"), "%s", ex);
+    free(ex);
+    free(plain);
+    free(words);
     lctx_close(db);
 }
