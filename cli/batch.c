@@ -12,7 +12,10 @@
  * The queries file is read and checked whole before the first search, so a
  * bad line stops the run before the run file is opened (an existing file
  * is left as it was). Checked: each line is one JSON object and nothing
- * after it; the id is a string or a number, the text a string; neither
+ * after it; the id is a string or an integer below 2^53 in magnitude (a
+ * double, which is what cJSON keeps, cannot hold other numbers exactly),
+ * the text a string; both are UTF-8 (the library would refuse the query
+ * only when its turn came, after part of the run was written) and neither
  * holds \u0000, which cJSON would take as the end of the C string and so
  * cut the id or text short without a word; and no id is given twice,
  * since a run with two blocks for one query is one every evaluator refuses
@@ -36,7 +39,8 @@
  * With --qrels the means are over the queries of the qrels that the queries
  * file holds; a query that found nothing scores 0 (a run file cannot show
  * such a query, so lctx-eval on the file averages over fewer queries unless
- * it is given -c).
+ * it is given -c). They go to standard output, or to standard error when
+ * the run does ("--run -"), so the run stays a run a pipe can evaluate.
  */
 #include "cli/cli.h"
 
@@ -65,9 +69,42 @@ static void queries_free(query_list *l)
     memset(l, 0, sizeof *l);
 }
 
+/* Integers a double holds exactly and tells apart from its neighbours:
+ * from 2^53 on, cJSON reads 2^53 + 1 as 2^53. */
+#define QUERY_ID_LIMIT 9007199254740992.0     /* 2^53 */
+
+/* A numeric id as text: "%.17g", which prints every integer below 2^53 in
+ * full. Anything else is refused, to be quoted: cJSON keeps numbers as
+ * doubles, so 0.1 would become "0.10000000000000001" and a large id its
+ * rounded neighbour. 0, or -1 with err set. */
+static int number_id(const cJSON *v, const char *name, char *buf, size_t buflen,
+                     char *err, size_t errlen)
+{
+    double d = v->valuedouble;
+    /* range first: casting an out-of-range double is undefined */
+    if (!(d > -QUERY_ID_LIMIT && d < QUERY_ID_LIMIT) || d != (double)(long long)d) {
+        snprintf(err, errlen, "numeric \"%s\" is not an integer below 2^53 in magnitude, "
+                 "so not kept exactly: quote it as a string", name);
+        return -1;
+    }
+    snprintf(buf, buflen, "%.17g", d);
+    return 0;
+}
+
+/* Refuses a string that is not UTF-8: it could not be searched, and would
+ * go into the run file as it is. 0, or -1 with err set. */
+static int check_utf8(const char *s, const char *name, char *err, size_t errlen)
+{
+    size_t bad;
+    if (cli_utf8_check(s, strlen(s), &bad) == 0)
+        return 0;
+    snprintf(err, errlen, "\"%s\" holds invalid UTF-8 at byte %zu of its value", name, bad);
+    return -1;
+}
+
 /* Takes the value of key (or, when absent, of alt) into *out, malloc'd: a
- * string, or with numbers_ok a number printed as an integer (some BEIR
- * files write ids as numbers). 0, or -1 with err set. */
+ * UTF-8 string, or with numbers_ok an integer number (some BEIR files
+ * write ids as numbers). 0, or -1 with err set. */
 static int take_field(const cJSON *o, const char *key, const char *alt, int numbers_ok,
                       char **out, char *err, size_t errlen)
 {
@@ -80,10 +117,13 @@ static int take_field(const cJSON *o, const char *key, const char *alt, int numb
         return -1;
     }
     if (cJSON_IsString(v) && v->valuestring) {
+        if (check_utf8(v->valuestring, name, err, errlen) != 0)
+            return -1;
         *out = strdup(v->valuestring);
     } else if (numbers_ok && cJSON_IsNumber(v)) {
         char buf[64];
-        snprintf(buf, sizeof buf, "%.17g", v->valuedouble);
+        if (number_id(v, name, buf, sizeof buf, err, errlen) != 0)
+            return -1;
         *out = strdup(buf);
     } else {
         snprintf(err, errlen, "\"%s\" is not a string%s", name, numbers_ok ? " or a number" : "");
@@ -369,15 +409,20 @@ static int evaluate(const char *prog, const cli_batch_opts *o, cli_qrels *qrels,
     }
     if (m.queries == 0)
         cli_warn(prog, "no query of %s has relevant judgments in %s", o->queries, o->qrels);
+    FILE *f = stdout;
+    if (o->run && strcmp(o->run, "-") == 0) {
+        fflush(stdout);         /* the run first, where both reach one terminal */
+        f = stderr;
+    }
     if (o->json) {
         cJSON *j = cli_metrics_json(&m);
         if (j) {
             cJSON_AddNumberToObject(j, "queries_run", (double)ql->n);
             cJSON_AddNumberToObject(j, "elapsed_ms", (double)(long long)(elapsed * 1e3));
         }
-        cli_print_json(stdout, j);
+        cli_print_json(f, j);
     } else {
-        cli_metrics_print(stdout, &m, 0);
+        cli_metrics_print(f, &m, 0);
     }
     return CLI_EXIT_OK;
 }

@@ -21,6 +21,7 @@
 #ifndef LCTX_CLI_H
 #define LCTX_CLI_H
 
+#include <getopt.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -49,6 +50,14 @@ int cli_parse_long(const char *s, long lo, long hi, long *out);
 /* Reports getopt_long's ':' (missing argument) or '?' (unknown option);
  * the optstring must start with ":". */
 void cli_getopt_error(const char *prog, int c, char **argv);
+/* The same, with hint (NULL for none) after an unknown option's name, on
+ * the same line. */
+void cli_getopt_error_hint(const char *prog, int c, char **argv, const char *hint);
+/* After getopt_long refused an option: 1 when a word (non-option argument)
+ * comes before it in orig_argv, a copy of argv taken before the getopt
+ * loop (getopt reorders argv). Restarts getopt; call it last. */
+int cli_getopt_after_words(int argc, char **orig_argv, const char *optstring,
+                           const struct option *longopts);
 /* Seconds from a monotonic clock. */
 double cli_now(void);
 /* The message of the last failure on db, or the status name when the
@@ -63,6 +72,9 @@ void cli_open_error(const char *prog, const char *path, const lctx_db *db, int s
  * with the code point in *cp, or 0 when the bytes at s are not valid UTF-8
  * (overlong forms, surrogates and truncated sequences included). */
 size_t cli_utf8_next(const char *s, size_t n, uint32_t *cp);
+/* 0 when s[0..n) is valid UTF-8 without NULs, else -1 with the offset of
+ * the first bad byte in *bad. */
+int cli_utf8_check(const char *s, size_t n, size_t *bad);
 /* Copies s[0..n) as valid UTF-8 without NULs: each invalid byte and each
  * NUL becomes U+FFFD. malloc'd, NULL on ENOMEM. */
 char *cli_utf8_repair(const char *s, size_t n);

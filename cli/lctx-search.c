@@ -165,37 +165,32 @@ static int validate(search_args *a)
     return -1;
 }
 
-/* Returns -1 to go on, or an exit status. */
-static int parse_args(int argc, char **argv, search_args *a)
+#define OPTSTRING ":c:k:h"
+
+/* An unknown option after the query's words is most likely an exclusion
+ * ("rocket -solid") that getopt took for options; the message says how to
+ * pass it. The option stays refused: taking it as query text would make
+ * a mistyped option silently part of the query. */
+static int unknown_option(int argc, char **argv, char **orig, const struct option *longopts,
+                          int c)
 {
-    static const struct option longopts[] = {
-        { "collection", required_argument, NULL, 'c' },
-        { "mode", required_argument, NULL, OPT_MODE },
-        { "fusion", required_argument, NULL, OPT_FUSION },
-        { "alpha", required_argument, NULL, OPT_ALPHA },
-        { "like", required_argument, NULL, OPT_LIKE },
-        { "json", no_argument, NULL, OPT_JSON },
-        { "explain", no_argument, NULL, OPT_EXPLAIN },
-        { "filter", required_argument, NULL, OPT_FILTER },
-        { "queries", required_argument, NULL, OPT_QUERIES },
-        { "run", required_argument, NULL, OPT_RUN },
-        { "tag", required_argument, NULL, OPT_TAG },
-        { "qrels", required_argument, NULL, OPT_QRELS },
-        { "rerank", no_argument, NULL, OPT_RERANK },
-        { "no-rerank", no_argument, NULL, OPT_NO_RERANK },
-        { "context", no_argument, NULL, OPT_CONTEXT },
-        { "budget", required_argument, NULL, OPT_BUDGET },
-        { "generate", no_argument, NULL, OPT_GENERATE },
-        { "help", no_argument, NULL, 'h' },
-        { "version", no_argument, NULL, OPT_VERSION },
-        { NULL, 0, NULL, 0 }
-    };
-    memset(a, 0, sizeof *a);
-    lctx_search_opts_init(&a->search);
-    opterr = 0;
+    /* what to print is read from getopt's state before the rescan resets it */
+    int unknown = c == '?', opt = optopt, ind = optind;
+    int after = unknown && cli_getopt_after_words(argc, orig, OPTSTRING, longopts);
+    optopt = opt;
+    optind = ind;
+    cli_getopt_error_hint(PROG, c, argv, after ? "(to exclude a word from a query, put the "
+                                                 "query after --, or quote it)" : NULL);
+    return cli_bad_usage(PROG, NULL);
+}
+
+/* The getopt loop of parse_args. Returns -1 to go on, or an exit status. */
+static int parse_options(int argc, char **argv, char **orig, const struct option *longopts,
+                         search_args *a)
+{
     long k;
     int c;
-    while ((c = getopt_long(argc, argv, ":c:k:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, OPTSTRING, longopts, NULL)) != -1) {
         switch (c) {
         case 'c': a->coll = optarg; break;
         case 'k':
@@ -239,10 +234,52 @@ static int parse_args(int argc, char **argv, search_args *a)
                 a->unsupported = unsupported_what(c);
             break;
         default:
-            cli_getopt_error(PROG, c, argv);
-            return cli_bad_usage(PROG, NULL);
+            return unknown_option(argc, argv, orig, longopts, c);
         }
     }
+    return -1;
+}
+
+/* Returns -1 to go on, or an exit status. */
+static int parse_args(int argc, char **argv, search_args *a)
+{
+    static const struct option longopts[] = {
+        { "collection", required_argument, NULL, 'c' },
+        { "mode", required_argument, NULL, OPT_MODE },
+        { "fusion", required_argument, NULL, OPT_FUSION },
+        { "alpha", required_argument, NULL, OPT_ALPHA },
+        { "like", required_argument, NULL, OPT_LIKE },
+        { "json", no_argument, NULL, OPT_JSON },
+        { "explain", no_argument, NULL, OPT_EXPLAIN },
+        { "filter", required_argument, NULL, OPT_FILTER },
+        { "queries", required_argument, NULL, OPT_QUERIES },
+        { "run", required_argument, NULL, OPT_RUN },
+        { "tag", required_argument, NULL, OPT_TAG },
+        { "qrels", required_argument, NULL, OPT_QRELS },
+        { "rerank", no_argument, NULL, OPT_RERANK },
+        { "no-rerank", no_argument, NULL, OPT_NO_RERANK },
+        { "context", no_argument, NULL, OPT_CONTEXT },
+        { "budget", required_argument, NULL, OPT_BUDGET },
+        { "generate", no_argument, NULL, OPT_GENERATE },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, OPT_VERSION },
+        { NULL, 0, NULL, 0 }
+    };
+    memset(a, 0, sizeof *a);
+    lctx_search_opts_init(&a->search);
+    opterr = 0;
+    /* getopt_long reorders argv; the original order tells whether a bad
+     * option came after the query's words (unknown_option). */
+    char **orig = malloc(((size_t)argc + 1) * sizeof *orig);
+    if (!orig) {
+        cli_error(PROG, "out of memory");
+        return CLI_EXIT_FAIL;
+    }
+    memcpy(orig, argv, ((size_t)argc + 1) * sizeof *orig);
+    int status = parse_options(argc, argv, orig, longopts, a);
+    free(orig);
+    if (status >= 0)
+        return status;
     if (optind < argc && !(a->query = join_words(argv + optind, argc - optind))) {
         cli_error(PROG, "out of memory");
         return CLI_EXIT_FAIL;

@@ -24,6 +24,8 @@
  *             judgments, not the system). Otherwise the caller chooses the
  *             set (enum cli_eval_over): trec_eval by default averages over
  *             the queries the run answers; -c over all judged queries.
+ *   BOM       a UTF-8 byte order mark opening a qrels or run file is
+ *             skipped (kept, it would be part of the first query id).
  *   header    BEIR qrels start with "query-id corpus-id score". The first
  *             line is taken as that header only when it looks like one:
  *             three fields, the first and third names (letters, '-', '_')
@@ -172,6 +174,14 @@ static int parse_score(const char *s, double *out)
     return 0;
 }
 
+/* The line past a UTF-8 byte order mark when it is line 1 of the file.
+ * Editors on Windows put one there; left in, it would be part of the first
+ * query id, which would then match nothing and score 0 without a word. */
+static char *skip_bom(char *line, long lineno)
+{
+    return lineno == 1 && strncmp(line, "\xEF\xBB\xBF", 3) == 0 ? line + 3 : line;
+}
+
 /* Whether s is a column name such as "query-id" or "score": letters, '-'
  * and '_' only, at least one letter. */
 static int is_name(const char *s)
@@ -207,7 +217,7 @@ int cli_qrels_load(const char *path, cli_qrels *q, char *err, size_t errlen)
     while (rc == 0 && getline(&line, &cap, f) >= 0) {
         lineno++;
         char *fld[MAX_FIELDS];
-        int n = split_fields(line, fld);
+        int n = split_fields(skip_bom(line, lineno), fld);
         if (n == 0)
             continue;
         int header = first && is_header(fld, n);
@@ -259,7 +269,7 @@ int cli_run_load(const char *path, cli_run *r, char *err, size_t errlen)
     while (rc == 0 && getline(&line, &cap, f) >= 0) {
         lineno++;
         char *fld[MAX_FIELDS];
-        int n = split_fields(line, fld);
+        int n = split_fields(skip_bom(line, lineno), fld);
         if (n == 0)
             continue;
         double score;

@@ -96,13 +96,50 @@ void cli_open_error(const char *prog, const char *path, const lctx_db *db, int s
 
 void cli_getopt_error(const char *prog, int c, char **argv)
 {
+    cli_getopt_error_hint(prog, c, argv, NULL);
+}
+
+void cli_getopt_error_hint(const char *prog, int c, char **argv, const char *hint)
+{
     const char *arg = optind > 0 ? argv[optind - 1] : "?";
+    const char *sep = hint ? " " : "", *h = hint ? hint : "";
     if (c == ':')
         cli_error(prog, "%s: missing argument", arg);
     else if (optopt > 0 && optopt < 128)
-        cli_error(prog, "unknown option -%c", optopt);
+        cli_error(prog, "unknown option -%c%s%s", optopt, sep, h);
     else
-        cli_error(prog, "unknown option %s", arg);
+        cli_error(prog, "unknown option %s%s%s", arg, sep, h);
+}
+
+/* getopt_long permutes argv and keeps to itself where the words were, so
+ * the question is asked again of a copy of the original argv with '+':
+ * that scan stops at the first word. If it gets there without an error,
+ * the option getopt refused comes after a word. */
+int cli_getopt_after_words(int argc, char **orig_argv, const char *optstring,
+                           const struct option *longopts)
+{
+    char plus[64];
+    snprintf(plus, sizeof plus, "+%s", optstring);
+    optind = 0;                 /* glibc: start over, state included */
+    int c;
+    while ((c = getopt_long(argc, orig_argv, plus, longopts, NULL)) != -1)
+        if (c == '?' || c == ':')
+            return 0;
+    return optind < argc;
+}
+
+int cli_utf8_check(const char *s, size_t n, size_t *bad)
+{
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t len = cli_utf8_next(s + i, n - i, &cp);
+        if (len == 0 || cp == 0) {
+            *bad = i;
+            return -1;
+        }
+        i += len;
+    }
+    return 0;
 }
 
 size_t cli_utf8_next(const char *p, size_t n, uint32_t *cp)

@@ -6,10 +6,11 @@
  *   {"_id": "d1", "title": "...", "text": "...", "metadata": {...}}
  *
  * "_id" (BEIR) or "id" names the document; a number is accepted and turned
- * into its decimal text when it is an integer of at most 2^53 in size:
- * cJSON keeps numbers as doubles, so a larger one (or a fraction) may not
- * be the number written, and two ids could silently become one; those are
- * refused, to be quoted. "title" and "text" are strings or
+ * into its decimal text when it is an integer below 2^53 in size: cJSON
+ * keeps numbers as doubles, so a larger one (or a fraction) may not be the
+ * number written, and two ids could silently become one (2^53 + 1 is read
+ * as 2^53, so 2^53 itself is refused too); those are refused, to be
+ * quoted. "title" and "text" are strings or
  * absent. "metadata", when present, must be an object. Any other top-level
  * field (BEIR corpora carry a few, such as "url" or "pmid") is folded into
  * metadata, so nothing in the input is silently lost and filters can reach
@@ -49,8 +50,9 @@ static void jsonl_doc_free(jsonl_doc *d)
     free(d->metadata);
 }
 
-/* Integers a double holds exactly, and so every one cJSON reads as written. */
-#define JSONL_ID_MAX 9007199254740992.0     /* 2^53 */
+/* Integers below this a double holds exactly and tells apart from their
+ * neighbours; 2^53 itself is also what 2^53 + 1 reads as. */
+#define JSONL_ID_LIMIT 9007199254740992.0     /* 2^53 */
 
 /* The id field as text; NULL when missing or of the wrong type, "" for a
  * number that cannot be kept exactly. */
@@ -61,7 +63,7 @@ static const char *jsonl_id(cJSON *item, char *buf, size_t buflen)
     if (cJSON_IsNumber(item)) {
         double v = item->valuedouble;
         /* range first: casting an out-of-range double is undefined */
-        if (!(v >= -JSONL_ID_MAX && v <= JSONL_ID_MAX) || v != (double)(long long)v)
+        if (!(v > -JSONL_ID_LIMIT && v < JSONL_ID_LIMIT) || v != (double)(long long)v)
             return "";
         snprintf(buf, buflen, "%lld", (long long)v);
         return buf;
@@ -189,7 +191,8 @@ static const char *jsonl_parse(const char *line, size_t len, jsonl_doc *d,
     if (!d->id)
         return "missing _id/id";
     if (!d->id[0])
-        return "numeric id is not an integer within 2^53, so not kept exactly: quote it";
+        return "numeric id is not an integer within 2^53 (below it in magnitude), "
+               "so not kept exactly: quote it as a string";
     if ((why = jsonl_string(d->root, "title", &d->title)) != NULL)
         return why;
     if ((why = jsonl_string(d->root, "text", &d->text)) != NULL)

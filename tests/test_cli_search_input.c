@@ -5,9 +5,12 @@
  * Each test is a way a script fed lctx-search something that used to be
  * taken silently and come out wrong later: a run tag that breaks the run
  * format, a query id given twice, a JSON string cut short by \u0000, text
- * after the JSON object, a number where the query text goes, a qrels line
- * mistaken for a header, and lines of a pipe that vanished from the output
- * so answers no longer lined up with questions. The tests check the exit
+ * after the JSON object, a number where the query text goes, invalid UTF-8
+ * in a query's text or id, a qrels line mistaken for a header, a byte order
+ * mark taken into a qrels or run file's first query id, an exclusion on
+ * the command line taken for an option without a word of help, and lines
+ * of a pipe that vanished from the output so answers no longer lined up
+ * with questions. The tests check the exit
  * status, that the message names FILE:LINE (or stdin:N), and that no run
  * file is left behind when the queries file was refused.
  */
@@ -146,6 +149,36 @@ Test(cli_search_input, raw_nul_byte_in_queries_file)
     result_free(&r);
 }
 
+/* Invalid UTF-8 in a query's text or id used to pass the up-front check
+ * and stop the run at that query's turn, after the run file was opened and
+ * the earlier queries written, with a message naming no line. */
+Test(cli_search_input, invalid_utf8_refused_before_the_run_is_opened)
+{
+    const char *coll = make_collection();
+    const char *q = tpath("queries.jsonl"), *out = tpath("run.trec"), *qrels = tpath("qrels.tsv");
+    write_file(qrels, "1\td1\t1\n3\td3\t1\n");
+    static const struct { const char *line, *why; } bad[] = {
+        { "{\"_id\":\"2\",\"text\":\"mo\xffon\"}", "\"text\" holds invalid UTF-8 at byte 2" },
+        { "{\"_id\":\"2\",\"query\":\"caf\xc3\"}", "\"query\" holds invalid UTF-8 at byte 3" },
+        { "{\"_id\":\"q\xe9\",\"text\":\"bread\"}", "\"_id\" holds invalid UTF-8 at byte 1" },
+        { "{\"id\":\"\xed\xa0\x80\",\"text\":\"bread\"}", "\"id\" holds invalid UTF-8 at byte 0" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[256];
+        snprintf(text, sizeof text, "{\"_id\":\"1\",\"text\":\"moon\"}\n%s\n"
+                 "{\"_id\":\"3\",\"text\":\"rocket\"}\n", bad[i].line);
+        write_file(q, text);
+        cmd_result r = run(NULL, "lctx-search", "-c", coll, "--queries", q, "--run", out,
+                           "--qrels", qrels, NULL);
+        cr_assert_eq(r.status, 1, "case %zu: status %d, stderr %s", i, r.status, r.err);
+        expect_contains(r.err, "queries.jsonl:2: ");
+        expect_contains(r.err, bad[i].why);
+        cr_assert(!exists(out), "case %zu: a run was written", i);
+        cr_assert_eq(strlen(r.out), 0, "case %zu: metrics printed: %s", i, r.out);
+        result_free(&r);
+    }
+}
+
 /* ---------------------------------------------------------------- qrels */
 
 Test(cli_search_input, qrels_first_line_is_a_judgment_unless_a_header)
@@ -180,6 +213,88 @@ Test(cli_search_input, qrels_first_line_is_a_judgment_unless_a_header)
     cmd_result r = run(NULL, "lctx-eval", qrels, out, NULL);
     expect_status(r, 1);
     expect_contains(r.err, "qrels.tsv:2: ");
+    result_free(&r);
+}
+
+/* A byte order mark used to become part of the first query id, which then
+ * matched nothing: a silently wrong score. */
+Test(cli_search_input, byte_order_mark_in_qrels_and_run_is_skipped)
+{
+    const char *coll = make_collection();
+    const char *q = tpath("queries.jsonl"), *qrels = tpath("qrels.tsv"), *out = tpath("run.trec");
+    const char *plain = tpath("plain.trec");
+    write_file(q, "{\"_id\":\"q1\",\"text\":\"apollo program\"}\n");
+    write_file(plain, "q1 Q0 a 1 2.0 t\nq1 Q0 b 2 1.0 t\n");
+    write_file(out, "\xef\xbb\xbfq1 Q0 a 1 2.0 t\nq1 Q0 b 2 1.0 t\n");
+    const char *judged[] = { "\xef\xbb\xbfq1\ta\t1\nq1\tb\t1\n",
+                             "\xef\xbb\xbfquery-id\tcorpus-id\tscore\nq1\ta\t1\nq1\tb\t1\n",
+                             "\xef\xbb\xbfq1 0 a 1\nq1 0 b 1\n" };
+    for (size_t i = 0; i < sizeof judged / sizeof judged[0]; i++) {
+        write_file(qrels, judged[i]);
+        const char *runs[] = { plain, out };
+        for (int j = 0; j < 2; j++) {
+            cmd_result r = run(NULL, "lctx-eval", "--json", qrels, runs[j], NULL);
+            expect_status(r, 0);
+            expect_contains(r.out, "\"queries\":1,");
+            expect_contains(r.out, "\"ndcg_10\":1,");
+            expect_contains(r.out, "\"mrr_10\":1");
+            result_free(&r);
+        }
+    }
+    /* lctx-search --qrels reads the same way: the query is judged. */
+    write_file(qrels, "\xef\xbb\xbfq1\td1\t1\n");
+    cmd_result r = run(NULL, "lctx-search", "-c", coll, "--queries", q, "--qrels", qrels,
+                       "--json", NULL);
+    expect_status(r, 0);
+    expect_contains(r.out, "\"queries\":1,");
+    expect_contains(r.out, "\"ndcg_10\":1,");
+    result_free(&r);
+    /* Only at the start of the file: later it is part of a field. */
+    write_file(qrels, "q1\tb\t1\n\xef\xbb\xbfq1\ta\t1\n");
+    r = run(NULL, "lctx-eval", "--json", qrels, plain, NULL);
+    expect_status(r, 0);
+    expect_contains(r.out, "\"mrr_10\":0.5");
+    result_free(&r);
+}
+
+/* ------------------------------------------------------ unknown options */
+
+/* "rocket -solid" on the command line is the option -s: still refused,
+ * but after the query's words the message says how to pass an exclusion. */
+Test(cli_search_input, unknown_option_after_words_hints_at_exclusion)
+{
+    const char *coll = make_collection();
+    static const char *const after[][4] = {
+        { "rocket", "-solid", NULL },
+        { "rocket", "--solid", NULL },
+        { "-k", "3", "rocket", "-x" },
+    };
+    for (size_t i = 0; i < sizeof after / sizeof after[0]; i++) {
+        char *argv[8] = { (char *)program("lctx-search"), "-c", (char *)coll };
+        int n = 3;
+        for (int j = 0; j < 4 && after[i][j]; j++)
+            argv[n++] = (char *)after[i][j];
+        argv[n] = NULL;
+        cmd_result r = run_argv(NULL, argv);
+        expect_status(r, 2);
+        /* one line: the hint ends the line that names the option */
+        const char *msg = strstr(r.err, "lctx-search: unknown option ");
+        cr_assert_not_null(msg, "%s", r.err);
+        const char *hint = strstr(msg, " (to exclude a word from a query, put the query "
+                                       "after --, or quote it)\n");
+        cr_assert_not_null(hint, "no hint: %s", r.err);
+        cr_assert_null(memchr(msg, '\n', (size_t)(hint - msg)), "not one line: %s", r.err);
+        result_free(&r);
+    }
+    /* Before any word it is a mistyped option: no hint. */
+    cmd_result r = run(NULL, "lctx-search", "-c", coll, "-solid", "rocket", NULL);
+    expect_status(r, 2);
+    expect_contains(r.err, "lctx-search: unknown option -s\n");
+    result_free(&r);
+    /* After --, the exclusion works. */
+    r = run(NULL, "lctx-search", "-c", coll, "--json", "--", "rocket", "-liquid", NULL);
+    expect_status(r, 0);
+    cr_assert_null(strstr(r.out, "\"d3\""), "the excluded document was found: %s", r.out);
     result_free(&r);
 }
 

@@ -2,8 +2,9 @@
  * test_cli_search_output.c — what lctx-search shows, end to end through
  * the sanitized binaries: text output that a document cannot use to drive
  * the terminal, JSON output that stays exact, the tie order the man page
- * promises, the message --like gives on a collection without vectors, and
- * the exit status of an interactive session in which a query failed.
+ * promises, the message --like gives on a collection without vectors, a
+ * run written to standard output that stays a run when judged (--qrels),
+ * and the exit status of an interactive session in which a query failed.
  *
  * The session runs on a real pseudo-terminal (test_pty.h), as in
  * test_cli_interactive.c.
@@ -132,6 +133,41 @@ Test(cli_search_output, like_without_vectors_says_so)
     result_free(&r);
     r = run(NULL, "lctx-search", "-c", coll, "--like", "d1", "--mode", "bm25", NULL);
     expect_status(r, 2);
+    result_free(&r);
+}
+
+/* --run - with --qrels: the run alone on standard output, so it can be
+ * piped to an evaluator; the metrics on standard error. (They used to
+ * follow the run lines on standard output, and no evaluator read that.) */
+Test(cli_search_output, run_on_stdout_keeps_the_metrics_off_it)
+{
+    const char *coll = make_collection();
+    const char *q = tpath("queries.jsonl"), *qrels = tpath("qrels.tsv");
+    const char *saved = tpath("stdout.trec");
+    write_file(q, "{\"_id\":\"1\",\"text\":\"apollo program\"}\n"
+                  "{\"_id\":\"2\",\"text\":\"bread flour\"}\n");
+    write_file(qrels, "1\td1\t1\n2\td2\t1\n");
+    for (int json = 0; json < 2; json++) {
+        cmd_result r = run(NULL, "lctx-search", "-c", coll, "--queries", q, "--run", "-",
+                           "--qrels", qrels, json ? "--json" : NULL, NULL);
+        expect_status(r, 0);
+        cr_assert_null(strstr(r.out, "nDCG"), "metrics on stdout:\n%s", r.out);
+        cr_assert_null(strstr(r.out, "ndcg"), "metrics on stdout:\n%s", r.out);
+        expect_contains(r.out, "1 Q0 d1 1 ");
+        expect_contains(r.err, json ? "\"ndcg_10\":1," : "nDCG@10     1.0000");
+        /* what came out is a run lctx-eval reads, and scores alike */
+        write_file(saved, r.out);
+        result_free(&r);
+        r = run(NULL, "lctx-eval", "--json", qrels, saved, NULL);
+        expect_status(r, 0);
+        expect_contains(r.out, "\"queries\":2,\"ndcg_10\":1,");
+        result_free(&r);
+    }
+    /* With the run in a file the metrics stay on standard output. */
+    cmd_result r = run(NULL, "lctx-search", "-c", coll, "--queries", q, "--run", saved,
+                       "--qrels", qrels, NULL);
+    expect_status(r, 0);
+    expect_contains(r.out, "nDCG@10     1.0000");
     result_free(&r);
 }
 

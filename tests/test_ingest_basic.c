@@ -430,3 +430,44 @@ Test(ingest_jsonl, id_fallback_and_both_ids)
     remove_temp(dir, "ids.jsonl");
     seen_free(&s);
 }
+
+/* 2^53 + 1 reads as 2^53 (a double cannot tell them apart), so both are
+ * refused and two documents cannot become one; 2^53 - 1 and its negative
+ * are the largest kept, printed in full. */
+Test(ingest_jsonl, numeric_ids_refused_from_2_pow_53)
+{
+    static const char *const bad[] = {
+        "9007199254740992", "9007199254740993", "-9007199254740992", "-9007199254740993",
+        "0.5", "1e300",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char dir[] = "/tmp/lctx-ingest-XXXXXX", bytes[256], want[600];
+        int n = snprintf(bytes, sizeof bytes, "{\"_id\":\"a\",\"text\":\"x\"}\n"
+                         "{\"_id\":%s,\"text\":\"y\"}\n", bad[i]);
+        char *path = temp_file(dir, "num.jsonl", bytes, (size_t)n);
+        seen s = { 0 };
+        char err[512] = "";
+        cr_assert_eq(run(path, INGEST_AUTO, 0, &s, err, sizeof err), -1, "id %s accepted", bad[i]);
+        snprintf(want, sizeof want, "%s:2: numeric id is not an integer within 2^53", path);
+        cr_assert(strstr(err, want), "id %s: %s", bad[i], err);
+        cr_assert(strstr(err, "quote it"), "%s", err);
+        cr_assert_eq(s.n, 1);
+        remove_temp(dir, "num.jsonl");
+        seen_free(&s);
+    }
+    char dir[] = "/tmp/lctx-ingest-XXXXXX";
+    const char bytes[] = "{\"_id\":9007199254740991,\"text\":\"a\"}\n"
+                         "{\"_id\":-9007199254740991,\"text\":\"b\"}\n"
+                         "{\"_id\":0,\"text\":\"c\"}\n{\"_id\":2.0,\"text\":\"d\"}\n";
+    char *path = temp_file(dir, "ok.jsonl", bytes, sizeof bytes - 1);
+    seen s = { 0 };
+    char err[256] = "";
+    cr_assert_eq(run(path, INGEST_AUTO, 0, &s, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(s.n, 4);
+    cr_assert_str_eq(s.id[0], "9007199254740991");
+    cr_assert_str_eq(s.id[1], "-9007199254740991");
+    cr_assert_str_eq(s.id[2], "0");
+    cr_assert_str_eq(s.id[3], "2");
+    remove_temp(dir, "ok.jsonl");
+    seen_free(&s);
+}
