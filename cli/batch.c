@@ -41,12 +41,19 @@
  * such a query, so lctx-eval on the file averages over fewer queries unless
  * it is given -c). They go to standard output, or to standard error when
  * the run does ("--run -"), so the run stays a run a pipe can evaluate.
+ *
+ * The run is written to OUT.tmp.PID beside OUT and renamed over it once
+ * every query has been answered: a run that fails part way (a document id
+ * a run cannot hold, a search error) leaves OUT as it was, not half of a
+ * new run that an evaluator would score without a word.
  */
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct query {
     char *id;
@@ -427,6 +434,26 @@ static int evaluate(const char *prog, const cli_batch_opts *o, cli_qrels *qrels,
     return CLI_EXIT_OK;
 }
 
+/* A new file beside path for the run, with the permissions a plain
+ * fopen would give it; its name into tmp. NULL with the message printed. */
+static FILE *open_run_tmp(const char *prog, const char *path, char *tmp, size_t len)
+{
+    if (snprintf(tmp, len, "%s.tmp.%ld", path, (long)getpid()) >= (int)len) {
+        cli_error(prog, "%s: name too long", path);
+        return NULL;
+    }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        cli_error(prog, "%s: %s", tmp, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp);
+        }
+    }
+    return f;
+}
+
 int cli_batch_run(const char *prog, lctx_db *db, const cli_batch_opts *o)
 {
     cli_qrels qrels = { 0 };
@@ -434,7 +461,7 @@ int cli_batch_run(const char *prog, lctx_db *db, const cli_batch_opts *o)
     query_list ql = { 0 };
     FILE *out = NULL;
     int status = CLI_EXIT_FAIL;
-    char err[512];
+    char err[512], tmp[4096] = "";
 
     /* Read the judgments before spending time on the queries. */
     if (o->qrels && cli_qrels_load(o->qrels, &qrels, err, sizeof err) != 0) {
@@ -444,11 +471,9 @@ int cli_batch_run(const char *prog, lctx_db *db, const cli_batch_opts *o)
     if (queries_load(prog, o->queries, &ql) != 0)
         goto done;
     if (o->run) {
-        out = strcmp(o->run, "-") == 0 ? stdout : fopen(o->run, "w");
-        if (!out) {
-            cli_error(prog, "%s: %s", o->run, strerror(errno));
+        out = strcmp(o->run, "-") == 0 ? stdout : open_run_tmp(prog, o->run, tmp, sizeof tmp);
+        if (!out)
             goto done;
-        }
     }
     double t0 = cli_now();
     status = run_queries(prog, db, o, &ql, out, o->qrels ? &run : NULL);
@@ -459,6 +484,12 @@ int cli_batch_run(const char *prog, lctx_db *db, const cli_batch_opts *o)
             status = CLI_EXIT_FAIL;
         }
         out = NULL;
+        if (status == CLI_EXIT_OK && rename(tmp, o->run) != 0) {
+            cli_error(prog, "%s: %s", o->run, strerror(errno));
+            status = CLI_EXIT_FAIL;
+        }
+        if (status != CLI_EXIT_OK)
+            unlink(tmp);
     }
     if (status != CLI_EXIT_OK)
         goto done;
@@ -467,8 +498,10 @@ int cli_batch_run(const char *prog, lctx_db *db, const cli_batch_opts *o)
     if (o->qrels)
         status = evaluate(prog, o, &qrels, &run, &ql, elapsed);
 done:
-    if (out && out != stdout)
+    if (out && out != stdout) {
         fclose(out);
+        unlink(tmp);
+    }
     fflush(stdout);
     queries_free(&ql);
     cli_qrels_free(&qrels);

@@ -10,11 +10,14 @@
  * mark taken into a qrels or run file's first query id, an exclusion on
  * the command line taken for an option without a word of help, and lines
  * of a pipe that vanished from the output so answers no longer lined up
- * with questions. The tests check the exit
+ * with questions, and a run that failed part way and left half a run file
+ * in place of the last one. The tests check the exit
  * status, that the message names FILE:LINE (or stdin:N), and that no run
  * file is left behind when the queries file was refused.
  */
 #include "test_cli_harness.h"
+
+#include <dirent.h>
 
 TestSuite(cli_search_input, .fini = cleanup_tmpdir, .timeout = 60);
 
@@ -177,6 +180,34 @@ Test(cli_search_input, invalid_utf8_refused_before_the_run_is_opened)
         cr_assert_eq(strlen(r.out), 0, "case %zu: metrics printed: %s", i, r.out);
         result_free(&r);
     }
+}
+
+/* A run that fails part way, here at a document whose id (a file name with
+ * a blank) a TREC run cannot hold, leaves the run file as it was and no
+ * temporary file beside it. */
+Test(cli_search_input, a_failed_run_leaves_the_run_file_as_it_was)
+{
+    const char *coll = tpath("blank.lctx"), *docs = tpath("my docs"), *q = tpath("q.jsonl"),
+               *out = tpath("run.trec");
+    cr_assert_eq(mkdir(docs, 0755), 0);
+    write_file(tpath("my docs/moon.txt"), "astronauts walked on the moon\n");
+    cmd_result r = run(NULL, "lctx-index", "-c", coll, "--quiet", docs, NULL);
+    expect_status(r, 0);
+    result_free(&r);
+    write_file(q, "{\"_id\":\"1\",\"text\":\"bread\"}\n{\"_id\":\"2\",\"text\":\"moon\"}\n");
+    write_file(out, "an earlier run\n");
+    r = run(NULL, "lctx-search", "-c", coll, "--queries", q, "--run", out, NULL);
+    cr_assert_eq(r.status, 1, "status %d, stderr %s", r.status, r.err);
+    expect_contains(r.err, "contains blanks");
+    result_free(&r);
+    char *kept = read_file(out);
+    cr_assert_str_eq(kept, "an earlier run\n");
+    free(kept);
+    DIR *d = opendir(tpath(""));
+    cr_assert_not_null(d);
+    for (struct dirent *e; (e = readdir(d));)
+        cr_assert_null(strstr(e->d_name, "run.trec.tmp"), "left behind: %s", e->d_name);
+    closedir(d);
 }
 
 /* ---------------------------------------------------------------- qrels */
