@@ -71,6 +71,10 @@ static int lctx_build(const char *dir, const bm25_doc *docs, size_t n, char *err
     lctx_coll_path(dir, path, sizeof path);
     rc = lctx_open(path, LCTX_OPEN_CREATE, NULL, &db);
     if (rc != LCTX_OK) return lctx_bench_fail(db, rc, path, err, errlen);
+    /* check-tsan sets it to build batches that spill (indexer/spill.c) */
+    const char *memory = getenv("LCTX_BENCH_BATCH_MEMORY");
+    if (memory)
+        lctx_set_batch_memory(db, (size_t)strtoull(memory, NULL, 10));
     rc = lctx_begin(db);
     if (rc != LCTX_OK) return lctx_bench_fail(db, rc, "begin", err, errlen);
     if (lctx_add_all(db, docs, n, err, errlen) != 0) return -1;  /* db closed */

@@ -44,6 +44,12 @@ check-tsan: $(TSAN_DIR)/bench-bm25 $(TSAN_DIR)/tsan-follow $(BUILD)/lctx-index
 	    --queries $$d/queries.jsonl --index $(TSAN_DIR)/work/index \
 	    --run $(TSAN_DIR)/work/run.trec >/dev/null; \
 	done; \
+	echo "check-tsan: batches that spill on both lanes (lisa, 64 KiB batch memory)"; \
+	rm -rf $(TSAN_DIR)/work; mkdir -p $(TSAN_DIR)/work; \
+	LCTX_BENCH_BATCH_MEMORY=65536 OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1:exitcode=66 \
+	  $(TSAN_DIR)/bench-bm25 --builds 2 --repeat 1 --corpus $(SHARED)/data/ir/lisa/corpus.jsonl \
+	  --queries $(SHARED)/data/ir/lisa/queries.jsonl --index $(TSAN_DIR)/work/index \
+	  --run $(TSAN_DIR)/work/run.trec >/dev/null; \
 	echo "check-tsan: searches while other processes replace the index (cranfield)"; \
 	rm -rf $(TSAN_DIR)/work; mkdir -p $(TSAN_DIR)/work; \
 	OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1:exitcode=66 \
