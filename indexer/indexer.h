@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "store/store.h"
+
 /* ======================================================= UTF-8 (utf8.c) */
 
 /* Returns 1 when s[0..len) is valid UTF-8; otherwise 0 and *bad_offset is
@@ -489,6 +491,11 @@ int write_batch_index(struct write_batch *w, uint32_t doc, uint32_t first_chunk,
                       const chunk_span *spans, size_t n);
 int write_batch_tomb(struct write_batch *w, uint32_t first, uint32_t n);
 int write_batch_finish(struct write_batch *w, uint64_t seq, struct store_batch *b);
+/* 1 once a lane of w has spilled its terms to disk (any thread may ask). */
+int write_batch_spilled(struct write_batch *w);
+/* Closes w's spill files and gives their space back: a failed batch's
+ * undo may need the room (write.c). */
+void write_batch_drop_spills(struct write_batch *w);
 /* A replayed batch may miss documents compaction removed since: their
  * chunk ids are holes in its range, which it then passes over. */
 void write_batch_allow_holes(struct write_batch *w);
@@ -598,5 +605,55 @@ int ingest_text_file(ingest_run *r, const char *path, const char *id);
 int ingest_is_markdown(const char *name);
 /* 1 when s[0..len) is NULL, empty or only white space: nothing to index. */
 int ingest_blank(const char *s, size_t len);
+
+/* ================================== a write batch's state (write.c, write_lane.c)
+ * Shared by the batch protocol (write.c) and its lanes (write_lane.c). */
+typedef struct tomb_range {
+    uint32_t first, n;
+} tomb_range;
+
+/* What tokenizing into a builder needs; one per thread that does it. */
+typedef struct index_lane {
+    tok_tokenizer *tok;
+    int tok_borrowed;                /* tok is another lane's (same thread) */
+    postings_builder *pb;
+    tok_list text_toks, title_toks;
+    uint64_t end_chunk;              /* after the last chunk it has */
+    spill_file *spill;               /* its runs, once its terms outgrew memory */
+} index_lane;
+
+struct write_batch {
+    lctx_db *db;
+    write_worker *worker;            /* tokenizes lctx_add's documents */
+    write_worker *reap;              /* finished, its thread still exiting */
+    tomb_range *tombs;               /* deletions, fed to the builder at commit */
+    size_t n_tombs, cap_tombs;
+    uint64_t seq;
+    uint64_t next_doc, next_chunk;
+    uint64_t first_doc, first_chunk; /* ids at lctx_begin */
+    int fresh;                       /* no live document at lctx_begin */
+    uint64_t n_added, n_deleted;
+    index_lane lane;                 /* the worker's (and replay's) */
+    index_lane *caller;              /* the calling thread's (index_caller_job) */
+    index_lane *share;               /* the same, for what does not follow it */
+    sqlite3_stmt *st_find, *st_del, *st_doc;
+    uint8_t *spans_buf;              /* encoded spans of the document being added */
+    size_t spans_cap;
+    embed_batch *eb;                 /* chunk texts to embed (collections with vectors) */
+    size_t spill_at;                 /* a lane's builder spills past this (0: never) */
+    spill_source *src;               /* a spilled batch's terms, for apply */
+    int spilled;                     /* a lane has spilled (atomic: lanes run on two threads) */
+    store_term_source source;
+};
+
+/* write_lane.c's lanes, for write.c: the worker's job and its last act,
+ * and the calling thread's (write_worker_start, write_worker_finish). */
+int write_index_job(void *ctx, uint32_t doc, uint32_t first_chunk, const char *title,
+                    size_t title_len, const char *text, const chunk_span *spans, size_t n);
+int write_sort_worker_lane(void *ctx);
+int write_index_caller_job(void *ctx, uint32_t doc, uint32_t first_chunk, const char *title,
+                           size_t title_len, const char *text, const chunk_span *spans, size_t n);
+int write_sort_caller_lanes(void *ctx);
+
 
 #endif /* LCTX_INDEXER_H */

@@ -229,6 +229,7 @@ struct lctx_db {
     int test_fail_replace;        /* new generation: 1 fails before commit point, 2 after */
     unsigned test_caller_every;   /* add: the caller tokenizes every n-th document */
     uint64_t test_fail_doc;       /* tokenizing document id test_fail_doc - 1 fails */
+    unsigned test_fail_spill;     /* spills fail as on a full disk: 1 in the batch, 2 at commit */
     int kv_full;                  /* set by kv.c when LMDB answered MDB_MAP_FULL */
 
     /* vectors (indexer/embed.c, vecapply.c, query/vsearch.c), fixed at creation */
@@ -321,9 +322,8 @@ int catalog_open_reader(lctx_db *db, const char *file, sqlite3 **out);
 /* Switches the writer's catalog to WAL (no-op once it is). A new catalog
  * stays in rollback-journal mode through its first batch (catalog.c). */
 int catalog_use_wal(lctx_db *db);
-/* Before a batch's BEGIN: switches a catalog with committed batches to WAL
- * (a failure only warns), and sets synchronous to FULL in WAL mode, EXTRA
- * in rollback mode. */
+/* Before a batch's BEGIN: a catalog with committed batches to WAL (a failure
+ * only warns); synchronous FULL in WAL mode, EXTRA in rollback mode. */
 int catalog_batch_mode(lctx_db *db);
 int catalog_exec(lctx_db *db, sqlite3 *conn, const char *sql);
 /* Last batch recorded in SQLite (0 when none). */

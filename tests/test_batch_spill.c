@@ -226,3 +226,59 @@ Test(spill, the_default_keeps_a_small_batch_in_memory)
     cr_assert_eq(db->n_spills, 0);
     lctx_close(db);
 }
+
+/* A spill that fails leaves the collection as it was. The runs written at
+ * the commit come before the catalog's COMMIT (the commit point): their
+ * failure is a plain rollback, never a committed batch to undo, which a
+ * full disk can make impossible (then the batch would wait for replay). */
+static void failed_spill(int where)
+{
+    lctx_db *db;
+    cr_assert_eq(lctx_open(dir, LCTX_OPEN_CREATE, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    for (int i = 0; i < 20; i++)
+        add_generated(db, i, 1);
+    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+    lctx_set_batch_memory(db, 1);
+    db->test_fail_spill = (unsigned)where;
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    int rc = LCTX_OK;
+    for (int i = 20; i < 120 && rc == LCTX_OK; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "d%d", i);
+        char *t = doc_text(i, 1);
+        lctx_doc d = {.id = id, .text = t};
+        rc = lctx_add(db, &d);
+        free(t);
+    }
+    if (rc == LCTX_OK)
+        rc = lctx_commit(db, NULL);
+    else
+        lctx_rollback(db);
+    cr_assert_eq(rc, LCTX_EIO, "status %d: %s", rc, lctx_errmsg(db));
+    const char *msg = lctx_errmsg(db);
+    cr_assert_not_null(strstr(msg, "temporary file"), "%s", msg);
+    cr_assert_null(strstr(msg, "rolled back"), "undone after the commit point: %s", msg);
+    cr_assert_null(strstr(msg, "replayed"), "%s", msg);
+    db->test_fail_spill = 0;
+    lctx_stats st;
+    cr_assert_eq(lctx_stats_get(db, &st), LCTX_OK);
+    cr_assert_eq(st.documents, 20);
+    cr_assert_eq(st.last_seq, 1);
+    cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
+    if (where == 1)
+        cr_assert_eq(db->n_spills, 0, "no run was written");
+    else
+        cr_assert_gt(db->n_spills, 50, "the batch had spilled before its commit");
+    lctx_close(db);
+}
+
+Test(spill, a_failed_spill_in_the_batch_changes_nothing)
+{
+    failed_spill(1);
+}
+
+Test(spill, the_last_runs_are_written_before_the_commit_point)
+{
+    failed_spill(2);
+}
