@@ -23,15 +23,15 @@
  *
  * in the machine's byte order: the file never outlives its process.
  *
- * Reading back (spill_source): each file is mapped read-only and every run
- * gets a cursor; a binary heap of cursors by term yields the terms of all
- * runs in byte order, as LMDB sorts keys, and for each term its records,
- * one chain per file (a lane's runs hold its documents in order, so its
- * records of one term concatenate in chunk order; lanes interleave, and
- * apply merges the chains by chunk: store_term_chains). The mapped pages
- * are the page cache's, which the kernel can drop and read again, so
- * applying a spilled batch needs about a run's worth of memory per lane
- * at most, not the batch's.
+ * Reading back (spill_source): every run gets a cursor, which reads it in
+ * order through a small buffer of its own; a binary heap of cursors by
+ * term yields the terms of all runs in byte order, as LMDB sorts keys, and
+ * for each term its records, one chain per file (a lane's runs hold its
+ * documents in order, so its records of one term concatenate in chunk
+ * order; lanes interleave, and apply merges the chains by chunk:
+ * store_term_chains). So applying a spilled batch needs the cursors'
+ * buffers (32 KiB a run, or a term's postings in one run where longer),
+ * not the batch.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -39,7 +39,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "indexer/indexer.h"
@@ -59,8 +58,7 @@ struct spill_file {
     size_t size;               /* bytes of the file, buffer included */
     spill_run *runs;
     size_t n_runs, cap_runs;
-    const uint8_t *map;        /* spill_source: the file, mapped */
-    size_t mapped;
+    int reading;               /* spill_source has it: no more runs */
 };
 
 static int spill_fail(spill_file *f, const char *what)
@@ -117,8 +115,6 @@ void spill_close(spill_file *f)
 {
     if (!f)
         return;
-    if (f->map)
-        munmap((void *)f->map, f->mapped);
     close(f->fd);
     free(f->buf);
     free(f->runs);
@@ -169,7 +165,7 @@ static int put_bytes(spill_file *f, const void *p, size_t n)
 
 int spill_write_run(spill_file *f, store_term_postings *const *terms, size_t n)
 {
-    if (f->map)
+    if (f->reading)
         return store_err(f->db, LCTX_ESTATE, "spill: the file is being read");
     if (f->n_runs == f->cap_runs) {
         size_t cap = f->cap_runs ? f->cap_runs * 2 : 16;
@@ -199,12 +195,23 @@ int spill_write_run(spill_file *f, store_term_postings *const *terms, size_t n)
 }
 
 /* ------------------------------------------------------------ reading */
+/* A cursor reads its run through a buffer of its own, SPILL_READ bytes
+ * (or one record, when a term's postings are longer) at a time: the runs
+ * are read once, in order, so memory for reading is the cursors' buffers,
+ * not the runs. (Mapping the file instead left its pages resident: the
+ * kernel maps a whole large folio of page cache at a fault, and the runs
+ * were counted in the process's memory however soon they were read.) */
+#define SPILL_READ ((size_t)32 << 10)
+
 typedef struct run_cursor {
-    const uint8_t *pos, *end;      /* the next record, the run's end */
+    int fd;
+    uint64_t off, end;             /* the file's next unread byte, the run's end */
+    uint8_t *buf;                  /* records read, from buf[at] to buf[len] */
+    size_t at, len, cap;
     int file;                      /* chain */
     size_t run;                    /* in its file */
-    const char *term;              /* the current record */
-    uint32_t len;
+    const char *term;              /* the current record, in buf */
+    uint32_t len_term;
     const store_bposting *p;
     size_t n;
 } run_cursor;
@@ -217,7 +224,8 @@ struct spill_source {
     size_t n_cur;
     size_t *heap;                  /* cursor indices, a min-heap by term */
     size_t n_heap;
-    size_t *took;                  /* the cursors of the current term */
+    size_t *took;                  /* the cursors of the last term given */
+    size_t n_took;
     store_seg *segs[STORE_CHAINS]; /* the current term's segments, by chain */
     store_term_chains view;
 };
@@ -232,7 +240,7 @@ static int term_cmp(const char *a, uint32_t la, const char *b, uint32_t lb)
 static int cursor_before(const spill_source *s, size_t x, size_t y)
 {
     const run_cursor *a = &s->cur[x], *b = &s->cur[y];
-    int c = term_cmp(a->term, a->len, b->term, b->len);
+    int c = term_cmp(a->term, a->len_term, b->term, b->len_term);
     if (c)
         return c < 0;
     return a->file != b->file ? a->file < b->file : a->run < b->run;
@@ -270,62 +278,133 @@ static size_t heap_pop(spill_source *s)
     return top;
 }
 
-/* Reads the record at c->pos: 1 when there is one, 0 at the run's end,
- * -1 when it is malformed. */
+/* Makes buf[at..len) hold at least `need` bytes of the run (fewer only at
+ * its end): what is left moves to the front (records are multiples of 4
+ * bytes, so postings stay aligned), and the rest is read. 0, or -1 with
+ * errno set. */
+static int cursor_fill(run_cursor *c, size_t need)
+{
+    if (c->len - c->at >= need)
+        return 0;
+    size_t left = c->len - c->at;
+    if (need > c->cap) {
+        size_t cap = c->cap ? c->cap : SPILL_READ;
+        while (cap < need)
+            cap *= 2;
+        uint8_t *b = malloc(cap);
+        if (!b) {
+            errno = ENOMEM;
+            return -1;
+        }
+        if (left)
+            memcpy(b, c->buf + c->at, left);
+        free(c->buf);
+        c->buf = b;
+        c->cap = cap;
+    } else if (left) {
+        memmove(c->buf, c->buf + c->at, left);
+    }
+    c->at = 0;
+    c->len = left;
+    while (c->len < c->cap && c->off < c->end) {
+        size_t want = c->cap - c->len;
+        if (want > c->end - c->off)
+            want = (size_t)(c->end - c->off);
+        ssize_t got = pread(c->fd, c->buf + c->len, want, (off_t)c->off);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0) {
+            if (got == 0)
+                errno = EIO;   /* the file is shorter than its runs */
+            return -1;
+        }
+        c->len += (size_t)got;
+        c->off += (uint64_t)got;
+    }
+    return 0;
+}
+
+/* Reads the next record: 1 when there is one, 0 at the run's end, -1 when
+ * it is malformed, -2 when it cannot be read (errno set). */
 static int cursor_read(run_cursor *c)
 {
-    if (c->pos == c->end)
-        return 0;
     uint32_t head[2];
-    if ((size_t)(c->end - c->pos) < sizeof head)
+    if (cursor_fill(c, sizeof head))
+        return -2;
+    if (c->len == c->at)
+        return 0;
+    if (c->len - c->at < sizeof head)
         return -1;
-    memcpy(head, c->pos, sizeof head);
+    memcpy(head, c->buf + c->at, sizeof head);
     size_t padded = ((size_t)head[0] + 3) & ~(size_t)3;
-    size_t left = (size_t)(c->end - c->pos) - sizeof head;
-    if (head[0] == 0 || head[1] == 0 || padded > left ||
-        head[1] > (left - padded) / sizeof(store_bposting))
+    if (head[0] == 0 || head[1] == 0 || head[1] > (SIZE_MAX - 64 - padded) / 8)
         return -1;
-    c->term = (const char *)c->pos + sizeof head;
-    c->len = head[0];
-    c->p = (const store_bposting *)(c->pos + sizeof head + padded);
+    size_t bytes = sizeof head + padded + (size_t)head[1] * sizeof(store_bposting);
+    if (cursor_fill(c, bytes))
+        return -2;
+    if (c->len - c->at < bytes)
+        return -1;
+    const uint8_t *r = c->buf + c->at;
+    c->term = (const char *)r + sizeof head;
+    c->len_term = head[0];
+    c->p = (const store_bposting *)(r + sizeof head + padded);
     c->n = head[1];
-    c->pos += sizeof head + padded + c->n * sizeof(store_bposting);
+    c->at += bytes;
     return 1;
 }
 
-static int source_corrupt(spill_source *s)
+static int source_fail(spill_source *s, int got)
 {
-    return store_err(s->db, LCTX_ECORRUPT, "%s: the batch's temporary postings file is "
-                     "malformed", s->db->path);
+    if (got == -1)
+        return store_err(s->db, LCTX_ECORRUPT, "%s: the batch's temporary postings file is "
+                         "malformed", s->db->path);
+    return store_err(s->db, errno == ENOMEM ? LCTX_ENOMEM : LCTX_EIO, "%s: cannot read back "
+                     "the batch's postings from a temporary file: %s", s->db->path,
+                     strerror(errno));
+}
+
+/* Reads cursor k's next record into the heap, unless its run has ended. */
+static int cursor_next(spill_source *s, size_t k)
+{
+    int got = cursor_read(&s->cur[k]);
+    if (got < 0)
+        return source_fail(s, got);
+    if (got)
+        heap_push(s, k);
+    return LCTX_OK;
 }
 
 static int source_rewind(void *ctx)
 {
     spill_source *s = ctx;
-    s->n_heap = 0;
+    s->n_heap = s->n_took = 0;
     size_t k = 0;
+    int rc = LCTX_OK;
     for (int fi = 0; fi < s->n_files; fi++) {
         const spill_file *f = s->files[fi];
-        for (size_t r = 0; r < f->n_runs; r++, k++) {
+        for (size_t r = 0; r < f->n_runs && !rc; r++, k++) {
             run_cursor *c = &s->cur[k];
-            c->pos = f->map + f->runs[r].off;
-            c->end = c->pos + f->runs[r].bytes;
-            c->file = fi;
-            c->run = r;
-            int got = cursor_read(c);
-            if (got < 0)
-                return source_corrupt(s);
-            if (got)
-                heap_push(s, k);
+            *c = (run_cursor){.fd = f->fd, .off = f->runs[r].off,
+                              .end = f->runs[r].off + f->runs[r].bytes, .buf = c->buf,
+                              .cap = c->cap, .file = fi, .run = r};
+            rc = cursor_next(s, k);
         }
     }
-    return LCTX_OK;
+    return rc;
 }
 
 static int source_next(void *ctx, const store_term_chains **out)
 {
     spill_source *s = ctx;
     *out = NULL;
+    /* The cursors of the term given last move on only now: its view
+     * pointed into their buffers until apply asked for the next one. */
+    for (size_t i = 0; i < s->n_took; i++) {
+        int rc = cursor_next(s, s->took[i]);
+        if (rc)
+            return rc;
+    }
+    s->n_took = 0;
     if (!s->n_heap)
         return LCTX_OK;
     /* Every cursor at the smallest term, in chain then run order (the
@@ -333,12 +412,13 @@ static int source_next(void *ctx, const store_term_chains **out)
     size_t n = 0;
     do
         s->took[n++] = heap_pop(s);
-    while (s->n_heap && !term_cmp(s->cur[s->heap[0]].term, s->cur[s->heap[0]].len,
-                                  s->cur[s->took[0]].term, s->cur[s->took[0]].len));
+    while (s->n_heap && !term_cmp(s->cur[s->heap[0]].term, s->cur[s->heap[0]].len_term,
+                                  s->cur[s->took[0]].term, s->cur[s->took[0]].len_term));
+    s->n_took = n;
     store_term_chains *v = &s->view;
     memset(v, 0, sizeof *v);
     v->term = s->cur[s->took[0]].term;
-    v->len = s->cur[s->took[0]].len;
+    v->len = s->cur[s->took[0]].len_term;
     for (size_t i = 0; i < n; i++) {
         const run_cursor *c = &s->cur[s->took[i]];
         s->segs[c->file][v->n_seg[c->file]++] = (store_seg){c->p, c->n};
@@ -346,14 +426,6 @@ static int source_next(void *ctx, const store_term_chains **out)
     }
     for (int k = 0; k < STORE_CHAINS; k++)
         v->seg[k] = s->segs[k];
-    /* The view points into the map, not the cursors: move them on. */
-    for (size_t i = 0; i < n; i++) {
-        int got = cursor_read(&s->cur[s->took[i]]);
-        if (got < 0)
-            return source_corrupt(s);
-        if (got)
-            heap_push(s, s->took[i]);
-    }
     *out = v;
     return LCTX_OK;
 }
@@ -362,30 +434,14 @@ void spill_source_close(spill_source *s)
 {
     if (!s)
         return;
+    for (size_t i = 0; s->cur && i < s->n_cur; i++)
+        free(s->cur[i].buf);
     free(s->cur);
     free(s->heap);
     free(s->took);
     for (int k = 0; k < STORE_CHAINS; k++)
         free(s->segs[k]);
     free(s);
-}
-
-/* Flushes f and maps it for reading (once). */
-static int map_file(spill_file *f)
-{
-    if (f->map)
-        return LCTX_OK;
-    int rc = flush_buf(f);
-    if (rc)
-        return rc;
-    if (f->size == 0)
-        return LCTX_OK;
-    void *m = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, f->fd, 0);
-    if (m == MAP_FAILED)
-        return spill_fail(f, "cannot read back");
-    f->map = m;
-    f->mapped = f->size;
-    return LCTX_OK;
 }
 
 int spill_source_open(lctx_db *db, spill_file *const *files, int n, spill_source **out,
@@ -402,7 +458,12 @@ int spill_source_open(lctx_db *db, spill_file *const *files, int n, spill_source
     for (int k = 0; k < n && !rc; k++) {
         s->files[k] = files[k];
         s->n_cur += files[k]->n_runs;
-        rc = map_file(files[k]);
+        /* the last bytes written go to the file; its writer is done */
+        if (!(rc = flush_buf(files[k]))) {
+            free(files[k]->buf);
+            files[k]->buf = NULL;
+            files[k]->reading = 1;
+        }
         if (!rc && !(s->segs[k] = malloc((files[k]->n_runs + 1) * sizeof *s->segs[k])))
             rc = store_err(db, LCTX_ENOMEM, "out of memory");
     }
