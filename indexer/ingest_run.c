@@ -66,16 +66,23 @@ static int ingest_commit_batch(ingest_ctx *ic)
     return rc;
 }
 
-/* Prefixes the handle's error with the document's FILE:LINE (or FILE) and
- * stops the reader. */
+/* Names the document in the handle's error and stops the reader: as the
+ * message's FILE:LINE (or FILE) when the document is what is wrong
+ * (LCTX_EINVAL), else after it, "(at FILE:LINE)": a full disk or a folder
+ * that refuses a temporary file is not a matter of that line, and a user
+ * sent to it would look for a fault that is not there. */
 static int ingest_fail(ingest_ctx *ic, const ingest_doc *d, int rc)
 {
-    char why[512];
+    char why[512], at[300];
     snprintf(why, sizeof why, "%s", lctx_errmsg(ic->db));
     if (d->line)
-        store_err(ic->db, rc, "%s:%ld: %s", d->source, d->line, why);
+        snprintf(at, sizeof at, "%s:%ld", d->source, d->line);
     else
-        store_err(ic->db, rc, "%s: %s", d->source, why);
+        snprintf(at, sizeof at, "%s", d->source);
+    if (rc == LCTX_EINVAL)
+        store_err(ic->db, rc, "%s: %s", at, why);
+    else
+        store_err(ic->db, rc, "%s (at %s)", why, at);
     ic->rc = rc;
     return 1;
 }

@@ -282,3 +282,43 @@ Test(spill, the_last_runs_are_written_before_the_commit_point)
 {
     failed_spill(2);
 }
+
+/* An error of the environment while ingesting (here the temporary file)
+ * names the input line as the place it happened, after the reason; only
+ * a fault of the document itself starts with FILE:LINE, the form that
+ * sends a user to that line. */
+Test(spill, an_ingest_error_blames_the_line_only_for_the_document)
+{
+    char file[600];
+    snprintf(file, sizeof file, "%s.jsonl", dir);
+    FILE *f = fopen(file, "w");
+    cr_assert_not_null(f);
+    fputs("{\"_id\":\"a\",\"text\":\"alpha beta\"}\n{\"_id\":\"b\",\"text\":\"gamma\"}\n", f);
+    fclose(f);
+    lctx_db *db;
+    cr_assert_eq(lctx_open(dir, LCTX_OPEN_CREATE, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
+    lctx_set_batch_memory(db, 1);
+    db->test_fail_spill = 1;
+    store_test_caller_every(db, 1);   /* the spill fails in lctx_ingest's own call */
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    cr_assert_eq(lctx_ingest(db, file, NULL, NULL), LCTX_EIO, "%s", lctx_errmsg(db));
+    char where[700];
+    snprintf(where, sizeof where, "(at %s:1)", file);
+    const char *msg = lctx_errmsg(db);
+    cr_assert_not_null(strstr(msg, where), "%s", msg);
+    cr_assert_neq(strncmp(msg, file, strlen(file)), 0, "starts with the file: %s", msg);
+    lctx_rollback(db);
+    db->test_fail_spill = 0;
+    /* a document at fault: FILE:LINE first */
+    f = fopen(file, "w");
+    cr_assert_not_null(f);
+    fputs("{\"_id\":\"a\",\"text\":\"alpha\"}\n{\"_id\":\"b\",\"title\":\"bad \xff byte\"}\n", f);
+    fclose(f);
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    int rc = lctx_ingest(db, file, NULL, NULL);
+    cr_assert_eq(rc, LCTX_EINVAL, "status %d: %s", rc, lctx_errmsg(db));
+    snprintf(where, sizeof where, "%s:2: ", file);
+    cr_assert_eq(strncmp(lctx_errmsg(db), where, strlen(where)), 0, "%s", lctx_errmsg(db));
+    lctx_rollback(db);
+    lctx_close(db);
+}
