@@ -27,7 +27,7 @@ typedef int (*scan_fn)(tok_tokenizer *, const char *, size_t, tok_list *);
 /* One cold and one warm pass of scan over the texts: times in ms, tokens. */
 static size_t run_pass(scan_fn scan, const bm25_doc *docs, size_t n, double *cold, double *warm)
 {
-    tok_config cfg = {"english", 1, 1};
+    tok_config cfg = {"english", 1, 1, 0};
     char err[128];
     tok_tokenizer *t = tok_new(&cfg, err, sizeof err);
     if (!t)

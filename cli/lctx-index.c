@@ -472,6 +472,7 @@ static void print_stats(const lctx_stats *s, int json)
             cJSON_AddNumberToObject(o, "postings", (double)s->postings);
             cJSON_AddNumberToObject(o, "avg_chunk_len", s->avg_chunk_len);
             cJSON_AddNumberToObject(o, "last_seq", (double)s->last_seq);
+            cJSON_AddNumberToObject(o, "awaiting_recovery", (double)s->awaiting_recovery);
             cJSON_AddNumberToObject(o, "disk_bytes", (double)s->disk_bytes);
             cJSON_AddNumberToObject(o, "format_version", s->format_version);
             cJSON_AddStringToObject(o, "language", s->language);
@@ -497,6 +498,9 @@ static void print_stats(const lctx_stats *s, int json)
     printf("postings: %llu\n", (unsigned long long)s->postings);
     printf("avg_chunk_len: %.2f\n", s->avg_chunk_len);
     printf("last_seq: %llu\n", (unsigned long long)s->last_seq);
+    if (s->awaiting_recovery)
+        printf("awaiting_recovery: %llu batches (replayed at the next write or --check)\n",
+               (unsigned long long)s->awaiting_recovery);
     printf("disk_bytes: %llu\n", (unsigned long long)s->disk_bytes);
     printf("format_version: %d\n", s->format_version);
     printf("language: %s\n", s->language);
@@ -563,6 +567,10 @@ static int maintain(lctx_db *db, const index_args *a)
         }
         s.language[sizeof s.language - 1] = '\0';
         print_stats(&s, a->json);
+        if (s.awaiting_recovery)
+            cli_warn(PROG, "%s: %llu committed batch(es) await recovery and are not counted yet "
+                     "(the next write, or --check, replays them)", a->coll,
+                     (unsigned long long)s.awaiting_recovery);
     }
     return CLI_EXIT_OK;
 }

@@ -244,6 +244,11 @@ typedef struct lctx_stats {
     int lsh_bits, lsh_tables, lsh_probes; /* 0 when search is exact (small collections) */
     double lsh_target_recall;
     double lsh_measured_recall; /* recall@10 measured by the tuner on held-out sample queries */
+    /* Batches the catalog has committed and the index does not hold yet
+     * (a crash, or a full disk, between the two stores): the next
+     * read-write open replays them. The counts above are the index's, and
+     * documents counts what is live as of last_seq, so they agree. */
+    uint64_t awaiting_recovery;
 } lctx_stats;
 
 LCTX_API int lctx_stats_get(lctx_db *db, lctx_stats *out);

@@ -664,13 +664,19 @@ int lctx_stats_get(lctx_db *db, lctx_stats *out)
     sqlite3 *conn = store_conn_get(db);
     if (!conn)
         return LCTX_EIO;
+    /* Live as of the index's last batch, so that documents agrees with the
+     * other counts while a batch awaits recovery (the catalog has it). */
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(conn, "SELECT count(*) FROM documents WHERE deleted_seq IS NULL",
-                           -1, &s, NULL) == SQLITE_OK) {
+    uint64_t cat_seq = 0;
+    if (sqlite3_prepare_v2(conn, "SELECT count(*) FROM documents WHERE batch_seq <= ?1 AND "
+                           "(deleted_seq IS NULL OR deleted_seq > ?1)", -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(s, 1, (sqlite3_int64)st.last_seq);
         if (sqlite3_step(s) == SQLITE_ROW)
             out->documents = (uint64_t)sqlite3_column_int64(s, 0);
         sqlite3_finalize(s);
     }
+    if (catalog_last_seq(db, conn, &cat_seq) == LCTX_OK && cat_seq > st.last_seq)
+        out->awaiting_recovery = cat_seq - st.last_seq;
     store_conn_put(db, conn);
     out->chunks = st.n_chunks - st.n_deleted;
     out->deleted_chunks = st.n_deleted;

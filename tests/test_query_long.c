@@ -84,7 +84,7 @@ static lctx_db *build(int ndocs, int chunk_words, int churn)
 
 static tok_tokenizer *english(void)
 {
-    tok_config tc = {"english", 1, 1};
+    tok_config tc = {"english", 1, 1, 0};
     char err[128];
     tok_tokenizer *tok = tok_new(&tc, err, sizeof err);
     cr_assert_not_null(tok, "%s", err);

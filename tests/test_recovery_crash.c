@@ -116,6 +116,40 @@ Test(recovery, between_stores_replays_exactly)
 /* Counts past a batch posting's 16 bits (store_wide) come back exactly
  * when the batch is replayed from the catalog after a crash between the
  * stores, as when it was first applied. */
+/* While a batch awaits recovery (the catalog has it, the index not yet), a
+ * reader's statistics are the index's, documents included, and say how
+ * many batches wait; a read-write open replays them and the counts move. */
+Test(recovery, stats_while_a_batch_awaits_recovery)
+{
+    lctx_db *db;
+    cr_assert_eq(lctx_open(dir, LCTX_OPEN_CREATE, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    add(db, "one", "the quick brown fox");
+    add(db, "two", "a lazy dog");
+    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+    store_test_stop_after_sqlite(db, 1);
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    add(db, "three", "foxes are clever");
+    cr_assert_eq(lctx_delete(db, "two"), LCTX_OK);
+    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+    lctx_close(db);
+    cr_assert_eq(lctx_open(dir, LCTX_OPEN_READONLY, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
+    lctx_stats st;
+    cr_assert_eq(lctx_stats_get(db, &st), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(st.last_seq, 1);
+    cr_assert_eq(st.awaiting_recovery, 1);
+    cr_assert_eq(st.documents, 2, "as of batch 1: one and two");
+    cr_assert_eq(st.chunks, 2);
+    lctx_close(db);
+    cr_assert_eq(lctx_open(dir, 0, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(lctx_stats_get(db, &st), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(st.last_seq, 2);
+    cr_assert_eq(st.awaiting_recovery, 0);
+    cr_assert_eq(st.documents, 2, "one and three");
+    cr_assert_eq(st.chunks, 2);
+    lctx_close(db);
+}
+
 Test(recovery, wide_counts_replay_exactly)
 {
     char *text = repeat_str("apple-", 70000, ""), *title = repeat_str("pear ", 66000, "");

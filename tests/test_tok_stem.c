@@ -83,7 +83,7 @@ static void reference(struct sb_stemmer *utf8, int english, const char *raw, siz
  * term with the reference; returns how many terms were compared. */
 static size_t compare_language(const char *lang, const char *text, size_t len)
 {
-    tok_config cfg = {lang, 0, 1};
+    tok_config cfg = {lang, 0, 1, 0};
     char err[128];
     tok_tokenizer *t = tok_new(&cfg, err, sizeof err);
     cr_assert_not_null(t, "%s: %s", lang, err);
