@@ -412,6 +412,8 @@ int postings_build_merge_records(postings_builder *pb, const postings_builder *o
 typedef struct spill_file spill_file;
 /* A temporary file in the collection's folder, gone when closed. */
 int spill_open(struct lctx_db *db, spill_file **out);
+/* Removes spill files a crashed writer left named (writer lock held). */
+void spill_remove_strays(struct lctx_db *db);
 void spill_close(spill_file *f);
 /* Appends terms[0..n) (in byte order, no linked second list) as a run. */
 int spill_write_run(spill_file *f, struct store_term_postings *const *terms, size_t n);

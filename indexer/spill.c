@@ -15,7 +15,9 @@
  * The file: one per lane, made with O_TMPFILE in the collection's folder
  * (same file system as the index, so the space a user provisioned for the
  * index is the space used; nothing is left behind by a crash), with an
- * unlinked mkstemp file where the file system lacks O_TMPFILE. A run is a
+ * unlinked mkstemp file where the file system lacks O_TMPFILE (a crash
+ * between its creation and its unlink leaves a spill-XXXXXX, which the
+ * next writer removes: spill_remove_strays). A run is a
  * sequence of records in term byte order:
  *
  *   u32 term length, u32 postings count, the term's bytes padded to 4,
@@ -34,6 +36,7 @@
  * not the batch.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -109,6 +112,21 @@ int spill_open(lctx_db *db, spill_file **out)
     }
     *out = f;
     return LCTX_OK;
+}
+
+void spill_remove_strays(lctx_db *db)
+{
+    DIR *d = opendir(db->path);
+    if (!d)
+        return;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (strncmp(e->d_name, "spill-", 6) != 0 || strlen(e->d_name) != 12)
+            continue;
+        char name[4200];
+        if (snprintf(name, sizeof name, "%s/%s", db->path, e->d_name) < (int)sizeof name)
+            unlink(name);
+    }
+    closedir(d);
 }
 
 void spill_close(spill_file *f)

@@ -1,7 +1,8 @@
 /*
  * write.c — write batches: lctx_begin / lctx_add / lctx_delete /
  * lctx_commit / lctx_rollback (lctx_ingest, which feeds batches from files,
- * is ingest_run.c; crash recovery is replay.c).
+ * is ingest_run.c; crash recovery is replay.c; the lanes a batch is
+ * tokenized in, and their spills to disk, write_lane.c).
  *
  * A batch is one SQLite transaction (BEGIN IMMEDIATE at lctx_begin) plus an
  * in-memory postings builder. lctx_add writes the document and its chunk
@@ -98,7 +99,9 @@ int lctx_begin(lctx_db *db)
     }
     if ((rc = store_lock(db)))
         goto out;
-    /* A writer that crashed since we opened may have left a batch behind. */
+    /* A writer that crashed since we opened may have left a batch behind,
+     * and a spill file it had not yet unlinked. */
+    spill_remove_strays(db);
     if ((rc = write_recover(db)) || (rc = catalog_batch_mode(db)) ||
         (rc = write_batch_new(db, &w)) || (rc = prepare(db, w)))
         goto fail;

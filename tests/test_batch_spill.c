@@ -322,3 +322,28 @@ Test(spill, an_ingest_error_blames_the_line_only_for_the_document)
     lctx_rollback(db);
     lctx_close(db);
 }
+
+/* Where the file system has no unnamed files, a spill file has a name
+ * for a moment; one a crash left behind goes at the next batch. */
+Test(spill, a_stray_spill_file_goes_at_the_next_batch)
+{
+    lctx_db *db;
+    cr_assert_eq(lctx_open(dir, LCTX_OPEN_CREATE, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    add_generated(db, 1, 1);
+    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+    char stray[700], other[700];
+    snprintf(stray, sizeof stray, "%s/spill-AbC123", dir);
+    snprintf(other, sizeof other, "%s/spill-notes.txt", dir);
+    FILE *f = fopen(stray, "w");
+    cr_assert_not_null(f);
+    fputs("half a run", f);
+    fclose(f);
+    cr_assert_not_null(f = fopen(other, "w"));
+    fclose(f);
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    cr_assert_eq(access(stray, F_OK), -1, "the stray is gone");
+    cr_assert_eq(access(other, F_OK), 0, "a file of another name stays");
+    cr_assert_eq(lctx_rollback(db), LCTX_OK);
+    lctx_close(db);
+}
