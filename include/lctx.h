@@ -161,9 +161,11 @@ typedef struct lctx_doc {
  * commit (a batch of gigabytes then needs about this much memory for its
  * postings, not the gigabytes; the batch stays one transaction). Default
  * LCTX_BATCH_MEMORY (256 MiB); 0: never spill. Takes effect at the next
- * lctx_begin (batches replayed by lctx_open use the default). The chunk
- * records (8 bytes a passage), and with an embedder the passages' text and
- * vectors, stay in memory until the commit. */
+ * lctx_begin (batches replayed by lctx_open use the default). Not covered:
+ * the index pages a batch changes, which LMDB keeps in memory until the
+ * commit, up to about 512 MiB; the chunk records (8 bytes a passage); with
+ * an embedder, the passages' text and vectors. The runs take about three
+ * times what the batch adds to the index in disk space while it commits. */
 #define LCTX_BATCH_MEMORY ((size_t)256 << 20)
 LCTX_API void lctx_set_batch_memory(lctx_db *db, size_t bytes);
 
