@@ -15,7 +15,7 @@
  * bounded memory and visible progress on huge corpora: a commit whenever N
  * documents have accumulated, each one reported; a failure then loses only
  * the open batch. Memory does not need it: a batch's postings past
- * --batch-memory (default 256 MiB) go to temporary files in the collection
+ * --batch-memory (default 64 MiB) go to temporary files in the collection
  * and are read back at the commit.
  *
  * The steps of one invocation run in a fixed order: rebuild the index,
@@ -85,7 +85,7 @@ static void usage(FILE *f)
         "  --skip-bad              skip malformed JSONL lines with a warning\n"
         "  --batch-docs N          commit every N documents instead of once\n"
         "  --batch-memory MB       postings a batch keeps in memory before it spills\n"
-        "                          them to temporary files (default 256; 0: never)\n"
+        "                          them to temporary files (default 64; 0: never)\n"
         "  --delete                delete the documents named by the arguments\n"
         "  --rebuild-index         rebuild the index from the catalog (a damaged\n"
         "                          index, or one of an older format)\n"

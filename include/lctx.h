@@ -160,13 +160,13 @@ typedef struct lctx_doc {
  * sorted, to temporary files in the collection's folder and read back at
  * commit (a batch of gigabytes then needs about this much memory for its
  * postings, not the gigabytes; the batch stays one transaction). Default
- * LCTX_BATCH_MEMORY (256 MiB); 0: never spill. Takes effect at the next
+ * LCTX_BATCH_MEMORY (64 MiB); 0: never spill. Takes effect at the next
  * lctx_begin (batches replayed by lctx_open use the default). Not covered:
  * the index pages a batch changes, which LMDB keeps in memory until the
  * commit, up to about 512 MiB; the chunk records (8 bytes a passage); with
  * an embedder, the passages' text and vectors. The runs take about three
  * times what the batch adds to the index in disk space while it commits. */
-#define LCTX_BATCH_MEMORY ((size_t)256 << 20)
+#define LCTX_BATCH_MEMORY ((size_t)64 << 20)
 LCTX_API void lctx_set_batch_memory(lctx_db *db, size_t bytes);
 
 LCTX_API int lctx_begin(lctx_db *db);

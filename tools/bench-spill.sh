@@ -13,7 +13,7 @@
 # that every setting wrote the same index/data.mdb byte for byte.
 #
 # usage: tools/bench-spill.sh [COPIES] [ROUNDS] [SETTINGS...]
-#   defaults: 6 copies, 3 rounds, settings 0 (never spill) 256 64 16
+#   defaults: 6 copies, 3 rounds, settings 0 (never spill) 256 64 (the default) 16 4
 # Environment: SHARED (default ../shared). Writes bench/results/spill.md
 # and spill.jsonl.
 set -eu
@@ -21,7 +21,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 COPIES=${1:-6}
 ROUNDS=${2:-3}
-SETTINGS="0 256 64 16"
+SETTINGS="0 256 64 16 4"
 if [ $# -gt 2 ]; then
     shift 2
     SETTINGS="$*"
