@@ -636,7 +636,7 @@ struct write_batch {
     int fresh;                       /* no live document at lctx_begin */
     uint64_t n_added, n_deleted;
     index_lane lane;                 /* the worker's (and replay's) */
-    index_lane *caller;              /* the calling thread's (index_caller_job) */
+    index_lane *caller;              /* the calling thread's (write_index_caller_job) */
     index_lane *share;               /* the same, for what does not follow it */
     sqlite3_stmt *st_find, *st_del, *st_doc;
     uint8_t *spans_buf;              /* encoded spans of the document being added */

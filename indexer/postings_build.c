@@ -266,7 +266,8 @@ static int grow_list(postings_builder *pb, pb_entry *e)
     if (!p)
         return -1;
     if (e->heap)
-        pb->heap_bytes += (tp->cap ? tp->cap * 2 : 2) * sizeof *p - (was_heap ? tp->cap * sizeof *p : 0);
+        pb->heap_bytes += (tp->cap ? tp->cap * 2 : 2) * sizeof *p -
+                          (was_heap ? tp->cap * sizeof *p : 0);
     tp->p = p;
     tp->cap = tp->cap ? tp->cap * 2 : 2;
     return 0;

@@ -476,8 +476,8 @@ int lctx_commit(lctx_db *db, uint64_t *seq)
      * tokenizes its share of the backlog meanwhile (not with an embedder);
      * then the caller's builders are merged into the worker's. */
     pthread_t worker = write_worker_thread(w->worker);
-    rc = write_worker_finish(w->worker, w->eb ? NULL : write_index_caller_job, write_sort_caller_lanes, w,
-                             &w->reap);
+    rc = write_worker_finish(w->worker, w->eb ? NULL : write_index_caller_job,
+                             write_sort_caller_lanes, w, &w->reap);
     w->worker = NULL;
     for (size_t i = 0; i < w->n_tombs && !rc; i++)
         if (postings_build_tomb(w->lane.pb, w->tombs[i].first, w->tombs[i].n))

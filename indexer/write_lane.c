@@ -4,7 +4,7 @@
  *
  * A lane is a tokenizer and a postings builder fed documents in id order:
  * the worker's (write_worker.c), and the calling thread's two, which take
- * documents while the worker has a backlog (index_caller_job below). At
+ * documents while the worker has a backlog (write_index_caller_job). At
  * the commit the builders are merged into the worker's lane, in memory
  * (postings_build_merge); or, once any lane's terms outgrew its share of
  * the batch memory and went to a run on disk (lane_spill, spill.c), every
@@ -165,7 +165,7 @@ static int index_doc(lctx_db *db, struct write_batch *w, index_lane *l, uint32_t
 
 /* The worker's entry point: index_doc for a queued document. */
 int write_index_job(void *ctx, uint32_t doc, uint32_t first_chunk, const char *title,
-                     size_t title_len, const char *text, const chunk_span *spans, size_t n)
+                    size_t title_len, const char *text, const chunk_span *spans, size_t n)
 {
     struct write_batch *w = ctx;
     return index_doc(w->db, w, &w->lane, doc, first_chunk, title, title_len, text, spans, n);
@@ -197,7 +197,7 @@ int write_sort_caller_lanes(void *ctx)
  * of the share that does not follow them goes to a third lane. Never used
  * with an embedder, whose chunk texts must arrive in order. */
 int write_index_caller_job(void *ctx, uint32_t doc, uint32_t first_chunk, const char *title,
-                            size_t title_len, const char *text, const chunk_span *spans, size_t n)
+                           size_t title_len, const char *text, const chunk_span *spans, size_t n)
 {
     struct write_batch *w = ctx;
     index_lane **slot = w->caller && first_chunk < w->caller->end_chunk ? &w->share : &w->caller;

@@ -669,7 +669,8 @@ int lctx_stats_get(lctx_db *db, lctx_stats *out)
     sqlite3_stmt *s;
     uint64_t cat_seq = 0;
     if (sqlite3_prepare_v2(conn, "SELECT count(*) FROM documents WHERE batch_seq <= ?1 AND "
-                           "(deleted_seq IS NULL OR deleted_seq > ?1)", -1, &s, NULL) == SQLITE_OK) {
+                           "(deleted_seq IS NULL OR deleted_seq > ?1)", -1, &s,
+                           NULL) == SQLITE_OK) {
         sqlite3_bind_int64(s, 1, (sqlite3_int64)st.last_seq);
         if (sqlite3_step(s) == SQLITE_ROW)
             out->documents = (uint64_t)sqlite3_column_int64(s, 0);
