@@ -347,3 +347,34 @@ Test(spill, a_stray_spill_file_goes_at_the_next_batch)
     cr_assert_eq(lctx_rollback(db), LCTX_OK);
     lctx_close(db);
 }
+
+/* A batch of many distinct terms (CJK text, ids) spills in runs of many
+ * documents: what a builder keeps after a run (its hash table and term
+ * array, sized for that run, count against the batch memory) must not
+ * leave it over its share, which would write a run per document. 1,000
+ * documents of 40 words never seen before, 1 MiB of batch memory. */
+Test(spill, many_distinct_terms_spill_in_runs_of_many_documents)
+{
+    lctx_db *db;
+    cr_assert_eq(lctx_open(dir, LCTX_OPEN_CREATE, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
+    lctx_set_batch_memory(db, 1 << 20);
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    unsigned x = 12345;
+    for (int i = 0; i < 1000; i++) {
+        char id[32], text[1024];
+        size_t n = 0;
+        for (int w = 0; w < 40; w++) {
+            x = x * 1103515245u + 12345u;
+            n += (size_t)snprintf(text + n, sizeof text - n, "%sq%08x", w ? " " : "", x);
+        }
+        snprintf(id, sizeof id, "u%d", i);
+        lctx_doc d = {.id = id, .text = text};
+        cr_assert_eq(lctx_add(db, &d), LCTX_OK, "%s", lctx_errmsg(db));
+    }
+    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_log_info("40,000 distinct terms at 1 MiB: %lu runs", db->n_spills);
+    cr_assert_gt(db->n_spills, 2, "the batch spilled");
+    cr_assert_lt(db->n_spills, 100, "%lu runs: documents spilled one by one", db->n_spills);
+    cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
+    lctx_close(db);
+}
