@@ -55,15 +55,23 @@ static lctx_db *open_fixture(void)
     return db;
 }
 
-/* 1 when the result set of q is exactly the documents holding `with` and
- * not holding `without`. */
-static void assert_exclusion(lctx_db *db, const char *q, const char *with, const char *without)
+/* q's hits, all of them (the fixture is small), with snippets if asked. */
+static lctx_results *search(lctx_db *db, const char *q, int snippets)
 {
     lctx_search_opts o;
     lctx_search_opts_init(&o);
     o.k = 100;
+    o.snippets = snippets;
     lctx_results *r;
     cr_assert_eq(lctx_search(db, q, &o, &r), LCTX_OK, "%s: %s", q, lctx_errmsg(db));
+    return r;
+}
+
+/* 1 when the result set of q is exactly the documents holding `with` and
+ * not holding `without`. */
+static void assert_exclusion(lctx_db *db, const char *q, const char *with, const char *without)
+{
+    lctx_results *r = search(db, q, 0);
     size_t want = 0;
     for (size_t i = 0; i < NDOCS; i++) {
         int in = strstr(DOCS[i][1], with) && !strstr(DOCS[i][1], without);
@@ -93,11 +101,7 @@ Test(split, an_excluded_word_is_excluded_whole)
 
 static char *first_snippet(lctx_db *db, const char *q)
 {
-    lctx_search_opts o;
-    lctx_search_opts_init(&o);
-    o.snippets = 1;
-    lctx_results *r;
-    cr_assert_eq(lctx_search(db, q, &o, &r), LCTX_OK, "%s", lctx_errmsg(db));
+    lctx_results *r = search(db, q, 1);
     cr_assert_gt(lctx_results_count(r), 0, "%s", q);
     char *s = strdup(lctx_results_get(r, 0)->snippet);
     lctx_results_free(r);
@@ -132,11 +136,7 @@ Test(split, a_cjk_word_is_highlighted_whole)
 /* The ids of q's hits, in order, as one string. */
 static char *ids_of(lctx_db *db, const char *q)
 {
-    lctx_search_opts o;
-    lctx_search_opts_init(&o);
-    o.k = 100;
-    lctx_results *r;
-    cr_assert_eq(lctx_search(db, q, &o, &r), LCTX_OK, "%s: %s", q, lctx_errmsg(db));
+    lctx_results *r = search(db, q, 0);
     char *s = calloc(1, 1024);
     for (size_t j = 0; j < lctx_results_count(r); j++) {
         strcat(s, lctx_results_get(r, j)->id);

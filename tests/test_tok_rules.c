@@ -140,6 +140,15 @@ static void sql(const char *path, const char *stmt)
 
 #define FULLWIDTH_1000 "\xef\xbc\x91\xef\xbc\x8c\xef\xbc\x90\xef\xbc\x90\xef\xbc\x90"
 
+/* A new collection at dir with one committed document, closed. */
+static void make_one_document(void)
+{
+    lctx_db *db;
+    cr_assert_eq(lctx_open(dir, LCTX_OPEN_CREATE, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
+    add(db, "a", "first document");
+    lctx_close(db);
+}
+
 Test(tok_coll, a_new_collection_uses_the_current_rules)
 {
     lctx_db *db;
@@ -153,9 +162,7 @@ Test(tok_coll, a_new_collection_uses_the_current_rules)
 Test(tok_coll, an_older_collection_keeps_its_rules_until_rebuilt)
 {
     lctx_db *db;
-    cr_assert_eq(lctx_open(dir, LCTX_OPEN_CREATE, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
-    add(db, "a", "first document");
-    lctx_close(db);
+    make_one_document();
     /* as a collection made before rules were recorded */
     sql(dir, "DELETE FROM config WHERE key='tokenizer_rules'");
     cr_assert_eq(lctx_open(dir, 0, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
@@ -179,9 +186,7 @@ Test(tok_coll, an_older_collection_keeps_its_rules_until_rebuilt)
 Test(tok_coll, rules_from_a_newer_lctx_are_refused)
 {
     lctx_db *db;
-    cr_assert_eq(lctx_open(dir, LCTX_OPEN_CREATE, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
-    add(db, "a", "first document");
-    lctx_close(db);
+    make_one_document();
     sql(dir, "UPDATE config SET value='9' WHERE key='tokenizer_rules'");
     cr_assert_eq(lctx_open(dir, 0, NULL, &db), LCTX_EVERSION);
     cr_assert_not_null(strstr(lctx_errmsg(db), "tokenizer rules"), "%s", lctx_errmsg(db));
