@@ -2,6 +2,8 @@
  * lctx-index — builds and maintains a collection.
  *
  *   lctx-index -c COLL [--format auto|text|jsonl|beir] [--embedder SPEC]
+ *              [--language L] [--no-stopwords] [--chunk-words N] [--bm25-k1 K1]
+ *              [--bm25-b B] [--title-weight W]
  *              [--skip-bad] [--batch-docs N] [--batch-memory MB] [--quiet] INPUT...
  *   lctx-index -c COLL --delete ID...
  *   lctx-index -c COLL [--rebuild-index] [--compact] [--check] [--retune [--target R]]
@@ -29,8 +31,11 @@
  *
  * --embedder (use-lite, bert:DIR, http:URL or none) is fixed when the
  * collection is created: every chunk is embedded with it at indexing time.
- * Naming a different embedder for an existing collection is an error rather
- * than a silent switch, because vectors of two models cannot be compared.
+ * So are the tokenizer's language and stopwords, the passage length and
+ * BM25's parameters (lctx_config). Naming a different value of any of them
+ * for an existing collection is an error rather than a silent switch or a
+ * silently ignored option: vectors of two models cannot be compared, and
+ * terms stemmed two ways or passages cut two ways do not match.
  * --retune re-tunes the LSH parameters for --target R (the collection's
  * target recall by default) and rebuilds the buckets.
  */
@@ -61,6 +66,11 @@ typedef struct index_args {
     long batch_docs;         /* 0 = one batch */
     long batch_memory;       /* MiB, -1 = the library's default */
     const char *embedder;    /* NULL = not given */
+    /* Creation settings; NULL or negative = not given. */
+    const char *language;
+    int no_stopwords;
+    long chunk_words;
+    double bm25_k1, bm25_b, title_weight;
     int retune;
     double target;           /* --target, 0 = the collection's */
     char **inputs;           /* INPUTs, or ids with --delete */
@@ -79,8 +89,17 @@ static void usage(FILE *f)
         "\n"
         "  -c, --collection COLL   the collection directory (created when adding)\n"
         "  --format F              auto (default), text, jsonl or beir\n"
-        "  --embedder E            none (default), use-lite, bert:DIR or http:URL;\n"
-        "                          fixed when the collection is created\n"
+        "  --embedder E            none (default), use-lite, bert:DIR or http:URL\n"
+        "\n"
+        "Fixed when the collection is created (naming another value later is an error):\n"
+        "  --language L            Snowball stemmer language (default english;\n"
+        "                          none: no stemming)\n"
+        "  --no-stopwords          keep stopwords (English has a list; others none)\n"
+        "  --chunk-words N         target passage length in words (default 400)\n"
+        "  --bm25-k1 K1            BM25 term saturation (default 1.2)\n"
+        "  --bm25-b B              BM25 length normalisation, 0 to 1 (default 0.75)\n"
+        "  --title-weight W        weight of title terms against body terms (default 2)\n"
+        "\n"
         "  --retune                re-tune the LSH vector index (--target R: recall)\n"
         "  --skip-bad              skip malformed JSONL lines with a warning\n"
         "  --batch-docs N          commit every N documents instead of once\n"
@@ -119,7 +138,20 @@ static int check_embedder(const char *e)
 
 enum { OPT_FORMAT = 256, OPT_EMBEDDER, OPT_SKIP_BAD, OPT_BATCH_DOCS, OPT_BATCH_MEMORY, OPT_DELETE,
        OPT_COMPACT, OPT_CHECK, OPT_STATS, OPT_JSON, OPT_VERSION, OPT_RETUNE, OPT_TARGET,
-       OPT_REBUILD };
+       OPT_REBUILD, OPT_LANGUAGE, OPT_NO_STOPWORDS, OPT_CHUNK_WORDS, OPT_BM25_K1, OPT_BM25_B,
+       OPT_TITLE_WEIGHT };
+
+/* A finite number in [lo, hi]; 0, or -1 when s is not one. */
+static int parse_number(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno || !(v >= lo && v <= hi))
+        return -1;
+    *out = v;
+    return 0;
+}
 
 /* Returns -1 to go on, or an exit status. */
 static int parse_args(int argc, char **argv, index_args *a)
@@ -128,6 +160,12 @@ static int parse_args(int argc, char **argv, index_args *a)
         { "collection", required_argument, NULL, 'c' },
         { "format", required_argument, NULL, OPT_FORMAT },
         { "embedder", required_argument, NULL, OPT_EMBEDDER },
+        { "language", required_argument, NULL, OPT_LANGUAGE },
+        { "no-stopwords", no_argument, NULL, OPT_NO_STOPWORDS },
+        { "chunk-words", required_argument, NULL, OPT_CHUNK_WORDS },
+        { "bm25-k1", required_argument, NULL, OPT_BM25_K1 },
+        { "bm25-b", required_argument, NULL, OPT_BM25_B },
+        { "title-weight", required_argument, NULL, OPT_TITLE_WEIGHT },
         { "skip-bad", no_argument, NULL, OPT_SKIP_BAD },
         { "batch-docs", required_argument, NULL, OPT_BATCH_DOCS },
         { "batch-memory", required_argument, NULL, OPT_BATCH_MEMORY },
@@ -146,6 +184,8 @@ static int parse_args(int argc, char **argv, index_args *a)
     };
     memset(a, 0, sizeof *a);
     a->batch_memory = -1;
+    a->chunk_words = -1;
+    a->bm25_k1 = a->bm25_b = a->title_weight = -1;
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":c:qh", longopts, NULL)) != -1) {
@@ -159,6 +199,25 @@ static int parse_args(int argc, char **argv, index_args *a)
                 return cli_bad_usage(PROG, "--format wants auto, text, jsonl or beir");
             break;
         case OPT_EMBEDDER: a->embedder = optarg; break;
+        case OPT_LANGUAGE: a->language = optarg; break;
+        case OPT_NO_STOPWORDS: a->no_stopwords = 1; break;
+        case OPT_CHUNK_WORDS:
+            if (cli_parse_long(optarg, 1, 1000000L, &a->chunk_words) != 0)
+                return cli_bad_usage(PROG, "--chunk-words wants a number of words from 1 to "
+                                           "1000000");
+            break;
+        case OPT_BM25_K1:
+            if (parse_number(optarg, 0, 1e6, &a->bm25_k1) != 0)
+                return cli_bad_usage(PROG, "--bm25-k1 wants a number >= 0");
+            break;
+        case OPT_BM25_B:
+            if (parse_number(optarg, 0, 1, &a->bm25_b) != 0)
+                return cli_bad_usage(PROG, "--bm25-b wants a number from 0 to 1");
+            break;
+        case OPT_TITLE_WEIGHT:
+            if (parse_number(optarg, 0, 1e6, &a->title_weight) != 0)
+                return cli_bad_usage(PROG, "--title-weight wants a number >= 0");
+            break;
         case OPT_RETUNE: a->retune = 1; break;
         case OPT_TARGET: {
             char *end;
@@ -290,7 +349,9 @@ static int commit_batch(lctx_db *db, const index_args *a, uint64_t ndocs, uint64
         lctx_rollback(db);
         return -1;
     }
-    if (!a->quiet)
+    if (!a->quiet && ndocs == 0)    /* the library wrote nothing (lctx_commit) */
+        fprintf(stderr, "%s: no new or changed documents; nothing to commit\n", PROG);
+    else if (!a->quiet)
         fprintf(stderr, "%s: committed batch %llu: %llu documents\n", PROG,
                 (unsigned long long)seq, (unsigned long long)ndocs);
     return 0;
@@ -478,6 +539,10 @@ static void print_stats(const lctx_stats *s, int json)
             cJSON_AddStringToObject(o, "language", s->language);
             cJSON_AddNumberToObject(o, "bm25_k1", s->bm25_k1);
             cJSON_AddNumberToObject(o, "bm25_b", s->bm25_b);
+            cJSON_AddNumberToObject(o, "title_weight", s->title_weight);
+            cJSON_AddBoolToObject(o, "stopwords", s->stopwords != 0);
+            cJSON_AddNumberToObject(o, "chunk_words", s->chunk_words);
+            cJSON_AddNumberToObject(o, "tokenizer_rules", s->tokenizer_rules);
             cJSON_AddStringToObject(o, "embedder", s->embedder[0] ? s->embedder : "none");
             cJSON_AddNumberToObject(o, "dim", s->dim);
             cJSON_AddStringToObject(o, "vector_encoding", s->vector_encoding);
@@ -506,6 +571,10 @@ static void print_stats(const lctx_stats *s, int json)
     printf("language: %s\n", s->language);
     printf("bm25_k1: %g\n", s->bm25_k1);
     printf("bm25_b: %g\n", s->bm25_b);
+    printf("title_weight: %g\n", s->title_weight);
+    printf("stopwords: %s\n", s->stopwords ? "on" : "off");
+    printf("chunk_words: %d\n", s->chunk_words);
+    printf("tokenizer_rules: %d\n", s->tokenizer_rules);
     printf("embedder: %s\n", s->embedder[0] ? s->embedder : "none");
     if (!s->embedder[0] || !strcmp(s->embedder, "none"))
         return;
@@ -577,21 +646,65 @@ static int maintain(lctx_db *db, const index_args *a)
 
 /* ------------------------------------------------------------------- main */
 
-/* --embedder none on a collection made with an embedder: the library takes
- * "none" as "whatever the collection has" (searches open that way), so the
- * command checks it; any other spec the library compared at open (with a
- * bert: path made absolute). Exit status, or -1 to go on. */
-static int embedder_matches(lctx_db *db, const char *coll, const char *want)
+/* The creation settings the command names (cfg) against those the
+ * collection has (s): the library keeps an existing collection's and
+ * ignores cfg's, so a mismatch is reported here. --embedder none counts
+ * too: the library takes "none" as "whatever the collection has" (searches
+ * open that way); any other embedder spec the library compared at open
+ * (with a bert: path made absolute). Returns the number of mismatches. */
+static int settings_mismatch(const index_args *a, const lctx_stats *s, const char *coll)
 {
+    int bad = 0;
+    const char *have = s->embedder[0] ? s->embedder : "none";
+    if (a->embedder && !strcmp(a->embedder, "none") && strcmp(have, "none")) {
+        cli_error(PROG, "%s: collection was created with embedder %s, not none", coll, have);
+        bad++;
+    }
+    if (a->language && strcmp(a->language, s->language)) {
+        cli_error(PROG, "%s: collection was created with language %s, not %s", coll,
+                  s->language, a->language);
+        bad++;
+    }
+    if (a->no_stopwords && s->stopwords) {
+        cli_error(PROG, "%s: collection was created with stopwords on, not --no-stopwords",
+                  coll);
+        bad++;
+    }
+    if (a->chunk_words > 0 && a->chunk_words != s->chunk_words) {
+        cli_error(PROG, "%s: collection was created with --chunk-words %d, not %ld", coll,
+                  s->chunk_words, a->chunk_words);
+        bad++;
+    }
+    struct { const char *opt; double want, have; } num[] = {
+        {"--bm25-k1", a->bm25_k1, s->bm25_k1},
+        {"--bm25-b", a->bm25_b, s->bm25_b},
+        {"--title-weight", a->title_weight, s->title_weight},
+    };
+    for (size_t i = 0; i < sizeof num / sizeof num[0]; i++)
+        if (num[i].want >= 0 && num[i].want != num[i].have) {
+            cli_error(PROG, "%s: collection was created with %s %g, not %g", coll, num[i].opt,
+                      num[i].have, num[i].want);
+            bad++;
+        }
+    return bad;
+}
+
+/* Exit status when the command names settings that differ from the
+ * collection's, or -1 to go on. */
+static int settings_match(lctx_db *db, const index_args *a)
+{
+    if (!a->embedder && !a->language && !a->no_stopwords && a->chunk_words < 0 &&
+        a->bm25_k1 < 0 && a->bm25_b < 0 && a->title_weight < 0)
+        return -1;
     lctx_stats s;
     memset(&s, 0, sizeof s);
-    if (strcmp(want, "none") != 0 || lctx_stats_get(db, &s) != LCTX_OK)
-        return -1;
-    const char *have = s.embedder[0] ? s.embedder : "none";
-    if (strcmp(have, want) == 0)
-        return -1;
-    cli_error(PROG, "%s: collection was created with embedder %s, not %s", coll, have, want);
-    return CLI_EXIT_FAIL;
+    int rc = lctx_stats_get(db, &s);
+    if (rc != LCTX_OK) {
+        cli_error(PROG, "%s: %s", a->coll, cli_db_error(db, rc));
+        return CLI_EXIT_FAIL;
+    }
+    s.language[sizeof s.language - 1] = s.embedder[sizeof s.embedder - 1] = '\0';
+    return settings_mismatch(a, &s, a->coll) ? CLI_EXIT_FAIL : -1;
 }
 
 static unsigned open_flags(const index_args *a)
@@ -636,6 +749,18 @@ int main(int argc, char **argv)
     lctx_config_init(&cfg);
     if (a.embedder)
         cfg.embedder = a.embedder;
+    if (a.language)
+        cfg.language = a.language;
+    if (a.no_stopwords)
+        cfg.stopwords = 0;
+    if (a.chunk_words > 0)
+        cfg.chunk_words = (int)a.chunk_words;
+    if (a.bm25_k1 >= 0)
+        cfg.bm25_k1 = a.bm25_k1;
+    if (a.bm25_b >= 0)
+        cfg.bm25_b = a.bm25_b;
+    if (a.title_weight >= 0)
+        cfg.title_weight = a.title_weight;
     double t0 = cli_now();
     int rc = lctx_open(a.coll, open_flags(&a), &cfg, &db);
     if (rc == LCTX_OK && a.rebuild && !a.quiet)
@@ -650,7 +775,7 @@ int main(int argc, char **argv)
         return CLI_EXIT_FAIL;
     }
     lctx_set_warning_handler(db, on_warning, &wc);
-    if (a.embedder && (status = embedder_matches(db, a.coll, a.embedder)) >= 0) {
+    if ((status = settings_match(db, &a)) >= 0) {
         lctx_close(db);
         return status;
     }

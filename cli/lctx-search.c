@@ -5,6 +5,7 @@
  *               [-k N] [--json] [--explain] [--filter EXPR] QUERY
  *   lctx-search -c COLL [options]                       (interactive, or one query per stdin line)
  *   lctx-search -c COLL --queries Q.jsonl [--run OUT.trec] [--tag T] [--qrels QRELS.tsv] [--json]
+ *               (--run, --qrels or both)
  *
  * Three ways in, one way of answering: a QUERY argument is answered once
  * (several words without quotes are joined with spaces); no QUERY on a
@@ -48,8 +49,9 @@ typedef struct search_args {
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: lctx-search -c COLL [options] [QUERY]\n"
-        "       lctx-search -c COLL --queries Q.jsonl [--run OUT.trec] [--tag T] [--qrels QRELS]\n"
+        "usage: lctx-search -c COLL [options] [QUERY...]\n"
+        "       lctx-search -c COLL --queries Q.jsonl [--run OUT.trec [--tag T]] [--qrels QRELS]\n"
+        "                   [-k N] [--json]   (--run, --qrels or both)\n"
         "\n"
         "Without QUERY: an interactive session on a terminal, else one query per\n"
         "line of standard input.\n"

@@ -30,7 +30,12 @@
  * is sent. Ids, titles, uris and snippets are whatever was indexed, so each
  * is printed through put_safe: C0 controls, DEL, C1 controls and bytes that
  * are not UTF-8 become U+FFFD, and a document cannot move the cursor,
- * retitle the window or clear the screen. The highlighting this file wants
+ * retitle the window or clear the screen. Nor can it turn the rest of the
+ * line around: the bidirectional embeddings, overrides and isolates
+ * (U+202A-U+202E, U+2066-U+2069) that a field leaves open are closed at
+ * its end, so an RLO in a title reverses the title and not the score and
+ * id printed after it ("Trojan Source"). They are kept, not replaced,
+ * because right-to-left text uses them legitimately. The highlighting this file wants
  * on a terminal survives because the library is asked to mark matches with
  * bytes that never occur in UTF-8 (0xFF, 0xFE), and the engine stores only
  * UTF-8: put_safe turns exactly those into ANSI bold and reset. JSON output
@@ -68,6 +73,46 @@ static int blank(const char *s)
     return 1;
 }
 
+/* Unicode's limit on nested bidi levels (UAX #9, max_depth); a field that
+ * opens more gets the excess replaced. */
+#define BIDI_MAX_DEPTH 125
+
+/* The bidi controls a field has open, innermost last: for each, whether it
+ * is an isolate (closed by PDI) or an embedding/override (closed by PDF). */
+typedef struct bidi_stack {
+    unsigned char isolate[BIDI_MAX_DEPTH];
+    int n;
+} bidi_stack;
+
+/* Tracks cp on b; returns 0 to print it, -1 to replace it (too deep). An
+ * unmatched closer is printed: nothing of ours is open for it to close. */
+static int bidi_track(bidi_stack *b, uint32_t cp)
+{
+    int isolate = cp >= 0x2066 && cp <= 0x2068;       /* LRI, RLI, FSI */
+    if (isolate || (cp >= 0x202A && cp <= 0x202E && cp != 0x202C)) {
+        if (b->n == BIDI_MAX_DEPTH)
+            return -1;
+        b->isolate[b->n++] = (unsigned char)isolate;
+    } else if (cp == 0x202C) {                       /* PDF: the innermost embedding */
+        if (b->n > 0 && !b->isolate[b->n - 1])
+            b->n--;
+    } else if (cp == 0x2069) {                       /* PDI: its isolate and all inside */
+        int i = b->n;
+        while (i > 0 && !b->isolate[i - 1])
+            i--;
+        if (i > 0)
+            b->n = i - 1;
+    }
+    return 0;
+}
+
+/* Closes what b has open, innermost first. */
+static void bidi_close(FILE *f, bidi_stack *b)
+{
+    while (b->n > 0)
+        fputs(b->isolate[--b->n] ? "\xe2\x81\xa9" : "\xe2\x80\xac", f);   /* PDI, PDF */
+}
+
 /* Writes s for a terminal. squash: runs of whitespace become one space and
  * the ends are dropped (titles and snippets are prose; a newline in one
  * would break the layout); otherwise whitespace other than ' ' is a control
@@ -76,6 +121,7 @@ static void put_safe(FILE *f, const char *s, int squash, int marks)
 {
     size_t n = s ? strlen(s) : 0;
     int space = 0, started = 0;
+    bidi_stack bidi = {.n = 0};
     for (size_t i = 0; i < n;) {
         unsigned char c = (unsigned char)s[i];
         if (squash && is_space(c)) {
@@ -92,7 +138,8 @@ static void put_safe(FILE *f, const char *s, int squash, int marks)
         if (marks && (c == 0xFF || c == 0xFE)) {
             fputs(c == 0xFF ? ANSI_BOLD : ANSI_RESET, f);
             len = 1;
-        } else if (len == 0 || cp < 0x20 || (cp >= 0x7F && cp <= 0x9F)) {
+        } else if (len == 0 || cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) ||
+                   bidi_track(&bidi, cp) != 0) {
             fputs(CLI_REPLACEMENT, f);
             len = len ? len : 1;
         } else {
@@ -100,6 +147,7 @@ static void put_safe(FILE *f, const char *s, int squash, int marks)
         }
         i += len;
     }
+    bidi_close(f, &bidi);
 }
 
 void cli_put_terminal(FILE *f, const char *s)

@@ -55,7 +55,8 @@ enum lctx_status {
     LCTX_EINVAL = 3,      /* bad argument or bad input (malformed JSON, bad UTF-8) */
     LCTX_EIO = 4,         /* read/write failure, including a full disk */
     LCTX_ECORRUPT = 5,    /* integrity check failed */
-    LCTX_EVERSION = 6,    /* collection made by a newer format version */
+    LCTX_EVERSION = 6,    /* collection of a format version this lctx cannot use (newer,
+                           * or older than it reads: lctx-index --rebuild-index) */
     LCTX_ENOMEM = 7,
     LCTX_EBUSY = 8,       /* another writer holds the collection */
     LCTX_EUNSUPPORTED = 9,/* feature not available in this build/collection */
@@ -92,7 +93,11 @@ typedef struct lctx_results lctx_results;
  * with LCTX_OPEN_READONLY. */
 #define LCTX_OPEN_REBUILD_INDEX 0x8u
 
-/* Settings fixed when a collection is created (ignored when it exists). */
+/* Settings fixed when a collection is created. When it exists, its own
+ * are used and these are not compared, with two exceptions: they must still
+ * be valid (an unknown language is LCTX_EINVAL), and an embedder other than
+ * "none" must be the collection's. A caller that wants a mismatch reported
+ * compares them with lctx_stats_get, as lctx-index does. */
 typedef struct lctx_config {
     const char *language;   /* Snowball stemmer language, "english" by default; "none" disables stemming */
     int stopwords;          /* 1: drop the language's stopwords (default 1) */
@@ -124,8 +129,10 @@ LCTX_API int lctx_open(const char *path, unsigned flags, const lctx_config *cfg,
  * the open made it), leaving things as they were before. */
 LCTX_API int lctx_close(lctx_db *db);
 /* The calling thread's last failure on this handle, as one line; "" when
- * none. Threads sharing a handle each get their own (up to 16 at a time);
- * the text stays as it is until the thread's next call on the handle. */
+ * none. Threads sharing a handle each get their own (up to 16 at a time).
+ * Read it after a call that returned a failure: a later call that fails
+ * replaces it, and one that succeeds may clear it or leave it, so an empty
+ * message is not a test of success (the status code is). */
 LCTX_API const char *lctx_errmsg(const lctx_db *db);
 /* A static name for a status code. */
 LCTX_API const char *lctx_strstatus(int status);
@@ -177,6 +184,10 @@ LCTX_API int lctx_add(lctx_db *db, const lctx_doc *doc);
 /* Deletes by external id; LCTX_ENOTFOUND when no such document. */
 LCTX_API int lctx_delete(lctx_db *db, const char *id);
 /* Commits the batch; *seq (may be NULL) receives its sequence number. A
+ * batch that changed nothing (no document added or replaced, none deleted:
+ * an unchanged document is a no-op) writes nothing, and *seq receives the
+ * last committed batch's number (0 when there is none): the collection as
+ * of that batch holds what this one added. A
  * failure is all or nothing, with one exception the message names: when
  * the index fails (a full disk) after the catalog has committed, the batch
  * is kept, LCTX_EIO is returned, and the index takes it at the next
@@ -251,6 +262,12 @@ typedef struct lctx_stats {
      * read-write open replays them. The counts above are the index's, and
      * documents counts what is live as of last_seq, so they agree. */
     uint64_t awaiting_recovery;
+    /* The rest of the settings fixed at creation (lctx_config), and the
+     * tokenizer rules the index was built with (docs/tokenizer.md). */
+    int stopwords;
+    int chunk_words;
+    double title_weight;
+    int tokenizer_rules;
 } lctx_stats;
 
 LCTX_API int lctx_stats_get(lctx_db *db, lctx_stats *out);

@@ -329,15 +329,41 @@ int lctx_delete(lctx_db *db, const char *id)
     return rc;
 }
 
+/* Frees the batch and, unless an ingest keeps it, the writer lock. */
+static void release_batch(lctx_db *db)
+{
+    write_batch_free(db->batch);
+    db->batch = NULL;
+    if (!db->lock_keep)
+        store_unlock(db);
+}
+
 static void end_batch(lctx_db *db)
 {
     /* Still creating: this first batch did not commit (create.c). */
     if (db->creating)
         db->creation_failed = 1;
-    write_batch_free(db->batch);
-    db->batch = NULL;
-    if (!db->lock_keep)
-        store_unlock(db);
+    release_batch(db);
+}
+
+/* A batch that changed nothing: every document in it was already stored as
+ * it is, and nothing was deleted. Committing it would sync both stores and
+ * add a batch to the collection's history for nothing, and a pipeline that
+ * re-sends its corpus every hour would do so every hour. So it ends as a
+ * rollback would, except that a collection being created stays (empty)
+ * rather than being taken for a failed creation, and *seq receives the
+ * last committed batch: the collection as of that batch already holds
+ * everything this one added. */
+static int commit_unchanged(lctx_db *db, struct write_batch *w, uint64_t *seq)
+{
+    int rc = sqlite3_get_autocommit(db->wdb) ? LCTX_OK : catalog_exec(db, db->wdb, "ROLLBACK");
+    if (!rc && seq)
+        *seq = w->seq - 1;
+    if (rc)
+        end_batch(db);
+    else
+        release_batch(db);
+    return rc;
 }
 
 int lctx_rollback(lctx_db *db)
@@ -458,6 +484,10 @@ int lctx_commit(lctx_db *db, uint64_t *seq)
     int rc;
     if (!w) {
         rc = store_err(db, LCTX_ESTATE, "lctx_commit: no batch (call lctx_begin)");
+        goto out;
+    }
+    if (w->n_added == 0 && w->n_deleted == 0) {
+        rc = commit_unchanged(db, w, seq);
         goto out;
     }
     /* Without an embedder nothing from here on can fail but memory, which

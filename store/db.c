@@ -153,7 +153,7 @@ const char *lctx_strstatus(int status)
 {
     static const char *names[] = {
         "ok", "error", "not found", "invalid argument", "i/o error", "corrupt",
-        "newer format version", "out of memory", "busy", "unsupported",
+        "unsupported format version", "out of memory", "busy", "unsupported",
         "call out of order", "timeout", "remote error"};
     if (status < 0 || status >= (int)(sizeof names / sizeof names[0]))
         return "unknown status";
@@ -323,18 +323,18 @@ static int known_language(const char *s)
 static int check_config(lctx_db *db, const lctx_config *c)
 {
     if (!valid_language(c->language))
-        return store_err(db, LCTX_EINVAL, "bad language name");
+        return store_err(db, LCTX_EINVAL, "%s: bad language name", db->path);
     if (!known_language(c->language))
-        return store_err(db, LCTX_EINVAL, "unknown language '%s' (Snowball's names, such as "
-                         "english or french, or none)", c->language);
+        return store_err(db, LCTX_EINVAL, "%s: unknown language '%s' (Snowball's names, such as "
+                         "english or french, or none)", db->path, c->language);
     /* written so that NaN fails every test */
     if (c->chunk_words < 1 || !(c->bm25_k1 >= 0 && isfinite(c->bm25_k1)) ||
         !(c->bm25_b >= 0 && c->bm25_b <= 1) ||
         !(c->title_weight >= 0 && isfinite(c->title_weight)) ||
         !(c->lsh_target_recall >= 0 && c->lsh_target_recall <= 1))
-        return store_err(db, LCTX_EINVAL, "bad collection config (chunk_words >= 1, "
+        return store_err(db, LCTX_EINVAL, "%s: bad collection config (chunk_words >= 1, "
                          "finite k1 >= 0, 0 <= b <= 1, finite title_weight >= 0, "
-                         "0 <= lsh_target_recall <= 1)");
+                         "0 <= lsh_target_recall <= 1)", db->path);
     return LCTX_OK;
 }
 
@@ -690,6 +690,10 @@ int lctx_stats_get(lctx_db *db, lctx_stats *out)
     snprintf(out->language, sizeof out->language, "%s", db->language);
     out->bm25_k1 = db->cfg.bm25_k1;
     out->bm25_b = db->cfg.bm25_b;
+    out->stopwords = db->cfg.stopwords;
+    out->chunk_words = db->cfg.chunk_words;
+    out->title_weight = db->cfg.title_weight;
+    out->tokenizer_rules = db->tok_rules;
     snprintf(out->embedder, sizeof out->embedder, "%s", db->embedder);
     return db->has_vectors ? stats_vectors(db, out) : LCTX_OK;
 }

@@ -38,6 +38,8 @@ static void expect_refused(const lctx_config *c, const char *want)
     lctx_db *db;
     cr_assert_eq(lctx_open(dir, LCTX_OPEN_CREATE, c, &db), LCTX_EINVAL);
     cr_assert(strstr(lctx_errmsg(db), want), "%s", lctx_errmsg(db));
+    cr_assert(strstr(lctx_errmsg(db), dir), "the message names the collection: %s",
+              lctx_errmsg(db));
     lctx_close(db);
     struct stat sb;
     cr_assert_neq(stat(dir, &sb), 0, "a refused config created %s", dir);

@@ -239,6 +239,20 @@ Test(cli_index, upsert_replaces_by_id)
     ids = hit_ids(coll, "apollo");
     cr_assert_str_eq(ids, "", "old version still found: %s", ids);
     free(ids);
+
+    /* The same document again changes nothing, and no batch is committed. */
+    r = run(NULL, "lctx-index", "-c", coll, "--stats", NULL);
+    long seq = stat_value(r.out, "last_seq");
+    result_free(&r);
+    r = run("{\"_id\":\"d1\",\"title\":\"Airships\",\"text\":\"A zeppelin is a rigid airship.\"}\n",
+            "lctx-index", "-c", coll, "-", NULL);
+    expect_status(r, 0);
+    expect_contains(r.err, "no new or changed documents; nothing to commit");
+    cr_assert_null(strstr(r.err, "committed batch"), "%s", r.err);
+    result_free(&r);
+    r = run(NULL, "lctx-index", "-c", coll, "--stats", NULL);
+    cr_assert_eq(stat_value(r.out, "last_seq"), seq);
+    result_free(&r);
 }
 
 Test(cli_index, batch_docs_commits_in_steps)

@@ -77,6 +77,56 @@ Test(cli_search_output, text_output_shows_controls_as_replacement)
     result_free(&r);
 }
 
+/* Documents whose id, title and text open bidi overrides, embeddings and
+ * isolates and leave them open, next to one that closes its own. */
+static const char BIDI_CORPUS[] =
+    "{\"_id\":\"a\\u202eb\",\"title\":\"x\\u2067y zebra\",\"text\":\"zebra \\u202b\\u2067z\"}\n"
+    "{\"_id\":\"shut\",\"title\":\"\\u202eq\\u202c zebra\",\"text\":\"a zebra\"}\n";
+
+/* The bidi controls left open at the end of each line of s, counted the
+ * way a terminal implementing UAX #9 would: 0 means every line closes
+ * what it opened. */
+static int open_bidi_at_line_ends(const char *s)
+{
+    int stack[256], n = 0, left = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '\n') {
+            left += n;
+            n = 0;
+            continue;
+        }
+        if (p[0] != 0xe2 || !p[1] || !p[2])
+            continue;
+        unsigned cp = ((p[0] & 0x0fu) << 12) | ((p[1] & 0x3fu) << 6) | (p[2] & 0x3fu);
+        if ((cp >= 0x202a && cp <= 0x202e && cp != 0x202c) || (cp >= 0x2066 && cp <= 0x2068))
+            stack[n < 255 ? n++ : n] = cp >= 0x2066;
+        else if (cp == 0x202c && n > 0 && !stack[n - 1])
+            n--;
+        else if (cp == 0x2069) {
+            while (n > 0 && !stack[n - 1])
+                n--;
+            if (n > 0)
+                n--;
+        }
+    }
+    return left + n;
+}
+
+Test(cli_search_output, bidi_controls_do_not_outlive_their_field)
+{
+    const char *coll = index_corpus("bidi.lctx", "bidi.jsonl", BIDI_CORPUS);
+    cmd_result r = run(NULL, "lctx-search", "-c", coll, "zebra", NULL);
+    expect_status(r, 0);
+    cr_assert_eq(open_bidi_at_line_ends(r.out), 0, "bidi controls left open:\n%s", r.out);
+    /* Kept where they were, and closed right at the end of their field. */
+    expect_contains(r.out, "a\u202eb\u202c ");                  /* id: PDF */
+    expect_contains(r.out, "x\u2067y zebra\u2069\n");           /* title: PDI */
+    expect_contains(r.out, "\u202b\u2067z\u2069\u202c");        /* snippet: both */
+    /* A field that closes its own gets nothing added. */
+    expect_contains(r.out, "\u202eq\u202c zebra\n");
+    result_free(&r);
+}
+
 Test(cli_search_output, json_output_stays_exact)
 {
     const char *coll = index_corpus("esc.lctx", "c.jsonl", ESC_CORPUS);

@@ -3,11 +3,14 @@
  * document a no-op (indexer/write.c, content_hash). New collections record
  * 'mix64' in their config; collections without the record keep the FNV-1a
  * they were made with, checked here against a plain FNV-1a written from its
- * definition; an unknown hash name is refused.
+ * definition; an unknown hash name is refused. A batch of only unchanged
+ * documents writes nothing at all (lctx_commit), and an empty first batch
+ * still leaves the new collection, empty.
  */
 #include <criterion/criterion.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lctx.h"
@@ -107,5 +110,71 @@ Test(content_hash, unknown_hash_is_refused)
     lctx_db *db = NULL;
     cr_assert_eq(lctx_open(dir, 0, NULL, &db), LCTX_EVERSION);
     cr_assert(strstr(lctx_errmsg(db), "sha3") != NULL, "%s", lctx_errmsg(db));
+    lctx_close(db);
+}
+
+/* The bytes of the collection's LMDB data file, malloc'd; *n its size. */
+static char *index_bytes(size_t *n)
+{
+    char file[512];
+    snprintf(file, sizeof file, "%s/index/data.mdb", dir);
+    FILE *f = fopen(file, "rb");
+    cr_assert_not_null(f, "%s", file);
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    rewind(f);
+    char *b = malloc(*n ? *n : 1);
+    cr_assert_not_null(b);
+    cr_assert_eq(fread(b, 1, *n, f), *n);
+    fclose(f);
+    return b;
+}
+
+Test(content_hash, a_batch_that_changes_nothing_writes_nothing)
+{
+    add_one("d", "Plum", "cake recipes");
+    size_t n0, n1;
+    char *before = index_bytes(&n0);
+    lctx_db *db = NULL;
+    cr_assert_eq(lctx_open(dir, 0, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(lctx_begin(db), LCTX_OK, "%s", lctx_errmsg(db));
+    lctx_doc d = {.id = "d", .title = "Plum", .text = "cake recipes"};
+    cr_assert_eq(lctx_add(db, &d), LCTX_OK, "%s", lctx_errmsg(db));
+    uint64_t seq = 99;
+    cr_assert_eq(lctx_commit(db, &seq), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(seq, 1, "an unchanged batch reports the last committed one, got %llu",
+                 (unsigned long long)seq);
+    char *after = index_bytes(&n1);
+    cr_assert(n0 == n1 && memcmp(before, after, n0) == 0, "the index was written");
+    free(before);
+    free(after);
+    cr_assert_eq(catalog("SELECT count(*) FROM batches"), 1);
+    /* The next batch that changes something is the second, not the third. */
+    cr_assert_eq(lctx_begin(db), LCTX_OK, "%s", lctx_errmsg(db));
+    d.text = "cake recipes, revised";
+    cr_assert_eq(lctx_add(db, &d), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(lctx_commit(db, &seq), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(seq, 2);
+    cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
+    lctx_close(db);
+    cr_assert_eq(catalog("SELECT count(*) FROM batches"), 2);
+}
+
+Test(content_hash, an_empty_first_batch_leaves_an_empty_collection)
+{
+    lctx_db *db = NULL;
+    cr_assert_eq(lctx_open(dir, LCTX_OPEN_CREATE, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(lctx_begin(db), LCTX_OK, "%s", lctx_errmsg(db));
+    uint64_t seq = 99;
+    cr_assert_eq(lctx_commit(db, &seq), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(seq, 0);
+    cr_assert_eq(lctx_close(db), LCTX_OK);
+    /* Not taken for a failed creation: it opens without LCTX_OPEN_CREATE. */
+    cr_assert_eq(lctx_open(dir, 0, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
+    lctx_stats st;
+    cr_assert_eq(lctx_stats_get(db, &st), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(st.documents, 0);
+    cr_assert_eq(st.last_seq, 0);
+    cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
     lctx_close(db);
 }

@@ -12,7 +12,7 @@
 
 static inline tok_tokenizer *english_tokenizer(void)
 {
-    tok_config cfg = {"english", 1, 1};
+    tok_config cfg = {"english", 1, 1, 0};
     char err[128];
     tok_tokenizer *t = tok_new(&cfg, err, sizeof err);
     cr_assert_not_null(t, "%s", err);
