@@ -494,8 +494,11 @@ static int delete_ids(lctx_db *db, const index_args *a)
         deleted++;
         rc = lctx_delete(db, a->inputs[i]);
         if (rc != LCTX_OK) {
-            if (rc == LCTX_ENOTFOUND)
-                cli_error(PROG, "%s: no such document", a->inputs[i]);
+            if (rc == LCTX_ENOTFOUND)   /* file ids are stored tidied (lctx_ingest) */
+                cli_error(PROG, "%s: no such document%s", a->inputs[i],
+                          !strncmp(a->inputs[i], "./", 2) || strstr(a->inputs[i], "/./") ||
+                          strstr(a->inputs[i], "//")
+                              ? " (a file's id has no ./ or repeated slashes)" : "");
             else
                 cli_error(PROG, "%s: %s", a->inputs[i], cli_db_error(db, rc));
             lctx_rollback(db);
@@ -696,8 +699,7 @@ static int settings_match(lctx_db *db, const index_args *a)
     if (!a->embedder && !a->language && !a->no_stopwords && a->chunk_words < 0 &&
         a->bm25_k1 < 0 && a->bm25_b < 0 && a->title_weight < 0)
         return -1;
-    lctx_stats s;
-    memset(&s, 0, sizeof s);
+    lctx_stats s = {0};
     int rc = lctx_stats_get(db, &s);
     if (rc != LCTX_OK) {
         cli_error(PROG, "%s: %s", a->coll, cli_db_error(db, rc));

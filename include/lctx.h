@@ -179,7 +179,10 @@ LCTX_API void lctx_set_batch_memory(lctx_db *db, size_t bytes);
 LCTX_API int lctx_begin(lctx_db *db);
 /* Adds or replaces a document. Id, title, text and uri must be valid UTF-8
  * (LCTX_EINVAL names the byte offset otherwise), text at most LCTX_MAX_TEXT
- * bytes. An unchanged document (same content hash) is a no-op. */
+ * bytes. An unchanged document (the same title, text, uri and metadata) is
+ * a no-op. A document with neither text nor title is LCTX_EINVAL; one whose
+ * text is empty or blank is stored and counted but has no passage, so no
+ * search finds it (lctx_ingest skips such documents with a warning). */
 LCTX_API int lctx_add(lctx_db *db, const lctx_doc *doc);
 /* Deletes by external id; LCTX_ENOTFOUND when no such document. */
 LCTX_API int lctx_delete(lctx_db *db, const char *id);
@@ -231,7 +234,11 @@ LCTX_API void lctx_ingest_opts_init(lctx_ingest_opts *opts);
  * with the path below it; "./" and repeated slashes tidied away). On
  * failure the error names FILE:LINE and the reason; the caller then rolls
  * back. *ndocs (may be NULL) receives the number of documents added or
- * replaced (one identical to the stored document is not counted). A
+ * replaced (one identical to the stored document is not counted). Each
+ * document's uri is where it was read (the file, or FILE:LINE for JSONL),
+ * and it does not count as content here: a document read again from
+ * another file or line, with the same title, text and metadata, is
+ * unchanged and keeps its first uri. A
  * document's text may hold up to LCTX_MAX_TEXT bytes; a larger file is
  * skipped with a warning. */
 LCTX_API int lctx_ingest(lctx_db *db, const char *path, const lctx_ingest_opts *opts, uint64_t *ndocs);

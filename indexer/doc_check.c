@@ -16,7 +16,10 @@
 #include "store/store.h"
 
 /* The document's content hash, which makes re-adding an unchanged
- * document a no-op: of title, text, uri and metadata, each part's length
+ * document a no-op: of title, text, uri and metadata (the uri as empty
+ * unless uri_is_content: lctx_ingest's FILE:LINE says where a document
+ * was read, and a corpus exported again with a line added at the top
+ * would otherwise be indexed all over again), each part's length
  * mixed in after it, so ("ab","c") and ("a","bc") differ. mix64 takes eight
  * bytes per multiply (read little-endian, so the stored values are the
  * same on every machine), then a final avalanche; FNV-1a, a multiply per
@@ -44,12 +47,14 @@ static uint64_t fnv1a(uint64_t h, const unsigned char *p, size_t len)
     return (h ^ 0xffu) * 1099511628211ull; /* separator: ("ab","c") != ("a","bc") */
 }
 
-uint64_t doc_content_hash(const lctx_db *db, const lctx_doc *d, size_t text_len)
+uint64_t doc_content_hash(const lctx_db *db, const lctx_doc *d, size_t text_len,
+                          int uri_is_content)
 {
     uint64_t h = 1469598103934665603ull;
-    const char *parts[4] = {d->title, d->text, d->uri, d->metadata};
+    const char *uri = uri_is_content ? d->uri : NULL;
+    const char *parts[4] = {d->title, d->text, uri, d->metadata};
     size_t lens[4] = {d->title ? strlen(d->title) : 0, text_len,
-                      d->uri ? strlen(d->uri) : 0, d->metadata ? strlen(d->metadata) : 0};
+                      uri ? strlen(uri) : 0, d->metadata ? strlen(d->metadata) : 0};
     for (int p = 0; p < 4; p++) {
         const unsigned char *u = (const unsigned char *)(lens[p] ? parts[p] : "");
         h = db->hash_fnv ? fnv1a(h, u, lens[p]) : mix64(h, u, lens[p]);

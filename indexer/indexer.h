@@ -476,8 +476,12 @@ struct write_batch;
 struct lctx_doc;
 struct store_batch;
 /* lctx_add's body for the open batch w (write_mu held): validation, upsert,
- * the catalog row, the worker's job. lctx_ingest (ingest_run.c) feeds it. */
-int write_add_doc(struct lctx_db *db, struct write_batch *w, const struct lctx_doc *d);
+ * the catalog row, the worker's job. lctx_ingest (ingest_run.c) feeds it.
+ * uri_is_content: whether d's uri counts in its content hash (lctx_add: the
+ * caller's uri is part of the document; lctx_ingest: its uri is where the
+ * document was read, FILE:LINE, which moves when a dump is re-exported). */
+int write_add_doc(struct lctx_db *db, struct write_batch *w, const struct lctx_doc *d,
+                  int uri_is_content);
 /* Documents added to the open batch so far (no-op upserts not counted). */
 uint64_t write_batch_added(const struct write_batch *w);
 /* For replay.c: a batch without catalog statements, freed with
@@ -512,8 +516,9 @@ int write_sql_fail(struct lctx_db *db, const char *what);
  * status with the handle's message naming the problem. */
 int doc_check(struct lctx_db *db, const struct lctx_doc *d, size_t text_len);
 /* The content hash stored with a document (mix64, or FNV-1a for older
- * collections: db->hash_fnv). */
-uint64_t doc_content_hash(const struct lctx_db *db, const struct lctx_doc *d, size_t text_len);
+ * collections: db->hash_fnv); its uri counts only with uri_is_content. */
+uint64_t doc_content_hash(const struct lctx_db *db, const struct lctx_doc *d, size_t text_len,
+                          int uri_is_content);
 int write_recover(struct lctx_db *db);
 
 /* ======================================== vectors (embed.c, vecapply.c)

@@ -99,7 +99,7 @@ static int ingest_one(void *ctx, const ingest_doc *d)
     }
     /* ndocs counts what changed: an unchanged document is not added again */
     uint64_t before = write_batch_added(ic->db->batch);
-    int rc = write_add_doc(ic->db, ic->db->batch, &doc);
+    int rc = write_add_doc(ic->db, ic->db->batch, &doc, 0);
     if (rc)
         return ingest_fail(ic, d, rc);
     ic->n += write_batch_added(ic->db->batch) > before;

@@ -238,7 +238,7 @@ uint64_t write_batch_added(const struct write_batch *w)
     return w->n_added;
 }
 
-int write_add_doc(lctx_db *db, struct write_batch *w, const lctx_doc *d)
+int write_add_doc(lctx_db *db, struct write_batch *w, const lctx_doc *d, int uri_is_content)
 {
     size_t text_len = d->text ? (d->text_len ? d->text_len : strlen(d->text)) : 0;
     /* A document that failed to tokenize has doomed the batch (lctx_commit
@@ -248,7 +248,7 @@ int write_add_doc(lctx_db *db, struct write_batch *w, const lctx_doc *d)
         return worker_failed(db, write_worker_thread(w->worker), rc);
     if ((rc = doc_check(db, d, text_len)))
         return rc;
-    uint64_t hash = doc_content_hash(db, d, text_len);
+    uint64_t hash = doc_content_hash(db, d, text_len, uri_is_content);
     /* Loading a fresh collection, an id can only repeat within the batch;
      * the unique index catches that on insert (replace_dup), so the lookup
      * per document is skipped. */
@@ -298,7 +298,7 @@ int lctx_add(lctx_db *db, const lctx_doc *doc)
     if (!db || !doc)
         return store_err(db, LCTX_EINVAL, "lctx_add: NULL argument");
     pthread_mutex_lock(&db->write_mu);
-    int rc = db->batch ? write_add_doc(db, db->batch, doc)
+    int rc = db->batch ? write_add_doc(db, db->batch, doc, 1)
                        : store_err(db, LCTX_ESTATE, "lctx_add: no batch (call lctx_begin)");
     pthread_mutex_unlock(&db->write_mu);
     return rc;

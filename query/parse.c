@@ -10,7 +10,9 @@
  *   -"quoted phrase" documents containing the phrase are excluded (a phrase
  *                    of one term after stopwords is a -word)
  *
- * Typographic quotes (“ ” „ ＂) count as '"'.
+ * Typographic quotes (“ ” „ ＂), guillemets (« ») and CJK corner brackets
+ * (「 」) count as '"'; a minus sign (−) or fullwidth hyphen-minus (－)
+ * that starts a word counts as '-'.
  *
  * Each piece is run through the collection's tokenizer, so queries and
  * documents are normalised identically (case folding, stemming, stopwords,
@@ -249,21 +251,54 @@ static int parse_segments(parse_ctx *c, const char *qs, size_t len)
     return rc;
 }
 
-/* Typographic quotes, as word processors and web pages give a pasted
- * query ("…", „…", ＂…＂), are quotes: a copy of qs with each one as '"'
- * (3 bytes become 1). NULL when out of memory. */
-static char *plain_quotes(const char *qs, size_t *len)
+/* Marks that stand for '"' or '-' in queries as people type or paste
+ * them: typographic quotes from word processors and web pages, the quotes
+ * of French, Russian and Japanese text, and the minus signs that phone
+ * and CJK keyboards give. A minus counts only where it starts a word: in
+ * "3−2" it is the tokenizer's to split on, as in the document. */
+typedef struct query_mark {
+    const char *utf8;
+    char ascii;
+    int word_start;          /* only at the start of a word */
+} query_mark;
+
+static const query_mark query_marks[] = {
+    {"\xe2\x80\x9c", '"', 0}, {"\xe2\x80\x9d", '"', 0},   /* U+201C “  U+201D ” */
+    {"\xe2\x80\x9e", '"', 0}, {"\xef\xbc\x82", '"', 0},   /* U+201E „  U+FF02 ＂ */
+    {"\xc2\xab", '"', 0},      {"\xc2\xbb", '"', 0},        /* U+00AB «  U+00BB » */
+    {"\xe3\x80\x8c", '"', 0}, {"\xe3\x80\x8d", '"', 0},   /* U+300C 「 U+300D 」 */
+    {"\xe2\x88\x92", '-', 1}, {"\xef\xbc\x8d", '-', 1},   /* U+2212 −  U+FF0D － */
+};
+
+/* The ASCII mark the bytes at qs[i] stand for, and their length in *n;
+ * 0 when none. */
+static char query_mark_at(const char *qs, size_t len, size_t i, size_t *n)
+{
+    int word_start = i == 0 || is_space(qs[i - 1]);
+    for (size_t k = 0; k < sizeof query_marks / sizeof query_marks[0]; k++) {
+        const query_mark *m = &query_marks[k];
+        size_t ml = strlen(m->utf8);
+        if (i + ml <= len && memcmp(qs + i, m->utf8, ml) == 0 && (!m->word_start || word_start)) {
+            *n = ml;
+            return m->ascii;
+        }
+    }
+    return 0;
+}
+
+/* A copy of qs with each mark above as its ASCII form (2 or 3 bytes
+ * become 1). NULL when out of memory. */
+static char *plain_marks(const char *qs, size_t *len)
 {
     char *out = malloc(*len + 1);
-    size_t o = 0;
+    size_t o = 0, n;
     if (!out)
         return NULL;
     for (size_t i = 0; i < *len;) {
-        const unsigned char *u = (const unsigned char *)qs + i;
-        if (i + 3 <= *len && ((u[0] == 0xE2 && u[1] == 0x80 && u[2] >= 0x9C && u[2] <= 0x9E) ||
-                              (u[0] == 0xEF && u[1] == 0xBC && u[2] == 0x82))) {
-            out[o++] = '"';   /* U+201C, U+201D, U+201E, U+FF02 */
-            i += 3;
+        char a = (unsigned char)qs[i] >= 0xC2 ? query_mark_at(qs, *len, i, &n) : 0;
+        if (a) {
+            out[o++] = a;
+            i += n;
         } else {
             out[o++] = qs[i++];
         }
@@ -283,7 +318,7 @@ int query_parse(tok_tokenizer *t, const char *qs, query_parsed *q, char *err, si
     }
     parse_ctx c = {.tok = t, .q = q};
     tok_list_init(&c.l);
-    char *plain = plain_quotes(qs, &len);
+    char *plain = plain_marks(qs, &len);
     int rc = plain ? parse_segments(&c, plain, len) : -1;
     free(plain);
     tok_list_free(&c.l);

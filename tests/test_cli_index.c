@@ -222,6 +222,13 @@ Test(cli_index, delete_and_missing_id)
     ids = hit_ids(coll, "espresso");
     cr_assert_str_eq(ids, "d4");
     free(ids);
+
+    /* A path spelled with ./ is not how a file's id is stored: a hint. */
+    r = run(NULL, "lctx-index", "-c", coll, "--delete", "./notes//a.md", NULL);
+    expect_status(r, 1);
+    expect_contains(r.err, "./notes//a.md: no such document (a file's id has no ./ or repeated "
+                           "slashes)");
+    result_free(&r);
 }
 
 Test(cli_index, upsert_replaces_by_id)

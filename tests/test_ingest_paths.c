@@ -13,7 +13,9 @@
  *     (cJSON would cut the string or take them), numeric ids only when
  *     exact;
  *   - lctx_add refuses ids and uris that are not UTF-8 and texts over
- *     LCTX_MAX_TEXT; lctx_ingest's count leaves out unchanged documents.
+ *     LCTX_MAX_TEXT; lctx_ingest's count leaves out unchanged documents,
+ *     and its JSONL FILE:LINE uri is not content (a re-exported dump is
+ *     unchanged).
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
@@ -326,5 +328,65 @@ Test(paths, ingest_counts_what_changed)
     lctx_stats st;
     cr_assert_eq(lctx_stats_get(db, &st), LCTX_OK);
     cr_assert_eq(st.documents, 2, "the blank document was not stored");
+    lctx_close(db);
+}
+
+/* The stored uri of id, into buf. */
+static void uri_of(lctx_db *db, const char *id, char *buf, size_t len)
+{
+    lctx_search_opts o;
+    lctx_search_opts_init(&o);
+    lctx_results *r = NULL;
+    cr_assert_eq(lctx_search(db, id, &o, &r), LCTX_OK, "%s", lctx_errmsg(db));
+    buf[0] = 0;
+    for (size_t i = 0; i < lctx_results_count(r); i++) {
+        const lctx_hit *h = lctx_results_get(r, i);
+        if (!strcmp(h->id, id))
+            snprintf(buf, len, "%s", h->uri ? h->uri : "");
+    }
+    lctx_results_free(r);
+}
+
+/* A JSONL document read again from another file, or from another line of
+ * the same file, is unchanged: its FILE:LINE uri is where it was read, not
+ * content, and it keeps the first one. Through lctx_add the caller's uri
+ * is content, and a new one replaces the document. */
+Test(paths, jsonl_uri_is_not_content)
+{
+    puts_file("dump1.jsonl", "{\"id\":\"kiwi\",\"text\":\"kiwi fruit\"}\n"
+                             "{\"id\":\"fig\",\"text\":\"fig tree\"}\n");
+    puts_file("dump2.jsonl", "{\"id\":\"new\",\"text\":\"a new line on top\"}\n"
+                             "{\"id\":\"fig\",\"text\":\"fig tree\"}\n"
+                             "{\"id\":\"kiwi\",\"text\":\"kiwi fruit\"}\n");
+    char d1[600], d2[600], coll[600], uri[600];
+    snprintf(d1, sizeof d1, "%s/dump1.jsonl", root);
+    snprintf(d2, sizeof d2, "%s/dump2.jsonl", root);
+    snprintf(coll, sizeof coll, "%s/uri.lctx", root);
+    lctx_db *db;
+    cr_assert_eq(lctx_open(coll, LCTX_OPEN_CREATE, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
+    uint64_t n = 99, seq = 0;
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    cr_assert_eq(lctx_ingest(db, d1, NULL, &n), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(lctx_commit(db, &seq), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(n, 2);
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    cr_assert_eq(lctx_ingest(db, d2, NULL, &n), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(lctx_commit(db, &seq), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(n, 1, "only the new document changed, counted %llu", (unsigned long long)n);
+    lctx_stats st;
+    cr_assert_eq(lctx_stats_get(db, &st), LCTX_OK);
+    cr_assert_eq(st.deleted_chunks, 0, "an unchanged document was indexed again");
+    uri_of(db, "kiwi", uri, sizeof uri);
+    cr_assert(strstr(uri, "dump1.jsonl:1"), "kiwi's first uri kept: %s", uri);
+
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    lctx_doc d = {.id = "kiwi", .text = "kiwi fruit", .uri = "https://example.org/kiwi"};
+    cr_assert_eq(lctx_add(db, &d), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(lctx_commit(db, &seq), LCTX_OK, "%s", lctx_errmsg(db));
+    uri_of(db, "kiwi", uri, sizeof uri);
+    cr_assert_str_eq(uri, "https://example.org/kiwi");
+    cr_assert_eq(lctx_stats_get(db, &st), LCTX_OK);
+    cr_assert_eq(st.deleted_chunks, 1);
+    cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
     lctx_close(db);
 }

@@ -10,8 +10,9 @@
  *              東京, 京タ, タワ, ワー of 東京タワー are one highlight, not
  *              [東京][タワ]ー
  *
- * and typographic quotes, as a pasted query has them (“…”, „…“, ＂…＂),
- * quote a phrase as '"' does.
+ * and typographic quotes, as a pasted query has them (“…”, „…“, ＂…＂,
+ * «…», 「…」), quote a phrase as '"' does; a minus sign (−) or fullwidth
+ * minus (－) at the start of a word excludes it as '-' does.
  *
  * The documents a -word must leave out are found by a plain substring test
  * of the fixture's texts (case folded by hand for the Latin ones), never
@@ -154,6 +155,7 @@ Test(split, typographic_quotes_quote_a_phrase)
     cr_assert_str_neq(words, plain, "the words alone find more: %s", words);
     static const char *typo[] = {
         "\u201cmail arrived\u201d", "\u201email arrived\u201c", "\uff02mail arrived\uff02",
+        "\u00abmail arrived\u00bb", "\u00ab mail arrived \u00bb", "\u300cmail arrived\u300d",
     };
     for (size_t i = 0; i < sizeof typo / sizeof *typo; i++) {
         char *got = ids_of(db, typo[i]);
@@ -165,6 +167,23 @@ Test(split, typographic_quotes_quote_a_phrase)
     cr_assert_not_null(strstr(ex, "e1"), "%s", ex);
     free(ex);
     free(plain);
+    free(words);
+    lctx_close(db);
+}
+
+Test(split, minus_signs_exclude_as_hyphen_minus_does)
+{
+    lctx_db *db = open_fixture();
+    assert_exclusion(db, "\u65b0\u3057\u3044 -\u30ab\u30e1\u30e9", "\u65b0\u3057\u3044",
+                     "\u30ab\u30e1\u30e9");
+    assert_exclusion(db, "\u65b0\u3057\u3044 \uff0d\u30ab\u30e1\u30e9", "\u65b0\u3057\u3044",
+                     "\u30ab\u30e1\u30e9");
+    assert_exclusion(db, "today \u2212e-mail", "today", "e-mail");
+    /* Inside a word a minus sign is not an exclusion: "today−mail" is the
+     * tokenizer's to split, and finds what today and mail find. */
+    char *inner = ids_of(db, "today\u2212mail"), *words = ids_of(db, "today mail");
+    cr_assert_str_eq(inner, words);
+    free(inner);
     free(words);
     lctx_close(db);
 }
