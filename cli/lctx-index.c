@@ -33,9 +33,8 @@
  * collection is created: every chunk is embedded with it at indexing time.
  * So are the tokenizer's language and stopwords, the passage length and
  * BM25's parameters (lctx_config). Naming a different value of any of them
- * for an existing collection is an error rather than a silent switch or a
- * silently ignored option: vectors of two models cannot be compared, and
- * terms stemmed two ways or passages cut two ways do not match.
+ * for an existing collection is an error, not a switch or an ignored option:
+ * vectors of two models, or terms stemmed two ways, do not match.
  * --retune re-tunes the LSH parameters for --target R (the collection's
  * target recall by default) and rebuilds the buckets.
  */
@@ -82,7 +81,8 @@ static void usage(FILE *f)
     fprintf(f,
         "usage: lctx-index -c COLL [options] INPUT...\n"
         "       lctx-index -c COLL --delete ID...\n"
-        "       lctx-index -c COLL [--rebuild-index] [--compact] [--check] [--stats [--json]]\n"
+        "       lctx-index -c COLL [--rebuild-index] [--compact] [--retune [--target R]] [--check]\n"
+        "                  [--stats [--json]]\n"
         "\n"
         "INPUT is a file, a directory (read recursively), a JSONL or BEIR corpus\n"
         "(_id|id, title, text, metadata), or '-' for JSONL on stdin.\n"

@@ -83,8 +83,9 @@ typedef struct lctx_results lctx_results;
  * the LSH threshold scan exactly and do not use it. */
 #define LCTX_OPEN_VECTOR_CACHE 0x4u
 /* Rebuild the index (the collection's LMDB folder) from the catalog before
- * returning: every committed batch is replayed in order from the documents
- * the catalog keeps into a new index beside the old one, the vector buckets
+ * returning: every committed batch is replayed in order (consecutive ones
+ * in one transaction) from the documents the catalog keeps into a new
+ * index beside the old one, the vector buckets
  * are rebuilt with the LSH parameters last tuned, and the new index then
  * replaces the old, which other handles keep reading until then and leave
  * by themselves after. For an index lctx_check finds damaged, or one of an

@@ -102,7 +102,8 @@ int lctx_begin(lctx_db *db)
     /* A writer that crashed since we opened may have left a batch behind,
      * and a spill file it had not yet unlinked. */
     spill_remove_strays(db);
-    if ((rc = write_recover(db)) || (rc = catalog_batch_mode(db)) ||
+    if ((db->test_stop_after_sqlite != 2 && (rc = write_recover(db))) ||
+        (rc = catalog_batch_mode(db)) ||
         (rc = write_batch_new(db, &w)) || (rc = prepare(db, w)))
         goto fail;
     if (!(w->worker = write_worker_start(write_index_job, write_sort_worker_lane, w))) {

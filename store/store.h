@@ -214,14 +214,14 @@ struct lctx_db {
     int lock_fd;                  /* write.lock, flock'ed while writing */
     int lock_held;
     int frozen;                   /* readonly.c: holds write.lock shared; 2: catalog immutable */
-    int lock_keep;                /* 1: a batch's end keeps the writer lock
-                                     (lctx_ingest's commit_every, between batches) */
+    int lock_keep;                /* 1: a batch's end keeps the writer lock (commit_every) */
     struct write_batch *batch;
     size_t batch_memory;          /* postings a batch keeps before spilling (0: never) */
     unsigned long n_spills;       /* runs spilled by this handle (atomic; tests read it) */
 
     /* test hooks (store_test_*): never set in normal use */
-    int test_stop_after_sqlite;   /* commit: skip the LMDB apply, as a crash would */
+    int test_stop_after_sqlite;   /* commit: no LMDB apply, as a crash; 2: lctx_begin no replay */
+    unsigned test_replay_group;   /* recovery: at most this many batches a group (0: any) */
     size_t test_map_initial;      /* initial map size for new environments */
     int test_fail_lmdb;           /* commit: fail the LMDB apply as a full disk would */
     int test_fail_catalog_commit; /* commit: fail the catalog's COMMIT (write.c) */
