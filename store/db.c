@@ -323,7 +323,9 @@ static int known_language(const char *s)
 static int check_config(lctx_db *db, const lctx_config *c)
 {
     if (!valid_language(c->language))
-        return store_err(db, LCTX_EINVAL, "%s: bad language name", db->path);
+        return store_err(db, LCTX_EINVAL, "%s: bad language name '%.40s' (Snowball's names are "
+                         "lower case, such as english or french, or none)", db->path,
+                         c->language ? c->language : "");
     if (!known_language(c->language))
         return store_err(db, LCTX_EINVAL, "%s: unknown language '%s' (Snowball's names, such as "
                          "english or french, or none)", db->path, c->language);

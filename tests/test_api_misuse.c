@@ -51,6 +51,10 @@ Test(misuse, configs_that_cannot_be_honoured)
     lctx_config_init(&c);
     c.language = "klingon";
     expect_refused(&c, "unknown language 'klingon'");
+    c.language = "German";
+    expect_refused(&c, "bad language name 'German' (Snowball's names are lower case");
+    c.language = "";
+    expect_refused(&c, "bad language name ''");
     double bad[] = {NAN, INFINITY, -1};
     for (int i = 0; i < 3; i++) {
         lctx_config_init(&c);
