@@ -63,7 +63,9 @@ static int files_head_binary(const char *s, size_t len)
  * an errno value, FILES_BINARY when its head is binary, or FILES_TOO_BIG
  * past LCTX_MAX_TEXT. The head is judged before the rest is read, and the
  * size checked as it grows: a disk image or /dev/zero, named by mistake,
- * is refused at once instead of filling memory. */
+ * is refused at once instead of filling memory. On FILES_BINARY and
+ * FILES_TOO_BIG, *out_len is the file's size, the bytes the skip accounts
+ * for in progress (a walk's total counts every file it listed). */
 static int files_slurp(const char *path, char **out, size_t *out_len)
 {
     FILE *f = fopen(path, "rb");
@@ -75,6 +77,7 @@ static int files_slurp(const char *path, char **out, size_t *out_len)
     if (!f)
         return errno;
     int regular = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode);
+    *out_len = regular ? (size_t)st.st_size : 0;
     if (regular && (uint64_t)st.st_size > limit) {
         fclose(f);
         return FILES_TOO_BIG;
@@ -122,6 +125,8 @@ static int files_slurp(const char *path, char **out, size_t *out_len)
     fclose(f);
     if (rc) {
         free(buf);
+        if (!regular && (rc == FILES_BINARY || rc == FILES_TOO_BIG))
+            *out_len = len;
         return rc;
     }
     buf[len] = '\0';
@@ -259,7 +264,10 @@ int ingest_text_file(ingest_run *r, const char *path, const char *id)
     size_t len = 0, bad = 0, ta = 0, tb = 0;
     int e, rc;
 
-    if ((e = files_slurp(path, &buf, &len)) == FILES_BINARY) {
+    e = files_slurp(path, &buf, &len);
+    if (e == FILES_BINARY || e == FILES_TOO_BIG)
+        ingest_run_progress(r, len, 0);
+    if (e == FILES_BINARY) {
         ingest_run_warn(r, "%s: binary file skipped", path);
         return 0;
     }
