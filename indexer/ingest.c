@@ -20,7 +20,8 @@
  *                    files are read as JSONL; other files are passed over,
  *                    and one warning at the end counts them, with a few of
  *                    their extensions, so that a tree of .c or .html files
- *                    does not index as "0 documents" without a word.
+ *                    does not index as "0 documents" without a word. With
+ *                    the TEXT format every regular file is read as text.
  *   a file           .jsonl/.ndjson as JSONL, anything else as text (the
  *                    user named it, so the extension is not second-guessed;
  *                    binary content is still skipped with a warning).
@@ -127,15 +128,20 @@ static int ingest_is_jsonl_name(const char *name)
     return e && (strcmp(e, "jsonl") == 0 || strcmp(e, "ndjson") == 0);
 }
 
-/* What a directory walk does with a file of this name. */
+/* What a directory walk does with a file of this name. A forced TEXT
+ * format reads every file as text, whatever its name (.jsonl too): the
+ * user asked for it, and the passed-over warning tells them to. Binary
+ * files are still skipped, by their bytes, when they are read. */
 static int ingest_kind_in_dir(const char *name, ingest_format fmt)
 {
     static const char *const text_exts[] = { "txt", "md", "markdown", "rst", "text" };
     const char *e = ingest_ext(name);
     size_t i;
 
+    if (fmt == INGEST_TEXT)
+        return KIND_TEXT;
     if (ingest_is_jsonl_name(name))
-        return fmt == INGEST_TEXT ? KIND_TEXT : KIND_JSONL;
+        return KIND_JSONL;
     if (fmt == INGEST_JSONL || fmt == INGEST_BEIR)
         return KIND_SKIP;
     if (!e)

@@ -2,9 +2,9 @@
  * test_cli_index.c — lctx-index end to end, through the sanitized binary.
  *
  * What a user relies on: documents go in from JSONL, stdin and plain text
- * directories; a bad input line is named (FILE:LINE) and leaves the
- * collection untouched; --skip-bad skips it; deletes and upserts take
- * effect; --batch-docs commits in steps; a full disk fails the batch with
+ * directories (every file of one with --format text, binary ones skipped);
+ * a bad input line is named (FILE:LINE) and leaves the collection
+ * untouched; --skip-bad skips it; deletes and upserts take effect; --batch-docs commits in steps; a full disk fails the batch with
  * one error and leaves the collection as it was; exit status 0/1/2 means
  * success, failure, bad usage; --rebuild-index brings back a collection an
  * older format wrote. Each test works in its own temporary directory.
@@ -301,6 +301,57 @@ Test(cli_index, text_directory_input)
     expect_contains(r.err, "deleted 1 documents");
     result_free(&r);
     cr_assert_eq(documents(coll), 1);
+}
+
+/* The report's tree: "--format text" on a directory reads every file as
+ * text whatever its name (the passed-over warning's own advice), a .pdf
+ * holding plain text included, and still skips a .png of real image bytes
+ * as binary; by default the .pdf and .png are passed over by name. */
+Test(cli_index, format_text_directory_reads_every_file)
+{
+    static const char png[] = "\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06";
+    cr_assert_eq(mkdir(tpath("notes"), 0755), 0);
+    cr_assert_eq(mkdir(tpath("notes/sub"), 0755), 0);
+    write_file(tpath("notes/a.md"), "# Alpha\n\nAlpha notes.\n");
+    write_file(tpath("notes/README"), "Readme notes.\n");
+    write_file(tpath("notes/sub/b.txt"), "Bravo notes.\n");
+    write_file(tpath("notes/d.jsonl"), "{\"_id\":\"d1\",\"text\":\"quokka\"}\n");
+    write_file(tpath("notes/c.pdf"), "A mimeograph of plain text under a pdf name.\n");
+    FILE *f = fopen(tpath("notes/img.png"), "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(png, 1, sizeof png - 1, f), sizeof png - 1);
+    fclose(f);
+    const char *dir = tpath("notes"), *coll = tpath("n.lctx");
+    char want[600];
+
+    cmd_result r = run(NULL, "lctx-index", "-c", coll, "--format", "text", dir, NULL);
+    expect_status(r, 0);
+    cr_assert_null(strstr(r.err, "passed over"), "%s", r.err);
+    snprintf(want, sizeof want, "%s/img.png: binary file skipped", dir);
+    expect_contains(r.err, want);
+    result_free(&r);
+    cr_assert_eq(documents(coll), 5);
+    char *ids = hit_ids(coll, "mimeograph");
+    snprintf(want, sizeof want, "%s/c.pdf", dir);
+    cr_assert_str_eq(ids, want);
+    free(ids);
+    ids = hit_ids(coll, "quokka");   /* the .jsonl file as one text document */
+    snprintf(want, sizeof want, "%s/d.jsonl", dir);
+    cr_assert_str_eq(ids, want);
+    free(ids);
+
+    coll = tpath("auto.lctx");
+    r = run(NULL, "lctx-index", "-c", coll, dir, NULL);
+    expect_status(r, 0);
+    expect_contains(r.err, "2 files passed over, not text or JSONL by name (.pdf .png)");
+    result_free(&r);
+    cr_assert_eq(documents(coll), 4);
+    ids = hit_ids(coll, "mimeograph");
+    cr_assert_str_eq(ids, "");
+    free(ids);
+    ids = hit_ids(coll, "quokka");   /* read as JSONL: its _id */
+    cr_assert_str_eq(ids, "d1");
+    free(ids);
 }
 
 Test(cli_index, missing_input_fails_without_creating_documents)

@@ -1,6 +1,7 @@
 /*
  * test_ingest_basic.c — the input readers: JSONL/BEIR fields and errors,
- * directory walks, text files, binary and invalid UTF-8 handling.
+ * directory walks (every file read as text under a forced TEXT format),
+ * text files, binary and invalid UTF-8 handling.
  *
  * Fixtures live in tests/data/ingest/ (run from the repository root, as
  * `make test` does). Files with odd bytes (binary, invalid UTF-8) are
@@ -470,4 +471,117 @@ Test(ingest_jsonl, numeric_ids_refused_from_2_pow_53)
     cr_assert_str_eq(s.id[3], "2");
     remove_temp(dir, "ok.jsonl");
     seen_free(&s);
+}
+
+/* ------------------------------------------------ --format text on a dir */
+
+/* dir/rel with the given bytes, a "sub" folder made when rel needs it. */
+static void put_file(const char *dir, const char *rel, const void *bytes, size_t n)
+{
+    char path[600];
+    if (strchr(rel, '/')) {
+        snprintf(path, sizeof path, "%s/sub", dir);
+        mkdir(path, 0700);
+    }
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(bytes, 1, n, f), n);
+    fclose(f);
+}
+
+/* The tree of the report: notes with a.md, README, sub/b.txt, d.jsonl,
+ * img.png (real PNG bytes), c.pdf (plain text under a .pdf name) and
+ * e.log (Latin-1, not UTF-8). */
+static const char *const mixed_files[] = { "a.md", "README", "sub/b.txt", "d.jsonl",
+                                           "img.png", "c.pdf", "e.log" };
+
+static void mixed_tree(char *dir)
+{
+    static const char png[] = "\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06";
+    cr_assert_not_null(mkdtemp(dir));
+    put_file(dir, "a.md", "# Alpha\n\nAlpha body.\n", 21);
+    put_file(dir, "README", "Readme words.\n", 14);
+    put_file(dir, "sub/b.txt", "Bravo in sub.\n", 14);
+    put_file(dir, "d.jsonl", "{\"_id\":\"d1\",\"text\":\"jsonl line\"}\n", 33);
+    put_file(dir, "img.png", png, sizeof png - 1);
+    put_file(dir, "c.pdf", "Plain text that only looks like a PDF by name.\n", 47);
+    put_file(dir, "e.log", "caf\xE9 log\n", 9);
+}
+
+static void mixed_remove(const char *dir)
+{
+    char path[600];
+    for (size_t i = 0; i < sizeof mixed_files / sizeof mixed_files[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, mixed_files[i]);
+        unlink(path);
+    }
+    snprintf(path, sizeof path, "%s/sub", dir);
+    rmdir(path);
+    rmdir(dir);
+}
+
+/* The index of the document whose id ends with suffix, or -1. */
+static int doc_ending(const seen *s, const char *suffix)
+{
+    size_t k = strlen(suffix);
+    for (size_t i = 0; i < s->n; i++) {
+        size_t n = strlen(s->id[i]);
+        if (n >= k && strcmp(s->id[i] + n - k, suffix) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+/* The warning's advice ("read every file as text (format text)") holds:
+ * every regular file is read as text whatever its name, a .jsonl file as
+ * one text document (as a named one is), while binary content is still
+ * skipped and invalid UTF-8 repaired, each with its warning. */
+Test(ingest_dir, forced_text_reads_every_file)
+{
+    char dir[] = "/tmp/lctx-ingest-XXXXXX";
+    seen s = { 0 };
+    char err[256] = "", want[600];
+    mixed_tree(dir);
+    cr_assert_eq(run(dir, INGEST_TEXT, 0, &s, err, sizeof err), 0, "%s", err);
+    /* README, a.md, c.pdf, d.jsonl, e.log, sub/b.txt: not img.png */
+    cr_assert_eq(s.n, 6, "got %zu docs", s.n);
+    int pdf = doc_ending(&s, "/c.pdf"), jl = doc_ending(&s, "/d.jsonl");
+    cr_assert_geq(pdf, 0);
+    cr_assert_str_eq(s.text[pdf], "Plain text that only looks like a PDF by name.\n");
+    cr_assert_geq(jl, 0);
+    cr_assert_str_eq(s.text[jl], "{\"_id\":\"d1\",\"text\":\"jsonl line\"}\n");
+    cr_assert_geq(doc_ending(&s, "/sub/b.txt"), 0);
+    cr_assert_eq(doc_ending(&s, "/img.png"), -1);
+    cr_assert_str_eq(s.text[doc_ending(&s, "/e.log")], "caf\xEF\xBF\xBD log\n");
+    snprintf(want, sizeof want, "%s/img.png: binary file skipped", dir);
+    cr_assert(has_warning(&s, want), "%s", s.warn[0]);
+    snprintf(want, sizeof want, "%s/e.log: invalid UTF-8 at byte 3, repaired", dir);
+    cr_assert(has_warning(&s, want), "%s", s.warn[0]);
+    cr_assert(!has_warning(&s, "passed over"), "nothing passes over by name");
+    cr_assert_eq(s.nwarn, 2);
+    cr_assert_eq(s.last_done, s.last_total);
+    seen_free(&s);
+    mixed_remove(dir);
+}
+
+/* The same tree by default: JSONL as JSONL, .pdf .log .png by name passed
+ * over and counted in one warning. */
+Test(ingest_dir, auto_passes_over_other_names)
+{
+    char dir[] = "/tmp/lctx-ingest-XXXXXX";
+    seen s = { 0 };
+    char err[256] = "", want[600];
+    mixed_tree(dir);
+    cr_assert_eq(run(dir, INGEST_AUTO, 0, &s, err, sizeof err), 0, "%s", err);
+    /* README, a.md, d1 (from d.jsonl), sub/b.txt */
+    cr_assert_eq(s.n, 4, "got %zu docs", s.n);
+    cr_assert_str_eq(s.id[2], "d1");
+    cr_assert_eq(doc_ending(&s, "/c.pdf"), -1);
+    snprintf(want, sizeof want, "%s: 3 files passed over, not text or JSONL by name "
+             "(.pdf .log .png); name them, or read every file as text (format text)", dir);
+    cr_assert(has_warning(&s, want), "%s", s.warn[0]);
+    cr_assert_eq(s.nwarn, 1);
+    seen_free(&s);
+    mixed_remove(dir);
 }
