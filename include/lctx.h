@@ -295,7 +295,9 @@ enum lctx_fusion { LCTX_FUSION_DEFAULT = 0, LCTX_FUSION_RRF, LCTX_FUSION_LINEAR 
 typedef struct lctx_search_opts {
     enum lctx_mode mode;     /* DEFAULT = hybrid when the collection has vectors, else bm25 */
     int k;                   /* number of documents to return (default 10) */
-    int snippets;            /* 1: fill hit.snippet with highlighted text */
+    int snippets;            /* 1: fill hit.snippet with highlighted text: about 32
+                                words around the matches, at most 800 characters
+                                of text (markers aside), "…" at cut ends */
     const char *hl_open;     /* highlight markers, default "[" and "]" */
     const char *hl_close;
     int explain;             /* 1: fill hit.explain with per-term contributions (JSON) */

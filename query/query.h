@@ -151,8 +151,17 @@ void bm25_phrase_done(bm25_search *s);
 int query_constrains(const query_parsed *q);
 
 /* ------------------------------------------------------ snippets (snippet.c) */
+/* The cap on a snippet's text, in characters (code points; a whitespace run
+ * counts as the one space it prints as; highlight markers and the "…" of
+ * cut ends are not counted), so at most 4 bytes each. About 3x a usual
+ * snippet: on data/sample, 32-token windows printed 264 characters at the
+ * median and 599 at most, so English windows are left as they were; it
+ * bites where the tokenizer drops words (Thai, base64, long URLs). */
+#define SNIPPET_MAX_CHARS 800
+
 /* A window of the chunk text around the best cluster of query terms, with
- * matches wrapped in open/close. malloc'd; NULL on out of memory. */
+ * matches wrapped in open/close, cut to SNIPPET_MAX_CHARS characters.
+ * malloc'd; NULL on out of memory. */
 char *snippet_make(tok_tokenizer *tok, const query_parsed *q, const char *text, size_t len,
                    const char *open, const char *close);
 

@@ -4,7 +4,8 @@
  * the terminal, JSON output that stays exact, the tie order the man page
  * promises, the message --like gives on a collection without vectors, a
  * run written to standard output that stays a run when judged (--qrels),
- * and the exit status of an interactive session in which a query failed.
+ * the exit status of an interactive session in which a query failed, and
+ * a snippet of a document without spaces that stays short.
  *
  * The session runs on a real pseudo-terminal (test_pty.h), as in
  * test_cli_interactive.c.
@@ -245,4 +246,32 @@ Test(cli_search_output, session_with_a_failed_query_quits_with_0)
     cr_assert_eq(status, 0, "status %d; output:\n%s", status, out);
     expect_contains(out, "filter");
     free(out);
+}
+
+/* The report: a 648 KB Thai text file, no spaces but around one Latin
+ * word, printed the whole file as its snippet. Now the snippet is at most
+ * 800 characters (3 bytes each in Thai), cut at both ends with "…". */
+Test(cli_search_output, a_thai_document_gives_a_bounded_snippet)
+{
+    static const char thai[] = "ภาษาไทยเป็นภาษาที่มีระดับเสียงของคำแน่นอนหรือวรรณยุกต์";
+    size_t n = 648 * 1024 / 2 / strlen(thai), len = 0;
+    char *text = malloc(2 * n * strlen(thai) + 8);
+    cr_assert_not_null(text);
+    for (size_t i = 0; i < 2 * n; i++) {
+        if (i == n)
+            len += (size_t)sprintf(text + len, " zzqx ");
+        len += (size_t)sprintf(text + len, "%s", thai);
+    }
+    write_file(tpath("big.txt"), text);
+    free(text);
+    const char *coll = tpath("big.lctx");
+    cmd_result r = run(NULL, "lctx-index", "-c", coll, "--quiet", tpath("big.txt"), NULL);
+    expect_status(r, 0);
+    result_free(&r);
+    r = run(NULL, "lctx-search", "-c", coll, "zzqx", NULL);
+    expect_status(r, 0);
+    expect_contains(r.out, "[zzqx]");
+    expect_contains(r.out, "\xe2\x80\xa6");
+    cr_assert_lt(strlen(r.out), 3 * 800 + 600, "%zu bytes of output", strlen(r.out));
+    result_free(&r);
 }
