@@ -40,15 +40,19 @@ int utf8_script(int32_t cp);
 
 /* ================================================ tokenizer (tokenize.c) */
 
-/* Segmentation rules: 2 (current) keeps fullwidth , . ' inside words as
+/* Tokenizer rules, recorded by each collection (docs/tokenizer.md):
+ * 3 (current) adds elision (French, Italian, Catalan), Turkish apostrophes
+ * and dotted/dotless I, Hebrew acronyms, ZWSP as a word break, decimal
+ * digits of every script as ASCII, and a limit of TOK_MAX_TERM characters
+ * rather than bytes (tok_rules3.c); 2 keeps fullwidth , . ' inside words as
  * their ASCII forms and composes decomposed Hangul (tokenize.c); 1 is what
  * collections made before 2026-11-23 were indexed with. */
-#define TOK_RULES 2
+#define TOK_RULES 3
 typedef struct tok_config {
     const char *language;   /* Snowball language ("english", ...) or "none" */
     int stopwords;          /* drop stopwords of the language (English list built in) */
     int stem;               /* apply the stemmer (ignored when language is "none") */
-    int rules;              /* 0: TOK_RULES; 1: the first rules */
+    int rules;              /* 0: TOK_RULES; else the collection's (1, 2, ...) */
 } tok_config;
 
 typedef struct tok_token {
@@ -67,6 +71,7 @@ typedef struct tok_list {
     char *terms;            /* arena of NUL-terminated terms */
     size_t terms_len, terms_cap;
     uint32_t n_positions;   /* positions used (>= n) */
+    uint32_t n_long;        /* words dropped as longer than the limit (TOK_MAX_TERM) */
 } tok_list;
 
 typedef struct tok_tokenizer tok_tokenizer;
@@ -136,9 +141,64 @@ void tok_list_init(tok_list *l);
 void tok_list_reset(tok_list *l);
 void tok_list_free(tok_list *l);
 
-/* Longest term kept, in bytes after normalisation; longer words are dropped
- * (their position still counts). */
+/* Character classes for segmentation; tok_class_cp (tok_class.c) gives
+ * that of a character >= U+0080 under the rules. */
+enum {
+    TC_SEP = 0, TC_LETTER, TC_DIGIT, TC_MARK, TC_FORMAT, TC_CJ, TC_HANGUL,
+    TC_APOS, TC_NUMSEP
+};
+int tok_class_cp(int32_t cp, int rules);
+
+/* Longest term kept after normalisation: TOK_MAX_TERM bytes under rules 1
+ * and 2; TOK_MAX_TERM characters and at most TOK_MAX_TERM_BYTES bytes under
+ * rules 3, so that a word of a script of 3-byte characters (Tamil, Thai)
+ * gets as many characters as an English one. Longer words are dropped
+ * (their position still counts). LMDB keys (terms) may have 511 bytes. */
 #define TOK_MAX_TERM 64
+#define TOK_MAX_TERM_BYTES (TOK_MAX_TERM * 4)
+/* The rules of t (TOK_RULES, or the collection's). */
+int tok_rules(const tok_tokenizer *t);
+
+/* Rules 3 (tok_rules3.c). A per-language step on the folded word, before
+ * the stopword check and the stemmer: */
+enum {
+    TOK_FILTER_NONE = 0,
+    TOK_FILTER_POSSESSIVE,  /* English "'s" (all rules) */
+    TOK_FILTER_FRENCH,      /* elision of the language's articles */
+    TOK_FILTER_ITALIAN,
+    TOK_FILTER_CATALAN,
+    TOK_FILTER_TURKISH,     /* the apostrophe and what follows it dropped */
+};
+/* The elision or apostrophe filter of language lang under rules (NONE
+ * before rules 3, or for other languages). */
+int tok_word_filter_for(const char *lang, int rules);
+/* w[0..*n) (folded) with the filter applied: a suffix of it (elision) or a
+ * prefix (Turkish); sets *n. */
+const char *tok_filter_word(int filter, const char *w, size_t *n);
+/* Turkish case: utf8proc's per-character hook (I -> ı, İ -> i), and the
+ * ASCII fold with I -> ı into out (2n + 1 bytes); returns its length. */
+int32_t tok_turkish_cp(int32_t cp, void *data);
+size_t tok_fold_ascii_turkish(const char *s, size_t n, char *out);
+/* The decomposed, case folded code points cps[0..n) of a word, rewritten
+ * by rules 3: decimal digits as ASCII, geresh and gershayim as ' and ",
+ * (Turkish) i or ı with U+0307 as i. Returns the new count (<= n). */
+size_t tok_fold_rules3(int32_t *cps, size_t n, int turkish);
+/* Whether the folded term f[0..n), over TOK_MAX_TERM bytes, is too long
+ * under rules. */
+int tok_too_long(int rules, const char *f, size_t n);
+/* The digit value of a decimal digit (Nd) of any script, else -1. */
+int tok_digit_value(int32_t cp);
+/* UAX #29's Hebrew_Letter; whether s[i] starts one. */
+int tok_hebrew_letter(int32_t cp);
+int tok_hebrew_at(const unsigned char *s, size_t len, size_t i);
+/* Whether the punctuation at s[j] stays in a word whose last letter
+ * starts at s[base] (a Hebrew one): '"' or gershayim before another
+ * Hebrew letter, an apostrophe or geresh (then *ends when no letter
+ * follows). Returns its length, 0: it does not. */
+size_t tok_hebrew_join(const unsigned char *s, size_t len, size_t base, size_t j, int *ends);
+/* Whether the '"' at text[i] is inside a word (between two Hebrew
+ * letters, marks aside) rather than a quote: for the query parser. */
+int tok_hebrew_quote(const char *text, size_t len, size_t i);
 
 /* Built-in stopword lists (stopwords.c): Lucene's 33-word English set, used
  * for "english" (and its aliases) and "none"; other languages have none. */

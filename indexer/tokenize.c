@@ -44,10 +44,17 @@
  *    the same bytes in both encodings, and the byte version skips the UTF-8
  *    decoding in every character test (168 against 210 ns a word on
  *    lisa's vocabulary); test_tok_stem checks every language agrees.
- * 5. Words longer than TOK_MAX_TERM bytes after normalisation (base64, hex
- *    dumps, DNA) are dropped: they are almost never searched for and each
- *    would add a dictionary entry. Stopwords and dropped words still take a
- *    position, so "a b c" with "b" dropped never matches the phrase "a c".
+ * 5. Words longer than TOK_MAX_TERM characters after normalisation
+ *    (base64, hex dumps, DNA) are dropped: they are almost never searched
+ *    for and each would add a dictionary entry. Rules 1 and 2 counted
+ *    bytes, which left Tamil or Thai 21 characters. Stopwords and dropped
+ *    words still take a position, so "a b c" with "b" dropped never
+ *    matches the phrase "a c".
+ * 6. Rules 3 (TOK_RULES 3) add, in tok_rules3.c: elision (French,
+ *    Italian, Catalan), Turkish apostrophes and I/İ, Hebrew acronyms
+ *    (צה"ל, a '"' between Hebrew letters), decimal digits of every script
+ *    as ASCII; and here ZWSP as a word break and the limit in characters.
+ *    A collection keeps the rules it recorded (1 or 2) until rebuilt.
  *
  * Performance: no allocation per token. The token and term arrays grow by
  * doubling, and the tokenizer keeps its scratch buffers between calls.
@@ -73,6 +80,7 @@
  * characters, which we do not care to honour). Keeps the cost of a 10 MB
  * "word" linear. */
 #define TOK_MAX_RAW (TOK_MAX_TERM * 4)
+#define TOK_MAX_RAW3 (TOK_MAX_TERM_BYTES * 4)      /* the same for rules 3 */
 
 /* Word cache (stopword check + stem): two-way set associative (pairs of
  * adjacent slots, newest first), 64-byte slots, words and stems up to
@@ -115,10 +123,12 @@ struct tok_tokenizer {
     struct sb_stemmer *stemmer;     /* NULL: no stemming */
     struct sb_stemmer *stemmer_ascii;   /* ISO-8859-1 build for ASCII words; NULL: none */
     const tok_stoplist *stop;       /* NULL: no stopwords */
-    int possessive;                 /* strip English "'s" */
+    int filter;                     /* TOK_FILTER_*: "'s", elision, Turkish apostrophe */
+    int turkish;                    /* Turkish I (rules 3) */
+    size_t max_raw;                 /* longest word normalised (TOK_MAX_RAW, _RAW3) */
     utf8proc_int32_t *cps;          /* normalisation scratch, cps_cap entries */
     size_t cps_cap;
-    char word[TOK_MAX_RAW + 1];     /* ASCII fold output */
+    char word[2 * TOK_MAX_RAW3 + 1];    /* ASCII fold output (Turkish I takes 2 bytes) */
     uint32_t *units;                /* start offsets of CJK characters in a run */
     size_t units_cap;
     tok_cache_slot *cache;
@@ -126,11 +136,6 @@ struct tok_tokenizer {
     int rules;                      /* segmentation rules (TOK_RULES, or 1) */
 };
 
-/* Character classes for segmentation. */
-enum {
-    TC_SEP = 0, TC_LETTER, TC_DIGIT, TC_MARK, TC_FORMAT, TC_CJ, TC_HANGUL,
-    TC_APOS, TC_NUMSEP
-};
 
 /* ----------------------------------------------------------- token lists */
 
@@ -144,6 +149,7 @@ void tok_list_reset(tok_list *l)
     l->n = 0;
     l->terms_len = 0;
     l->n_positions = 0;
+    l->n_long = 0;
 }
 
 void tok_list_free(tok_list *l)
@@ -234,8 +240,11 @@ tok_tokenizer *tok_new(const tok_config *cfg, char *err, size_t errlen)
         t->stemmer_ascii = sb_stemmer_new(lang, "ISO_8859_1");   /* NULL: UTF-8 only */
     }
     t->stop = use_stop ? tok_stoplist_for(lang) : NULL;
-    /* The possessive rule belongs to English, like the list. */
-    t->possessive = tok_stoplist_for(lang) != NULL;
+    /* The possessive rule belongs to English, like the list; rules 3 add
+     * the other languages' (tok_rules3.c). */
+    t->filter = tok_stoplist_for(lang) ? TOK_FILTER_POSSESSIVE : tok_word_filter_for(lang, t->rules);
+    t->turkish = t->filter == TOK_FILTER_TURKISH;
+    t->max_raw = t->rules >= 3 ? TOK_MAX_RAW3 : TOK_MAX_RAW;
     if (t->stemmer || t->stop) {
         t->cache = tok_cache_new();
         if (!t->cache)
@@ -276,6 +285,11 @@ void tok_free(tok_tokenizer *t)
     if (t->cache)
         munmap(t->cache, TOK_CACHE_BYTES);
     free(t);
+}
+
+int tok_rules(const tok_tokenizer *t)
+{
+    return t ? t->rules : TOK_RULES;
 }
 
 uint32_t tok_new_owner(tok_tokenizer *t)
@@ -339,50 +353,6 @@ static const unsigned char tok_ascii_class[128] = {
 #undef A
 #undef N
 
-static int tok_class_ascii(unsigned char c)
-{
-    return c < 0x80 ? tok_ascii_class[c] : TC_SEP;
-}
-
-static int tok_class_cp(int32_t cp, int rules)
-{
-    if (cp < 0x80)
-        return tok_class_ascii((unsigned char)cp);
-    if (cp == 0x2019)
-        return TC_APOS;
-    if (rules >= 2) {
-        /* What NFKC makes ' , . (fullwidth, small): inside a word as those
-         * are (１，０００ is 1,000; don＇t is don't). */
-        if (cp == 0xFF07)
-            return TC_APOS;
-        if (cp == 0xFF0C || cp == 0xFF0E || cp == 0xFE50 || cp == 0xFE52)
-            return TC_NUMSEP;
-        /* Conjoining vowels and finals belong to the syllable their initial
-         * starts (NFD Hangul, as macOS and PDF text have it): marks attach
-         * to the character before, and NFKC composes the three. */
-        if ((cp >= 0x1160 && cp <= 0x11FF) || (cp >= 0xD7B0 && cp <= 0xD7FF))
-            return TC_MARK;
-    }
-    if (cp == 0xFF9E || cp == 0xFF9F)
-        return TC_MARK;     /* halfwidth voicing marks: NFKC composes them */
-    switch (utf8proc_category(cp)) {
-    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
-    case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO:
-    case UTF8PROC_CATEGORY_NL: {
-        int s = utf8_script(cp);
-        return s == UTF8_SCRIPT_CJ ? TC_CJ : s == UTF8_SCRIPT_HANGUL ? TC_HANGUL : TC_LETTER;
-    }
-    case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_NO:
-        return TC_DIGIT;
-    case UTF8PROC_CATEGORY_MN: case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ME:
-        return TC_MARK;
-    case UTF8PROC_CATEGORY_CF:
-        return TC_FORMAT;
-    default:
-        return TC_SEP;
-    }
-}
-
 /* tok_next past ASCII: decodes with utf8proc. */
 static size_t tok_next_cp(const unsigned char *s, size_t len, size_t i, int *cls, int rules)
 {
@@ -393,7 +363,7 @@ static size_t tok_next_cp(const unsigned char *s, size_t len, size_t i, int *cls
         *cls = TC_SEP;
         return 1;
     }
-    *cls = tok_class_cp(cp, rules);
+    *cls = cp < 0x80 ? tok_ascii_class[cp] : tok_class_cp(cp, rules);
     return (size_t)n;
 }
 
@@ -421,6 +391,10 @@ static const char *tok_fold(tok_tokenizer *t, const char *s, size_t n, int ascii
 {
     if (ascii) {
         size_t i;
+        if (t->turkish) {
+            *out_len = tok_fold_ascii_turkish(s, n, t->word);
+            return t->word;
+        }
         for (i = 0; i < n; i++) {
             unsigned char c = (unsigned char)s[i];
             t->word[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
@@ -430,10 +404,12 @@ static const char *tok_fold(tok_tokenizer *t, const char *s, size_t n, int ascii
         return t->word;
     }
     for (;;) {
-        utf8proc_ssize_t r = utf8proc_decompose((const utf8proc_uint8_t *)s,
-                                                (utf8proc_ssize_t)n, t->cps,
-                                                (utf8proc_ssize_t)t->cps_cap,
-                                                TOK_FOLD_OPTS);
+        utf8proc_ssize_t r = utf8proc_decompose_custom((const utf8proc_uint8_t *)s,
+                                                       (utf8proc_ssize_t)n, t->cps,
+                                                       (utf8proc_ssize_t)t->cps_cap,
+                                                       TOK_FOLD_OPTS,
+                                                       t->turkish ? tok_turkish_cp : NULL,
+                                                       NULL);
         if (r < 0)
             return NULL;
         /* reencode needs one entry beyond the code points for the NUL */
@@ -448,6 +424,8 @@ static const char *tok_fold(tok_tokenizer *t, const char *s, size_t n, int ascii
             t->cps_cap = cap;
             continue;
         }
+        if (t->rules >= 3)
+            r = (utf8proc_ssize_t)tok_fold_rules3(t->cps, (size_t)r, t->turkish);
         for (utf8proc_ssize_t k = 0; k < r; k++)
             if (t->cps[k] == 0x2019)
                 t->cps[k] = '\'';
@@ -521,17 +499,28 @@ static const char *tok_resolve(tok_tokenizer *t, const char *w, size_t n, size_t
 
 /* ----------------------------------------------------------- emitting */
 
-/* A folded word f[0..flen) of text[start..end): possessive, filter, stem,
- * append. */
+/* A folded word f[0..flen) of text[start..end): the language's filter
+ * (possessive, elision), stopword, stem, append. The possessive is tested
+ * inline: it is English's, on the hot path. */
 static int tok_emit_folded(tok_tokenizer *t, const char *f, size_t flen, size_t start,
                            size_t end, int has_letter, uint32_t pos, tok_list *out)
 {
     uint32_t slot = 0;
 
-    if (t->possessive && flen >= 2 && f[flen - 2] == '\'' && f[flen - 1] == 's')
-        flen -= 2;
-    if (flen == 0 || flen > TOK_MAX_TERM)
+    if (t->filter) {
+        if (t->filter == TOK_FILTER_POSSESSIVE) {
+            if (flen >= 2 && f[flen - 2] == '\'' && f[flen - 1] == 's')
+                flen -= 2;
+        } else {
+            f = tok_filter_word(t->filter, f, &flen);
+        }
+    }
+    if (flen == 0)
         return 0;
+    if (flen > TOK_MAX_TERM && tok_too_long(t->rules, f, flen)) {
+        out->n_long++;
+        return 0;
+    }
     if (has_letter && t->cache) {
         f = tok_resolve(t, f, flen, &flen, &slot);
         if (flen == 0)
@@ -549,8 +538,10 @@ static int tok_emit_word(tok_tokenizer *t, const char *text, size_t start, size_
     size_t n = end - start, flen;
     const char *f;
 
-    if (n > TOK_MAX_RAW)
+    if (n > t->max_raw) {
+        out->n_long++;
         return 0;
+    }
     f = tok_fold(t, text + start, n, ascii, &flen);
     if (!f)
         return -1;
@@ -565,20 +556,31 @@ static int tok_emit_cjk(tok_tokenizer *t, const char *text, size_t start, size_t
     const char *f = tok_fold(t, text + start, end - start, 0, &flen);
     if (!f)
         return -1;
-    if (flen == 0 || flen > TOK_MAX_TERM)
+    if (flen == 0)
         return 0;
+    if (flen > TOK_MAX_TERM && tok_too_long(t->rules, f, flen)) {
+        out->n_long++;
+        return 0;
+    }
     return tok_list_push(out, f, flen, start, end, pos, 0);
 }
 
 /* ----------------------------------------------------------- scanning */
+
+/* Whether rules 3 keep the punctuation at s[j] in a word whose last letter
+ * or digit starts at s[base] (tok_hebrew_join); the lead byte of a Hebrew
+ * letter is tested first, as nearly every word ends here. */
+#define TOK_HEBREW_MID(s, len, base, j, rules, ends) \
+    ((rules) >= 3 && ((s)[base] == 0xD7 || (s)[base] == 0xEF) \
+     ? tok_hebrew_join(s, len, base, j, ends) : 0)
 
 /* Scans the word starting at i (whose first character has class cls and
  * length n). Returns its end; sets *ascii and *has_letter. */
 static size_t tok_scan_word(const unsigned char *s, size_t len, size_t i, size_t n,
                             int cls, int rules, int *ascii, int *has_letter)
 {
-    size_t j = i + n;
-    int prev = cls, c, c2;
+    size_t j = i + n, base = i, k;
+    int prev = cls, c, c2, ends = 0;
 
     *ascii = s[i] < 0x80;
     *has_letter = cls == TC_LETTER;
@@ -586,17 +588,27 @@ static size_t tok_scan_word(const unsigned char *s, size_t len, size_t i, size_t
         size_t m = tok_next(s, len, j, &c, rules);
         if (c == TC_LETTER || c == TC_DIGIT) {
             *has_letter |= c == TC_LETTER;
+            base = j;
         } else if (c == TC_MARK || c == TC_FORMAT) {
             /* continues the word; prev stays the base character's class */
             c = prev;
         } else if ((c == TC_APOS && prev == TC_LETTER) ||
                    (c == TC_NUMSEP && prev == TC_DIGIT)) {
-            if (j + m >= len)
+            c2 = TC_SEP;
+            if (j + m < len)
+                tok_next(s, len, j + m, &c2, rules);
+            if (c2 != prev) {
+                /* a Hebrew letter keeps an apostrophe after it (WB7a) */
+                if (prev == TC_LETTER && TOK_HEBREW_MID(s, len, base, j, rules, &ends))
+                    j += m;
                 break;
-            tok_next(s, len, j + m, &c2, rules);
-            if (c2 != prev)
-                break;
+            }
             c = prev;
+        } else if (prev == TC_LETTER && (k = TOK_HEBREW_MID(s, len, base, j, rules, &ends))) {
+            j += k;     /* '"' between Hebrew letters, or a geresh */
+            if (ends)
+                break;
+            continue;
         } else {
             break;
         }
@@ -756,7 +768,8 @@ static int tok_scan(tok_tokenizer *t, const char *text, size_t len, int blocks, 
 
 int tok_tokenize(tok_tokenizer *t, const char *text, size_t len, tok_list *out)
 {
-    return tok_scan(t, text, len, TOK_BLOCK_VECTOR, out);
+    /* Blocks fold ASCII as ASCII: not Turkish, where I is ı. */
+    return tok_scan(t, text, len, TOK_BLOCK_VECTOR && !(t && t->turkish), out);
 }
 
 int tok_tokenize_bytes(tok_tokenizer *t, const char *text, size_t len, tok_list *out)

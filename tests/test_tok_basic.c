@@ -434,7 +434,12 @@ Test(tok, random_pieces_keep_invariants)
             cr_assert_neq((unsigned char)s[t->start] & 0xC0, 0x80, "start mid-character");
             cr_assert(t->end == o || ((unsigned char)s[t->end] & 0xC0) != 0x80);
             cr_assert_gt(t->term_len, 0);
-            cr_assert_leq(t->term_len, TOK_MAX_TERM);
+            /* rules 3: TOK_MAX_TERM characters, TOK_MAX_TERM_BYTES bytes */
+            cr_assert_leq(t->term_len, TOK_MAX_TERM_BYTES);
+            size_t chars = 0;
+            for (size_t b = 0; b < t->term_len; b++)
+                chars += ((unsigned char)tok_term(&tl, i)[b] & 0xC0) != 0x80;
+            cr_assert_leq(chars, TOK_MAX_TERM);
             cr_assert_eq(strlen(tok_term(&tl, i)), t->term_len);
             cr_assert_lt(t->pos, tl.n_positions);
             if (i > 0)
