@@ -12,7 +12,9 @@
  *
  * Typographic quotes (“ ” „ ＂), guillemets (« ») and CJK corner brackets
  * (「 」) count as '"'; a minus sign (−) or fullwidth hyphen-minus (－)
- * that starts a word counts as '-'.
+ * that starts a word counts as '-'. A '"' between two Hebrew letters is
+ * not a quote but part of an acronym (צה"ל), in collections whose
+ * tokenizer keeps it in the word (rules 3).
  *
  * Each piece is run through the collection's tokenizer, so queries and
  * documents are normalised identically (case folding, stemming, stopwords,
@@ -43,6 +45,8 @@ typedef struct parse_ctx {
     size_t mask;             /* slots - 1 (slots a power of two), 0 = no table yet */
     int words;               /* a word or phrase to search for was given */
     int excludes;            /* a -word or -"phrase" was given */
+    uint32_t positions;      /* words of words and phrases, terms or not */
+    uint32_t too_long;       /* of those, dropped for their length */
 } parse_ctx;
 
 static int is_space(char c)
@@ -196,8 +200,11 @@ static int add_segment(parse_ctx *c, enum seg_kind kind, const char *s, size_t n
         return 0;
     if (tok_tokenize(c->tok, s, n, l))
         return -1;
-    if (l->n_positions > 0 && (kind == SEG_WORDS || kind == SEG_PHRASE))
+    if (l->n_positions > 0 && (kind == SEG_WORDS || kind == SEG_PHRASE)) {
         c->words = 1;
+        c->positions += l->n_positions;
+        c->too_long += l->n_long;
+    }
     if (kind == SEG_PHRASE)
         return add_phrase(c, l);
     /* A -word the tokenizer splits (CJK bigrams, e-mail, example.com) is
@@ -287,16 +294,23 @@ static char query_mark_at(const char *qs, size_t len, size_t i, size_t *n)
 }
 
 /* A copy of qs with each mark above as its ASCII form (2 or 3 bytes
- * become 1). NULL when out of memory. */
-static char *plain_marks(const char *qs, size_t *len)
+ * become 1). And a '"' inside a Hebrew word, when the tokenizer keeps it
+ * there, becomes the gershayim it stands for (1 byte becomes 2), which the
+ * tokenizer folds back to '"'. NULL when out of memory. */
+static char *plain_marks(const tok_tokenizer *t, const char *qs, size_t *len)
 {
-    char *out = malloc(*len + 1);
+    char *out = malloc(2 * *len + 1);
     size_t o = 0, n;
+    int hebrew = tok_rules(t) >= 3;
     if (!out)
         return NULL;
     for (size_t i = 0; i < *len;) {
         char a = (unsigned char)qs[i] >= 0xC2 ? query_mark_at(qs, *len, i, &n) : 0;
-        if (a) {
+        if (hebrew && qs[i] == '"' && tok_hebrew_quote(qs, *len, i)) {
+            out[o++] = (char)0xD7;    /* U+05F4 */
+            out[o++] = (char)0xB4;
+            i++;
+        } else if (a) {
             out[o++] = a;
             i += n;
         } else {
@@ -318,7 +332,7 @@ int query_parse(tok_tokenizer *t, const char *qs, query_parsed *q, char *err, si
     }
     parse_ctx c = {.tok = t, .q = q};
     tok_list_init(&c.l);
-    char *plain = plain_marks(qs, &len);
+    char *plain = plain_marks(t, qs, &len);
     int rc = plain ? parse_segments(&c, plain, len) : -1;
     free(plain);
     tok_list_free(&c.l);
@@ -329,6 +343,8 @@ int query_parse(tok_tokenizer *t, const char *qs, query_parsed *q, char *err, si
         return LCTX_ENOMEM;
     }
     q->stopwords_only = c.words && q->n_terms == 0;
+    q->too_long = c.too_long;
+    q->only_too_long = c.words && q->n_terms == 0 && c.too_long == c.positions;
     q->exclusions_only = !c.words && c.excludes && q->n_terms == 0;
     return LCTX_OK;
 }

@@ -41,7 +41,9 @@ typedef struct query_parsed {
     size_t n_phrases;
     query_phrase *xphrases;  /* excluded (-"..."): only phrases of 2+ terms */
     size_t n_xphrases;
-    int stopwords_only;      /* words were given but all were stopwords */
+    int stopwords_only;      /* words were given but all were stopwords or too long */
+    uint32_t too_long;       /* words dropped as longer than the tokenizer's limit */
+    int only_too_long;       /* words were given but all were too long */
     int exclusions_only;     /* no words were given, only -words or -"phrases" */
 } query_parsed;
 

@@ -595,6 +595,20 @@ static int resolve_mode(lctx_db *db, const lctx_search_opts *o, search_env *e)
     return LCTX_OK;
 }
 
+/* Why a query of words has no terms: stopwords, words over the
+ * tokenizer's length limit (bytes under rules 1 and 2, characters from
+ * rules 3), or both. */
+static const char *empty_query_reason(const query_parsed *q, const tok_tokenizer *t,
+                                      char *buf, size_t n)
+{
+    const char *unit = tok_rules(t) >= 3 ? "characters" : "bytes";
+    if (!q->too_long)
+        return "query has no searchable terms (only stopwords)";
+    snprintf(buf, n, "query has no searchable terms (only %swords longer than %d %s)",
+             q->only_too_long ? "" : "stopwords and ", TOK_MAX_TERM, unit);
+    return buf;
+}
+
 int lctx_search(lctx_db *db, const char *query, const lctx_search_opts *opts,
                 lctx_results **out)
 {
@@ -626,11 +640,12 @@ int lctx_search(lctx_db *db, const char *query, const lctx_search_opts *opts,
     else if (!(e.conn = store_conn_get(db)))
         rc = LCTX_EIO;
     const char *msg = NULL;
+    char why[128];
     /* Text without terms finds nothing in every mode; a caller's vector or
      * liked document is a query of its own. */
     int vector_query = e.mode != LCTX_MODE_BM25 && (opts->vector || opts->like);
     if (!rc && e.q.n_terms == 0 && !vector_query) {
-        msg = e.q.stopwords_only    ? "query has no searchable terms (only stopwords)"
+        msg = e.q.stopwords_only ? empty_query_reason(&e.q, e.tok, why, sizeof why)
               : e.q.exclusions_only ? "nothing to search for: the query only excludes terms"
                                     : "query has no searchable terms";
         store_err(db, LCTX_OK, "%s", msg);
