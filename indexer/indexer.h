@@ -192,10 +192,10 @@ int tok_digit_value(int32_t cp);
 int tok_hebrew_letter(int32_t cp);
 int tok_hebrew_at(const unsigned char *s, size_t len, size_t i);
 /* Whether the punctuation at s[j] stays in a word whose last letter
- * starts at s[base] (a Hebrew one): '"' or gershayim before another
- * Hebrew letter, an apostrophe or geresh (then *ends when no letter
- * follows). Returns its length, 0: it does not. */
-size_t tok_hebrew_join(const unsigned char *s, size_t len, size_t base, size_t j, int *ends);
+ * (past marks) is a Hebrew one: '"' or gershayim before another Hebrew
+ * letter, an apostrophe or geresh (then *ends when no letter follows).
+ * Returns its length, 0: it does not. */
+size_t tok_hebrew_join(const unsigned char *s, size_t len, size_t j, int *ends);
 /* Whether the '"' at text[i] is inside a word (between two Hebrew
  * letters, marks aside) rather than a quote: for the query parser. */
 int tok_hebrew_quote(const char *text, size_t len, size_t i);

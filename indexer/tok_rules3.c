@@ -219,17 +219,34 @@ int tok_hebrew_at(const unsigned char *s, size_t len, size_t i)
     return i < len && (s[i] == 0xD7 || s[i] == 0xEF) && tok_hebrew_letter(tok_cp_at(s, len, i, &n));
 }
 
-size_t tok_hebrew_join(const unsigned char *s, size_t len, size_t base, size_t j, int *ends)
+/* Whether the character before s[i], past any marks (points,
+ * cantillation) and format characters, is a Hebrew letter. */
+static int tok_hebrew_before(const unsigned char *s, size_t len, size_t i)
+{
+    size_t m;
+    for (size_t p = i; p > 0;) {
+        size_t q = p - 1;
+        while (q > 0 && (s[q] & 0xC0) == 0x80)
+            q--;
+        int32_t cp = tok_cp_at(s, len, q, &m);
+        if (cp < 0 || !(tok_is_mark(cp) || utf8proc_category(cp) == UTF8PROC_CATEGORY_CF))
+            return cp >= 0 && tok_hebrew_letter(cp);
+        p = q;
+    }
+    return 0;
+}
+
+size_t tok_hebrew_join(const unsigned char *s, size_t len, size_t j, int *ends)
 {
     size_t m, m2;
     *ends = 0;
-    if (!tok_hebrew_at(s, len, base))
-        return 0;
     int32_t cp = tok_cp_at(s, len, j, &m);
+    if (cp != '"' && cp != 0x5F4 && cp != '\'' && cp != 0x5F3)
+        return 0;
+    if (!tok_hebrew_before(s, len, j))
+        return 0;
     if (cp == '"' || cp == 0x5F4)           /* WB7b, WB7c: between Hebrew letters */
         return tok_hebrew_at(s, len, j + m) ? m : 0;
-    if (cp != '\'' && cp != 0x5F3)
-        return 0;
     int32_t next = tok_cp_at(s, len, j + m, &m2);
     utf8proc_category_t c = next < 0 ? UTF8PROC_CATEGORY_CN : utf8proc_category(next);
     /* WB7a: after a Hebrew letter it is the word's, also at its end. */
@@ -240,19 +257,5 @@ size_t tok_hebrew_join(const unsigned char *s, size_t len, size_t base, size_t j
 int tok_hebrew_quote(const char *text, size_t len, size_t i)
 {
     const unsigned char *s = (const unsigned char *)text;
-    size_t m;
-    if (i >= len || s[i] != '"' || !tok_hebrew_at(s, len, i + 1))
-        return 0;
-    /* the character before, past any marks (points, cantillation) */
-    size_t p = i;
-    while (p > 0) {
-        size_t q = p - 1;
-        while (q > 0 && (s[q] & 0xC0) == 0x80)
-            q--;
-        int32_t cp = tok_cp_at(s, len, q, &m);
-        if (cp < 0 || !tok_is_mark(cp))
-            return tok_hebrew_letter(cp);
-        p = q;
-    }
-    return 0;
+    return i < len && s[i] == '"' && tok_hebrew_at(s, len, i + 1) && tok_hebrew_before(s, len, i);
 }

@@ -567,19 +567,20 @@ static int tok_emit_cjk(tok_tokenizer *t, const char *text, size_t start, size_t
 
 /* ----------------------------------------------------------- scanning */
 
-/* Whether rules 3 keep the punctuation at s[j] in a word whose last letter
- * or digit starts at s[base] (tok_hebrew_join); the lead byte of a Hebrew
- * letter is tested first, as nearly every word ends here. */
-#define TOK_HEBREW_MID(s, len, base, j, rules, ends) \
-    ((rules) >= 3 && ((s)[base] == 0xD7 || (s)[base] == 0xEF) \
-     ? tok_hebrew_join(s, len, base, j, ends) : 0)
+/* Whether rules 3 keep the punctuation at s[j] in a Hebrew word
+ * (tok_hebrew_join). Nearly every word ends here, so only the lead bytes of
+ * the four marks that may stay (" ' and U+05F3, U+05F4) go further, and
+ * the word's last letter is looked at then, not tracked on the way. */
+#define TOK_HEBREW_MID(s, len, j, rules, ends) \
+    ((rules) >= 3 && ((s)[j] == '"' || (s)[j] == '\'' || (s)[j] == 0xD7) \
+     ? tok_hebrew_join(s, len, j, ends) : 0)
 
 /* Scans the word starting at i (whose first character has class cls and
  * length n). Returns its end; sets *ascii and *has_letter. */
 static size_t tok_scan_word(const unsigned char *s, size_t len, size_t i, size_t n,
                             int cls, int rules, int *ascii, int *has_letter)
 {
-    size_t j = i + n, base = i, k;
+    size_t j = i + n, k;
     int prev = cls, c, c2, ends = 0;
 
     *ascii = s[i] < 0x80;
@@ -588,7 +589,6 @@ static size_t tok_scan_word(const unsigned char *s, size_t len, size_t i, size_t
         size_t m = tok_next(s, len, j, &c, rules);
         if (c == TC_LETTER || c == TC_DIGIT) {
             *has_letter |= c == TC_LETTER;
-            base = j;
         } else if (c == TC_MARK || c == TC_FORMAT) {
             /* continues the word; prev stays the base character's class */
             c = prev;
@@ -599,12 +599,12 @@ static size_t tok_scan_word(const unsigned char *s, size_t len, size_t i, size_t
                 tok_next(s, len, j + m, &c2, rules);
             if (c2 != prev) {
                 /* a Hebrew letter keeps an apostrophe after it (WB7a) */
-                if (prev == TC_LETTER && TOK_HEBREW_MID(s, len, base, j, rules, &ends))
+                if (prev == TC_LETTER && TOK_HEBREW_MID(s, len, j, rules, &ends))
                     j += m;
                 break;
             }
             c = prev;
-        } else if (prev == TC_LETTER && (k = TOK_HEBREW_MID(s, len, base, j, rules, &ends))) {
+        } else if (prev == TC_LETTER && (k = TOK_HEBREW_MID(s, len, j, rules, &ends))) {
             j += k;     /* '"' between Hebrew letters, or a geresh */
             if (ends)
                 break;

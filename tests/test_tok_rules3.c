@@ -180,6 +180,9 @@ Test(rules3, hebrew_acronyms_are_one_word)
     cr_assert_str_eq(plain("none", 0, "צה" GERSHAYIM "ל"), "צה\"ל");
     cr_assert_str_eq(plain("none", 0, "ד\"ר כהן"), "ד\"ר כהן");
     cr_assert_str_eq(plain("english", 0, "ארה\"ב"), "ארה\"ב");
+    /* a point (U+05B8) between the letter and the mark: still the word's */
+    cr_assert_str_eq(plain("none", 0, "צה\u05b8\"ל"), "צה\u05b8\"ל");
+    cr_assert_str_eq(plain("none", 0, "פרופ\u05b8' לוי"), "פרופ\u05b8' לוי");
     /* quotes around a word are quotes */
     cr_assert_str_eq(plain("none", 0, "\"שלום\" עולם"), "שלום עולם");
     cr_assert_str_eq(plain("none", 0, "שלום\"\"עולם"), "שלום עולם");
