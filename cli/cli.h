@@ -47,6 +47,8 @@ void cli_warn(const char *prog, const char *fmt, ...)
 int cli_bad_usage(const char *prog, const char *msg);
 /* Parses a whole decimal integer in [lo, hi]; 0 on success, -1 otherwise. */
 int cli_parse_long(const char *s, long lo, long hi, long *out);
+/* Parses a whole number (strtod's forms, finite) in [lo, hi]; 0 or -1. */
+int cli_parse_double(const char *s, double lo, double hi, double *out);
 /* Reports getopt_long's ':' (missing argument) or '?' (unknown option);
  * the optstring must start with ":". */
 void cli_getopt_error(const char *prog, int c, char **argv);

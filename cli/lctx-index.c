@@ -141,18 +141,6 @@ enum { OPT_FORMAT = 256, OPT_EMBEDDER, OPT_SKIP_BAD, OPT_BATCH_DOCS, OPT_BATCH_M
        OPT_REBUILD, OPT_LANGUAGE, OPT_NO_STOPWORDS, OPT_CHUNK_WORDS, OPT_BM25_K1, OPT_BM25_B,
        OPT_TITLE_WEIGHT };
 
-/* A finite number in [lo, hi]; 0, or -1 when s is not one. */
-static int parse_number(const char *s, double lo, double hi, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (!*s || *end || errno || !(v >= lo && v <= hi))
-        return -1;
-    *out = v;
-    return 0;
-}
-
 /* Returns -1 to go on, or an exit status. */
 static int parse_args(int argc, char **argv, index_args *a)
 {
@@ -207,25 +195,22 @@ static int parse_args(int argc, char **argv, index_args *a)
                                            "1000000");
             break;
         case OPT_BM25_K1:
-            if (parse_number(optarg, 0, 1e6, &a->bm25_k1) != 0)
+            if (cli_parse_double(optarg, 0, 1e6, &a->bm25_k1) != 0)
                 return cli_bad_usage(PROG, "--bm25-k1 wants a number >= 0");
             break;
         case OPT_BM25_B:
-            if (parse_number(optarg, 0, 1, &a->bm25_b) != 0)
+            if (cli_parse_double(optarg, 0, 1, &a->bm25_b) != 0)
                 return cli_bad_usage(PROG, "--bm25-b wants a number from 0 to 1");
             break;
         case OPT_TITLE_WEIGHT:
-            if (parse_number(optarg, 0, 1e6, &a->title_weight) != 0)
+            if (cli_parse_double(optarg, 0, 1e6, &a->title_weight) != 0)
                 return cli_bad_usage(PROG, "--title-weight wants a number >= 0");
             break;
         case OPT_RETUNE: a->retune = 1; break;
-        case OPT_TARGET: {
-            char *end;
-            a->target = strtod(optarg, &end);
-            if (*end || !(a->target > 0 && a->target <= 1))
+        case OPT_TARGET:
+            if (cli_parse_double(optarg, 0, 1, &a->target) != 0 || a->target == 0)
                 return cli_bad_usage(PROG, "--target wants a recall in (0, 1]");
             break;
-        }
         case OPT_SKIP_BAD: a->skip_bad = 1; break;
         case OPT_BATCH_DOCS:
             if (cli_parse_long(optarg, 1, 1000000000L, &a->batch_docs) != 0)

@@ -215,13 +215,10 @@ static int parse_options(int argc, char **argv, char **orig, const struct option
             else
                 return cli_bad_usage(PROG, "--fusion wants rrf or linear");
             break;
-        case OPT_ALPHA: {
-            char *end;
-            a->search.alpha = strtod(optarg, &end);
-            if (end == optarg || *end || !(a->search.alpha >= 0 && a->search.alpha <= 1))
+        case OPT_ALPHA:
+            if (cli_parse_double(optarg, 0, 1, &a->search.alpha) != 0)
                 return cli_bad_usage(PROG, "--alpha wants a number from 0 to 1");
             break;
-        }
         case OPT_LIKE: a->search.like = optarg; break;
         case OPT_JSON: a->json = 1; break;
         case OPT_EXPLAIN: a->explain = 1; break;

@@ -69,6 +69,20 @@ int cli_parse_long(const char *s, long lo, long hi, long *out)
     return 0;
 }
 
+int cli_parse_double(const char *s, double lo, double hi, double *out)
+{
+    if (!s || !*s || isspace((unsigned char)*s))
+        return -1;
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    /* written so that NaN fails the range test */
+    if (errno || *end || !(v >= lo && v <= hi))
+        return -1;
+    *out = v;
+    return 0;
+}
+
 double cli_now(void)
 {
     struct timespec ts;

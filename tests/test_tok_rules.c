@@ -26,40 +26,18 @@
 #include "indexer/indexer.h"
 #include "lctx.h"
 #include "test_tmpdir.h"
+#include "test_tok.h"
 
 /* 한국어 decomposed: 한 = U+1112 U+1161 U+11AB, 국 = U+1100 U+116E U+11A8,
  * 어 = U+110B U+1165. */
 #define NFD_HANGUGEO "\xe1\x84\x92\xe1\x85\xa1\xe1\x86\xab\xe1\x84\x80\xe1\x85\xae\xe1\x86\xa8" \
                      "\xe1\x84\x8b\xe1\x85\xa5"
 
-static char out[4096];
-
 /* "term term ..." of s with rules (0 = TOK_RULES), by both segmenters,
  * which must agree. */
 static const char *terms(const char *s, int rules)
 {
-    tok_config cfg = {"english", 1, 1, rules};
-    char err[128];
-    tok_tokenizer *t = tok_new(&cfg, err, sizeof err);
-    cr_assert_not_null(t, "%s", err);
-    tok_list a, b;
-    tok_list_init(&a);
-    tok_list_init(&b);
-    cr_assert_eq(tok_tokenize(t, s, strlen(s), &a), 0);
-    cr_assert_eq(tok_tokenize_bytes(t, s, strlen(s), &b), 0);
-    cr_assert_eq(a.n, b.n, "%s", s);
-    size_t o = 0;
-    out[0] = 0;
-    for (size_t i = 0; i < a.n; i++) {
-        cr_assert_str_eq(tok_term(&a, i), tok_term(&b, i));
-        cr_assert_eq(a.tokens[i].start, b.tokens[i].start);
-        cr_assert_eq(a.tokens[i].end, b.tokens[i].end);
-        o += (size_t)snprintf(out + o, sizeof out - o, "%s%s", i ? " " : "", tok_term(&a, i));
-    }
-    tok_list_free(&a);
-    tok_list_free(&b);
-    tok_free(t);
-    return out;
+    return tok_terms_of("english", 1, rules, s);
 }
 
 Test(tok_rules, fullwidth_separators_inside_words)

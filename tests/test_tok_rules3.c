@@ -33,49 +33,20 @@
 #include "indexer/indexer.h"
 #include "lctx.h"
 #include "test_tmpdir.h"
-
-static char out[8192];
-
-/* "term term ..." of s by lang's tokenizer (stem: 0 or 1) under rules
- * (0: TOK_RULES); both segmenters must agree. */
-static const char *terms_of(const char *lang, int stem, int rules, const char *s)
-{
-    tok_config cfg = {lang, 1, stem, rules};
-    char err[128];
-    tok_tokenizer *t = tok_new(&cfg, err, sizeof err);
-    cr_assert_not_null(t, "%s", err);
-    tok_list a, b;
-    tok_list_init(&a);
-    tok_list_init(&b);
-    cr_assert_eq(tok_tokenize(t, s, strlen(s), &a), 0);
-    cr_assert_eq(tok_tokenize_bytes(t, s, strlen(s), &b), 0);
-    cr_assert_eq(a.n, b.n, "%s", s);
-    size_t o = 0;
-    out[0] = 0;
-    for (size_t i = 0; i < a.n; i++) {
-        cr_assert_str_eq(tok_term(&a, i), tok_term(&b, i));
-        cr_assert_eq(a.tokens[i].start, b.tokens[i].start);
-        cr_assert_eq(a.tokens[i].end, b.tokens[i].end);
-        o += (size_t)snprintf(out + o, sizeof out - o, "%s%s", i ? " " : "", tok_term(&a, i));
-    }
-    tok_list_free(&a);
-    tok_list_free(&b);
-    tok_free(t);
-    return out;
-}
+#include "test_tok.h"
 
 /* Unstemmed terms, so that they can be written down. */
 static const char *plain(const char *lang, int rules, const char *s)
 {
-    return terms_of(lang, 0, rules, s);
+    return tok_terms_of(lang, 0, rules, s);
 }
 
 /* Whether a and b give the same terms (stemmed) in lang under rules. */
 static int same(const char *lang, int rules, const char *a, const char *b)
 {
     char ta[4096];
-    snprintf(ta, sizeof ta, "%s", terms_of(lang, 1, rules, a));
-    return strcmp(ta, terms_of(lang, 1, rules, b)) == 0;
+    snprintf(ta, sizeof ta, "%s", tok_terms_of(lang, 1, rules, a));
+    return strcmp(ta, tok_terms_of(lang, 1, rules, b)) == 0;
 }
 
 /* --------------------------------------------------------- elision */
