@@ -35,8 +35,8 @@
  * (U+202A-U+202E, U+2066-U+2069) that a field leaves open are closed at
  * its end, so an RLO in a title reverses the title and not the score and
  * id printed after it ("Trojan Source"). They are kept, not replaced,
- * because right-to-left text uses them legitimately. The highlighting this file wants
- * on a terminal survives because the library is asked to mark matches with
+ * because right-to-left text uses them legitimately. The highlighting
+ * this file wants on a terminal survives because the library is asked to mark matches with
  * bytes that never occur in UTF-8 (0xFF, 0xFE), and the engine stores only
  * UTF-8: put_safe turns exactly those into ANSI bold and reset. JSON output
  * is left exact; cJSON escapes what JSON requires.
