@@ -81,8 +81,8 @@ static void usage(FILE *f)
     fprintf(f,
         "usage: lctx-index -c COLL [options] INPUT...\n"
         "       lctx-index -c COLL --delete ID...\n"
-        "       lctx-index -c COLL [--rebuild-index] [--compact] [--retune [--target R]] [--check]\n"
-        "                  [--stats [--json]]\n"
+        "       lctx-index -c COLL [--rebuild-index] [--compact] [--retune [--target R]]\n"
+        "                  [--check] [--stats [--json]]\n"
         "\n"
         "INPUT is a file, a directory (read recursively), a JSONL or BEIR corpus\n"
         "(_id|id, title, text, metadata), or '-' for JSONL on stdin.\n"

@@ -242,7 +242,8 @@ tok_tokenizer *tok_new(const tok_config *cfg, char *err, size_t errlen)
     t->stop = use_stop ? tok_stoplist_for(lang) : NULL;
     /* The possessive rule belongs to English, like the list; rules 3 add
      * the other languages' (tok_rules3.c). */
-    t->filter = tok_stoplist_for(lang) ? TOK_FILTER_POSSESSIVE : tok_word_filter_for(lang, t->rules);
+    t->filter = tok_stoplist_for(lang) ? TOK_FILTER_POSSESSIVE
+                                       : tok_word_filter_for(lang, t->rules);
     t->turkish = t->filter == TOK_FILTER_TURKISH;
     t->max_raw = t->rules >= 3 ? TOK_MAX_RAW3 : TOK_MAX_RAW;
     if (t->stemmer || t->stop) {
