@@ -3,7 +3,9 @@
  * check through include/lctx.h alone that a document is (or is not)
  * searchable after a crash, a replay or a restart.
  *
- * Header-only (a static function) for the reason test_tmpdir.h gives.
+ * Also a batch of one document, the way those tests put text in.
+ *
+ * Header-only (static functions) for the reason test_tmpdir.h gives.
  */
 #ifndef LCTX_TEST_HITS_H
 #define LCTX_TEST_HITS_H
@@ -36,6 +38,16 @@ static size_t bm25_hits(lctx_db *db, const char *q, int k)
     size_t n = lctx_results_count(r);
     lctx_results_free(r);
     return n;
+}
+
+/* Commits a batch holding one document (id, text). */
+__attribute__((unused))
+static void add_one_doc(lctx_db *db, const char *id, const char *text)
+{
+    cr_assert_eq(lctx_begin(db), LCTX_OK, "%s", lctx_errmsg(db));
+    lctx_doc d = {.id = id, .text = text};
+    cr_assert_eq(lctx_add(db, &d), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
 }
 
 #endif

@@ -25,6 +25,7 @@
 
 #include "indexer/indexer.h"
 #include "lctx.h"
+#include "test_hits.h"
 #include "test_tmpdir.h"
 #include "test_tok.h"
 
@@ -87,25 +88,6 @@ Test(tok_rules, decomposed_hangul_bigrams_by_syllable)
 /* ------------------------------------------------------- collections */
 TMPDIR_COLLECTION_SUITE(tok_coll, "tokrules");
 
-static size_t hits(lctx_db *db, const char *q)
-{
-    lctx_search_opts o;
-    lctx_search_opts_init(&o);
-    lctx_results *r;
-    cr_assert_eq(lctx_search(db, q, &o, &r), LCTX_OK, "%s", lctx_errmsg(db));
-    size_t n = lctx_results_count(r);
-    lctx_results_free(r);
-    return n;
-}
-
-static void add(lctx_db *db, const char *id, const char *text)
-{
-    cr_assert_eq(lctx_begin(db), LCTX_OK, "%s", lctx_errmsg(db));
-    lctx_doc d = {.id = id, .text = text};
-    cr_assert_eq(lctx_add(db, &d), LCTX_OK, "%s", lctx_errmsg(db));
-    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
-}
-
 static void sql(const char *path, const char *stmt)
 {
     char file[600];
@@ -123,7 +105,7 @@ static void make_one_document(void)
 {
     lctx_db *db;
     cr_assert_eq(lctx_open(dir, LCTX_OPEN_CREATE, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
-    add(db, "a", "first document");
+    add_one_doc(db, "a", "first document");
     lctx_close(db);
 }
 
@@ -131,7 +113,7 @@ Test(tok_coll, a_new_collection_uses_the_current_rules)
 {
     lctx_db *db;
     cr_assert_eq(lctx_open(dir, LCTX_OPEN_CREATE, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
-    add(db, "fw", "it costs " FULLWIDTH_1000 " yen");
+    add_one_doc(db, "fw", "it costs " FULLWIDTH_1000 " yen");
     cr_assert_eq(hits(db, "1,000"), 1);
     cr_assert_eq(hits(db, "000"), 0);
     lctx_close(db);
@@ -144,7 +126,7 @@ Test(tok_coll, an_older_collection_keeps_its_rules_until_rebuilt)
     /* as a collection made before rules were recorded */
     sql(dir, "DELETE FROM config WHERE key='tokenizer_rules'");
     cr_assert_eq(lctx_open(dir, 0, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
-    add(db, "fw", "it costs " FULLWIDTH_1000 " yen");
+    add_one_doc(db, "fw", "it costs " FULLWIDTH_1000 " yen");
     /* indexed and searched with rules 1: 1 and 000, and the query alike */
     cr_assert_eq(hits(db, "000"), 1);
     cr_assert_eq(hits(db, FULLWIDTH_1000), 1);

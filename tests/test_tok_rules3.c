@@ -32,6 +32,7 @@
 
 #include "indexer/indexer.h"
 #include "lctx.h"
+#include "test_hits.h"
 #include "test_tmpdir.h"
 #include "test_tok.h"
 
@@ -304,25 +305,6 @@ Test(rules3, words_up_to_64_characters)
 /* ------------------------------------------------------- collections */
 TMPDIR_COLLECTION_SUITE(rules3_coll, "rules3");
 
-static size_t hits(lctx_db *db, const char *q)
-{
-    lctx_search_opts o;
-    lctx_search_opts_init(&o);
-    lctx_results *r;
-    cr_assert_eq(lctx_search(db, q, &o, &r), LCTX_OK, "%s", lctx_errmsg(db));
-    size_t n = lctx_results_count(r);
-    lctx_results_free(r);
-    return n;
-}
-
-static void add(lctx_db *db, const char *id, const char *text)
-{
-    cr_assert_eq(lctx_begin(db), LCTX_OK, "%s", lctx_errmsg(db));
-    lctx_doc d = {.id = id, .text = text};
-    cr_assert_eq(lctx_add(db, &d), LCTX_OK, "%s", lctx_errmsg(db));
-    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
-}
-
 static lctx_db *create(const char *language)
 {
     lctx_config cfg;
@@ -354,7 +336,7 @@ Test(rules3_coll, french_and_turkish_queries_meet_documents)
 {
     lctx_db *db = create("french");
     cr_assert_eq(rules_of(db), 3);
-    add(db, "fr", "L'économie de l'Europe");
+    add_one_doc(db, "fr", "L'économie de l'Europe");
     cr_assert_eq(hits(db, "économie"), 1);
     cr_assert_eq(hits(db, "l\xe2\x80\x99" "economie"), 0);   /* accents are kept */
     cr_assert_eq(hits(db, "l\xe2\x80\x99" "économie"), 1);
@@ -363,7 +345,7 @@ Test(rules3_coll, french_and_turkish_queries_meet_documents)
     tmpdir_collection_remove(dir);
     tmpdir_collection(dir, sizeof dir, "rules3");
     db = create("turkish");
-    add(db, "tr", I_DOT "STANBUL'da TRAF" I_DOT "\xc4\x9e" I_DOT " ve I\xc5\x9eIK");
+    add_one_doc(db, "tr", I_DOT "STANBUL'da TRAF" I_DOT "\xc4\x9e" I_DOT " ve I\xc5\x9eIK");
     cr_assert_eq(hits(db, "istanbul"), 1);
     cr_assert_eq(hits(db, I_DOT "stanbul"), 1);
     cr_assert_eq(hits(db, "trafi\xc4\x9fi"), 1);
@@ -375,10 +357,10 @@ Test(rules3_coll, french_and_turkish_queries_meet_documents)
 Test(rules3_coll, hebrew_digits_zwsp_and_long_words)
 {
     lctx_db *db = create("none");
-    add(db, "he", "הודעת צה\"ל על ד" GERSHAYIM "ר כהן");
-    add(db, "ar", "في عام ٢٠٢٤");
-    add(db, "zw", "hello" ZWSP "world");
-    add(db, "ta", "சொல் " TAMIL_22);
+    add_one_doc(db, "he", "הודעת צה\"ל על ד" GERSHAYIM "ר כהן");
+    add_one_doc(db, "ar", "في عام ٢٠٢٤");
+    add_one_doc(db, "zw", "hello" ZWSP "world");
+    add_one_doc(db, "ta", "சொல் " TAMIL_22);
     cr_assert_eq(hits(db, "צה\"ל"), 1);                 /* the '"' is not a quote */
     cr_assert_eq(hits(db, "צה" GERSHAYIM "ל"), 1);
     cr_assert_eq(hits(db, "ד\"ר"), 1);
@@ -397,7 +379,7 @@ Test(rules3_coll, a_query_of_long_words_says_so)
 {
     char w[1024], q[2048];
     lctx_db *db = create("english");
-    add(db, "a", "first document");
+    add_one_doc(db, "a", "first document");
     repeat(w, sizeof w, "\xe0\xae\x95", TOK_MAX_TERM + 1);     /* 65 Tamil க */
     cr_assert_eq(hits(db, w), 0);
     cr_assert_not_null(strstr(lctx_errmsg(db), "(only words longer than 64 characters)"),
@@ -415,12 +397,12 @@ Test(rules3_coll, a_query_of_long_words_says_so)
 Test(rules3_coll, a_rules_2_collection_keeps_its_rules_until_rebuilt)
 {
     lctx_db *db = create("french");
-    add(db, "a", "premier document");
+    add_one_doc(db, "a", "premier document");
     lctx_close(db);
     sql("UPDATE config SET value='2' WHERE key='tokenizer_rules'");
     cr_assert_eq(lctx_open(dir, 0, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
     cr_assert_eq(rules_of(db), 2);
-    add(db, "fr", "l'école hello" ZWSP "world ٢٠٢٤ צה\"ל " TAMIL_22);
+    add_one_doc(db, "fr", "l'école hello" ZWSP "world ٢٠٢٤ צה\"ל " TAMIL_22);
     /* indexed and searched with rules 2 */
     cr_assert_eq(hits(db, "école"), 0);
     cr_assert_eq(hits(db, "l'école"), 1);
