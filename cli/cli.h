@@ -49,6 +49,8 @@ int cli_bad_usage(const char *prog, const char *msg);
 int cli_parse_long(const char *s, long lo, long hi, long *out);
 /* Parses a whole number (strtod's forms, finite) in [lo, hi]; 0 or -1. */
 int cli_parse_double(const char *s, double lo, double hi, double *out);
+/* "document" for 1, "documents" otherwise: the noun of a count in messages. */
+const char *cli_documents(unsigned long long n);
 /* Reports getopt_long's ':' (missing argument) or '?' (unknown option);
  * the optstring must start with ":". */
 void cli_getopt_error(const char *prog, int c, char **argv);

@@ -316,8 +316,8 @@ static void report_rollback(lctx_db *db, uint64_t committed)
     if (committed == 0)
         cli_error(PROG, "nothing was committed");
     else
-        cli_error(PROG, "the open batch was rolled back; %llu documents in earlier batches are committed",
-                  (unsigned long long)committed);
+        cli_error(PROG, "the open batch was rolled back; %llu %s in earlier batches are committed",
+                  (unsigned long long)committed, cli_documents(committed));
 }
 
 /* Commits the open batch and reports it; committed: documents of earlier
@@ -337,8 +337,8 @@ static int commit_batch(lctx_db *db, const index_args *a, uint64_t ndocs, uint64
     if (!a->quiet && ndocs == 0)    /* the library wrote nothing (lctx_commit) */
         fprintf(stderr, "%s: no new or changed documents; nothing to commit\n", PROG);
     else if (!a->quiet)
-        fprintf(stderr, "%s: committed batch %llu: %llu documents\n", PROG,
-                (unsigned long long)seq, (unsigned long long)ndocs);
+        fprintf(stderr, "%s: committed batch %llu: %llu %s\n", PROG,
+                (unsigned long long)seq, (unsigned long long)ndocs, cli_documents(ndocs));
     return 0;
 }
 
@@ -374,8 +374,8 @@ static void on_committed(void *ctx, uint64_t seq, uint64_t ndocs)
     cli_progress_clear(st->pg);
     st->committed += ndocs;
     if (!st->quiet)
-        fprintf(stderr, "%s: committed batch %llu: %llu documents\n", PROG,
-                (unsigned long long)seq, (unsigned long long)ndocs);
+        fprintf(stderr, "%s: committed batch %llu: %llu %s\n", PROG,
+                (unsigned long long)seq, (unsigned long long)ndocs, cli_documents(ndocs));
 }
 
 /* Adds every input. With --batch-docs N the library commits every N
@@ -420,8 +420,8 @@ static int add_inputs(lctx_db *db, const index_args *a, cli_progress *pg)
         return CLI_EXIT_FAIL;
     double secs = cli_now() - t0;
     if (!a->quiet)
-        fprintf(stderr, "%s: indexed %llu documents in %.2f s (%.0f docs/s)\n", PROG,
-                (unsigned long long)total, secs, secs > 0 ? (double)total / secs : 0.0);
+        fprintf(stderr, "%s: indexed %llu %s in %.2f s (%.0f docs/s)\n", PROG,
+                (unsigned long long)total, cli_documents(total), secs, secs > 0 ? (double)total / secs : 0.0);
     return CLI_EXIT_OK;
 }
 
@@ -502,8 +502,8 @@ static int delete_ids(lctx_db *db, const index_args *a)
         return CLI_EXIT_FAIL;
     }
     if (!a->quiet)
-        fprintf(stderr, "%s: committed batch %llu: deleted %d documents\n", PROG,
-                (unsigned long long)seq, deleted);
+        fprintf(stderr, "%s: committed batch %llu: deleted %d %s\n", PROG,
+                (unsigned long long)seq, deleted, cli_documents((unsigned long long)deleted));
     return CLI_EXIT_OK;
 }
 

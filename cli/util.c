@@ -69,6 +69,11 @@ int cli_parse_long(const char *s, long lo, long hi, long *out)
     return 0;
 }
 
+const char *cli_documents(unsigned long long n)
+{
+    return n == 1 ? "document" : "documents";
+}
+
 int cli_parse_double(const char *s, double lo, double hi, double *out)
 {
     if (!s || !*s || isspace((unsigned char)*s))

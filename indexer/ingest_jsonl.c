@@ -19,7 +19,11 @@
  * cJSON is lenient where JSON is not, in two ways that would lose data
  * without a word, so each line is checked for them first (jsonl_strict):
  * it keeps strings NUL-terminated, so "\u0000" would cut an id or a text
- * short, and it takes raw control characters inside strings.
+ * short, and it takes raw control characters inside strings. A third is
+ * checked after parsing (jsonl_duplicate): a key given twice at the top
+ * level. cJSON keeps both and answers lookups with the first, where
+ * Python's json and jq take the last, so the same line would mean two
+ * different documents to two tools; it is refused, naming the key.
  *
  * Lines are read with getline, so there is no length limit. Empty lines are
  * skipped. Each bad line is reported as "FILE:LINE: reason": invalid UTF-8
@@ -98,6 +102,37 @@ static const char *jsonl_strict(const char *line, size_t len, char *buf, size_t 
         }
     }
     return NULL;
+}
+
+static int jsonl_key_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A key given twice among the object's top-level members, or NULL (also
+ * when out of memory: then the first one counts, as before this check).
+ * Sorted, so a line with thousands of keys costs n log n, not n^2. */
+static const char *jsonl_duplicate(const cJSON *root)
+{
+    const char *dup = NULL;
+    size_t n = 0, i = 0;
+    const cJSON *item;
+
+    for (item = root->child; item; item = item->next)
+        n++;
+    if (n < 2)
+        return NULL;
+    const char **keys = malloc(n * sizeof *keys);
+    if (!keys)
+        return NULL;
+    for (item = root->child; item; item = item->next)
+        keys[i++] = item->string ? item->string : "";
+    qsort(keys, n, sizeof *keys, jsonl_key_cmp);
+    for (i = 1; i < n && !dup; i++)
+        if (strcmp(keys[i - 1], keys[i]) == 0)
+            dup = keys[i];
+    free(keys);
+    return dup;
 }
 
 /* Builds the metadata object: "metadata" plus every field not otherwise
@@ -182,6 +217,17 @@ static const char *jsonl_parse(const char *line, size_t len, jsonl_doc *d,
     }
     if (!cJSON_IsObject(d->root))
         return "malformed JSON (not an object)";
+    const char *dup = jsonl_duplicate(d->root);
+    if (dup) {
+        /* the key is the input's: cut to 40 bytes, on a character's start */
+        int cut = (int)strnlen(dup, 41);
+        if (cut > 40)
+            for (cut = 40; cut > 0 && ((unsigned char)dup[cut] & 0xC0) == 0x80; cut--)
+                ;
+        snprintf(buf, buflen, "key \"%.*s\" appears twice (readers disagree on which counts)",
+                 cut, dup);
+        return buf;
+    }
     cJSON *id = cJSON_GetObjectItemCaseSensitive(d->root, "_id");
     d->id = jsonl_id(id, d->id_buf, sizeof d->id_buf);
     if (!d->id) {       /* "_id" absent or unusable: try "id" */
@@ -214,7 +260,7 @@ static int jsonl_line(ingest_run *r, const char *name, long lineno, const char *
                       size_t len)
 {
     jsonl_doc d;
-    char detail[96], uri[64];
+    char detail[128], uri[64];
     const char *why = jsonl_parse(line, len, &d, detail, sizeof detail);
     int rc = 0;
 

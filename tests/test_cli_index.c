@@ -273,7 +273,7 @@ Test(cli_index, batch_docs_commits_in_steps)
     cr_assert_not_null(first, "stderr: %s", r.err);
     cr_assert_not_null(strstr(first + 1, "committed batch"), "one commit only: %s", r.err);
     expect_contains(r.err, ": 2 documents");
-    expect_contains(r.err, ": 1 documents");
+    expect_contains(r.err, ": 1 document\n");
     result_free(&r);
     cr_assert_eq(documents(coll), 3);
 }
@@ -298,7 +298,7 @@ Test(cli_index, text_directory_input)
     /* so the path deletes it, named twice or not */
     r = run(NULL, "lctx-index", "-c", coll, want, "--delete", want, want, NULL);
     expect_status(r, 0);
-    expect_contains(r.err, "deleted 1 documents");
+    expect_contains(r.err, "deleted 1 document\n");
     result_free(&r);
     cr_assert_eq(documents(coll), 1);
 }

@@ -29,7 +29,7 @@ Test(ingest_commit_cli, commits_inside_one_file)
     expect_status(r, 0);
     expect_contains(r.err, "committed batch 1: 2 documents");
     expect_contains(r.err, "committed batch 2: 2 documents");
-    expect_contains(r.err, "committed batch 3: 1 documents");
+    expect_contains(r.err, "committed batch 3: 1 document\n");
     cr_assert_null(strstr(r.err, "committed batch 4"), "stderr: %s", r.err);
     result_free(&r);
     cr_assert_eq(documents(coll), 5);

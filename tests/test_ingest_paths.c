@@ -10,8 +10,9 @@
  *   - a file's head decides binary before the rest is read, and a file
  *     over LCTX_MAX_TEXT is skipped unread;
  *   - JSONL: "\u0000" and raw control characters in strings are refused
- *     (cJSON would cut the string or take them), numeric ids only when
- *     exact;
+ *     (cJSON would cut the string or take them), so is a top-level key
+ *     given twice (cJSON takes the first, Python and jq the last), numeric
+ *     ids only when exact;
  *   - lctx_add refuses ids and uris that are not UTF-8 and texts over
  *     LCTX_MAX_TEXT; lctx_ingest's count leaves out unchanged documents,
  *     and its JSONL FILE:LINE uri is not content (a re-exported dump is
@@ -248,6 +249,39 @@ Test(paths, jsonl_refuses_what_cjson_would_lose)
                        sizeof err), 0, "%s", err);
     cr_assert_eq(s.n, 1);
     cr_assert_str_eq(s.id[0], "q\"\\");
+}
+
+Test(paths, jsonl_refuses_a_key_given_twice)
+{
+    seen s;
+    char err[256];
+    /* each field the reader uses, and one it folds into metadata */
+    const char *twice[][2] = {
+        {"{\"id\":\"a\",\"text\":\"first\",\"text\":\"second\"}\n", "\"text\""},
+        {"{\"_id\":\"a\",\"_id\":\"b\",\"text\":\"x\"}\n", "\"_id\""},
+        {"{\"title\":\"t\",\"id\":\"a\",\"title\":\"u\"}\n", "\"title\""},
+        {"{\"id\":\"a\",\"url\":\"p\",\"text\":\"x\",\"url\":\"q\"}\n", "\"url\""},
+    };
+    for (size_t i = 0; i < sizeof twice / sizeof twice[0]; i++) {
+        cr_assert_eq(jsonl(twice[i][0], &s, err, sizeof err), -1, "%s", twice[i][0]);
+        cr_assert(strstr(err, "line.jsonl:1: key ") && strstr(err, twice[i][1]) &&
+                  strstr(err, "appears twice"), "%s", err);
+        cr_assert_eq(s.n, 0);
+    }
+    /* a long key is cut on a character's start: after "x", each é is two
+     * bytes, so byte 40 is the second byte of one and the cut falls at 39 */
+    char line[512], key[64] = "x";
+    for (int i = 0; i < 25; i++)
+        strcat(key, "\xc3\xa9");
+    snprintf(line, sizeof line, "{\"id\":\"a\",\"%s\":1,\"%s\":2}\n", key, key);
+    cr_assert_eq(jsonl(line, &s, err, sizeof err), -1);
+    char want[128];
+    snprintf(want, sizeof want, "key \"%.39s\" appears twice", key);
+    cr_assert(strstr(err, want), "%s", err);
+    /* the same names in different objects are not duplicates */
+    cr_assert_eq(jsonl("{\"id\":\"a\",\"text\":\"x\",\"metadata\":{\"id\":1,\"text\":2}}\n", &s,
+                       err, sizeof err), 0, "%s", err);
+    cr_assert_eq(s.n, 1);
 }
 
 Test(paths, numeric_ids_only_when_exact)
