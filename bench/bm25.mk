@@ -37,3 +37,12 @@ BENCH_TARGETS += bench-bm25
 .PHONY: bench-scale
 bench-scale:
 	SHARED="$(SHARED)" tools/bench-scale.sh $(or $(SCALE_COPIES),170) $(or $(SCALE_ROUNDS),1)
+
+# `make bench-churn`: a collection after 200 days of upserts and compactions
+# against a fresh build of the same documents (tools/churn.sh; about 30 s),
+# appended to bench/results/churn.jsonl. Not part of `make bench`: it
+# measures the index's size, not a peer.
+.PHONY: bench-churn
+bench-churn: $(BUILD)/lctx-index $(BUILD)/lctx-search
+	LCTX_INDEX=$(BUILD)/lctx-index LCTX_SEARCH=$(BUILD)/lctx-search \
+	  tools/churn.sh 200 500 20 "$(SHARED)/data/ir/lisa" | tee -a bench/results/churn.jsonl

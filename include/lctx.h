@@ -39,10 +39,13 @@ extern "C" {
 
 #define LCTX_VERSION_STRING "0.1.0"
 /* On-disk format version written into new collections. A collection with
- * another number was made by another lctx and is refused (LCTX_EVERSION):
- * a newer one must be read by a newer lctx; an older one rebuilt, its index
- * alone (LCTX_OPEN_REBUILD_INDEX) when its catalog is recent enough. */
-#define LCTX_FORMAT_VERSION 3
+ * a newer number was made by a newer lctx and is refused (LCTX_EVERSION);
+ * one older than LCTX_FORMAT_OLDEST_INDEX must be rebuilt, its index alone
+ * (LCTX_OPEN_REBUILD_INDEX) when its catalog is recent enough. */
+#define LCTX_FORMAT_VERSION 4
+/* The oldest format this lctx reads and writes as it is: format 3 lacks
+ * only 4's sparse chunk pages, and becomes 4 when compacted. */
+#define LCTX_FORMAT_OLDEST_INDEX 3
 /* The oldest format whose catalog this lctx reads: such a collection opens
  * with LCTX_OPEN_REBUILD_INDEX, which rebuilds its index. */
 #define LCTX_FORMAT_OLDEST_CATALOG 2

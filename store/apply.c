@@ -46,8 +46,8 @@ static void page_key(uint8_t kb[4], uint32_t page)
     kb[3] = (uint8_t)page;
 }
 
-/* Loads page into recs (zero-filled beyond what is stored); *n gets the
- * number of records stored. */
+/* Loads page into recs (zero-filled beyond what is stored, either form);
+ * *n gets one past its last used slot. */
 static int page_load(lctx_db *db, MDB_txn *txn, uint32_t page, store_chunkrec *recs,
                      uint32_t *n)
 {
@@ -61,20 +61,23 @@ static int page_load(lctx_db *db, MDB_txn *txn, uint32_t page, store_chunkrec *r
         return LCTX_OK;
     if (rc)
         return kv_err(db, rc, "read chunk page");
-    if (v.mv_size > STORE_PAGE * sizeof *recs || v.mv_size % sizeof *recs)
+    if (chunk_page_decode(v.mv_data, v.mv_size, recs, n))
         return store_err(db, LCTX_ECORRUPT, "%s/index: malformed chunk page %u", db->path, page);
-    memcpy(recs, v.mv_data, v.mv_size);
-    *n = (uint32_t)(v.mv_size / sizeof *recs);
     return LCTX_OK;
 }
 
+/* Stores recs[0..n) in the smaller form the index allows (chunkpage.c). */
 static int page_store(lctx_db *db, MDB_txn *txn, uint32_t page, const store_chunkrec *recs,
-                      uint32_t n, unsigned flags)
+                      uint32_t n, unsigned flags, const store_stats *st)
 {
     uint8_t kb[4];
     page_key(kb, page);
-    MDB_val k = {4, kb}, v = {n * sizeof *recs, (void *)recs};
-    int rc = mdb_put(txn, db->dbi_chunks, &k, &v, flags);
+    size_t dense = n * sizeof *recs, sparse = chunk_page_sparse_size(recs, n);
+    int use_sparse = chunk_page_sparse_ok(st) && sparse < dense;
+    MDB_val k = {4, kb}, v = {use_sparse ? sparse : dense, (void *)recs};
+    int rc = mdb_put(txn, db->dbi_chunks, &k, &v, flags | (use_sparse ? MDB_RESERVE : 0));
+    if (!rc && use_sparse)
+        chunk_page_sparse_write(recs, n, v.mv_data);
     return rc ? kv_err(db, rc, "write chunk page") : LCTX_OK;
 }
 
@@ -102,7 +105,7 @@ static int put_chunks(lctx_db *db, MDB_txn *txn, const store_batch *b, store_chu
             st->total_len += b->chunks[i].len & STORE_LEN_MASK;
             st->n_chunks++;
         }
-        if ((rc = page_store(db, txn, page, recs, n, flags)))
+        if ((rc = page_store(db, txn, page, recs, n, flags, st)))
             return rc;
     }
     return LCTX_OK;
@@ -137,7 +140,7 @@ static int put_tombstones(lctx_db *db, MDB_txn *txn, const store_batch *b,
                 st->n_deleted++;
             }
         }
-        rc = page_store(db, txn, page, recs, n, 0);
+        rc = page_store(db, txn, page, recs, n, 0, st);
     }
     free(ids);
     return rc;

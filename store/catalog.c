@@ -194,7 +194,7 @@ static int config_load(lctx_db *db, sqlite3 *conn)
                          "%s: format version %d is older than this lctx supports (%d); "
                          "rebuild the collection from its sources", db->path,
                          db->format_version, LCTX_FORMAT_VERSION);
-    if (db->format_version < LCTX_FORMAT_VERSION && !db->rebuilding)
+    if (db->format_version < LCTX_FORMAT_OLDEST_INDEX && !db->rebuilding)
         return store_err(db, LCTX_EVERSION,
                          "%s: format version %d is older than this lctx supports (%d); "
                          "rebuild its index (lctx-index --rebuild-index, or "

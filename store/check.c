@@ -57,15 +57,23 @@ static int check_chunks(lctx_db *db, MDB_txn *txn, const store_stats *st)
     uint64_t n = 0, del = 0, total = 0;
     MDB_val k, v;
     int s = LCTX_OK;
+    store_chunkrec *r = malloc(STORE_PAGE * sizeof *r);
+    if (!r) {
+        mdb_cursor_close(cc);
+        return store_err(db, LCTX_ENOMEM, "out of memory");
+    }
     for (rc = mdb_cursor_get(cc, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cc, &k, &v, MDB_NEXT)) {
-        if (k.mv_size != 4 || v.mv_size % sizeof(store_chunkrec) ||
-            v.mv_size > STORE_PAGE * sizeof(store_chunkrec)) {
+        uint32_t nr;
+        if (k.mv_size != 4 || chunk_page_decode(v.mv_data, v.mv_size, r, &nr)) {
             s = corrupt(db, "malformed chunk page");
             break;
         }
-        const store_chunkrec *r = v.mv_data;
-        for (size_t i = 0; i < v.mv_size / sizeof *r; i++) {
+        if (chunk_page_sparse(v.mv_size) && !chunk_page_sparse_ok(st)) {
+            s = corrupt(db, "sparse chunk page in a format 3 index");
+            break;
+        }
+        for (size_t i = 0; i < nr; i++) {
             if (!r[i].doc)
                 continue;
             n++;
@@ -73,6 +81,7 @@ static int check_chunks(lctx_db *db, MDB_txn *txn, const store_stats *st)
             del += (r[i].len & STORE_DELETED) != 0;
         }
     }
+    free(r);
     mdb_cursor_close(cc);
     if (s)
         return s;

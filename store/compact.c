@@ -214,7 +214,10 @@ static int compact_terms(lctx_db *db, MDB_txn *txn, store_stats *st, compact_ctx
     return s;
 }
 
-/* Clears tombstoned chunk records and recomputes chunk statistics. */
+/* Clears tombstoned chunk records and recomputes chunk statistics. A page
+ * is rewritten when a record was cleared or when the sparse form would be
+ * smaller than the stored one (a page that format 3 left with few live
+ * records), in the smaller form (chunkpage.c). */
 static int compact_chunks(lctx_db *db, MDB_txn *txn, store_stats *st)
 {
     MDB_cursor *cc;
@@ -232,14 +235,14 @@ static int compact_chunks(lctx_db *db, MDB_txn *txn, store_stats *st)
     size_t kl = 0;
     st->n_chunks = st->n_deleted = st->total_len = 0;
     for (rc = step(cc, kb, &kl, &k, &v); rc == 0; rc = step(cc, kb, &kl, &k, &v)) {
-        size_t n = v.mv_size / sizeof *recs;
-        if (n > STORE_PAGE || v.mv_size % sizeof *recs) {
+        uint32_t n;
+        if (chunk_page_decode(v.mv_data, v.mv_size, recs, &n)) {
             s = store_err(db, LCTX_ECORRUPT, "%s/index: malformed chunk page", db->path);
             break;
         }
-        memcpy(recs, v.mv_data, v.mv_size);
         int changed = 0, live = 0;
-        for (size_t i = 0; i < n; i++) {
+        uint32_t used = 0;
+        for (uint32_t i = 0; i < n; i++) {
             if (recs[i].len & STORE_DELETED) {
                 recs[i].doc = recs[i].len = 0;
                 changed = 1;
@@ -247,16 +250,25 @@ static int compact_chunks(lctx_db *db, MDB_txn *txn, store_stats *st)
                 st->n_chunks++;
                 st->total_len += recs[i].len;
                 live = 1;
+                used = i + 1;
             }
         }
         /* A page of cleared records reads as a missing one (page_load), so
          * it goes: an emptied index then holds no chunk pages at all. */
-        MDB_val nv = {v.mv_size, recs}, key = {kl, kb};
-        if (changed && (rc = live ? mdb_put(txn, db->dbi_chunks, &key, &nv, 0)
-                                  : mdb_del(txn, db->dbi_chunks, &key, NULL))) {
+        size_t sparse = chunk_page_sparse_size(recs, used), dense = used * sizeof *recs;
+        int use_sparse = chunk_page_sparse_ok(st) && sparse < dense;
+        size_t want = use_sparse ? sparse : dense;
+        if (!changed && want >= v.mv_size)
+            continue;
+        MDB_val nv = {want, recs}, key = {kl, kb};
+        if ((rc = live ? mdb_put(txn, db->dbi_chunks, &key, &nv,
+                                 use_sparse ? MDB_RESERVE : 0)
+                       : mdb_del(txn, db->dbi_chunks, &key, NULL))) {
             s = kv_err(db, rc, "write chunk page");
             break;
         }
+        if (live && use_sparse)
+            chunk_page_sparse_write(recs, used, nv.mv_data);
     }
     if (!s && rc && rc != MDB_NOTFOUND)
         s = kv_err(db, rc, "read chunk pages");
@@ -272,7 +284,10 @@ static int compact_txn(lctx_db *db, MDB_txn *txn, void *ctx)
     int rc = kv_get_stats(db, txn, &st);
     if (rc)
         return rc;
-    /* Terms first: they read the tombstone flags compact_chunks clears. */
+    /* Terms first: they read the tombstone flags compact_chunks clears.
+     * A format 3 index becomes format 4 here, so that its pages may be
+     * sparse; an lctx that knows only format 3 then refuses it. */
+    st.format_version = LCTX_FORMAT_VERSION;
     if ((rc = compact_terms(db, txn, &st, c)) || (rc = compact_chunks(db, txn, &st)))
         return rc;
     return kv_put_stats(db, txn, &st);
@@ -310,6 +325,23 @@ static void shrink_index(lctx_db *db, int removed)
                    lctx_errmsg(db));
         store_clear_err(db);
     }
+}
+
+/* The catalog says the format the compaction gave the index (compact_txn),
+ * which is what lctx_stats reports. Its failure is a warning: what keeps an
+ * older lctx out of a format 4 index is the index's own number. */
+static void record_format(lctx_db *db)
+{
+    char sql[96];
+    snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO config VALUES('format_version',%d);",
+             LCTX_FORMAT_VERSION);
+    if (catalog_exec(db, db->wdb, sql)) {
+        store_warn(db, "%s: compacted, but the catalog still names format %d: %s", db->path,
+                   db->format_version, lctx_errmsg(db));
+        store_clear_err(db);
+        return;
+    }
+    db->format_version = LCTX_FORMAT_VERSION;
 }
 
 int lctx_compact(lctx_db *db)
@@ -362,6 +394,8 @@ int lctx_compact(lctx_db *db)
     /* The index first: switching generations writes the catalog, whose
      * WAL the VACUUM's checkpoint then empties. */
     int removed = !rc && !indexed && sqlite3_total_changes64(db->wdb) > changes;
+    if (!rc && !indexed && db->format_version < LCTX_FORMAT_VERSION)
+        record_format(db);
     if (!rc && !indexed)
         shrink_index(db, removed);
     if (removed)

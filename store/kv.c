@@ -7,7 +7,8 @@
  *            then the term's postings block when it has only one (blocks.c)
  *   postings (term id BE32, last chunk BE32) -> postings block (pblock.c), for
  *            terms with two blocks or more
- *   chunks   page number BE32 (chunk id >> 10) -> array of store_chunkrec
+ *   chunks   page number BE32 (chunk id >> 10) -> store_chunkrec array, dense
+ *            or sparse (chunkpage.c)
  *   meta     "stats" -> store_stats
  *
  * The environment is opened with MDB_NOTLS so read transactions are not tied
@@ -255,15 +256,13 @@ int kv_chunk(lctx_db *db, MDB_txn *txn, kv_page_cache *pc, uint32_t chunk, store
         int rc = mdb_get(txn, db->dbi_chunks, &k, &v);
         if (rc)
             return rc;
-        pc->page = page;
-        pc->recs = v.mv_data;
-        pc->n = (uint32_t)(v.mv_size / sizeof(store_chunkrec));
+        if (chunk_page_load(pc, page, v.mv_data, v.mv_size)) {
+            pc->recs = NULL;
+            return store_err(db, LCTX_ECORRUPT, "%s/index: malformed chunk page %u", db->path,
+                             page);
+        }
     }
-    uint32_t i = chunk & (STORE_PAGE - 1);
-    if (i >= pc->n)
-        return MDB_NOTFOUND;
-    memcpy(out, &pc->recs[i], sizeof *out);
-    return out->len == 0 && out->doc == 0 ? MDB_NOTFOUND : 0;
+    return chunk_page_get(pc, chunk & (STORE_PAGE - 1), out);
 }
 
 /* Grows the map to twice its size. Called with no transaction open. */

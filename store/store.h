@@ -409,14 +409,28 @@ int kv_apply_batch(lctx_db *db, const store_batch *b, kv_gate_fn gate, void *gat
 /* Opens (writer: creates) the vectors / lsh / lsh_meta databases into
  * db->dbi_vec, dbi_lsh, dbi_lsh_meta (vecstore.c). */
 int kv_open_vectors(lctx_db *db);
-/* Looks up a chunk record; 0 or MDB_NOTFOUND. *page caches the last page. */
+/* Looks up a chunk record; 0 or MDB_NOTFOUND. *page caches the last page:
+ * dense (bits NULL, recs indexed by slot) or sparse (chunkpage.c). */
 typedef struct kv_page_cache {
     uint32_t page;
     const store_chunkrec *recs;
     uint32_t n;
+    const uint8_t *bits;
+    uint16_t rank[STORE_PAGE / 64];
 } kv_page_cache;
 int kv_chunk(lctx_db *db, MDB_txn *txn, kv_page_cache *pc, uint32_t chunk,
              store_chunkrec *out);
+/* Chunk pages, dense or sparse (chunkpage.c): whether st's index may hold
+ * sparse ones; the sparse form's size and writing it; any form decoded to
+ * STORE_PAGE records (*n: up to the last used slot), -1 when malformed;
+ * a value's form; loading into the cache and looking a slot up there. */
+int chunk_page_sparse_ok(const store_stats *st);
+size_t chunk_page_sparse_size(const store_chunkrec *recs, uint32_t n);
+void chunk_page_sparse_write(const store_chunkrec *recs, uint32_t n, void *out);
+int chunk_page_decode(const void *v, size_t size, store_chunkrec *recs, uint32_t *n);
+int chunk_page_sparse(size_t size);
+int chunk_page_load(kv_page_cache *pc, uint32_t page, const void *v, size_t size);
+int chunk_page_get(const kv_page_cache *pc, uint32_t slot, store_chunkrec *out);
 /* Runs fn inside a write transaction, retrying after growing the map;
  * kv_write_gated commits only after gate (may be NULL) says LCTX_OK. */
 typedef int (*kv_write_fn)(lctx_db *db, MDB_txn *txn, void *ctx);
