@@ -94,10 +94,7 @@ typedef struct store_bposting {
 /* The exact counts of a posting with a field at STORE_TF_WIDE. */
 typedef struct store_wide {
     const char *term;
-    uint32_t len;
-    uint32_t chunk;
-    uint32_t tf_text;
-    uint32_t tf_title;
+    uint32_t len, chunk, tf_text, tf_title;
 } store_wide;
 
 /* The order of a batch's wide records, the builder's sort and apply's
@@ -130,11 +127,9 @@ typedef struct store_batch {
     size_t n_terms;
     uint32_t first_chunk;
     store_chunkrec *chunks;       /* records of the new chunks */
-    size_t n_chunks;
     uint32_t *tomb;               /* chunk ids tombstoned by this batch */
-    size_t n_tomb;
     const store_wide *wide;       /* by chunk, then term bytes (STORE_TF_WIDE) */
-    size_t n_wide;
+    size_t n_chunks, n_tomb, n_wide;
     /* Vectors (collections with an embedder, else NULL): vec_rows holds one
      * encoded row (vecstore_row_bytes of the collection) per new chunk, in
      * chunk order; tombstoned chunks lose their vector and bucket entries. */
@@ -190,9 +185,8 @@ struct lctx_db {
     char creation_venc[16];
     pthread_mutex_t pool_mu;      /* read connections, one per concurrent search */
     sqlite3 *pool[STORE_POOL_MAX];
-    int n_pool;
     struct tok_tokenizer *tok_pool[STORE_POOL_MAX]; /* query tokenizers (a stemmer each) */
-    int n_tok_pool;
+    int n_pool, n_tok_pool;
 
     MDB_env *env;
     uint64_t index_gen;           /* the generation env belongs to (generation.c) */
@@ -211,8 +205,7 @@ struct lctx_db {
     int n_pending;
 
     pthread_mutex_t write_mu;     /* one batch per handle at a time */
-    int lock_fd;                  /* write.lock, flock'ed while writing */
-    int lock_held;
+    int lock_fd, lock_held;       /* write.lock, flock'ed while writing */
     int frozen;                   /* readonly.c: holds write.lock shared; 2: catalog immutable */
     int lock_keep;                /* 1: a batch's end keeps the writer lock (commit_every) */
     struct write_batch *batch;
@@ -412,18 +405,16 @@ int kv_open_vectors(lctx_db *db);
 /* Looks up a chunk record; 0 or MDB_NOTFOUND. *page caches the last page:
  * dense (bits NULL, recs indexed by slot) or sparse (chunkpage.c). */
 typedef struct kv_page_cache {
-    uint32_t page;
+    uint32_t page, n;
     const store_chunkrec *recs;
-    uint32_t n;
     const uint8_t *bits;
     uint16_t rank[STORE_PAGE / 64];
 } kv_page_cache;
 int kv_chunk(lctx_db *db, MDB_txn *txn, kv_page_cache *pc, uint32_t chunk,
              store_chunkrec *out);
-/* Chunk pages, dense or sparse (chunkpage.c): whether st's index may hold
- * sparse ones; the sparse form's size and writing it; any form decoded to
- * STORE_PAGE records (*n: up to the last used slot), -1 when malformed;
- * a value's form; loading into the cache and looking a slot up there. */
+/* Chunk pages (chunkpage.c): whether st's index may hold sparse ones; the
+ * sparse form's size and writing it; either form decoded (-1: malformed);
+ * a value's form; loading into the cache, and a slot's record there. */
 int chunk_page_sparse_ok(const store_stats *st);
 size_t chunk_page_sparse_size(const store_chunkrec *recs, uint32_t n);
 void chunk_page_sparse_write(const store_chunkrec *recs, uint32_t n, void *out);
