@@ -72,12 +72,8 @@ static int page_store(lctx_db *db, MDB_txn *txn, uint32_t page, const store_chun
 {
     uint8_t kb[4];
     page_key(kb, page);
-    size_t dense = n * sizeof *recs, sparse = chunk_page_sparse_size(recs, n);
-    int use_sparse = chunk_page_sparse_ok(st) && sparse < dense;
-    MDB_val k = {4, kb}, v = {use_sparse ? sparse : dense, (void *)recs};
-    int rc = mdb_put(txn, db->dbi_chunks, &k, &v, flags | (use_sparse ? MDB_RESERVE : 0));
-    if (!rc && use_sparse)
-        chunk_page_sparse_write(recs, n, v.mv_data);
+    MDB_val k = {4, kb};
+    int rc = chunk_page_put(txn, db->dbi_chunks, &k, recs, n, st, flags);
     return rc ? kv_err(db, rc, "write chunk page") : LCTX_OK;
 }
 

@@ -255,20 +255,14 @@ static int compact_chunks(lctx_db *db, MDB_txn *txn, store_stats *st)
         }
         /* A page of cleared records reads as a missing one (page_load), so
          * it goes: an emptied index then holds no chunk pages at all. */
-        size_t sparse = chunk_page_sparse_size(recs, used), dense = used * sizeof *recs;
-        int use_sparse = chunk_page_sparse_ok(st) && sparse < dense;
-        size_t want = use_sparse ? sparse : dense;
-        if (!changed && want >= v.mv_size)
+        if (!changed && chunk_page_size(recs, used, st) >= v.mv_size)
             continue;
-        MDB_val nv = {want, recs}, key = {kl, kb};
-        if ((rc = live ? mdb_put(txn, db->dbi_chunks, &key, &nv,
-                                 use_sparse ? MDB_RESERVE : 0)
+        MDB_val key = {kl, kb};
+        if ((rc = live ? chunk_page_put(txn, db->dbi_chunks, &key, recs, used, st, 0)
                        : mdb_del(txn, db->dbi_chunks, &key, NULL))) {
             s = kv_err(db, rc, "write chunk page");
             break;
         }
-        if (live && use_sparse)
-            chunk_page_sparse_write(recs, used, nv.mv_data);
     }
     if (!s && rc && rc != MDB_NOTFOUND)
         s = kv_err(db, rc, "read chunk pages");

@@ -243,8 +243,7 @@ struct lctx_db {
      * one snapshot, its users counted under vcache_mu. */
     pthread_mutex_t vcache_mu;
     struct vcache *vcache;
-    int vcache_building;
-    int vcache_off;               /* a build ran out of memory: LMDB path only */
+    int vcache_building, vcache_off; /* off: a build ran out of memory, LMDB path only */
 };
 
 /* ------------------------------------------------------------ handle (db.c) */
@@ -265,16 +264,14 @@ int once_check(lctx_db *db);   /* LCTX_EBUSY when another handle here has it (on
 int readonly_catalog_uri(lctx_db *db, const char *file, char *uri, size_t cap);
 sqlite3 *store_conn_get(lctx_db *db);     /* a pooled read-only connection */
 void store_conn_put(lctx_db *db, sqlite3 *conn);
-/* A tokenizer with the collection's settings, from the pool (created on
- * demand; NULL with the error set on failure). */
+/* A tokenizer with the collection's settings, from the pool (NULL: error set). */
 struct tok_tokenizer *store_tok_get(lctx_db *db);
 void store_tok_put(lctx_db *db, struct tok_tokenizer *tok);
 
 /* ------------------------------------------------------ creation (create.c) */
-/* A new collection is marked by NAME.lctx/creating until its first batch
- * commits or its creator closes it; until then nothing in it is durable,
- * and a crash means starting over (create.c has the protocol). */
-/* Takes the writer lock and, unless a catalog or marker appeared since the
+/* NAME.lctx/creating marks a new collection, none of it durable, until its
+ * first batch commits or its creator closes it (create.c). creation_start
+ * takes the writer lock and, unless a catalog or marker appeared since the
  * caller looked, writes and syncs the marker with cfg, setting creating. */
 int creation_start(lctx_db *db, const lctx_config *cfg);
 /* Read-write open of an existing folder: when a marker is there and its
@@ -312,8 +309,7 @@ void store_test_after_snapshot(lctx_db *db, void (*fn)(void *), void *ctx);
 /* ---------------------------------------------------- catalog (catalog.c) */
 int catalog_open(lctx_db *db, const char *file, int create, const lctx_config *cfg);
 int catalog_open_reader(lctx_db *db, const char *file, sqlite3 **out);
-/* Switches the writer's catalog to WAL (no-op once it is). A new catalog
- * stays in rollback-journal mode through its first batch (catalog.c). */
+/* The writer's catalog to WAL (no-op once it is; a new one is not, catalog.c). */
 int catalog_use_wal(lctx_db *db);
 /* Before a batch's BEGIN: a catalog with committed batches to WAL (a failure
  * only warns); synchronous FULL in WAL mode, EXTRA in rollback mode. */
@@ -322,8 +318,7 @@ int catalog_exec(lctx_db *db, sqlite3 *conn, const char *sql);
 /* Last batch recorded in SQLite (0 when none). */
 int catalog_last_seq(lctx_db *db, sqlite3 *conn, uint64_t *seq);
 int catalog_get_u64(lctx_db *db, sqlite3 *conn, const char *key, uint64_t *v);
-/* The text value of a config key into buf: 0, or -1 when the key is absent
- * (or the query failed). */
+/* A config key's text into buf: 0, or -1 when absent (or the query failed). */
 int catalog_get_text(sqlite3 *conn, const char *key, char *buf, size_t len);
 int catalog_set_text(lctx_db *db, sqlite3 *conn, const char *key, const char *value);
 /* The index generation the catalog names (config 'index_gen'; 0 when it
@@ -339,10 +334,8 @@ int catalog_undo_batch(lctx_db *db, uint64_t seq, uint64_t first_doc);
 typedef struct catalog_commit {
     lctx_db *db;
     pthread_t thread;
-    int threaded, joined;
-    int sqlite_rc, status;
-    char sql[512];
-    char msg[256];
+    int threaded, joined, sqlite_rc, status;
+    char sql[512], msg[256];
 } catalog_commit;
 void catalog_commit_start(lctx_db *db, catalog_commit *cc, const char *sql);
 int catalog_commit_join(catalog_commit *cc);
@@ -355,8 +348,7 @@ int catalog_commit_gate(void *ctx);
  * it and switch the catalog over, and handles that had the old one move to
  * the new one before their next transaction. */
 void index_dir(const lctx_db *db, uint64_t gen, char *buf, size_t len);
-/* Opens the current generation (read-write: creating an empty environment
- * where it has none, for recovery to fill). */
+/* Opens the current generation (read-write: an empty one where none is). */
 int index_open(lctx_db *db);
 /* 1 when another process replaced the handle's generation (its data file
  * is unlinked); call with the map lock held. */
@@ -366,8 +358,7 @@ int index_stale(lctx_db *db);
 int index_retired(lctx_db *db, MDB_txn *txn);
 /* Moves a stale handle to the current generation (takes the map lock). */
 int index_follow(lctx_db *db);
-/* For a writer that has just taken the writer lock: moves the handle to the
- * catalog's generation when it holds another. */
+/* A writer that just took the lock: moves to the catalog's generation. */
 int index_writer_follow(lctx_db *db);
 /* LCTX_OPEN_REBUILD_INDEX: opens an empty next generation for recovery to
  * fill; index_rebuild_commit makes it current and retires the old one. */
@@ -413,10 +404,14 @@ typedef struct kv_page_cache {
 int kv_chunk(lctx_db *db, MDB_txn *txn, kv_page_cache *pc, uint32_t chunk,
              store_chunkrec *out);
 /* Chunk pages (chunkpage.c): whether st's index may hold sparse ones; the
- * sparse form's size and writing it; either form decoded (-1: malformed);
- * a value's form; loading into the cache, and a slot's record there. */
+ * sparse form's size and writing it; the smaller form st allows, its size
+ * and putting it (an MDB status); either form decoded (-1: malformed); a
+ * value's form; loading into the cache, and a slot's record there. */
 int chunk_page_sparse_ok(const store_stats *st);
 size_t chunk_page_sparse_size(const store_chunkrec *recs, uint32_t n);
+size_t chunk_page_size(const store_chunkrec *recs, uint32_t n, const store_stats *st);
+int chunk_page_put(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, const store_chunkrec *recs,
+                   uint32_t n, const store_stats *st, unsigned flags);
 void chunk_page_sparse_write(const store_chunkrec *recs, uint32_t n, void *out);
 int chunk_page_decode(const void *v, size_t size, store_chunkrec *recs, uint32_t *n);
 int chunk_page_sparse(size_t size);

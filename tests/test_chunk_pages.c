@@ -237,6 +237,14 @@ static char *answers_by_id(lctx_db *db)
     return out;
 }
 
+static void expect_same_answers(lctx_db *db, lctx_db *other)
+{
+    char *a = answers_by_id(db), *b = answers_by_id(other);
+    cr_assert_str_eq(a, b);
+    free(a);
+    free(b);
+}
+
 /* Walks the chunk pages: how many are sparse; when tight, checks that
  * none is larger than the smaller form of its records. */
 static int sparse_pages(lctx_db *db, int *pages, int tight)
@@ -306,10 +314,7 @@ Test(pages, a_churned_collection_compacts_to_what_its_live_records_need)
     cr_assert_eq(sparse_pages(fresh, &fresh_pages, 1), 0, "a fresh build is dense");
     cr_assert_gt(pages, fresh_pages, "the kept documents are spread over pages");
     cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
-    char *a = answers_by_id(db), *b = answers_by_id(fresh);
-    cr_assert_str_eq(a, b);
-    free(a);
-    free(b);
+    expect_same_answers(db, fresh);
 
     /* Later batches fill the last, sparse, page again. The fresh build
      * takes the same batches: both then hold the same live documents and
@@ -320,20 +325,12 @@ Test(pages, a_churned_collection_compacts_to_what_its_live_records_need)
         day(fresh, d);
     }
     cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
-    a = answers_by_id(db);
-    b = answers_by_id(fresh);
-    cr_assert_str_eq(a, b);
-    free(a);
-    free(b);
+    expect_same_answers(db, fresh);
     cr_assert_eq(lctx_compact(db), LCTX_OK, "%s", lctx_errmsg(db));
     cr_assert_eq(lctx_compact(fresh), LCTX_OK, "%s", lctx_errmsg(fresh));
     sparse_pages(db, &pages, 1);
     cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
-    a = answers_by_id(db);
-    b = answers_by_id(fresh);
-    cr_assert_str_eq(a, b);
-    free(a);
-    free(b);
+    expect_same_answers(db, fresh);
     lctx_close(db);
     lctx_close(fresh);
     tmpdir_remove(fresh_path);
