@@ -19,7 +19,9 @@
  * holds \u0000, which cJSON would take as the end of the C string and so
  * cut the id or text short without a word; and no id is given twice,
  * since a run with two blocks for one query is one every evaluator refuses
- * or misreads. Errors name FILE:LINE.
+ * or misreads; nor is a key that is read ("_id", "id", "text", "query")
+ * given twice in a line, which readers of JSON resolve differently.
+ * Errors name FILE:LINE.
  *
  * The run is written in the order trec_eval will read it: score descending,
  * ties by document id descending. The library breaks ties its own way (by
@@ -109,6 +111,22 @@ static int check_utf8(const char *s, const char *name, char *err, size_t errlen)
     return -1;
 }
 
+/* Refuses key given more than once at the top level of o: cJSON answers
+ * with the first, Python's json and jq with the last, so two tools would
+ * run two different queries from the line. Only the keys read are
+ * checked; others are never looked at. 0, or -1 with err set. */
+static int check_once(const cJSON *o, const char *key, char *err, size_t errlen)
+{
+    int seen = 0;
+    for (const cJSON *c = o->child; c; c = c->next)
+        if (c->string && strcmp(c->string, key) == 0 && ++seen == 2) {
+            snprintf(err, errlen, "key \"%s\" appears twice (readers disagree on which counts)",
+                     key);
+            return -1;
+        }
+    return 0;
+}
+
 /* Takes the value of key (or, when absent, of alt) into *out, malloc'd: a
  * UTF-8 string, or with numbers_ok an integer number (some BEIR files
  * write ids as numbers). 0, or -1 with err set. */
@@ -116,6 +134,8 @@ static int take_field(const cJSON *o, const char *key, const char *alt, int numb
                       char **out, char *err, size_t errlen)
 {
     const char *name = key;
+    if (check_once(o, key, err, errlen) != 0 || check_once(o, alt, err, errlen) != 0)
+        return -1;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!v)
         v = cJSON_GetObjectItemCaseSensitive(o, name = alt);

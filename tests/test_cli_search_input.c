@@ -4,8 +4,9 @@
  *
  * Each test is a way a script fed lctx-search something that used to be
  * taken silently and come out wrong later: a run tag that breaks the run
- * format, a query id given twice, a JSON string cut short by \u0000, text
- * after the JSON object, a number where the query text goes, invalid UTF-8
+ * format, a query id given twice, a key given twice in one line, a JSON
+ * string cut short by \u0000, text after the JSON object, a number where
+ * the query text goes, invalid UTF-8
  * in a query's text or id, a qrels line mistaken for a header, a byte order
  * mark taken into a qrels or run file's first query id, an exclusion on
  * the command line taken for an option without a word of help, and lines
@@ -117,6 +118,10 @@ Test(cli_search_input, bad_queries_lines_name_file_and_line)
         { "{\"_id\":\"2\",\"text\":123}", "\"text\" is not a string" },
         { "{\"_id\":\"2\",\"query\":[\"bread\"]}", "\"query\" is not a string" },
         { "{\"_id\":null,\"text\":\"bread\"}", "\"_id\" is not a string or a number" },
+        { "{\"_id\":\"2\",\"text\":\"bread\",\"text\":\"moon\"}", "key \"text\" appears twice" },
+        { "{\"_id\":\"2\",\"_id\":\"3\",\"text\":\"bread\"}", "key \"_id\" appears twice" },
+        { "{\"id\":\"2\",\"query\":\"bread\",\"id\":\"3\"}", "key \"id\" appears twice" },
+        { "{\"_id\":\"2\",\"query\":\"a\",\"text\":\"b\",\"query\":\"c\"}", "key \"query\" appears twice" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char text[256];
@@ -132,6 +137,11 @@ Test(cli_search_input, bad_queries_lines_name_file_and_line)
     /* An escaped backslash before u0000 is text, not a NUL. */
     write_file(q, "{\"_id\":\"1\",\"text\":\"moon \\\\u0000\"}\n");
     cmd_result r = run(NULL, "lctx-search", "-c", coll, "--queries", q, "--run", out, NULL);
+    expect_status(r, 0);
+    result_free(&r);
+    /* A key that is never read may repeat: it cannot change the query. */
+    write_file(q, "{\"_id\":\"1\",\"text\":\"moon\",\"note\":1,\"note\":2}\n");
+    r = run(NULL, "lctx-search", "-c", coll, "--queries", q, "--run", out, NULL);
     expect_status(r, 0);
     result_free(&r);
 }
