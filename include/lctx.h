@@ -322,14 +322,14 @@ typedef struct lctx_search_opts {
 LCTX_API void lctx_search_opts_init(lctx_search_opts *opts);
 
 /* Query syntax: words; "quoted phrases" (terms required, adjacent, in order);
- * -word excludes documents containing it, -"a phrase" those where the
- * phrase occurs. Every mode obeys phrases and exclusions (vector recall
- * ranks only documents the keyword query admits). An empty query, one of
- * only stopwords or words over the tokenizer's length limit (64 characters;
- * 64 bytes in collections made before tokenizer rules 3), or one that
- * only excludes, returns zero hits and sets
- * lctx_errmsg to say why (a search by caller vector or "like" needs no
- * text). */
+ * +word requires the word; -word excludes documents containing it,
+ * -"a phrase" those where the phrase occurs. Every mode obeys phrases,
+ * required words and exclusions (vector recall ranks only documents the
+ * keyword query admits). An empty query, one of only stopwords or words
+ * over the tokenizer's length limit (64 characters; 64 bytes in
+ * collections made before tokenizer rules 3), or one that only excludes,
+ * returns zero hits and sets lctx_errmsg to say why (a search by caller
+ * vector or "like" needs no text). */
 LCTX_API int lctx_search(lctx_db *db, const char *query, const lctx_search_opts *opts,
                          lctx_results **out);
 

@@ -4,6 +4,9 @@
  *   words            scored with BM25 (any of them may match)
  *   "quoted phrase"  its terms are required, adjacent and in order; they are
  *                    also scored like words
+ *   +word            the word is required, as "word" is; a word the
+ *                    tokenizer splits is required as the phrase of its
+ *                    terms; +"quoted phrase" is the phrase
  *   -word            documents containing the word are excluded; a word
  *                    the tokenizer splits into several terms (CJK bigrams,
  *                    "e-mail") is excluded as the phrase of its terms
@@ -227,27 +230,37 @@ static size_t quote_end(const char *qs, size_t len, size_t open)
     return j;
 }
 
+/* Whether qs[i] is a '-' or '+' that starts a word and is followed by
+ * one: the sign of what follows. A lone sign, "--x", "+-x" and "++x" are
+ * words, whose signs the tokenizer drops. */
+static int sign_at(const char *qs, size_t len, size_t i)
+{
+    int at_word_start = i == 0 || is_space(qs[i - 1]);
+    if ((qs[i] != '-' && qs[i] != '+') || !at_word_start || i + 1 >= len || is_space(qs[i + 1]))
+        return 0;
+    return qs[i + 1] != '-' && !(qs[i] == '+' && qs[i + 1] == '+');
+}
+
 static int parse_segments(parse_ctx *c, const char *qs, size_t len)
 {
     int rc = 0;
     size_t i = 0, plain = 0; /* plain: start of the pending run of words */
     while (i < len && !rc) {
-        int at_word_start = i == 0 || is_space(qs[i - 1]);
-        int minus = qs[i] == '-' && at_word_start && i + 1 < len;
-        if (qs[i] == '"' || (minus && qs[i + 1] == '"')) {
+        int sign = sign_at(qs, len, i), minus = sign && qs[i] == '-';
+        if (qs[i] == '"' || (sign && qs[i + 1] == '"')) {
             size_t open = qs[i] == '"' ? i : i + 1, j = quote_end(qs, len, open);
             rc = add_segment(c, SEG_WORDS, qs + plain, i - plain);
             if (!rc)
-                rc = add_segment(c, open == i ? SEG_PHRASE : SEG_XPHRASE, qs + open + 1,
+                rc = add_segment(c, minus ? SEG_XPHRASE : SEG_PHRASE, qs + open + 1,
                                  j - open - 1);
             i = plain = j < len ? j + 1 : j;
-        } else if (minus && !is_space(qs[i + 1]) && qs[i + 1] != '-') {
+        } else if (sign) {
             rc = add_segment(c, SEG_WORDS, qs + plain, i - plain);
             size_t j = i + 1;
             while (j < len && !is_space(qs[j]) && qs[j] != '"')
                 j++;
             if (!rc)
-                rc = add_segment(c, SEG_EXCLUDE, qs + i + 1, j - i - 1);
+                rc = add_segment(c, minus ? SEG_EXCLUDE : SEG_PHRASE, qs + i + 1, j - i - 1);
             i = plain = j;
         } else {
             i++;

@@ -288,8 +288,9 @@ Test(cli_search, batch_queries_are_plain_words)
 {
     const char *coll = make_collection();
     const char *q = tpath("queries.jsonl"), *out = tpath("run.trec");
-    /* As syntax, -apollo would exclude d1; in batch mode it is just a word. */
-    write_file(q, "{\"_id\":\"1\",\"text\":\"\\\"moon landed\\\" -apollo\"}\n");
+    /* As syntax, -apollo would exclude d1 and +zeppelin require a word no
+     * document has; in batch mode they are just words. */
+    write_file(q, "{\"_id\":\"1\",\"text\":\"\\\"moon landed\\\" -apollo +zeppelin\"}\n");
     cmd_result r = run(NULL, "lctx-search", "-c", coll, "--queries", q, "--run", out, NULL);
     expect_status(r, 0);
     result_free(&r);
@@ -298,6 +299,10 @@ Test(cli_search, batch_queries_are_plain_words)
     free(text);
 
     r = run(NULL, "lctx-search", "-c", coll, "--json", "moon -apollo", NULL);
+    expect_status(r, 0);
+    cr_assert_null(strstr(r.out, "\"d1\""), "one-shot keeps the syntax: %s", r.out);
+    result_free(&r);
+    r = run(NULL, "lctx-search", "-c", coll, "--json", "moon +zeppelin", NULL);
     expect_status(r, 0);
     cr_assert_null(strstr(r.out, "\"d1\""), "one-shot keeps the syntax: %s", r.out);
     result_free(&r);

@@ -6,6 +6,7 @@
  *   -word    documents holding the word are left out
  *   -"a b"   documents holding the phrase are left out; a document with
  *            both words apart stays
+ *   +word    only documents holding the word; +"a b" is "a b"
  *
  * The expected documents come from the fixture's texts by plain string
  * tests (lower-case substring "boundary layer" for the phrase, a word
@@ -148,6 +149,9 @@ static int p_plate_no_phrases(int i)
     return p_plate_no_phrase(i) && !contains_lower(DOCS[i][2], "turbulent mixing");
 }
 static int p_phrase_no_turbulent(int i) { return has_phrase(i) && !has_word(i, "turbulent"); }
+static int p_turbulent(int i) { return has_word(i, "turbulent"); }
+static int p_turbulent_no_boundary(int i) { return p_turbulent(i) && !has_word(i, "boundary"); }
+static int p_plate_or_turbulent(int i) { return has_word(i, "plate") || p_turbulent(i); }
 static int p_any(int i) { (void)i; return 1; }
 
 /* ---------------------------------------------------------------- helpers */
@@ -254,6 +258,24 @@ Test(qsyntax, negated_phrase_of_one_term_is_a_negated_word)
     expect_exactly("plate -\"the boundary\"", LCTX_MODE_BM25, p_plate_no_boundary);
 }
 
+Test(qsyntax, plus_requires_a_word_or_a_phrase)
+{
+    expect_exactly("plate +turbulent", LCTX_MODE_BM25, p_turbulent);
+    expect_exactly("+turbulent plate", LCTX_MODE_BM25, p_turbulent);
+    expect_exactly("+turbulent -boundary", LCTX_MODE_BM25, p_turbulent_no_boundary);
+    expect_exactly("plate +\"boundary layer\"", LCTX_MODE_BM25, p_phrase);
+    /* a sign alone, or doubled, is no syntax: the words are any-of */
+    expect_exactly("plate ++turbulent", LCTX_MODE_BM25, p_plate_or_turbulent);
+    expect_exactly("plate + turbulent", LCTX_MODE_BM25, p_plate_or_turbulent);
+    lctx_results *r = search("plate +turbulent", LCTX_MODE_BM25, 10, NULL);
+    const char *json = lctx_results_query_json(r);
+    cr_expect(strstr(json, "\"turbul\",\"weight\":1,\"required\":true") != NULL, "%s", json);
+    cr_expect(strstr(json, "\"plate\",\"weight\":1,\"required\":false") != NULL, "%s", json);
+    lctx_results_free(r);
+    /* +word alone with nothing else still searches */
+    expect_exactly("+turbulent", LCTX_MODE_BM25, p_turbulent);
+}
+
 Test(qsyntax, nothing_to_search_for)
 {
     expect_nothing("-boundary", LCTX_MODE_BM25, "nothing to search for: the query only excludes");
@@ -278,6 +300,7 @@ static const struct {
     {"\"boundary layer\" -turbulent", p_phrase_no_turbulent},
     {"plate -\"the boundary\"", p_no_boundary},
     {"wind tunnel plate", p_any},
+    {"air +turbulent -boundary", p_turbulent_no_boundary},
 };
 #define NCASES (int)(sizeof CASES / sizeof CASES[0])
 
