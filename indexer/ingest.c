@@ -35,7 +35,9 @@
  * with a warning (named on the command line, it is an error).
  *
  * A forced format changes the reading: TEXT reads every file as text,
- * JSONL/BEIR read only JSONL files (and a BEIR folder's corpus.jsonl).
+ * JSONL reads only JSONL files (and a BEIR folder's corpus.jsonl), BEIR
+ * wants a BEIR folder (a directory without corpus.jsonl is an error: the
+ * user said what it was) or a JSONL file.
  *
  * Progress is reported in bytes. The walk first lists the files, so the
  * total is known before the first document; for stdin it is 0 (unknown).
@@ -468,6 +470,8 @@ int ingest_path(const char *path, const ingest_opts *opts, ingest_doc_fn fn,
         if (opts->format != INGEST_TEXT && stat(corpus, &cst) == 0 && S_ISREG(cst.st_mode)) {
             r.total = (uint64_t)cst.st_size;
             rc = ingest_jsonl_file(&r, corpus);
+        } else if (opts->format == INGEST_BEIR) {
+            rc = ingest_run_fail(&r, "%s: not a BEIR folder (no corpus.jsonl in it)", path);
         } else {
             rc = ingest_dir(&r, path);
         }

@@ -6,6 +6,8 @@
  *     the same file names stay apart, and --delete names what was indexed;
  *   - a walk passes over the collection's own folder, and says how many
  *     files it passed over by their names;
+ *   - --format beir on a folder without corpus.jsonl is refused, not
+ *     walked for whatever JSONL it holds;
  *   - a file name that is not UTF-8 is skipped (walk) or refused (named);
  *   - a file's head decides binary before the rest is read, and a file
  *     over LCTX_MAX_TEXT is skipped unread;
@@ -161,6 +163,38 @@ Test(paths, walk_passes_over_the_collection_and_counts_other_files)
     seen t = {0};
     cr_assert_eq(run(coll, coll, &t, err, sizeof err), -1);
     cr_assert(strstr(err, "is the collection itself"), "%s", err);
+}
+
+Test(paths, beir_format_wants_a_beir_folder)
+{
+    puts_file("b/notes/a.txt", "a note\n");
+    puts_file("b/more.jsonl", "{\"_id\":\"m1\",\"text\":\"more\"}\n");
+    char dir[600], err[256] = "";
+    snprintf(dir, sizeof dir, "%s/b", root);
+    ingest_opts o;
+    memset(&o, 0, sizeof o);
+    seen s = {0};
+    o.warn = on_warn;
+    o.ctx = &s;
+    o.format = INGEST_BEIR;
+    cr_assert_eq(ingest_path(dir, &o, on_doc, err, sizeof err), -1);
+    cr_assert(strstr(err, "/b: not a BEIR folder (no corpus.jsonl in it)"), "%s", err);
+    cr_assert_eq(s.n, 0);
+    /* forced JSONL walks the folder for JSONL files, as before */
+    o.format = INGEST_JSONL;
+    cr_assert_eq(ingest_path(dir, &o, on_doc, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(s.n, 1);
+    cr_assert_str_eq(s.id[0], "m1");
+    /* with corpus.jsonl it is the corpus; a JSONL file named is read too */
+    puts_file("b/corpus.jsonl", "{\"_id\":\"c1\",\"text\":\"corpus\"}\n");
+    o.format = INGEST_BEIR;
+    cr_assert_eq(ingest_path(dir, &o, on_doc, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(s.n, 2);
+    cr_assert_str_eq(s.id[1], "c1");
+    snprintf(dir, sizeof dir, "%s/b/more.jsonl", root);
+    cr_assert_eq(ingest_path(dir, &o, on_doc, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(s.n, 3);
+    cr_assert_str_eq(s.id[2], "m1");
 }
 
 Test(paths, names_that_are_not_utf8)
