@@ -31,6 +31,16 @@ char *utf8_repair(const char *s, size_t len, size_t *out_len, size_t *n_repairs)
 /* Heuristic: 1 when the bytes look binary (NUL bytes, or mostly control
  * characters in the first 8 KiB). */
 int utf8_looks_binary(const char *s, size_t len);
+/* UTF16_LE or UTF16_BE when s starts with that byte order mark, else 0. */
+enum { UTF16_LE = 1, UTF16_BE = 2 };
+int utf16_bom(const char *s, size_t len);
+/* s[0..len), UTF-16 of the given order after its mark, as a malloc'd
+ * NUL-terminated UTF-8 copy (*out_len bytes). Unpaired surrogates and an
+ * odd last byte become U+FFFD: *n_repairs counts them (may be NULL), and
+ * *first_bad (may be NULL) gets the offset in s of the first. NULL when
+ * out of memory. */
+char *utf16_decode(const char *s, size_t len, int order, size_t *out_len, size_t *n_repairs,
+                   size_t *first_bad);
 /* Scripts written without spaces between words, which the tokenizer splits
  * into character bigrams and the chunker counts a character as a word:
  * UTF8_SCRIPT_CJ (Han ideographs, hiragana, katakana: bigrams run across

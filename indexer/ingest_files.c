@@ -8,7 +8,9 @@
  *             likely Latin-1 or damaged; it is repaired (each bad sequence
  *             becomes U+FFFD) with a warning naming the first bad byte,
  *             rather than refused: one odd byte should not cost a document.
- *             A UTF-8 byte order mark is dropped.
+ *             A UTF-8 byte order mark is dropped. UTF-16 with its byte
+ *             order mark (Windows' "Unicode" text) is decoded to UTF-8
+ *             first, and judged binary, empty or too big as decoded.
  *   binary    images, archives and object files that happen to sit in a
  *             directory are skipped with a warning, judged by the bytes
  *             (utf8_looks_binary), not by the name.
@@ -59,21 +61,29 @@ static int files_head_binary(const char *s, size_t len)
     return utf8_looks_binary(s, len);
 }
 
+/* The most bytes a UTF-16 file of LCTX_MAX_TEXT bytes of UTF-8 can take
+ * (ASCII: two bytes each), its mark included. */
+#define FILES_UTF16_MAX (2 * (size_t)LCTX_MAX_TEXT + 2)
+
 /* Reads the whole file into a malloc'd, NUL-terminated buffer. Returns 0,
  * an errno value, FILES_BINARY when its head is binary, or FILES_TOO_BIG
  * past LCTX_MAX_TEXT. The head is judged before the rest is read, and the
  * size checked as it grows: a disk image or /dev/zero, named by mistake,
- * is refused at once instead of filling memory. On FILES_BINARY and
- * FILES_TOO_BIG, *out_len is the file's size, the bytes the skip accounts
- * for in progress (a walk's total counts every file it listed). */
-static int files_slurp(const char *path, char **out, size_t *out_len)
+ * is refused at once instead of filling memory. A head with a UTF-16 byte
+ * order mark is not judged here (its NUL bytes are text) and may be up to
+ * twice as long; *utf16 gets its order (utf16_bom), for the caller to
+ * decode and judge. On FILES_BINARY and FILES_TOO_BIG, *out_len is the
+ * file's size, the bytes the skip accounts for in progress (a walk's total
+ * counts every file it listed). */
+static int files_slurp(const char *path, char **out, size_t *out_len, int *utf16)
 {
     FILE *f = fopen(path, "rb");
     struct stat st;
-    size_t cap, len = 0, limit = LCTX_MAX_TEXT + 3;
+    size_t cap, len = 0, limit = FILES_UTF16_MAX;
     int judged = 0, rc = 0;
     char *buf;
 
+    *utf16 = 0;
     if (!f)
         return errno;
     int regular = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode);
@@ -101,7 +111,14 @@ static int files_slurp(const char *path, char **out, size_t *out_len)
         }
         if (!judged && (eof || len == FILES_HEAD)) {
             judged = 1;
-            if (files_head_binary(buf, len)) {
+            *utf16 = utf16_bom(buf, len);
+            if (!*utf16)
+                limit = LCTX_MAX_TEXT + 3;
+            if (regular && (uint64_t)st.st_size > limit) {
+                rc = FILES_TOO_BIG;
+                break;
+            }
+            if (!*utf16 && files_head_binary(buf, len)) {
                 rc = FILES_BINARY;
                 break;
             }
@@ -258,15 +275,50 @@ int ingest_blank(const char *s, size_t len)
     return 1;
 }
 
+/* Replaces *buf, a UTF-16 file of the given order (utf16_bom), with its
+ * text as UTF-8, warning of repairs; then judges it as files_slurp judges
+ * UTF-8. Returns 0, FILES_BINARY or FILES_TOO_BIG (*buf freed), or -1
+ * after ingest_run_fail. */
+static int files_from_utf16(ingest_run *r, const char *path, char **buf, size_t *len,
+                            int order)
+{
+    size_t n = 0, nrep = 0, bad = 0;
+    char *text = utf16_decode(*buf + 2, *len - 2, order, &n, &nrep, &bad);
+    free(*buf);
+    *buf = NULL;
+    if (!text)
+        return ingest_run_fail(r, "%s: out of memory", path);
+    if (nrep)
+        ingest_run_warn(r, "%s: invalid UTF-16 at byte %zu, repaired (%zu replacement%s)",
+                        path, bad + 2, nrep, nrep == 1 ? "" : "s");
+    int rc = files_head_binary(text, n < FILES_HEAD ? n : FILES_HEAD) ? FILES_BINARY
+             : n > LCTX_MAX_TEXT                                      ? FILES_TOO_BIG
+                                                                      : 0;
+    if (rc) {
+        free(text);
+        return rc;
+    }
+    *buf = text;
+    *len = n;
+    return 0;
+}
+
 int ingest_text_file(ingest_run *r, const char *path, const char *id)
 {
     char *buf = NULL, *text, *title = NULL;
     size_t len = 0, bad = 0, ta = 0, tb = 0;
-    int e, rc;
+    int e, rc, utf16, progressed = 0;
 
-    e = files_slurp(path, &buf, &len);
+    e = files_slurp(path, &buf, &len, &utf16);
     if (e == FILES_BINARY || e == FILES_TOO_BIG)
         ingest_run_progress(r, len, 0);
+    if (e == 0 && utf16) {
+        ingest_run_progress(r, len, 0);
+        e = files_from_utf16(r, path, &buf, &len, utf16);
+        if (e < 0)
+            return -1;
+        progressed = 1;
+    }
     if (e == FILES_BINARY) {
         ingest_run_warn(r, "%s: binary file skipped", path);
         return 0;
@@ -278,7 +330,8 @@ int ingest_text_file(ingest_run *r, const char *path, const char *id)
     }
     if (e != 0)
         return ingest_run_fail(r, "%s: %s", path, strerror(e));
-    ingest_run_progress(r, len, 0);
+    if (!progressed)
+        ingest_run_progress(r, len, 0);
     text = buf;
     if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
         text += 3;

@@ -197,7 +197,12 @@ static const char *jsonl_parse(const char *line, size_t len, jsonl_doc *d,
 
     memset(d, 0, sizeof *d);
     if (!utf8_validate(line, len, &bad)) {
-        snprintf(buf, buflen, "invalid UTF-8 at byte %zu of the line", bad);
+        /* JSON travels as UTF-8 (RFC 8259); say so to whoever exported it
+         * from Windows as "Unicode" */
+        snprintf(buf, buflen, "invalid UTF-8 at byte %zu of the line%s", bad,
+                 bad == 0 && utf16_bom(line, len) ? " (UTF-16's byte order mark: JSONL must "
+                                                    "be UTF-8)"
+                                                  : "");
         return buf;
     }
     if ((why = jsonl_strict(line, len, buf, buflen)) != NULL)

@@ -15,6 +15,13 @@
  *   utf8_looks_binary  decides whether a file is text at all. Binary files
  *                   (images, archives, object files) are skipped with a
  *                   warning rather than indexed as garbage.
+ *   utf16_bom       and utf16_decode: text that Windows tools save as
+ *                   "Unicode" is UTF-16 with a byte order mark. Its NUL
+ *                   bytes made it "binary"; it is decoded to UTF-8 instead
+ *                   (glibc's iconv), each unpaired surrogate or odd last
+ *                   byte becoming U+FFFD as a bad UTF-8 sequence does.
+ *                   Without a mark UTF-16 cannot be told from binary data
+ *                   reliably, so it stays binary.
  *   utf8_script     tells the tokenizer and the chunker which characters
  *                   belong to scripts written without spaces (Han, kana,
  *                   Hangul), which get character bigrams instead of words.
@@ -25,6 +32,8 @@
  */
 #include "indexer/indexer.h"
 
+#include <errno.h>
+#include <iconv.h>
 #include <string.h>
 #include <stdlib.h>
 #include <utf8proc.h>
@@ -203,4 +212,60 @@ int utf8_script(int32_t cp)
             return utf8_script_ranges[mid].script;
     }
     return UTF8_SCRIPT_OTHER;
+}
+
+int utf16_bom(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    if (len < 2)
+        return 0;
+    if (p[0] == 0xFF && p[1] == 0xFE)   /* FF FE 00 00 is UTF-32's mark */
+        return len >= 4 && p[2] == 0 && p[3] == 0 ? 0 : UTF16_LE;
+    return p[0] == 0xFE && p[1] == 0xFF ? UTF16_BE : 0;
+}
+
+char *utf16_decode(const char *s, size_t len, int order, size_t *out_len, size_t *n_repairs,
+                   size_t *first_bad)
+{
+    /* Two bytes give at most three (a pair of four gives four), and a bad
+     * unit or a last odd byte gives U+FFFD's three: 3 * (len / 2) + 3. */
+    if (len > (SIZE_MAX - 8) / 2)
+        return NULL;
+    size_t cap = 3 * (len / 2) + 4, repairs = 0;
+    char *out = malloc(cap);
+    iconv_t cd = iconv_open("UTF-8", order == UTF16_BE ? "UTF-16BE" : "UTF-16LE");
+    if (!out || cd == (iconv_t)-1) {
+        free(out);
+        if (cd != (iconv_t)-1)
+            iconv_close(cd);
+        return NULL;
+    }
+    char *in = (char *)s, *o = out;
+    size_t in_left = len, out_left = cap - 1;
+    while (in_left > 0) {
+        if (iconv(cd, &in, &in_left, &o, &out_left) != (size_t)-1)
+            break;
+        if (errno != EILSEQ && errno != EINVAL) {   /* E2BIG cannot happen: see cap */
+            iconv_close(cd);
+            free(out);
+            return NULL;
+        }
+        /* an unpaired surrogate (EILSEQ), or a lone high surrogate or odd
+         * byte at the end (EINVAL): one unit becomes U+FFFD */
+        if (repairs++ == 0 && first_bad)
+            *first_bad = (size_t)(in - s);
+        memcpy(o, "\xEF\xBF\xBD", 3);
+        o += 3;
+        out_left -= 3;
+        size_t skip = in_left < 2 ? in_left : 2;
+        in += skip;
+        in_left -= skip;
+        iconv(cd, NULL, NULL, NULL, NULL);
+    }
+    iconv_close(cd);
+    *o = '\0';
+    *out_len = (size_t)(o - out);
+    if (n_repairs)
+        *n_repairs = repairs;
+    return out;
 }

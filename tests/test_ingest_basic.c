@@ -1,7 +1,8 @@
 /*
  * test_ingest_basic.c — the input readers: JSONL/BEIR fields and errors,
  * directory walks (every file read as text under a forced TEXT format),
- * text files, binary and invalid UTF-8 handling.
+ * text files, binary and invalid UTF-8 handling, UTF-16 text files with a
+ * byte order mark.
  *
  * Fixtures live in tests/data/ingest/ (run from the repository root, as
  * `make test` does). Files with odd bytes (binary, invalid UTF-8) are
@@ -216,6 +217,17 @@ Test(ingest_jsonl, invalid_utf8_names_line_and_byte)
     cr_assert_eq(s.n, 1);
     remove_temp(dir, "bad.jsonl");
     seen_free(&s);
+    /* UTF-16 is named as such (a line holds one byte of the two-byte '\n') */
+    char dir16[] = "/tmp/lctx-ingest-XXXXXX";
+    const char utf16[] = "\xFF\xFE{\0}\0\n\0";
+    path = temp_file(dir16, "u16.jsonl", utf16, sizeof utf16 - 1);
+    seen t = { 0 };
+    cr_assert_eq(run(path, INGEST_AUTO, 0, &t, err, sizeof err), -1);
+    snprintf(want, sizeof want, "%s:1: invalid UTF-8 at byte 0 of the line (UTF-16's byte "
+             "order mark: JSONL must be UTF-8)", path);
+    cr_assert_str_eq(err, want);
+    remove_temp(dir16, "u16.jsonl");
+    seen_free(&t);
 }
 
 Test(ingest_jsonl, empty_file)
@@ -359,6 +371,67 @@ Test(ingest_file, invalid_utf8_repaired_with_offset)
     cr_assert_str_eq(s.warn[0], want);
     remove_temp(dir, "latin1.txt");
     seen_free(&s);
+}
+
+/* ASCII text as UTF-16 of the given order, with its mark: 2 + 2 * strlen. */
+static size_t ascii_utf16(const char *text, int big, char *out)
+{
+    size_t n = 0;
+    out[n++] = big ? '\xFE' : '\xFF';
+    out[n++] = big ? '\xFF' : '\xFE';
+    for (const char *p = text; *p; p++) {
+        out[n++] = big ? 0 : *p;
+        out[n++] = big ? *p : 0;
+    }
+    return n;
+}
+
+Test(ingest_file, utf16_with_a_mark_is_decoded)
+{
+    const char *text = "Whale songs\nHumpback whales sing in the winter.\n";
+    for (int big = 0; big < 2; big++) {
+        char dir[] = "/tmp/lctx-ingest-XXXXXX", bytes[256];
+        size_t n = ascii_utf16(text, big, bytes);
+        char *path = temp_file(dir, "notes.txt", bytes, n);
+        seen s = { 0 };
+        char err[256] = "";
+        cr_assert_eq(run(path, INGEST_AUTO, 0, &s, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(s.n, 1, "order %d", big);
+        cr_assert_str_eq(s.text[0], text);
+        cr_assert_str_eq(s.title[0], "Whale songs");
+        cr_assert_eq(s.nwarn, 0, "%s", s.warn[0]);
+        remove_temp(dir, "notes.txt");
+        seen_free(&s);
+    }
+}
+
+Test(ingest_file, utf16_is_judged_as_decoded)
+{
+    static const struct { const char *name, *bytes; size_t n; const char *warning; } cases[] = {
+        /* U+0000 five times: binary once decoded */
+        { "nul.txt", "\xFF\xFE\0\0\0\0\0\0\0\0\0\0A\0", 14, "binary file skipped" },
+        { "blank.txt", "\xFE\xFF\0 \0\n\0\t", 8, "empty file skipped" },
+        { "odd.txt", "\xFF\xFEh\0i\0\x00\xDC!", 9,
+          "invalid UTF-16 at byte 6, repaired (2 replacements)" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char dir[] = "/tmp/lctx-ingest-XXXXXX", want[600];
+        char *path = temp_file(dir, cases[i].name, cases[i].bytes, cases[i].n);
+        seen s = { 0 };
+        char err[256] = "";
+        cr_assert_eq(run(path, INGEST_AUTO, 0, &s, err, sizeof err), 0, "%s", err);
+        snprintf(want, sizeof want, "%s: %s", path, cases[i].warning);
+        cr_assert_eq(s.nwarn, 1, "%s: %zu warnings", cases[i].name, s.nwarn);
+        cr_assert_str_eq(s.warn[0], want);
+        if (i == 2) {
+            cr_assert_eq(s.n, 1);
+            cr_assert_str_eq(s.text[0], "hi\xEF\xBF\xBD\xEF\xBF\xBD");
+        } else {
+            cr_assert_eq(s.n, 0, "%s", cases[i].name);
+        }
+        remove_temp(dir, cases[i].name);
+        seen_free(&s);
+    }
 }
 
 Test(ingest_file, missing_path_is_error)

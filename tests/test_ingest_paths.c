@@ -255,6 +255,17 @@ Test(paths, a_file_over_the_limit_is_skipped_unread)
     unlink(big);
     cr_assert_eq(s.n, 0);
     cr_assert(warned(&s, "over the 256 MiB a document may hold, skipped"), "%s", s.warn[0]);
+    /* UTF-16 may take twice the bytes, but no more */
+    fd = open(big, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, "\xFF\xFEt\0", 4), 4);
+    cr_assert_eq(ftruncate(fd, 2 * (off_t)LCTX_MAX_TEXT + 3), 0);
+    close(fd);
+    seen t = {0};
+    cr_assert_eq(run(big, NULL, &t, err, sizeof err), 0, "%s", err);
+    unlink(big);
+    cr_assert_eq(t.n, 0);
+    cr_assert(warned(&t, "over the 256 MiB a document may hold, skipped"), "%s", t.warn[0]);
 }
 
 /* One JSONL line as a file; the reader's result and message. */
