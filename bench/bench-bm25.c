@@ -103,14 +103,17 @@ static void *lctx_bench_open(const char *dir, char *err, size_t errlen)
 }
 
 /* Test collections hold natural-language questions, not query syntax, and
- * the peers run them as bags of words: blank '"' and a word-initial '-' so a
- * stray quote in CISI or CACM is not a required phrase for lctx alone (the
- * same rule as lctx-search's batch mode). */
+ * the peers run them as bags of words: blank '"' and '*', and a
+ * word-initial '-' or '+', so a stray quote in CISI or CACM is not a
+ * required phrase for lctx alone, nor CACM's "+" a required word (the same
+ * rule as lctx-search's batch mode). */
 static void plain_words(char *q)
 {
-    for (char *p = q; *p; p++)
-        if (*p == '"' || (*p == '-' && (p == q || p[-1] == ' ' || p[-1] == '\t' || p[-1] == '(')))
+    for (char *p = q; *p; p++) {
+        int word_start = p == q || p[-1] == ' ' || p[-1] == '\t' || p[-1] == '(';
+        if (*p == '"' || *p == '*' || ((*p == '-' || *p == '+') && word_start))
             *p = ' ';
+    }
 }
 
 static int lctx_bench_search(void *h, const char *query_text, int k, bm25_hits *out, char *err,

@@ -376,13 +376,13 @@ static int emit_hits(const char *prog, const query *q, const lctx_results *res,
     return rc;
 }
 
-/* Blanks query syntax in place: '"' anywhere, '-' and '+' at the start of
- * a word. */
+/* Blanks query syntax in place: '"' and '*' anywhere, '-' and '+' at the
+ * start of a word. */
 static void plain_words(char *q)
 {
     for (char *p = q; *p; p++) {
         int word_start = p == q || *(p - 1) == ' ' || *(p - 1) == '\t' || *(p - 1) == '(';
-        if (*p == '"' || ((*p == '-' || *p == '+') && word_start))
+        if (*p == '"' || *p == '*' || ((*p == '-' || *p == '+') && word_start))
             *p = ' ';
     }
 }

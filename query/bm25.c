@@ -191,9 +191,18 @@ int bm25_prepare(bm25_search *s, lctx_db *db, MDB_txn *txn, const query_parsed *
         s->present[t] = rc == LCTX_OK && s->term[t].df > 0;
         if (!s->present[t] && q->terms[t].required)
             impossible = 1;
-        double df = s->present[t] ? s->term[t].df : 0;
-        s->idf[t] = log(1.0 + (s->N - df + 0.5) / (df + 0.5));
     }
+    /* The IDFs; a prefix's expansions share their group's (prefix.c). */
+    double *df = malloc(nt * sizeof *df);
+    if (!df)
+        return -store_err(db, LCTX_ENOMEM, "out of memory");
+    for (size_t t = 0; t < q->n_terms; t++)
+        df[t] = s->present[t] ? s->term[t].df : 0;
+    for (size_t t = 0; t < q->n_terms; t++) {
+        double d = q->terms[t].group ? query_group_df(q, q->terms[t].group, df, s->N) : df[t];
+        s->idf[t] = log(1.0 + (s->N - d + 0.5) / (d + 0.5));
+    }
+    free(df);
     if ((rc = bm25_collect_excluded(s)))
         return -rc;
     return impossible;

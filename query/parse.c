@@ -7,6 +7,9 @@
  *   +word            the word is required, as "word" is; a word the
  *                    tokenizer splits is required as the phrase of its
  *                    terms; +"quoted phrase" is the phrase
+ *   word*            any term that starts with the word (prefix.c), among
+ *                    the other words; in a phrase or after a sign the '*'
+ *                    is punctuation
  *   -word            documents containing the word are excluded; a word
  *                    the tokenizer splits into several terms (CJK bigrams,
  *                    "e-mail") is excluded as the phrase of its terms
@@ -34,10 +37,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 
 #include "query/query.h"
 
-enum seg_kind { SEG_WORDS, SEG_PHRASE, SEG_EXCLUDE, SEG_XPHRASE };
+enum seg_kind { SEG_WORDS, SEG_PHRASE, SEG_EXCLUDE, SEG_XPHRASE, SEG_PREFIX };
 
 /* What query_parse carries between segments. */
 typedef struct parse_ctx {
@@ -129,9 +133,55 @@ static long add_term(parse_ctx *c, const char *term, size_t len, int required)
     char *s = dup_term(term, len);
     if (!s)
         return -1;
-    q->terms[q->n_terms] = (query_term){s, (uint32_t)len, 1.0, required};
+    q->terms[q->n_terms] = (query_term){s, (uint32_t)len, 1.0, required, 0};
     c->slot[j] = (uint32_t)q->n_terms + 1;
     return (long)q->n_terms++;
+}
+
+/* Adds (or counts again) a prefix pattern. 0, or -1 out of memory. */
+static int add_prefix(query_parsed *q, const char *prefix, size_t len)
+{
+    for (size_t i = 0; i < q->n_prefixes; i++)
+        if (q->prefixes[i].len == len && memcmp(q->prefixes[i].prefix, prefix, len) == 0) {
+            q->prefixes[i].weight += 1;
+            return 0;
+        }
+    query_prefix *p = realloc(q->prefixes, (q->n_prefixes + 1) * sizeof *p);
+    if (!p)
+        return -1;
+    q->prefixes = p;
+    char *s = dup_term(prefix, len);
+    if (!s)
+        return -1;
+    p[q->n_prefixes++] = (query_prefix){s, (uint32_t)len, 1.0};
+    return 0;
+}
+
+/* The prefix of a word the tokenizer drops, a stopword ("the*" is to find
+ * "theory"): the word case-folded (NFKC), when it is all letters, marks
+ * and digits; else none. 0, or -1 out of memory. */
+static int add_stopword_prefix(query_parsed *q, const char *s, size_t n)
+{
+    utf8proc_int32_t cp;
+    for (size_t i = 0; i < n;) {
+        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i,
+                                              (utf8proc_ssize_t)(n - i), &cp);
+        if (k <= 0)
+            return 0;
+        utf8proc_category_t c = utf8proc_category(cp);
+        if (c < UTF8PROC_CATEGORY_LU || c > UTF8PROC_CATEGORY_NO)   /* letters, marks, digits */
+            return 0;
+        i += (size_t)k;
+    }
+    utf8proc_uint8_t *f = NULL;
+    utf8proc_ssize_t fl = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &f,
+                                       UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_COMPOSE |
+                                           UTF8PROC_CASEFOLD);
+    if (fl < 0)
+        return fl == UTF8PROC_ERROR_NOMEM ? -1 : 0;
+    int rc = fl > 0 && fl <= TOK_MAX_TERM * 4 ? add_prefix(q, (const char *)f, (size_t)fl) : 0;
+    free(f);
+    return rc;
 }
 
 static int add_excluded(query_parsed *q, const char *term, size_t len)
@@ -203,7 +253,7 @@ static int add_segment(parse_ctx *c, enum seg_kind kind, const char *s, size_t n
         return 0;
     if (tok_tokenize(c->tok, s, n, l))
         return -1;
-    if (l->n_positions > 0 && (kind == SEG_WORDS || kind == SEG_PHRASE)) {
+    if (l->n_positions > 0 && (kind == SEG_WORDS || kind == SEG_PHRASE || kind == SEG_PREFIX)) {
         c->words = 1;
         c->positions += l->n_positions;
         c->too_long += l->n_long;
@@ -214,10 +264,25 @@ static int add_segment(parse_ctx *c, enum seg_kind kind, const char *s, size_t n
      * the word as a whole: the phrase of its terms, not each of them. */
     if (kind == SEG_XPHRASE || kind == SEG_EXCLUDE)
         return add_xphrase(c, l);
-    for (size_t i = 0; i < l->n; i++)
+    /* word*: the word's last term is the prefix, any before it ("e-mai*")
+     * are words */
+    size_t words = kind == SEG_PREFIX && l->n ? l->n - 1 : l->n;
+    for (size_t i = 0; i < words; i++)
         if (add_term(c, tok_term(l, i), l->tokens[i].term_len, 0) < 0)
             return -1;
-    return 0;
+    if (kind != SEG_PREFIX)
+        return 0;
+    if (l->n)
+        return add_prefix(c->q, tok_term(l, l->n - 1), l->tokens[l->n - 1].term_len);
+    return l->n_positions == 1 && !l->n_long ? add_stopword_prefix(c->q, s, n) : 0;
+}
+
+/* Whether qs[i] is a '*' that ends a word of at least one other
+ * character: a prefix pattern. */
+static int star_at(const char *qs, size_t len, size_t i)
+{
+    return qs[i] == '*' && i > 0 && !is_space(qs[i - 1]) && qs[i - 1] != '*' &&
+           (i + 1 == len || is_space(qs[i + 1]));
 }
 
 /* The end of the quoted text opened at qs[open]: the closing quote or the
@@ -262,6 +327,14 @@ static int parse_segments(parse_ctx *c, const char *qs, size_t len)
             if (!rc)
                 rc = add_segment(c, minus ? SEG_EXCLUDE : SEG_PHRASE, qs + i + 1, j - i - 1);
             i = plain = j;
+        } else if (star_at(qs, len, i)) {
+            size_t w = i;   /* the word's start */
+            while (w > plain && !is_space(qs[w - 1]))
+                w--;
+            rc = add_segment(c, SEG_WORDS, qs + plain, w - plain);
+            if (!rc)
+                rc = add_segment(c, SEG_PREFIX, qs + w, i - w);
+            i = plain = i + 1;
         } else {
             i++;
         }
@@ -355,10 +428,11 @@ int query_parse(tok_tokenizer *t, const char *qs, query_parsed *q, char *err, si
         snprintf(err, errlen, "query: out of memory");
         return LCTX_ENOMEM;
     }
-    q->stopwords_only = c.words && q->n_terms == 0;
+    int none = q->n_terms == 0 && q->n_prefixes == 0;
+    q->stopwords_only = c.words && none;
     q->too_long = c.too_long;
-    q->only_too_long = c.words && q->n_terms == 0 && c.too_long == c.positions;
-    q->exclusions_only = !c.words && c.excludes && q->n_terms == 0;
+    q->only_too_long = c.words && none && c.too_long == c.positions;
+    q->exclusions_only = !c.words && c.excludes && none;
     return LCTX_OK;
 }
 
@@ -372,10 +446,13 @@ void query_parsed_free(query_parsed *q)
         phrase_free(&q->phrases[i]);
     for (size_t i = 0; i < q->n_xphrases; i++)
         phrase_free(&q->xphrases[i]);
+    for (size_t i = 0; i < q->n_prefixes; i++)
+        free(q->prefixes[i].prefix);
     free(q->terms);
     free(q->excluded);
     free(q->phrases);
     free(q->xphrases);
+    free(q->prefixes);
     memset(q, 0, sizeof *q);
 }
 
@@ -399,7 +476,15 @@ char *query_parsed_json(const query_parsed *q, const char *message)
         cJSON_AddStringToObject(t, "term", q->terms[i].term);
         cJSON_AddNumberToObject(t, "weight", q->terms[i].weight);
         cJSON_AddBoolToObject(t, "required", q->terms[i].required);
+        if (q->terms[i].group)
+            cJSON_AddStringToObject(t, "prefix", q->prefixes[q->terms[i].group - 1].prefix);
         cJSON_AddItemToArray(terms, t);
+    }
+    /* Only when there are some, so ordinary queries print as before. */
+    if (q->n_prefixes) {
+        cJSON *px = cJSON_AddArrayToObject(root, "prefixes");
+        for (size_t i = 0; i < q->n_prefixes; i++)
+            cJSON_AddItemToArray(px, cJSON_CreateString(q->prefixes[i].prefix));
     }
     cJSON_AddItemToObject(root, "phrases", phrases_json(q->phrases, q->n_phrases));
     cJSON *ex = cJSON_AddArrayToObject(root, "excluded");

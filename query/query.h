@@ -23,7 +23,16 @@ typedef struct query_term {
     uint32_t len;
     double weight;           /* occurrences in the query */
     int required;            /* appears in a phrase */
+    uint32_t group;          /* an expansion of prefixes[group - 1]; 0: a word */
 } query_term;
+
+/* A prefix pattern ("turb*"): its terms are the dictionary's terms that
+ * start with it, added by query_expand_prefixes (prefix.c). */
+typedef struct query_prefix {
+    char *prefix;            /* normalised like a term */
+    uint32_t len;
+    double weight;           /* occurrences in the query */
+} query_prefix;
 
 /* A phrase: its normalised terms at positions relative to the first. */
 typedef struct query_phrase {
@@ -45,6 +54,9 @@ typedef struct query_parsed {
     uint32_t too_long;       /* words dropped as longer than the tokenizer's limit */
     int only_too_long;       /* words were given but all were too long */
     int exclusions_only;     /* no words were given, only -words or -"phrases" */
+    query_prefix *prefixes;  /* word* patterns */
+    size_t n_prefixes;
+    int expanded;            /* query_expand_prefixes has run */
 } query_parsed;
 
 /* Parses q with tokenizer t. LCTX_OK, LCTX_EINVAL (bad UTF-8) or
@@ -53,6 +65,17 @@ int query_parse(tok_tokenizer *t, const char *q, query_parsed *out, char *err, s
 void query_parsed_free(query_parsed *q);
 /* The parsed query as JSON (malloc'd). */
 char *query_parsed_json(const query_parsed *q, const char *message);
+
+/* ------------------------------------------------ prefix queries (prefix.c) */
+/* Most terms one prefix expands to: those of the highest document
+ * frequency. */
+#define QUERY_PREFIX_TERMS 64
+/* Adds each prefix's terms from the index (once per query). LCTX_OK or an
+ * error status set on db. */
+int query_expand_prefixes(lctx_db *db, MDB_txn *txn, query_parsed *q);
+/* The document frequency a group of expansions is scored with: the sum
+ * of its members' (present), at most N. */
+double query_group_df(const query_parsed *q, uint32_t group, const double *df, double N);
 
 /* --------------------------------------------------- scoring (bm25.c) */
 /* A set of document ids (docset.c); zero-initialise, docset_free after. */

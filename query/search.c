@@ -524,6 +524,9 @@ static int run_search(lctx_db *db, search_env *e, const char *query, const lctx_
     if (o->filter && *o->filter &&
         (rc = filter_docs(db, e->conn, e->txn, o->filter, &e->allowed)))
         return rc;
+    /* word* patterns become terms: vector recall has no use for them */
+    if (e->mode != LCTX_MODE_VECTOR && (rc = query_expand_prefixes(db, e->txn, &e->q)))
+        return rc;
     int db25 = e->mode == LCTX_MODE_HYBRID ? (o->depth_bm25 > 0 ? o->depth_bm25 : 100) : k;
     int dvec = e->mode == LCTX_MODE_HYBRID ? (o->depth_vector > 0 ? o->depth_vector : 100) : k;
     if (db25 < k)
@@ -644,7 +647,7 @@ int lctx_search(lctx_db *db, const char *query, const lctx_search_opts *opts,
     /* Text without terms finds nothing in every mode; a caller's vector or
      * liked document is a query of its own. */
     int vector_query = e.mode != LCTX_MODE_BM25 && (opts->vector || opts->like);
-    if (!rc && e.q.n_terms == 0 && !vector_query) {
+    if (!rc && e.q.n_terms == 0 && e.q.n_prefixes == 0 && !vector_query) {
         msg = e.q.stopwords_only ? empty_query_reason(&e.q, e.tok, why, sizeof why)
               : e.q.exclusions_only ? "nothing to search for: the query only excludes terms"
                                     : "query has no searchable terms";

@@ -2,7 +2,8 @@
  * test_wand_random.c — block-max WAND returns exactly the ranking of
  * exhaustive scoring (same documents, same order, bit-identical scores,
  * same best chunk) on random corpora with multi-chunk documents, titles,
- * upserts, deletes, phrases, exclusions and filters; and after compaction.
+ * upserts, deletes, phrases, exclusions, prefix groups (word*) and
+ * filters; and after compaction.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -84,6 +85,7 @@ static size_t compare(lctx_db *db, tok_tokenizer *tok, const char *qs, int k, co
     cr_assert_eq(query_parse(tok, qs, &q, err, sizeof err), LCTX_OK);
     MDB_txn *txn;
     cr_assert_eq(kv_read_begin(db, &txn), LCTX_OK);
+    cr_assert_eq(query_expand_prefixes(db, txn, &q), LCTX_OK, "%s", lctx_errmsg(db));
     sqlite3 *conn = store_conn_get(db);
     cr_assert_not_null(conn);
     bm25_search s;
@@ -129,6 +131,8 @@ static void random_queries(lctx_db *db, int n, const docset *allowed)
             const char *w = vocab[word_id()], *w2 = vocab[word_id()];
             if (kind == 0)
                 m += (size_t)snprintf(qs + m, sizeof qs - m, "\"%s %s\" ", w, w2);
+            else if (kind == 3)   /* a prefix group: 2 to 5 letters of a word */
+                m += (size_t)snprintf(qs + m, sizeof qs - m, "%.*s* ", 2 + (int)(rnd() % 4), w);
             else if (kind == 1)
                 m += (size_t)snprintf(qs + m, sizeof qs - m, "-%s ", vocab[rnd() % VOCAB]);
             else

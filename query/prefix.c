@@ -1,0 +1,159 @@
+/*
+ * prefix.c — prefix queries: "turb*" searches the index's terms that start
+ * with "turb", as one group.
+ *
+ * The pattern is normalised like any word (parse.c), stemmer included,
+ * because the dictionary holds stems: "happy*" becomes "happi", which
+ * finds "happi" (happy, happiness) and "happier", where the unstemmed
+ * "happy" would find neither; a stopword, which the tokenizer drops, is
+ * case-folded alone ("the*" finds "theori"). Expanding it reads the term
+ * dictionary in byte order from the prefix (one LMDB range scan) and keeps
+ * the QUERY_PREFIX_TERMS terms of the highest document frequency: a short
+ * prefix can match thousands of rare terms, and the frequent ones are
+ * what a person typing it most likely means. The kept terms join the
+ * query as words, so block-max WAND, the exhaustive reference, phrases,
+ * exclusions, --explain and snippet highlights treat them like any term.
+ *
+ * Scored each with its own IDF, a prefix's rarest expansions would rank
+ * first (a misspelling beats the word meant); Lucene answers that with a
+ * constant score, Xapian with a synonym (one term whose frequency is the
+ * group's). lctx gives every expansion the group's IDF, from the sum of
+ * the members' document frequencies (at most N): which of the prefix's
+ * words a chunk holds does not matter, how often it holds them does. A
+ * chunk holding two different expansions gets two saturated terms, a
+ * little more than a synonym's one; that is the price of reusing the
+ * term machinery unchanged.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "query/query.h"
+
+/* A candidate expansion: a dictionary key (valid while the transaction
+ * lives) and its document frequency. */
+typedef struct prefix_cand {
+    const char *term;
+    uint32_t len;
+    uint64_t df;
+} prefix_cand;
+
+/* 1 when a ranks below b: lower df, or at equal df later in byte order. */
+static int cand_below(const prefix_cand *a, const prefix_cand *b)
+{
+    if (a->df != b->df)
+        return a->df < b->df;
+    size_t n = a->len < b->len ? a->len : b->len;
+    int c = memcmp(a->term, b->term, n);
+    return c ? c > 0 : a->len > b->len;
+}
+
+/* Min-heap of the best candidates: h[0] is the lowest kept. */
+static void heap_down(prefix_cand *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        if (l < n && cand_below(&h[l], &h[m]))
+            m = l;
+        if (l + 1 < n && cand_below(&h[l + 1], &h[m]))
+            m = l + 1;
+        if (m == i)
+            return;
+        prefix_cand t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+static void heap_up(prefix_cand *h, size_t i)
+{
+    while (i > 0 && cand_below(&h[i], &h[(i - 1) / 2])) {
+        prefix_cand t = h[i];
+        h[i] = h[(i - 1) / 2];
+        h[(i - 1) / 2] = t;
+        i = (i - 1) / 2;
+    }
+}
+
+static int cand_order(const void *a, const void *b)
+{
+    const prefix_cand *x = a, *y = b;
+    return cand_below(y, x) ? -1 : cand_below(x, y) ? 1 : 0;
+}
+
+/* The best terms starting with p into h (at most QUERY_PREFIX_TERMS),
+ * best first; *n their number. */
+static int scan_prefix(lctx_db *db, MDB_txn *txn, const query_prefix *p, prefix_cand *h,
+                       size_t *n)
+{
+    MDB_cursor *cur;
+    *n = 0;
+    int rc = mdb_cursor_open(txn, db->dbi_terms, &cur);
+    if (rc)
+        return kv_err(db, rc, "open cursor");
+    MDB_val k = {p->len, p->prefix}, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size < p->len || memcmp(k.mv_data, p->prefix, p->len) != 0)
+            break;
+        store_term t;
+        MDB_val inl;
+        int prc = kv_term_parse(db, &v, &t, &inl);
+        if (prc) {
+            mdb_cursor_close(cur);
+            return prc;
+        }
+        if (t.df == 0)
+            continue;
+        prefix_cand c = {k.mv_data, (uint32_t)k.mv_size, t.df};
+        if (*n < QUERY_PREFIX_TERMS) {
+            h[*n] = c;
+            heap_up(h, (*n)++);
+        } else if (cand_below(&h[0], &c)) {
+            h[0] = c;
+            heap_down(h, *n, 0);
+        }
+    }
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND)
+        return kv_err(db, rc, "read terms");
+    qsort(h, *n, sizeof *h, cand_order);
+    return LCTX_OK;
+}
+
+int query_expand_prefixes(lctx_db *db, MDB_txn *txn, query_parsed *q)
+{
+    if (q->expanded || !q->n_prefixes)
+        return LCTX_OK;
+    prefix_cand h[QUERY_PREFIX_TERMS];
+    for (size_t g = 0; g < q->n_prefixes; g++) {
+        size_t n = 0;
+        int rc = scan_prefix(db, txn, &q->prefixes[g], h, &n);
+        if (rc)
+            return rc;
+        query_term *terms = realloc(q->terms, (q->n_terms + n + 1) * sizeof *terms);
+        if (!terms)
+            return store_err(db, LCTX_ENOMEM, "out of memory");
+        q->terms = terms;
+        for (size_t i = 0; i < n; i++) {
+            char *s = malloc(h[i].len + 1);
+            if (!s)
+                return store_err(db, LCTX_ENOMEM, "out of memory");
+            memcpy(s, h[i].term, h[i].len);
+            s[h[i].len] = '\0';
+            q->terms[q->n_terms++] =
+                (query_term){s, h[i].len, q->prefixes[g].weight, 0, (uint32_t)g + 1};
+        }
+    }
+    q->expanded = 1;
+    return LCTX_OK;
+}
+
+double query_group_df(const query_parsed *q, uint32_t group, const double *df, double N)
+{
+    double sum = 0;
+    for (size_t t = 0; t < q->n_terms; t++)
+        if (q->terms[t].group == group)
+            sum += df[t];
+    return sum < N ? sum : N;
+}
