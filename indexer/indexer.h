@@ -168,6 +168,8 @@ int tok_class_cp(int32_t cp, int rules);
 #define TOK_MAX_TERM_BYTES (TOK_MAX_TERM * 4)
 /* The rules of t (TOK_RULES, or the collection's). */
 int tok_rules(const tok_tokenizer *t);
+/* 1 when t stems English (the query parser's prefix completions). */
+int tok_stems_english(const tok_tokenizer *t);
 
 /* Rules 3 (tok_rules3.c). A per-language step on the folded word, before
  * the stopword check and the stemmer: */

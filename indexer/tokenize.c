@@ -293,6 +293,11 @@ int tok_rules(const tok_tokenizer *t)
     return t ? t->rules : TOK_RULES;
 }
 
+int tok_stems_english(const tok_tokenizer *t)
+{
+    return t->stemmer && t->filter == TOK_FILTER_POSSESSIVE;
+}
+
 uint32_t tok_new_owner(tok_tokenizer *t)
 {
     if (!t)

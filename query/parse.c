@@ -138,9 +138,11 @@ static long add_term(parse_ctx *c, const char *term, size_t len, int required)
     return (long)q->n_terms++;
 }
 
-/* Adds (or counts again) a prefix pattern. 0, or -1 out of memory. */
-static int add_prefix(query_parsed *q, const char *prefix, size_t len)
+/* Adds (or counts again) a prefix pattern; *added says which. 0, or -1
+ * out of memory. */
+static int add_prefix(query_parsed *q, const char *prefix, size_t len, int *added)
 {
+    *added = 0;
     for (size_t i = 0; i < q->n_prefixes; i++)
         if (q->prefixes[i].len == len && memcmp(q->prefixes[i].prefix, prefix, len) == 0) {
             q->prefixes[i].weight += 1;
@@ -153,8 +155,61 @@ static int add_prefix(query_parsed *q, const char *prefix, size_t len)
     char *s = dup_term(prefix, len);
     if (!s)
         return -1;
-    p[q->n_prefixes++] = (query_prefix){s, (uint32_t)len, 1.0};
+    p[q->n_prefixes++] = (query_prefix){s, (uint32_t)len, 1.0, NULL, 0};
+    *added = 1;
     return 0;
+}
+
+/* Endings that complete an English word typed in part: "turbulen*" means
+ * turbulent or turbulence, whose stem "turbul" is shorter than what was
+ * typed, so no indexed term starts with "turbulen". */
+static const char *const prefix_endings[] = {
+    "s", "e", "es", "ed", "ing", "t", "ce", "nt", "nce", "tion", "al", "y", "er", "ly",
+    "ness", "ment", "ity",
+};
+
+/* Adds to p, the pattern just made from the word w[0..n), the stems of w
+ * completed by each ending (prefix_endings) that are not p's own prefix
+ * and at least 3 bytes long: "turbulen" + "t" stems to "turbul". 0, or -1
+ * out of memory. */
+static int add_completions(parse_ctx *c, query_prefix *p, const char *w, size_t n)
+{
+    size_t ne = sizeof prefix_endings / sizeof prefix_endings[0];
+    char buf[4 * TOK_MAX_TERM + 8];
+    tok_list l;
+    int rc = 0;
+    if (n + 5 >= sizeof buf)
+        return 0;
+    tok_list_init(&l);
+    for (size_t e = 0; e < ne && !rc; e++) {
+        size_t el = strlen(prefix_endings[e]);
+        memcpy(buf, w, n);
+        memcpy(buf + n, prefix_endings[e], el);
+        tok_list_reset(&l);
+        if (tok_tokenize(c->tok, buf, n + el, &l)) {
+            rc = -1;
+            break;
+        }
+        if (l.n != 1 || l.tokens[0].term_len < 3)
+            continue;
+        const char *t = tok_term(&l, 0);
+        size_t tl = l.tokens[0].term_len, k;
+        if (tl >= p->len && memcmp(t, p->prefix, p->len) == 0)
+            continue;            /* p finds it already */
+        for (k = 0; k < p->n_alt && strcmp(p->alt[k], t) != 0; k++)
+            ;
+        if (k < p->n_alt)
+            continue;
+        char **a = realloc(p->alt, (p->n_alt + 1) * sizeof *a);
+        if (!a || !(a[p->n_alt] = dup_term(t, tl)))
+            rc = -1;
+        if (a)
+            p->alt = a;
+        if (!rc)
+            p->n_alt++;
+    }
+    tok_list_free(&l);
+    return rc;
 }
 
 /* The prefix of a word the tokenizer drops, a stopword ("the*" is to find
@@ -179,7 +234,9 @@ static int add_stopword_prefix(query_parsed *q, const char *s, size_t n)
                                            UTF8PROC_CASEFOLD);
     if (fl < 0)
         return fl == UTF8PROC_ERROR_NOMEM ? -1 : 0;
-    int rc = fl > 0 && fl <= TOK_MAX_TERM * 4 ? add_prefix(q, (const char *)f, (size_t)fl) : 0;
+    int added;
+    int rc = fl > 0 && fl <= TOK_MAX_TERM * 4 ? add_prefix(q, (const char *)f, (size_t)fl, &added)
+                                              : 0;
     free(f);
     return rc;
 }
@@ -272,9 +329,16 @@ static int add_segment(parse_ctx *c, enum seg_kind kind, const char *s, size_t n
             return -1;
     if (kind != SEG_PREFIX)
         return 0;
-    if (l->n)
-        return add_prefix(c->q, tok_term(l, l->n - 1), l->tokens[l->n - 1].term_len);
-    return l->n_positions == 1 && !l->n_long ? add_stopword_prefix(c->q, s, n) : 0;
+    if (!l->n)
+        return l->n_positions == 1 && !l->n_long ? add_stopword_prefix(c->q, s, n) : 0;
+    const tok_token *last = &l->tokens[l->n - 1];
+    int added;
+    if (add_prefix(c->q, tok_term(l, l->n - 1), last->term_len, &added))
+        return -1;
+    if (!added || !tok_stems_english(c->tok))
+        return 0;
+    return add_completions(c, &c->q->prefixes[c->q->n_prefixes - 1], s + last->start,
+                           last->end - last->start);
 }
 
 /* Whether qs[i] is a '*' that ends a word of at least one other
@@ -446,8 +510,12 @@ void query_parsed_free(query_parsed *q)
         phrase_free(&q->phrases[i]);
     for (size_t i = 0; i < q->n_xphrases; i++)
         phrase_free(&q->xphrases[i]);
-    for (size_t i = 0; i < q->n_prefixes; i++)
+    for (size_t i = 0; i < q->n_prefixes; i++) {
         free(q->prefixes[i].prefix);
+        for (size_t k = 0; k < q->prefixes[i].n_alt; k++)
+            free(q->prefixes[i].alt[k]);
+        free(q->prefixes[i].alt);
+    }
     free(q->terms);
     free(q->excluded);
     free(q->phrases);
@@ -483,8 +551,11 @@ char *query_parsed_json(const query_parsed *q, const char *message)
     /* Only when there are some, so ordinary queries print as before. */
     if (q->n_prefixes) {
         cJSON *px = cJSON_AddArrayToObject(root, "prefixes");
-        for (size_t i = 0; i < q->n_prefixes; i++)
+        for (size_t i = 0; i < q->n_prefixes; i++) {
             cJSON_AddItemToArray(px, cJSON_CreateString(q->prefixes[i].prefix));
+            for (size_t k = 0; k < q->prefixes[i].n_alt; k++)
+                cJSON_AddItemToArray(px, cJSON_CreateString(q->prefixes[i].alt[k]));
+        }
     }
     cJSON_AddItemToObject(root, "phrases", phrases_json(q->phrases, q->n_phrases));
     cJSON *ex = cJSON_AddArrayToObject(root, "excluded");

@@ -6,8 +6,14 @@
  * because the dictionary holds stems: "happy*" becomes "happi", which
  * finds "happi" (happy, happiness) and "happier", where the unstemmed
  * "happy" would find neither; a stopword, which the tokenizer drops, is
- * case-folded alone ("the*" finds "theori"). Expanding it reads the term
- * dictionary in byte order from the prefix (one LMDB range scan) and keeps
+ * case-folded alone ("the*" finds "theori"). A stem can be shorter than
+ * the part of the word typed: no term starts with "turbulen", since
+ * turbulent and turbulence are "turbul". So in English collections the
+ * parser also stems the typed word completed by common endings (parse.c,
+ * prefix_endings) and adds the stems that differ as more prefixes of the
+ * same pattern: "turbulen" + "t" gives "turbul". Expanding a pattern reads
+ * the term
+ * dictionary in byte order from each prefix (an LMDB range scan) and keeps
  * the QUERY_PREFIX_TERMS terms of the highest document frequency: a short
  * prefix can match thousands of rare terms, and the frequent ones are
  * what a person typing it most likely means. The kept terms join the
@@ -81,20 +87,18 @@ static int cand_order(const void *a, const void *b)
     return cand_below(y, x) ? -1 : cand_below(x, y) ? 1 : 0;
 }
 
-/* The best terms starting with p into h (at most QUERY_PREFIX_TERMS),
- * best first; *n their number. */
-static int scan_prefix(lctx_db *db, MDB_txn *txn, const query_prefix *p, prefix_cand *h,
-                       size_t *n)
+/* Adds the terms starting with prefix[0..len) to the heap h of *n. */
+static int scan_prefix(lctx_db *db, MDB_txn *txn, const char *prefix, size_t len,
+                       prefix_cand *h, size_t *n)
 {
     MDB_cursor *cur;
-    *n = 0;
     int rc = mdb_cursor_open(txn, db->dbi_terms, &cur);
     if (rc)
         return kv_err(db, rc, "open cursor");
-    MDB_val k = {p->len, p->prefix}, v;
+    MDB_val k = {len, (void *)prefix}, v;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size < p->len || memcmp(k.mv_data, p->prefix, p->len) != 0)
+        if (k.mv_size < len || memcmp(k.mv_data, prefix, len) != 0)
             break;
         store_term t;
         MDB_val inl;
@@ -117,6 +121,35 @@ static int scan_prefix(lctx_db *db, MDB_txn *txn, const query_prefix *p, prefix_
     mdb_cursor_close(cur);
     if (rc && rc != MDB_NOTFOUND)
         return kv_err(db, rc, "read terms");
+    return LCTX_OK;
+}
+
+/* Whether a starts with b (b no longer). */
+static int starts_with(const char *a, size_t al, const char *b, size_t bl)
+{
+    return bl <= al && memcmp(a, b, bl) == 0;
+}
+
+/* The best terms of pattern p into h, best first; *n their number. The
+ * pattern's prefixes are scanned but for those another of them starts:
+ * the terms of the rest are then disjoint, so no term is kept twice. */
+static int scan_pattern(lctx_db *db, MDB_txn *txn, const query_prefix *p, prefix_cand *h,
+                        size_t *n)
+{
+    *n = 0;
+    for (size_t i = 0; i <= p->n_alt; i++) {
+        const char *a = i ? p->alt[i - 1] : p->prefix;
+        size_t al = i ? strlen(a) : p->len, j;
+        for (j = 0; j <= p->n_alt; j++) {
+            const char *b = j ? p->alt[j - 1] : p->prefix;
+            size_t bl = j ? strlen(b) : p->len;
+            if (j != i && starts_with(a, al, b, bl) && (bl < al || j < i))
+                break;           /* b's scan finds a's terms (equal ones: the first) */
+        }
+        int rc = j <= p->n_alt ? LCTX_OK : scan_prefix(db, txn, a, al, h, n);
+        if (rc)
+            return rc;
+    }
     qsort(h, *n, sizeof *h, cand_order);
     return LCTX_OK;
 }
@@ -128,7 +161,7 @@ int query_expand_prefixes(lctx_db *db, MDB_txn *txn, query_parsed *q)
     prefix_cand h[QUERY_PREFIX_TERMS];
     for (size_t g = 0; g < q->n_prefixes; g++) {
         size_t n = 0;
-        int rc = scan_prefix(db, txn, &q->prefixes[g], h, &n);
+        int rc = scan_pattern(db, txn, &q->prefixes[g], h, &n);
         if (rc)
             return rc;
         query_term *terms = realloc(q->terms, (q->n_terms + n + 1) * sizeof *terms);

@@ -32,6 +32,8 @@ typedef struct query_prefix {
     char *prefix;            /* normalised like a term */
     uint32_t len;
     double weight;           /* occurrences in the query */
+    char **alt;              /* more prefixes of the same group (parse.c) */
+    size_t n_alt;
 } query_prefix;
 
 /* A phrase: its normalised terms at positions relative to the first. */

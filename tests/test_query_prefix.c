@@ -7,6 +7,8 @@
  *     alone, beside other words, under +required and -excluded words;
  *   - the pattern is stemmed as the dictionary is ("happy*" finds
  *     happiness), and a stopword is taken folded ("the*" finds theory);
+ *     a word typed past its stem is completed ("turbulen*" finds
+ *     turbulent, indexed as "turbul") where the stemmer is English;
  *   - expansions share one IDF, the group's: two documents alike but for
  *     which expansion they hold score the same, and each scores less than
  *     its expansion searched alone (a rarer term);
@@ -160,6 +162,44 @@ Test(prefix, stemmed_like_the_dictionary_and_stopwords_folded)
     cr_expect(strstr(json, "\"prefixes\":[\"the\"]") != NULL, "%s", json);
     cr_expect(strstr(json, "\"term\":\"theori\"") != NULL, "%s", json);
     lctx_results_free(r);
+}
+
+Test(prefix, a_word_typed_past_its_stem_is_completed)
+{
+    /* turbulent is indexed as "turbul": no term starts with "turbulen",
+     * but "turbulen" + "t" stems to it */
+    lctx_results *r = search("turbulen*", 10);
+    cr_expect_eq(lctx_results_count(r), 1);
+    cr_expect(found(r, "t1"));
+    const char *json = lctx_results_query_json(r);
+    cr_expect(strstr(json, "\"prefixes\":[\"turbulen\",\"turbul\"]") != NULL, "%s", json);
+    lctx_results_free(r);
+    /* without a stemmer the word itself is indexed, and no completion is
+     * needed or made */
+    char path[300];
+    snprintf(path, sizeof path, "%s/plain.lctx", dir);
+    lctx_config cfg;
+    lctx_config_init(&cfg);
+    cfg.language = "none";
+    lctx_db *plain;
+    cr_assert_eq(lctx_open(path, LCTX_OPEN_CREATE, &cfg, &plain), LCTX_OK, "%s",
+                 lctx_errmsg(plain));
+    cr_assert_eq(lctx_begin(plain), LCTX_OK);
+    for (int i = 0; i < NDOCS; i++) {
+        lctx_doc d = {.id = DOCS[i][0], .text = DOCS[i][1]};
+        cr_assert_eq(lctx_add(plain, &d), LCTX_OK, "%s", lctx_errmsg(plain));
+    }
+    cr_assert_eq(lctx_commit(plain, NULL), LCTX_OK, "%s", lctx_errmsg(plain));
+    lctx_search_opts o;
+    lctx_search_opts_init(&o);
+    cr_assert_eq(lctx_search(plain, "turbulen*", &o, &r), LCTX_OK, "%s", lctx_errmsg(plain));
+    cr_expect_eq(lctx_results_count(r), 1);
+    cr_expect(found(r, "t1"));
+    json = lctx_results_query_json(r);
+    cr_expect(strstr(json, "\"prefixes\":[\"turbulen\"]") != NULL, "%s", json);
+    cr_expect(strstr(json, "\"term\":\"turbulent\"") != NULL, "%s", json);
+    lctx_results_free(r);
+    lctx_close(plain);
 }
 
 Test(prefix, expansions_share_the_group_idf)
