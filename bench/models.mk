@@ -1,17 +1,17 @@
 # models.mk — the default embedding model, its TensorFlow.js fixture, the
-# encoder benchmark and the model-file fuzzers. Included by the Makefile.
+# encoder benchmark and the fuzzers. Included by the Makefile.
 #
 #   make model            fetch + convert USE-lite into $(MODEL_DIR) (skips when
 #                         the file is there and its sha256 matches the manifest)
 #   make bench-encoders   sentences/s, tokens/s, time in sgemm, sgemm peak
 #   make use-fixture      regenerate tests/data/use_lite/reference.jsonl with
 #                         TensorFlow.js (npm install in a temporary directory)
-#   make fuzz             run the model-file and safetensors fuzzers
+#   make fuzz             run the model-file, safetensors and query fuzzers
 #                         FUZZ_SECONDS each (clang's libFuzzer)
 
 MODEL_DIR ?= $(if $(LCTX_MODEL_DIR),$(LCTX_MODEL_DIR),models)
 
-.PHONY: model bench-encoders use-fixture fuzz fuzz-model-file fuzz-safetensors
+.PHONY: model bench-encoders use-fixture fuzz fuzz-model-file fuzz-safetensors fuzz-query
 
 model: deps-model $(BUILD)/lctx-model
 	@LCTX_MODEL_DIR=$(MODEL_DIR) $(BUILD)/lctx-model fetch use-lite
@@ -56,6 +56,14 @@ $(BUILD)/fuzz/fuzz_safetensors: fuzz/fuzz_safetensors.c $(FUZZ_LIB_SRC) attentio
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/fuzz_safetensors.c $(FUZZ_LIB_SRC) $(PKG_LIBS)
 
+# The query language and snippets: the parser, the tokenizer it runs and
+# the snippet maker, nothing that needs a collection.
+FUZZ_QUERY_SRC := query/parse.c query/snippet.c $(sort $(wildcard indexer/tok*.c)) \
+  indexer/stopwords.c indexer/utf8.c
+$(BUILD)/fuzz/fuzz_query: fuzz/fuzz_query.c $(FUZZ_QUERY_SRC) query/query.h indexer/indexer.h | deps
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/fuzz_query.c $(FUZZ_QUERY_SRC) $(PKG_LIBS)
+
 # Findings land in $(BUILD)/fuzz/<name>/ (crash-* files); the seed corpus is
 # copied so the committed one is never modified.
 fuzz-model-file: $(BUILD)/fuzz/fuzz_model_file
@@ -68,4 +76,9 @@ fuzz-safetensors: $(BUILD)/fuzz/fuzz_safetensors
 	cd $(BUILD)/fuzz && ./fuzz_safetensors -max_total_time=$(FUZZ_SECONDS) \
 	  -artifact_prefix=safetensors/ safetensors
 
-fuzz: fuzz-model-file fuzz-safetensors
+fuzz-query: $(BUILD)/fuzz/fuzz_query
+	@mkdir -p $(BUILD)/fuzz/query && cp -n fuzz/corpus/query/* $(BUILD)/fuzz/query/
+	cd $(BUILD)/fuzz && ./fuzz_query -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	  -artifact_prefix=query/ query
+
+fuzz: fuzz-model-file fuzz-safetensors fuzz-query
