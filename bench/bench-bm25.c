@@ -24,6 +24,8 @@
  *
  * The harness (arguments, timing, run file, report) is bench/bm25_common.h.
  */
+#include <strings.h>
+
 #include "lctx.h"
 
 #include "bm25_common.h"
@@ -103,16 +105,18 @@ static void *lctx_bench_open(const char *dir, char *err, size_t errlen)
 }
 
 /* Test collections hold natural-language questions, not query syntax, and
- * the peers run them as bags of words: blank '"' and '*', and a
- * word-initial '-' or '+', so a stray quote in CISI or CACM is not a
- * required phrase for lctx alone, nor CACM's "+" a required word (the same
- * rule as lctx-search's batch mode). */
+ * the peers run them as bags of words: blank '"' and '*', a word-initial
+ * '-' or '+' and the ':' of a word-initial "title:", so a stray quote in
+ * CISI or CACM is not a required phrase for lctx alone, nor CACM's "+" a
+ * required word (the same rule as lctx-search's batch mode). */
 static void plain_words(char *q)
 {
     for (char *p = q; *p; p++) {
         int word_start = p == q || p[-1] == ' ' || p[-1] == '\t' || p[-1] == '(';
         if (*p == '"' || *p == '*' || ((*p == '-' || *p == '+') && word_start))
             *p = ' ';
+        else if (word_start && strncasecmp(p, "title:", 6) == 0)
+            p[5] = ' ';
     }
 }
 

@@ -55,6 +55,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 typedef struct query {
@@ -377,13 +378,15 @@ static int emit_hits(const char *prog, const query *q, const lctx_results *res,
 }
 
 /* Blanks query syntax in place: '"' and '*' anywhere, '-' and '+' at the
- * start of a word. */
+ * start of a word, the ':' of a word-initial "title:". */
 static void plain_words(char *q)
 {
     for (char *p = q; *p; p++) {
         int word_start = p == q || *(p - 1) == ' ' || *(p - 1) == '\t' || *(p - 1) == '(';
         if (*p == '"' || *p == '*' || ((*p == '-' || *p == '+') && word_start))
             *p = ' ';
+        else if (word_start && strncasecmp(p, "title:", 6) == 0)
+            p[5] = ' ';
     }
 }
 

@@ -323,7 +323,9 @@ LCTX_API void lctx_search_opts_init(lctx_search_opts *opts);
 
 /* Query syntax: words; "quoted phrases" (terms required, adjacent, in order);
  * +word requires the word; -word excludes documents containing it,
- * -"a phrase" those where the phrase occurs; word* is any of the 64 most
+ * -"a phrase" those where the phrase occurs; title:word (or title:"a b")
+ * keeps only documents with the word in their title, -title:word leaves
+ * them out; word* is any of the 64 most
  * frequent indexed terms starting with the word (stemmed like a word),
  * sharing one IDF, in BM25 and hybrid recall. Every mode obeys phrases,
  * required words and exclusions (vector recall ranks only documents the

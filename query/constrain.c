@@ -266,6 +266,38 @@ static int exclude_posting(bm25_search *s, void *ctx, const store_posting *p)
     return 0;
 }
 
+/* What a title constraint's postings exclude: with in_title, the
+ * documents holding the term in their title (-title:word); without, those
+ * holding it only outside it (title:word, whose term is also required, so
+ * documents without it are out anyway). A document's title terms count in
+ * every one of its chunks, so any posting tells. */
+typedef struct title_rule {
+    kv_page_cache *pc;
+    int in_title;
+} title_rule;
+
+static int exclude_by_title(bm25_search *s, void *ctx, const store_posting *p)
+{
+    const title_rule *r = ctx;
+    return (p->tf_title > 0) == r->in_title ? exclude_posting(s, r->pc, p) : 0;
+}
+
+static int exclude_titles(bm25_search *s, char *const *terms, size_t n, int in_title,
+                          kv_page_cache *pc)
+{
+    title_rule rule = {pc, in_title};
+    for (size_t e = 0; e < n; e++) {
+        store_term t;
+        MDB_val inl;
+        int rc = kv_term_get(s->db, s->txn, terms[e], strlen(terms[e]), &t, &inl);
+        if (rc == LCTX_ENOTFOUND)
+            continue;
+        if (rc || (rc = each_posting(s, &t, &inl, exclude_by_title, &rule)))
+            return rc;
+    }
+    return LCTX_OK;
+}
+
 /* Excludes the documents where phrase ph occurs. */
 static int exclude_phrase(bm25_search *s, const query_phrase *ph, kv_page_cache *pc)
 {
@@ -318,13 +350,14 @@ int bm25_collect_excluded(bm25_search *s)
         if (rc)
             return rc;
     }
-    return LCTX_OK;
+    int rc = exclude_titles(s, s->q->title, s->q->n_title, 0, &pc);
+    return rc ? rc : exclude_titles(s, s->q->xtitle, s->q->n_xtitle, 1, &pc);
 }
 
 /* -------------------------------------------------- constrained vectors */
 int query_constrains(const query_parsed *q)
 {
-    if (q->n_excluded || q->n_xphrases)
+    if (q->n_excluded || q->n_xphrases || q->n_xtitle)
         return 1;
     for (size_t t = 0; t < q->n_terms; t++)
         if (q->terms[t].required)

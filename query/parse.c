@@ -7,6 +7,11 @@
  *   +word            the word is required, as "word" is; a word the
  *                    tokenizer splits is required as the phrase of its
  *                    terms; +"quoted phrase" is the phrase
+ *   title:word       the word is required in the document's title (each
+ *                    term of a word the tokenizer splits); title:"a b" is
+ *                    the phrase, its terms in the title; +title:word is
+ *                    title:word; -title:word excludes the documents with
+ *                    the word (any of its terms) in their title
  *   word*            any term that starts with the word (prefix.c), among
  *                    the other words; in a phrase or after a sign the '*'
  *                    is punctuation
@@ -37,11 +42,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <utf8proc.h>
 
 #include "query/query.h"
 
-enum seg_kind { SEG_WORDS, SEG_PHRASE, SEG_EXCLUDE, SEG_XPHRASE, SEG_PREFIX };
+enum seg_kind {
+    SEG_WORDS, SEG_PHRASE, SEG_EXCLUDE, SEG_XPHRASE, SEG_PREFIX,
+    SEG_TITLE, SEG_TITLE_PHRASE, SEG_XTITLE
+};
 
 /* What query_parse carries between segments. */
 typedef struct parse_ctx {
@@ -241,15 +250,36 @@ static int add_stopword_prefix(query_parsed *q, const char *s, size_t n)
     return rc;
 }
 
-static int add_excluded(query_parsed *q, const char *term, size_t len)
+/* Appends a copy of term to the list *v of *n. 0, or -1 out of memory. */
+static int add_to_list(char ***v, size_t *n, const char *term, size_t len)
 {
-    char **p = realloc(q->excluded, (q->n_excluded + 1) * sizeof *p);
+    char **p = realloc(*v, (*n + 1) * sizeof *p);
     if (!p)
         return -1;
-    q->excluded = p;
-    if (!(p[q->n_excluded] = dup_term(term, len)))
+    *v = p;
+    if (!(p[*n] = dup_term(term, len)))
         return -1;
-    q->n_excluded++;
+    (*n)++;
+    return 0;
+}
+
+static int add_excluded(query_parsed *q, const char *term, size_t len)
+{
+    return add_to_list(&q->excluded, &q->n_excluded, term, len);
+}
+
+/* title:word and -title:word: each term of l into the query's title or
+ * excluded-title list (a title:word's terms are also required). */
+static int add_title_terms(parse_ctx *c, const tok_list *l, int exclude)
+{
+    query_parsed *q = c->q;
+    for (size_t i = 0; i < l->n; i++) {
+        const char *t = tok_term(l, i);
+        size_t n = l->tokens[i].term_len;
+        if (exclude ? add_to_list(&q->xtitle, &q->n_xtitle, t, n)
+                    : add_to_list(&q->title, &q->n_title, t, n) || add_term(c, t, n, 1) < 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -304,19 +334,23 @@ static int add_segment(parse_ctx *c, enum seg_kind kind, const char *s, size_t n
 {
     tok_list *l = &c->l;
     tok_list_reset(l);
-    if (kind == SEG_EXCLUDE || kind == SEG_XPHRASE)
+    if (kind == SEG_EXCLUDE || kind == SEG_XPHRASE || kind == SEG_XTITLE)
         c->excludes = 1;
     if (n == 0)
         return 0;
     if (tok_tokenize(c->tok, s, n, l))
         return -1;
-    if (l->n_positions > 0 && (kind == SEG_WORDS || kind == SEG_PHRASE || kind == SEG_PREFIX)) {
+    if (l->n_positions > 0 && kind != SEG_EXCLUDE && kind != SEG_XPHRASE && kind != SEG_XTITLE) {
         c->words = 1;
         c->positions += l->n_positions;
         c->too_long += l->n_long;
     }
     if (kind == SEG_PHRASE)
         return add_phrase(c, l);
+    if (kind == SEG_TITLE || kind == SEG_XTITLE)
+        return add_title_terms(c, l, kind == SEG_XTITLE);
+    if (kind == SEG_TITLE_PHRASE)
+        return add_title_terms(c, l, 0) || add_phrase(c, l);
     /* A -word the tokenizer splits (CJK bigrams, e-mail, example.com) is
      * the word as a whole: the phrase of its terms, not each of them. */
     if (kind == SEG_XPHRASE || kind == SEG_EXCLUDE)
@@ -370,13 +404,45 @@ static int sign_at(const char *qs, size_t len, size_t i)
     return qs[i + 1] != '-' && !(qs[i] == '+' && qs[i + 1] == '+');
 }
 
+/* Whether qs[i] starts "title:" at the start of a word (after a sign, if
+ * any), followed by something. */
+static int title_at(const char *qs, size_t len, size_t i)
+{
+    int signed_word = i > 0 && (qs[i - 1] == '-' || qs[i - 1] == '+') &&
+                      (i == 1 || is_space(qs[i - 2]));
+    int at_word_start = i == 0 || is_space(qs[i - 1]) || signed_word;
+    return at_word_start && i + 6 < len && strncasecmp(qs + i, "title:", 6) == 0 &&
+           !is_space(qs[i + 6]);
+}
+
+/* The segment of title:... at qs[i] (i at 't'), sign s ('-', '+' or 0);
+ * returns the offset after it. */
+static size_t title_segment(parse_ctx *c, const char *qs, size_t len, size_t i, char s,
+                            int *rc)
+{
+    size_t v = i + 6, j;
+    if (qs[v] == '"') {
+        j = quote_end(qs, len, v);
+        *rc = add_segment(c, s == '-' ? SEG_XTITLE : SEG_TITLE_PHRASE, qs + v + 1, j - v - 1);
+        return j < len ? j + 1 : j;
+    }
+    for (j = v; j < len && !is_space(qs[j]) && qs[j] != '"'; j++)
+        ;
+    *rc = add_segment(c, s == '-' ? SEG_XTITLE : SEG_TITLE, qs + v, j - v);
+    return j;
+}
+
 static int parse_segments(parse_ctx *c, const char *qs, size_t len)
 {
     int rc = 0;
     size_t i = 0, plain = 0; /* plain: start of the pending run of words */
     while (i < len && !rc) {
         int sign = sign_at(qs, len, i), minus = sign && qs[i] == '-';
-        if (qs[i] == '"' || (sign && qs[i + 1] == '"')) {
+        if (title_at(qs, len, i + (sign ? 1 : 0))) {
+            rc = add_segment(c, SEG_WORDS, qs + plain, i - plain);
+            if (!rc)
+                i = plain = title_segment(c, qs, len, i + (sign ? 1 : 0), sign ? qs[i] : 0, &rc);
+        } else if (qs[i] == '"' || (sign && qs[i + 1] == '"')) {
             size_t open = qs[i] == '"' ? i : i + 1, j = quote_end(qs, len, open);
             rc = add_segment(c, SEG_WORDS, qs + plain, i - plain);
             if (!rc)
@@ -506,6 +572,12 @@ void query_parsed_free(query_parsed *q)
         free(q->terms[i].term);
     for (size_t i = 0; i < q->n_excluded; i++)
         free(q->excluded[i]);
+    for (size_t i = 0; i < q->n_title; i++)
+        free(q->title[i]);
+    for (size_t i = 0; i < q->n_xtitle; i++)
+        free(q->xtitle[i]);
+    free(q->title);
+    free(q->xtitle);
     for (size_t i = 0; i < q->n_phrases; i++)
         phrase_free(&q->phrases[i]);
     for (size_t i = 0; i < q->n_xphrases; i++)
@@ -562,6 +634,14 @@ char *query_parsed_json(const query_parsed *q, const char *message)
     for (size_t i = 0; i < q->n_excluded; i++)
         cJSON_AddItemToArray(ex, cJSON_CreateString(q->excluded[i]));
     /* Only when there are some, so ordinary queries print as before. */
+    if (q->n_title || q->n_xtitle) {
+        cJSON *ti = cJSON_AddArrayToObject(root, "title");
+        for (size_t i = 0; i < q->n_title; i++)
+            cJSON_AddItemToArray(ti, cJSON_CreateString(q->title[i]));
+        cJSON *xt = cJSON_AddArrayToObject(root, "excluded_title");
+        for (size_t i = 0; i < q->n_xtitle; i++)
+            cJSON_AddItemToArray(xt, cJSON_CreateString(q->xtitle[i]));
+    }
     if (q->n_xphrases)
         cJSON_AddItemToObject(root, "excluded_phrases", phrases_json(q->xphrases, q->n_xphrases));
     if (message && *message)

@@ -56,6 +56,10 @@ typedef struct query_parsed {
     uint32_t too_long;       /* words dropped as longer than the tokenizer's limit */
     int only_too_long;       /* words were given but all were too long */
     int exclusions_only;     /* no words were given, only -words or -"phrases" */
+    char **title;            /* title:word, its terms: also required */
+    size_t n_title;
+    char **xtitle;           /* -title:word, its terms */
+    size_t n_xtitle;
     query_prefix *prefixes;  /* word* patterns */
     size_t n_prefixes;
     int expanded;            /* query_expand_prefixes has run */

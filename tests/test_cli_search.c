@@ -288,10 +288,12 @@ Test(cli_search, batch_queries_are_plain_words)
 {
     const char *coll = make_collection();
     const char *q = tpath("queries.jsonl"), *out = tpath("run.trec");
-    /* As syntax, -apollo would exclude d1, +zeppelin require a word no
-     * document has and moo* find moon; in batch mode they are just words. */
+    /* As syntax, -apollo would exclude d1, +zeppelin and title:zeppelin
+     * require a word no document has and moo* find moon; in batch mode
+     * they are just words. */
     write_file(q, "{\"_id\":\"1\",\"text\":\"\\\"moon landed\\\" -apollo +zeppelin\"}\n"
-                  "{\"_id\":\"2\",\"text\":\"moo*\"}\n");
+                  "{\"_id\":\"2\",\"text\":\"moo*\"}\n"
+                  "{\"_id\":\"3\",\"text\":\"lunar title:zeppelin\"}\n");
     cmd_result r = run(NULL, "lctx-search", "-c", coll, "--queries", q, "--run", out, NULL);
     expect_status(r, 0);
     result_free(&r);
@@ -299,6 +301,8 @@ Test(cli_search, batch_queries_are_plain_words)
     expect_contains(text, "1 Q0 d1 1 ");
     /* moo* would be a prefix of moon; as a plain word it finds nothing */
     cr_assert_null(strstr(text, "\n2 Q0 "), "batch mode took moo* as a prefix: %s", text);
+    /* title:zeppelin would require a title no document has */
+    expect_contains(text, "\n3 Q0 d5 ");
     free(text);
     r = run(NULL, "lctx-search", "-c", coll, "--json", "moo*", NULL);
     expect_status(r, 0);

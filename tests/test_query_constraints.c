@@ -7,6 +7,7 @@
  *   -"a b"   documents holding the phrase are left out; a document with
  *            both words apart stays
  *   +word    only documents holding the word; +"a b" is "a b"
+ *   title:w  only documents with w in their title; -title:w the others
  *
  * The expected documents come from the fixture's texts by plain string
  * tests (lower-case substring "boundary layer" for the phrase, a word
@@ -152,6 +153,9 @@ static int p_phrase_no_turbulent(int i) { return has_phrase(i) && !has_word(i, "
 static int p_turbulent(int i) { return has_word(i, "turbulent"); }
 static int p_turbulent_no_boundary(int i) { return p_turbulent(i) && !has_word(i, "boundary"); }
 static int p_plate_or_turbulent(int i) { return has_word(i, "plate") || p_turbulent(i); }
+/* "boundary" in the title: only the document "title" has one */
+static int p_title_boundary(int i) { return contains_lower(DOCS[i][1], "boundary"); }
+static int p_no_title_boundary(int i) { return !p_title_boundary(i); }
 static int p_any(int i) { (void)i; return 1; }
 
 /* ---------------------------------------------------------------- helpers */
@@ -301,6 +305,8 @@ static const struct {
     {"plate -\"the boundary\"", p_no_boundary},
     {"wind tunnel plate", p_any},
     {"air +turbulent -boundary", p_turbulent_no_boundary},
+    {"plate title:boundary", p_title_boundary},
+    {"plate -title:boundary", p_no_title_boundary},
 };
 #define NCASES (int)(sizeof CASES / sizeof CASES[0])
 
