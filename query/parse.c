@@ -269,15 +269,18 @@ static int add_excluded(query_parsed *q, const char *term, size_t len)
 }
 
 /* title:word and -title:word: each term of l into the query's title or
- * excluded-title list (a title:word's terms are also required). */
-static int add_title_terms(parse_ctx *c, const tok_list *l, int exclude)
+ * excluded-title list; with `require`, also a required term (title:"a b"
+ * leaves that to its phrase, which would count it twice). */
+static int add_title_terms(parse_ctx *c, const tok_list *l, int exclude, int require)
 {
     query_parsed *q = c->q;
     for (size_t i = 0; i < l->n; i++) {
         const char *t = tok_term(l, i);
         size_t n = l->tokens[i].term_len;
         if (exclude ? add_to_list(&q->xtitle, &q->n_xtitle, t, n)
-                    : add_to_list(&q->title, &q->n_title, t, n) || add_term(c, t, n, 1) < 0)
+                    : add_to_list(&q->title, &q->n_title, t, n))
+            return -1;
+        if (require && add_term(c, t, n, 1) < 0)
             return -1;
     }
     return 0;
@@ -348,9 +351,9 @@ static int add_segment(parse_ctx *c, enum seg_kind kind, const char *s, size_t n
     if (kind == SEG_PHRASE)
         return add_phrase(c, l);
     if (kind == SEG_TITLE || kind == SEG_XTITLE)
-        return add_title_terms(c, l, kind == SEG_XTITLE);
+        return add_title_terms(c, l, kind == SEG_XTITLE, kind == SEG_TITLE);
     if (kind == SEG_TITLE_PHRASE)
-        return add_title_terms(c, l, 0) || add_phrase(c, l);
+        return add_title_terms(c, l, 0, 0) || add_phrase(c, l);
     /* A -word the tokenizer splits (CJK bigrams, e-mail, example.com) is
      * the word as a whole: the phrase of its terms, not each of them. */
     if (kind == SEG_XPHRASE || kind == SEG_EXCLUDE)

@@ -155,6 +155,9 @@ Test(title, a_phrase_in_the_title)
     const char *json = lctx_results_query_json(r);
     cr_expect(strstr(json, "\"title\":[\"boundari\",\"layer\"]") != NULL, "%s", json);
     cr_expect(strstr(json, "\"phrases\":[[\"boundari\",\"layer\"]]") != NULL, "%s", json);
+    /* each term counts once, as in the plain phrase */
+    cr_expect(strstr(json, "\"term\":\"boundari\",\"weight\":1,\"required\":true") != NULL,
+              "%s", json);
     lctx_results_free(r);
 }
 
