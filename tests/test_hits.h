@@ -3,7 +3,8 @@
  * check through include/lctx.h alone that a document is (or is not)
  * searchable after a crash, a replay or a restart.
  *
- * Also a batch of one document, the way those tests put text in.
+ * Also a batch of one document, the way those tests put text in, and the
+ * BM25 results of a query with whether they hold a document.
  *
  * Header-only (static functions) for the reason test_tmpdir.h gives.
  */
@@ -11,6 +12,7 @@
 #define LCTX_TEST_HITS_H
 
 #include <criterion/criterion.h>
+#include <string.h>
 
 #include "lctx.h"
 
@@ -25,19 +27,37 @@ static size_t hits(lctx_db *db, const char *q)
     return n;
 }
 
-/* Results of a BM25 search for q with up to k documents. */
+/* A BM25 search for q with up to k documents; it must succeed. */
 __attribute__((unused))
-static size_t bm25_hits(lctx_db *db, const char *q, int k)
+static lctx_results *bm25_results(lctx_db *db, const char *q, int k)
 {
     lctx_search_opts o;
     lctx_search_opts_init(&o);
     o.k = k;
     o.mode = LCTX_MODE_BM25;
-    lctx_results *r;
-    cr_assert_eq(lctx_search(db, q, &o, &r), LCTX_OK, "%s", lctx_errmsg(db));
+    lctx_results *r = NULL;
+    cr_assert_eq(lctx_search(db, q, &o, &r), LCTX_OK, "'%s': %s", q, lctx_errmsg(db));
+    return r;
+}
+
+/* Results of a BM25 search for q with up to k documents. */
+__attribute__((unused))
+static size_t bm25_hits(lctx_db *db, const char *q, int k)
+{
+    lctx_results *r = bm25_results(db, q, k);
     size_t n = lctx_results_count(r);
     lctx_results_free(r);
     return n;
+}
+
+/* Whether the results hold document id. */
+__attribute__((unused))
+static int results_has(const lctx_results *r, const char *id)
+{
+    for (size_t i = 0; i < lctx_results_count(r); i++)
+        if (strcmp(lctx_results_get(r, i)->id, id) == 0)
+            return 1;
+    return 0;
 }
 
 /* Commits a batch holding one document (id, text). */

@@ -25,6 +25,7 @@
 
 #include "lctx.h"
 #include "query/query.h"
+#include "test_hits.h"
 #include "test_tmpdir.h"
 
 static const char *DOCS[][2] = {
@@ -45,18 +46,30 @@ static const char *DOCS[][2] = {
 static char dir[256];
 static lctx_db *db;
 
+/* The fixture's documents in a new collection dir/name, stemming in
+ * `language`. */
+static lctx_db *make_collection(const char *name, const char *language)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    lctx_config cfg;
+    lctx_config_init(&cfg);
+    cfg.language = language;
+    lctx_db *h = NULL;
+    cr_assert_eq(lctx_open(path, LCTX_OPEN_CREATE, &cfg, &h), LCTX_OK, "%s", lctx_errmsg(h));
+    cr_assert_eq(lctx_begin(h), LCTX_OK);
+    for (int i = 0; i < NDOCS; i++) {
+        lctx_doc d = {.id = DOCS[i][0], .text = DOCS[i][1]};
+        cr_assert_eq(lctx_add(h, &d), LCTX_OK, "%s", lctx_errmsg(h));
+    }
+    cr_assert_eq(lctx_commit(h, NULL), LCTX_OK, "%s", lctx_errmsg(h));
+    return h;
+}
+
 static void setup(void)
 {
     tmpdir_make(dir, sizeof dir, "qprefix");
-    char path[300];
-    snprintf(path, sizeof path, "%s/c.lctx", dir);
-    cr_assert_eq(lctx_open(path, LCTX_OPEN_CREATE, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
-    cr_assert_eq(lctx_begin(db), LCTX_OK);
-    for (int i = 0; i < NDOCS; i++) {
-        lctx_doc d = {.id = DOCS[i][0], .text = DOCS[i][1]};
-        cr_assert_eq(lctx_add(db, &d), LCTX_OK, "%s", lctx_errmsg(db));
-    }
-    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+    db = make_collection("c.lctx", "english");
 }
 
 static void teardown(void)
@@ -88,21 +101,7 @@ static int has_word(int i, const char *w)
 
 static lctx_results *search(const char *q, int k)
 {
-    lctx_search_opts o;
-    lctx_search_opts_init(&o);
-    o.mode = LCTX_MODE_BM25;
-    o.k = k;
-    lctx_results *r = NULL;
-    cr_assert_eq(lctx_search(db, q, &o, &r), LCTX_OK, "'%s': %s", q, lctx_errmsg(db));
-    return r;
-}
-
-static int found(const lctx_results *r, const char *id)
-{
-    for (size_t i = 0; i < lctx_results_count(r); i++)
-        if (strcmp(lctx_results_get(r, i)->id, id) == 0)
-            return 1;
-    return 0;
+    return bm25_results(db, q, k);
 }
 
 static double score_of(const lctx_results *r, const char *id)
@@ -126,7 +125,7 @@ static void expect_prefix(const char *q, const char *p, const char *w, int how)
         int pi = has_prefix(i, p), wi = w && has_word(i, w);
         int in = how == ANY ? pi || wi : how == REQUIRE ? wi : pi && !wi;
         want += in;
-        cr_expect_eq(found(r, DOCS[i][0]), in, "'%s': %s %s", q, DOCS[i][0],
+        cr_expect_eq(results_has(r, DOCS[i][0]), in, "'%s': %s %s", q, DOCS[i][0],
                      in ? "missing" : "should not be found");
     }
     cr_expect_eq(lctx_results_count(r), want, "'%s'", q);
@@ -154,7 +153,7 @@ Test(prefix, stemmed_like_the_dictionary_and_stopwords_folded)
     for (int upper = 0; upper < 2; upper++) {
         lctx_results *r = search(upper ? "THE*" : "the*", 10);
         cr_expect_eq(lctx_results_count(r), 1);
-        cr_expect(found(r, "t4"));
+        cr_expect(results_has(r, "t4"));
         lctx_results_free(r);
     }
     lctx_results *r = search("the*", 10);
@@ -170,31 +169,18 @@ Test(prefix, a_word_typed_past_its_stem_is_completed)
      * but "turbulen" + "t" stems to it */
     lctx_results *r = search("turbulen*", 10);
     cr_expect_eq(lctx_results_count(r), 1);
-    cr_expect(found(r, "t1"));
+    cr_expect(results_has(r, "t1"));
     const char *json = lctx_results_query_json(r);
     cr_expect(strstr(json, "\"prefixes\":[\"turbulen\",\"turbul\"]") != NULL, "%s", json);
     lctx_results_free(r);
     /* without a stemmer the word itself is indexed, and no completion is
      * needed or made */
-    char path[300];
-    snprintf(path, sizeof path, "%s/plain.lctx", dir);
-    lctx_config cfg;
-    lctx_config_init(&cfg);
-    cfg.language = "none";
-    lctx_db *plain;
-    cr_assert_eq(lctx_open(path, LCTX_OPEN_CREATE, &cfg, &plain), LCTX_OK, "%s",
-                 lctx_errmsg(plain));
-    cr_assert_eq(lctx_begin(plain), LCTX_OK);
-    for (int i = 0; i < NDOCS; i++) {
-        lctx_doc d = {.id = DOCS[i][0], .text = DOCS[i][1]};
-        cr_assert_eq(lctx_add(plain, &d), LCTX_OK, "%s", lctx_errmsg(plain));
-    }
-    cr_assert_eq(lctx_commit(plain, NULL), LCTX_OK, "%s", lctx_errmsg(plain));
+    lctx_db *plain = make_collection("plain.lctx", "none");
     lctx_search_opts o;
     lctx_search_opts_init(&o);
     cr_assert_eq(lctx_search(plain, "turbulen*", &o, &r), LCTX_OK, "%s", lctx_errmsg(plain));
     cr_expect_eq(lctx_results_count(r), 1);
-    cr_expect(found(r, "t1"));
+    cr_expect(results_has(r, "t1"));
     json = lctx_results_query_json(r);
     cr_expect(strstr(json, "\"prefixes\":[\"turbulen\"]") != NULL, "%s", json);
     cr_expect(strstr(json, "\"term\":\"turbulent\"") != NULL, "%s", json);

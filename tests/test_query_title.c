@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "lctx.h"
+#include "test_hits.h"
 #include "test_tmpdir.h"
 
 /* id, title, text */
@@ -82,21 +83,7 @@ static int in_any(int i, const char *w) { return holds(DOCS[i][1], w) || holds(D
 
 static lctx_results *search(const char *q)
 {
-    lctx_search_opts o;
-    lctx_search_opts_init(&o);
-    o.mode = LCTX_MODE_BM25;
-    o.k = 100;
-    lctx_results *r = NULL;
-    cr_assert_eq(lctx_search(db, q, &o, &r), LCTX_OK, "'%s': %s", q, lctx_errmsg(db));
-    return r;
-}
-
-static int found(const lctx_results *r, const char *id)
-{
-    for (size_t i = 0; i < lctx_results_count(r); i++)
-        if (strcmp(lctx_results_get(r, i)->id, id) == 0)
-            return 1;
-    return 0;
+    return bm25_results(db, q, 100);
 }
 
 /* The hits of q are exactly the documents with want[i] set. */
@@ -106,7 +93,7 @@ static void expect_exactly(const char *q, const int *want)
     size_t n = 0;
     for (int i = 0; i < NDOCS; i++) {
         n += want[i] != 0;
-        cr_expect_eq(found(r, DOCS[i][0]), want[i] != 0, "'%s': %s %s", q, DOCS[i][0],
+        cr_expect_eq(results_has(r, DOCS[i][0]), want[i] != 0, "'%s': %s %s", q, DOCS[i][0],
                      want[i] ? "missing" : "should not be found");
     }
     cr_expect_eq(lctx_results_count(r), n, "'%s'", q);
