@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "lctx.h"
+#include "test_hits.h"
 #include "test_tmpdir.h"
 #include "store/store.h"
 
@@ -209,12 +210,7 @@ static char *answers_by_id(lctx_db *db)
     char **lines = NULL;
     size_t n = 0, total = 1;
     for (size_t q = 0; q < 4; q++) {
-        lctx_search_opts o;
-        lctx_search_opts_init(&o);
-        o.k = 5000;
-        o.mode = LCTX_MODE_BM25;
-        lctx_results *r;
-        cr_assert_eq(lctx_search(db, queries[q], &o, &r), LCTX_OK, "%s", lctx_errmsg(db));
+        lctx_results *r = bm25_results(db, queries[q], 5000);
         for (size_t i = 0; i < lctx_results_count(r); i++) {
             const lctx_hit *h = lctx_results_get(r, i);
             cr_assert_not_null(lines = realloc(lines, (n + 1) * sizeof *lines));

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "lctx.h"
+#include "test_hits.h"
 
 static const char *const WORDS[] = {
     "river", "stone", "bridge", "lantern", "harbor", "meadow", "signal", "copper",
@@ -80,12 +81,7 @@ static char *answers(lctx_db *db)
     cr_assert_not_null(out);
     out[0] = 0;
     for (int q = 0; q < NQUERIES; q++) {
-        lctx_search_opts o;
-        lctx_search_opts_init(&o);
-        o.k = 50;
-        o.mode = LCTX_MODE_BM25;
-        lctx_results *r;
-        cr_assert_eq(lctx_search(db, QUERIES[q], &o, &r), LCTX_OK, "%s", lctx_errmsg(db));
+        lctx_results *r = bm25_results(db, QUERIES[q], 50);
         for (size_t i = 0; i < lctx_results_count(r); i++) {
             const lctx_hit *h = lctx_results_get(r, i);
             if (n + 128 > cap)
