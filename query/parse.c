@@ -14,7 +14,8 @@
  *                    the word (any of its terms) in their title
  *   word*            any term that starts with the word (prefix.c), among
  *                    the other words; in a phrase or after a sign the '*'
- *                    is punctuation
+ *                    is punctuation. A word of one CJK character is the
+ *                    prefix of its bigrams (lone_cjk)
  *   -word            documents containing the word are excluded; a word
  *                    the tokenizer splits into several terms (CJK bigrams,
  *                    "e-mail") is excluded as the phrase of its terms
@@ -333,6 +334,17 @@ static int add_xphrase(parse_ctx *c, const tok_list *l)
     return l->n < 2 ? 0 : append_phrase(&c->q->xphrases, &c->q->n_xphrases, l);
 }
 
+/* Whether term t[0..n) is one CJK character: in documents that character
+ * is a unigram only where it stands alone, and otherwise inside the
+ * bigrams of its run, so a query of it alone is the prefix of those
+ * bigrams (the unigram included). */
+static int lone_cjk(const char *t, size_t n)
+{
+    utf8proc_int32_t cp;
+    utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)t, (utf8proc_ssize_t)n, &cp);
+    return k > 0 && (size_t)k == n && utf8_script(cp) != UTF8_SCRIPT_OTHER;
+}
+
 static int add_segment(parse_ctx *c, enum seg_kind kind, const char *s, size_t n)
 {
     tok_list *l = &c->l;
@@ -361,9 +373,13 @@ static int add_segment(parse_ctx *c, enum seg_kind kind, const char *s, size_t n
     /* word*: the word's last term is the prefix, any before it ("e-mai*")
      * are words */
     size_t words = kind == SEG_PREFIX && l->n ? l->n - 1 : l->n;
-    for (size_t i = 0; i < words; i++)
-        if (add_term(c, tok_term(l, i), l->tokens[i].term_len, 0) < 0)
+    for (size_t i = 0; i < words; i++) {
+        const char *t = tok_term(l, i);
+        size_t tl = l->tokens[i].term_len;
+        int added;
+        if (lone_cjk(t, tl) ? add_prefix(c->q, t, tl, &added) : add_term(c, t, tl, 0) < 0)
             return -1;
+    }
     if (kind != SEG_PREFIX)
         return 0;
     if (!l->n)

@@ -14,6 +14,8 @@
  *     its expansion searched alone (a rarer term);
  *   - a prefix keeps the QUERY_PREFIX_TERMS terms of the highest document
  *     frequency, most frequent first;
+ *   - a query word of one CJK character is the prefix of the bigrams it
+ *     starts, so it is found inside runs, not only where it stands alone;
  *   - '*' inside a phrase, after a sign, alone or doubled is punctuation,
  *     and batch mode's plain words are tested in test_cli_search.c.
  */
@@ -40,6 +42,9 @@ static const char *DOCS[][2] = {
     {"z2", "zetab marker two"},
     {"z3", "zetaa marker two"},
     {"z4", "zetab marker three"},
+    {"c1", "我的猫很可爱"},
+    {"c2", "猫"},
+    {"c3", "狗很可爱"},
 };
 #define NDOCS (int)(sizeof DOCS / sizeof DOCS[0])
 
@@ -186,6 +191,25 @@ Test(prefix, a_word_typed_past_its_stem_is_completed)
     cr_expect(strstr(json, "\"term\":\"turbulent\"") != NULL, "%s", json);
     lctx_results_free(r);
     lctx_close(plain);
+}
+
+Test(prefix, one_cjk_character_is_the_prefix_of_its_bigrams)
+{
+    /* 猫 inside a run is in the bigram 猫很 (c1), alone a unigram (c2) */
+    lctx_results *r = search("猫", 10);
+    cr_expect(results_has(r, "c1"), "inside a run");
+    cr_expect(results_has(r, "c2"), "alone");
+    cr_expect(!results_has(r, "c3"));
+    cr_expect_eq(lctx_results_count(r), 2);
+    const char *json = lctx_results_query_json(r);
+    cr_expect(strstr(json, "\"prefixes\":[\"猫\"]") != NULL, "%s", json);
+    lctx_results_free(r);
+    /* two characters are a bigram as before, not a prefix */
+    r = search("可爱", 10);
+    cr_expect_eq(lctx_results_count(r), 2);
+    cr_expect(strstr(lctx_results_query_json(r), "\"prefixes\"") == NULL, "%s",
+              lctx_results_query_json(r));
+    lctx_results_free(r);
 }
 
 Test(prefix, expansions_share_the_group_idf)
