@@ -16,6 +16,9 @@
  *                    the other words; in a phrase or after a sign the '*'
  *                    is punctuation. A word of one CJK character is the
  *                    prefix of its bigrams (lone_cjk)
+ *   -word*           documents containing any term that starts with the
+ *                    word are excluded (every such term, at most
+ *                    QUERY_XPREFIX_TERMS of them)
  *   -word            documents containing the word are excluded; a word
  *                    the tokenizer splits into several terms (CJK bigrams,
  *                    "e-mail") is excluded as the phrase of its terms
@@ -49,7 +52,7 @@
 #include "query/query.h"
 
 enum seg_kind {
-    SEG_WORDS, SEG_PHRASE, SEG_EXCLUDE, SEG_XPHRASE, SEG_PREFIX,
+    SEG_WORDS, SEG_PHRASE, SEG_EXCLUDE, SEG_XPHRASE, SEG_PREFIX, SEG_XPREFIX,
     SEG_TITLE, SEG_TITLE_PHRASE, SEG_XTITLE
 };
 
@@ -148,26 +151,31 @@ static long add_term(parse_ctx *c, const char *term, size_t len, int required)
     return (long)q->n_terms++;
 }
 
-/* Adds (or counts again) a prefix pattern; *added says which. 0, or -1
- * out of memory. */
-static int add_prefix(query_parsed *q, const char *prefix, size_t len, int *added)
+/* Adds (or counts again) a pattern to the list *v of *n; *added says
+ * which. 0, or -1 out of memory. */
+static int add_pattern(query_prefix **v, size_t *n, const char *prefix, size_t len, int *added)
 {
     *added = 0;
-    for (size_t i = 0; i < q->n_prefixes; i++)
-        if (q->prefixes[i].len == len && memcmp(q->prefixes[i].prefix, prefix, len) == 0) {
-            q->prefixes[i].weight += 1;
+    for (size_t i = 0; i < *n; i++)
+        if ((*v)[i].len == len && memcmp((*v)[i].prefix, prefix, len) == 0) {
+            (*v)[i].weight += 1;
             return 0;
         }
-    query_prefix *p = realloc(q->prefixes, (q->n_prefixes + 1) * sizeof *p);
+    query_prefix *p = realloc(*v, (*n + 1) * sizeof *p);
     if (!p)
         return -1;
-    q->prefixes = p;
+    *v = p;
     char *s = dup_term(prefix, len);
     if (!s)
         return -1;
-    p[q->n_prefixes++] = (query_prefix){s, (uint32_t)len, 1.0, NULL, 0};
+    p[(*n)++] = (query_prefix){s, (uint32_t)len, 1.0, NULL, 0};
     *added = 1;
     return 0;
+}
+
+static int add_prefix(query_parsed *q, const char *prefix, size_t len, int *added)
+{
+    return add_pattern(&q->prefixes, &q->n_prefixes, prefix, len, added);
 }
 
 /* Endings that complete an English word typed in part: "turbulen*" means
@@ -349,13 +357,14 @@ static int add_segment(parse_ctx *c, enum seg_kind kind, const char *s, size_t n
 {
     tok_list *l = &c->l;
     tok_list_reset(l);
-    if (kind == SEG_EXCLUDE || kind == SEG_XPHRASE || kind == SEG_XTITLE)
+    if (kind == SEG_EXCLUDE || kind == SEG_XPHRASE || kind == SEG_XTITLE || kind == SEG_XPREFIX)
         c->excludes = 1;
     if (n == 0)
         return 0;
     if (tok_tokenize(c->tok, s, n, l))
         return -1;
-    if (l->n_positions > 0 && kind != SEG_EXCLUDE && kind != SEG_XPHRASE && kind != SEG_XTITLE) {
+    if (l->n_positions > 0 && kind != SEG_EXCLUDE && kind != SEG_XPHRASE &&
+        kind != SEG_XTITLE && kind != SEG_XPREFIX) {
         c->words = 1;
         c->positions += l->n_positions;
         c->too_long += l->n_long;
@@ -366,9 +375,22 @@ static int add_segment(parse_ctx *c, enum seg_kind kind, const char *s, size_t n
         return add_title_terms(c, l, kind == SEG_XTITLE, kind == SEG_TITLE);
     if (kind == SEG_TITLE_PHRASE)
         return add_title_terms(c, l, 0, 0) || add_phrase(c, l);
+    /* -word*: one term's prefix; a word the tokenizer splits is excluded
+     * whole, as a -word is, its '*' dropped */
+    if (kind == SEG_XPREFIX && l->n == 1) {
+        int added;
+        query_parsed *q = c->q;
+        if (add_pattern(&q->xprefixes, &q->n_xprefixes, tok_term(l, 0), l->tokens[0].term_len,
+                        &added))
+            return -1;
+        return added && tok_stems_english(c->tok)
+                   ? add_completions(c, &q->xprefixes[q->n_xprefixes - 1], s + l->tokens[0].start,
+                                     l->tokens[0].end - l->tokens[0].start)
+                   : 0;
+    }
     /* A -word the tokenizer splits (CJK bigrams, e-mail, example.com) is
      * the word as a whole: the phrase of its terms, not each of them. */
-    if (kind == SEG_XPHRASE || kind == SEG_EXCLUDE)
+    if (kind == SEG_XPHRASE || kind == SEG_EXCLUDE || kind == SEG_XPREFIX)
         return add_xphrase(c, l);
     /* word*: the word's last term is the prefix, any before it ("e-mai*")
      * are words */
@@ -473,8 +495,10 @@ static int parse_segments(parse_ctx *c, const char *qs, size_t len)
             size_t j = i + 1;
             while (j < len && !is_space(qs[j]) && qs[j] != '"')
                 j++;
+            int xprefix = minus && star_at(qs, j, j - 1) && j - 1 > i + 1;
             if (!rc)
-                rc = add_segment(c, minus ? SEG_EXCLUDE : SEG_PHRASE, qs + i + 1, j - i - 1);
+                rc = add_segment(c, xprefix ? SEG_XPREFIX : minus ? SEG_EXCLUDE : SEG_PHRASE,
+                                 qs + i + 1, j - i - 1 - (size_t)xprefix);
             i = plain = j;
         } else if (star_at(qs, len, i)) {
             size_t w = i;   /* the word's start */
@@ -585,6 +609,17 @@ int query_parse(tok_tokenizer *t, const char *qs, query_parsed *q, char *err, si
     return LCTX_OK;
 }
 
+static void patterns_free(query_prefix *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].prefix);
+        for (size_t k = 0; k < v[i].n_alt; k++)
+            free(v[i].alt[k]);
+        free(v[i].alt);
+    }
+    free(v);
+}
+
 void query_parsed_free(query_parsed *q)
 {
     for (size_t i = 0; i < q->n_terms; i++)
@@ -601,17 +636,12 @@ void query_parsed_free(query_parsed *q)
         phrase_free(&q->phrases[i]);
     for (size_t i = 0; i < q->n_xphrases; i++)
         phrase_free(&q->xphrases[i]);
-    for (size_t i = 0; i < q->n_prefixes; i++) {
-        free(q->prefixes[i].prefix);
-        for (size_t k = 0; k < q->prefixes[i].n_alt; k++)
-            free(q->prefixes[i].alt[k]);
-        free(q->prefixes[i].alt);
-    }
+    patterns_free(q->prefixes, q->n_prefixes);
+    patterns_free(q->xprefixes, q->n_xprefixes);
     free(q->terms);
     free(q->excluded);
     free(q->phrases);
     free(q->xphrases);
-    free(q->prefixes);
     memset(q, 0, sizeof *q);
 }
 
@@ -623,6 +653,18 @@ static cJSON *phrases_json(const query_phrase *ph, size_t n)
         for (size_t j = 0; j < ph[i].n; j++)
             cJSON_AddItemToArray(p, cJSON_CreateString(ph[i].word[j]));
         cJSON_AddItemToArray(a, p);
+    }
+    return a;
+}
+
+/* Every prefix of the patterns, alternatives included. */
+static cJSON *patterns_json(const query_prefix *v, size_t n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; i < n; i++) {
+        cJSON_AddItemToArray(a, cJSON_CreateString(v[i].prefix));
+        for (size_t k = 0; k < v[i].n_alt; k++)
+            cJSON_AddItemToArray(a, cJSON_CreateString(v[i].alt[k]));
     }
     return a;
 }
@@ -640,14 +682,11 @@ char *query_parsed_json(const query_parsed *q, const char *message)
         cJSON_AddItemToArray(terms, t);
     }
     /* Only when there are some, so ordinary queries print as before. */
-    if (q->n_prefixes) {
-        cJSON *px = cJSON_AddArrayToObject(root, "prefixes");
-        for (size_t i = 0; i < q->n_prefixes; i++) {
-            cJSON_AddItemToArray(px, cJSON_CreateString(q->prefixes[i].prefix));
-            for (size_t k = 0; k < q->prefixes[i].n_alt; k++)
-                cJSON_AddItemToArray(px, cJSON_CreateString(q->prefixes[i].alt[k]));
-        }
-    }
+    if (q->n_prefixes)
+        cJSON_AddItemToObject(root, "prefixes", patterns_json(q->prefixes, q->n_prefixes));
+    if (q->n_xprefixes)
+        cJSON_AddItemToObject(root, "excluded_prefixes", patterns_json(q->xprefixes,
+                                                                        q->n_xprefixes));
     cJSON_AddItemToObject(root, "phrases", phrases_json(q->phrases, q->n_phrases));
     cJSON *ex = cJSON_AddArrayToObject(root, "excluded");
     for (size_t i = 0; i < q->n_excluded; i++)

@@ -29,6 +29,11 @@
  * chunk holding two different expansions gets two saturated terms, a
  * little more than a synonym's one; that is the price of reusing the
  * term machinery unchanged.
+ *
+ * An excluded prefix (-turb*) must exclude every document holding any of
+ * its terms, so it is not cut to the most frequent: all its terms join
+ * the excluded words, and a prefix matching more than QUERY_XPREFIX_TERMS
+ * is refused with a message rather than half applied.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -87,38 +92,65 @@ static int cand_order(const void *a, const void *b)
     return cand_below(y, x) ? -1 : cand_below(x, y) ? 1 : 0;
 }
 
-/* Adds the terms starting with prefix[0..len) to the heap h of *n. */
+/* What a scan does with each term it finds (df > 0): keep the best
+ * QUERY_PREFIX_TERMS in a heap, or, for an excluded prefix, list them
+ * all. */
+typedef struct prefix_scan {
+    prefix_cand *h;          /* the heap, or NULL to list into q->excluded */
+    size_t n;                /* in the heap, or listed */
+    query_parsed *q;
+} prefix_scan;
+
+static int visit(lctx_db *db, prefix_scan *sc, const prefix_cand *c)
+{
+    if (!sc->h) {
+        if (sc->n == QUERY_XPREFIX_TERMS)
+            return LCTX_EINVAL;
+        char **v = realloc(sc->q->excluded, (sc->q->n_excluded + 1) * sizeof *v);
+        char *s = v ? malloc(c->len + 1) : NULL;
+        if (v)
+            sc->q->excluded = v;
+        if (!s)
+            return store_err(db, LCTX_ENOMEM, "out of memory");
+        memcpy(s, c->term, c->len);
+        s[c->len] = '\0';
+        v[sc->q->n_excluded++] = s;
+        sc->n++;
+    } else if (sc->n < QUERY_PREFIX_TERMS) {
+        sc->h[sc->n] = *c;
+        heap_up(sc->h, sc->n++);
+    } else if (cand_below(&sc->h[0], c)) {
+        sc->h[0] = *c;
+        heap_down(sc->h, sc->n, 0);
+    }
+    return LCTX_OK;
+}
+
+/* Visits the terms starting with prefix[0..len). */
 static int scan_prefix(lctx_db *db, MDB_txn *txn, const char *prefix, size_t len,
-                       prefix_cand *h, size_t *n)
+                       prefix_scan *sc)
 {
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, db->dbi_terms, &cur);
     if (rc)
         return kv_err(db, rc, "open cursor");
     MDB_val k = {len, (void *)prefix}, v;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+    int vrc = LCTX_OK;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && !vrc;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (k.mv_size < len || memcmp(k.mv_data, prefix, len) != 0)
             break;
         store_term t;
         MDB_val inl;
-        int prc = kv_term_parse(db, &v, &t, &inl);
-        if (prc) {
-            mdb_cursor_close(cur);
-            return prc;
-        }
-        if (t.df == 0)
-            continue;
+        if ((vrc = kv_term_parse(db, &v, &t, &inl)))
+            break;
         prefix_cand c = {k.mv_data, (uint32_t)k.mv_size, t.df};
-        if (*n < QUERY_PREFIX_TERMS) {
-            h[*n] = c;
-            heap_up(h, (*n)++);
-        } else if (cand_below(&h[0], &c)) {
-            h[0] = c;
-            heap_down(h, *n, 0);
-        }
+        if (t.df > 0)
+            vrc = visit(db, sc, &c);
     }
     mdb_cursor_close(cur);
+    if (vrc)
+        return vrc;
     if (rc && rc != MDB_NOTFOUND)
         return kv_err(db, rc, "read terms");
     return LCTX_OK;
@@ -130,13 +162,11 @@ static int starts_with(const char *a, size_t al, const char *b, size_t bl)
     return bl <= al && memcmp(a, b, bl) == 0;
 }
 
-/* The best terms of pattern p into h, best first; *n their number. The
- * pattern's prefixes are scanned but for those another of them starts:
- * the terms of the rest are then disjoint, so no term is kept twice. */
-static int scan_pattern(lctx_db *db, MDB_txn *txn, const query_prefix *p, prefix_cand *h,
-                        size_t *n)
+/* Visits the terms of pattern p. Its prefixes are scanned but for those
+ * another of them starts: the terms of the rest are then disjoint, so no
+ * term comes twice. */
+static int scan_pattern(lctx_db *db, MDB_txn *txn, const query_prefix *p, prefix_scan *sc)
 {
-    *n = 0;
     for (size_t i = 0; i <= p->n_alt; i++) {
         const char *a = i ? p->alt[i - 1] : p->prefix;
         size_t al = i ? strlen(a) : p->len, j;
@@ -146,37 +176,55 @@ static int scan_pattern(lctx_db *db, MDB_txn *txn, const query_prefix *p, prefix
             if (j != i && starts_with(a, al, b, bl) && (bl < al || j < i))
                 break;           /* b's scan finds a's terms (equal ones: the first) */
         }
-        int rc = j <= p->n_alt ? LCTX_OK : scan_prefix(db, txn, a, al, h, n);
+        int rc = j <= p->n_alt ? LCTX_OK : scan_prefix(db, txn, a, al, sc);
+        if (rc == LCTX_EINVAL)
+            return store_err(db, rc, "-%s*: more than %d terms start with it; exclude a longer "
+                             "prefix", p->prefix, QUERY_XPREFIX_TERMS);
         if (rc)
             return rc;
     }
-    qsort(h, *n, sizeof *h, cand_order);
+    return LCTX_OK;
+}
+
+/* The best terms of pattern g as expansions of group g + 1. */
+static int expand(lctx_db *db, MDB_txn *txn, query_parsed *q, size_t g)
+{
+    prefix_cand h[QUERY_PREFIX_TERMS];
+    prefix_scan sc = {h, 0, q};
+    int rc = scan_pattern(db, txn, &q->prefixes[g], &sc);
+    if (rc)
+        return rc;
+    qsort(h, sc.n, sizeof *h, cand_order);
+    query_term *terms = realloc(q->terms, (q->n_terms + sc.n + 1) * sizeof *terms);
+    if (!terms)
+        return store_err(db, LCTX_ENOMEM, "out of memory");
+    q->terms = terms;
+    for (size_t i = 0; i < sc.n; i++) {
+        char *s = malloc(h[i].len + 1);
+        if (!s)
+            return store_err(db, LCTX_ENOMEM, "out of memory");
+        memcpy(s, h[i].term, h[i].len);
+        s[h[i].len] = '\0';
+        q->terms[q->n_terms++] = (query_term){s, h[i].len, q->prefixes[g].weight, 0,
+                                              (uint32_t)g + 1};
+    }
     return LCTX_OK;
 }
 
 int query_expand_prefixes(lctx_db *db, MDB_txn *txn, query_parsed *q)
 {
-    if (q->expanded || !q->n_prefixes)
+    if (q->expanded)
         return LCTX_OK;
-    prefix_cand h[QUERY_PREFIX_TERMS];
     for (size_t g = 0; g < q->n_prefixes; g++) {
-        size_t n = 0;
-        int rc = scan_pattern(db, txn, &q->prefixes[g], h, &n);
+        int rc = expand(db, txn, q, g);
         if (rc)
             return rc;
-        query_term *terms = realloc(q->terms, (q->n_terms + n + 1) * sizeof *terms);
-        if (!terms)
-            return store_err(db, LCTX_ENOMEM, "out of memory");
-        q->terms = terms;
-        for (size_t i = 0; i < n; i++) {
-            char *s = malloc(h[i].len + 1);
-            if (!s)
-                return store_err(db, LCTX_ENOMEM, "out of memory");
-            memcpy(s, h[i].term, h[i].len);
-            s[h[i].len] = '\0';
-            q->terms[q->n_terms++] =
-                (query_term){s, h[i].len, q->prefixes[g].weight, 0, (uint32_t)g + 1};
-        }
+    }
+    for (size_t x = 0; x < q->n_xprefixes; x++) {
+        prefix_scan sc = {NULL, 0, q};
+        int rc = scan_pattern(db, txn, &q->xprefixes[x], &sc);
+        if (rc)
+            return rc;
     }
     q->expanded = 1;
     return LCTX_OK;

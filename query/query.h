@@ -62,6 +62,8 @@ typedef struct query_parsed {
     size_t n_xtitle;
     query_prefix *prefixes;  /* word* patterns */
     size_t n_prefixes;
+    query_prefix *xprefixes; /* -word* patterns: every term of each is excluded */
+    size_t n_xprefixes;
     int expanded;            /* query_expand_prefixes has run */
 } query_parsed;
 
@@ -76,8 +78,13 @@ char *query_parsed_json(const query_parsed *q, const char *message);
 /* Most terms one prefix expands to: those of the highest document
  * frequency. */
 #define QUERY_PREFIX_TERMS 64
-/* Adds each prefix's terms from the index (once per query). LCTX_OK or an
- * error status set on db. */
+/* Most terms an excluded prefix may match: all of them are excluded, so
+ * a shorter prefix is refused rather than cut. */
+#define QUERY_XPREFIX_TERMS 4096
+/* Adds each prefix's terms from the index (once per query), and every
+ * term of each excluded prefix to the excluded terms. LCTX_OK, or an
+ * error status set on db (LCTX_EINVAL: an excluded prefix matches more
+ * than QUERY_XPREFIX_TERMS terms). */
 int query_expand_prefixes(lctx_db *db, MDB_txn *txn, query_parsed *q);
 /* The document frequency a group of expansions is scored with: the sum
  * of its members' (present), at most N. */

@@ -524,8 +524,9 @@ static int run_search(lctx_db *db, search_env *e, const char *query, const lctx_
     if (o->filter && *o->filter &&
         (rc = filter_docs(db, e->conn, e->txn, o->filter, &e->allowed)))
         return rc;
-    /* word* patterns become terms: vector recall has no use for them */
-    if (e->mode != LCTX_MODE_VECTOR && (rc = query_expand_prefixes(db, e->txn, &e->q)))
+    /* word* patterns become terms (unused by vector recall), -word*
+     * patterns excluded words (obeyed by every recall) */
+    if ((rc = query_expand_prefixes(db, e->txn, &e->q)))
         return rc;
     int db25 = e->mode == LCTX_MODE_HYBRID ? (o->depth_bm25 > 0 ? o->depth_bm25 : 100) : k;
     int dvec = e->mode == LCTX_MODE_HYBRID ? (o->depth_vector > 0 ? o->depth_vector : 100) : k;

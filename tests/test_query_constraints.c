@@ -305,6 +305,7 @@ static const struct {
     {"plate -\"the boundary\"", p_no_boundary},
     {"wind tunnel plate", p_any},
     {"air +turbulent -boundary", p_turbulent_no_boundary},
+    {"air -turb*", p_no_turbulent},
     {"plate title:boundary", p_title_boundary},
     {"plate -title:boundary", p_no_title_boundary},
 };

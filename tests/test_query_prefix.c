@@ -16,7 +16,9 @@
  *     frequency, most frequent first;
  *   - a query word of one CJK character is the prefix of the bigrams it
  *     starts, so it is found inside runs, not only where it stands alone;
- *   - '*' inside a phrase, after a sign, alone or doubled is punctuation,
+ *   - -word* excludes the documents holding any term with the prefix, all
+ *     of them (a prefix with too many is refused, not cut);
+ *   - '*' inside a phrase, after +, alone or doubled is punctuation,
  *     and batch mode's plain words are tested in test_cli_search.c.
  */
 #include <criterion/criterion.h>
@@ -118,16 +120,18 @@ static double score_of(const lctx_results *r, const char *id)
     return 0;
 }
 
-enum { ANY, REQUIRE, EXCLUDE };
+enum { ANY, REQUIRE, EXCLUDE, EXCLUDE_PREFIX };
 
 /* The hits of q are exactly the documents holding a word with prefix p,
- * combined with word w as `how` says (ANY: p or w). */
+ * combined with w as `how` says (ANY: p or the word w; EXCLUDE_PREFIX: p
+ * and no word starting with w). */
 static void expect_prefix(const char *q, const char *p, const char *w, int how)
 {
     lctx_results *r = search(q, 100);
     size_t want = 0;
     for (int i = 0; i < NDOCS; i++) {
-        int pi = has_prefix(i, p), wi = w && has_word(i, w);
+        int pi = has_prefix(i, p), wi = w && (how == EXCLUDE_PREFIX ? has_prefix(i, w)
+                                                                     : has_word(i, w));
         int in = how == ANY ? pi || wi : how == REQUIRE ? wi : pi && !wi;
         want += in;
         cr_expect_eq(results_has(r, DOCS[i][0]), in, "'%s': %s %s", q, DOCS[i][0],
@@ -277,14 +281,49 @@ Test(prefix, keeps_the_most_frequent_terms)
 
 Test(prefix, star_elsewhere_is_punctuation)
 {
-    /* in a phrase, after a sign, alone, doubled: no prefix */
-    static const char *q[] = {"\"turb* flow\"", "-turb* plate", "+turb*", "*", "turb**", "t*rb"};
+    /* in a phrase, after +, alone, doubled: no prefix */
+    static const char *q[] = {"\"turb* flow\"", "+turb*", "-\"turb*\"", "*", "turb**", "t*rb"};
     for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
         lctx_results *r = search(q[i], 10);
         const char *json = lctx_results_query_json(r);
-        cr_expect(strstr(json, "\"prefixes\"") == NULL, "'%s': %s", q[i], json);
+        cr_expect(strstr(json, "prefixes\"") == NULL, "'%s': %s", q[i], json);
         lctx_results_free(r);
     }
-    /* "-turb*" excludes the word turb, which no document holds */
-    expect_prefix("pla* -turb*", "pla", NULL, ANY);
+}
+
+Test(prefix, an_excluded_prefix_excludes_every_term)
+{
+    expect_prefix("pla* -turb*", "pla", "turb", EXCLUDE_PREFIX);   /* t1 has turbulent */
+    expect_prefix("pla* -turbulen*", "pla", "turbulen", EXCLUDE_PREFIX);   /* completed */
+    expect_prefix("bound* -hea*", "bound", "hea", EXCLUDE_PREFIX);
+    lctx_results *r = search("-turb*", 10);
+    cr_expect_eq(lctx_results_count(r), 0);
+    cr_expect(strstr(lctx_errmsg(db), "only excludes") != NULL, "%s", lctx_errmsg(db));
+    lctx_results_free(r);
+    /* every term, not the most frequent: past QUERY_XPREFIX_TERMS the
+     * prefix is refused, not cut */
+    static const char C[] = "bcdfghkmpt";
+    size_t cap = (size_t)(QUERY_XPREFIX_TERMS + 1) * 8 + 1, n = 0;
+    char *text = malloc(cap);
+    cr_assert_not_null(text);
+    for (int i = 0; i <= QUERY_XPREFIX_TERMS; i++)
+        n += (size_t)snprintf(text + n, cap - n, "qz%c%c%c%c ", C[i / 1000 % 10],
+                              C[i / 100 % 10], C[i / 10 % 10], C[i % 10]);
+    cr_assert_eq(lctx_begin(db), LCTX_OK);
+    lctx_doc d = {.id = "many", .text = text};
+    cr_assert_eq(lctx_add(db, &d), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+    free(text);
+    lctx_search_opts o;
+    lctx_search_opts_init(&o);
+    r = NULL;
+    cr_expect_eq(lctx_search(db, "plate -qz*", &o, &r), LCTX_EINVAL);
+    cr_expect_null(r);
+    cr_expect(strstr(lctx_errmsg(db), "-qz*: more than 4096 terms start with it") != NULL, "%s",
+              lctx_errmsg(db));
+    /* a longer prefix, within the limit, excludes the document */
+    r = search("plate qzbbbb -qzb*", 10);
+    cr_expect(!results_has(r, "many"));
+    cr_expect_gt(lctx_results_count(r), 0);
+    lctx_results_free(r);
 }
