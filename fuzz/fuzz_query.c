@@ -10,8 +10,9 @@
  * no language, French, Turkish; one of each, made once and kept for the
  * process, as a tokenizer is costly to make); the rest, up to a NUL or
  * its end, is the query. When it parses, the checks are the ones a
- * caller relies on: terms and prefixes non-empty and NUL-terminated at
- * their length, groups naming a prefix; then query_parsed_json and
+ * caller relies on: terms, prefixes (kept and excluded) and title terms
+ * non-empty and NUL-terminated at their length, groups naming a prefix;
+ * then query_parsed_json and
  * snippet_make over the query's own bytes as the text.
  *
  * Build and run: make fuzz-query (FUZZ_SECONDS, default 60). With
@@ -45,6 +46,17 @@ static tok_tokenizer *fuzz_tokenizer(unsigned which)
     return made[which];
 }
 
+static void check_patterns(const query_prefix *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!v[i].len || strlen(v[i].prefix) != v[i].len || v[i].weight < 1)
+            abort();
+        for (size_t k = 0; k < v[i].n_alt; k++)
+            if (!v[i].alt[k][0])
+                abort();
+    }
+}
+
 static void check_parsed(const query_parsed *q)
 {
     for (size_t i = 0; i < q->n_terms; i++) {
@@ -53,14 +65,14 @@ static void check_parsed(const query_parsed *q)
             t->group > q->n_prefixes)
             abort();
     }
-    for (size_t i = 0; i < q->n_prefixes; i++) {
-        const query_prefix *p = &q->prefixes[i];
-        if (!p->len || strlen(p->prefix) != p->len)
+    check_patterns(q->prefixes, q->n_prefixes);
+    check_patterns(q->xprefixes, q->n_xprefixes);
+    for (size_t i = 0; i < q->n_title; i++)
+        if (!q->title[i][0])
             abort();
-        for (size_t k = 0; k < p->n_alt; k++)
-            if (!p->alt[k][0])
-                abort();
-    }
+    for (size_t i = 0; i < q->n_xtitle; i++)
+        if (!q->xtitle[i][0])
+            abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
