@@ -12,8 +12,8 @@
  * its end, is the query. When it parses, the checks are the ones a
  * caller relies on: terms, prefixes (kept and excluded) and title terms
  * non-empty and NUL-terminated at their length, groups naming a prefix;
- * then query_parsed_json and
- * snippet_make over the query's own bytes as the text.
+ * then query_parsed_json and snippet_make over the query's own bytes as
+ * the text.
  *
  * Build and run: make fuzz-query (FUZZ_SECONDS, default 60). With
  * -DFUZZ_STANDALONE each file named on the command line runs once.
