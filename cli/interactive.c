@@ -96,7 +96,8 @@ static int parse_mode(const char *s, enum lctx_mode *m)
 static void session_help(void)
 {
     fputs("type a query: words (any may match), \"a phrase\", +required, -excluded,\n"
-          "-\"excluded phrase\", title:word, -title:word, prefix*, -prefix*; or a command:\n"
+          "-\"excluded phrase\", title:word, -title:word, prefix*, +prefix*,\n"
+          "-prefix*; or a command:\n"
           "  :k N          number of hits\n"
           "  :mode M       bm25 | vector | hybrid | default\n"
           "  :explain      toggle score explanations\n"

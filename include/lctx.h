@@ -327,9 +327,10 @@ LCTX_API void lctx_search_opts_init(lctx_search_opts *opts);
  * keeps only documents with the word in their title, -title:word leaves
  * them out; word* is any of the 64 most
  * frequent indexed terms starting with the word (stemmed like a word),
- * sharing one IDF, in BM25 and hybrid recall; -word* excludes every
- * document holding a term that starts with the word (LCTX_EINVAL when more
- * than 4096 terms do). Every mode obeys phrases,
+ * sharing one IDF, in BM25 and hybrid recall; +word* also requires one of
+ * the terms that start with the word, -word* excludes every document
+ * holding one (LCTX_EINVAL when more than 4096 terms do). Every mode
+ * obeys phrases,
  * required words and exclusions (vector recall ranks only documents the
  * keyword query admits). An empty query, one of only stopwords or words
  * over the tokenizer's length limit (64 characters; 64 bytes in

@@ -298,6 +298,46 @@ static int exclude_titles(bm25_search *s, char *const *terms, size_t n, int in_t
     return LCTX_OK;
 }
 
+static int collect_doc(bm25_search *s, void *ctx, const store_posting *p)
+{
+    void **c = ctx;          /* page cache, docset */
+    store_chunkrec r;
+    if (kv_chunk(s->db, s->txn, c[0], p->chunk, &r) == 0 && !(r.len & STORE_DELETED) &&
+        docset_add(c[1], r.doc))
+        return store_err(s->db, LCTX_ENOMEM, "out of memory");
+    return 0;
+}
+
+static int max_doc(bm25_search *s, uint32_t *max, int *none);
+
+/* +word*: excludes every document holding none of the pattern's terms. */
+static int exclude_without(bm25_search *s, const query_prefix *p, kv_page_cache *pc)
+{
+    docset has = {0};
+    void *ctx[2] = {pc, &has};
+    int rc = LCTX_OK, none;
+    uint32_t max;
+    for (size_t i = 0; i < p->n_all && !rc; i++) {
+        store_term t;
+        MDB_val inl;
+        rc = kv_term_get(s->db, s->txn, p->all[i], strlen(p->all[i]), &t, &inl);
+        if (rc == LCTX_ENOTFOUND)
+            rc = LCTX_OK;
+        else if (!rc)
+            rc = each_posting(s, &t, &inl, collect_doc, ctx);
+    }
+    if (!rc)
+        rc = max_doc(s, &max, &none);
+    for (uint32_t d = 0; !rc && !none; d++) {
+        if (!docset_has(&has, d) && docset_add(&s->excluded, d))
+            rc = store_err(s->db, LCTX_ENOMEM, "out of memory");
+        if (d == max)
+            break;
+    }
+    docset_free(&has);
+    return rc;
+}
+
 /* Excludes the documents where phrase ph occurs. */
 static int exclude_phrase(bm25_search *s, const query_phrase *ph, kv_page_cache *pc)
 {
@@ -351,7 +391,12 @@ int bm25_collect_excluded(bm25_search *s)
             return rc;
     }
     int rc = exclude_titles(s, s->q->title, s->q->n_title, 0, &pc);
-    return rc ? rc : exclude_titles(s, s->q->xtitle, s->q->n_xtitle, 1, &pc);
+    if (!rc)
+        rc = exclude_titles(s, s->q->xtitle, s->q->n_xtitle, 1, &pc);
+    for (size_t i = 0; i < s->q->n_prefixes && !rc; i++)
+        if (s->q->prefixes[i].required)
+            rc = exclude_without(s, &s->q->prefixes[i], &pc);
+    return rc;
 }
 
 /* -------------------------------------------------- constrained vectors */
@@ -359,6 +404,9 @@ int query_constrains(const query_parsed *q)
 {
     if (q->n_excluded || q->n_xphrases || q->n_xtitle)
         return 1;
+    for (size_t i = 0; i < q->n_prefixes; i++)
+        if (q->prefixes[i].required)
+            return 1;
     for (size_t t = 0; t < q->n_terms; t++)
         if (q->terms[t].required)
             return 1;
@@ -422,6 +470,23 @@ static int required_docs(bm25_search *s, docset *set, req_chunks *req)
     return rc;
 }
 
+/* The catalog's largest document id; *none when it has no document. */
+static int max_doc(bm25_search *s, uint32_t *max, int *none)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->conn, "SELECT max(doc_id) FROM documents", -1, &st, NULL))
+        return store_err(s->db, LCTX_ERROR, "%s/catalog.db: %s", s->db->path,
+                         sqlite3_errmsg(s->conn));
+    int step = sqlite3_step(st);
+    *none = sqlite3_column_type(st, 0) == SQLITE_NULL;
+    *max = (uint32_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (step != SQLITE_ROW)
+        return store_err(s->db, LCTX_EIO, "%s/catalog.db: %s", s->db->path,
+                         sqlite3_errmsg(s->conn));
+    return LCTX_OK;
+}
+
 /* The filter's documents (or all: ids up to the catalog's largest) minus
  * the excluded ones. */
 static int unexcluded_docs(bm25_search *s, docset *set)
@@ -432,16 +497,10 @@ static int unexcluded_docs(bm25_search *s, docset *set)
         if (s->allowed->bits)
             memcpy(set->bits, s->allowed->bits, (size_t)s->allowed->max / 8 + 1);
     } else {
-        sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(s->conn, "SELECT max(doc_id) FROM documents", -1, &st, NULL))
-            return store_err(s->db, LCTX_ERROR, "%s/catalog.db: %s", s->db->path,
-                             sqlite3_errmsg(s->conn));
-        int step = sqlite3_step(st), none = sqlite3_column_type(st, 0) == SQLITE_NULL;
-        uint32_t max = (uint32_t)sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-        if (step != SQLITE_ROW)
-            return store_err(s->db, LCTX_EIO, "%s/catalog.db: %s", s->db->path,
-                             sqlite3_errmsg(s->conn));
+        uint32_t max;
+        int none, rc = max_doc(s, &max, &none);
+        if (rc)
+            return rc;
         if (!none && docset_fill(set, max))
             return store_err(s->db, LCTX_ENOMEM, "out of memory");
     }

@@ -13,8 +13,8 @@
  *                    title:word; -title:word excludes the documents with
  *                    the word (any of its terms) in their title
  *   word*            any term that starts with the word (prefix.c), among
- *                    the other words; in a phrase or after a sign the '*'
- *                    is punctuation. A word of one CJK character is the
+ *                    the other words; +word* also requires one of them;
+ *                    in a phrase the '*' is punctuation. A word of one CJK character is the
  *                    prefix of its bigrams (lone_cjk)
  *   -word*           documents containing any term that starts with the
  *                    word are excluded (every such term, at most
@@ -52,7 +52,7 @@
 #include "query/query.h"
 
 enum seg_kind {
-    SEG_WORDS, SEG_PHRASE, SEG_EXCLUDE, SEG_XPHRASE, SEG_PREFIX, SEG_XPREFIX,
+    SEG_WORDS, SEG_PHRASE, SEG_EXCLUDE, SEG_XPHRASE, SEG_PREFIX, SEG_XPREFIX, SEG_RPREFIX,
     SEG_TITLE, SEG_TITLE_PHRASE, SEG_XTITLE
 };
 
@@ -168,7 +168,7 @@ static int add_pattern(query_prefix **v, size_t *n, const char *prefix, size_t l
     char *s = dup_term(prefix, len);
     if (!s)
         return -1;
-    p[(*n)++] = (query_prefix){s, (uint32_t)len, 1.0, NULL, 0};
+    p[(*n)++] = (query_prefix){s, (uint32_t)len, 1.0, NULL, 0, 0, NULL, 0};
     *added = 1;
     return 0;
 }
@@ -392,9 +392,13 @@ static int add_segment(parse_ctx *c, enum seg_kind kind, const char *s, size_t n
      * the word as a whole: the phrase of its terms, not each of them. */
     if (kind == SEG_XPHRASE || kind == SEG_EXCLUDE || kind == SEG_XPREFIX)
         return add_xphrase(c, l);
+    /* +word* of one term: the prefix, required; a word the tokenizer
+     * splits is required whole, as a +word is, its '*' dropped */
+    if (kind == SEG_RPREFIX && l->n != 1)
+        return add_phrase(c, l);
     /* word*: the word's last term is the prefix, any before it ("e-mai*")
      * are words */
-    size_t words = kind == SEG_PREFIX && l->n ? l->n - 1 : l->n;
+    size_t words = kind != SEG_WORDS && l->n ? l->n - 1 : l->n;
     for (size_t i = 0; i < words; i++) {
         const char *t = tok_term(l, i);
         size_t tl = l->tokens[i].term_len;
@@ -402,7 +406,7 @@ static int add_segment(parse_ctx *c, enum seg_kind kind, const char *s, size_t n
         if (lone_cjk(t, tl) ? add_prefix(c->q, t, tl, &added) : add_term(c, t, tl, 0) < 0)
             return -1;
     }
-    if (kind != SEG_PREFIX)
+    if (kind != SEG_PREFIX && kind != SEG_RPREFIX)
         return 0;
     if (!l->n)
         return l->n_positions == 1 && !l->n_long ? add_stopword_prefix(c->q, s, n) : 0;
@@ -410,6 +414,11 @@ static int add_segment(parse_ctx *c, enum seg_kind kind, const char *s, size_t n
     int added;
     if (add_prefix(c->q, tok_term(l, l->n - 1), last->term_len, &added))
         return -1;
+    /* the pattern just added, or the same one met before */
+    for (size_t i = 0; kind == SEG_RPREFIX && i < c->q->n_prefixes; i++)
+        if (c->q->prefixes[i].len == last->term_len &&
+            memcmp(c->q->prefixes[i].prefix, tok_term(l, l->n - 1), last->term_len) == 0)
+            c->q->prefixes[i].required = 1;
     if (!added || !tok_stems_english(c->tok))
         return 0;
     return add_completions(c, &c->q->prefixes[c->q->n_prefixes - 1], s + last->start,
@@ -495,10 +504,11 @@ static int parse_segments(parse_ctx *c, const char *qs, size_t len)
             size_t j = i + 1;
             while (j < len && !is_space(qs[j]) && qs[j] != '"')
                 j++;
-            int xprefix = minus && star_at(qs, j, j - 1) && j - 1 > i + 1;
+            int star = star_at(qs, j, j - 1) && j - 1 > i + 1;
+            enum seg_kind kind = minus ? (star ? SEG_XPREFIX : SEG_EXCLUDE)
+                                       : (star ? SEG_RPREFIX : SEG_PHRASE);
             if (!rc)
-                rc = add_segment(c, xprefix ? SEG_XPREFIX : minus ? SEG_EXCLUDE : SEG_PHRASE,
-                                 qs + i + 1, j - i - 1 - (size_t)xprefix);
+                rc = add_segment(c, kind, qs + i + 1, j - i - 1 - (size_t)star);
             i = plain = j;
         } else if (star_at(qs, len, i)) {
             size_t w = i;   /* the word's start */
@@ -616,6 +626,9 @@ static void patterns_free(query_prefix *v, size_t n)
         for (size_t k = 0; k < v[i].n_alt; k++)
             free(v[i].alt[k]);
         free(v[i].alt);
+        for (size_t k = 0; k < v[i].n_all; k++)
+            free(v[i].all[k]);
+        free(v[i].all);
     }
     free(v);
 }
@@ -687,6 +700,11 @@ char *query_parsed_json(const query_parsed *q, const char *message)
     if (q->n_xprefixes)
         cJSON_AddItemToObject(root, "excluded_prefixes", patterns_json(q->xprefixes,
                                                                         q->n_xprefixes));
+    cJSON *rp = NULL;
+    for (size_t i = 0; i < q->n_prefixes; i++)
+        if (q->prefixes[i].required &&
+            (rp || (rp = cJSON_AddArrayToObject(root, "required_prefixes"))))
+            cJSON_AddItemToArray(rp, cJSON_CreateString(q->prefixes[i].prefix));
     cJSON_AddItemToObject(root, "phrases", phrases_json(q->phrases, q->n_phrases));
     cJSON *ex = cJSON_AddArrayToObject(root, "excluded");
     for (size_t i = 0; i < q->n_excluded; i++)

@@ -32,8 +32,10 @@
  *
  * An excluded prefix (-turb*) must exclude every document holding any of
  * its terms, so it is not cut to the most frequent: all its terms join
- * the excluded words, and a prefix matching more than QUERY_XPREFIX_TERMS
- * is refused with a message rather than half applied.
+ * the excluded words. A required one (+turb*) scores as turb* does and
+ * keeps every term in its `all`, from which constrain.c excludes the
+ * documents holding none. A prefix matching more than QUERY_XPREFIX_TERMS
+ * is refused for either with a message rather than half applied.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -96,9 +98,10 @@ static int cand_order(const void *a, const void *b)
  * QUERY_PREFIX_TERMS in a heap, or, for an excluded prefix, list them
  * all. */
 typedef struct prefix_scan {
-    prefix_cand *h;          /* the heap, or NULL to list into q->excluded */
-    size_t n;                /* in the heap, or listed */
-    query_parsed *q;
+    prefix_cand *h;          /* the heap, or NULL to list into *list */
+    size_t n;                /* in the heap, or listed by this scan */
+    char ***list;            /* q->excluded, or a required pattern's all */
+    size_t *n_list;
 } prefix_scan;
 
 static int visit(lctx_db *db, prefix_scan *sc, const prefix_cand *c)
@@ -106,15 +109,15 @@ static int visit(lctx_db *db, prefix_scan *sc, const prefix_cand *c)
     if (!sc->h) {
         if (sc->n == QUERY_XPREFIX_TERMS)
             return LCTX_EINVAL;
-        char **v = realloc(sc->q->excluded, (sc->q->n_excluded + 1) * sizeof *v);
+        char **v = realloc(*sc->list, (*sc->n_list + 1) * sizeof *v);
         char *s = v ? malloc(c->len + 1) : NULL;
         if (v)
-            sc->q->excluded = v;
+            *sc->list = v;
         if (!s)
             return store_err(db, LCTX_ENOMEM, "out of memory");
         memcpy(s, c->term, c->len);
         s[c->len] = '\0';
-        v[sc->q->n_excluded++] = s;
+        v[(*sc->n_list)++] = s;
         sc->n++;
     } else if (sc->n < QUERY_PREFIX_TERMS) {
         sc->h[sc->n] = *c;
@@ -178,8 +181,9 @@ static int scan_pattern(lctx_db *db, MDB_txn *txn, const query_prefix *p, prefix
         }
         int rc = j <= p->n_alt ? LCTX_OK : scan_prefix(db, txn, a, al, sc);
         if (rc == LCTX_EINVAL)
-            return store_err(db, rc, "-%s*: more than %d terms start with it; exclude a longer "
-                             "prefix", p->prefix, QUERY_XPREFIX_TERMS);
+            return store_err(db, rc, "%c%s*: more than %d terms start with it; %s a longer "
+                             "prefix", p->required ? '+' : '-', p->prefix, QUERY_XPREFIX_TERMS,
+                             p->required ? "require" : "exclude");
         if (rc)
             return rc;
     }
@@ -190,7 +194,7 @@ static int scan_pattern(lctx_db *db, MDB_txn *txn, const query_prefix *p, prefix
 static int expand(lctx_db *db, MDB_txn *txn, query_parsed *q, size_t g)
 {
     prefix_cand h[QUERY_PREFIX_TERMS];
-    prefix_scan sc = {h, 0, q};
+    prefix_scan sc = {h, 0, NULL, NULL};
     int rc = scan_pattern(db, txn, &q->prefixes[g], &sc);
     if (rc)
         return rc;
@@ -216,12 +220,16 @@ int query_expand_prefixes(lctx_db *db, MDB_txn *txn, query_parsed *q)
     if (q->expanded)
         return LCTX_OK;
     for (size_t g = 0; g < q->n_prefixes; g++) {
+        query_prefix *p = &q->prefixes[g];
+        prefix_scan all = {NULL, 0, &p->all, &p->n_all};
         int rc = expand(db, txn, q, g);
+        if (!rc && p->required)
+            rc = scan_pattern(db, txn, p, &all);
         if (rc)
             return rc;
     }
     for (size_t x = 0; x < q->n_xprefixes; x++) {
-        prefix_scan sc = {NULL, 0, q};
+        prefix_scan sc = {NULL, 0, &q->excluded, &q->n_excluded};
         int rc = scan_pattern(db, txn, &q->xprefixes[x], &sc);
         if (rc)
             return rc;

@@ -34,6 +34,9 @@ typedef struct query_prefix {
     double weight;           /* occurrences in the query */
     char **alt;              /* more prefixes of the same group (parse.c) */
     size_t n_alt;
+    int required;            /* +word*: a document must hold one of its terms */
+    char **all;              /* required: every term of the pattern (prefix.c) */
+    size_t n_all;
 } query_prefix;
 
 /* A phrase: its normalised terms at positions relative to the first. */
@@ -78,13 +81,14 @@ char *query_parsed_json(const query_parsed *q, const char *message);
 /* Most terms one prefix expands to: those of the highest document
  * frequency. */
 #define QUERY_PREFIX_TERMS 64
-/* Most terms an excluded prefix may match: all of them are excluded, so
- * a shorter prefix is refused rather than cut. */
+/* Most terms an excluded or required prefix may match: all of them
+ * count, so a shorter prefix is refused rather than cut. */
 #define QUERY_XPREFIX_TERMS 4096
-/* Adds each prefix's terms from the index (once per query), and every
- * term of each excluded prefix to the excluded terms. LCTX_OK, or an
- * error status set on db (LCTX_EINVAL: an excluded prefix matches more
- * than QUERY_XPREFIX_TERMS terms). */
+/* Adds each prefix's terms from the index (once per query), every term
+ * of each excluded prefix to the excluded terms, and every term of each
+ * required prefix to its `all`. LCTX_OK, or an error status set on db
+ * (LCTX_EINVAL: an excluded or required prefix matches more than
+ * QUERY_XPREFIX_TERMS terms). */
 int query_expand_prefixes(lctx_db *db, MDB_txn *txn, query_parsed *q);
 /* The document frequency a group of expansions is scored with: the sum
  * of its members' (present), at most N. */

@@ -306,6 +306,7 @@ static const struct {
     {"wind tunnel plate", p_any},
     {"air +turbulent -boundary", p_turbulent_no_boundary},
     {"air -turb*", p_no_turbulent},
+    {"air +turb*", p_turbulent},
     {"plate title:boundary", p_title_boundary},
     {"plate -title:boundary", p_no_title_boundary},
 };

@@ -18,7 +18,8 @@
  *     starts, so it is found inside runs, not only where it stands alone;
  *   - -word* excludes the documents holding any term with the prefix, all
  *     of them (a prefix with too many is refused, not cut);
- *   - '*' inside a phrase, after +, alone or doubled is punctuation,
+ *   - +word* requires one of the prefix's terms (all of them count);
+ *   - '*' inside a phrase, alone, doubled or inside a word is punctuation,
  *     and batch mode's plain words are tested in test_cli_search.c.
  */
 #include <criterion/criterion.h>
@@ -281,14 +282,29 @@ Test(prefix, keeps_the_most_frequent_terms)
 
 Test(prefix, star_elsewhere_is_punctuation)
 {
-    /* in a phrase, after +, alone, doubled: no prefix */
-    static const char *q[] = {"\"turb* flow\"", "+turb*", "-\"turb*\"", "*", "turb**", "t*rb"};
+    /* in a phrase (signed or not), alone, doubled, inside a word: no prefix */
+    static const char *q[] = {"\"turb* flow\"", "+\"turb*\"", "-\"turb*\"", "*", "turb**", "t*rb"};
     for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
         lctx_results *r = search(q[i], 10);
         const char *json = lctx_results_query_json(r);
         cr_expect(strstr(json, "prefixes\"") == NULL, "'%s': %s", q[i], json);
         lctx_results_free(r);
     }
+}
+
+Test(prefix, a_required_prefix_requires_one_of_its_terms)
+{
+    /* plate only scores: the documents are those with a turb- word */
+    expect_prefix("plate +turb*", "turb", NULL, ANY);
+    expect_prefix("+turbulen*", "turbulen", NULL, ANY);   /* completed to turbul */
+    expect_prefix("+bound* -flow", "bound", "flow", EXCLUDE);
+    lctx_results *r = search("plate +turb*", 10);
+    const char *json = lctx_results_query_json(r);
+    cr_expect(strstr(json, "\"required_prefixes\":[\"turb\"]") != NULL, "%s", json);
+    lctx_results_free(r);
+    r = search("plate +xyzzy*", 10);   /* no term at all: nothing qualifies */
+    cr_expect_eq(lctx_results_count(r), 0);
+    lctx_results_free(r);
 }
 
 Test(prefix, an_excluded_prefix_excludes_every_term)
@@ -321,6 +337,9 @@ Test(prefix, an_excluded_prefix_excludes_every_term)
     cr_expect_null(r);
     cr_expect(strstr(lctx_errmsg(db), "-qz*: more than 4096 terms start with it") != NULL, "%s",
               lctx_errmsg(db));
+    cr_expect_eq(lctx_search(db, "plate +qz*", &o, &r), LCTX_EINVAL);
+    cr_expect(strstr(lctx_errmsg(db), "+qz*: more than 4096 terms start with it; require") !=
+              NULL, "%s", lctx_errmsg(db));
     /* a longer prefix, within the limit, excludes the document */
     r = search("plate qzbbbb -qzb*", 10);
     cr_expect(!results_has(r, "many"));

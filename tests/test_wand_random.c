@@ -2,8 +2,8 @@
  * test_wand_random.c — block-max WAND returns exactly the ranking of
  * exhaustive scoring (same documents, same order, bit-identical scores,
  * same best chunk) on random corpora with multi-chunk documents, titles,
- * upserts, deletes, phrases, exclusions, prefix groups (word*) and
- * filters; and after compaction.
+ * upserts, deletes, phrases, exclusions, prefix groups (word*, +word*,
+ * -word*) and filters; and after compaction.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -133,6 +133,9 @@ static void random_queries(lctx_db *db, int n, const docset *allowed)
                 m += (size_t)snprintf(qs + m, sizeof qs - m, "\"%s %s\" ", w, w2);
             else if (kind == 3)   /* a prefix group: 2 to 5 letters of a word */
                 m += (size_t)snprintf(qs + m, sizeof qs - m, "%.*s* ", 2 + (int)(rnd() % 4), w);
+            else if (kind == 4)   /* a required or excluded prefix: 3 to 5 letters */
+                m += (size_t)snprintf(qs + m, sizeof qs - m, "%c%.*s* ", rnd() % 2 ? '+' : '-',
+                                      3 + (int)(rnd() % 3), w);
             else if (kind == 1)
                 m += (size_t)snprintf(qs + m, sizeof qs - m, "-%s ", vocab[rnd() % VOCAB]);
             else
