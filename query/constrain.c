@@ -257,13 +257,19 @@ int bm25_phrase_ok(bm25_search *s, uint32_t chunk)
 }
 
 /* ------------------------------------------------------------ exclusions */
-static int exclude_posting(bm25_search *s, void *ctx, const store_posting *p)
+/* Adds the document of p's chunk, when live, to set. */
+static int add_doc_of(bm25_search *s, kv_page_cache *pc, const store_posting *p, docset *set)
 {
     store_chunkrec r;
-    if (kv_chunk(s->db, s->txn, ctx, p->chunk, &r) == 0 && !(r.len & STORE_DELETED) &&
-        docset_add(&s->excluded, r.doc))
+    if (kv_chunk(s->db, s->txn, pc, p->chunk, &r) == 0 && !(r.len & STORE_DELETED) &&
+        docset_add(set, r.doc))
         return store_err(s->db, LCTX_ENOMEM, "out of memory");
     return 0;
+}
+
+static int exclude_posting(bm25_search *s, void *ctx, const store_posting *p)
+{
+    return add_doc_of(s, ctx, p, &s->excluded);
 }
 
 /* What a title constraint's postings exclude: with in_title, the
@@ -301,11 +307,7 @@ static int exclude_titles(bm25_search *s, char *const *terms, size_t n, int in_t
 static int collect_doc(bm25_search *s, void *ctx, const store_posting *p)
 {
     void **c = ctx;          /* page cache, docset */
-    store_chunkrec r;
-    if (kv_chunk(s->db, s->txn, c[0], p->chunk, &r) == 0 && !(r.len & STORE_DELETED) &&
-        docset_add(c[1], r.doc))
-        return store_err(s->db, LCTX_ENOMEM, "out of memory");
-    return 0;
+    return add_doc_of(s, c[0], p, c[1]);
 }
 
 static int max_doc(bm25_search *s, uint32_t *max, int *none);
