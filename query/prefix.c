@@ -95,19 +95,21 @@ static int cand_order(const void *a, const void *b)
 }
 
 /* What a scan does with each term it finds (df > 0): keep the best
- * QUERY_PREFIX_TERMS in a heap, or, for an excluded prefix, list them
- * all. */
+ * QUERY_PREFIX_TERMS in a heap, list them all (an excluded or required
+ * prefix), or both (a required one: one scan serves its score and its
+ * constraint). */
 typedef struct prefix_scan {
-    prefix_cand *h;          /* the heap, or NULL to list into *list */
-    size_t n;                /* in the heap, or listed by this scan */
-    char ***list;            /* q->excluded, or a required pattern's all */
+    prefix_cand *h;          /* the heap, or NULL */
+    size_t n;                /* in the heap */
+    char ***list;            /* q->excluded, a required pattern's all, or NULL */
     size_t *n_list;
+    size_t listed;           /* by this scan */
 } prefix_scan;
 
 static int visit(lctx_db *db, prefix_scan *sc, const prefix_cand *c)
 {
-    if (!sc->h) {
-        if (sc->n == QUERY_XPREFIX_TERMS)
+    if (sc->list) {
+        if (sc->listed == QUERY_XPREFIX_TERMS)
             return LCTX_EINVAL;
         char **v = realloc(*sc->list, (*sc->n_list + 1) * sizeof *v);
         char *s = v ? malloc(c->len + 1) : NULL;
@@ -118,8 +120,11 @@ static int visit(lctx_db *db, prefix_scan *sc, const prefix_cand *c)
         memcpy(s, c->term, c->len);
         s[c->len] = '\0';
         v[(*sc->n_list)++] = s;
-        sc->n++;
-    } else if (sc->n < QUERY_PREFIX_TERMS) {
+        sc->listed++;
+    }
+    if (!sc->h)
+        return LCTX_OK;
+    if (sc->n < QUERY_PREFIX_TERMS) {
         sc->h[sc->n] = *c;
         heap_up(sc->h, sc->n++);
     } else if (cand_below(&sc->h[0], c)) {
@@ -190,12 +195,14 @@ static int scan_pattern(lctx_db *db, MDB_txn *txn, const query_prefix *p, prefix
     return LCTX_OK;
 }
 
-/* The best terms of pattern g as expansions of group g + 1. */
+/* The best terms of pattern g as expansions of group g + 1; every term
+ * into its `all` too when it is required. */
 static int expand(lctx_db *db, MDB_txn *txn, query_parsed *q, size_t g)
 {
+    query_prefix *p = &q->prefixes[g];
     prefix_cand h[QUERY_PREFIX_TERMS];
-    prefix_scan sc = {h, 0, NULL, NULL};
-    int rc = scan_pattern(db, txn, &q->prefixes[g], &sc);
+    prefix_scan sc = {h, 0, p->required ? &p->all : NULL, &p->n_all, 0};
+    int rc = scan_pattern(db, txn, p, &sc);
     if (rc)
         return rc;
     qsort(h, sc.n, sizeof *h, cand_order);
@@ -220,16 +227,12 @@ int query_expand_prefixes(lctx_db *db, MDB_txn *txn, query_parsed *q)
     if (q->expanded)
         return LCTX_OK;
     for (size_t g = 0; g < q->n_prefixes; g++) {
-        query_prefix *p = &q->prefixes[g];
-        prefix_scan all = {NULL, 0, &p->all, &p->n_all};
         int rc = expand(db, txn, q, g);
-        if (!rc && p->required)
-            rc = scan_pattern(db, txn, p, &all);
         if (rc)
             return rc;
     }
     for (size_t x = 0; x < q->n_xprefixes; x++) {
-        prefix_scan sc = {NULL, 0, &q->excluded, &q->n_excluded};
+        prefix_scan sc = {NULL, 0, &q->excluded, &q->n_excluded, 0};
         int rc = scan_pattern(db, txn, &q->xprefixes[x], &sc);
         if (rc)
             return rc;
