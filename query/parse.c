@@ -152,14 +152,14 @@ static long add_term(parse_ctx *c, const char *term, size_t len, int required)
 }
 
 /* Adds (or counts again) a pattern to the list *v of *n; *added says
- * which. 0, or -1 out of memory. */
-static int add_pattern(query_prefix **v, size_t *n, const char *prefix, size_t len, int *added)
+ * which. Its index, or -1 out of memory. */
+static long add_pattern(query_prefix **v, size_t *n, const char *prefix, size_t len, int *added)
 {
     *added = 0;
     for (size_t i = 0; i < *n; i++)
         if ((*v)[i].len == len && memcmp((*v)[i].prefix, prefix, len) == 0) {
             (*v)[i].weight += 1;
-            return 0;
+            return (long)i;
         }
     query_prefix *p = realloc(*v, (*n + 1) * sizeof *p);
     if (!p)
@@ -168,12 +168,12 @@ static int add_pattern(query_prefix **v, size_t *n, const char *prefix, size_t l
     char *s = dup_term(prefix, len);
     if (!s)
         return -1;
-    p[(*n)++] = (query_prefix){s, (uint32_t)len, 1.0, NULL, 0, 0, NULL, 0};
+    p[*n] = (query_prefix){s, (uint32_t)len, 1.0, NULL, 0, 0, NULL, 0};
     *added = 1;
-    return 0;
+    return (long)(*n)++;
 }
 
-static int add_prefix(query_parsed *q, const char *prefix, size_t len, int *added)
+static long add_prefix(query_parsed *q, const char *prefix, size_t len, int *added)
 {
     return add_pattern(&q->prefixes, &q->n_prefixes, prefix, len, added);
 }
@@ -253,10 +253,10 @@ static int add_stopword_prefix(query_parsed *q, const char *s, size_t n)
     if (fl < 0)
         return fl == UTF8PROC_ERROR_NOMEM ? -1 : 0;
     int added;
-    int rc = fl > 0 && fl <= TOK_MAX_TERM * 4 ? add_prefix(q, (const char *)f, (size_t)fl, &added)
-                                              : 0;
+    long at = fl > 0 && fl <= TOK_MAX_TERM * 4 ? add_prefix(q, (const char *)f, (size_t)fl, &added)
+                                               : 0;
     free(f);
-    return rc;
+    return at < 0 ? -1 : 0;
 }
 
 /* Appends a copy of term to the list *v of *n. 0, or -1 out of memory. */
@@ -380,11 +380,12 @@ static int add_segment(parse_ctx *c, enum seg_kind kind, const char *s, size_t n
     if (kind == SEG_XPREFIX && l->n == 1) {
         int added;
         query_parsed *q = c->q;
-        if (add_pattern(&q->xprefixes, &q->n_xprefixes, tok_term(l, 0), l->tokens[0].term_len,
-                        &added))
+        long at = add_pattern(&q->xprefixes, &q->n_xprefixes, tok_term(l, 0),
+                              l->tokens[0].term_len, &added);
+        if (at < 0)
             return -1;
         return added && tok_stems_english(c->tok)
-                   ? add_completions(c, &q->xprefixes[q->n_xprefixes - 1], s + l->tokens[0].start,
+                   ? add_completions(c, &q->xprefixes[at], s + l->tokens[0].start,
                                      l->tokens[0].end - l->tokens[0].start)
                    : 0;
     }
@@ -403,7 +404,7 @@ static int add_segment(parse_ctx *c, enum seg_kind kind, const char *s, size_t n
         const char *t = tok_term(l, i);
         size_t tl = l->tokens[i].term_len;
         int added;
-        if (lone_cjk(t, tl) ? add_prefix(c->q, t, tl, &added) : add_term(c, t, tl, 0) < 0)
+        if (lone_cjk(t, tl) ? add_prefix(c->q, t, tl, &added) < 0 : add_term(c, t, tl, 0) < 0)
             return -1;
     }
     if (kind != SEG_PREFIX && kind != SEG_RPREFIX)
@@ -412,17 +413,14 @@ static int add_segment(parse_ctx *c, enum seg_kind kind, const char *s, size_t n
         return l->n_positions == 1 && !l->n_long ? add_stopword_prefix(c->q, s, n) : 0;
     const tok_token *last = &l->tokens[l->n - 1];
     int added;
-    if (add_prefix(c->q, tok_term(l, l->n - 1), last->term_len, &added))
+    long at = add_prefix(c->q, tok_term(l, l->n - 1), last->term_len, &added);
+    if (at < 0)
         return -1;
-    /* the pattern just added, or the same one met before */
-    for (size_t i = 0; kind == SEG_RPREFIX && i < c->q->n_prefixes; i++)
-        if (c->q->prefixes[i].len == last->term_len &&
-            memcmp(c->q->prefixes[i].prefix, tok_term(l, l->n - 1), last->term_len) == 0)
-            c->q->prefixes[i].required = 1;
+    if (kind == SEG_RPREFIX)   /* the pattern just added, or the same one met before */
+        c->q->prefixes[at].required = 1;
     if (!added || !tok_stems_english(c->tok))
         return 0;
-    return add_completions(c, &c->q->prefixes[c->q->n_prefixes - 1], s + last->start,
-                           last->end - last->start);
+    return add_completions(c, &c->q->prefixes[at], s + last->start, last->end - last->start);
 }
 
 /* Whether qs[i] is a '*' that ends a word of at least one other
