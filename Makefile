@@ -13,10 +13,11 @@
 CC      ?= cc
 CXX     ?= c++
 BUILD   := build
-PKGS    := sqlite3 lmdb openblas libcurl libutf8proc libcjson libcrypto
-# Linked: all but libcurl, libcrypto and OpenBLAS, whose headers lctx
+PKGS    := sqlite3 lmdb openblas libcurl libutf8proc libcjson libcrypto icu-uc
+# Linked: all but libcurl, libcrypto, OpenBLAS and ICU, whose headers lctx
 # compiles with but which it opens with dlopen only when an HTTP embedder,
-# a model download or an encoder needs them (attention/dynlib.c): linked,
+# a model download, an encoder or Thai text needs them (attention/dynlib.c,
+# indexer/tok_sea.c): linked,
 # they were loaded by every program that links lctx, and made start-up most
 # of a one-shot BM25 query. Benchmarks that call BLAS themselves link
 # OpenBLAS (BLAS_LIBS), and lctx then uses theirs.
@@ -74,7 +75,7 @@ BENCH_BIN := $(BENCH_C:bench/%.c=$(BUILD)/%) $(BENCH_CC:bench/%.cc=$(BUILD)/%)
 
 DEB_PKGS := build-essential pkg-config libsqlite3-dev liblmdb-dev libopenblas-dev \
             libcurl4-openssl-dev libcriterion-dev libutf8proc-dev libstemmer-dev \
-            libcjson-dev libreadline-dev libssl-dev
+            libcjson-dev libreadline-dev libssl-dev libicu-dev
 # eatmydata: bench-bm25 with NOSYNC=1 runs every engine with fsync turned
 # off, to show how much of an indexing time is waiting for the disk.
 BENCH_DEB_PKGS := sqlite3 jq libxapian-dev libfaiss-dev libhnswlib-dev gnuplot-nox eatmydata

@@ -381,6 +381,21 @@ void blas_sgemv(int order, int trans, int m, int n, float alpha, const float *a,
 void blas_set_threads(int n);
 int blas_get_threads(void);
 
+/* An entry point to bind: its name and where its pointer goes in a table. */
+typedef struct dyn_sym {
+    const char *name;
+    size_t at;
+} dyn_sym;
+
+/* Opens soname and binds syms into the table api (size bytes, its first
+ * member the library handle, void *). 0, or -1 with err set and api
+ * zeroed: a missing library names the package to install, a missing
+ * symbol itself. dyn_close closes a table so opened (or zeroed). For
+ * libraries whose types this header should not carry (ICU: tok_sea.c). */
+int dyn_open(void *api, size_t size, const char *soname, const char *package,
+             const dyn_sym *syms, size_t n, char *err, size_t errlen);
+void dyn_close(void *api, size_t size);
+
 /* 0, or -1 with a one-line err naming the library and the package to
  * install. The _from forms take the soname (tests name a missing one). */
 int dyn_curl_open(dyn_curl *c, char *err, size_t errlen);

@@ -1,6 +1,7 @@
 /*
  * dynlib.c — libraries opened when something first needs them: libcurl,
- * libcrypto and OpenBLAS.
+ * libcrypto and OpenBLAS here, ICU for the tokenizer (indexer/tok_sea.c,
+ * through dyn_open).
  *
  * libcurl serves the HTTP embedder and the Hugging Face download, libcrypto
  * SHA-256 of downloaded model files, OpenBLAS the encoders and exact vector
@@ -53,12 +54,6 @@
 #endif
 /* Debian's alternatives name, as a linked program's NEEDED entry was. */
 #define OPENBLAS_SONAME "libopenblas.so.0"
-
-/* An entry point to bind: its name and where its pointer goes in the table. */
-typedef struct dyn_sym {
-    const char *name;
-    size_t at;
-} dyn_sym;
 
 static const dyn_sym curl_syms[] = {
     {"curl_global_init", offsetof(dyn_curl, global_init)},
@@ -113,12 +108,9 @@ static const dyn_sym blas_syms[] = {
     {"openblas_get_num_threads", offsetof(dyn_blas, get_num_threads)},
 };
 
-/* Opens soname and binds syms into the table api (size bytes, its first
- * member the library handle). 0, or -1 with err set and api zeroed: a
- * missing library names the package to install, a missing symbol itself.
- * POSIX guarantees a function's address survives the trip through void *. */
-static int dyn_open(void *api, size_t size, const char *soname, const char *package,
-                    const dyn_sym *syms, size_t n, char *err, size_t errlen)
+/* POSIX guarantees a function's address survives the trip through void *. */
+int dyn_open(void *api, size_t size, const char *soname, const char *package,
+             const dyn_sym *syms, size_t n, char *err, size_t errlen)
 {
     memset(api, 0, size);
     /* RTLD_NODELETE: the last close leaves the library mapped. libcurl and
@@ -145,8 +137,7 @@ static int dyn_open(void *api, size_t size, const char *soname, const char *pack
     return 0;
 }
 
-/* Closes the library of a table opened by dyn_open (or zeroed). */
-static void dyn_close(void *api, size_t size)
+void dyn_close(void *api, size_t size)
 {
     void *lib;
     memcpy(&lib, api, sizeof lib);

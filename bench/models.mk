@@ -59,7 +59,7 @@ $(BUILD)/fuzz/fuzz_safetensors: fuzz/fuzz_safetensors.c $(FUZZ_LIB_SRC) attentio
 # The query language and snippets: the parser, the tokenizer it runs and
 # the snippet maker, nothing that needs a collection.
 FUZZ_QUERY_SRC := query/parse.c query/snippet.c $(sort $(wildcard indexer/tok*.c)) \
-  indexer/stopwords.c indexer/utf8.c
+  indexer/stopwords.c indexer/utf8.c attention/dynlib.c attention/errmsg.c
 $(BUILD)/fuzz/fuzz_query: fuzz/fuzz_query.c $(FUZZ_QUERY_SRC) query/query.h indexer/indexer.h | deps
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/fuzz_query.c $(FUZZ_QUERY_SRC) $(PKG_LIBS)

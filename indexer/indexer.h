@@ -51,13 +51,14 @@ int utf8_script(int32_t cp);
 /* ================================================ tokenizer (tokenize.c) */
 
 /* Tokenizer rules, recorded by each collection (docs/tokenizer.md):
- * 3 (current) adds elision (French, Italian, Catalan), Turkish apostrophes
+ * 4 (current) splits Thai, Lao, Khmer and Myanmar runs into words with
+ * ICU's dictionaries (tok_sea.c); 3 adds elision (French, Italian, Catalan), Turkish apostrophes
  * and dotted/dotless I, Hebrew acronyms, ZWSP as a word break, decimal
  * digits of every script as ASCII, and a limit of TOK_MAX_TERM characters
  * rather than bytes (tok_rules3.c); 2 keeps fullwidth , . ' inside words as
  * their ASCII forms and composes decomposed Hangul (tokenize.c); 1 is what
  * collections made before 2026-11-23 were indexed with. */
-#define TOK_RULES 3
+#define TOK_RULES 4
 typedef struct tok_config {
     const char *language;   /* Snowball language ("english", ...) or "none" */
     int stopwords;          /* drop stopwords of the language (English list built in) */
@@ -155,9 +156,23 @@ void tok_list_free(tok_list *l);
  * that of a character >= U+0080 under the rules. */
 enum {
     TC_SEP = 0, TC_LETTER, TC_DIGIT, TC_MARK, TC_FORMAT, TC_CJ, TC_HANGUL,
-    TC_APOS, TC_NUMSEP
+    TC_APOS, TC_NUMSEP,
+    TC_SEA                  /* a Thai, Lao, Khmer or Myanmar letter (rules 4) */
 };
 int tok_class_cp(int32_t cp, int rules);
+
+/* Words of Thai, Lao, Khmer and Myanmar runs, by ICU's dictionaries
+ * (tok_sea.c). tok_sea_script: whether cp is of one of those scripts.
+ * tok_sea_new opens ICU (soname NULL: the one the headers describe; tests
+ * name a missing one): NULL with a one-line err when it cannot.
+ * tok_sea_split sets *bounds to the word boundaries of run[0..n), byte
+ * offsets from 0 to n ascending, *nb of them, valid until the next call;
+ * -1 when out of memory or ICU fails. */
+typedef struct tok_sea tok_sea;
+int tok_sea_script(int32_t cp);
+tok_sea *tok_sea_new(const char *soname, char *err, size_t errlen);
+int tok_sea_split(tok_sea *s, const char *run, size_t n, const uint32_t **bounds, size_t *nb);
+void tok_sea_free(tok_sea *s);
 
 /* Longest term kept after normalisation: TOK_MAX_TERM bytes under rules 1
  * and 2; TOK_MAX_TERM characters and at most TOK_MAX_TERM_BYTES bytes under
@@ -168,6 +183,12 @@ int tok_class_cp(int32_t cp, int rules);
 #define TOK_MAX_TERM_BYTES (TOK_MAX_TERM * 4)
 /* The rules of t (TOK_RULES, or the collection's). */
 int tok_rules(const tok_tokenizer *t);
+/* Why t's last failed call failed: "out of memory" unless it said
+ * otherwise (ICU missing, for Thai text under rules 4). */
+const char *tok_error(const tok_tokenizer *t);
+/* Tests: t opens ICU by this soname from its next Thai run (a missing one
+ * exercises the error). */
+void tok_test_icu(tok_tokenizer *t, const char *soname);
 /* 1 when t stems English (the query parser's prefix completions). */
 int tok_stems_english(const tok_tokenizer *t);
 

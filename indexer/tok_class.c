@@ -37,6 +37,8 @@ int tok_class_cp(int32_t cp, int rules)
     case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO:
     case UTF8PROC_CATEGORY_NL: {
         int s = utf8_script(cp);
+        if (s == UTF8_SCRIPT_OTHER && rules >= 4 && tok_sea_script(cp))
+            return TC_SEA;   /* words from ICU's dictionaries (tok_sea.c) */
         return s == UTF8_SCRIPT_CJ ? TC_CJ : s == UTF8_SCRIPT_HANGUL ? TC_HANGUL : TC_LETTER;
     }
     case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_NO:

@@ -134,6 +134,9 @@ struct tok_tokenizer {
     tok_cache_slot *cache;
     uint32_t owners;                /* the last owner number handed out */
     int rules;                      /* segmentation rules (TOK_RULES, or 1) */
+    tok_sea *sea;                   /* ICU's word breaks, opened at the first run (rules 4) */
+    const char *icu_soname;         /* NULL: ICU's (tok_test_icu names another) */
+    char err[320];                  /* why the last call failed, when not for memory */
 };
 
 
@@ -281,11 +284,24 @@ void tok_free(tok_tokenizer *t)
         sb_stemmer_delete(t->stemmer);
     if (t->stemmer_ascii)
         sb_stemmer_delete(t->stemmer_ascii);
+    tok_sea_free(t->sea);
     free(t->cps);
     free(t->units);
     if (t->cache)
         munmap(t->cache, TOK_CACHE_BYTES);
     free(t);
+}
+
+const char *tok_error(const tok_tokenizer *t)
+{
+    return t && t->err[0] ? t->err : "out of memory";
+}
+
+void tok_test_icu(tok_tokenizer *t, const char *soname)
+{
+    tok_sea_free(t->sea);
+    t->sea = NULL;
+    t->icu_soname = soname;
 }
 
 int tok_rules(const tok_tokenizer *t)
@@ -674,6 +690,36 @@ static size_t tok_scan_cjk(tok_tokenizer *t, const char *text, size_t len, size_
     return j;
 }
 
+/* A run of Thai, Lao, Khmer or Myanmar letters (and the marks on them)
+ * starting at i: the words ICU finds in it (tok_sea.c), each emitted as a
+ * word of any other script would be. Returns the end of the run, or 0 on
+ * failure (t->err says why when it was not memory). */
+static size_t tok_scan_sea(tok_tokenizer *t, const char *text, size_t len, size_t i,
+                           tok_list *out)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    const uint32_t *b;
+    size_t j = i, nb, k;
+    int c;
+
+    while (j < len) {
+        size_t m = tok_next(s, len, j, &c, t->rules);
+        if (c != TC_SEA && c != TC_MARK && c != TC_FORMAT)
+            break;
+        j += m;
+    }
+    if (!t->sea && !(t->sea = tok_sea_new(t->icu_soname, t->err, sizeof t->err)))
+        return 0;
+    if (tok_sea_split(t->sea, text + i, j - i, &b, &nb) < 0)
+        return 0;
+    for (k = 0; k + 1 < nb; k++) {
+        size_t a = i + b[k], e = i + b[k + 1];
+        if (tok_emit_word(t, text, a, e, 0, 1, out->n_positions++, out) < 0)
+            return 0;
+    }
+    return j;
+}
+
 /* The words of a block read at text[i..i+64) (tok_block.c) that end below
  * byte `limit`: past it the block cannot tell whether a word goes on (the
  * next block's first byte, or a byte >= 0x80 that may be a letter). A
@@ -740,6 +786,7 @@ static int tok_scan(tok_tokenizer *t, const char *text, size_t len, int blocks, 
         return -1;
     if (len > UINT32_MAX)
         return -1;      /* byte offsets are 32-bit */
+    t->err[0] = '\0';
     while (i < len) {
         /* Here no word is open: i starts a word or a separator. */
         if (blocks && i >= slow_until) {
@@ -760,8 +807,9 @@ static int tok_scan(tok_tokenizer *t, const char *text, size_t len, int blocks, 
                               out->n_positions++, out) < 0)
                 return -1;
             i = end;
-        } else if (cls == TC_CJ || cls == TC_HANGUL) {
-            size_t end = tok_scan_cjk(t, text, len, i, cls, out);
+        } else if (cls == TC_CJ || cls == TC_HANGUL || cls == TC_SEA) {
+            size_t end = cls == TC_SEA ? tok_scan_sea(t, text, len, i, out)
+                                       : tok_scan_cjk(t, text, len, i, cls, out);
             if (end == 0)
                 return -1;
             i = end;

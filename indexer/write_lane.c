@@ -131,6 +131,13 @@ static int lane_spill(lctx_db *db, struct write_batch *w, index_lane *l, int fin
     return LCTX_OK;
 }
 
+/* The tokenizer's failure: memory, or a library it needed (ICU). */
+static int tok_failed(lctx_db *db, const tok_tokenizer *tok)
+{
+    const char *why = tok_error(tok);
+    return store_err(db, strcmp(why, "out of memory") ? LCTX_ERROR : LCTX_ENOMEM, "%s", why);
+}
+
 /* Tokenizes one document's chunks into the builder. Identical for first
  * apply and replay: that is what makes replay exact. */
 static int index_doc(lctx_db *db, struct write_batch *w, index_lane *l, uint32_t doc_id,
@@ -141,13 +148,13 @@ static int index_doc(lctx_db *db, struct write_batch *w, index_lane *l, uint32_t
         return store_err(db, LCTX_ENOMEM, "out of memory (simulated)");
     tok_list_reset(&l->title_toks);
     if (title_len && tok_tokenize(l->tok, title, title_len, &l->title_toks))
-        return store_err(db, LCTX_ENOMEM, "out of memory");
+        return tok_failed(db, l->tok);
     for (size_t i = 0; i < n_spans; i++) {
         tok_list_reset(&l->text_toks);
         size_t n = spans[i].end - spans[i].start;
         uint32_t len;
         if (n && tok_tokenize(l->tok, text + spans[i].start, n, &l->text_toks))
-            return store_err(db, LCTX_ENOMEM, "out of memory");
+            return tok_failed(db, l->tok);
         if (postings_build_chunk(l->pb, l->tok, first_chunk + (uint32_t)i, doc_id,
                                  &l->text_toks, &l->title_toks, &len))
             return store_err(db, LCTX_ENOMEM, "out of memory");

@@ -600,14 +600,17 @@ int query_parse(tok_tokenizer *t, const char *qs, query_parsed *q, char *err, si
     parse_ctx c = {.tok = t, .q = q};
     tok_list_init(&c.l);
     char *plain = plain_marks(t, qs, &len);
-    int rc = plain ? parse_segments(&c, plain, len) : -1;
+    int rc = plain ? parse_segments(&c, plain, len) : -1, had_plain = plain != NULL;
     free(plain);
     tok_list_free(&c.l);
     free(c.slot);
     if (rc) {
+        /* The tokenizer's reason, if it was not memory (no ICU for Thai). */
+        const char *why = had_plain ? tok_error(t) : "out of memory";
+        int mem = strcmp(why, "out of memory") == 0;
         query_parsed_free(q);
-        snprintf(err, errlen, "query: out of memory");
-        return LCTX_ENOMEM;
+        snprintf(err, errlen, "query: %s", why);
+        return mem ? LCTX_ENOMEM : LCTX_ERROR;
     }
     int none = q->n_terms == 0 && q->n_prefixes == 0;
     q->stopwords_only = c.words && none;

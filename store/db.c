@@ -280,6 +280,8 @@ struct tok_tokenizer *store_tok_get(lctx_db *db)
     t = tok_new(&tc, err, sizeof err);
     if (!t)
         store_err(db, LCTX_ERROR, "tokenizer: %s", err[0] ? err : "out of memory");
+    else if (db->test_icu_soname)
+        tok_test_icu(t, db->test_icu_soname);
     return t;
 }
 
@@ -580,6 +582,7 @@ void store_test_fail_vacuum(lctx_db *db, int on) { db->test_fail_vacuum = on; }
 void store_test_fail_replace(lctx_db *db, int on) { db->test_fail_replace = on; }
 void store_test_caller_every(lctx_db *db, unsigned n) { db->test_caller_every = n; }
 void store_test_fail_doc(lctx_db *db, uint64_t doc_id) { db->test_fail_doc = doc_id + 1; }
+void store_test_icu(lctx_db *db, const char *soname) { db->test_icu_soname = soname; }
 void store_test_lsh_threshold(lctx_db *db, size_t n) { db->test_lsh_threshold = n; }
 void store_test_after_snapshot(lctx_db *db, void (*fn)(void *), void *ctx)
 {

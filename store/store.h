@@ -222,6 +222,7 @@ struct lctx_db {
     int test_fail_replace;        /* new generation: 1 fails before commit point, 2 after */
     unsigned test_caller_every;   /* add: the caller tokenizes every n-th document */
     uint64_t test_fail_doc;       /* tokenizing document id test_fail_doc - 1 fails */
+    const char *test_icu_soname;  /* new tokenizers open ICU by this name (tok_test_icu) */
     unsigned test_fail_spill;     /* spills fail as on a full disk: 1 in the batch, 2 at commit */
     int kv_full;                  /* set by kv.c when LMDB answered MDB_MAP_FULL */
 
@@ -303,6 +304,7 @@ void store_test_fail_replace(lctx_db *db, int on);
 void store_test_caller_every(lctx_db *db, unsigned n);
 /* Tokenizing document doc_id fails as out of memory would (UINT64_MAX: never). */
 void store_test_fail_doc(lctx_db *db, uint64_t doc_id);
+void store_test_icu(lctx_db *db, const char *soname);   /* a missing ICU: the error */
 void store_test_lsh_threshold(lctx_db *db, size_t n);   /* LSH from n vectors (0: default) */
 void store_test_after_snapshot(lctx_db *db, void (*fn)(void *), void *ctx);
 
