@@ -165,13 +165,16 @@ int tok_class_cp(int32_t cp, int rules);
  * (tok_sea.c). tok_sea_script: whether cp is of one of those scripts.
  * tok_sea_new opens ICU (soname NULL: the one the headers describe; tests
  * name a missing one): NULL with a one-line err when it cannot.
- * tok_sea_split sets *bounds to the word boundaries of run[0..n), byte
- * offsets from 0 to n ascending, *nb of them, valid until the next call;
- * -1 when out of memory or ICU fails. */
+ * tok_sea_run takes the run of those scripts' letters (and the marks on
+ * them) that starts at text[i] (a TC_SEA letter), sets *end past it and
+ * *bounds to its word boundaries, byte offsets from i, 0 first and
+ * *end - i last, *nb of them, valid until the next call; -1 when out of
+ * memory or ICU fails. */
 typedef struct tok_sea tok_sea;
 int tok_sea_script(int32_t cp);
 tok_sea *tok_sea_new(const char *soname, char *err, size_t errlen);
-int tok_sea_split(tok_sea *s, const char *run, size_t n, const uint32_t **bounds, size_t *nb);
+int tok_sea_run(tok_sea *s, const char *text, size_t len, size_t i, int rules, size_t *end,
+                const uint32_t **bounds, size_t *nb);
 void tok_sea_free(tok_sea *s);
 
 /* Longest term kept after normalisation: TOK_MAX_TERM bytes under rules 1

@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <utf8proc.h>
 #include <unicode/ubrk.h>
 #include <unicode/utext.h>
 #include <unicode/uversion.h>
@@ -126,7 +127,8 @@ tok_sea *tok_sea_new(const char *soname, char *err, size_t errlen)
     return s;
 }
 
-int tok_sea_split(tok_sea *s, const char *run, size_t n, const uint32_t **bounds, size_t *nb)
+/* The word boundaries of run[0..n). */
+static int sea_split(tok_sea *s, const char *run, size_t n, const uint32_t **bounds, size_t *nb)
 {
     UErrorCode st = U_ZERO_ERROR;
     if (n > INT32_MAX)
@@ -153,4 +155,25 @@ int tok_sea_split(tok_sea *s, const char *run, size_t n, const uint32_t **bounds
     *bounds = s->bounds;
     *nb = k;
     return 0;
+}
+
+int tok_sea_run(tok_sea *s, const char *text, size_t len, size_t i, int rules, size_t *end,
+                const uint32_t **bounds, size_t *nb)
+{
+    /* The run: the scripts' letters and the marks and format characters
+     * on them (all past ASCII, so an ASCII byte ends it). */
+    size_t j = i;
+    while (j < len) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t m = utf8proc_iterate((const utf8proc_uint8_t *)text + j,
+                                              (utf8proc_ssize_t)(len - j), &cp);
+        if (m <= 0 || cp < 0x80)
+            break;
+        int c = tok_class_cp(cp, rules);
+        if (c != TC_SEA && c != TC_MARK && c != TC_FORMAT)
+            break;
+        j += (size_t)m;
+    }
+    *end = j;
+    return sea_split(s, text + i, j - i, bounds, nb);
 }

@@ -142,28 +142,8 @@ struct tok_tokenizer {
 
 /* ----------------------------------------------------------- token lists */
 
-void tok_list_init(tok_list *l)
-{
-    memset(l, 0, sizeof *l);
-}
-
-void tok_list_reset(tok_list *l)
-{
-    l->n = 0;
-    l->terms_len = 0;
-    l->n_positions = 0;
-    l->n_long = 0;
-}
-
-void tok_list_free(tok_list *l)
-{
-    if (!l)
-        return;
-    free(l->tokens);
-    free(l->terms);
-    tok_list_init(l);
-}
-
+/* Appends a token (tok_list_init and the rest: tok_list.c). Inline: the
+ * tokenizer's hot path. */
 static inline int tok_list_push(tok_list *l, const char *term, size_t term_len,
                                 size_t start, size_t end, uint32_t pos, uint32_t slot)
 {
@@ -690,34 +670,23 @@ static size_t tok_scan_cjk(tok_tokenizer *t, const char *text, size_t len, size_
     return j;
 }
 
-/* A run of Thai, Lao, Khmer or Myanmar letters (and the marks on them)
- * starting at i: the words ICU finds in it (tok_sea.c), each emitted as a
- * word of any other script would be. Returns the end of the run, or 0 on
- * failure (t->err says why when it was not memory). */
+/* A run of Thai, Lao, Khmer or Myanmar letters starting at i: the words
+ * ICU finds in it (tok_sea.c), each emitted as a word of any other script.
+ * Returns the end of the run, or 0 on failure (t->err says why when it was
+ * not memory). */
 static size_t tok_scan_sea(tok_tokenizer *t, const char *text, size_t len, size_t i,
                            tok_list *out)
 {
-    const unsigned char *s = (const unsigned char *)text;
     const uint32_t *b;
-    size_t j = i, nb, k;
-    int c;
-
-    while (j < len) {
-        size_t m = tok_next(s, len, j, &c, t->rules);
-        if (c != TC_SEA && c != TC_MARK && c != TC_FORMAT)
-            break;
-        j += m;
-    }
+    size_t end, nb;
     if (!t->sea && !(t->sea = tok_sea_new(t->icu_soname, t->err, sizeof t->err)))
         return 0;
-    if (tok_sea_split(t->sea, text + i, j - i, &b, &nb) < 0)
+    if (tok_sea_run(t->sea, text, len, i, t->rules, &end, &b, &nb) < 0)
         return 0;
-    for (k = 0; k + 1 < nb; k++) {
-        size_t a = i + b[k], e = i + b[k + 1];
-        if (tok_emit_word(t, text, a, e, 0, 1, out->n_positions++, out) < 0)
+    for (size_t k = 0; k + 1 < nb; k++)
+        if (tok_emit_word(t, text, i + b[k], i + b[k + 1], 0, 1, out->n_positions++, out) < 0)
             return 0;
-    }
-    return j;
+    return end;
 }
 
 /* The words of a block read at text[i..i+64) (tok_block.c) that end below
