@@ -20,7 +20,6 @@
  * written without spaces still gets.
  */
 #include <criterion/criterion.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +28,7 @@
 #include "indexer/indexer.h"
 #include "lctx.h"
 #include "query/query.h"
+#include "test_catalog_sql.h"
 #include "test_tmpdir.h"
 
 #define OPEN "<b>"
@@ -379,13 +379,7 @@ Test(snippet_cap, search_of_a_1mb_thai_document)
     cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
     lctx_close(db);
     /* a collection made with rules 3 (see the top of the file) */
-    char file[400];
-    snprintf(file, sizeof file, "%s/catalog.db", coll);
-    sqlite3 *c;
-    cr_assert_eq(sqlite3_open(file, &c), SQLITE_OK);
-    cr_assert_eq(sqlite3_exec(c, "UPDATE config SET value='3' WHERE key='tokenizer_rules'",
-                              NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(c));
-    sqlite3_close(c);
+    catalog_sql(coll, "UPDATE config SET value='3' WHERE key='tokenizer_rules'");
     cr_assert_eq(lctx_open(coll, 0, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
     cr_assert_eq(lctx_begin(db), LCTX_OK);
     lctx_doc d = {.id = "thai", .text = text};

@@ -24,7 +24,6 @@
  * (plus its comment lines).
  */
 #include <criterion/criterion.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +31,7 @@
 
 #include "indexer/indexer.h"
 #include "lctx.h"
+#include "test_catalog_sql.h"
 #include "test_hits.h"
 #include "test_tmpdir.h"
 #include "test_tok.h"
@@ -318,12 +318,7 @@ static lctx_db *create(const char *language)
 
 static void sql(const char *stmt)
 {
-    char file[600];
-    snprintf(file, sizeof file, "%s/catalog.db", dir);
-    sqlite3 *c;
-    cr_assert_eq(sqlite3_open(file, &c), SQLITE_OK);
-    cr_assert_eq(sqlite3_exec(c, stmt, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(c));
-    sqlite3_close(c);
+    catalog_sql(dir, stmt);
 }
 
 static int rules_of(lctx_db *db)

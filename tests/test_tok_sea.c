@@ -10,13 +10,13 @@
  * which snippets highlight.
  */
 #include <criterion/criterion.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "indexer/indexer.h"
 #include "lctx.h"
 #include "store/store.h"
+#include "test_catalog_sql.h"
 #include "test_hits.h"
 #include "test_tmpdir.h"
 #include "test_tok.h"
@@ -167,12 +167,7 @@ Test(tok_sea_coll, without_icu_the_batch_fails_and_changes_nothing)
 
 static void sql(const char *stmt)
 {
-    char file[600];
-    snprintf(file, sizeof file, "%s/catalog.db", dir);
-    sqlite3 *c;
-    cr_assert_eq(sqlite3_open(file, &c), SQLITE_OK);
-    cr_assert_eq(sqlite3_exec(c, stmt, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(c));
-    sqlite3_close(c);
+    catalog_sql(dir, stmt);
 }
 
 Test(tok_sea_coll, a_rules_3_collection_keeps_whole_runs_until_rebuilt)
