@@ -139,7 +139,6 @@ struct tok_tokenizer {
     char err[320];                  /* why the last call failed, when not for memory */
 };
 
-
 /* ----------------------------------------------------------- token lists */
 
 /* Appends a token (tok_list_init and the rest: tok_list.c). Inline: the

@@ -18,13 +18,13 @@
  * index is rebuilt from the catalog.
  */
 #include <criterion/criterion.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "indexer/indexer.h"
 #include "lctx.h"
+#include "test_catalog_sql.h"
 #include "test_hits.h"
 #include "test_tmpdir.h"
 #include "test_tok.h"
@@ -88,16 +88,6 @@ Test(tok_rules, decomposed_hangul_bigrams_by_syllable)
 /* ------------------------------------------------------- collections */
 TMPDIR_COLLECTION_SUITE(tok_coll, "tokrules");
 
-static void sql(const char *path, const char *stmt)
-{
-    char file[600];
-    snprintf(file, sizeof file, "%s/catalog.db", path);
-    sqlite3 *c;
-    cr_assert_eq(sqlite3_open(file, &c), SQLITE_OK);
-    cr_assert_eq(sqlite3_exec(c, stmt, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(c));
-    sqlite3_close(c);
-}
-
 #define FULLWIDTH_1000 "\xef\xbc\x91\xef\xbc\x8c\xef\xbc\x90\xef\xbc\x90\xef\xbc\x90"
 
 /* A new collection at dir with one committed document, closed. */
@@ -124,7 +114,7 @@ Test(tok_coll, an_older_collection_keeps_its_rules_until_rebuilt)
     lctx_db *db;
     make_one_document();
     /* as a collection made before rules were recorded */
-    sql(dir, "DELETE FROM config WHERE key='tokenizer_rules'");
+    catalog_sql(dir, "DELETE FROM config WHERE key='tokenizer_rules'");
     cr_assert_eq(lctx_open(dir, 0, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
     add_one_doc(db, "fw", "it costs " FULLWIDTH_1000 " yen");
     /* indexed and searched with rules 1: 1 and 000, and the query alike */
@@ -147,7 +137,7 @@ Test(tok_coll, rules_from_a_newer_lctx_are_refused)
 {
     lctx_db *db;
     make_one_document();
-    sql(dir, "UPDATE config SET value='9' WHERE key='tokenizer_rules'");
+    catalog_sql(dir, "UPDATE config SET value='9' WHERE key='tokenizer_rules'");
     cr_assert_eq(lctx_open(dir, 0, NULL, &db), LCTX_EVERSION);
     cr_assert_not_null(strstr(lctx_errmsg(db), "tokenizer rules"), "%s", lctx_errmsg(db));
     lctx_close(db);
