@@ -300,10 +300,8 @@ void store_test_fail_lmdb(lctx_db *db, int on);
 void store_test_fail_catalog_commit(lctx_db *db, int on);
 void store_test_fail_vacuum(lctx_db *db, int on);
 void store_test_fail_replace(lctx_db *db, int on);
-/* lctx_add tokenizes every n-th document on the calling thread (0: backlog only). */
-void store_test_caller_every(lctx_db *db, unsigned n);
-/* Tokenizing document doc_id fails as out of memory would (UINT64_MAX: never). */
-void store_test_fail_doc(lctx_db *db, uint64_t doc_id);
+void store_test_caller_every(lctx_db *db, unsigned n);  /* caller tokenizes every n-th doc */
+void store_test_fail_doc(lctx_db *db, uint64_t doc_id);  /* fails as no memory (UINT64_MAX: none) */
 void store_test_icu(lctx_db *db, const char *soname);   /* a missing ICU: the error */
 void store_test_lsh_threshold(lctx_db *db, size_t n);   /* LSH from n vectors (0: default) */
 void store_test_after_snapshot(lctx_db *db, void (*fn)(void *), void *ctx);
