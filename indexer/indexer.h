@@ -52,8 +52,9 @@ int utf8_script(int32_t cp);
 
 /* Tokenizer rules, recorded by each collection (docs/tokenizer.md):
  * 4 (current) splits Thai, Lao, Khmer and Myanmar runs into words with
- * ICU's dictionaries (tok_sea.c); 3 adds elision (French, Italian, Catalan), Turkish apostrophes
- * and dotted/dotless I, Hebrew acronyms, ZWSP as a word break, decimal
+ * ICU's dictionaries (tok_sea.c); 3 adds elision (French, Italian,
+ * Catalan), Turkish apostrophes and dotted/dotless I, Hebrew acronyms,
+ * ZWSP as a word break, decimal
  * digits of every script as ASCII, and a limit of TOK_MAX_TERM characters
  * rather than bytes (tok_rules3.c); 2 keeps fullwidth , . ' inside words as
  * their ASCII forms and composes decomposed Hangul (tokenize.c); 1 is what
