@@ -8,9 +8,10 @@
  * would go unseen until the next fuzzing session. So fuzz/fuzz_query.c's
  * LLVMFuzzerTestOneInput is compiled into this test and every file of
  * fuzz/corpus/query goes through it: a sanitizer report or the target's
- * abort() fails the test, and so does finding too few seeds. (The model
- * file fuzzers define the same symbol, so each would need a binary of its
- * own; the query target is the one a user's typing reaches.)
+ * abort() fails the test, and so does finding too few seeds. (Each fuzz
+ * target defines the same symbol, so each has a test binary of its own:
+ * test_fuzz_model_file.c and test_fuzz_safetensors.c, which also replay
+ * mutants of their seeds.)
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
