@@ -187,9 +187,9 @@ void tok_sea_free(tok_sea *s);
 #define TOK_MAX_TERM_BYTES (TOK_MAX_TERM * 4)
 /* The rules of t (TOK_RULES, or the collection's). */
 int tok_rules(const tok_tokenizer *t);
-/* Why t's last failed call failed: "out of memory" unless it said
- * otherwise (ICU missing, for Thai text under rules 4). */
-const char *tok_error(const tok_tokenizer *t);
+/* Why t's last failed call failed: "out of memory", with *out_of_memory
+ * set, unless it said otherwise (ICU missing, for Thai text under rules 4). */
+const char *tok_error(const tok_tokenizer *t, int *out_of_memory);
 /* Tests: t opens ICU by this soname from its next Thai run (a missing one
  * exercises the error). */
 void tok_test_icu(tok_tokenizer *t, const char *soname);

@@ -271,9 +271,9 @@ void tok_free(tok_tokenizer *t)
     free(t);
 }
 
-const char *tok_error(const tok_tokenizer *t)
+const char *tok_error(const tok_tokenizer *t, int *out_of_memory)
 {
-    return t && t->err[0] ? t->err : "out of memory";
+    return (*out_of_memory = !t || !t->err[0]) ? "out of memory" : t->err;
 }
 
 void tok_test_icu(tok_tokenizer *t, const char *soname)

@@ -134,8 +134,9 @@ static int lane_spill(lctx_db *db, struct write_batch *w, index_lane *l, int fin
 /* The tokenizer's failure: memory, or a library it needed (ICU). */
 static int tok_failed(lctx_db *db, const tok_tokenizer *tok)
 {
-    const char *why = tok_error(tok);
-    return store_err(db, strcmp(why, "out of memory") ? LCTX_ERROR : LCTX_ENOMEM, "%s", why);
+    int mem;
+    const char *why = tok_error(tok, &mem);
+    return store_err(db, mem ? LCTX_ENOMEM : LCTX_ERROR, "%s", why);
 }
 
 /* Tokenizes one document's chunks into the builder. Identical for first

@@ -606,8 +606,8 @@ int query_parse(tok_tokenizer *t, const char *qs, query_parsed *q, char *err, si
     free(c.slot);
     if (rc) {
         /* The tokenizer's reason, if it was not memory (no ICU for Thai). */
-        const char *why = had_plain ? tok_error(t) : "out of memory";
-        int mem = strcmp(why, "out of memory") == 0;
+        int mem = 1;
+        const char *why = had_plain ? tok_error(t, &mem) : "out of memory";
         query_parsed_free(q);
         snprintf(err, errlen, "query: %s", why);
         return mem ? LCTX_ENOMEM : LCTX_ERROR;
