@@ -11,12 +11,15 @@
  *
  *   words      maximal runs of non-space characters; each Han/kana/Hangul
  *              character counts as a word of its own (those scripts have
- *              no spaces), and runs of pure punctuation ("--", "*") count
- *              as no word at all.
+ *              no spaces), every CHUNK_SEA_LETTERS letters of Thai, Lao,
+ *              Khmer or Myanmar count as one (below), and runs of pure
+ *              punctuation ("--", "*") count as no word at all.
  *   sentences  end after '.', '!' or '?' (closing quotes and brackets may
  *              follow) before a space, except after a one-letter word ("J.
  *              Smith"), a common abbreviation ("e.g.", "Dr.") or before a
- *              lowercase word; after the CJK full stops; at a paragraph
+ *              lowercase word; after the CJK, Myanmar and Khmer full
+ *              stops (which need no space after them); at a space after
+ *              Thai, Lao, Khmer or Myanmar (chunk_sea_last); at a paragraph
  *              break (blank line); at the end of a markdown heading line.
  *   passages   sentences are added greedily; before adding one that would
  *              take the passage past the target, the passage is closed if
@@ -52,6 +55,20 @@
 
 #define CHUNK_DEFAULT_WORDS 200
 
+/* Thai, Lao, Khmer and Myanmar put no space between words, only between
+ * phrases or sentences, so a space-delimited run of them holds several
+ * words (Thai about 11). Counted as one word, their passages ran five to
+ * ten times the target. The chunker does not segment them (the tokenizer
+ * asks ICU's dictionaries, rules 4; passages must not depend on a library
+ * that may be missing or change), so it counts one word per this many of
+ * their letters, combining marks not counted: ICU's words average 3.6
+ * such letters in Thai, 3.9 in Lao, 4.5 in Khmer and 2.7 in Myanmar (a
+ * paragraph of each, segmented by the tokenizer). Each counted word ends
+ * a unit the chunker may cut at when a sentence runs past twice the
+ * target, so a text without spaces is cut between letters, as CJK is
+ * between characters; never before a combining mark. */
+#define CHUNK_SEA_LETTERS 4
+
 typedef struct chunk_state {
     const unsigned char *s;
     size_t len;
@@ -76,9 +93,11 @@ static int chunk_is_space(int32_t cp)
            cp == '\v' || cp == 0xA0 || cp == 0x3000 || cp == 0x2028 || cp == 0x2029;
 }
 
-static int chunk_is_cjk_stop(int32_t cp)
+/* 。！？｡, Myanmar's ။ and Khmer's ។ ៕ */
+static int chunk_is_full_stop(int32_t cp)
 {
-    return cp == 0x3002 || cp == 0xFF01 || cp == 0xFF1F || cp == 0xFF61;
+    return cp == 0x3002 || cp == 0xFF01 || cp == 0xFF1F || cp == 0xFF61 || cp == 0x104B ||
+           cp == 0x17D4 || cp == 0x17D5;
 }
 
 /* Decodes one character; invalid bytes are returned as themselves, length 1. */
@@ -289,6 +308,22 @@ static int chunk_word_ends_sentence(const unsigned char *s, size_t ws, size_t we
     return 1;
 }
 
+/* Whether the word s[ws..we) ends in a Thai, Lao, Khmer or Myanmar
+ * character: a space after one ends a sentence. Those scripts put spaces
+ * between phrases and sentences only, and most of their text has no other
+ * punctuation, so a space is where a passage may be cut without cutting a
+ * word. */
+static int chunk_sea_last(const unsigned char *s, size_t ws, size_t we)
+{
+    if (we == ws || s[we - 1] < 0x80)
+        return 0;
+    size_t b = we - 1;
+    while (b > ws && we - b < 4 && (s[b] & 0xC0) == 0x80)
+        b--;
+    int32_t cp;
+    return chunk_decode(s, we, b, &cp) == we - b && tok_sea_script(cp);
+}
+
 /* Is the word at ws a markdown heading marker ("#".."######" then space)? */
 static int chunk_is_heading(const unsigned char *s, size_t len, size_t ws, size_t we)
 {
@@ -301,8 +336,9 @@ static int chunk_is_heading(const unsigned char *s, size_t len, size_t ws, size_
     return we == len || s[we] == ' ' || s[we] == '\t';
 }
 
-/* Class of a non-space character: 2 = CJK (own word), 1 = counts as word
- * content, 0 = punctuation or symbol. */
+/* Class of a non-space character: 2 = CJK (own word), 3 = a Thai, Lao,
+ * Khmer or Myanmar letter or digit (CHUNK_SEA_LETTERS of them make a
+ * word), 1 = counts as word content, 0 = punctuation or symbol. */
 static int chunk_char_class(int32_t cp)
 {
     if (cp < 0x80)
@@ -312,8 +348,12 @@ static int chunk_char_class(int32_t cp)
         return c >= UTF8PROC_CATEGORY_LU && c <= UTF8PROC_CATEGORY_NO ? 2 : 0;
     }
     utf8proc_category_t c = utf8proc_category(cp);
-    return (c >= UTF8PROC_CATEGORY_LU && c <= UTF8PROC_CATEGORY_NO) ||
-           c == UTF8PROC_CATEGORY_CN || c == UTF8PROC_CATEGORY_CO;
+    int content = (c >= UTF8PROC_CATEGORY_LU && c <= UTF8PROC_CATEGORY_NO) ||
+                  c == UTF8PROC_CATEGORY_CN || c == UTF8PROC_CATEGORY_CO;
+    if (content && tok_sea_script(cp) && c != UTF8PROC_CATEGORY_MN &&
+        c != UTF8PROC_CATEGORY_MC && c != UTF8PROC_CATEGORY_ME)
+        return 3;
+    return content;
 }
 
 #define CHUNK_ONES 0x0101010101010101ull
@@ -385,6 +425,7 @@ static void chunk_scan(chunk_state *st)
     size_t len = st->len, i = 0;
     size_t ws = 0;          /* start of the current non-CJK word */
     int in_word = 0, counts = 0;
+    int sea = 0;            /* its Thai, Lao, Khmer, Myanmar letters (CHUNK_SEA_LETTERS) */
     int newlines = 2;       /* newlines in the space run before the next word; start of text counts as a line start */
     int in_heading = 0;
 
@@ -418,15 +459,15 @@ static void chunk_scan(chunk_state *st)
         size_t n = i < len ? chunk_decode(s, len, i, &cp) : 0;
         int space = i == len || chunk_is_space(cp);
         int cls = space ? 0 : chunk_char_class(cp);
-        int stop = !space && chunk_is_cjk_stop(cp);
+        int stop = !space && chunk_is_full_stop(cp);
 
-        /* a word ends at space, at a CJK character, and at a CJK stop (which
+        /* a word ends at space, at a CJK character, and at a full stop (which
          * it then includes) */
         if (in_word && (space || cls == 2)) {
             size_t nx = chunk_skip_space(st, i);
             unsigned char next = nx < len ? s[nx] : 0;
             chunk_add_word(st, ws, i, counts);
-            if (chunk_word_ends_sentence(s, ws, i, next))
+            if (chunk_word_ends_sentence(s, ws, i, next) || (space && chunk_sea_last(s, ws, i)))
                 chunk_end_sentence(st);
             in_word = 0;
         }
@@ -470,9 +511,16 @@ static void chunk_scan(chunk_state *st)
         } else if (!in_word) {
             in_word = 1;
             ws = i;
-            counts = cls;
+            counts = cls != 0;
+            sea = cls == 3;
+        } else if (cls == 3 && sea == CHUNK_SEA_LETTERS) {
+            chunk_add_word(st, ws, i, 1);   /* enough letters for a word: it ends here */
+            ws = i;
+            counts = 1;
+            sea = 1;
         } else {
-            counts |= cls;
+            counts |= cls != 0;
+            sea += cls == 3;
         }
         i += n;
     }
@@ -481,7 +529,8 @@ static void chunk_scan(chunk_state *st)
 }
 
 /* The common case in one cheap pass: a text without '#' holding at most
- * target whitespace-separated runs, none of them Han, kana or Hangul, is a
+ * target whitespace-separated runs, none of them Han, kana, Hangul, Thai,
+ * Lao, Khmer or Myanmar, is a
  * single passage, the text without its surrounding whitespace (no heading
  * can start a passage, and with at most target words no sentence can close
  * one or be cut). ASCII goes eight bytes at a time (most texts are ASCII,
@@ -527,7 +576,8 @@ static int chunk_single(const unsigned char *s, size_t len, size_t target, chunk
             int32_t cp;
             n = chunk_decode(s, len, i, &cp);
             space = chunk_is_space(cp);
-            if (!space && (chunk_is_cjk_stop(cp) || utf8_script(cp) != UTF8_SCRIPT_OTHER))
+            if (!space && (chunk_is_full_stop(cp) || utf8_script(cp) != UTF8_SCRIPT_OTHER ||
+                           tok_sea_script(cp)))
                 return 0;
         }
         if (!space) {

@@ -37,7 +37,8 @@ static void assert_same_spans(const char *s, size_t len, int target, const char 
 /* Words of every length from 1 to 19 bytes (so that word ends fall on
  * every offset of an 8-byte window), digits, punctuation-only runs,
  * sentence ends, abbreviations, headings, non-ASCII words and spaces,
- * CJK characters and stops. */
+ * CJK characters and stops, Thai, Lao, Khmer and Myanmar with their
+ * marks and stops. */
 static const char *const pieces[] = {
     "a", "to", "the", "word", "words", "passage", "sentence", "retrieval",
     "incorporated", "nevertheless", "internationally", "counterrevolution",
@@ -46,6 +47,7 @@ static const char *const pieces[] = {
     "# Heading", "## Sub", "#tag", "caf\xC3\xA9", "na\xC3\xAFve.", "\xCE\xA9mega",
     "x\xE2\x80\x9Cq\xE2\x80\x9D", "\xE4\xB8\xAD\xE6\x96\x87", "\xE3\x80\x82",
     "\xED\x95\x9C\xEA\xB5\xAD", "\xF0\x9F\x91\x8D", "\xFF", "ab\xC2\xA0" "cd",
+    "ภาษาไทย", "ไม้", "x\xE0\xB8\xA1", "ພາສາ", "ខ្មែរ។", "မြန်မာ။", "။", "ok\xE1\x9F\x94" "ok",
 };
 static const char *const gaps[] = {
     " ", " ", " ", "  ", "\t", "\n", "\n\n", " \n ", "\r\n", "\xC2\xA0", "\xE3\x80\x80",
