@@ -51,7 +51,8 @@ int utf8_script(int32_t cp);
 /* ================================================ tokenizer (tokenize.c) */
 
 /* Tokenizer rules, recorded by each collection (docs/tokenizer.md):
- * 4 (current) splits Thai, Lao, Khmer and Myanmar runs into words with
+ * 5 (current) indexes the last character of a CJK run also as a unigram
+ * (tokenize.c); 4 splits Thai, Lao, Khmer and Myanmar runs into words with
  * ICU's dictionaries (tok_sea.c); 3 adds elision (French, Italian,
  * Catalan), Turkish apostrophes and dotted/dotless I, Hebrew acronyms,
  * ZWSP as a word break, decimal
@@ -59,7 +60,7 @@ int utf8_script(int32_t cp);
  * rather than bytes (tok_rules3.c); 2 keeps fullwidth , . ' inside words as
  * their ASCII forms and composes decomposed Hangul (tokenize.c); 1 is what
  * collections made before 2026-11-23 were indexed with. */
-#define TOK_RULES 4
+#define TOK_RULES 5
 typedef struct tok_config {
     const char *language;   /* Snowball language ("english", ...) or "none" */
     int stopwords;          /* drop stopwords of the language (English list built in) */
@@ -161,6 +162,8 @@ enum {
     TC_SEA                  /* a Thai, Lao, Khmer or Myanmar letter (rules 4) */
 };
 int tok_class_cp(int32_t cp, int rules);
+/* The class of each ASCII byte (tok_class.c). */
+extern const unsigned char tok_ascii_class[128];
 
 /* Words of Thai, Lao, Khmer and Myanmar runs, by ICU's dictionaries
  * (tok_sea.c). tok_sea_script: whether cp is of one of those scripts.

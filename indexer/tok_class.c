@@ -1,18 +1,43 @@
 /*
- * tok_class.c — the class of a character past ASCII, for the tokenizer's
- * segmentation (tokenize.c, which classes ASCII bytes with a table of its
- * own, inline, as every byte of the corpus goes through it). Classes come
- * from the Unicode general category (utf8proc), with the exceptions each
- * set of rules (TOK_RULES) makes; docs/tokenizer.md has the table.
+ * tok_class.c — the class of a character, for the tokenizer's
+ * segmentation: ASCII bytes by a table (tok_ascii_class, which tokenize.c
+ * reads inline, as every byte of the corpus goes through it), the rest by
+ * tok_class_cp. Classes come from the Unicode general category (utf8proc),
+ * with the exceptions each set of rules (TOK_RULES) makes;
+ * docs/tokenizer.md has the table.
  */
 #include "indexer/indexer.h"
 
 #include <utf8proc.h>
 
+/* Classes of the ASCII bytes, a table because segmentation looks up every
+ * byte of the corpus (inline, in tokenize.c's tok_next): letters, digits,
+ * the apostrophe, '.' and ','. */
+#define S TC_SEP
+#define L TC_LETTER
+#define D TC_DIGIT
+#define A TC_APOS
+#define N TC_NUMSEP
+const unsigned char tok_ascii_class[128] = {
+    S, S, S, S, S, S, S, S, S, S, S, S, S, S, S, S,
+    S, S, S, S, S, S, S, S, S, S, S, S, S, S, S, S,
+    S, S, S, S, S, S, S, A, S, S, S, S, N, S, N, S,
+    D, D, D, D, D, D, D, D, D, D, S, S, S, S, S, S,
+    S, L, L, L, L, L, L, L, L, L, L, L, L, L, L, L,
+    L, L, L, L, L, L, L, L, L, L, L, S, S, S, S, S,
+    S, L, L, L, L, L, L, L, L, L, L, L, L, L, L, L,
+    L, L, L, L, L, L, L, L, L, L, L, S, S, S, S, S,
+};
+#undef S
+#undef L
+#undef D
+#undef A
+#undef N
+
 int tok_class_cp(int32_t cp, int rules)
 {
     if (cp < 0x80)
-        return TC_SEP;      /* not asked: tokenize.c's table */
+        return TC_SEP;      /* not asked: tok_ascii_class */
     if (cp == 0x2019)
         return TC_APOS;
     if (cp == 0x200B && rules >= 3)

@@ -19,7 +19,11 @@
  *    other dots split ("state-of-the-art", "snake_case", "U.S.A").
  * 2. Han, kana and Hangul are written without spaces; their runs become
  *    overlapping character bigrams (a run of one character is a unigram),
- *    each bigram's byte range covering its two characters. Han and kana form
+ *    each bigram's byte range covering its two characters; rules 5 add the
+ *    run's last character as a unigram at the last bigram's position, so
+ *    that a query of one character, which looks for the unigram and the
+ *    bigrams it starts, finds it at the end of a run too (the query parser
+ *    drops it from its own runs). Han and kana form
  *    one run (Japanese mixes them inside a word); Hangul runs separately; a
  *    change to or from any other script ends the run ("iPhone手机").
  *    Decomposed Hangul (an initial, a vowel, a final: NFD) is one character,
@@ -330,29 +334,6 @@ int tok_is_stopword(const tok_tokenizer *t, const char *folded_word)
 }
 
 /* ----------------------------------------------------------- classes */
-
-/* Classes of the ASCII bytes, a table because segmentation looks up every
- * byte of the corpus: letters, digits, the apostrophe, '.' and ','. */
-#define S TC_SEP
-#define L TC_LETTER
-#define D TC_DIGIT
-#define A TC_APOS
-#define N TC_NUMSEP
-static const unsigned char tok_ascii_class[128] = {
-    S, S, S, S, S, S, S, S, S, S, S, S, S, S, S, S,
-    S, S, S, S, S, S, S, S, S, S, S, S, S, S, S, S,
-    S, S, S, S, S, S, S, A, S, S, S, S, N, S, N, S,
-    D, D, D, D, D, D, D, D, D, D, S, S, S, S, S, S,
-    S, L, L, L, L, L, L, L, L, L, L, L, L, L, L, L,
-    L, L, L, L, L, L, L, L, L, L, L, S, S, S, S, S,
-    S, L, L, L, L, L, L, L, L, L, L, L, L, L, L, L,
-    L, L, L, L, L, L, L, L, L, L, L, S, S, S, S, S,
-};
-#undef S
-#undef L
-#undef D
-#undef A
-#undef N
 
 /* tok_next past ASCII: decodes with utf8proc. */
 static size_t tok_next_cp(const unsigned char *s, size_t len, size_t i, int *cls, int rules)
@@ -666,6 +647,9 @@ static size_t tok_scan_cjk(tok_tokenizer *t, const char *text, size_t len, size_
         if (tok_emit_cjk(t, text, t->units[k], end, out->n_positions++, out) < 0)
             return 0;
     }
+    /* rules 5: the last character again, at the last bigram's position */
+    if (t->rules >= 5 && tok_emit_cjk(t, text, t->units[nu - 1], j, out->n_positions - 1, out) < 0)
+        return 0;
     return j;
 }
 

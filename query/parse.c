@@ -343,14 +343,29 @@ static int add_xphrase(parse_ctx *c, const tok_list *l)
 }
 
 /* Whether term t[0..n) is one CJK character: in documents that character
- * is a unigram only where it stands alone, and otherwise inside the
- * bigrams of its run, so a query of it alone is the prefix of those
- * bigrams (the unigram included). */
+ * is a unigram where it stands alone or (rules 5) ends a run, and
+ * otherwise inside the bigrams of its run, so a query of it alone is the
+ * prefix of those bigrams (the unigram included). */
 static int lone_cjk(const char *t, size_t n)
 {
     utf8proc_int32_t cp;
     utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)t, (utf8proc_ssize_t)n, &cp);
     return k > 0 && (size_t)k == n && utf8_script(cp) != UTF8_SCRIPT_OTHER;
+}
+
+/* Drops the tokens that share the position of the one before: the last
+ * character of a CJK run, which rules 5 index again as a unigram so that
+ * a query of that character alone (lone_cjk) finds it there. In a query's
+ * own run the bigram holds it already: as a term of its own it would
+ * count twice, and in a phrase it would ask for the unigram where a
+ * document's longer run has a bigram. */
+static void drop_run_tails(tok_list *l)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < l->n; i++)
+        if (n == 0 || l->tokens[i].pos != l->tokens[n - 1].pos)
+            l->tokens[n++] = l->tokens[i];
+    l->n = n;
 }
 
 static int add_segment(parse_ctx *c, enum seg_kind kind, const char *s, size_t n)
@@ -363,6 +378,7 @@ static int add_segment(parse_ctx *c, enum seg_kind kind, const char *s, size_t n
         return 0;
     if (tok_tokenize(c->tok, s, n, l))
         return -1;
+    drop_run_tails(l);
     if (l->n_positions > 0 && kind != SEG_EXCLUDE && kind != SEG_XPHRASE &&
         kind != SEG_XTITLE && kind != SEG_XPREFIX) {
         c->words = 1;

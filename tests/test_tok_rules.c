@@ -66,7 +66,7 @@ Test(tok_rules, decomposed_hangul_bigrams_by_syllable)
 {
     char want[256];
     snprintf(want, sizeof want, "%s", terms("한국어", 0));
-    cr_assert_str_eq(want, "한국 국어");
+    cr_assert_str_eq(want, "한국 국어 어");   /* rules 5: and the run's last syllable */
     cr_assert_str_eq(terms(NFD_HANGUGEO, 0), want);
     /* each bigram's bytes are its two syllables' jamo */
     tok_config cfg = {"english", 1, 1, 0};
@@ -74,11 +74,13 @@ Test(tok_rules, decomposed_hangul_bigrams_by_syllable)
     tok_list l;
     tok_list_init(&l);
     cr_assert_eq(tok_tokenize(t, NFD_HANGUGEO, strlen(NFD_HANGUGEO), &l), 0);
-    cr_assert_eq(l.n, 2);
+    cr_assert_eq(l.n, 3);
     cr_assert_eq(l.tokens[0].start, 0);
     cr_assert_eq(l.tokens[0].end, 18);
     cr_assert_eq(l.tokens[1].start, 9);
     cr_assert_eq(l.tokens[1].end, 24);
+    cr_assert_eq(l.tokens[2].start, 18);
+    cr_assert_eq(l.tokens[2].end, 24);
     tok_list_free(&l);
     tok_free(t);
     /* rules 1 bigrammed jamo: none of the composed terms */
