@@ -82,26 +82,27 @@ static void replay(const uint8_t *seed, size_t n, unsigned count, size_t *accept
     free(m);
 }
 
-Test(fuzz_safetensors, safetensors_seed_and_mutants_replay_clean)
+/* The fixture at path behind mode byte `mode`: accepted itself, and its
+ * mutants on both sides (`what` is what an accepted one goes on to test). */
+static void replay_both_sides(const char *path, uint8_t mode, const char *what)
 {
     size_t n, accepted = 0, refused = 0;
-    uint8_t *seed = seed_with_mode("tests/data/bert/cross/model.safetensors", 0, &n);
-    cr_assert(target_accepts(seed, n), "the fixture no longer parses as safetensors");
+    uint8_t *seed = seed_with_mode(path, mode, &n);
+    cr_assert(target_accepts(seed, n), "%s: the parser no longer accepts the fixture", path);
     replay(seed, n, MUTANTS, &accepted, &refused);
     free(seed);
-    cr_assert_gt(accepted, 0, "no mutant was accepted: the widening was not tested");
-    cr_assert_gt(refused, 0, "no mutant was refused: the checks were not reached");
+    cr_assert_gt(accepted, 0, "%s: no mutant was accepted: %s was not tested", path, what);
+    cr_assert_gt(refused, 0, "%s: no mutant was refused: the checks were not reached", path);
+}
+
+Test(fuzz_safetensors, safetensors_seed_and_mutants_replay_clean)
+{
+    replay_both_sides("tests/data/bert/cross/model.safetensors", 0, "the widening");
 }
 
 Test(fuzz_safetensors, tokenizer_json_seed_and_mutants_replay_clean)
 {
-    size_t n, accepted = 0, refused = 0;
-    uint8_t *seed = seed_with_mode("tests/data/bert/bge/tokenizer.json", 1, &n);
-    cr_assert(target_accepts(seed, n), "the fixture no longer loads as a tokenizer.json");
-    replay(seed, n, MUTANTS, &accepted, &refused);
-    free(seed);
-    cr_assert_gt(accepted, 0, "no mutant was accepted: tokenizing was not tested");
-    cr_assert_gt(refused, 0, "no mutant was refused: the checks were not reached");
+    replay_both_sides("tests/data/bert/bge/tokenizer.json", 1, "tokenizing");
 }
 
 Test(fuzz_safetensors, config_seeds_and_mutants_replay_clean)

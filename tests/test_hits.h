@@ -60,6 +60,24 @@ static int results_has(const lctx_results *r, const char *id)
     return 0;
 }
 
+/* A new collection at path, with the default config; the open must succeed. */
+__attribute__((unused))
+static lctx_db *create_collection(const char *path)
+{
+    lctx_db *db;
+    cr_assert_eq(lctx_open(path, LCTX_OPEN_CREATE, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
+    return db;
+}
+
+/* The tokenizer rules the collection records (lctx_stats_get). */
+__attribute__((unused))
+static int tokenizer_rules(lctx_db *db)
+{
+    lctx_stats st;
+    cr_assert_eq(lctx_stats_get(db, &st), LCTX_OK, "%s", lctx_errmsg(db));
+    return st.tokenizer_rules;
+}
+
 /* Commits a batch holding one document (id, text). */
 __attribute__((unused))
 static void add_one_doc(lctx_db *db, const char *id, const char *text)

@@ -30,20 +30,6 @@ TMPDIR_COLLECTION_SUITE(cjk_tail, "cjktail");
 #define CAT_LONGER "我喜欢猫咪"     /* the run goes on past 猫 */
 #define DOG "我喜欢狗。"
 
-static lctx_db *create(void)
-{
-    lctx_db *db;
-    cr_assert_eq(lctx_open(dir, LCTX_OPEN_CREATE, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
-    return db;
-}
-
-static int rules_of(lctx_db *db)
-{
-    lctx_stats st;
-    cr_assert_eq(lctx_stats_get(db, &st), LCTX_OK, "%s", lctx_errmsg(db));
-    return st.tokenizer_rules;
-}
-
 static void add_docs(lctx_db *db)
 {
     static const char *const docs[][2] = {
@@ -74,8 +60,8 @@ static const char *found(lctx_db *db, const char *q)
 
 Test(cjk_tail, one_character_finds_it_where_it_ends_a_run)
 {
-    lctx_db *db = create();
-    cr_assert_eq(rules_of(db), 5);
+    lctx_db *db = create_collection(dir);
+    cr_assert_eq(tokenizer_rules(db), 5);
     add_docs(db);
     cr_assert_str_eq(found(db, "猫"), "end longer mid");
     cr_assert_str_eq(found(db, "狗"), "dog");
@@ -89,18 +75,18 @@ Test(cjk_tail, one_character_finds_it_where_it_ends_a_run)
 
 Test(cjk_tail, a_rules_4_collection_misses_it_until_rebuilt)
 {
-    lctx_db *db = create();
+    lctx_db *db = create_collection(dir);
     add_one_doc(db, "first", "first document");
     lctx_close(db);
     catalog_sql(dir, "UPDATE config SET value='4' WHERE key='tokenizer_rules'");
     cr_assert_eq(lctx_open(dir, 0, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
-    cr_assert_eq(rules_of(db), 4);
+    cr_assert_eq(tokenizer_rules(db), 4);
     add_docs(db);
     cr_assert_str_eq(found(db, "猫"), "longer mid", "rules 4: not where it ends a run");
     lctx_close(db);
     cr_assert_eq(lctx_open(dir, LCTX_OPEN_REBUILD_INDEX, NULL, &db), LCTX_OK, "%s",
                  lctx_errmsg(db));
-    cr_assert_eq(rules_of(db), 5);
+    cr_assert_eq(tokenizer_rules(db), 5);
     cr_assert_str_eq(found(db, "猫"), "end longer mid");
     lctx_close(db);
 }
@@ -131,7 +117,7 @@ Test(cjk_tail, a_query_run_is_its_bigrams_only)
 
 Test(cjk_tail, the_match_at_the_end_of_a_run_is_highlighted)
 {
-    lctx_db *db = create();
+    lctx_db *db = create_collection(dir);
     add_docs(db);
     lctx_search_opts o;
     lctx_search_opts_init(&o);

@@ -321,17 +321,10 @@ static void sql(const char *stmt)
     catalog_sql(dir, stmt);
 }
 
-static int rules_of(lctx_db *db)
-{
-    lctx_stats st;
-    cr_assert_eq(lctx_stats_get(db, &st), LCTX_OK, "%s", lctx_errmsg(db));
-    return st.tokenizer_rules;
-}
-
 Test(rules3_coll, french_and_turkish_queries_meet_documents)
 {
     lctx_db *db = create("french");
-    cr_assert_eq(rules_of(db), TOK_RULES);   /* rules 3 and what came after */
+    cr_assert_eq(tokenizer_rules(db), TOK_RULES);   /* rules 3 and what came after */
     add_one_doc(db, "fr", "L'économie de l'Europe");
     cr_assert_eq(hits(db, "économie"), 1);
     cr_assert_eq(hits(db, "l\xe2\x80\x99" "economie"), 0);   /* accents are kept */
@@ -397,7 +390,7 @@ Test(rules3_coll, a_rules_2_collection_keeps_its_rules_until_rebuilt)
     lctx_close(db);
     sql("UPDATE config SET value='2' WHERE key='tokenizer_rules'");
     cr_assert_eq(lctx_open(dir, 0, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
-    cr_assert_eq(rules_of(db), 2);
+    cr_assert_eq(tokenizer_rules(db), 2);
     add_one_doc(db, "fr", "l'école hello" ZWSP "world ٢٠٢٤ צה\"ל " TAMIL_22);
     /* indexed and searched with rules 2 */
     cr_assert_eq(hits(db, "école"), 0);
@@ -415,7 +408,7 @@ Test(rules3_coll, a_rules_2_collection_keeps_its_rules_until_rebuilt)
                  lctx_errmsg(db));
     lctx_close(db);
     cr_assert_eq(lctx_open(dir, 0, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
-    cr_assert_eq(rules_of(db), TOK_RULES);
+    cr_assert_eq(tokenizer_rules(db), TOK_RULES);
     cr_assert_eq(hits(db, "école"), 1);
     cr_assert_eq(hits(db, "world"), 1);
     cr_assert_eq(hits(db, "2024"), 1);

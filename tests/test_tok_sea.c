@@ -109,24 +109,10 @@ Test(tok_sea, without_icu_thai_fails_and_says_why)
 /* ------------------------------------------------------- collections */
 TMPDIR_COLLECTION_SUITE(tok_sea_coll, "toksea");
 
-static lctx_db *create(void)
-{
-    lctx_db *db;
-    cr_assert_eq(lctx_open(dir, LCTX_OPEN_CREATE, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
-    return db;
-}
-
-static int rules_of(lctx_db *db)
-{
-    lctx_stats st;
-    cr_assert_eq(lctx_stats_get(db, &st), LCTX_OK, "%s", lctx_errmsg(db));
-    return st.tokenizer_rules;
-}
-
 Test(tok_sea_coll, a_word_inside_a_thai_run_is_found)
 {
-    lctx_db *db = create();
-    cr_assert_eq(rules_of(db), TOK_RULES);
+    lctx_db *db = create_collection(dir);
+    cr_assert_eq(tokenizer_rules(db), TOK_RULES);
     add_one_doc(db, "th", TH_HELLO " ฉันกินข้าว");
     add_one_doc(db, "lo", "ພາສາລາວເປັນພາສາ");
     cr_assert_eq(hits(db, "สมชาย"), 1);
@@ -142,7 +128,7 @@ Test(tok_sea_coll, a_word_inside_a_thai_run_is_found)
 
 Test(tok_sea_coll, without_icu_the_batch_fails_and_changes_nothing)
 {
-    lctx_db *db = create();
+    lctx_db *db = create_collection(dir);
     add_one_doc(db, "en", "plain english words");
     lctx_close(db);
     cr_assert_eq(lctx_open(dir, 0, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
@@ -176,19 +162,19 @@ static void sql(const char *stmt)
 
 Test(tok_sea_coll, a_rules_3_collection_keeps_whole_runs_until_rebuilt)
 {
-    lctx_db *db = create();
+    lctx_db *db = create_collection(dir);
     add_one_doc(db, "a", "first document");
     lctx_close(db);
     sql("UPDATE config SET value='3' WHERE key='tokenizer_rules'");
     cr_assert_eq(lctx_open(dir, 0, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
-    cr_assert_eq(rules_of(db), 3);
+    cr_assert_eq(tokenizer_rules(db), 3);
     add_one_doc(db, "th", TH_HELLO);
     cr_assert_eq(hits(db, "สมชาย"), 0);
     cr_assert_eq(hits(db, TH_HELLO), 1);
     lctx_close(db);
     cr_assert_eq(lctx_open(dir, LCTX_OPEN_REBUILD_INDEX, NULL, &db), LCTX_OK, "%s",
                  lctx_errmsg(db));
-    cr_assert_eq(rules_of(db), TOK_RULES);
+    cr_assert_eq(tokenizer_rules(db), TOK_RULES);
     cr_assert_eq(hits(db, "สมชาย"), 1);
     cr_assert_eq(hits(db, TH_HELLO), 1);   /* its words, all of them */
     lctx_close(db);
