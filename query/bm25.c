@@ -20,10 +20,21 @@
  * summing in a different order than the scorer can never make a bound land
  * below the true score.
  *
- * Scores are always summed in query-term order by bm25_term_score, in
+ * Scores are always summed in query-term order by bm25_chunk_score, in
  * bm25_topk and bm25_exhaustive alike, so both produce bit-identical scores:
  * the tests compare rankings with ==. A query may have any number of terms:
  * the per-term arrays are sized by bm25_prepare.
+ *
+ * A prefix's expansions (prefix.c) are one synonym, as Xapian's
+ * OP_SYNONYM: the group's tf in a chunk is the sum of its members', and
+ * it saturates once, so a chunk holding turbine and turbojet scores what
+ * one holding turbine twice does, not two saturated terms. Each member's
+ * bound still holds for its share (tf / (tf + norm) is concave and 0 at
+ * 0, so the group's term score is at most the sum of its members'), and
+ * a group never adds more than weight * idf, the limit of its term score:
+ * sums of bounds take a group's members up to that cap (take_bound), or
+ * a prefix of 64 expansions would weigh 64 words and WAND would prune
+ * nothing.
  *
  * The query's other demands (required phrases, -words, -"phrases") are
  * constrain.c's: here they are a call before a chunk takes a heap slot
@@ -42,6 +53,7 @@
 /* ------------------------------------------------------------------ cursor */
 typedef struct cursor {
     size_t t;                /* query term index */
+    uint32_t g;              /* its prefix group (0: a word) */
     double ub;               /* bound over the whole list */
     kv_blocks blocks;
     int open;                /* blocks needs closing */
@@ -181,7 +193,9 @@ int bm25_prepare(bm25_search *s, lctx_db *db, MDB_txn *txn, const query_parsed *
     s->inl = calloc(nt, sizeof *s->inl);
     s->present = calloc(nt, sizeof *s->present);
     s->idf = calloc(nt, sizeof *s->idf);
-    if (!s->term || !s->inl || !s->present || !s->idf)
+    s->span = calloc(nt, sizeof *s->span);
+    s->tf = calloc(nt, sizeof *s->tf);
+    if (!s->term || !s->inl || !s->present || !s->idf || !s->span || !s->tf)
         return -store_err(db, LCTX_ENOMEM, "out of memory");
     int impossible = 0;
     for (size_t t = 0; t < q->n_terms; t++) {
@@ -203,6 +217,17 @@ int bm25_prepare(bm25_search *s, lctx_db *db, MDB_txn *txn, const query_parsed *
         s->idf[t] = log(1.0 + (s->N - d + 0.5) / (d + 0.5));
     }
     free(df);
+    /* A group's expansions are consecutive terms (prefix.c appends them);
+     * the first carries the run. */
+    for (size_t t = 0; t < q->n_terms; t++) {
+        uint32_t g = q->terms[t].group;
+        if (g && t > 0 && q->terms[t - 1].group == g)
+            continue;
+        size_t e = t + 1;
+        while (g && e < q->n_terms && q->terms[e].group == g)
+            e++;
+        s->span[t] = (uint32_t)(e - t);
+    }
     if ((rc = bm25_collect_excluded(s)))
         return -rc;
     return impossible;
@@ -214,6 +239,10 @@ void bm25_release(bm25_search *s)
     free(s->inl);
     free(s->present);
     free(s->idf);
+    free(s->span);
+    free(s->tf);
+    s->span = NULL;
+    s->tf = NULL;
     s->term = NULL;
     s->inl = NULL;
     s->present = NULL;
@@ -412,15 +441,41 @@ static int required_ok(const bm25_search *s, cursor *const *by_term, uint32_t d)
     return 1;
 }
 
-static double score_at(const bm25_search *s, cursor *const *by_term, uint32_t d, double len)
+double bm25_chunk_score(const bm25_search *s, double len)
 {
     double score = 0;
     for (size_t t = 0; t < s->q->n_terms; t++) {
-        const cursor *c = by_term[t];
-        if (c && c->cur == d)
-            score += bm25_term_score(s, t, tf_of(s, &c->post[c->i]), len);
+        if (s->span[t] == 0)
+            continue;
+        double tf = s->tf[t];
+        for (size_t u = t + 1; u < t + s->span[t]; u++)
+            tf += s->tf[u];
+        if (tf > 0)
+            score += bm25_term_score(s, t, tf, len);
     }
     return score;
+}
+
+static double score_at(bm25_search *s, cursor *const *by_term, uint32_t d, double len)
+{
+    for (size_t t = 0; t < s->q->n_terms; t++) {
+        const cursor *c = by_term[t];
+        s->tf[t] = c && c->cur == d ? tf_of(s, &c->post[c->i]) : 0;
+    }
+    return bm25_chunk_score(s, len);
+}
+
+/* What cursor c's bound ub adds to a sum of bounds: all of it for a word,
+ * for an expansion no more than its group has left of its cap (used[g]
+ * is what the sum has taken so far; zero it for each new sum). */
+static double take_bound(const cursor *c, double ub, const double *cap, double *used)
+{
+    if (!c->g)
+        return ub;
+    double left = cap[c->g] - used[c->g];
+    double add = ub < left ? ub : left > 0 ? left : 0;
+    used[c->g] += add;
+    return add;
 }
 
 static void sort_by_cur(cursor **ord, size_t n)
@@ -446,17 +501,21 @@ static int evaluate(bm25_search *s, topk *t, kv_page_cache *pc, cursor *const *b
     return offer(s, t, &rec, d, score);
 }
 
-static int wand_loop(bm25_search *s, topk *t, cursor **ord, size_t nc, cursor *const *by_term)
+/* cap[g] and used[g] for g = 1..q->n_prefixes: see take_bound. */
+static int wand_loop(bm25_search *s, topk *t, cursor **ord, size_t nc, cursor *const *by_term,
+                     const double *cap, double *used)
 {
     kv_page_cache pc = {0};
+    size_t ng = s->q->n_prefixes + 1;
     int rc = 0;
     for (;;) {
         sort_by_cur(ord, nc);
         double theta = topk_threshold(t), acc = 0;
         size_t p = 0;
         int found = 0;
+        memset(used, 0, ng * sizeof *used);
         for (; p < nc && ord[p]->cur != UINT32_MAX; p++) {
-            acc += ord[p]->ub;
+            acc += take_bound(ord[p], ord[p]->ub, cap, used);
             if (acc >= theta) {
                 found = 1;
                 break;
@@ -470,12 +529,13 @@ static int wand_loop(bm25_search *s, topk *t, cursor **ord, size_t nc, cursor *c
         /* Block-max check over the blocks that may hold d. */
         double bsum = 0;
         uint32_t next = UINT32_MAX;
+        memset(used, 0, ng * sizeof *used);
         for (size_t i = 0; i <= p; i++) {
             if ((rc = seek_block(s, ord[i], d)))
                 return rc;
             if (ord[i]->exhausted)
                 continue;
-            bsum += ord[i]->blk_ub;
+            bsum += take_bound(ord[i], ord[i]->blk_ub, cap, used);
             if (ord[i]->blk_last + 1 < next)
                 next = ord[i]->blk_last + 1;
         }
@@ -510,20 +570,27 @@ int bm25_topk(bm25_search *s, int k, bm25_hit **out, size_t *n)
     cursor *cs = calloc(s->q->n_terms, sizeof *cs);
     cursor **ord = calloc(s->q->n_terms, sizeof *ord);
     cursor **by_term = calloc(s->q->n_terms, sizeof *by_term);
+    double *cap = calloc(2 * (s->q->n_prefixes + 1), sizeof *cap);
     topk t;
     int rc = LCTX_OK;
     size_t nc = 0;
-    if (topk_init(&t, (size_t)k) || !cs || !ord || !by_term) {
+    if (topk_init(&t, (size_t)k) || !cs || !ord || !by_term || !cap) {
         free(cs);
         free(ord);
         free(by_term);
+        free(cap);
         topk_free(&t);
         return store_err(s->db, LCTX_ENOMEM, "out of memory");
     }
+    /* A group's term score stays below weight * idf (tf / (tf + norm) < 1). */
+    for (size_t i = 0; i < s->q->n_terms; i++)
+        if (s->q->terms[i].group)
+            cap[s->q->terms[i].group] = s->q->terms[i].weight * s->idf[i] * BOUND_SLACK;
     for (size_t i = 0; i < s->q->n_terms && !rc; i++) {
         if (!s->present[i])
             continue;
         rc = cursor_open(s, &cs[nc], i, &s->term[i], &s->inl[i]);
+        cs[nc].g = s->q->terms[i].group;
         if (cs[nc].open) {
             by_term[i] = &cs[nc];
             ord[nc] = &cs[nc];
@@ -531,12 +598,13 @@ int bm25_topk(bm25_search *s, int k, bm25_hit **out, size_t *n)
         }
     }
     if (!rc)
-        rc = wand_loop(s, &t, ord, nc, by_term);
+        rc = wand_loop(s, &t, ord, nc, by_term, cap, cap + s->q->n_prefixes + 1);
     for (size_t i = 0; i < nc; i++)
         cursor_close(&cs[i]);
     free(cs);
     free(ord);
     free(by_term);
+    free(cap);
     if (!rc)
         topk_finish(&t, out, n);
     topk_free(&t);
@@ -583,10 +651,10 @@ int bm25_exhaustive(bm25_search *s, int k, bm25_hit **out, size_t *n)
             if (s->q->terms[t].required && !(l[t].i < l[t].n && l[t].p[l[t].i].chunk == d))
                 ok = 0;
         if (ok) {
-            double score = 0, len = (double)(rec.len & STORE_LEN_MASK);
             for (size_t t = 0; t < nt; t++)
-                if (l[t].i < l[t].n && l[t].p[l[t].i].chunk == d)
-                    score += bm25_term_score(s, t, tf_of(s, &l[t].p[l[t].i]), len);
+                s->tf[t] = l[t].i < l[t].n && l[t].p[l[t].i].chunk == d
+                         ? tf_of(s, &l[t].p[l[t].i]) : 0;
+            double score = bm25_chunk_score(s, (double)(rec.len & STORE_LEN_MASK));
             int ph = bm25_phrase_ok(s, d);
             if (ph < 0)
                 rc = s->failed;

@@ -17,18 +17,18 @@
  * the QUERY_PREFIX_TERMS terms of the highest document frequency: a short
  * prefix can match thousands of rare terms, and the frequent ones are
  * what a person typing it most likely means. The kept terms join the
- * query as words, so block-max WAND, the exhaustive reference, phrases,
- * exclusions, --explain and snippet highlights treat them like any term.
+ * query as terms of one group, so block-max WAND, the exhaustive
+ * reference, phrases, exclusions and snippet highlights treat them like
+ * any term but for how they score.
  *
  * Scored each with its own IDF, a prefix's rarest expansions would rank
  * first (a misspelling beats the word meant); Lucene answers that with a
  * constant score, Xapian with a synonym (one term whose frequency is the
- * group's). lctx gives every expansion the group's IDF, from the sum of
- * the members' document frequencies (at most N): which of the prefix's
- * words a chunk holds does not matter, how often it holds them does. A
- * chunk holding two different expansions gets two saturated terms, a
- * little more than a synonym's one; that is the price of reusing the
- * term machinery unchanged.
+ * group's). lctx scores the group as a synonym too (bm25.c): its IDF
+ * comes from the sum of the members' document frequencies (at most N),
+ * and its tf in a chunk is the sum of theirs, saturated once. Which of
+ * the prefix's words a chunk holds does not matter, how often it holds
+ * them does.
  *
  * An excluded prefix (-turb*) must exclude every document holding any of
  * its terms, so it is not cut to the most frequent: all its terms join

@@ -132,6 +132,12 @@ typedef struct bm25_search {
     MDB_val *inl;            /* a term's inline block (kv_term_get) */
     int *present;            /* term is in the dictionary */
     double *idf;
+    /* Prefix groups score as synonyms (prefix.c): span[t] is 1 for a
+     * word, the group's length for its first expansion and 0 for the
+     * others, which count with the first; tf is the scorers' scratch, the
+     * tf of every term in the chunk being scored (0: absent). */
+    uint32_t *span;
+    double *tf;
     const docset *allowed;   /* NULL: all documents */
     docset excluded;         /* by -words and -"phrases" */
     /* phrase verification */
@@ -159,6 +165,11 @@ static inline double bm25_term_score(const bm25_search *s, size_t t, double tf, 
     double norm = s->k1 * (1.0 - s->b + s->b * len / s->avgdl);
     return s->q->terms[t].weight * s->idf[t] * (tf / (tf + norm));
 }
+/* The score of a chunk of length len from s->tf, summed in query-term
+ * order: a word adds its term score, a prefix group one term score for
+ * the sum of its expansions' tf. Every scorer calls it, so top-k and
+ * exhaustive scoring agree to the bit. */
+double bm25_chunk_score(const bm25_search *s, double len);
 /* Top-k documents by block-max WAND. *out is malloc'd, *n <= k, ranked by
  * score descending then doc ascending. */
 int bm25_topk(bm25_search *s, int k, bm25_hit **out, size_t *n);

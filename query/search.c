@@ -204,28 +204,58 @@ static char *explain_json(bm25_search *s, const bm25_hit *h, uint32_t len)
     cJSON_AddNumberToObject(root, "b", s->b);
     cJSON_AddNumberToObject(root, "title_weight", s->w_title);
     cJSON *terms = cJSON_AddArrayToObject(root, "terms");
-    for (size_t t = 0; t < s->q->n_terms; t++) {
-        uint32_t tt = 0, ti = 0;
-        if (bm25_term_tf(s, t, h->chunk, &tt, &ti)) {
+    /* Every term's tf first: a prefix group's score needs all of its own. */
+    size_t nt = s->q->n_terms;
+    uint32_t *tt = calloc(nt ? 2 * nt : 1, sizeof *tt), *ti = tt + nt;
+    if (!tt) {
+        cJSON_Delete(root);
+        store_err(s->db, LCTX_ENOMEM, "out of memory");
+        return NULL;
+    }
+    for (size_t t = 0; t < nt; t++)
+        if (bm25_term_tf(s, t, h->chunk, &tt[t], &ti[t])) {
+            free(tt);
             cJSON_Delete(root);
             return NULL;
         }
-        /* Only the terms the chunk holds: the others add 0, and listing
-         * them made a 400-term query with -k 20000 build 7 GB of JSON. */
-        if (tt == 0 && ti == 0)
-            continue;
-        double tf = (double)tt + s->w_title * (double)ti;
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "term", s->q->terms[t].term);
-        cJSON_AddNumberToObject(j, "df", s->present[t] ? s->term[t].df : 0);
-        cJSON_AddNumberToObject(j, "idf", s->idf[t]);
-        cJSON_AddNumberToObject(j, "weight", s->q->terms[t].weight);
-        cJSON_AddNumberToObject(j, "tf_text", tt);
-        cJSON_AddNumberToObject(j, "tf_title", ti);
-        cJSON_AddNumberToObject(j, "tf", tf);
-        cJSON_AddNumberToObject(j, "score", bm25_term_score(s, t, tf, len));
-        cJSON_AddItemToArray(terms, j);
+    for (size_t first = 0; first < nt; first++) {
+        if (s->span[first] == 0)
+            continue;        /* not reached: groups are skipped whole below */
+        size_t end = first + s->span[first];
+        double group_tf = 0;
+        for (size_t t = first; t < end; t++)
+            group_tf += (double)tt[t] + s->w_title * (double)ti[t];
+        double group_score = group_tf > 0 ? bm25_term_score(s, first, group_tf, len) : 0;
+        for (size_t t = first; t < end; t++) {
+            /* Only the terms the chunk holds: the others add 0, and listing
+             * them made a 400-term query with -k 20000 build 7 GB of JSON. */
+            if (tt[t] == 0 && ti[t] == 0)
+                continue;
+            double tf = (double)tt[t] + s->w_title * (double)ti[t];
+            cJSON *j = cJSON_CreateObject();
+            cJSON_AddStringToObject(j, "term", s->q->terms[t].term);
+            cJSON_AddNumberToObject(j, "df", s->present[t] ? s->term[t].df : 0);
+            cJSON_AddNumberToObject(j, "idf", s->idf[t]);
+            cJSON_AddNumberToObject(j, "weight", s->q->terms[t].weight);
+            cJSON_AddNumberToObject(j, "tf_text", tt[t]);
+            cJSON_AddNumberToObject(j, "tf_title", ti[t]);
+            cJSON_AddNumberToObject(j, "tf", tf);
+            /* An expansion's share of its group's score, by tf: the group
+             * saturates once (bm25.c), so the shares still sum to it. */
+            if (s->q->terms[t].group) {
+                cJSON_AddStringToObject(j, "prefix",
+                                        s->q->prefixes[s->q->terms[t].group - 1].prefix);
+                cJSON_AddNumberToObject(j, "group_tf", group_tf);
+                cJSON_AddNumberToObject(j, "group_score", group_score);
+            }
+            cJSON_AddNumberToObject(j, "score", s->q->terms[t].group
+                                                    ? group_score * tf / group_tf
+                                                    : bm25_term_score(s, t, tf, len));
+            cJSON_AddItemToArray(terms, j);
+        }
+        first = end - 1;
     }
+    free(tt);
     char *out = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     return out;

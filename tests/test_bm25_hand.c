@@ -162,3 +162,51 @@ Test(bm25, counts_past_16_bits_are_exact)
     free(text);
     free(title);
 }
+
+/* A prefix's expansions are one synonym: their tf add up and saturate
+ * once, with the group's IDF (document frequencies summed). A chunk with
+ * two different expansions scores what one with the same expansion twice
+ * does; scored as two terms it would score more. --explain splits the
+ * group's score between the expansions by tf. */
+Test(bm25, prefix_group_is_one_synonym)
+{
+    lctx_doc docs[] = {
+        {.id = "A", .text = "zapa zapb kiwi"},  /* len 3, group tf 2 */
+        {.id = "B", .text = "zapa zapa kiwi"},  /* len 3, group tf 2 */
+        {.id = "C", .text = "zapb lemon"},      /* len 2, group tf 1 */
+        {.id = "D", .text = "lemon kiwi fig"},
+        {.id = "E", .text = "fig"},
+        {.id = "F", .text = "lemon fig"},
+    };
+    lctx_db *db = make(1.0, docs, 6);
+    /* N = 6, avgdl = 14 / 6; df(zapa) = 2, df(zapb) = 2: the group's 4 */
+    double avg = 14.0 / 6.0, idf = log(1 + (6 - 4 + 0.5) / (4 + 0.5));
+    double ab = idf * 2.0 / (2.0 + 0.9 * (0.6 + 0.4 * 3 / avg));
+    double c = idf * 1.0 / (1.0 + 0.9 * (0.6 + 0.4 * 2 / avg));
+    lctx_results *r = run(db, "zap*");
+    cr_assert_eq(lctx_results_count(r), 3);
+    cr_assert_str_eq(lctx_results_get(r, 0)->id, "A", "equal scores: the lower id first");
+    cr_assert_str_eq(lctx_results_get(r, 1)->id, "B");
+    cr_assert_str_eq(lctx_results_get(r, 2)->id, "C");
+    cr_assert_float_eq(lctx_results_get(r, 0)->score, ab, 1e-12);
+    cr_assert_float_eq(lctx_results_get(r, 1)->score, ab, 1e-12);
+    cr_assert_float_eq(lctx_results_get(r, 2)->score, c, 1e-12);
+    cr_assert_float_eq(ab, 0.294275, 1e-6);   /* the hand-computed number */
+    /* A's explanation: each expansion, tf 1 of the group's 2, half the score */
+    const char *ex = lctx_results_get(r, 0)->explain;
+    cr_assert(strstr(ex, "\"prefix\":\"zap\"") && strstr(ex, "\"group_tf\":2"), "%s", ex);
+    cr_assert(strstr(ex, "\"term\":\"zapa\"") && strstr(ex, "\"term\":\"zapb\""), "%s", ex);
+    double share = 0;
+    int n_shares = 0;
+    for (const char *p = ex; (p = strstr(p, "\"tf\":1,")); p++) {
+        const char *sc = strstr(p, "\"score\":");
+        cr_assert(sc, "%s", ex);
+        cr_assert_float_eq(strtod(sc + 8, NULL), ab / 2, 1e-9, "%s", ex);
+        share += strtod(sc + 8, NULL);
+        n_shares++;
+    }
+    cr_assert_eq(n_shares, 2, "%s", ex);
+    cr_assert_float_eq(share, ab, 1e-9, "the shares sum to the hit's score: %s", ex);
+    lctx_results_free(r);
+    lctx_close(db);
+}
