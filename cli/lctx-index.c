@@ -531,6 +531,10 @@ static void print_stats(const lctx_stats *s, int json)
             cJSON_AddBoolToObject(o, "stopwords", s->stopwords != 0);
             cJSON_AddNumberToObject(o, "chunk_words", s->chunk_words);
             cJSON_AddNumberToObject(o, "tokenizer_rules", s->tokenizer_rules);
+            if (s->icu_version)
+                cJSON_AddNumberToObject(o, "icu_version", s->icu_version);
+            else
+                cJSON_AddNullToObject(o, "icu_version");
             cJSON_AddStringToObject(o, "embedder", s->embedder[0] ? s->embedder : "none");
             cJSON_AddNumberToObject(o, "dim", s->dim);
             cJSON_AddStringToObject(o, "vector_encoding", s->vector_encoding);
@@ -563,6 +567,10 @@ static void print_stats(const lctx_stats *s, int json)
     printf("stopwords: %s\n", s->stopwords ? "on" : "off");
     printf("chunk_words: %d\n", s->chunk_words);
     printf("tokenizer_rules: %d\n", s->tokenizer_rules);
+    if (s->icu_version)
+        printf("icu_version: %d\n", s->icu_version);
+    else
+        printf("icu_version: not recorded\n");
     printf("embedder: %s\n", s->embedder[0] ? s->embedder : "none");
     if (!s->embedder[0] || !strcmp(s->embedder, "none"))
         return;

@@ -306,6 +306,14 @@ static int run(lctx_db *db, search_args *a)
     return cli_answer_lines(PROG, db, stdin, &so);
 }
 
+/* The library's warnings (a vector cache it could not build, a collection
+ * made with another ICU) on stderr, as lctx-index prints its own. */
+static void on_warning(void *ctx, const char *message)
+{
+    (void)ctx;
+    cli_warn(PROG, "%s", message);
+}
+
 int main(int argc, char **argv)
 {
     search_args a;
@@ -331,6 +339,7 @@ int main(int argc, char **argv)
         free(a.query);
         return CLI_EXIT_FAIL;
     }
+    lctx_set_warning_handler(db, on_warning, NULL);
     status = run(db, &a);
     lctx_close(db);
     free(a.query);

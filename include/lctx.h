@@ -279,6 +279,10 @@ typedef struct lctx_stats {
     int chunk_words;
     double title_weight;
     int tokenizer_rules;
+    /* The major version of the ICU whose dictionaries split its Thai,
+     * Lao, Khmer and Myanmar words (0: made before lctx recorded it);
+     * searching or adding such text with another warns, once per handle. */
+    int icu_version;
 } lctx_stats;
 
 LCTX_API int lctx_stats_get(lctx_db *db, lctx_stats *out);

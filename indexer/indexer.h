@@ -180,6 +180,9 @@ tok_sea *tok_sea_new(const char *soname, char *err, size_t errlen);
 int tok_sea_run(tok_sea *s, const char *text, size_t len, size_t i, int rules, size_t *end,
                 const uint32_t **bounds, size_t *nb);
 void tok_sea_free(tok_sea *s);
+/* The major version of the ICU that tok_sea_new opens (the headers'):
+ * collections record it, as its dictionaries decide these words. */
+int tok_icu_version(void);
 
 /* Longest term kept after normalisation: TOK_MAX_TERM bytes under rules 1
  * and 2; TOK_MAX_TERM characters and at most TOK_MAX_TERM_BYTES bytes under
@@ -196,6 +199,8 @@ const char *tok_error(const tok_tokenizer *t, int *out_of_memory);
 /* Tests: t opens ICU by this soname from its next Thai run (a missing one
  * exercises the error). */
 void tok_test_icu(tok_tokenizer *t, const char *soname);
+/* How many runs ICU split for t since the last call (then 0 again). */
+uint64_t tok_take_icu_runs(tok_tokenizer *t);
 /* 1 when t stems English (the query parser's prefix completions). */
 int tok_stems_english(const tok_tokenizer *t);
 

@@ -89,6 +89,11 @@ int tok_sea_script(int32_t cp)
         || (cp >= 0xAA60 && cp <= 0xAA7F);     /* Myanmar extended-A */
 }
 
+int tok_icu_version(void)
+{
+    return U_ICU_VERSION_MAJOR_NUM;
+}
+
 void tok_sea_free(tok_sea *s)
 {
     if (!s)

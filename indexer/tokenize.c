@@ -139,6 +139,7 @@ struct tok_tokenizer {
     uint32_t owners;                /* the last owner number handed out */
     int rules;                      /* segmentation rules (TOK_RULES, or 1) */
     tok_sea *sea;                   /* ICU's word breaks, opened at the first run (rules 4) */
+    uint64_t icu_runs;              /* runs ICU split (tok_take_icu_runs) */
     const char *icu_soname;         /* NULL: ICU's (tok_test_icu names another) */
     char err[320];                  /* why the last call failed, when not for memory */
 };
@@ -285,6 +286,13 @@ void tok_test_icu(tok_tokenizer *t, const char *soname)
     tok_sea_free(t->sea);
     t->sea = NULL;
     t->icu_soname = soname;
+}
+
+uint64_t tok_take_icu_runs(tok_tokenizer *t)
+{
+    uint64_t n = t->icu_runs;
+    t->icu_runs = 0;
+    return n;
 }
 
 int tok_rules(const tok_tokenizer *t)
@@ -666,6 +674,7 @@ static size_t tok_scan_sea(tok_tokenizer *t, const char *text, size_t len, size_
         return 0;
     if (tok_sea_run(t->sea, text, len, i, t->rules, &end, &b, &nb) < 0)
         return 0;
+    t->icu_runs++;
     for (size_t k = 0; k + 1 < nb; k++)
         if (tok_emit_word(t, text, i + b[k], i + b[k + 1], 0, 1, out->n_positions++, out) < 0)
             return 0;

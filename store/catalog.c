@@ -229,6 +229,12 @@ static int config_load(lctx_db *db, sqlite3 *conn)
                          "upgrade lctx", db->path, buf);
     if (db->rebuilding)
         db->tok_rules = TOK_RULES;
+    /* The ICU whose dictionaries split the collection's Thai, Lao, Khmer
+     * and Myanmar words: another one may split them differently, which
+     * store_tok_put says once. Recorded at creation and by a rebuild;
+     * collections made before have none, and nothing is said for them. */
+    db->icu_version = db->rebuilding ? tok_icu_version()
+                    : catalog_get_text(conn, "icu_version", buf, sizeof buf) ? 0 : atoi(buf);
     return LCTX_OK;
 }
 
@@ -370,9 +376,9 @@ int catalog_open(lctx_db *db, const char *file, int create, const lctx_config *c
      * hash and the tokenizer's rules are recorded only at creation, as a
      * catalog without them keeps the hash its documents were stored with
      * and the rules its index was made with (config_load). */
-    char made[128];
+    char made[160];
     snprintf(made, sizeof made, "INSERT INTO config VALUES('content_hash','mix64'),"
-             "('tokenizer_rules',%d)", TOK_RULES);
+             "('tokenizer_rules',%d),('icu_version',%d)", TOK_RULES, tok_icu_version());
     if ((rc = catalog_exec(db, db->wdb, SCHEMA)) || (rc = config_init(db, cfg)) ||
         (!exists && (rc = catalog_exec(db, db->wdb, made)))) {
         catalog_exec(db, db->wdb, "ROLLBACK");

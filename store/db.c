@@ -285,10 +285,26 @@ struct tok_tokenizer *store_tok_get(lctx_db *db)
     return t;
 }
 
+/* Every tokenizer comes back here, from searches and batches alike, so
+ * this is where lctx notices that the ICU it runs split words of a
+ * collection made with another ICU. It says so once per handle: the
+ * queries' Thai words may not be split as the index's were, nor a new
+ * batch's as the earlier ones'. */
+static void warn_other_icu(lctx_db *db, tok_tokenizer *tok)
+{
+    if (tok_take_icu_runs(tok) && db->icu_version && db->icu_version != tok_icu_version() &&
+        !__atomic_exchange_n(&db->icu_warned, 1, __ATOMIC_RELAXED))
+        store_warn(db, "%s: its Thai, Lao, Khmer and Myanmar words were split by ICU %d, "
+                   "this lctx uses ICU %d, which may split them differently; "
+                   "lctx-index --rebuild-index splits them again", db->path, db->icu_version,
+                   tok_icu_version());
+}
+
 void store_tok_put(lctx_db *db, struct tok_tokenizer *tok)
 {
     if (!tok)
         return;
+    warn_other_icu(db, tok);
     pthread_mutex_lock(&db->pool_mu);
     if (db->n_tok_pool < STORE_POOL_MAX) {
         db->tok_pool[db->n_tok_pool++] = tok;
@@ -699,6 +715,7 @@ int lctx_stats_get(lctx_db *db, lctx_stats *out)
     out->chunk_words = db->cfg.chunk_words;
     out->title_weight = db->cfg.title_weight;
     out->tokenizer_rules = db->tok_rules;
+    out->icu_version = db->icu_version;
     snprintf(out->embedder, sizeof out->embedder, "%s", db->embedder);
     return db->has_vectors ? stats_vectors(db, out) : LCTX_OK;
 }

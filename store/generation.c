@@ -257,7 +257,7 @@ int index_writer_follow(lctx_db *db)
  * when rebuilding, which is what a rebuild from an older format is for). */
 static int replace_commit(lctx_db *db, uint64_t gen)
 {
-    char dir[4200], sql[360], format[128] = "";
+    char dir[4200], sql[400], format[160] = "";
     index_dir(db, gen, dir, sizeof dir);
     int rc = sync_path(db, dir, 1);
     if (!rc)
@@ -269,7 +269,8 @@ static int replace_commit(lctx_db *db, uint64_t gen)
     if (db->rebuilding)   /* its documents were tokenized with TOK_RULES */
         snprintf(format, sizeof format,
                  "INSERT OR REPLACE INTO config VALUES('format_version',%d),"
-                 "('tokenizer_rules',%d);", LCTX_FORMAT_VERSION, TOK_RULES);
+                 "('tokenizer_rules',%d),('icu_version',%d);", LCTX_FORMAT_VERSION, TOK_RULES,
+                 tok_icu_version());
     snprintf(sql, sizeof sql,
              "BEGIN IMMEDIATE;"
              "INSERT OR REPLACE INTO config VALUES('index_gen',%llu);"

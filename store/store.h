@@ -173,6 +173,8 @@ struct lctx_db {
     int format_version;
     int hash_fnv;                 /* content_hash is FNV-1a (collections made before mix64) */
     int tok_rules;                /* the tokenizer's rules (TOK_RULES, or 1: none recorded) */
+    int icu_version;              /* major of the ICU it was made with (0: not recorded) */
+    int icu_warned;               /* said so once that another splits (atomic; store_tok_put) */
 
     sqlite3 *wdb;                 /* writer connection (NULL when read-only) */
     int wal;                      /* the writer's catalog runs in WAL mode */
