@@ -122,7 +122,10 @@ void store_clear_err(lctx_db *db)
 
 /* Without a handler the warning waits for one (lctx_open's warnings can
  * have no handler yet), up to STORE_PENDING of them; later ones are
- * dropped, as the API says warnings without a handler are. */
+ * dropped, as the API says warnings without a handler are. Searches on
+ * several threads can warn at once (an ICU mismatch, a vector cache), so
+ * the handler and the pending list are read under err_mu; the handler
+ * runs outside it, and is the caller's to make thread-safe. */
 void store_warn(lctx_db *db, const char *fmt, ...)
 {
     char buf[1024];
@@ -130,10 +133,14 @@ void store_warn(lctx_db *db, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    if (db->warn)
-        db->warn(db->warn_ctx, buf);
-    else if (db->n_pending < STORE_PENDING)
+    pthread_mutex_lock(&db->err_mu);
+    lctx_warning_fn fn = db->warn;
+    void *ctx = db->warn_ctx;
+    if (!fn && db->n_pending < STORE_PENDING)
         snprintf(db->pending[db->n_pending++], sizeof db->pending[0], "%s", buf);
+    pthread_mutex_unlock(&db->err_mu);
+    if (fn)
+        fn(ctx, buf);
 }
 
 /* Only the calling thread writes its slot, so the message stays as it is
@@ -164,13 +171,19 @@ void lctx_set_warning_handler(lctx_db *db, lctx_warning_fn fn, void *ctx)
 {
     if (!db)
         return;
+    pthread_mutex_lock(&db->err_mu);
     db->warn = fn;
     db->warn_ctx = ctx;
-    if (!fn)
-        return;
-    for (int i = 0; i < db->n_pending; i++)
+    /* With a handler set nothing is added to the list: read it unlocked. */
+    int n = fn ? db->n_pending : 0;
+    pthread_mutex_unlock(&db->err_mu);
+    for (int i = 0; i < n; i++)
         fn(ctx, db->pending[i]);
-    db->n_pending = 0;
+    if (n) {
+        pthread_mutex_lock(&db->err_mu);
+        db->n_pending = 0;
+        pthread_mutex_unlock(&db->err_mu);
+    }
 }
 
 void lctx_config_init(lctx_config *cfg)

@@ -6,8 +6,8 @@
  *   - a new collection records this lctx's ICU (lctx_stats.icu_version);
  *   - with another ICU recorded (written into the catalog as a collection
  *     copied from another machine would hold it), a search that needs ICU
- *     warns, naming both versions, and only once per handle; a search
- *     that splits no Thai does not;
+ *     warns, naming both versions, and only once per handle (threads
+ *     included); a search that splits no Thai does not;
  *   - so does a batch that adds Thai text, and a batch without any does not;
  *   - --rebuild-index records this lctx's ICU, and nothing is said after;
  *   - a collection made before the version was recorded says nothing;
@@ -17,6 +17,7 @@
 #include "test_cli_harness.h"   /* first: it sets _XOPEN_SOURCE */
 
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
@@ -117,6 +118,43 @@ Test(icu, search_with_another_icu_warns_once)
               strstr(s.last, dir), "%s", s.last);
     cr_assert_eq(bm25_hits(db, "ไทย", 10), 1);
     cr_assert_eq(s.n, 1, "once per handle");
+    lctx_close(db);
+}
+
+static void *search_thai(void *arg)
+{
+    lctx_db *db = arg;
+    for (int i = 0; i < 5; i++) {
+        lctx_results *r = NULL;
+        if (lctx_search(db, "ภาษา", NULL, &r) != LCTX_OK || lctx_results_count(r) != 1) {
+            lctx_results_free(r);
+            return (void *)1;
+        }
+        lctx_results_free(r);
+    }
+    return NULL;
+}
+
+/* Four threads searching one handle, no handler yet: one warning waits
+ * for it, not four (nor a torn list). */
+Test(icu, threads_warn_once)
+{
+    make_thai();
+    set_recorded("60");
+    lctx_db *db;
+    cr_assert_eq(lctx_open(dir, LCTX_OPEN_READONLY, NULL, &db), LCTX_OK, "%s", lctx_errmsg(db));
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, search_thai, db), 0);
+    for (int i = 0; i < 4; i++) {
+        void *failed;
+        cr_assert_eq(pthread_join(th[i], &failed), 0);
+        cr_assert_null(failed, "a search failed");
+    }
+    seen s = {0};
+    lctx_set_warning_handler(db, on_warning, &s);
+    cr_assert_eq(s.n, 1);
+    cr_assert(strstr(s.last, "by ICU 60"), "%s", s.last);
     lctx_close(db);
 }
 
