@@ -729,6 +729,11 @@ static long tok_block_step(tok_tokenizer *t, const unsigned char *s, size_t len,
         tok_block_read(pad, &b);
         limit = 64;
     }
+    /* Turkish folds I to ı, the block to i: a word with an I goes to the
+     * byte scan, as one with a non-ASCII byte does. */
+    const unsigned char *cap = t->turkish ? memchr(s + i, 'I', rem < 64 ? rem : 64) : NULL;
+    if (cap)
+        b.high |= 1ull << (cap - (s + i));
     if (b.high) {
         /* The byte before a non-ASCII one may be an apostrophe it joins. */
         unsigned h = (unsigned)__builtin_ctzll(b.high);
@@ -783,8 +788,7 @@ static int tok_scan(tok_tokenizer *t, const char *text, size_t len, int blocks, 
 
 int tok_tokenize(tok_tokenizer *t, const char *text, size_t len, tok_list *out)
 {
-    /* Blocks fold ASCII as ASCII: not Turkish, where I is ı. */
-    return tok_scan(t, text, len, TOK_BLOCK_VECTOR && !(t && t->turkish), out);
+    return tok_scan(t, text, len, TOK_BLOCK_VECTOR, out);
 }
 
 int tok_tokenize_bytes(tok_tokenizer *t, const char *text, size_t len, tok_list *out)

@@ -146,18 +146,13 @@ Test(tok_block, non_ascii_next_to_ascii_words)
     tok_free(ref);
 }
 
-Test(tok_block, random_texts)
+/* Random texts of the atoms, ASCII only in half of them, with long words,
+ * at lengths around the block size. */
+static void random_texts(tok_tokenizer *fast, tok_tokenizer *ref, const char *const *atoms,
+                         size_t n_atoms, uint64_t seed)
 {
-    tok_tokenizer *fast = english_tokenizer(), *ref = english_tokenizer();
-    static const char *atoms[] = {
-        "a", "Z", "0", "9", "'", ".", ",", " ", "-", "_", "\n", "'s", "\xe2\x80\x99",
-        "\xc3\xa9", "\xe4\xb8\xad", "\xed\x95\x9c", "\xcc\x81", "\xc2\xad", "\xef\xbe\x9e",
-        "\xc3\x9f", "the", "Stemming", "running", "1.5", "a'b", "x,y", "..", "''", "\x80",
-        "\xff", "\0"};
-    size_t n_atoms = sizeof atoms / sizeof *atoms;
     static const size_t lens[] = {1, 5, 30, 62, 63, 64, 65, 66, 127, 128, 129, 200, 700};
     char text[1024];
-    uint64_t seed = 12345;
     for (int round = 0; round < 4000; round++) {
         size_t want = lens[next_rand(&seed) % (sizeof lens / sizeof *lens)], len = 0;
         int ascii_only = next_rand(&seed) % 2;
@@ -182,6 +177,47 @@ Test(tok_block, random_texts)
         }
         assert_same_tokens(fast, ref, text, len);
     }
+}
+
+Test(tok_block, random_texts)
+{
+    tok_tokenizer *fast = english_tokenizer(), *ref = english_tokenizer();
+    static const char *atoms[] = {
+        "a", "Z", "0", "9", "'", ".", ",", " ", "-", "_", "\n", "'s", "\xe2\x80\x99",
+        "\xc3\xa9", "\xe4\xb8\xad", "\xed\x95\x9c", "\xcc\x81", "\xc2\xad", "\xef\xbe\x9e",
+        "\xc3\x9f", "the", "Stemming", "running", "1.5", "a'b", "x,y", "..", "''", "\x80",
+        "\xff", "\0"};
+    random_texts(fast, ref, atoms, sizeof atoms / sizeof *atoms, 12345);
+    tok_free(fast);
+    tok_free(ref);
+}
+
+static tok_tokenizer *turkish_tokenizer(void)
+{
+    tok_config cfg = {"turkish", 1, 1, 0};
+    char err[128];
+    tok_tokenizer *t = tok_new(&cfg, err, sizeof err);
+    cr_assert_not_null(t, "%s", err);
+    return t;
+}
+
+/* Turkish folds I to ı (and İ to i), so its ASCII words with an I must
+ * leave the blocks, whose lowercase makes it i; the apostrophe drops a
+ * suffix. The atoms put I at every place in words and blocks. */
+Test(tok_block, turkish_capital_i)
+{
+    tok_tokenizer *fast = turkish_tokenizer(), *ref = turkish_tokenizer();
+    tok_list l;
+    tok_list_init(&l);
+    cr_assert_eq(tok_tokenize(fast, "ILIK su", 7, &l), 0);
+    cr_assert(l.n >= 1 && strncmp(l.terms + l.tokens[0].term, "\xc4\xb1", 2) == 0,
+              "ILIK must fold to \xc4\xb1l\xc4\xb1k, got %s", l.n ? l.terms + l.tokens[0].term : "");
+    tok_list_free(&l);
+    static const char *atoms[] = {
+        "I", "i", "a", "Z", "0", " ", " ", "'", ".", ",", "\n", "ILIK", "Istanbul", "KITAP",
+        "Ankara'da", "IIII", "xI", "Ix", "\xc4\xb0", "\xc4\xb1", "\xc3\xa7", "\xc5\x9f", "1.5",
+        "evler", "\0"};
+    random_texts(fast, ref, atoms, sizeof atoms / sizeof *atoms, 777);
     tok_free(fast);
     tok_free(ref);
 }
