@@ -21,6 +21,7 @@
 #include "test_churn.h"
 #include "test_rand.h"
 #include "test_tmpdir.h"
+#include "test_tok.h"
 
 TMPDIR_COLLECTION_SUITE(qlong, "qlong");
 
@@ -80,15 +81,6 @@ static lctx_db *build(int ndocs, int chunk_words, int churn)
         return db;
     churn_batch(db, ndocs, rnd, random_text);
     return db;
-}
-
-static tok_tokenizer *english(void)
-{
-    tok_config tc = {"english", 1, 1, 0};
-    char err[128];
-    tok_tokenizer *tok = tok_new(&tc, err, sizeof err);
-    cr_assert_not_null(tok, "%s", err);
-    return tok;
 }
 
 /* A query of `distinct` different vocabulary words, some repeated, plus
@@ -164,7 +156,7 @@ static size_t compare(lctx_db *db, tok_tokenizer *tok, const char *qs, int k)
 Test(qlong, parser_keeps_every_term)
 {
     make_vocab();
-    tok_tokenizer *tok = english();
+    tok_tokenizer *tok = english_tokenizer();
     /* 700 distinct words, each once, then word 5 twice more and word 650
      * once more: nothing is dropped and repeats weigh more. */
     size_t cap = VOCAB * 16 + 256, n = 0;
@@ -281,7 +273,7 @@ Test(qlong, three_hundred_terms_rank_as_the_sum_of_their_parts, .timeout = 240)
 {
     make_vocab();
     lctx_db *db = build(1200, 400, 0); /* one chunk per document */
-    tok_tokenizer *tok = english();
+    tok_tokenizer *tok = english_tokenizer();
     char *qs = malloc(64 * 1024);
     for (int round = 0; round < 3; round++) {
         long_query(qs, 64 * 1024, 300, "");
@@ -325,7 +317,7 @@ Test(qlong, wand_equals_exhaustive_on_long_queries, .timeout = 240)
 {
     make_vocab();
     lctx_db *db = build(1500, 12, 1); /* several chunks per document, churn */
-    tok_tokenizer *tok = english();
+    tok_tokenizer *tok = english_tokenizer();
     char *qs = malloc(64 * 1024);
     size_t found = 0;
     const char *extras[] = {"", "-qbbcz -qbbdz", "\"qbbbz qbbcz\"", "-\"qbbbz qbbcz\" qbbfz"};

@@ -43,13 +43,19 @@ static inline const char *tok_terms_of(const char *lang, int stem, int rules, co
     return out;
 }
 
-static inline tok_tokenizer *english_tokenizer(void)
+/* A tokenizer of lang, stopwords and stemming on, the current rules. */
+static inline tok_tokenizer *language_tokenizer(const char *lang)
 {
-    tok_config cfg = {"english", 1, 1, 0};
+    tok_config cfg = {lang, 1, 1, 0};
     char err[128];
     tok_tokenizer *t = tok_new(&cfg, err, sizeof err);
     cr_assert_not_null(t, "%s", err);
     return t;
+}
+
+static inline tok_tokenizer *english_tokenizer(void)
+{
+    return language_tokenizer("english");
 }
 
 #endif

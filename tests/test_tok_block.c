@@ -192,21 +192,12 @@ Test(tok_block, random_texts)
     tok_free(ref);
 }
 
-static tok_tokenizer *turkish_tokenizer(void)
-{
-    tok_config cfg = {"turkish", 1, 1, 0};
-    char err[128];
-    tok_tokenizer *t = tok_new(&cfg, err, sizeof err);
-    cr_assert_not_null(t, "%s", err);
-    return t;
-}
-
 /* Turkish folds I to ı (and İ to i), so its ASCII words with an I must
  * leave the blocks, whose lowercase makes it i; the apostrophe drops a
  * suffix. The atoms put I at every place in words and blocks. */
 Test(tok_block, turkish_capital_i)
 {
-    tok_tokenizer *fast = turkish_tokenizer(), *ref = turkish_tokenizer();
+    tok_tokenizer *fast = language_tokenizer("turkish"), *ref = language_tokenizer("turkish");
     tok_list l;
     tok_list_init(&l);
     cr_assert_eq(tok_tokenize(fast, "ILIK su", 7, &l), 0);
