@@ -506,14 +506,15 @@ static int wand_loop(bm25_search *s, topk *t, cursor **ord, size_t nc, cursor *c
                      const double *cap, double *used)
 {
     kv_page_cache pc = {0};
-    size_t ng = s->q->n_prefixes + 1;
+    size_t ng = s->q->n_prefixes ? s->q->n_prefixes + 1 : 0;   /* none: used is not read */
     int rc = 0;
     for (;;) {
         sort_by_cur(ord, nc);
         double theta = topk_threshold(t), acc = 0;
         size_t p = 0;
         int found = 0;
-        memset(used, 0, ng * sizeof *used);
+        if (ng)
+            memset(used, 0, ng * sizeof *used);
         for (; p < nc && ord[p]->cur != UINT32_MAX; p++) {
             acc += take_bound(ord[p], ord[p]->ub, cap, used);
             if (acc >= theta) {
@@ -529,7 +530,8 @@ static int wand_loop(bm25_search *s, topk *t, cursor **ord, size_t nc, cursor *c
         /* Block-max check over the blocks that may hold d. */
         double bsum = 0;
         uint32_t next = UINT32_MAX;
-        memset(used, 0, ng * sizeof *used);
+        if (ng)
+            memset(used, 0, ng * sizeof *used);
         for (size_t i = 0; i <= p; i++) {
             if ((rc = seek_block(s, ord[i], d)))
                 return rc;

@@ -173,8 +173,7 @@ struct lctx_db {
     int format_version;
     int hash_fnv;                 /* content_hash is FNV-1a (collections made before mix64) */
     int tok_rules;                /* the tokenizer's rules (TOK_RULES, or 1: none recorded) */
-    int icu_version;              /* major of the ICU it was made with (0: not recorded) */
-    int icu_warned;               /* said so once that another splits (atomic; store_tok_put) */
+    int icu_version, icu_warned;  /* its ICU major (0: none recorded); said another splits */
 
     sqlite3 *wdb;                 /* writer connection (NULL when read-only) */
     int wal;                      /* the writer's catalog runs in WAL mode */
@@ -251,8 +250,7 @@ struct lctx_db {
 
 /* ------------------------------------------------------------ handle (db.c) */
 /* Records a formatted message and returns rc (for `return store_err(...)`). */
-int store_err(lctx_db *db, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int store_err(lctx_db *db, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void store_clear_err(lctx_db *db);
 /* rc from work thread `from` (the indexer) did for this one: its newer message is ours. */
 int store_err_adopt(lctx_db *db, pthread_t from, int rc);
