@@ -31,7 +31,8 @@ typedef int (*scan_fn)(tok_tokenizer *, const char *, size_t, tok_list *);
 static size_t run_pass(scan_fn scan, const char *language, const bm25_doc *docs, size_t n,
                        double *cold, double *warm)
 {
-    tok_config cfg = {language, 1, 1, 0};
+    /* accents folded as a new collection of that language folds them */
+    tok_config cfg = {language, 1, 1, 0, !strcmp(language, "english")};
     char err[128];
     tok_tokenizer *t = tok_new(&cfg, err, sizeof err);
     if (!t)

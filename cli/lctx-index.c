@@ -68,6 +68,7 @@ typedef struct index_args {
     /* Creation settings; NULL or negative = not given. */
     const char *language;
     int no_stopwords;
+    int accents;             /* LCTX_ACCENTS_*; DEFAULT = not given */
     long chunk_words;
     double bm25_k1, bm25_b, title_weight;
     int retune;
@@ -95,6 +96,7 @@ static void usage(FILE *f)
         "  --language L            Snowball stemmer language (default english;\n"
         "                          none: no stemming)\n"
         "  --no-stopwords          keep stopwords (English has a list; others none)\n"
+        "  --accents fold|keep     cafe = café? (default: fold in english and none)\n"
         "  --chunk-words N         target passage length in words (default 400)\n"
         "  --bm25-k1 K1            BM25 term saturation (default 1.2)\n"
         "  --bm25-b B              BM25 length normalisation, 0 to 1 (default 0.75)\n"
@@ -139,7 +141,7 @@ static int check_embedder(const char *e)
 enum { OPT_FORMAT = 256, OPT_EMBEDDER, OPT_SKIP_BAD, OPT_BATCH_DOCS, OPT_BATCH_MEMORY, OPT_DELETE,
        OPT_COMPACT, OPT_CHECK, OPT_STATS, OPT_JSON, OPT_VERSION, OPT_RETUNE, OPT_TARGET,
        OPT_REBUILD, OPT_LANGUAGE, OPT_NO_STOPWORDS, OPT_CHUNK_WORDS, OPT_BM25_K1, OPT_BM25_B,
-       OPT_TITLE_WEIGHT };
+       OPT_TITLE_WEIGHT, OPT_ACCENTS };
 
 /* Returns -1 to go on, or an exit status. */
 static int parse_args(int argc, char **argv, index_args *a)
@@ -150,6 +152,7 @@ static int parse_args(int argc, char **argv, index_args *a)
         { "embedder", required_argument, NULL, OPT_EMBEDDER },
         { "language", required_argument, NULL, OPT_LANGUAGE },
         { "no-stopwords", no_argument, NULL, OPT_NO_STOPWORDS },
+        { "accents", required_argument, NULL, OPT_ACCENTS },
         { "chunk-words", required_argument, NULL, OPT_CHUNK_WORDS },
         { "bm25-k1", required_argument, NULL, OPT_BM25_K1 },
         { "bm25-b", required_argument, NULL, OPT_BM25_B },
@@ -189,6 +192,11 @@ static int parse_args(int argc, char **argv, index_args *a)
         case OPT_EMBEDDER: a->embedder = optarg; break;
         case OPT_LANGUAGE: a->language = optarg; break;
         case OPT_NO_STOPWORDS: a->no_stopwords = 1; break;
+        case OPT_ACCENTS:
+            if (strcmp(optarg, "fold") && strcmp(optarg, "keep"))
+                return cli_bad_usage(PROG, "--accents wants fold or keep");
+            a->accents = optarg[0] == 'f' ? LCTX_ACCENTS_FOLD : LCTX_ACCENTS_KEEP;
+            break;
         case OPT_CHUNK_WORDS:
             if (cli_parse_long(optarg, 1, 1000000L, &a->chunk_words) != 0)
                 return cli_bad_usage(PROG, "--chunk-words wants a number of words from 1 to "
@@ -529,6 +537,7 @@ static void print_stats(const lctx_stats *s, int json)
             cJSON_AddNumberToObject(o, "bm25_b", s->bm25_b);
             cJSON_AddNumberToObject(o, "title_weight", s->title_weight);
             cJSON_AddBoolToObject(o, "stopwords", s->stopwords != 0);
+            cJSON_AddStringToObject(o, "accents", s->fold_accents ? "fold" : "keep");
             cJSON_AddNumberToObject(o, "chunk_words", s->chunk_words);
             cJSON_AddNumberToObject(o, "tokenizer_rules", s->tokenizer_rules);
             if (s->icu_version)
@@ -565,6 +574,7 @@ static void print_stats(const lctx_stats *s, int json)
     printf("bm25_b: %g\n", s->bm25_b);
     printf("title_weight: %g\n", s->title_weight);
     printf("stopwords: %s\n", s->stopwords ? "on" : "off");
+    printf("accents: %s\n", s->fold_accents ? "fold" : "keep");
     printf("chunk_words: %d\n", s->chunk_words);
     printf("tokenizer_rules: %d\n", s->tokenizer_rules);
     if (s->icu_version)
@@ -666,6 +676,11 @@ static int settings_mismatch(const index_args *a, const lctx_stats *s, const cha
                   coll);
         bad++;
     }
+    if (a->accents && (a->accents == LCTX_ACCENTS_FOLD) != (s->fold_accents != 0)) {
+        cli_error(PROG, "%s: collection was created with --accents %s", coll,
+                  s->fold_accents ? "fold" : "keep");
+        bad++;
+    }
     if (a->chunk_words > 0 && a->chunk_words != s->chunk_words) {
         cli_error(PROG, "%s: collection was created with --chunk-words %d, not %ld", coll,
                   s->chunk_words, a->chunk_words);
@@ -689,7 +704,7 @@ static int settings_mismatch(const index_args *a, const lctx_stats *s, const cha
  * collection's, or -1 to go on. */
 static int settings_match(lctx_db *db, const index_args *a)
 {
-    if (!a->embedder && !a->language && !a->no_stopwords && a->chunk_words < 0 &&
+    if (!a->embedder && !a->language && !a->no_stopwords && !a->accents && a->chunk_words < 0 &&
         a->bm25_k1 < 0 && a->bm25_b < 0 && a->title_weight < 0)
         return -1;
     lctx_stats s = {0};
@@ -748,6 +763,7 @@ int main(int argc, char **argv)
         cfg.language = a.language;
     if (a.no_stopwords)
         cfg.stopwords = 0;
+    cfg.accents = a.accents;
     if (a.chunk_words > 0)
         cfg.chunk_words = (int)a.chunk_words;
     if (a.bm25_k1 >= 0)

@@ -115,7 +115,16 @@ typedef struct lctx_config {
     const char *model_dir;       /* where built-in models live; NULL = $LCTX_MODEL_DIR or ./models */
     const char *vector_encoding; /* "int8" (default), "f16" or "f32" */
     double lsh_target_recall;    /* recall@10 the LSH tuner aims for (default 0.95) */
+    /* Whether "cafe" finds "café" (accents of the Latin and Greek scripts
+     * folded away on both sides): LCTX_ACCENTS_DEFAULT folds them in
+     * English and with no language, and keeps them in the other languages,
+     * whose stemmers expect them (docs/tokenizer.md). */
+    int accents;
 } lctx_config;
+
+#define LCTX_ACCENTS_DEFAULT 0
+#define LCTX_ACCENTS_KEEP 1
+#define LCTX_ACCENTS_FOLD 2
 
 /* Fills *cfg with the defaults. */
 LCTX_API void lctx_config_init(lctx_config *cfg);
@@ -283,6 +292,9 @@ typedef struct lctx_stats {
      * Lao, Khmer and Myanmar words (0: made before lctx recorded it);
      * searching or adding such text with another warns, once per handle. */
     int icu_version;
+    /* 1: the collection folds accents (cafe = café); 0: it keeps them, as
+     * collections made before the setting existed do. */
+    int fold_accents;
 } lctx_stats;
 
 LCTX_API int lctx_stats_get(lctx_db *db, lctx_stats *out);

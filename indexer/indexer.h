@@ -66,6 +66,7 @@ typedef struct tok_config {
     int stopwords;          /* drop stopwords of the language (English list built in) */
     int stem;               /* apply the stemmer (ignored when language is "none") */
     int rules;              /* 0: TOK_RULES; else the collection's (1, 2, ...) */
+    int fold_accents;       /* 1: cafe = café in the Latin and Greek scripts (tok_accents.c) */
 } tok_config;
 
 typedef struct tok_token {
@@ -203,6 +204,9 @@ void tok_test_icu(tok_tokenizer *t, const char *soname);
 uint64_t tok_take_icu_runs(tok_tokenizer *t);
 /* 1 when t stems English (the query parser's prefix completions). */
 int tok_stems_english(const tok_tokenizer *t);
+/* A word NFKC-case-folded as the tokenizer folds it (accents included),
+ * in t's scratch until its next call; NULL when too long or out of memory. */
+const char *tok_fold_word(tok_tokenizer *t, const char *s, size_t n, size_t *out_len);
 
 /* Rules 3 (tok_rules3.c). A per-language step on the folded word, before
  * the stopword check and the stemmer: */
@@ -228,6 +232,9 @@ size_t tok_fold_ascii_turkish(const char *s, size_t n, char *out);
  * by rules 3: decimal digits as ASCII, geresh and gershayim as ' and ",
  * (Turkish) i or ı with U+0307 as i. Returns the new count (<= n). */
 size_t tok_fold_rules3(int32_t *cps, size_t n, int turkish);
+/* Folds accents away from the n code points of a case-folded word, in
+ * place; returns how many are left (tok_accents.c). */
+size_t tok_fold_accents(int32_t *cps, size_t n);
 /* Whether the folded term f[0..n), over TOK_MAX_TERM bytes, is too long
  * under rules. */
 int tok_too_long(int rules, const char *f, size_t n);

@@ -35,7 +35,8 @@
  * 3. Each word is normalised alone: NFKC + case fold + removal of default
  *    ignorable characters (utf8proc), which is Unicode's NFKC_Casefold in
  *    all but name; U+2019 becomes "'". A pure-ASCII word skips utf8proc,
- *    since for ASCII all that reduces to lowercasing. Accents are kept.
+ *    since for ASCII all that reduces to lowercasing. Accents are kept,
+ *    or folded where the collection says so (tok_accents.c).
  * 4. English possessives lose their "'s" ("John's" -> "john"), the word is
  *    checked against the stopword list, then stemmed with Snowball (words
  *    without letters, i.e. numbers, are not stemmed). The outcome of both
@@ -129,6 +130,7 @@ struct tok_tokenizer {
     const tok_stoplist *stop;       /* NULL: no stopwords */
     int filter;                     /* TOK_FILTER_*: "'s", elision, Turkish apostrophe */
     int turkish;                    /* Turkish I (rules 3) */
+    int fold_accents;               /* tok_accents.c */
     size_t max_raw;                 /* longest word normalised (TOK_MAX_RAW, _RAW3) */
     utf8proc_int32_t *cps;          /* normalisation scratch, cps_cap entries */
     size_t cps_cap;
@@ -233,6 +235,7 @@ tok_tokenizer *tok_new(const tok_config *cfg, char *err, size_t errlen)
                                        : tok_word_filter_for(lang, t->rules);
     t->turkish = t->filter == TOK_FILTER_TURKISH;
     t->max_raw = t->rules >= 3 ? TOK_MAX_RAW3 : TOK_MAX_RAW;
+    t->fold_accents = cfg && cfg->fold_accents;
     if (t->stemmer || t->stop) {
         t->cache = tok_cache_new();
         if (!t->cache)
@@ -416,6 +419,8 @@ static const char *tok_fold(tok_tokenizer *t, const char *s, size_t n, int ascii
         }
         if (t->rules >= 3)
             r = (utf8proc_ssize_t)tok_fold_rules3(t->cps, (size_t)r, t->turkish);
+        if (t->fold_accents)
+            r = (utf8proc_ssize_t)tok_fold_accents(t->cps, (size_t)r);
         for (utf8proc_ssize_t k = 0; k < r; k++)
             if (t->cps[k] == 0x2019)
                 t->cps[k] = '\'';
@@ -434,6 +439,12 @@ static int tok_ascii(const char *w, size_t n)
     for (size_t i = 0; i < n; i++)
         any |= (unsigned char)w[i];
     return any < 0x80;
+}
+
+const char *tok_fold_word(tok_tokenizer *t, const char *s, size_t n, size_t *out_len)
+{
+    *out_len = 0;
+    return n <= t->max_raw ? tok_fold(t, s, n, tok_ascii(s, n), out_len) : NULL;
 }
 
 /* What becomes of the folded word w[0..n) (it has a letter): the stopword

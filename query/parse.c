@@ -231,9 +231,10 @@ static int add_completions(parse_ctx *c, query_prefix *p, const char *w, size_t 
 }
 
 /* The prefix of a word the tokenizer drops, a stopword ("the*" is to find
- * "theory"): the word case-folded (NFKC), when it is all letters, marks
+ * "theory"): the word folded as the tokenizer folds words (NFKC, case,
+ * accents where the collection folds them), when it is all letters, marks
  * and digits; else none. 0, or -1 out of memory. */
-static int add_stopword_prefix(query_parsed *q, const char *s, size_t n)
+static int add_stopword_prefix(query_parsed *q, tok_tokenizer *tok, const char *s, size_t n)
 {
     utf8proc_int32_t cp;
     for (size_t i = 0; i < n;) {
@@ -246,17 +247,10 @@ static int add_stopword_prefix(query_parsed *q, const char *s, size_t n)
             return 0;
         i += (size_t)k;
     }
-    utf8proc_uint8_t *f = NULL;
-    utf8proc_ssize_t fl = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &f,
-                                       UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_COMPOSE |
-                                           UTF8PROC_CASEFOLD);
-    if (fl < 0)
-        return fl == UTF8PROC_ERROR_NOMEM ? -1 : 0;
+    size_t fl;
+    const char *f = tok_fold_word(tok, s, n, &fl);
     int added;
-    long at = fl > 0 && fl <= TOK_MAX_TERM * 4 ? add_prefix(q, (const char *)f, (size_t)fl, &added)
-                                               : 0;
-    free(f);
-    return at < 0 ? -1 : 0;
+    return f && fl > 0 && fl <= TOK_MAX_TERM * 4 && add_prefix(q, f, fl, &added) < 0 ? -1 : 0;
 }
 
 /* Appends a copy of term to the list *v of *n. 0, or -1 out of memory. */
@@ -426,7 +420,7 @@ static int add_segment(parse_ctx *c, enum seg_kind kind, const char *s, size_t n
     if (kind != SEG_PREFIX && kind != SEG_RPREFIX)
         return 0;
     if (!l->n)
-        return l->n_positions == 1 && !l->n_long ? add_stopword_prefix(c->q, s, n) : 0;
+        return l->n_positions == 1 && !l->n_long ? add_stopword_prefix(c->q, c->tok, s, n) : 0;
     const tok_token *last = &l->tokens[l->n - 1];
     int added;
     long at = add_prefix(c->q, tok_term(l, l->n - 1), last->term_len, &added);

@@ -235,7 +235,27 @@ static int config_load(lctx_db *db, sqlite3 *conn)
      * collections made before have none, and nothing is said for them. */
     db->icu_version = db->rebuilding ? tok_icu_version()
                     : catalog_get_text(conn, "icu_version", buf, sizeof buf) ? 0 : atoi(buf);
+    /* Recorded at creation only: collections made before keep accents,
+     * as their postings do (tok_accents.c). */
+    if (catalog_get_text(conn, "accents", buf, sizeof buf))
+        db->fold_accents = 0;
+    else if (!strcmp(buf, "fold") || !strcmp(buf, "keep"))
+        db->fold_accents = buf[0] == 'f';
+    else
+        return store_err(db, LCTX_EVERSION, "%s: accents setting '%s' is unknown to this lctx; "
+                         "upgrade lctx", db->path, buf);
     return LCTX_OK;
+}
+
+/* Whether a new collection made with cfg folds accents: as it says, or by
+ * default in English and with no language (lctx.h, LCTX_ACCENTS_*). */
+static int folds_accents(const lctx_config *cfg)
+{
+    if (cfg->accents != LCTX_ACCENTS_DEFAULT)
+        return cfg->accents == LCTX_ACCENTS_FOLD;
+    const char *lang = cfg->language ? cfg->language : "english";
+    return !strcmp(lang, "english") || !strcmp(lang, "en") || !strcmp(lang, "eng") ||
+           !strcmp(lang, "porter") || !strcmp(lang, "none");
 }
 
 /* How long a connection waits for a lock another connection holds. */
@@ -376,9 +396,10 @@ int catalog_open(lctx_db *db, const char *file, int create, const lctx_config *c
      * hash and the tokenizer's rules are recorded only at creation, as a
      * catalog without them keeps the hash its documents were stored with
      * and the rules its index was made with (config_load). */
-    char made[160];
+    char made[200];
     snprintf(made, sizeof made, "INSERT INTO config VALUES('content_hash','mix64'),"
-             "('tokenizer_rules',%d),('icu_version',%d)", TOK_RULES, tok_icu_version());
+             "('tokenizer_rules',%d),('icu_version',%d),('accents','%s')", TOK_RULES,
+             tok_icu_version(), folds_accents(cfg) ? "fold" : "keep");
     if ((rc = catalog_exec(db, db->wdb, SCHEMA)) || (rc = config_init(db, cfg)) ||
         (!exists && (rc = catalog_exec(db, db->wdb, made)))) {
         catalog_exec(db, db->wdb, "ROLLBACK");

@@ -111,6 +111,7 @@ static char *marker_text(const lctx_config *cfg)
     cJSON_AddStringToObject(o, "vector_encoding",
                             cfg->vector_encoding ? cfg->vector_encoding : "int8");
     cJSON_AddNumberToObject(o, "lsh_target_recall", cfg->lsh_target_recall);
+    cJSON_AddNumberToObject(o, "accents", cfg->accents);
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return s;
@@ -200,8 +201,9 @@ static int marker_config(lctx_db *db, lctx_config *cfg)
     marker_string(o, "language", db->language, sizeof db->language);
     marker_string(o, "embedder", db->creation_embedder, sizeof db->creation_embedder);
     marker_string(o, "vector_encoding", db->creation_venc, sizeof db->creation_venc);
-    double stop = cfg->stopwords, words = cfg->chunk_words;
+    double stop = cfg->stopwords, words = cfg->chunk_words, accents = cfg->accents;
     marker_number(o, "stopwords", &stop);
+    marker_number(o, "accents", &accents);
     marker_number(o, "chunk_words", &words);
     marker_number(o, "bm25_k1", &cfg->bm25_k1);
     marker_number(o, "bm25_b", &cfg->bm25_b);
@@ -210,6 +212,8 @@ static int marker_config(lctx_db *db, lctx_config *cfg)
     cJSON_Delete(o);
     cfg->stopwords = (int)stop;
     cfg->chunk_words = (int)words;
+    cfg->accents = accents >= LCTX_ACCENTS_DEFAULT && accents <= LCTX_ACCENTS_FOLD
+                   ? (int)accents : LCTX_ACCENTS_DEFAULT;
     cfg->language = db->language;
     cfg->embedder = db->creation_embedder;
     cfg->vector_encoding = db->creation_venc;

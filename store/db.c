@@ -288,7 +288,7 @@ struct tok_tokenizer *store_tok_get(lctx_db *db)
     if (t)
         return t;
     tok_config tc = {db->cfg.language, db->cfg.stopwords, strcmp(db->cfg.language, "none") != 0,
-                     db->tok_rules};
+                     db->tok_rules, db->fold_accents};
     char err[256] = "";
     t = tok_new(&tc, err, sizeof err);
     if (!t)
@@ -364,10 +364,11 @@ static int check_config(lctx_db *db, const lctx_config *c)
     if (c->chunk_words < 1 || !(c->bm25_k1 >= 0 && isfinite(c->bm25_k1)) ||
         !(c->bm25_b >= 0 && c->bm25_b <= 1) ||
         !(c->title_weight >= 0 && isfinite(c->title_weight)) ||
-        !(c->lsh_target_recall >= 0 && c->lsh_target_recall <= 1))
+        !(c->lsh_target_recall >= 0 && c->lsh_target_recall <= 1) ||
+        c->accents < LCTX_ACCENTS_DEFAULT || c->accents > LCTX_ACCENTS_FOLD)
         return store_err(db, LCTX_EINVAL, "%s: bad collection config (chunk_words >= 1, "
                          "finite k1 >= 0, 0 <= b <= 1, finite title_weight >= 0, "
-                         "0 <= lsh_target_recall <= 1)", db->path);
+                         "0 <= lsh_target_recall <= 1, accents LCTX_ACCENTS_*)", db->path);
     return LCTX_OK;
 }
 
@@ -729,6 +730,7 @@ int lctx_stats_get(lctx_db *db, lctx_stats *out)
     out->title_weight = db->cfg.title_weight;
     out->tokenizer_rules = db->tok_rules;
     out->icu_version = db->icu_version;
+    out->fold_accents = db->fold_accents;
     snprintf(out->embedder, sizeof out->embedder, "%s", db->embedder);
     return db->has_vectors ? stats_vectors(db, out) : LCTX_OK;
 }

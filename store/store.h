@@ -172,7 +172,7 @@ struct lctx_db {
     char language[32];            /* cfg.language points here */
     int format_version;
     int hash_fnv;                 /* content_hash is FNV-1a (collections made before mix64) */
-    int tok_rules;                /* the tokenizer's rules (TOK_RULES, or 1: none recorded) */
+    int tok_rules, fold_accents;  /* tokenizer rules (TOK_RULES, or 1: none recorded); accents */
     int icu_version, icu_warned;  /* its ICU major (0: none recorded); said another splits */
 
     sqlite3 *wdb;                 /* writer connection (NULL when read-only) */

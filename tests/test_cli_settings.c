@@ -19,17 +19,17 @@ static const char GERMAN[] =
     "{\"id\":\"g2\",\"title\":\"Verkehr\",\"text\":\"Das Auto fährt schnell über die Brücke.\"}\n";
 
 /* Indexes text into a new collection name with the extra arguments
- * (NULL-terminated, at most 12); returns its path. */
+ * (NULL-terminated, at most 16); returns its path. */
 static const char *make(const char *name, const char *text, ...)
 {
     const char *corpus = tpath("in.jsonl");
     write_file(corpus, text);
     const char *coll = tpath(name);
-    char *argv[20] = { (char *)program("lctx-index"), "-c", (char *)coll, "--quiet" };
+    char *argv[24] = { (char *)program("lctx-index"), "-c", (char *)coll, "--quiet" };
     int n = 4;
     va_list ap;
     va_start(ap, text);
-    for (const char *s; n < 16 && (s = va_arg(ap, const char *)); )
+    for (const char *s; n < 20 && (s = va_arg(ap, const char *)); )
         argv[n++] = (char *)s;
     va_end(ap);
     argv[n++] = (char *)corpus;
@@ -68,9 +68,10 @@ Test(cli_settings, each_setting_reaches_the_collection)
 {
     const char *coll = make("de.lctx", GERMAN, "--language", "german", "--no-stopwords",
                             "--chunk-words", "50", "--bm25-k1", "1.5", "--bm25-b", "0.5",
-                            "--title-weight", "1", NULL);
+                            "--title-weight", "1", "--accents", "fold", NULL);
     char *st = stats_of(coll);
     expect_contains(st, "language: german\n");
+    expect_contains(st, "accents: fold\n");
     expect_contains(st, "stopwords: off\n");
     expect_contains(st, "chunk_words: 50\n");
     expect_contains(st, "bm25_k1: 1.5\n");
@@ -90,7 +91,24 @@ Test(cli_settings, each_setting_reaches_the_collection)
     expect_contains(st, "language: english\n");
     expect_contains(st, "stopwords: on\n");
     expect_contains(st, "chunk_words: 400\n");
+    expect_contains(st, "accents: fold\n");
     free(st);
+    /* "Hauser" finds Häuser where accents fold: English's default. With
+     * --accents keep, English stems the two apart. (German's stemmer takes
+     * umlauts off by itself, so German would find it either way.) */
+    ids = hit_ids(coll, "Altstadt Hauser");
+    cr_assert_str_eq(ids, "g1");
+    free(ids);
+    const char *kept = make("kept.lctx", GERMAN, "--accents", "keep", NULL);
+    st = stats_of(kept);
+    expect_contains(st, "accents: keep\n");
+    free(st);
+    ids = hit_ids(kept, "Hauser");
+    cr_assert_str_eq(ids, "", "--accents keep folded Häuser: %s", ids);
+    free(ids);
+    ids = hit_ids(en, "Hauser");
+    cr_assert_str_eq(ids, "g1", "english folds accents by default");
+    free(ids);
 }
 
 Test(cli_settings, stopwords_and_chunk_words_change_what_is_indexed)
@@ -139,6 +157,7 @@ Test(cli_settings, values_that_cannot_be_honoured_create_nothing)
         { "-c", coll, "--bm25-k1", "nan" },
         { "-c", coll, "--chunk-words", "0" },
         { "-c", coll, "--title-weight", "x" },
+        { "-c", coll, "--accents", "strip" },
     };
     expect_usage_errors("lctx-index", usage, sizeof usage / sizeof usage[0]);
     cmd_result r = run(NULL, "lctx-index", "-c", coll, "--language", "klingon", corpus, NULL);
@@ -157,8 +176,9 @@ Test(cli_settings, another_value_for_an_existing_collection_is_an_error)
     const char *corpus = tpath("more.jsonl");
     write_file(corpus, "{\"id\":\"new\",\"text\":\"a new document\"}\n");
     cmd_result r = run(NULL, "lctx-index", "-c", coll, "--language", "english", "--no-stopwords",
-                       "--bm25-b", "0.4", corpus, NULL);
+                       "--bm25-b", "0.4", "--accents", "keep", corpus, NULL);
     expect_status(r, 1);
+    expect_contains(r.err, "created with --accents fold");
     expect_contains(r.err, "created with language porter, not english");
     expect_contains(r.err, "created with stopwords on, not --no-stopwords");
     expect_contains(r.err, "created with --bm25-b 0.75, not 0.4");

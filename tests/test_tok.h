@@ -13,16 +13,11 @@
 
 #include "indexer/indexer.h"
 
-/* "term term ..." of s by lang's tokenizer (stopwords on; stem: 0 or 1)
- * under rules (0: TOK_RULES), into a static buffer. The block and byte
+/* "term term ..." of s by t, into a static buffer. The block and byte
  * segmenters must give the same tokens. */
-static inline const char *tok_terms_of(const char *lang, int stem, int rules, const char *s)
+static inline const char *tok_terms_with(tok_tokenizer *t, const char *s)
 {
     static char out[8192];
-    tok_config cfg = {lang, 1, stem, rules};
-    char err[128];
-    tok_tokenizer *t = tok_new(&cfg, err, sizeof err);
-    cr_assert_not_null(t, "%s", err);
     tok_list a, b;
     tok_list_init(&a);
     tok_list_init(&b);
@@ -39,6 +34,18 @@ static inline const char *tok_terms_of(const char *lang, int stem, int rules, co
     }
     tok_list_free(&a);
     tok_list_free(&b);
+    return out;
+}
+
+/* The same by lang's tokenizer (stopwords on; stem: 0 or 1) under rules
+ * (0: TOK_RULES), accents kept. */
+static inline const char *tok_terms_of(const char *lang, int stem, int rules, const char *s)
+{
+    tok_config cfg = {lang, 1, stem, rules, 0};
+    char err[128];
+    tok_tokenizer *t = tok_new(&cfg, err, sizeof err);
+    cr_assert_not_null(t, "%s", err);
+    const char *out = tok_terms_with(t, s);
     tok_free(t);
     return out;
 }
@@ -46,7 +53,7 @@ static inline const char *tok_terms_of(const char *lang, int stem, int rules, co
 /* A tokenizer of lang, stopwords and stemming on, the current rules. */
 static inline tok_tokenizer *language_tokenizer(const char *lang)
 {
-    tok_config cfg = {lang, 1, 1, 0};
+    tok_config cfg = {lang, 1, 1, 0, 0};
     char err[128];
     tok_tokenizer *t = tok_new(&cfg, err, sizeof err);
     cr_assert_not_null(t, "%s", err);

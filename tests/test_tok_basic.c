@@ -18,7 +18,7 @@ static char rendered[8192];
 
 static void setup_english(void)
 {
-    tok_config cfg = { "english", 1, 1, 0 };
+    tok_config cfg = { "english", 1, 1, 0, 0};
     char err[128];
     tk = tok_new(&cfg, err, sizeof err);
     cr_assert_not_null(tk, "%s", err);
@@ -326,7 +326,7 @@ Test(tok, slices_retokenize_to_same_term)
 
 Test(tok_config, none_language_no_stemming)
 {
-    tok_config cfg = { "none", 1, 1, 0 };
+    tok_config cfg = { "none", 1, 1, 0, 0};
     tok_tokenizer *t = tok_new(&cfg, NULL, 0);
     tok_list l;
     cr_assert_not_null(t);
@@ -341,7 +341,7 @@ Test(tok_config, none_language_no_stemming)
 
 Test(tok_config, stopwords_off)
 {
-    tok_config cfg = { "english", 0, 1, 0 };
+    tok_config cfg = { "english", 0, 1, 0, 0};
     tok_tokenizer *t = tok_new(&cfg, NULL, 0);
     tok_list l;
     cr_assert_not_null(t);
@@ -357,7 +357,7 @@ Test(tok_config, stopwords_off)
 
 Test(tok_config, other_language_and_unknown)
 {
-    tok_config cfg = { "german", 1, 1, 0 };
+    tok_config cfg = { "german", 1, 1, 0, 0};
     char err[128] = "";
     tok_tokenizer *t = tok_new(&cfg, err, sizeof err);
     tok_list l;

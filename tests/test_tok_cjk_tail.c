@@ -93,7 +93,7 @@ Test(cjk_tail, a_rules_4_collection_misses_it_until_rebuilt)
 
 Test(cjk_tail, a_query_run_is_its_bigrams_only)
 {
-    tok_config cfg = {"english", 1, 1, 0};
+    tok_config cfg = {"english", 1, 1, 0, 0};
     char err[200];
     tok_tokenizer *t = tok_new(&cfg, err, sizeof err);
     cr_assert_not_null(t, "%s", err);

@@ -69,7 +69,7 @@ Test(tok_rules, decomposed_hangul_bigrams_by_syllable)
     cr_assert_str_eq(want, "한국 국어 어");   /* rules 5: and the run's last syllable */
     cr_assert_str_eq(terms(NFD_HANGUGEO, 0), want);
     /* each bigram's bytes are its two syllables' jamo */
-    tok_config cfg = {"english", 1, 1, 0};
+    tok_config cfg = {"english", 1, 1, 0, 0};
     tok_tokenizer *t = tok_new(&cfg, NULL, 0);
     tok_list l;
     tok_list_init(&l);

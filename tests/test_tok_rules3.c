@@ -162,7 +162,7 @@ Test(rules3, hebrew_acronyms_are_one_word)
     cr_assert_str_eq(plain("none", 0, "ab\"cd"), "ab cd");
     cr_assert_str_eq(plain("none", 0, "צה\"ab"), "צה ab");
     /* the token covers the whole acronym */
-    tok_config cfg = {"none", 1, 0, 0};
+    tok_config cfg = {"none", 1, 0, 0, 0};
     tok_tokenizer *t = tok_new(&cfg, NULL, 0);
     tok_list l;
     tok_list_init(&l);
@@ -264,7 +264,7 @@ static const char *repeat(char *buf, size_t cap, const char *c, size_t n)
 /* The number of terms and long words of s (none, rules). */
 static size_t count(int rules, const char *s, uint32_t *n_long)
 {
-    tok_config cfg = {"none", 1, 0, rules};
+    tok_config cfg = {"none", 1, 0, rules, 0};
     tok_tokenizer *t = tok_new(&cfg, NULL, 0);
     tok_list l;
     tok_list_init(&l);

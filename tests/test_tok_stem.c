@@ -87,7 +87,7 @@ static size_t compare_language(const char *lang, const char *text, size_t len)
      * French, Italian and Catalan, Turkish I and apostrophes), which the
      * reference does not; test_tok_rules3 tests those. The stemmer each
      * word goes to is chosen the same way under every rules. */
-    tok_config cfg = {lang, 0, 1, 2};
+    tok_config cfg = {lang, 0, 1, 2, 0};
     char err[128];
     tok_tokenizer *t = tok_new(&cfg, err, sizeof err);
     cr_assert_not_null(t, "%s: %s", lang, err);

@@ -117,7 +117,7 @@ static size_t compare(lctx_db *db, tok_tokenizer *tok, const char *qs, int k, co
 
 static void random_queries(lctx_db *db, int n, const docset *allowed)
 {
-    tok_config tc = {"english", 1, 1, 0};
+    tok_config tc = {"english", 1, 1, 0, 0};
     char err[128];
     tok_tokenizer *tok = tok_new(&tc, err, sizeof err);
     cr_assert_not_null(tok);

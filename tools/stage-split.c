@@ -385,7 +385,7 @@ static uint64_t text_hash(const char *s, size_t n)
 /* One round: every document, on one thread or split; prints the times. */
 static void run_round(const bm25_doc *docs, size_t n, int split, const char *db_path, int round)
 {
-    tok_config cfg = {"english", 1, 1, 0};
+    tok_config cfg = {"english", 1, 1, 0, 1};
     char err[128];
     tok_tokenizer *t = tok_new(&cfg, err, sizeof err);
     if (!t)
