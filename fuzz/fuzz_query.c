@@ -7,7 +7,9 @@
  * parse, print as JSON and highlight a text without a sanitizer report.
  *
  * The first input byte picks the tokenizer (English under rules 5 or 1,
- * no language, French, Turkish; one of each, made once and kept for the
+ * no language, French, Turkish; accents folded in the first, the third and
+ * the last, as a new collection's defaults and --accents fold make them;
+ * one of each, made once and kept for the
  * process, as a tokenizer is costly to make); the rest, up to a NUL or
  * its end, is the query. When it parses, the checks are the ones a
  * caller relies on: terms, prefixes (kept and excluded) and title terms
@@ -31,8 +33,8 @@ static tok_tokenizer *fuzz_tokenizer(unsigned which)
 {
     static tok_tokenizer *made[FUZZ_TOKENIZERS];
     static const tok_config cfg[FUZZ_TOKENIZERS] = {
-        {"english", 1, 1, 5}, {"english", 1, 1, 1}, {"none", 0, 0, 3},
-        {"french", 1, 1, 3},  {"turkish", 1, 1, 3},
+        {"english", 1, 1, 5, 1}, {"english", 1, 1, 1, 0}, {"none", 0, 0, 3, 1},
+        {"french", 1, 1, 3, 0},  {"turkish", 1, 1, 3, 1},  /* last: accents folded */
     };
     which %= FUZZ_TOKENIZERS;
     if (!made[which]) {

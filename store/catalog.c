@@ -393,9 +393,10 @@ int catalog_open(lctx_db *db, const char *file, int create, const lctx_config *c
         return rc;
     }
     /* config_init fills in keys an existing catalog lacks; the content
-     * hash and the tokenizer's rules are recorded only at creation, as a
-     * catalog without them keeps the hash its documents were stored with
-     * and the rules its index was made with (config_load). */
+     * hash, the tokenizer's rules and the accents setting are recorded
+     * only at creation, as a catalog without them keeps the hash its
+     * documents were stored with and the rules and accents its index was
+     * made with (config_load). */
     char made[200];
     snprintf(made, sizeof made, "INSERT INTO config VALUES('content_hash','mix64'),"
              "('tokenizer_rules',%d),('icu_version',%d),('accents','%s')", TOK_RULES,
