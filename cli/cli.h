@@ -12,6 +12,7 @@
  *                monotonic clock, small string helpers
  *   progress.c   the progress bar lctx-index draws on a terminal
  *   output.c     printing search hits as text or JSON
+ *   stats.c      printing a collection's statistics (lctx-index --stats)
  *   batch.c      lctx-search's batch mode (BEIR queries -> TREC run -> metrics)
  *   interactive.c  lctx-search's readline session and its pipe twin
  *
@@ -211,6 +212,11 @@ void cli_print_json(FILE *f, cJSON *o);
  * are not UTF-8 become U+FFFD, so text from a document or an input line
  * cannot send the terminal an escape sequence. */
 void cli_put_terminal(FILE *f, const char *s);
+
+/* =============================================================== stats.c */
+
+/* Prints s on stdout: "key: value" lines, or with json one JSON object. */
+void cli_print_stats(const lctx_stats *s, int json);
 
 /* =============================================================== batch.c */
 

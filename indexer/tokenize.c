@@ -129,8 +129,7 @@ struct tok_tokenizer {
     struct sb_stemmer *stemmer_ascii;   /* ISO-8859-1 build for ASCII words; NULL: none */
     const tok_stoplist *stop;       /* NULL: no stopwords */
     int filter;                     /* TOK_FILTER_*: "'s", elision, Turkish apostrophe */
-    int turkish;                    /* Turkish I (rules 3) */
-    int fold_accents;               /* tok_accents.c */
+    int turkish, fold_accents;      /* Turkish I (rules 3); accents fold (tok_accents.c) */
     size_t max_raw;                 /* longest word normalised (TOK_MAX_RAW, _RAW3) */
     utf8proc_int32_t *cps;          /* normalisation scratch, cps_cap entries */
     size_t cps_cap;

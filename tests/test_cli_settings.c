@@ -93,6 +93,10 @@ Test(cli_settings, each_setting_reaches_the_collection)
     expect_contains(st, "chunk_words: 400\n");
     expect_contains(st, "accents: fold\n");
     free(st);
+    cmd_result j = run(NULL, "lctx-index", "-c", en, "--stats", "--json", NULL);
+    expect_status(j, 0);
+    expect_contains(j.out, "\"accents\":\"fold\"");
+    result_free(&j);
     /* "Hauser" finds Häuser where accents fold: English's default. With
      * --accents keep, English stems the two apart. (German's stemmer takes
      * umlauts off by itself, so German would find it either way.) */
