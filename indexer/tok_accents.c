@@ -96,15 +96,15 @@ size_t tok_fold_accents(int32_t *cps, size_t n)
         if (cp < 0x80) {
             after_latin = (cp | 0x20) >= 'a' && (cp | 0x20) <= 'z';
             cps[out++] = cp;
-            continue;
+        } else if (after_latin && utf8proc_category(cp) == UTF8PROC_CATEGORY_MN) {
+            continue;        /* a mark left on a Latin or Greek letter */
+        } else {
+            /* No combining mark is in these blocks, so a mark anywhere
+             * else (starting the word, after another script's letter)
+             * stays, as do the letters of other scripts. */
+            after_latin = latin_or_greek(cp);
+            cps[out++] = after_latin ? fold_letter(cp) : cp;
         }
-        if (utf8proc_category(cp) == UTF8PROC_CATEGORY_MN) {
-            if (!after_latin)
-                cps[out++] = cp;    /* another script's mark, or one starting the word */
-            continue;
-        }
-        after_latin = latin_or_greek(cp);
-        cps[out++] = after_latin ? fold_letter(cp) : cp;
     }
     return out;
 }
