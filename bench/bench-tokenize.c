@@ -32,7 +32,7 @@ static size_t run_pass(scan_fn scan, const char *language, const bm25_doc *docs,
                        double *cold, double *warm)
 {
     /* accents folded as a new collection of that language folds them */
-    tok_config cfg = {language, 1, 1, 0, !strcmp(language, "english")};
+    tok_config cfg = {language, 1, 1, 0, tok_language_english(language)};
     char err[128];
     tok_tokenizer *t = tok_new(&cfg, err, sizeof err);
     if (!t)

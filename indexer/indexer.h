@@ -259,6 +259,9 @@ typedef struct tok_stoplist {
     size_t n;
 } tok_stoplist;
 const tok_stoplist *tok_stoplist_for(const char *language);   /* NULL: no list */
+/* Whether language is one of English's names, "none" included (NULL and ""
+ * too): those take English's stopwords and, by default, fold accents. */
+int tok_language_english(const char *language);
 int tok_stoplist_contains(const tok_stoplist *l, const char *w, size_t len);
 static inline const char *tok_term(const tok_list *l, size_t i)
 {

@@ -38,16 +38,19 @@ static const char *const tok_english_names[] = {
     "english", "en", "eng", "porter", "none",
 };
 
+int tok_language_english(const char *language)
+{
+    if (!language || !*language)
+        return 1;
+    for (size_t i = 0; i < sizeof tok_english_names / sizeof tok_english_names[0]; i++)
+        if (strcmp(language, tok_english_names[i]) == 0)
+            return 1;
+    return 0;
+}
+
 const tok_stoplist *tok_stoplist_for(const char *language)
 {
-    size_t i;
-
-    if (!language || !*language)
-        return &tok_english;
-    for (i = 0; i < sizeof tok_english_names / sizeof tok_english_names[0]; i++)
-        if (strcmp(language, tok_english_names[i]) == 0)
-            return &tok_english;
-    return NULL;
+    return tok_language_english(language) ? &tok_english : NULL;
 }
 
 /* Compares the NUL-terminated s with the len bytes of w, as strcmp would

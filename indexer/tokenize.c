@@ -35,8 +35,7 @@
  * 3. Each word is normalised alone: NFKC + case fold + removal of default
  *    ignorable characters (utf8proc), which is Unicode's NFKC_Casefold in
  *    all but name; U+2019 becomes "'". A pure-ASCII word skips utf8proc,
- *    since for ASCII all that reduces to lowercasing. Accents are kept,
- *    or folded where the collection says so (tok_accents.c).
+ *    since for ASCII all that reduces to lowercasing. Accents: tok_accents.c.
  * 4. English possessives lose their "'s" ("John's" -> "john"), the word is
  *    checked against the stopword list, then stemmed with Snowball (words
  *    without letters, i.e. numbers, are not stemmed). The outcome of both
@@ -61,14 +60,11 @@
  *    as ASCII; and here ZWSP as a word break and the limit in characters.
  *    A collection keeps the rules it recorded (1 or 2) until rebuilt.
  *
- * Performance: no allocation per token. The token and term arrays grow by
- * doubling, and the tokenizer keeps its scratch buffers between calls.
- * ASCII text is segmented and folded 64 bytes at a time (tok_block.c):
- * the words of a block are runs of ones in a bit mask, and a word's folded
- * form is a slice of the block's lowercased copy. Anything else (and a
- * word of 63 bytes or more) goes byte by byte; both find the same tokens
- * (tok_tokenize_bytes is kept as the reference the tests compare with).
- * On lisa's texts: 15.1 ms against 22.8 byte by byte (bench-tokenize).
+ * Performance: no allocation per token (arrays grow by doubling, scratch
+ * buffers are kept). ASCII text goes 64 bytes at a time (tok_block.c),
+ * anything else and words of 63 bytes or more byte by byte; both give the
+ * same tokens (tok_tokenize_bytes is the tests' reference). On lisa's
+ * texts: 15.1 ms against 22.8 byte by byte (bench-tokenize).
  */
 #include "indexer/indexer.h"
 
@@ -266,10 +262,8 @@ void tok_free(tok_tokenizer *t)
 {
     if (!t)
         return;
-    if (t->stemmer)
-        sb_stemmer_delete(t->stemmer);
-    if (t->stemmer_ascii)
-        sb_stemmer_delete(t->stemmer_ascii);
+    sb_stemmer_delete(t->stemmer);          /* both take NULL */
+    sb_stemmer_delete(t->stemmer_ascii);
     tok_sea_free(t->sea);
     free(t->cps);
     free(t->units);
@@ -382,12 +376,11 @@ static const char *tok_fold(tok_tokenizer *t, const char *s, size_t n, int ascii
                             size_t *out_len)
 {
     if (ascii) {
-        size_t i;
         if (t->turkish) {
             *out_len = tok_fold_ascii_turkish(s, n, t->word);
             return t->word;
         }
-        for (i = 0; i < n; i++) {
+        for (size_t i = 0; i < n; i++) {
             unsigned char c = (unsigned char)s[i];
             t->word[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
         }

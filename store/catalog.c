@@ -253,9 +253,7 @@ static int folds_accents(const lctx_config *cfg)
 {
     if (cfg->accents != LCTX_ACCENTS_DEFAULT)
         return cfg->accents == LCTX_ACCENTS_FOLD;
-    const char *lang = cfg->language ? cfg->language : "english";
-    return !strcmp(lang, "english") || !strcmp(lang, "en") || !strcmp(lang, "eng") ||
-           !strcmp(lang, "porter") || !strcmp(lang, "none");
+    return tok_language_english(cfg->language);
 }
 
 /* How long a connection waits for a lock another connection holds. */
