@@ -215,7 +215,11 @@ LCTX_API int lctx_rollback(lctx_db *db);
  * from the catalog and gives the freed room back to the file system: the
  * catalog is vacuumed, and the index replaced by a dense copy that other
  * handles, in this process or others, move to before their next read (a
- * failure of either step is a warning). */
+ * failure of either step is a warning). Ids are 32-bit and never handed
+ * out twice; once a quarter of them are spent on documents no longer
+ * there, the copy also renumbers the live ones densely, in order, which
+ * is what lets a collection that lctx_add calls full take documents
+ * again. */
 LCTX_API int lctx_compact(lctx_db *db);
 /* Verifies both stores and their agreement; LCTX_ECORRUPT with a message
  * naming the first problem. On a read-write handle it first replays a
@@ -361,7 +365,7 @@ typedef struct lctx_hit {
     const char *title;
     const char *uri;
     double score;            /* document score = best chunk's score */
-    int64_t chunk;           /* best chunk's id */
+    int64_t chunk;           /* best chunk's id (until a compaction renumbers) */
     uint64_t start, end;     /* best chunk's byte range in the document text */
     const char *snippet;     /* NULL unless opts.snippets */
     const char *explain;     /* NULL unless opts.explain: JSON */

@@ -51,9 +51,7 @@ static int worker_failed(lctx_db *db, pthread_t worker, int rc)
 
 int write_sql_fail(lctx_db *db, const char *what)
 {
-    int e = sqlite3_errcode(db->wdb);
-    int st = (e == SQLITE_FULL || e == SQLITE_IOERR) ? LCTX_EIO : LCTX_ERROR;
-    return store_err(db, st, "%s/catalog.db: %s: %s", db->path, what, sqlite3_errmsg(db->wdb));
+    return catalog_fail(db, db->wdb, what);
 }
 
 static int prepare(lctx_db *db, struct write_batch *w)
@@ -267,7 +265,9 @@ int write_add_doc(lctx_db *db, struct write_batch *w, const lctx_doc *d, int uri
     }
     if (w->next_doc > UINT32_MAX || w->next_chunk + n_spans > UINT32_MAX) {
         free(spans);
-        return store_err(db, LCTX_EINVAL, "%s: collection is full (2^32 ids)", db->path);
+        return store_err(db, LCTX_EINVAL, "%s: collection is full (2^32 ids spent): compacting "
+                         "it (lctx-index --compact) gives back those of deleted and replaced "
+                         "documents", db->path);
     }
     uint32_t doc_id = (uint32_t)w->next_doc, first = (uint32_t)w->next_chunk;
     const char *title = d->title ? d->title : "";

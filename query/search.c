@@ -316,6 +316,8 @@ typedef struct search_env {
     double alpha;
     int rrf_k;
     int vanished;            /* hits whose document the catalog no longer has */
+    int moved;               /* the catalog names another index generation */
+    float *text_qv;          /* the query text's vector (vector and hybrid modes) */
 } search_env;
 
 /* The span of chunk in the document row at st (columns 3, 4: first_chunk,
@@ -434,6 +436,7 @@ static void env_restart(lctx_db *db, search_env *e)
     docset_free(&e->allowed);
     e->impossible = 0;
     e->vanished = 0;
+    e->moved = 0;
 }
 
 static void env_release(lctx_db *db, search_env *e)
@@ -444,6 +447,7 @@ static void env_release(lctx_db *db, search_env *e)
         kv_read_end(db, e->txn);
     store_conn_put(db, e->conn);
     store_tok_put(db, e->tok);
+    free(e->text_qv);
     query_parsed_free(&e->q);
     docset_free(&e->allowed);
 }
@@ -515,9 +519,22 @@ static int query_vector(lctx_db *db, search_env *e, const char *query,
     }
     if (!query || !*query)
         return LCTX_OK;
-    int rc = embed_texts(db, &query, 1, qv);
-    *have = rc == LCTX_OK;
-    return rc;
+    memcpy(qv, e->text_qv, (size_t)db->dim * sizeof *qv);
+    *have = 1;
+    return LCTX_OK;
+}
+
+/* The text's vector comes before any snapshot: an embedding service may
+ * take its time, and the catalog's snapshot, which in rollback-journal
+ * mode holds a writer back, is taken at the search's start (run_search). */
+static int embed_query(lctx_db *db, search_env *e, const char *query,
+                       const lctx_search_opts *o)
+{
+    if (e->mode == LCTX_MODE_BM25 || o->vector || o->like || !query || !*query)
+        return LCTX_OK;
+    if (!(e->text_qv = malloc((size_t)db->dim * sizeof *e->text_qv)))
+        return store_err(db, LCTX_ENOMEM, "out of memory");
+    return embed_texts(db, &query, 1, e->text_qv);
 }
 
 /* One recall's ranking as is (BM25 or vector mode): raw scores. */
@@ -551,6 +568,18 @@ static int run_search(lctx_db *db, search_env *e, const char *query, const lctx_
         return rc;
     if (db->test_after_snapshot)
         db->test_after_snapshot(db->test_after_snapshot_ctx);
+    /* The catalog's ids are the index's only while both name the same
+     * generation: renumbering (store/renumber.c) changes them in the
+     * transaction that switches generations, and a handle may hold the
+     * old one for a moment after. This first catalog read also fixes the
+     * search's catalog snapshot. */
+    uint64_t gen;
+    if ((rc = catalog_reader_gen(db, e->conn, &gen)))
+        return rc;
+    if (gen != db->index_gen) {
+        e->moved = 1;
+        return LCTX_OK;
+    }
     if (o->filter && *o->filter &&
         (rc = filter_docs(db, e->conn, e->txn, o->filter, &e->allowed)))
         return rc;
@@ -684,14 +713,15 @@ int lctx_search(lctx_db *db, const char *query, const lctx_search_opts *opts,
                                     : "query has no searchable terms";
         store_err(db, LCTX_OK, "%s", msg);
         r->hits = calloc(1, sizeof *r->hits);
-    } else if (!rc) {
+    } else if (!rc && !(rc = embed_query(db, &e, query, opts))) {
         store_clear_err(db);
         /* One read transaction for all catalog lookups of the search: one
          * lock round-trip instead of one per statement. It takes its
-         * snapshot after the index's (the first catalog read comes later),
-         * so it holds every document the index snapshot has, unless a
-         * compaction removed some meanwhile (fill_hits): then the search
-         * runs again, from a snapshot past that compaction. */
+         * snapshot right after the index's (run_search's first read), so it
+         * holds every document the index snapshot has, unless a compaction
+         * removed some meanwhile (fill_hits) or replaced the index (the
+         * generation check): then the search runs again, from snapshots
+         * past that compaction. */
         for (int tries = 1;; tries++) {
             int tx = sqlite3_exec(e.conn, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
             rc = run_search(db, &e, query, opts, r);
@@ -699,10 +729,17 @@ int lctx_search(lctx_db *db, const char *query, const lctx_search_opts *opts,
                 bm25_phrase_done(&e.s);
             if (tx)
                 sqlite3_exec(e.conn, "COMMIT", NULL, NULL, NULL);
-            if (rc || !e.vanished || tries == SEARCH_TRIES)
+            if (rc || (!e.vanished && !e.moved) || (tries == SEARCH_TRIES && !e.moved))
                 break;
+            if (tries == SEARCH_TRIES) {   /* never answer from ids the catalog does not share */
+                rc = store_err(db, LCTX_EBUSY, "%s: the index keeps being replaced", db->path);
+                break;
+            }
+            int moved = e.moved;
             results_clear(r);
             env_restart(db, &e);
+            if (moved && (rc = index_catch_up(db)))
+                break;
         }
     }
     if (!rc && !(r->query_json = query_parsed_json(&e.q, msg)))

@@ -234,6 +234,50 @@ static int check_agreement(lctx_db *db, MDB_txn *txn, sqlite3 *conn, const store
     return rc;
 }
 
+/* The index against itself and against the catalog, from one snapshot of
+ * each. The catalog's ids are the index's only while both name the same
+ * generation (renumbering changes them when the generation changes):
+ * *moved says they did not, and nothing was checked. */
+static int check_index(lctx_db *db, sqlite3 *conn, int locked, int *moved)
+{
+    MDB_txn *txn = NULL;
+    store_stats st;
+    uint64_t gen;
+    *moved = 0;
+    int rc = kv_read_begin(db, &txn);
+    if (rc)
+        return rc;
+    int tx = sqlite3_exec(conn, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
+    if (!(rc = catalog_reader_gen(db, conn, &gen)) && gen != db->index_gen)
+        *moved = 1;
+    else if (!rc && !(rc = kv_get_stats(db, txn, &st))) {
+        uint64_t sq = 0;
+        /* A frozen handle keeps writers out (readonly.c): the stores stand
+         * still, but it may not replay what awaits recovery. */
+        if ((locked || db->frozen) && !(rc = catalog_last_seq(db, conn, &sq)) &&
+            sq != st.last_seq) {
+            char msg[256];
+            snprintf(msg, sizeof msg, "catalog is at batch %llu, index at %llu%s",
+                     (unsigned long long)sq, (unsigned long long)st.last_seq,
+                     !locked && sq > st.last_seq
+                         ? " (awaiting recovery, which needs a read-write open)" : "");
+            rc = corrupt(db, msg);
+        }
+        if (!rc)
+            rc = check_chunks(db, txn, &st);
+        if (!rc)
+            rc = check_postings(db, txn, &st);
+        if (!rc)
+            rc = check_agreement(db, txn, conn, &st);
+        if (!rc)
+            rc = check_vectors(db, txn, &st);
+    }
+    if (tx)
+        sqlite3_exec(conn, "COMMIT", NULL, NULL, NULL);
+    kv_read_end(db, txn);
+    return rc;
+}
+
 int lctx_check(lctx_db *db)
 {
     if (!db)
@@ -259,32 +303,12 @@ int lctx_check(lctx_db *db)
      * writer's open would, and a failure to do so is reported as such. */
     if (!rc && locked)
         rc = write_recover(db);
-    MDB_txn *txn = NULL;
-    store_stats st;
-    if (!rc && !(rc = kv_read_begin(db, &txn)) && !(rc = kv_get_stats(db, txn, &st))) {
-        uint64_t sq = 0;
-        /* A frozen handle keeps writers out (readonly.c): the stores stand
-         * still, but it may not replay what awaits recovery. */
-        if ((locked || db->frozen) && !(rc = catalog_last_seq(db, conn, &sq)) &&
-            sq != st.last_seq) {
-            char msg[256];
-            snprintf(msg, sizeof msg, "catalog is at batch %llu, index at %llu%s",
-                     (unsigned long long)sq, (unsigned long long)st.last_seq,
-                     !locked && sq > st.last_seq
-                         ? " (awaiting recovery, which needs a read-write open)" : "");
-            rc = corrupt(db, msg);
-        }
-        if (!rc)
-            rc = check_chunks(db, txn, &st);
-        if (!rc)
-            rc = check_postings(db, txn, &st);
-        if (!rc)
-            rc = check_agreement(db, txn, conn, &st);
-        if (!rc)
-            rc = check_vectors(db, txn, &st);
+    for (int tries = 1, moved = 1; !rc && moved; tries++) {
+        if (!(rc = check_index(db, conn, locked, &moved)) && moved)
+            rc = tries == 3 ? store_err(db, LCTX_EBUSY, "%s: the index keeps being replaced",
+                                        db->path)
+                            : index_catch_up(db);
     }
-    if (txn)
-        kv_read_end(db, txn);
     if (locked)
         store_unlock(db);
     if (mu)

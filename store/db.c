@@ -272,8 +272,7 @@ void store_conn_put(lctx_db *db, sqlite3 *conn)
         conn = NULL;
     }
     pthread_mutex_unlock(&db->pool_mu);
-    if (conn)
-        sqlite3_close(conn);
+    catalog_close_reader(conn);
 }
 
 /* A tokenizer is worth pooling: creating one allocates its stemmer and a
@@ -578,7 +577,7 @@ int lctx_close(lctx_db *db)
     kv_close(db);
     embed_close(db);
     for (int i = 0; i < db->n_pool; i++)
-        sqlite3_close(db->pool[i]);
+        catalog_close_reader(db->pool[i]);
     for (int i = 0; i < db->n_tok_pool; i++)
         tok_free(db->tok_pool[i]);
     if (db->wdb && sqlite3_close(db->wdb) != SQLITE_OK)
@@ -610,6 +609,7 @@ void store_test_fail_lmdb(lctx_db *db, int on) { db->test_fail_lmdb = on; }
 void store_test_fail_catalog_commit(lctx_db *db, int on) { db->test_fail_catalog_commit = on; }
 void store_test_fail_vacuum(lctx_db *db, int on) { db->test_fail_vacuum = on; }
 void store_test_fail_replace(lctx_db *db, int on) { db->test_fail_replace = on; }
+void store_test_renumber(lctx_db *db, int on) { db->test_renumber = on; }
 void store_test_caller_every(lctx_db *db, unsigned n) { db->test_caller_every = n; }
 void store_test_fail_doc(lctx_db *db, uint64_t doc_id) { db->test_fail_doc = doc_id + 1; }
 void store_test_icu(lctx_db *db, const char *soname) { db->test_icu_soname = soname; }

@@ -239,6 +239,23 @@ int index_follow(lctx_db *db)
     return rc;
 }
 
+int index_catch_up(lctx_db *db)
+{
+    uint64_t gen;
+    sqlite3 *conn = store_conn_get(db);
+    if (!conn)
+        return LCTX_EIO;
+    int rc = catalog_index_gen(db, conn, &gen);
+    if (!rc) {
+        pthread_rwlock_wrlock(&db->map_lock);
+        if (gen != db->index_gen)
+            rc = move_to_current(db, conn);
+        pthread_rwlock_unlock(&db->map_lock);
+    }
+    store_conn_put(db, conn);
+    return rc;
+}
+
 int index_writer_follow(lctx_db *db)
 {
     uint64_t gen;
@@ -254,8 +271,9 @@ int index_writer_follow(lctx_db *db)
 
 /* Steps 2 and 3 for generation gen, whose environment is written: makes
  * its folder durable and names it in the catalog (with the current format
- * when rebuilding, which is what a rebuild from an older format is for). */
-static int replace_commit(lctx_db *db, uint64_t gen)
+ * when rebuilding, which is what a rebuild from an older format is for;
+ * with the catalog's ids mapped as the new index's are, when m is given). */
+static int replace_commit(lctx_db *db, uint64_t gen, const renumber_map *m)
 {
     char dir[4200], sql[400], format[160] = "";
     index_dir(db, gen, dir, sizeof dir);
@@ -274,10 +292,13 @@ static int replace_commit(lctx_db *db, uint64_t gen)
     snprintf(sql, sizeof sql,
              "BEGIN IMMEDIATE;"
              "INSERT OR REPLACE INTO config VALUES('index_gen',%llu);"
-             "%s"
-             "COMMIT;",
+             "%s",
              (unsigned long long)gen, format);
-    if ((rc = catalog_exec(db, db->wdb, sql))) {
+    if (!(rc = catalog_exec(db, db->wdb, sql)) && m)
+        rc = renumber_catalog(db, m);
+    if (!rc && db->test_fail_replace == 3)
+        rc = store_err(db, LCTX_EIO, "%s: simulated failure inside the commit", dir);
+    if (rc || (rc = catalog_exec(db, db->wdb, "COMMIT"))) {
         if (!sqlite3_get_autocommit(db->wdb))
             sqlite3_exec(db->wdb, "ROLLBACK", NULL, NULL, NULL);
         return rc;
@@ -361,7 +382,7 @@ int index_rebuild_commit(lctx_db *db)
     int rc = mdb_env_sync(db->env, 1);
     if (rc)
         return kv_err(db, rc, "sync");
-    if ((rc = replace_commit(db, db->index_gen)))
+    if ((rc = replace_commit(db, db->index_gen, NULL)))
         return rc;
     retire(db, db->replaced_gen, NULL);
     return LCTX_OK;
@@ -402,33 +423,50 @@ static int worth_shrinking(lctx_db *db)
  * half empty: lisa with half its documents deleted and compacted, 1.48 MB
  * that way against 0.9 MB.) Sorted duplicates (the LSH buckets) are
  * appended as duplicates of the key before them. */
-static int copy_db(MDB_txn *rt, MDB_dbi s, MDB_txn *wt, const char *name, unsigned flags)
+static int copy_db(MDB_cursor *rcur, MDB_cursor *wc)
+{
+    MDB_val k, v, last = {0, NULL};
+    int rc;
+    for (int op = MDB_FIRST; !(rc = mdb_cursor_get(rcur, &k, &v, op)); op = MDB_NEXT) {
+        int same = last.mv_data && k.mv_size == last.mv_size &&
+                   memcmp(k.mv_data, last.mv_data, k.mv_size) == 0;
+        if ((rc = mdb_cursor_put(wc, &k, &v, same ? MDB_APPENDDUP : MDB_APPEND)))
+            break;
+        last = k;
+    }
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Database s of rt into wt, under its name, its ids mapped when m is given
+ * (renumber.c). */
+static int copy_named(lctx_db *db, MDB_txn *rt, MDB_dbi s, MDB_txn *wt, const char *name,
+                      renumber_map *m, const store_stats *st)
 {
     MDB_dbi d;
+    unsigned flags;
     MDB_cursor *rcur = NULL, *wc = NULL;
-    MDB_val k, v, last = {0, NULL};
-    int rc = mdb_dbi_open(wt, name, flags | MDB_CREATE, &d);
+    int rc = mdb_dbi_flags(rt, s, &flags);
+    if (!rc)
+        rc = mdb_dbi_open(wt, name, flags | MDB_CREATE, &d);
     if (!rc)
         rc = mdb_cursor_open(rt, s, &rcur);
     if (!rc)
         rc = mdb_cursor_open(wt, d, &wc);
-    for (int op = MDB_FIRST; !rc && !(rc = mdb_cursor_get(rcur, &k, &v, op)); op = MDB_NEXT) {
-        int same = last.mv_data && k.mv_size == last.mv_size &&
-                   memcmp(k.mv_data, last.mv_data, k.mv_size) == 0;
-        rc = mdb_cursor_put(wc, &k, &v, same ? MDB_APPENDDUP : MDB_APPEND);
-        last = k;
-    }
-    if (rc == MDB_NOTFOUND)
-        rc = 0;
+    int status = rc ? kv_err(db, rc, "dense copy") : LCTX_ENOTFOUND;
+    if (!rc && m)
+        status = renumber_copy(db, m, name, rcur, wc, st);
+    if (status == LCTX_ENOTFOUND)
+        status = (rc = copy_db(rcur, wc)) ? kv_err(db, rc, "dense copy") : LCTX_OK;
     if (wc)
         mdb_cursor_close(wc);
     if (rcur)
         mdb_cursor_close(rcur);
-    return rc;
+    return status;
 }
 
-/* A dense copy of the current environment into dir, flushed. */
-static int copy_dense(lctx_db *db, const char *dir)
+/* A dense copy of the current environment into dir, flushed; with its ids
+ * mapped when m is given. */
+static int copy_dense(lctx_db *db, const char *dir, renumber_map *m)
 {
     const struct { const char *name; MDB_dbi dbi; } dbs[] = {
         {"terms", db->dbi_terms}, {"postings", db->dbi_post}, {"chunks", db->dbi_chunks},
@@ -438,24 +476,24 @@ static int copy_dense(lctx_db *db, const char *dir)
     MDB_env *dst = NULL;
     MDB_txn *rt = NULL, *wt;
     MDB_envinfo info;
+    store_stats st;
     if (mkdir(dir, 0777) && errno != EEXIST)
         return store_err(db, LCTX_EIO, "%s: cannot create: %s", dir, strerror(errno));
-    int rc = kv_reserve_lock(db, dir);
+    int rc = kv_reserve_lock(db, dir), status = LCTX_OK;
     if (rc || (rc = kv_read_begin(db, &rt)))
         return rc;
-    if (rc)
-        return rc;
+    if ((status = kv_get_stats(db, rt, &st))) {
+        kv_read_end(db, rt);
+        return status;
+    }
     mdb_env_info(db->env, &info);
     if (!(rc = mdb_env_create(&dst)) && !(rc = mdb_env_set_maxdbs(dst, 8)) &&
         !(rc = mdb_env_set_mapsize(dst, info.me_mapsize)) &&
         !(rc = mdb_env_open(dst, dir, MDB_NOSYNC, 0666)) &&
         !(rc = mdb_txn_begin(dst, NULL, 0, &wt))) {
-        for (size_t i = 0; i < n && !rc; i++) {
-            unsigned flags;
-            if (!(rc = mdb_dbi_flags(rt, dbs[i].dbi, &flags)))
-                rc = copy_db(rt, dbs[i].dbi, wt, dbs[i].name, flags);
-        }
-        if (rc)
+        for (size_t i = 0; i < n && !status; i++)
+            status = copy_named(db, rt, dbs[i].dbi, wt, dbs[i].name, m, &st);
+        if (status)
             mdb_txn_abort(wt);
         else if (!(rc = mdb_txn_commit(wt)))   /* frees wt, committed or not */
             rc = mdb_env_sync(dst, 1);
@@ -463,20 +501,39 @@ static int copy_dense(lctx_db *db, const char *dir)
     kv_read_end(db, rt);
     if (dst)
         mdb_env_close(dst);
-    return rc ? kv_err(db, rc, "dense copy") : LCTX_OK;
+    return status ? status : rc ? kv_err(db, rc, "dense copy") : LCTX_OK;
+}
+
+/* Whether to replace the index, and with ids renumbered (*m, else NULL). */
+static int shrink_plan(lctx_db *db, int removed, int *go, renumber_map **m)
+{
+    int want;
+    *m = NULL;
+    *go = 0;
+    int rc = renumber_wanted(db, &want);
+    if (!rc && want)
+        rc = renumber_map_load(db, m);
+    if (rc)
+        return rc;
+    *go = *m || removed || worth_shrinking(db);
+    return LCTX_OK;
 }
 
 int index_shrink(lctx_db *db, int removed)
 {
     /* A collection being created has nothing durable to replace. */
-    if (db->creating || (!removed && !worth_shrinking(db)))
+    if (db->creating)
         return LCTX_OK;
+    renumber_map *m;
+    int go, rc = shrink_plan(db, removed, &go, &m);
+    if (rc || !go)
+        return rc;
     uint64_t gen = db->index_gen + 1;
     char dir[4200];
     index_dir(db, gen, dir, sizeof dir);
-    int rc = remove_gen(db, dir);
+    rc = remove_gen(db, dir);
     if (!rc)
-        rc = copy_dense(db, dir);
+        rc = copy_dense(db, dir, m);
     if (!rc) {
         /* Open the copy, then commit: a failed commit goes back to the old
          * environment, which never stopped being current. */
@@ -486,7 +543,7 @@ int index_shrink(lctx_db *db, int removed)
         db->env = NULL;
         rc = open_env(db, dir, db->has_vectors);
         if (!rc)
-            rc = replace_commit(db, gen);
+            rc = replace_commit(db, gen, m);
         if (rc) {
             kv_close(db);
             handles_restore(db, &old);
@@ -500,9 +557,11 @@ int index_shrink(lctx_db *db, int removed)
             /* No transaction of this handle uses the old environment now. */
             retire(db, old.gen, old.env);
             mdb_env_close(old.env);
+            renumber_map_free(m);
             return LCTX_OK;
         }
     }
+    renumber_map_free(m);
     char why[512];
     snprintf(why, sizeof why, "%s", lctx_errmsg(db));
     remove_gen(db, dir);

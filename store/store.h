@@ -221,6 +221,7 @@ struct lctx_db {
     int test_fail_catalog_commit; /* commit: fail the catalog's COMMIT (write.c) */
     int test_fail_vacuum;         /* compact: 1 fails the catalog's VACUUM, 2 its purge */
     int test_fail_replace;        /* new generation: 1 fails before commit point, 2 after */
+    int test_renumber;            /* compaction renumbers whatever ids it finds */
     unsigned test_caller_every;   /* add: the caller tokenizes every n-th document */
     uint64_t test_fail_doc;       /* tokenizing document id test_fail_doc - 1 fails */
     const char *test_icu_soname;  /* new tokenizers open ICU by this name (tok_test_icu) */
@@ -300,6 +301,7 @@ void store_test_fail_lmdb(lctx_db *db, int on);
 void store_test_fail_catalog_commit(lctx_db *db, int on);
 void store_test_fail_vacuum(lctx_db *db, int on);
 void store_test_fail_replace(lctx_db *db, int on);
+void store_test_renumber(lctx_db *db, int on);
 void store_test_caller_every(lctx_db *db, unsigned n);  /* caller tokenizes every n-th doc */
 void store_test_fail_doc(lctx_db *db, uint64_t doc_id);  /* fails as no memory (UINT64_MAX: none) */
 void store_test_icu(lctx_db *db, const char *soname);   /* a missing ICU: the error */
@@ -315,6 +317,8 @@ int catalog_use_wal(lctx_db *db);
  * only warns); synchronous FULL in WAL mode, EXTRA in rollback mode. */
 int catalog_batch_mode(lctx_db *db);
 int catalog_exec(lctx_db *db, sqlite3 *conn, const char *sql);
+/* The status and message of conn's last failure, what failing. */
+int catalog_fail(lctx_db *db, sqlite3 *conn, const char *what);
 /* Last batch recorded in SQLite (0 when none). */
 int catalog_last_seq(lctx_db *db, sqlite3 *conn, uint64_t *seq);
 int catalog_get_u64(lctx_db *db, sqlite3 *conn, const char *key, uint64_t *v);
@@ -324,6 +328,9 @@ int catalog_set_text(lctx_db *db, sqlite3 *conn, const char *key, const char *va
 /* The index generation the catalog names (config 'index_gen'; 0 when it
  * has none): generation.c. */
 int catalog_index_gen(lctx_db *db, sqlite3 *conn, uint64_t *gen);
+/* The same on a pooled reader, its statement kept; closing such a reader. */
+int catalog_reader_gen(lctx_db *db, sqlite3 *conn, uint64_t *gen);
+void catalog_close_reader(sqlite3 *conn);
 /* Removes every trace of batch seq from SQLite (used when LMDB failed). */
 int catalog_undo_batch(lctx_db *db, uint64_t seq, uint64_t first_doc);
 /* The end of a batch's catalog transaction, `sql` (last rows, COMMIT), on
@@ -366,8 +373,25 @@ int index_rebuild_open(lctx_db *db);
 int index_rebuild_commit(lctx_db *db);
 void index_rebuild_abandon(lctx_db *db);   /* a failed rebuild's generation goes */
 /* After compaction (writer lock held): when it removed documents, or a quarter
- * or more of LMDB's file is free pages, swaps in a dense copy (handles follow). */
+ * or more of LMDB's file is free pages, or renumbering is due (renumber.c),
+ * swaps in a dense copy (handles follow), renumbered when due. */
 int index_shrink(lctx_db *db, int removed);
+/* A search's catalog snapshot names another generation than the handle's:
+ * moves the handle to the catalog's (takes the map lock). */
+int index_catch_up(lctx_db *db);
+
+/* ------------------------------------ renumbering ids (renumber.c)
+ * Whether compaction should give the live documents and chunks dense ids
+ * again; the map of old ids to new; the index's databases copied with
+ * their ids mapped (LCTX_ENOTFOUND: name holds none, copy it as it is);
+ * the catalog's ids mapped inside the caller's transaction. */
+typedef struct renumber_map renumber_map;
+int renumber_wanted(lctx_db *db, int *want);
+int renumber_map_load(lctx_db *db, renumber_map **out);
+void renumber_map_free(renumber_map *m);
+int renumber_copy(lctx_db *db, renumber_map *m, const char *name, MDB_cursor *src,
+                  MDB_cursor *dst, const store_stats *st);
+int renumber_catalog(lctx_db *db, const renumber_map *m);
 /* Removes generations other than the handle's (writer lock held), as a crash
  * during a replacement or a failed retirement leaves them. */
 void index_remove_strays(lctx_db *db);
