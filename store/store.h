@@ -311,24 +311,20 @@ void store_test_after_snapshot(lctx_db *db, void (*fn)(void *), void *ctx);
 /* ---------------------------------------------------- catalog (catalog.c) */
 int catalog_open(lctx_db *db, const char *file, int create, const lctx_config *cfg);
 int catalog_open_reader(lctx_db *db, const char *file, sqlite3 **out);
-/* The writer's catalog to WAL (no-op once it is; a new one is not, catalog.c). */
-int catalog_use_wal(lctx_db *db);
+int catalog_use_wal(lctx_db *db);  /* the writer's catalog to WAL (catalog.c) */
 /* Before a batch's BEGIN: a catalog with committed batches to WAL (a failure
  * only warns); synchronous FULL in WAL mode, EXTRA in rollback mode. */
 int catalog_batch_mode(lctx_db *db);
 int catalog_exec(lctx_db *db, sqlite3 *conn, const char *sql);
-/* The status and message of conn's last failure, what failing. */
-int catalog_fail(lctx_db *db, sqlite3 *conn, const char *what);
-/* Last batch recorded in SQLite (0 when none). */
-int catalog_last_seq(lctx_db *db, sqlite3 *conn, uint64_t *seq);
+int catalog_fail(lctx_db *db, sqlite3 *conn, const char *what);  /* conn's last error */
+int catalog_last_seq(lctx_db *db, sqlite3 *conn, uint64_t *seq);  /* 0 when none */
 int catalog_get_u64(lctx_db *db, sqlite3 *conn, const char *key, uint64_t *v);
 /* A config key's text into buf: 0, or -1 when absent (or the query failed). */
 int catalog_get_text(sqlite3 *conn, const char *key, char *buf, size_t len);
 int catalog_set_text(lctx_db *db, sqlite3 *conn, const char *key, const char *value);
-/* The index generation the catalog names (config 'index_gen'; 0 when it
- * has none): generation.c. */
+/* The index generation the catalog names ('index_gen', 0 when absent);
+ * the same on a pooled reader, its statement kept; closing a reader. */
 int catalog_index_gen(lctx_db *db, sqlite3 *conn, uint64_t *gen);
-/* The same on a pooled reader, its statement kept; closing such a reader. */
 int catalog_reader_gen(lctx_db *db, sqlite3 *conn, uint64_t *gen);
 void catalog_close_reader(sqlite3 *conn);
 /* Removes every trace of batch seq from SQLite (used when LMDB failed). */
@@ -372,19 +368,16 @@ int index_writer_follow(lctx_db *db);
 int index_rebuild_open(lctx_db *db);
 int index_rebuild_commit(lctx_db *db);
 void index_rebuild_abandon(lctx_db *db);   /* a failed rebuild's generation goes */
-/* After compaction (writer lock held): when it removed documents, or a quarter
- * or more of LMDB's file is free pages, or renumbering is due (renumber.c),
- * swaps in a dense copy (handles follow), renumbered when due. */
+/* After compaction (writer lock held): when it removed documents, a quarter
+ * of LMDB's file is free pages or ids are due for renumbering (renumber.c),
+ * swaps in a dense copy, renumbered when due (handles follow). */
 int index_shrink(lctx_db *db, int removed);
-/* A search's catalog snapshot names another generation than the handle's:
- * moves the handle to the catalog's (takes the map lock). */
-int index_catch_up(lctx_db *db);
+int index_catch_up(lctx_db *db);   /* moves to the catalog's generation */
 
 /* ------------------------------------ renumbering ids (renumber.c)
- * Whether compaction should give the live documents and chunks dense ids
- * again; the map of old ids to new; the index's databases copied with
- * their ids mapped (LCTX_ENOTFOUND: name holds none, copy it as it is);
- * the catalog's ids mapped inside the caller's transaction. */
+ * Whether compaction should renumber; the map of old ids to new; a database
+ * copied with its ids mapped (LCTX_ENOTFOUND: it holds none); the catalog's
+ * ids mapped inside the caller's transaction. */
 typedef struct renumber_map renumber_map;
 int renumber_wanted(lctx_db *db, int *want);
 int renumber_map_load(lctx_db *db, renumber_map **out);
@@ -545,28 +538,12 @@ int kv_blocks_next(lctx_db *db, kv_blocks *b, kv_block *out);
 void kv_blocks_close(kv_blocks *b);
 
 /* ================================================ vectors and LSH buckets
- * Compact encodings of L2-normalised vectors, and the dot
- * products that re-score LSH candidates against them.
- *
- * A collection stores one unit vector per chunk. Three encodings, recorded in
- * the collection config:
- *
- *   f32  4*dim bytes, exact.
- *   f16  2*dim bytes, IEEE half; relative error about 5e-4 per component.
- *   i8   4 + dim bytes (rounded up to a multiple of 4): a float scale s, then
- *        q_i = round(x_i / s) with s = max|x_i| / 127, so x_i ~= s * q_i.
- *        For a unit vector the error of a dot product is below s/2 * |q|_1,
- *        a few 1e-3 for 100 dimensions: enough to order neighbours whose
- *        similarities differ by more than that, and 4x less memory traffic
- *        than f32, which is what re-scoring scattered candidates is bound by.
- *
- * Rows have a fixed size (vecstore_row_bytes), a multiple of 4 bytes, so an
- * array of rows is directly addressable: the in-memory index keeps them in
- * one block and LMDB values can be read in place from the memory map.
- *
- * The kernels are static inline so the re-scoring loop in query/lsh_index.c
- * inlines them; they are straight loops with 8 independent accumulators,
- * which the compiler turns into SIMD without -ffast-math.
+ * Compact encodings of L2-normalised vectors (f32, f16, or i8 with a
+ * per-vector scale: vecstore.c says why), in rows of a fixed size, and the
+ * dot products that re-score LSH candidates against them. The kernels are
+ * static inline so the re-scoring loop in query/lsh_index.c inlines them;
+ * they are straight loops with 8 independent accumulators, which the
+ * compiler turns into SIMD without -ffast-math.
  */
 typedef enum vecstore_encoding {
     VECSTORE_F32 = 0,

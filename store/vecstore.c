@@ -8,6 +8,22 @@
  * full and make a row's address arithmetic, and with int8 a 100-dimensional
  * vector is 104 bytes: 340K vectors in 35 MB of map.
  *
+ * A collection stores one unit vector per chunk, in one of three encodings
+ * recorded in its config:
+ *
+ *   f32  4*dim bytes, exact.
+ *   f16  2*dim bytes, IEEE half; relative error about 5e-4 per component.
+ *   i8   4 + dim bytes (rounded up to a multiple of 4): a float scale s, then
+ *        q_i = round(x_i / s) with s = max|x_i| / 127, so x_i ~= s * q_i.
+ *        For a unit vector the error of a dot product is below s/2 * |q|_1,
+ *        a few 1e-3 for 100 dimensions: enough to order neighbours whose
+ *        similarities differ by more than that, and 4x less memory traffic
+ *        than f32, which is what re-scoring scattered candidates is bound by.
+ *
+ * Rows have a fixed size (vecstore_row_bytes), a multiple of 4 bytes, so an
+ * array of rows is directly addressable: the in-memory index keeps them in
+ * one block and LMDB values can be read in place from the memory map.
+ *
  * Exact re-scoring reads rows in place: vecstore_score hands the mapped bytes
  * straight to the kernel for i8 and f16 (byte / 16-bit loads, safe at the
  * 2-byte alignment LMDB guarantees for values) and copies f32 rows to an
