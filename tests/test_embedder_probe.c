@@ -56,13 +56,7 @@ static void vector_for(const char *t, float v[FAKE_DIM])
 
 static void handle(int c)
 {
-    static char buf[1 << 17];
-    char *body = loopback_read_request(c, buf, sizeof buf);
-    if (!body)
-        return;
-    cJSON *req = cJSON_Parse(body);
-    fake_respond(c, cJSON_GetObjectItem(req, "input"), vector_for);
-    cJSON_Delete(req);
+    fake_serve(c, vector_for);
 }
 
 static char dir[256], url[128], coll[300];

@@ -55,6 +55,26 @@ static void fake_respond(int c, cJSON *input, void (*vec)(const char *t, float v
     cJSON_Delete(root);
 }
 
+/* The vector of t with no salt: a service of one fixed model. */
+__attribute__((unused))
+static void fake_plain_vector(const char *t, float v[FAKE_DIM])
+{
+    fake_vector(t, 0, v);
+}
+
+/* Reads one embeddings request on c and answers it with vec's vectors. */
+__attribute__((unused))
+static void fake_serve(int c, void (*vec)(const char *t, float v[FAKE_DIM]))
+{
+    static char buf[1 << 17];
+    char *body = loopback_read_request(c, buf, sizeof buf);
+    if (!body)
+        return;
+    cJSON *req = cJSON_Parse(body);
+    fake_respond(c, cJSON_GetObjectItem(req, "input"), vec);
+    cJSON_Delete(req);
+}
+
 /* Starts lb serving with handle (for at most seconds), makes a fresh
  * folder (tag) into dir, the collection path in it into coll and the
  * service's embedder spec into url; the service answers FAKE_DIM numbers. */

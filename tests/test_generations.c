@@ -39,15 +39,7 @@
 
 TMPDIR_COLLECTION_SUITE(generations, "gen");
 
-static int n_warnings;
-static char last_warning[512];
-
-static void count_warning(void *ctx, const char *msg)
-{
-    (void)ctx;
-    n_warnings++;
-    snprintf(last_warning, sizeof last_warning, "%s", msg);
-}
+static test_warnings warned;
 
 /* Three batches, a third of them deleted. */
 static lctx_db *build(void)
@@ -58,8 +50,8 @@ static lctx_db *build(void)
     add_batch(db, 400, 300, 0);
     add_batch(db, 200, 100, 1);
     delete_ids(db, 0, 700, 3);
-    lctx_set_warning_handler(db, count_warning, NULL);
-    n_warnings = 0;
+    lctx_set_warning_handler(db, warnings_count, &warned);
+    warned.n = 0;
     return db;
 }
 
@@ -106,8 +98,8 @@ Test(generations, compaction_replaces_the_index_with_a_dense_copy)
     /* First a compaction whose replacement fails: compacted in place. */
     store_test_fail_replace(db, 1);
     cr_assert_eq(lctx_compact(db), LCTX_OK, "%s", lctx_errmsg(db));
-    cr_assert_eq(n_warnings, 1);
-    cr_assert(strstr(last_warning, "not shrunk"), "%s", last_warning);
+    cr_assert_eq(warned.n, 1);
+    cr_assert(strstr(warned.last, "not shrunk"), "%s", warned.last);
     cr_assert_str_eq(index_name(), "index", "the failed copy left no folder");
     off_t compacted = index_size();
     char *before = answers(db);
@@ -117,7 +109,7 @@ Test(generations, compaction_replaces_the_index_with_a_dense_copy)
      * mostly free pages and half-empty ones. */
     store_test_fail_replace(db, 0);
     cr_assert_eq(lctx_compact(db), LCTX_OK, "%s", lctx_errmsg(db));
-    cr_assert_eq(n_warnings, 1, "%s", last_warning);
+    cr_assert_eq(warned.n, 1, "%s", warned.last);
     cr_assert_str_eq(index_name(), "index.1");
     off_t dense = index_size();
     /* LMDB's own compacting copy (MDB_CP_COMPACT) gives 42 % here. */

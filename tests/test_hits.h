@@ -88,4 +88,19 @@ static void add_one_doc(lctx_db *db, const char *id, const char *text)
     cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
 }
 
+/* Warnings a handle raised: how many, and the last (reset n to 0 to start
+ * again). lctx_set_warning_handler(db, warnings_count, &w). */
+typedef struct test_warnings {
+    int n;
+    char last[512];
+} test_warnings;
+
+__attribute__((unused))
+static void warnings_count(void *ctx, const char *msg)
+{
+    test_warnings *w = ctx;
+    w->n++;
+    snprintf(w->last, sizeof w->last, "%s", msg);
+}
+
 #endif

@@ -35,36 +35,17 @@
 
 static char dir[256], url[128], coll[300];
 static loopback lb;
-static int n_warnings;
-static char last_warning[512];
-
-static void count_warning(void *ctx, const char *msg)
-{
-    (void)ctx;
-    n_warnings++;
-    snprintf(last_warning, sizeof last_warning, "%s", msg);
-}
-
-static void vector_for(const char *t, float v[FAKE_DIM])
-{
-    fake_vector(t, 0, v);
-}
+static test_warnings warned;
 
 static void handle(int c)
 {
-    static char buf[1 << 16];
-    char *body = loopback_read_request(c, buf, sizeof buf);
-    if (!body)
-        return;
-    cJSON *req = cJSON_Parse(body);
-    fake_respond(c, cJSON_GetObjectItem(req, "input"), vector_for);
-    cJSON_Delete(req);
+    fake_serve(c, fake_plain_vector);
 }
 
 static void setup(void)
 {
     fake_service_start(&lb, handle, 120, "ren", dir, url, coll);
-    n_warnings = 0;
+    warned.n = 0;
 }
 
 static void teardown(void)
@@ -88,7 +69,7 @@ static lctx_db *open_coll(int vectors)
     cr_assert_eq(lctx_open(coll, LCTX_OPEN_CREATE, &cfg, &db), LCTX_OK, "%s", lctx_errmsg(db));
     if (vectors)
         store_test_lsh_threshold(db, 32);   /* buckets, not only exact search */
-    lctx_set_warning_handler(db, count_warning, NULL);
+    lctx_set_warning_handler(db, warnings_count, &warned);
     return db;
 }
 
@@ -197,7 +178,7 @@ static void renumber_keeps_answers(int vectors)
 
     store_test_renumber(db, 1);
     cr_assert_eq(lctx_compact(db), LCTX_OK, "%s", lctx_errmsg(db));
-    cr_assert_eq(n_warnings, 0, "%s", last_warning);
+    cr_assert_eq(warned.n, 0, "%s", warned.last);
     cr_assert(dense(), "ids are not dense after renumbering");
     cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
     for (int m = 0; m < n_modes; m++) {
@@ -247,10 +228,10 @@ Test(renumber, a_failed_renumbering_changes_nothing)
     char *before = answers_in(db, LCTX_MODE_BM25);
     store_test_renumber(db, 1);
     store_test_fail_replace(db, 3);   /* after the catalog's ids moved, before COMMIT */
-    n_warnings = 0;
+    warned.n = 0;
     cr_assert_eq(lctx_compact(db), LCTX_OK, "%s", lctx_errmsg(db));
-    cr_assert_eq(n_warnings, 1, "the failure must be a warning");
-    cr_assert(strstr(last_warning, "not shrunk"), "%s", last_warning);
+    cr_assert_eq(warned.n, 1, "the failure must be a warning");
+    cr_assert(strstr(warned.last, "not shrunk"), "%s", warned.last);
     cr_assert_not(dense());
     cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
     char *after = answers_in(db, LCTX_MODE_BM25);
@@ -308,7 +289,7 @@ Test(renumber, a_full_collection_takes_documents_again_after_compaction)
     /* No test hook: a quarter of the id space is holes, so compaction
      * renumbers by itself. */
     cr_assert_eq(lctx_compact(db), LCTX_OK, "%s", lctx_errmsg(db));
-    cr_assert_eq(n_warnings, 0, "%s", last_warning);
+    cr_assert_eq(warned.n, 0, "%s", warned.last);
     cr_assert(dense());
     cr_assert_eq(ids_found(db, "d1", 2), 1, "d1 (kept) is lost");
     cr_assert_eq(ids_found(db, "d1", 3), 0, "d10..d19 were deleted");

@@ -41,20 +41,9 @@ static loopback lb;
 static char dir[256], url[128], coll[300];
 static int hook_runs;
 
-static void vector_for(const char *t, float v[FAKE_DIM])
-{
-    fake_vector(t, 0, v);
-}
-
 static void handle(int c)
 {
-    static char buf[1 << 16];
-    char *body = loopback_read_request(c, buf, sizeof buf);
-    if (!body)
-        return;
-    cJSON *req = cJSON_Parse(body);
-    fake_respond(c, cJSON_GetObjectItem(req, "input"), vector_for);
-    cJSON_Delete(req);
+    fake_serve(c, fake_plain_vector);
 }
 
 static void setup(void)
