@@ -93,7 +93,7 @@ int renumber_wanted(lctx_db *db, int *want)
         chunks = (uint64_t)sqlite3_column_int64(st, 1);
     }
     sqlite3_finalize(st);
-    *want = next_doc - 1 - docs >= RENUMBER_HOLES || next_chunk - 1 - chunks >= RENUMBER_HOLES;
+    *want = next_doc >= docs + 1 + RENUMBER_HOLES || next_chunk >= chunks + 1 + RENUMBER_HOLES;
     return LCTX_OK;
 }
 
@@ -339,6 +339,8 @@ static int copy_chunks(lctx_db *db, renumber_map *m, MDB_cursor *src, MDB_cursor
             else
                 rc = page_add(&o, to, (store_chunkrec){(uint32_t)d + 1, in[i].len});
         }
+        if (rc)
+            break;      /* a failed put: not the cursor's next read */
     }
     if (!s && (rc == 0 || rc == MDB_NOTFOUND))
         rc = page_flush(&o);

@@ -380,3 +380,31 @@ Test(renumber, a_search_never_mixes_the_two_numberings)
     cr_assert_eq(waitpid(pid, &st, 0), pid);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", WEXITSTATUS(st));
 }
+
+/* Stores that disagree (a live document's row removed behind lctx's back):
+ * the map lacks its chunks, so renumbering stops with a warning naming
+ * one, and both stores keep their ids. */
+Test(renumber, stores_that_disagree_are_not_renumbered)
+{
+    lctx_db *db = open_coll(0);
+    churn(db);
+    cr_assert_eq(lctx_compact(db), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(lctx_close(db), LCTX_OK);
+    sqlite3 *c = catalog();
+    long long before = scalar(c, "SELECT max(doc_id) FROM documents");
+    cr_assert_eq(sqlite3_exec(c, "DELETE FROM documents WHERE ext_id='d4'", NULL, NULL, NULL),
+                 SQLITE_OK);
+    sqlite3_close(c);
+    db = open_coll(0);
+    store_test_renumber(db, 1);
+    warned.n = 0;
+    cr_assert_eq(lctx_compact(db), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_eq(warned.n, 1, "%d warnings", warned.n);
+    cr_assert(strstr(warned.last, "belongs to no live document"), "%s", warned.last);
+    char folder[1024];
+    cr_assert_eq(tmpdir_index_folders(coll, folder, sizeof folder), 1, "a stray generation");
+    c = catalog();
+    cr_assert_eq(scalar(c, "SELECT max(doc_id) FROM documents"), before);
+    sqlite3_close(c);
+    cr_assert_eq(lctx_close(db), LCTX_OK);
+}
