@@ -253,8 +253,7 @@ struct lctx_db {
 /* Records a formatted message and returns rc (for `return store_err(...)`). */
 int store_err(lctx_db *db, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void store_clear_err(lctx_db *db);
-/* rc from work thread `from` (the indexer) did for this one: its newer message is ours. */
-int store_err_adopt(lctx_db *db, pthread_t from, int rc);
+int store_err_adopt(lctx_db *db, pthread_t from, int rc);  /* rc that thread `from` set */
 void store_warn(lctx_db *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Takes / releases the writer lock (flock on write.lock); LCTX_EBUSY if taken. */
 int store_lock(lctx_db *db);
@@ -373,11 +372,16 @@ void index_rebuild_abandon(lctx_db *db);   /* a failed rebuild's generation goes
  * swaps in a dense copy, renumbered when due (handles follow). */
 int index_shrink(lctx_db *db, int removed);
 int index_catch_up(lctx_db *db);   /* moves to the catalog's generation */
+/* Removes generations other than the handle's (writer lock held), as a crash
+ * during a replacement or a failed retirement leaves them. */
+void index_remove_strays(lctx_db *db);
+/* fn(path of each generation's lock.mdb) until it returns non-zero: that, or 0. */
+int index_each_lock_file(lctx_db *db, int (*fn)(const char *file, void *ctx), void *ctx);
 
 /* ------------------------------------ renumbering ids (renumber.c)
  * Whether compaction should renumber; the map of old ids to new; a database
  * copied with its ids mapped (LCTX_ENOTFOUND: it holds none); the catalog's
- * ids mapped inside the caller's transaction. */
+ * ids mapped in the caller's transaction. */
 typedef struct renumber_map renumber_map;
 int renumber_wanted(lctx_db *db, int *want);
 int renumber_map_load(lctx_db *db, renumber_map **out);
@@ -385,11 +389,6 @@ void renumber_map_free(renumber_map *m);
 int renumber_copy(lctx_db *db, renumber_map *m, const char *name, MDB_cursor *src,
                   MDB_cursor *dst, const store_stats *st);
 int renumber_catalog(lctx_db *db, const renumber_map *m);
-/* Removes generations other than the handle's (writer lock held), as a crash
- * during a replacement or a failed retirement leaves them. */
-void index_remove_strays(lctx_db *db);
-/* fn(path of each generation's lock.mdb) until it returns non-zero: that, or 0. */
-int index_each_lock_file(lctx_db *db, int (*fn)(const char *file, void *ctx), void *ctx);
 
 /* ---------------------------------------------------------- LMDB (kv.c) */
 int kv_open(lctx_db *db, const char *dir, int readonly);
