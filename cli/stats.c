@@ -27,6 +27,8 @@ void cli_print_stats(const lctx_stats *s, int json)
             cJSON_AddNumberToObject(o, "avg_chunk_len", s->avg_chunk_len);
             cJSON_AddNumberToObject(o, "last_seq", (double)s->last_seq);
             cJSON_AddNumberToObject(o, "awaiting_recovery", (double)s->awaiting_recovery);
+            cJSON_AddNumberToObject(o, "doc_ids_spent", (double)s->doc_ids_spent);
+            cJSON_AddNumberToObject(o, "chunk_ids_spent", (double)s->chunk_ids_spent);
             cJSON_AddNumberToObject(o, "disk_bytes", (double)s->disk_bytes);
             cJSON_AddNumberToObject(o, "format_version", s->format_version);
             cJSON_AddStringToObject(o, "language", s->language);
@@ -64,6 +66,8 @@ void cli_print_stats(const lctx_stats *s, int json)
     if (s->awaiting_recovery)
         printf("awaiting_recovery: %llu batches (replayed at the next write or --check)\n",
                (unsigned long long)s->awaiting_recovery);
+    printf("doc_ids_spent: %llu\n", (unsigned long long)s->doc_ids_spent);
+    printf("chunk_ids_spent: %llu\n", (unsigned long long)s->chunk_ids_spent);
     printf("disk_bytes: %llu\n", (unsigned long long)s->disk_bytes);
     printf("format_version: %d\n", s->format_version);
     printf("language: %s\n", s->language);

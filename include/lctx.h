@@ -299,6 +299,11 @@ typedef struct lctx_stats {
     /* 1: the collection folds accents (cafe = café); 0: it keeps them, as
      * collections made before the setting existed do. */
     int fold_accents;
+    /* Document and chunk ids handed out so far, of 2^32 - 1: they are never
+     * handed out twice, so upserts spend them, and lctx_compact renumbers
+     * the live ones once a quarter of the space is spent on documents no
+     * longer there (then these equal documents and chunks). */
+    uint64_t doc_ids_spent, chunk_ids_spent;
 } lctx_stats;
 
 LCTX_API int lctx_stats_get(lctx_db *db, lctx_stats *out);

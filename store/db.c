@@ -713,6 +713,13 @@ int lctx_stats_get(lctx_db *db, lctx_stats *out)
     }
     if (catalog_last_seq(db, conn, &cat_seq) == LCTX_OK && cat_seq > st.last_seq)
         out->awaiting_recovery = cat_seq - st.last_seq;
+    uint64_t next_doc = 1, next_chunk = 1;
+    if (!catalog_get_u64(db, conn, "next_doc", &next_doc) &&
+        !catalog_get_u64(db, conn, "next_chunk", &next_chunk)) {
+        out->doc_ids_spent = next_doc - 1;
+        out->chunk_ids_spent = next_chunk - 1;
+    }
+    store_clear_err(db);
     store_conn_put(db, conn);
     out->chunks = st.n_chunks - st.n_deleted;
     out->deleted_chunks = st.n_deleted;

@@ -92,10 +92,13 @@ Test(cli_settings, each_setting_reaches_the_collection)
     expect_contains(st, "stopwords: on\n");
     expect_contains(st, "chunk_words: 400\n");
     expect_contains(st, "accents: fold\n");
+    expect_contains(st, "doc_ids_spent: 2\n");   /* two documents, one passage each */
+    expect_contains(st, "chunk_ids_spent: 2\n");
     free(st);
     cmd_result j = run(NULL, "lctx-index", "-c", en, "--stats", "--json", NULL);
     expect_status(j, 0);
     expect_contains(j.out, "\"accents\":\"fold\"");
+    expect_contains(j.out, "\"doc_ids_spent\":2,");
     result_free(&j);
     /* "Hauser" finds Häuser where accents fold: English's default. With
      * --accents keep, English stems the two apart. (German's stemmer takes

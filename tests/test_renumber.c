@@ -164,6 +164,17 @@ static int dense(void)
     return ok;
 }
 
+/* The ids lctx_stats says are spent, less the live documents and chunks. */
+static void ids_beyond_live(lctx_db *db, uint64_t *docs, uint64_t *chunks)
+{
+    lctx_stats st;
+    cr_assert_eq(lctx_stats_get(db, &st), LCTX_OK, "%s", lctx_errmsg(db));
+    cr_assert_geq(st.doc_ids_spent, st.documents);
+    cr_assert_geq(st.chunk_ids_spent, st.chunks);
+    *docs = st.doc_ids_spent - st.documents;
+    *chunks = st.chunk_ids_spent - st.chunks;
+}
+
 static void renumber_keeps_answers(int vectors)
 {
     lctx_db *db = open_coll(vectors);
@@ -173,6 +184,9 @@ static void renumber_keeps_answers(int vectors)
     char *before[3], *after[3];
     cr_assert_eq(lctx_compact(db), LCTX_OK, "%s", lctx_errmsg(db));
     cr_assert_not(dense(), "plain compaction renumbered: this test proves nothing");
+    uint64_t gone_docs, gone_chunks;
+    ids_beyond_live(db, &gone_docs, &gone_chunks);
+    cr_assert(gone_docs > 0 && gone_chunks > 0);
     for (int m = 0; m < n_modes; m++)
         before[m] = answers_in(db, modes[m]);
 
@@ -180,6 +194,9 @@ static void renumber_keeps_answers(int vectors)
     cr_assert_eq(lctx_compact(db), LCTX_OK, "%s", lctx_errmsg(db));
     cr_assert_eq(warned.n, 0, "%s", warned.last);
     cr_assert(dense(), "ids are not dense after renumbering");
+    ids_beyond_live(db, &gone_docs, &gone_chunks);
+    cr_assert(gone_docs == 0 && gone_chunks == 0, "stats: %llu %llu ids beyond the live ones",
+              (unsigned long long)gone_docs, (unsigned long long)gone_chunks);
     cr_assert_eq(lctx_check(db), LCTX_OK, "%s", lctx_errmsg(db));
     for (int m = 0; m < n_modes; m++) {
         after[m] = answers_in(db, modes[m]);
@@ -284,6 +301,10 @@ Test(renumber, a_full_collection_takes_documents_again_after_compaction)
               lctx_errmsg(db));
     cr_assert(added > 0 && added < 30, "%d added", added);
     cr_assert_eq(lctx_commit(db, NULL), LCTX_OK, "%s", lctx_errmsg(db));
+    lctx_stats st;
+    cr_assert_eq(lctx_stats_get(db, &st), LCTX_OK);
+    cr_assert_geq(st.chunk_ids_spent, 4294967296ULL - 4, "%llu",
+                  (unsigned long long)st.chunk_ids_spent);
     delete_ids(db, 10, 10, 1);
 
     /* No test hook: a quarter of the id space is holes, so compaction
