@@ -127,16 +127,31 @@ int catalog_set_text(lctx_db *db, sqlite3 *conn, const char *key, const char *va
 
 #define INDEX_GEN_SQL "SELECT value FROM config WHERE key='index_gen'"
 
-/* Steps st (INDEX_GEN_SQL) into *gen, 0 when the key is absent. */
-static int index_gen_step(lctx_db *db, sqlite3_stmt *st, uint64_t *gen)
+/* The index generation the catalog names, 0 when the key is absent. keep:
+ * conn is a pooled reader, which keeps the statement. Every search asks
+ * its catalog snapshot for the generation first (query/search.c), and
+ * preparing the statement each time cost 3 us of a 50 us search; a reader
+ * finds it again among its statements (at that point it has no other),
+ * and catalog_close_reader finalizes it. */
+static int index_gen_read(lctx_db *db, sqlite3 *conn, int keep, uint64_t *gen)
 {
-    int rc = sqlite3_step(st);
+    sqlite3_stmt *st = NULL;
     *gen = 0;
-    if (rc == SQLITE_ROW) {
+    for (sqlite3_stmt *s = keep ? sqlite3_next_stmt(conn, NULL) : NULL; s && !st;
+         s = sqlite3_next_stmt(conn, s))
+        if (strcmp(sqlite3_sql(s), INDEX_GEN_SQL) == 0)
+            st = s;
+    int rc = st ? SQLITE_OK : sqlite3_prepare_v3(conn, INDEX_GEN_SQL, -1,
+                                                 keep ? SQLITE_PREPARE_PERSISTENT : 0, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         const unsigned char *v = sqlite3_column_text(st, 0);
         *gen = v ? strtoull((const char *)v, NULL, 10) : 0;
         rc = SQLITE_DONE;
     }
+    if (keep)
+        sqlite3_reset(st);
+    else
+        sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
         return store_err(db, status_of(rc), "%s/catalog.db: reading the index generation: %s",
                          db->path, sqlite3_errstr(rc));
@@ -145,36 +160,12 @@ static int index_gen_step(lctx_db *db, sqlite3_stmt *st, uint64_t *gen)
 
 int catalog_index_gen(lctx_db *db, sqlite3 *conn, uint64_t *gen)
 {
-    sqlite3_stmt *st;
-    *gen = 0;
-    int rc = sqlite3_prepare_v2(conn, INDEX_GEN_SQL, -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return store_err(db, status_of(rc), "%s/catalog.db: reading the index generation: %s",
-                         db->path, sqlite3_errstr(rc));
-    rc = index_gen_step(db, st, gen);
-    sqlite3_finalize(st);
-    return rc;
+    return index_gen_read(db, conn, 0, gen);
 }
 
-/* Every search asks its catalog snapshot for the generation first
- * (query/search.c). Preparing the statement each time cost 3 us of a 50 us
- * search, so each pooled reader keeps it, found again among the
- * connection's statements (at that point a reader has no other), and
- * catalog_close_reader finalizes it. */
 int catalog_reader_gen(lctx_db *db, sqlite3 *conn, uint64_t *gen)
 {
-    sqlite3_stmt *st = NULL;
-    for (sqlite3_stmt *s = sqlite3_next_stmt(conn, NULL); s && !st; s = sqlite3_next_stmt(conn, s))
-        if (strcmp(sqlite3_sql(s), INDEX_GEN_SQL) == 0)
-            st = s;
-    int rc = st ? SQLITE_OK : sqlite3_prepare_v3(conn, INDEX_GEN_SQL, -1,
-                                                 SQLITE_PREPARE_PERSISTENT, &st, NULL);
-    if (rc != SQLITE_OK)
-        return store_err(db, status_of(rc), "%s/catalog.db: reading the index generation: %s",
-                         db->path, sqlite3_errstr(rc));
-    rc = index_gen_step(db, st, gen);
-    sqlite3_reset(st);
-    return rc;
+    return index_gen_read(db, conn, 1, gen);
 }
 
 void catalog_close_reader(sqlite3 *conn)
